@@ -3,9 +3,16 @@
 //!
 //! Nothing here spawns experiments or talks to a hub.
 
+pub mod git;
 pub mod goal;
+pub mod metric;
 pub mod record;
 pub mod report;
+pub mod results;
+pub mod spec;
 
 pub use goal::Goal;
 pub use record::{DiffStat, Record, Status};
+pub use git::{GitError, GitStore};
+pub use results::{ResultsError, ResultsLog};
+pub use spec::{SpecError, TrackSpec};

@@ -1,0 +1,260 @@
+//! The track spec, `swarmlab.toml`: how to run an experiment, which metric in which direction,
+//! the budget, which files a proposal may edit and which are trusted.
+//!
+//! Loading parses, warns about unknown keys and validates against the track's files; it never
+//! runs anything.
+
+mod budget;
+mod duration;
+mod knob;
+mod raw;
+mod unknown;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use regex::Regex;
+
+pub use budget::Budget;
+pub use duration::{format_duration, parse_duration};
+pub use knob::{Domain, Knob, Scale};
+pub use unknown::{suggest, Warning};
+
+use crate::Goal;
+
+/// The file name of a track spec inside a track's root.
+pub const SPEC_FILE: &str = "swarmlab.toml";
+
+/// A loaded, validated track.
+#[derive(Debug, Clone)]
+pub struct TrackSpec {
+    /// The directory holding `swarmlab.toml`.
+    pub root: PathBuf,
+    pub name: String,
+    /// Instructions for agents, relative to the root.
+    pub program: Option<String>,
+    pub run: RunSpec,
+    pub metric: MetricSpec,
+    pub files: Files,
+    pub eval: EvalMode,
+    pub verify: Verify,
+    pub knobs: Vec<Knob>,
+}
+
+/// `[run]`: how an experiment is started and bounded.
+#[derive(Debug, Clone)]
+pub struct RunSpec {
+    pub command: Vec<String>,
+    /// Run once before the baseline (e.g. a release build), under `setup_timeout`.
+    pub setup: Option<Vec<String>>,
+    pub setup_timeout: Duration,
+    pub budget: Budget,
+    /// Hard wall-clock limit of one experiment, start-up included.
+    pub timeout: Duration,
+    /// Between SIGTERM and SIGKILL when the timeout strikes.
+    pub grace: Duration,
+    /// Passed as `SWARMLAB_SEED`; when absent every experiment gets its own seed.
+    pub seed: Option<u64>,
+    pub env: BTreeMap<String, String>,
+}
+
+/// `[metric]`: what is measured and which way is better.
+#[derive(Debug, Clone)]
+pub struct MetricSpec {
+    pub name: String,
+    pub goal: Goal,
+    /// A track-defined pattern with a group `v` (or one group); the last match counts.
+    pub regex: Option<Regex>,
+    /// A summary key, in MB, for the memory column; the runner's peak RSS otherwise.
+    pub memory: Option<String>,
+}
+
+/// `[files]`: what a proposal may change and what is pinned.
+#[derive(Debug, Clone)]
+pub struct Files {
+    pub editable: Vec<String>,
+    pub trusted: Vec<String>,
+}
+
+impl Files {
+    /// True when `path` (relative, `/`-separated) is an editable file or lies under an
+    /// editable directory.
+    pub fn is_editable(&self, path: &str) -> bool {
+        self.editable.iter().any(|e| covers(e, path))
+    }
+}
+
+/// `[eval] mode`: who computes the metric.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EvalMode {
+    Stdout,
+    Command,
+    Logits,
+}
+
+/// `[verify]`: how a hub verifies a claim on this track.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Verify {
+    pub reruns: u32,
+    pub alpha: f64,
+    pub min_delta: f64,
+}
+
+/// Why a track could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    #[error("failed to read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("failed to parse {path}{}: {message}", at_line(*line))]
+    Invalid {
+        path: PathBuf,
+        line: Option<usize>,
+        message: String,
+    },
+}
+
+fn at_line(line: Option<usize>) -> String {
+    line.map(|l| format!(" at line {l}")).unwrap_or_default()
+}
+
+/// True when `pattern` names `path` itself or a directory above it.
+fn covers(pattern: &str, path: &str) -> bool {
+    let pattern = pattern.trim_end_matches('/');
+    path == pattern
+        || path
+            .strip_prefix(pattern)
+            .is_some_and(|rest| rest.starts_with('/'))
+}
+
+impl TrackSpec {
+    /// Loads `DIR/swarmlab.toml` and validates it against the files in `DIR`.
+    pub fn load(dir: &Path) -> Result<(TrackSpec, Vec<Warning>), SpecError> {
+        let path = dir.join(SPEC_FILE);
+        let text = std::fs::read_to_string(&path).map_err(|source| SpecError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        Self::parse(dir, &text).map_err(|(line, message)| SpecError::Invalid {
+            path,
+            line,
+            message,
+        })
+    }
+
+    /// Parses spec text for a track rooted at `dir`; errors carry their line when known.
+    pub fn parse(
+        dir: &Path,
+        text: &str,
+    ) -> Result<(TrackSpec, Vec<Warning>), (Option<usize>, String)> {
+        raw::parse(dir, text)
+    }
+
+    /// The absolute path of a track-relative path.
+    pub fn path(&self, relative: &str) -> PathBuf {
+        self.root.join(relative)
+    }
+
+    /// The environment every experiment of this track gets, besides the inherited one.
+    pub fn experiment_env(&self, seed: u64) -> Vec<(String, String)> {
+        let (budget_key, budget_value) = self.run.budget.env();
+        let mut env: Vec<(String, String)> = self
+            .run
+            .env
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        env.push((budget_key.to_string(), budget_value));
+        env.push(("SWARMLAB_SEED".to_string(), seed.to_string()));
+        env
+    }
+
+    /// What was understood, for `swarmlab track check`.
+    pub fn describe(&self) -> String {
+        let mut out = String::new();
+        let mut line = |s: String| {
+            out.push_str(&s);
+            out.push('\n');
+        };
+        line(format!("track      {}", self.name));
+        if let Some(program) = &self.program {
+            line(format!("program    {program}"));
+        }
+        if let Some(setup) = &self.run.setup {
+            line(format!(
+                "setup      {} (timeout {})",
+                shell_words(setup),
+                format_duration(self.run.setup_timeout)
+            ));
+        }
+        line(format!("command    {}", shell_words(&self.run.command)));
+        line(format!(
+            "budget     {} ({}={}), timeout {}, grace {}",
+            self.run.budget,
+            self.run.budget.env().0,
+            self.run.budget.env().1,
+            format_duration(self.run.timeout),
+            format_duration(self.run.grace)
+        ));
+        line(match self.run.seed {
+            Some(seed) => format!("seed       {seed} (fixed)"),
+            None => "seed       one per experiment".to_string(),
+        });
+        let how = match &self.metric.regex {
+            Some(re) => format!("regex {}", re.as_str()),
+            None => "summary block".to_string(),
+        };
+        line(format!(
+            "metric     {} ({}, from {how})",
+            self.metric.name, self.metric.goal
+        ));
+        line(format!(
+            "memory     {}",
+            self.metric
+                .memory
+                .as_deref()
+                .map(|k| format!("summary key {k} (MB)"))
+                .unwrap_or_else(|| "peak RSS of the process tree".to_string())
+        ));
+        line(format!("editable   {}", self.files.editable.join(", ")));
+        line(format!("trusted    {}", self.files.trusted.join(", ")));
+        line(format!("eval       {:?}", self.eval).to_lowercase());
+        line(format!(
+            "verify     {} reruns, alpha {}, min_delta {}",
+            self.verify.reruns, self.verify.alpha, self.verify.min_delta
+        ));
+        for knob in &self.knobs {
+            let domain = match &knob.domain {
+                Domain::Range { low, high, scale } => {
+                    format!("[{low}, {high}] {}", format!("{scale:?}").to_lowercase())
+                }
+                Domain::Choices(c) => format!("one of {}", c.join(" | ")),
+            };
+            line(format!(
+                "knob       {} in {}: {domain}",
+                knob.name, knob.file
+            ));
+        }
+        out
+    }
+}
+
+fn shell_words(words: &[String]) -> String {
+    words
+        .iter()
+        .map(|w| {
+            if w.is_empty() || w.contains(|c: char| c.is_whitespace() || "'\"\\$".contains(c)) {
+                format!("'{}'", w.replace('\'', "'\\''"))
+            } else {
+                w.clone()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests;

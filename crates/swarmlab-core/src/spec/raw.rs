@@ -1,0 +1,449 @@
+//! The spec as serde reads it, and its conversion into a validated [`TrackSpec`].
+//!
+//! Every error names its key and, where the text gives one, its line.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use regex::Regex;
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::duration::{parse_duration, seconds_to_duration};
+use super::unknown::unknown_keys;
+use super::{
+    Budget, Domain, EvalMode, Files, Knob, MetricSpec, RunSpec, Scale, TrackSpec, Verify, Warning,
+};
+use crate::Goal;
+
+type Failure = (Option<usize>, String);
+
+#[derive(Deserialize)]
+struct RawSpec {
+    track: Option<RawTrack>,
+    run: Option<RawRun>,
+    metric: Option<RawMetric>,
+    files: Option<RawFiles>,
+    eval: Option<RawEval>,
+    verify: Option<RawVerify>,
+    #[serde(default)]
+    knobs: BTreeMap<String, Spanned<RawKnob>>,
+}
+
+#[derive(Deserialize)]
+struct RawTrack {
+    name: String,
+    program: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+struct RawRun {
+    command: Spanned<Vec<String>>,
+    setup: Option<Spanned<Vec<String>>>,
+    setup_timeout: Option<Spanned<toml::Value>>,
+    budget: Option<Spanned<toml::Value>>,
+    timeout: Spanned<toml::Value>,
+    grace: Option<Spanned<toml::Value>>,
+    seed: Option<u64>,
+    #[serde(default)]
+    env: BTreeMap<String, String>,
+}
+
+#[derive(Deserialize)]
+struct RawMetric {
+    name: String,
+    goal: Goal,
+    regex: Option<Spanned<String>>,
+    memory: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawFiles {
+    editable: Spanned<Vec<Spanned<String>>>,
+    #[serde(default)]
+    trusted: Vec<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum RawMode {
+    Stdout,
+    Command,
+    Logits,
+}
+
+#[derive(Deserialize)]
+struct RawEval {
+    mode: RawMode,
+}
+
+#[derive(Deserialize)]
+struct RawVerify {
+    reruns: Option<Spanned<u32>>,
+    alpha: Option<Spanned<f64>>,
+    min_delta: Option<Spanned<f64>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum RawScale {
+    Linear,
+    Log,
+    Int,
+}
+
+#[derive(Deserialize)]
+struct RawKnob {
+    file: String,
+    pattern: String,
+    range: Option<[f64; 2]>,
+    scale: Option<RawScale>,
+    choices: Option<Vec<String>>,
+}
+
+/// The 1-based line of a byte offset.
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())]
+        .bytes()
+        .filter(|b| *b == b'\n')
+        .count()
+        + 1
+}
+
+struct Ctx<'a> {
+    text: &'a str,
+    root: &'a Path,
+}
+
+impl Ctx<'_> {
+    fn at<T>(&self, spanned: &Spanned<T>, message: impl Into<String>) -> Failure {
+        (
+            Some(line_of(self.text, spanned.span().start)),
+            message.into(),
+        )
+    }
+
+    fn duration(&self, value: &Spanned<toml::Value>, key: &str) -> Result<Duration, Failure> {
+        let parsed = match value.get_ref() {
+            toml::Value::String(s) => parse_duration(s),
+            toml::Value::Integer(n) => seconds_to_duration(*n as f64),
+            toml::Value::Float(x) => seconds_to_duration(*x),
+            other => Err(format!(
+                "expected a duration like \"90s\", found {}",
+                other.type_str()
+            )),
+        };
+        parsed.map_err(|m| self.at(value, format!("`{key}`: {m}")))
+    }
+
+    fn budget(&self, value: &Spanned<toml::Value>) -> Result<Budget, Failure> {
+        let toml::Value::Table(table) = value.get_ref() else {
+            return self.duration(value, "run.budget").map(Budget::Time);
+        };
+        let count = |key: &str| -> Result<Option<u64>, Failure> {
+            match table.get(key) {
+                None => Ok(None),
+                Some(toml::Value::Integer(n)) if *n > 0 => Ok(Some(*n as u64)),
+                Some(_) => Err(self.at(
+                    value,
+                    format!("`run.budget.{key}` must be a positive integer"),
+                )),
+            }
+        };
+        match (count("steps")?, count("tokens")?) {
+            (Some(steps), None) => Ok(Budget::Steps(steps)),
+            (None, Some(tokens)) => Ok(Budget::Tokens(tokens)),
+            _ => Err(self.at(
+                value,
+                "`run.budget` must be a duration (\"60s\"), { steps = N } or { tokens = N }",
+            )),
+        }
+    }
+
+    /// A track-relative path that must stay inside the track and exist.
+    fn existing_path(&self, path: &Spanned<String>, key: &str) -> Result<String, Failure> {
+        let p = path.get_ref().trim_end_matches('/');
+        let escapes = Path::new(p).is_absolute()
+            || Path::new(p)
+                .components()
+                .any(|c| !matches!(c, std::path::Component::Normal(_)));
+        if p.is_empty() || escapes {
+            return Err(self.at(
+                path,
+                format!("`{key}` entry `{p}` must be a relative path inside the track"),
+            ));
+        }
+        if !self.root.join(p).exists() {
+            return Err(self.at(
+                path,
+                format!(
+                    "`{key}` entry `{p}` does not exist in {}",
+                    self.root.display()
+                ),
+            ));
+        }
+        Ok(p.to_string())
+    }
+
+    fn pattern(&self, text: &str, at: &Spanned<impl Sized>, key: &str) -> Result<Regex, Failure> {
+        let re = Regex::new(text)
+            .map_err(|e| self.at(at, format!("`{key}` is not a valid regex: {e}")))?;
+        if re.capture_names().flatten().all(|n| n != "v") && re.captures_len() != 2 {
+            return Err(self.at(at, format!("`{key}` needs a group named `v` that captures the value, e.g. (?P<v>[0-9.e-]+)")));
+        }
+        Ok(re)
+    }
+}
+
+pub(super) fn parse(root: &Path, text: &str) -> Result<(TrackSpec, Vec<Warning>), Failure> {
+    let doc: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| toml_failure(text, &e))?;
+    let mut warnings = unknown_keys(text, &doc);
+    let raw: RawSpec = toml::from_str(text).map_err(|e| toml_failure(text, &e))?;
+    let ctx = Ctx { text, root };
+
+    let missing = |section: &str| (None, format!("missing section [{section}]"));
+    let track = raw.track.ok_or_else(|| missing("track"))?;
+    let run = raw.run.ok_or_else(|| missing("run"))?;
+    let metric = raw.metric.ok_or_else(|| missing("metric"))?;
+    let files = raw.files.ok_or_else(|| missing("files"))?;
+
+    if track.name.trim().is_empty() {
+        return Err((None, "`track.name` must not be empty".into()));
+    }
+    let program = match &track.program {
+        Some(p) => Some(ctx.existing_path(p, "track.program")?),
+        None => None,
+    };
+
+    let run = convert_run(&ctx, run)?;
+    let metric = convert_metric(&ctx, metric)?;
+    let files = convert_files(&ctx, files)?;
+    let eval = match raw.eval.map(|e| e.mode) {
+        None | Some(RawMode::Stdout) => EvalMode::Stdout,
+        Some(RawMode::Command) => EvalMode::Command,
+        Some(RawMode::Logits) => EvalMode::Logits,
+    };
+    if eval != EvalMode::Stdout {
+        warnings.push(Warning {
+            line: None,
+            message: format!(
+                "eval mode `{}` applies to verification; the local loop reads the metric from the run's output",
+                format!("{eval:?}").to_lowercase()
+            ),
+        });
+    }
+    let verify = convert_verify(&ctx, raw.verify)?;
+    let knobs = raw
+        .knobs
+        .iter()
+        .map(|(name, knob)| convert_knob(&ctx, &files, name, knob))
+        .collect::<Result<Vec<_>, _>>()?;
+
+    let spec = TrackSpec {
+        root: root.to_path_buf(),
+        name: track.name,
+        program,
+        run,
+        metric,
+        files,
+        eval,
+        verify,
+        knobs,
+    };
+    Ok((spec, warnings))
+}
+
+fn toml_failure(text: &str, e: &toml::de::Error) -> Failure {
+    let line = e.span().map(|s| line_of(text, s.start));
+    (line, e.message().trim().to_string())
+}
+
+fn convert_run(ctx: &Ctx, run: RawRun) -> Result<RunSpec, Failure> {
+    if run.command.get_ref().is_empty() {
+        return Err(ctx.at(&run.command, "`run.command` must name a program"));
+    }
+    let setup = match run.setup {
+        Some(s) if s.get_ref().is_empty() => {
+            return Err(ctx.at(&s, "`run.setup` must name a program"))
+        }
+        Some(s) => Some(s.into_inner()),
+        None => None,
+    };
+    let setup_timeout = match &run.setup_timeout {
+        Some(v) => ctx.duration(v, "run.setup_timeout")?,
+        None => Duration::from_secs(30 * 60),
+    };
+    let budget = match &run.budget {
+        Some(b) => ctx.budget(b)?,
+        None => Budget::Time(Duration::from_secs(300)),
+    };
+    let timeout = ctx.duration(&run.timeout, "run.timeout")?;
+    if timeout.is_zero() {
+        return Err(ctx.at(&run.timeout, "`run.timeout` must be more than zero"));
+    }
+    if let Some(time) = budget.time() {
+        if timeout < time {
+            return Err(ctx.at(
+                &run.timeout,
+                format!(
+                    "`run.timeout` ({}) must be at least the budget ({})",
+                    super::format_duration(timeout),
+                    super::format_duration(time)
+                ),
+            ));
+        }
+    }
+    let grace = match &run.grace {
+        Some(v) => ctx.duration(v, "run.grace")?,
+        None => Duration::from_secs(5),
+    };
+    Ok(RunSpec {
+        command: run.command.into_inner(),
+        setup,
+        setup_timeout,
+        budget,
+        timeout,
+        grace,
+        seed: run.seed,
+        env: run.env,
+    })
+}
+
+fn convert_metric(ctx: &Ctx, metric: RawMetric) -> Result<MetricSpec, Failure> {
+    if metric.name.trim().is_empty() || metric.name.contains(char::is_whitespace) {
+        return Err((
+            None,
+            format!("`metric.name` must be one word, found `{}`", metric.name),
+        ));
+    }
+    let regex = match &metric.regex {
+        Some(r) => Some(ctx.pattern(r.get_ref(), r, "metric.regex")?),
+        None => None,
+    };
+    Ok(MetricSpec {
+        name: metric.name,
+        goal: metric.goal,
+        regex,
+        memory: metric.memory,
+    })
+}
+
+fn convert_files(ctx: &Ctx, files: RawFiles) -> Result<Files, Failure> {
+    if files.editable.get_ref().is_empty() {
+        return Err(ctx.at(
+            &files.editable,
+            "`files.editable` must list at least one path",
+        ));
+    }
+    let editable = files
+        .editable
+        .get_ref()
+        .iter()
+        .map(|p| ctx.existing_path(p, "files.editable"))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut trusted = Vec::new();
+    for path in &files.trusted {
+        let t = ctx.existing_path(path, "files.trusted")?;
+        if let Some(e) = editable
+            .iter()
+            .find(|e| super::covers(e, &t) || super::covers(&t, e))
+        {
+            return Err(ctx.at(
+                path,
+                format!("`{t}` is both trusted and editable (through `{e}`)"),
+            ));
+        }
+        trusted.push(t);
+    }
+    Ok(Files { editable, trusted })
+}
+
+fn convert_verify(ctx: &Ctx, verify: Option<RawVerify>) -> Result<Verify, Failure> {
+    let mut out = Verify {
+        reruns: 3,
+        alpha: 0.01,
+        min_delta: 0.0,
+    };
+    let Some(v) = verify else { return Ok(out) };
+    if let Some(r) = &v.reruns {
+        if *r.get_ref() == 0 {
+            return Err(ctx.at(r, "`verify.reruns` must be at least 1"));
+        }
+        out.reruns = *r.get_ref();
+    }
+    if let Some(a) = &v.alpha {
+        if !(*a.get_ref() > 0.0 && *a.get_ref() < 1.0) {
+            return Err(ctx.at(a, "`verify.alpha` must lie strictly between 0 and 1"));
+        }
+        out.alpha = *a.get_ref();
+    }
+    if let Some(d) = &v.min_delta {
+        if !(*d.get_ref() >= 0.0 && d.get_ref().is_finite()) {
+            return Err(ctx.at(d, "`verify.min_delta` must be zero or more"));
+        }
+        out.min_delta = *d.get_ref();
+    }
+    Ok(out)
+}
+
+fn convert_knob(
+    ctx: &Ctx,
+    files: &Files,
+    name: &str,
+    knob: &Spanned<RawKnob>,
+) -> Result<Knob, Failure> {
+    let raw = knob.get_ref();
+    let fail = |m: String| ctx.at(knob, format!("knob `{name}`: {m}"));
+    if !files.is_editable(&raw.file) {
+        return Err(fail(format!(
+            "file `{}` is not in `files.editable`",
+            raw.file
+        )));
+    }
+    let pattern = ctx.pattern(&raw.pattern, knob, &format!("knobs.{name}.pattern"))?;
+    let domain = match (&raw.range, &raw.choices) {
+        (Some([low, high]), None) => {
+            let scale = match raw.scale {
+                None | Some(RawScale::Linear) => Scale::Linear,
+                Some(RawScale::Log) => Scale::Log,
+                Some(RawScale::Int) => Scale::Int,
+            };
+            if !(low.is_finite() && high.is_finite() && low < high) {
+                return Err(fail(format!("range [{low}, {high}] must have low < high")));
+            }
+            if scale == Scale::Log && *low <= 0.0 {
+                return Err(fail("a log scale needs a positive range".into()));
+            }
+            Domain::Range {
+                low: *low,
+                high: *high,
+                scale,
+            }
+        }
+        (None, Some(choices)) if !choices.is_empty() => Domain::Choices(choices.clone()),
+        (None, Some(_)) => return Err(fail("`choices` must not be empty".into())),
+        _ => {
+            return Err(fail(
+                "give either `range` (with `scale`) or `choices`".into(),
+            ))
+        }
+    };
+    let content = std::fs::read_to_string(ctx.root.join(&raw.file))
+        .map_err(|e| fail(format!("cannot read `{}`: {e}", raw.file)))?;
+    let knob = Knob {
+        name: name.to_string(),
+        file: raw.file.clone(),
+        pattern,
+        domain,
+    };
+    if knob.locate(&content).is_none() {
+        return Err(fail(format!(
+            "pattern does not match anything in `{}`",
+            raw.file
+        )));
+    }
+    Ok(knob)
+}
