@@ -1,1 +1,14 @@
-//! placeholder
+//! Proposers: whatever produces the next change of a track. The harness owns the loop; a
+//! proposer only edits files in the worktree it is handed and says what it did.
+//!
+//! A proposer never commits, runs experiments or decides what is kept.
+
+mod proposer;
+mod rng;
+mod script;
+pub mod sweep;
+
+pub use proposer::{Context, ProposeError, Proposal, Proposer};
+pub use rng::Rng;
+pub use script::ScriptProposer;
+pub use sweep::SweepProposer;

@@ -1,0 +1,53 @@
+//! The [`Proposer`] interface and what it is handed.
+
+use std::path::Path;
+
+use swarmlab_core::{Record, TrackSpec};
+
+/// Everything a proposer may look at to produce the next change.
+pub struct Context<'a> {
+    pub spec: &'a TrackSpec,
+    /// A checkout of the current best commit; the proposer edits files here.
+    pub worktree: &'a Path,
+    /// Full id of the current best commit.
+    pub best_commit: &'a str,
+    /// Every experiment of this branch so far, baseline first.
+    pub history: &'a [Record],
+    /// The number the coming experiment will have.
+    pub index: u64,
+    /// The run's seed; with `index` it makes every proposal reproducible.
+    pub seed: u64,
+    /// An idea to try, when one was given.
+    pub idea: Option<&'a str>,
+}
+
+/// The result of asking for a change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Proposal {
+    /// Files in the worktree were edited; `description` says how, in one line.
+    Change { description: String },
+    /// No change this time, and why.
+    Nothing { reason: String },
+}
+
+/// Why a proposer failed outright (as opposed to having nothing to propose).
+#[derive(Debug, thiserror::Error)]
+pub enum ProposeError {
+    #[error("failed to {action} {path}: {source}")]
+    Io {
+        action: &'static str,
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Unusable(String),
+}
+
+/// Produces the next change of a track.
+pub trait Proposer {
+    /// A short name recorded with every experiment (`sweep`, `script`, ...).
+    fn name(&self) -> &str;
+
+    /// Edits files in `ctx.worktree` (only `files.editable` ones count) and describes it.
+    fn propose(&mut self, ctx: &Context<'_>) -> Result<Proposal, ProposeError>;
+}
