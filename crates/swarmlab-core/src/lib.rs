@@ -11,8 +11,8 @@ pub mod report;
 pub mod results;
 pub mod spec;
 
+pub use git::{GitError, GitStore};
 pub use goal::Goal;
 pub use record::{DiffStat, Record, Status};
-pub use git::{GitError, GitStore};
 pub use results::{ResultsError, ResultsLog};
 pub use spec::{SpecError, TrackSpec};

@@ -108,9 +108,18 @@ mod tests {
 
     #[test]
     fn nan_and_infinity_are_read_as_printed() {
-        assert!(read(&spec(None), "---\nval_bpb: nan\n").value.unwrap().is_nan());
-        assert!(read(&spec(None), "---\nval_bpb: NaN\n").value.unwrap().is_nan());
-        assert_eq!(read(&spec(None), "---\nval_bpb: inf\n").value, Some(f64::INFINITY));
+        assert!(read(&spec(None), "---\nval_bpb: nan\n")
+            .value
+            .unwrap()
+            .is_nan());
+        assert!(read(&spec(None), "---\nval_bpb: NaN\n")
+            .value
+            .unwrap()
+            .is_nan());
+        assert_eq!(
+            read(&spec(None), "---\nval_bpb: inf\n").value,
+            Some(f64::INFINITY)
+        );
     }
 
     #[test]

@@ -137,7 +137,13 @@ impl Record {
         let description: String = self
             .description
             .chars()
-            .map(|c| if c == '\t' || c == '\n' || c == '\r' { ' ' } else { c })
+            .map(|c| {
+                if c == '\t' || c == '\n' || c == '\r' {
+                    ' '
+                } else {
+                    c
+                }
+            })
             .collect();
         format!(
             "{}\t{:.6}\t{:.1}\t{}\t{}",
@@ -185,7 +191,10 @@ mod tests {
     #[test]
     fn tsv_row_has_five_tab_separated_columns_in_autoresearch_format() {
         let row = record().tsv_row();
-        assert_eq!(row, "a1b2c3d\t1.234568\t44.0\tdiscard\tlr 0.0020 -> 0.0031 with a tab");
+        assert_eq!(
+            row,
+            "a1b2c3d\t1.234568\t44.0\tdiscard\tlr 0.0020 -> 0.0031 with a tab"
+        );
     }
 
     #[test]

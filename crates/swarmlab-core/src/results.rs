@@ -101,8 +101,11 @@ impl ResultsLog {
     pub fn append(&self, record: &Record) -> Result<(), ResultsError> {
         let mut line = serde_json::to_string(record).expect("records always serialize");
         line.push('\n');
-        append_to(&self.jsonl, line.as_bytes()).map_err(|e| self.io("append to", &self.jsonl, e))?;
-        let fresh = fs::metadata(&self.tsv).map(|m| m.len() == 0).unwrap_or(true);
+        append_to(&self.jsonl, line.as_bytes())
+            .map_err(|e| self.io("append to", &self.jsonl, e))?;
+        let fresh = fs::metadata(&self.tsv)
+            .map(|m| m.len() == 0)
+            .unwrap_or(true);
         let mut row = String::new();
         if fresh {
             row.push_str(&tsv_header(&self.metric_name));
@@ -200,7 +203,11 @@ mod tests {
         let mut text = fs::read_to_string(&jsonl).unwrap();
         text.push_str("{\"index\": 2, \"bran");
         fs::write(&jsonl, &text).unwrap();
-        fs::write(dir.path().join(TSV_FILE), "commit\tloss\tmemory_gb\tstatus\tdescription\n").unwrap();
+        fs::write(
+            dir.path().join(TSV_FILE),
+            "commit\tloss\tmemory_gb\tstatus\tdescription\n",
+        )
+        .unwrap();
 
         let records = log.read().unwrap();
         assert_eq!(records.len(), 2);
@@ -218,12 +225,18 @@ mod tests {
         let text = format!("garbage\n{}", fs::read_to_string(&jsonl).unwrap());
         fs::write(&jsonl, text).unwrap();
         let message = log.read().unwrap_err().to_string();
-        assert!(message.contains("results.jsonl line 1 is not a swarmlab record"), "{message}");
+        assert!(
+            message.contains("results.jsonl line 1 is not a swarmlab record"),
+            "{message}"
+        );
     }
 
     #[test]
     fn no_log_yet_reads_as_empty() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(ResultsLog::new(dir.path(), "loss").read().unwrap().is_empty());
+        assert!(ResultsLog::new(dir.path(), "loss")
+            .read()
+            .unwrap()
+            .is_empty());
     }
 }

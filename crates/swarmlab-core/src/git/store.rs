@@ -93,8 +93,15 @@ impl GitStore {
     /// `$GIT_DIR/info/attributes` is read even with the attribute source pinned: refuse
     /// when it could switch a filter or diff driver on.
     fn check_info_attributes(&self) -> Result<(), GitError> {
-        let path = PathBuf::from(self.run(&["rev-parse", "--git-path", "info/attributes"])?.trim());
-        let path = if path.is_absolute() { path } else { self.root.join(path) };
+        let path = PathBuf::from(
+            self.run(&["rev-parse", "--git-path", "info/attributes"])?
+                .trim(),
+        );
+        let path = if path.is_absolute() {
+            path
+        } else {
+            self.root.join(path)
+        };
         let text = std::fs::read_to_string(&path).unwrap_or_default();
         let risky = text
             .split_whitespace()
@@ -149,7 +156,12 @@ impl GitStore {
 
     /// The full id of a revision, or `None` when it does not resolve.
     pub fn resolve(&self, rev: &str) -> Result<Option<String>, GitError> {
-        let output = self.output(&["rev-parse", "--verify", "--quiet", &format!("{rev}^{{commit}}")])?;
+        let output = self.output(&[
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            &format!("{rev}^{{commit}}"),
+        ])?;
         Ok(output
             .status
             .success()
@@ -187,7 +199,13 @@ impl GitStore {
     }
 
     fn status(&self, extra: &[&str]) -> Result<Vec<String>, GitError> {
-        let mut args = vec!["status", "--porcelain=v1", "-z", "--no-renames", "--ignore-submodules=none"];
+        let mut args = vec![
+            "status",
+            "--porcelain=v1",
+            "-z",
+            "--no-renames",
+            "--ignore-submodules=none",
+        ];
         args.extend_from_slice(extra);
         let out = self.run(&args)?;
         Ok(out
@@ -207,7 +225,15 @@ impl GitStore {
     }
 
     fn commit(&self, message: &str) -> Result<String, GitError> {
-        self.run(&["commit", "--quiet", "--no-verify", "--allow-empty", "--cleanup=verbatim", "-m", message])?;
+        self.run(&[
+            "commit",
+            "--quiet",
+            "--no-verify",
+            "--allow-empty",
+            "--cleanup=verbatim",
+            "-m",
+            message,
+        ])?;
         self.resolve("HEAD")?
             .ok_or_else(|| GitError::NotARepository(self.root.clone()))
     }
@@ -229,12 +255,25 @@ impl GitStore {
 
     /// Lines added and removed between two commits.
     pub fn diff_stat(&self, from: &str, to: &str) -> Result<DiffStat, GitError> {
-        let out = self.run(&["diff", "--no-ext-diff", "--no-textconv", "--numstat", from, to])?;
+        let out = self.run(&[
+            "diff",
+            "--no-ext-diff",
+            "--no-textconv",
+            "--numstat",
+            from,
+            to,
+        ])?;
         let mut stat = DiffStat::default();
         for line in out.lines() {
             let mut parts = line.split('\t');
-            let added = parts.next().and_then(|n| n.parse::<u32>().ok()).unwrap_or(0);
-            let removed = parts.next().and_then(|n| n.parse::<u32>().ok()).unwrap_or(0);
+            let added = parts
+                .next()
+                .and_then(|n| n.parse::<u32>().ok())
+                .unwrap_or(0);
+            let removed = parts
+                .next()
+                .and_then(|n| n.parse::<u32>().ok())
+                .unwrap_or(0);
             stat.files += 1;
             stat.insertions += added;
             stat.deletions += removed;
@@ -244,7 +283,14 @@ impl GitStore {
 
     /// The unified diff between two commits, for prompts and reports.
     pub fn diff(&self, from: &str, to: &str) -> Result<String, GitError> {
-        self.run(&["diff", "--no-ext-diff", "--no-textconv", "--no-color", from, to])
+        self.run(&[
+            "diff",
+            "--no-ext-diff",
+            "--no-textconv",
+            "--no-color",
+            from,
+            to,
+        ])
     }
 
     /// Points `refs/<name>` at `commit`, so a discarded experiment stays inspectable.
@@ -254,8 +300,15 @@ impl GitStore {
 
     /// Adds patterns to `$GIT_DIR/info/exclude` (local, never committed) unless present.
     pub fn exclude(&self, patterns: &[&str]) -> Result<(), GitError> {
-        let path = PathBuf::from(self.run(&["rev-parse", "--git-path", "info/exclude"])?.trim());
-        let path = if path.is_absolute() { path } else { self.root.join(path) };
+        let path = PathBuf::from(
+            self.run(&["rev-parse", "--git-path", "info/exclude"])?
+                .trim(),
+        );
+        let path = if path.is_absolute() {
+            path
+        } else {
+            self.root.join(path)
+        };
         let existing = std::fs::read_to_string(&path).unwrap_or_default();
         let missing: Vec<&str> = patterns
             .iter()

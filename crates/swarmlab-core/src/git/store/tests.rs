@@ -28,14 +28,22 @@ fn commit_reset_and_clean_round_trip() {
     assert_eq!(changed, vec!["model.py", "new.py"]);
     assert_eq!(git.dirty_tracked().unwrap(), vec!["model.py"]);
 
-    let commit = git.commit_paths(&["model.py".into()], "lr 0.1 -> 0.2").unwrap();
-    assert_eq!(git.parent_of(&commit).unwrap().as_deref(), Some(base.as_str()));
+    let commit = git
+        .commit_paths(&["model.py".into()], "lr 0.1 -> 0.2")
+        .unwrap();
+    assert_eq!(
+        git.parent_of(&commit).unwrap().as_deref(),
+        Some(base.as_str())
+    );
     let stat = git.diff_stat(&base, &commit).unwrap();
     assert_eq!((stat.files, stat.insertions, stat.deletions), (1, 1, 1));
 
     git.reset_hard(&base).unwrap();
     git.clean(&["new.py".into()]).unwrap();
-    assert_eq!(fs::read_to_string(dir.path().join("model.py")).unwrap(), "lr = 0.1\n");
+    assert_eq!(
+        fs::read_to_string(dir.path().join("model.py")).unwrap(),
+        "lr = 0.1\n"
+    );
     assert!(!dir.path().join("new.py").exists());
     assert!(git.changed_paths().unwrap().is_empty());
 }
@@ -50,8 +58,12 @@ fn hooks_in_the_repository_never_run() {
     }
     let custom = dir.path().join("myhooks");
     fs::create_dir(&custom).unwrap();
-    script(&custom.join("pre-commit"), &format!("touch {}", marker.display()));
-    git.run(&["config", "core.hooksPath", custom.to_str().unwrap()]).unwrap();
+    script(
+        &custom.join("pre-commit"),
+        &format!("touch {}", marker.display()),
+    );
+    git.run(&["config", "core.hooksPath", custom.to_str().unwrap()])
+        .unwrap();
 
     fs::write(dir.path().join("model.py"), "lr = 0.3\n").unwrap();
     git.commit_paths(&["model.py".into()], "change").unwrap();
@@ -64,8 +76,13 @@ fn hooks_in_the_repository_never_run() {
 fn filters_named_by_gitattributes_never_run() {
     let (dir, git) = repo();
     let marker = dir.path().join("filter-ran");
-    fs::write(dir.path().join(".gitattributes"), "*.py filter=evil diff=evil\n").unwrap();
-    git.commit_paths(&[".gitattributes".into()], "attributes").unwrap();
+    fs::write(
+        dir.path().join(".gitattributes"),
+        "*.py filter=evil diff=evil\n",
+    )
+    .unwrap();
+    git.commit_paths(&[".gitattributes".into()], "attributes")
+        .unwrap();
     let evil = format!("sh -c 'touch {}; cat'", marker.display());
     git.run(&["config", "filter.evil.clean", &evil]).unwrap();
     git.run(&["config", "filter.evil.smudge", &evil]).unwrap();
@@ -85,7 +102,8 @@ fn fsmonitor_in_the_repository_never_runs() {
     let marker = dir.path().join("fsmonitor-ran");
     let monitor = dir.path().join("monitor.sh");
     script(&monitor, &format!("touch {}", marker.display()));
-    git.run(&["config", "core.fsmonitor", monitor.to_str().unwrap()]).unwrap();
+    git.run(&["config", "core.fsmonitor", monitor.to_str().unwrap()])
+        .unwrap();
     git.changed_paths().unwrap();
     git.dirty_tracked().unwrap();
     assert!(!marker.exists(), "fsmonitor ran");
@@ -96,7 +114,10 @@ fn risky_info_attributes_are_refused() {
     let (dir, _git) = repo();
     fs::write(dir.path().join(".git/info/attributes"), "* filter=lfs\n").unwrap();
     let message = GitStore::open(dir.path()).unwrap_err().to_string();
-    assert!(message.contains("names a filter or diff driver"), "{message}");
+    assert!(
+        message.contains("names a filter or diff driver"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -105,7 +126,10 @@ fn a_subfolder_is_not_a_repository_root() {
     let sub = dir.path().join("sub");
     fs::create_dir(&sub).unwrap();
     let message = GitStore::open(&sub).unwrap_err().to_string();
-    assert!(message.contains("is not the root of a git repository"), "{message}");
+    assert!(
+        message.contains("is not the root of a git repository"),
+        "{message}"
+    );
     let plain = tempfile::tempdir().unwrap();
     assert!(GitStore::open(plain.path()).is_err());
 }
