@@ -8,7 +8,7 @@ mod rng;
 mod script;
 pub mod sweep;
 
-pub use proposer::{Context, ProposeError, Proposal, Proposer};
+pub use proposer::{Context, Proposal, ProposeError, Proposer};
 pub use rng::Rng;
 pub use script::ScriptProposer;
 pub use sweep::SweepProposer;

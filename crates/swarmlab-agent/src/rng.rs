@@ -57,6 +57,9 @@ mod tests {
         let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / xs.len() as f64;
         assert!(mean.abs() < 0.05, "{mean}");
         assert!((var - 1.0).abs() < 0.05, "{var}");
-        assert_ne!(Rng::for_experiment(1, 2).next_u64(), Rng::for_experiment(1, 3).next_u64());
+        assert_ne!(
+            Rng::for_experiment(1, 2).next_u64(),
+            Rng::for_experiment(1, 3).next_u64()
+        );
     }
 }

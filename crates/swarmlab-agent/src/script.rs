@@ -3,7 +3,7 @@
 
 use std::process::{Command, Stdio};
 
-use crate::{Context, ProposeError, Proposal, Proposer};
+use crate::{Context, Proposal, ProposeError, Proposer};
 
 /// Runs `sh -c COMMAND` in the worktree, with the experiment number in `SWARMLAB_INDEX`.
 #[derive(Debug, Clone)]
@@ -41,7 +41,12 @@ impl Proposer for ScriptProposer {
                 source,
             })?;
         let stdout = String::from_utf8_lossy(&output.stdout);
-        let last_line = stdout.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
+        let last_line = stdout
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("")
+            .trim();
         if !output.status.success() {
             let stderr = String::from_utf8_lossy(&output.stderr);
             return Ok(Proposal::Nothing {

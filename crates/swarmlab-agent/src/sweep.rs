@@ -14,7 +14,7 @@ use std::path::Path;
 use swarmlab_core::spec::{Domain, Knob, Scale};
 use swarmlab_core::Status;
 
-use crate::{Context, ProposeError, Proposal, Proposer, Rng};
+use crate::{Context, Proposal, ProposeError, Proposer, Rng};
 
 const INITIAL_STEP: f64 = 0.2;
 const STEP_GROWTH: f64 = 1.5;
@@ -81,7 +81,11 @@ impl Proposer for SweepProposer {
         for _ in 0..64 {
             proposed = match self.strategy {
                 Strategy::Evolution => mutate(knobs, &current, step, &mut rng)?,
-                Strategy::Random => knobs.iter().zip(&current).map(|(k, v)| sample(k, v, &mut rng)).collect(),
+                Strategy::Random => knobs
+                    .iter()
+                    .zip(&current)
+                    .map(|(k, v)| sample(k, v, &mut rng))
+                    .collect(),
             };
             if proposed != current {
                 break;
@@ -108,7 +112,12 @@ impl Proposer for SweepProposer {
 }
 
 /// Perturbs a few knobs: each with probability 1.5/n, at least one.
-fn mutate(knobs: &[Knob], current: &[String], step: f64, rng: &mut Rng) -> Result<Vec<String>, ProposeError> {
+fn mutate(
+    knobs: &[Knob],
+    current: &[String],
+    step: f64,
+    rng: &mut Rng,
+) -> Result<Vec<String>, ProposeError> {
     let n = knobs.len();
     let p = (1.5 / n as f64).min(1.0);
     let mut chosen: Vec<bool> = (0..n).map(|_| rng.uniform() < p).collect();
@@ -175,15 +184,19 @@ fn perturb(knob: &Knob, value: &str, step: f64, rng: &mut Rng) -> Result<String,
 fn sample(knob: &Knob, value: &str, rng: &mut Rng) -> String {
     match &knob.domain {
         Domain::Choices(choices) => choices[rng.below(choices.len())].clone(),
-        Domain::Range { low, high, scale } => format_value(from_unit(rng.uniform(), *low, *high, *scale), *scale, value),
+        Domain::Range { low, high, scale } => {
+            format_value(from_unit(rng.uniform(), *low, *high, *scale), *scale, value)
+        }
     }
 }
 
 fn number(knob: &Knob, text: &str) -> Result<f64, ProposeError> {
-    text.trim()
-        .replace('_', "")
-        .parse::<f64>()
-        .map_err(|_| ProposeError::Unusable(format!("knob `{}`: `{text}` in {} is not a number", knob.name, knob.file)))
+    text.trim().replace('_', "").parse::<f64>().map_err(|_| {
+        ProposeError::Unusable(format!(
+            "knob `{}`: `{text}` in {} is not a number",
+            knob.name, knob.file
+        ))
+    })
 }
 
 fn reflect(u: f64) -> f64 {
@@ -205,7 +218,9 @@ fn from_unit(u: f64, low: f64, high: f64, scale: Scale) -> f64 {
     match scale {
         Scale::Log => (low.ln() + u * (high.ln() - low.ln())).exp(),
         Scale::Linear => low + u * (high - low),
-        Scale::Int => (low + u * (high - low)).round().clamp(low.ceil(), high.floor()),
+        Scale::Int => (low + u * (high - low))
+            .round()
+            .clamp(low.ceil(), high.floor()),
     }
 }
 
@@ -218,7 +233,11 @@ pub fn format_value(x: f64, scale: Scale, original: &str) -> String {
     if original.contains(['e', 'E']) {
         return format!("{x:.2e}");
     }
-    let magnitude = if x == 0.0 { 0 } else { x.abs().log10().floor() as i32 };
+    let magnitude = if x == 0.0 {
+        0
+    } else {
+        x.abs().log10().floor() as i32
+    };
     let decimals = (3 - magnitude).clamp(1, 12) as usize;
     let mut text = format!("{x:.decimals$}");
     while text.ends_with('0') && !text.ends_with(".0") {
@@ -260,9 +279,15 @@ impl Files {
     }
 
     fn set(&mut self, knob: &Knob, value: &str) -> Result<(), ProposeError> {
-        let text = self.contents.get_mut(&knob.file).expect("every knob's file was read");
+        let text = self
+            .contents
+            .get_mut(&knob.file)
+            .expect("every knob's file was read");
         let (range, _) = knob.locate(text).ok_or_else(|| {
-            ProposeError::Unusable(format!("knob `{}`: its pattern no longer matches {}", knob.name, knob.file))
+            ProposeError::Unusable(format!(
+                "knob `{}`: its pattern no longer matches {}",
+                knob.name, knob.file
+            ))
         })?;
         text.replace_range(range, value);
         Ok(())

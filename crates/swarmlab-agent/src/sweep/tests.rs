@@ -24,13 +24,23 @@ warmup = { file = "params.txt", pattern = 'warmup = (?P<v>\d+)', range = [0, 10]
 
 fn track() -> (tempfile::TempDir, TrackSpec) {
     let dir = tempfile::tempdir().unwrap();
-    fs::write(dir.path().join("params.txt"), "lr = 0.003\nwidth = 128\nwarmup = 5\n").unwrap();
+    fs::write(
+        dir.path().join("params.txt"),
+        "lr = 0.003\nwidth = 128\nwarmup = 5\n",
+    )
+    .unwrap();
     fs::write(dir.path().join("swarmlab.toml"), SPEC).unwrap();
     let (spec, _) = TrackSpec::load(dir.path()).unwrap();
     (dir, spec)
 }
 
-fn propose(strategy: Strategy, spec: &TrackSpec, dir: &std::path::Path, index: u64, history: &[Record]) -> Proposal {
+fn propose(
+    strategy: Strategy,
+    spec: &TrackSpec,
+    dir: &std::path::Path,
+    index: u64,
+    history: &[Record],
+) -> Proposal {
     let ctx = Context {
         spec,
         worktree: dir,
@@ -47,8 +57,14 @@ fn propose(strategy: Strategy, spec: &TrackSpec, dir: &std::path::Path, index: u
 fn a_proposal_changes_values_inside_their_domains_and_describes_them() {
     let (dir, spec) = track();
     for index in 1..40 {
-        fs::write(dir.path().join("params.txt"), "lr = 0.003\nwidth = 128\nwarmup = 5\n").unwrap();
-        let Proposal::Change { description } = propose(Strategy::Evolution, &spec, dir.path(), index, &[]) else {
+        fs::write(
+            dir.path().join("params.txt"),
+            "lr = 0.003\nwidth = 128\nwarmup = 5\n",
+        )
+        .unwrap();
+        let Proposal::Change { description } =
+            propose(Strategy::Evolution, &spec, dir.path(), index, &[])
+        else {
             panic!("expected a change");
         };
         let text = fs::read_to_string(dir.path().join("params.txt")).unwrap();
@@ -75,7 +91,11 @@ fn a_proposal_changes_values_inside_their_domains_and_describes_them() {
 fn the_same_seed_and_index_give_the_same_proposal() {
     let (dir, spec) = track();
     let first = propose(Strategy::Evolution, &spec, dir.path(), 7, &[]);
-    fs::write(dir.path().join("params.txt"), "lr = 0.003\nwidth = 128\nwarmup = 5\n").unwrap();
+    fs::write(
+        dir.path().join("params.txt"),
+        "lr = 0.003\nwidth = 128\nwarmup = 5\n",
+    )
+    .unwrap();
     let second = propose(Strategy::Evolution, &spec, dir.path(), 7, &[]);
     assert_eq!(first, second);
 }
@@ -83,7 +103,8 @@ fn the_same_seed_and_index_give_the_same_proposal() {
 #[test]
 fn random_search_draws_every_knob() {
     let (dir, spec) = track();
-    let Proposal::Change { description } = propose(Strategy::Random, &spec, dir.path(), 1, &[]) else {
+    let Proposal::Change { description } = propose(Strategy::Random, &spec, dir.path(), 1, &[])
+    else {
         panic!("expected a change");
     };
     assert!(description.contains("lr 0.003 -> "), "{description}");
@@ -114,7 +135,10 @@ fn step_size_follows_the_one_fifth_rule() {
     };
     assert_eq!(sweep.step_size(&[]), INITIAL_STEP);
     let kept = [record(0, Status::Keep), record(1, Status::Keep)];
-    assert!((sweep.step_size(&kept) - INITIAL_STEP * 1.5).abs() < 1e-12, "the baseline does not count");
+    assert!(
+        (sweep.step_size(&kept) - INITIAL_STEP * 1.5).abs() < 1e-12,
+        "the baseline does not count"
+    );
     let four_failures: Vec<Record> = (1..=4).map(|i| record(i, Status::Discard)).collect();
     assert!((sweep.step_size(&four_failures) - INITIAL_STEP / 1.5).abs() < 1e-12);
 }
@@ -141,6 +165,9 @@ fn a_track_without_knobs_is_unusable_with_a_clear_reason() {
         seed: 1,
         idea: None,
     };
-    let message = SweepProposer::new(Strategy::Evolution).propose(&ctx).unwrap_err().to_string();
+    let message = SweepProposer::new(Strategy::Evolution)
+        .propose(&ctx)
+        .unwrap_err()
+        .to_string();
     assert!(message.contains("has no [knobs]"), "{message}");
 }
