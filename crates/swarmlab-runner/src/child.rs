@@ -1,0 +1,115 @@
+//! Starts the program in its own process group with its output on one pipe, and waits for it
+//! on a dedicated thread.
+//!
+//! It must not decide anything about budgets or killing; the supervisor in `run` does.
+
+use std::io;
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::sync::mpsc::Sender;
+use std::thread::{self, JoinHandle};
+
+use crate::error::RunError;
+use crate::outcome::Exit;
+use crate::run::Event;
+use crate::spec::RunSpec;
+use crate::tree::MARKER_VAR;
+
+/// How the program's own process ended, as `wait4` saw it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Waited {
+    pub exit: Exit,
+    /// The kernel's peak resident memory of the process (and the children it reaped).
+    pub max_rss_bytes: u64,
+}
+
+/// Starts the program; returns its pid (also its process group id) and the read end of the
+/// pipe that carries its stdout and stderr.
+pub(crate) fn spawn(spec: &RunSpec, marker: &str) -> Result<(i32, OwnedFd), RunError> {
+    let (program, args) = spec.command.split_first().ok_or(RunError::EmptyCommand)?;
+    if !spec.cwd.is_dir() {
+        return Err(RunError::MissingCwd {
+            cwd: spec.cwd.clone(),
+        });
+    }
+    let (read, write) = pipe().map_err(RunError::Pipe)?;
+    let stderr = write.try_clone().map_err(RunError::Pipe)?;
+    // The Command owns the only copies of the write end in this process; it is dropped at the
+    // end of this function so that the pipe reaches EOF when the program's tree closes it.
+    let mut command = Command::new(program);
+    command
+        .args(args)
+        .current_dir(&spec.cwd)
+        .envs(spec.env.iter().map(|(k, v)| (k, v)))
+        .env(MARKER_VAR, marker)
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(write))
+        .stderr(Stdio::from(stderr))
+        .process_group(0);
+    let child = command.spawn().map_err(|source| {
+        if source.kind() == io::ErrorKind::NotFound {
+            RunError::CommandNotFound {
+                program: program.clone(),
+                cwd: spec.cwd.clone(),
+            }
+        } else {
+            RunError::Spawn {
+                program: program.clone(),
+                cwd: spec.cwd.clone(),
+                source,
+            }
+        }
+    })?;
+    // The waiter thread reaps the pid with wait4; the Child handle is never waited on.
+    let pid = i32::try_from(child.id()).expect("pids fit in pid_t");
+    Ok((pid, read))
+}
+
+/// A pipe whose both ends are close-on-exec, so no other program inherits them by accident.
+fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0; 2];
+    // SAFETY: fds is a valid array of two ints for pipe2 to fill.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: pipe2 succeeded, so both are fresh descriptors that nothing else owns.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// Waits for `pid` with `wait4` on its own thread and sends the result as [`Event::Exited`].
+pub(crate) fn wait_in_thread(pid: i32, events: Sender<Event>) -> io::Result<JoinHandle<()>> {
+    thread::Builder::new()
+        .name(format!("swarmlab-wait-{pid}"))
+        .spawn(move || {
+            let _ = events.send(Event::Exited(wait(pid)));
+        })
+}
+
+/// Blocks until `pid` ends and reaps it.
+pub(crate) fn wait(pid: i32) -> io::Result<Waited> {
+    loop {
+        let mut status = 0;
+        // SAFETY: rusage is plain data, valid when zeroed.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: waits for one specific pid; both out pointers are valid.
+        let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+        if r == pid {
+            let exit = if libc::WIFSIGNALED(status) {
+                Exit::Signal(libc::WTERMSIG(status))
+            } else {
+                Exit::Code(libc::WEXITSTATUS(status))
+            };
+            // Linux reports ru_maxrss in KiB.
+            let max_rss_bytes = u64::try_from(usage.ru_maxrss).unwrap_or(0) * 1024;
+            return Ok(Waited {
+                exit,
+                max_rss_bytes,
+            });
+        }
+        let err = io::Error::last_os_error();
+        if err.kind() != io::ErrorKind::Interrupted {
+            return Err(err);
+        }
+    }
+}

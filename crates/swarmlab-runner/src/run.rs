@@ -1,0 +1,141 @@
+//! The entry point: creates the log, starts the program and its two helper threads (waiter and
+//! log pump), hands over to the [`Supervisor`], and assembles the outcome.
+//!
+//! It must not make state decisions itself (the supervisor's loop does) and must not return
+//! before the supervisor has cleaned up the tree.
+
+use std::fs::{self, File};
+use std::io;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use crate::cancel::Cancel;
+use crate::child::{self, Waited};
+use crate::error::RunError;
+use crate::kill;
+use crate::log::{LogWriter, LOG_TAIL_BYTES};
+use crate::outcome::{Ending, RunOutcome, Tick};
+use crate::pipe;
+use crate::spec::RunSpec;
+use crate::supervisor::Supervisor;
+use crate::tree::ProcessTree;
+
+/// What the helper threads report to the supervisor.
+pub(crate) enum Event {
+    /// The program's own process ended (or waiting for it failed).
+    Exited(io::Result<Waited>),
+    /// The output pipe reached EOF (or was given up on) and the log is finished.
+    LogEof,
+}
+
+/// Runs `spec` to completion under its budget, calling `on_tick` about every 50 ms while the
+/// program runs, and returns how it ended. When this returns, every process of the program's
+/// tree that the runner could find is dead and reaped, and the log is complete.
+///
+/// The first call makes this process a child subreaper (`PR_SET_CHILD_SUBREAPER`), so orphans
+/// of any run are reparented here and can be found; only those the runner recognises as part
+/// of a run's tree are reaped. If `on_tick` panics, the tree is SIGKILLed before unwinding on.
+///
+/// Errors are the runner's own failures (the command cannot start, the log cannot be written);
+/// a program that fails, crashes or times out is an `Ok` with the matching [`Ending`].
+pub fn run(
+    spec: &RunSpec,
+    cancel: &Cancel,
+    on_tick: &mut dyn FnMut(&Tick),
+) -> Result<RunOutcome, RunError> {
+    kill::become_subreaper();
+    let log = create_log(spec)?;
+    let marker = new_marker();
+    let (pid, output) = child::spawn(spec, &marker)?;
+    let start = Instant::now();
+    let tree = ProcessTree::new(pid, marker);
+    let (events, rx) = mpsc::channel();
+    let stop = Arc::new(AtomicBool::new(false));
+    let pump = match pipe::pump_in_thread(output, log, Arc::clone(&stop), events.clone()) {
+        Ok(handle) => handle,
+        Err(source) => return Err(abandon(pid, "log", source)),
+    };
+    if let Err(source) = child::wait_in_thread(pid, events) {
+        let err = abandon(pid, "wait", source);
+        stop.store(true, Ordering::SeqCst);
+        let _ = pump.join();
+        return Err(err);
+    }
+
+    let mut supervisor = Supervisor::new(spec, tree, rx, start);
+    let (ending, waited) = supervisor.supervise(cancel, on_tick);
+    let wall = start.elapsed();
+    supervisor.clean_up(true);
+    if !supervisor.log_eof() {
+        stop.store(true, Ordering::SeqCst);
+    }
+    let write_log = |source| RunError::WriteLog {
+        path: spec.log_path.clone(),
+        source,
+    };
+    let stats = pump
+        .join()
+        .map_err(|_| write_log(io::Error::other("the log thread panicked")))?
+        .map_err(write_log)?;
+
+    let waited = match waited {
+        Some(Ok(waited)) => Some(waited),
+        Some(Err(source)) => return Err(RunError::Wait { pid, source }),
+        None => None,
+    };
+    let peak_rss_bytes = supervisor
+        .peak_rss()
+        .max(waited.map_or(0, |w| w.max_rss_bytes));
+    let ending = match (ending, waited) {
+        (Some(ending), _) => ending,
+        (None, Some(w)) => Ending::Exited(w.exit),
+        // Without a kill decision the loop only ends on an exit, unless the waiter died.
+        (None, None) => {
+            let source = io::Error::other("the wait thread ended without a status");
+            return Err(RunError::Wait { pid, source });
+        }
+    };
+    Ok(RunOutcome {
+        ending,
+        wall,
+        peak_rss_bytes,
+        log_bytes: stats.bytes,
+        log_elided: stats.elided,
+    })
+}
+
+fn create_log(spec: &RunSpec) -> Result<LogWriter<File>, RunError> {
+    let create = || {
+        if let Some(parent) = spec.log_path.parent() {
+            fs::create_dir_all(parent)?;
+        }
+        File::create(&spec.log_path)
+    };
+    let file = create().map_err(|source| RunError::CreateLog {
+        path: spec.log_path.clone(),
+        source,
+    })?;
+    Ok(LogWriter::new(file, spec.log_limit, LOG_TAIL_BYTES))
+}
+
+/// A value unique to this run among all runs on the machine: our pid, a counter, the time.
+fn new_marker() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("{}-{n}-{nanos}", std::process::id())
+}
+
+/// Kills and reaps a program we cannot supervise, and says why.
+fn abandon(pid: i32, thread: &'static str, source: io::Error) -> RunError {
+    kill::send(-pid, libc::SIGKILL);
+    let _ = child::wait(pid);
+    RunError::Thread {
+        name: thread,
+        source,
+    }
+}
