@@ -153,6 +153,17 @@ impl TrackSpec {
         raw::parse(dir, text)
     }
 
+    /// Replaces the budget with a time budget (`swarmlab run --budget`), growing the timeout
+    /// so that it keeps its margin over the budget.
+    pub fn override_budget(&mut self, budget: Duration) {
+        let margin = match self.run.budget.time() {
+            Some(old) => self.run.timeout.saturating_sub(old),
+            None => self.run.timeout,
+        };
+        self.run.budget = Budget::Time(budget);
+        self.run.timeout = self.run.timeout.max(budget + margin);
+    }
+
     /// The absolute path of a track-relative path.
     pub fn path(&self, relative: &str) -> PathBuf {
         self.root.join(relative)

@@ -191,3 +191,18 @@ fn experiment_env_carries_budget_and_seed() {
     assert!(env.contains(&("SWARMLAB_BUDGET_SECONDS".into(), "2".into())));
     assert!(env.contains(&("SWARMLAB_SEED".into(), "7".into())));
 }
+
+#[test]
+fn a_budget_override_keeps_the_timeout_margin() {
+    let (_d, loaded) = track(GOOD);
+    let mut spec = loaded.unwrap().0;
+    spec.override_budget(Duration::from_secs(20));
+    assert_eq!(spec.run.budget, Budget::Time(Duration::from_secs(20)));
+    assert_eq!(spec.run.timeout, Duration::from_secs(28));
+    spec.override_budget(Duration::from_secs(1));
+    assert_eq!(
+        spec.run.timeout,
+        Duration::from_secs(28),
+        "the timeout never shrinks"
+    );
+}

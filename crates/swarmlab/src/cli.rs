@@ -1,0 +1,123 @@
+//! The command line.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0    success
+  1    failure (the error message says which)
+  2    wrong usage of the command line
+  3    the track spec (swarmlab.toml) is invalid
+  4    the repository is not in a state swarmlab may work in (dirty tree, not a repository)
+  130  stopped by Ctrl-C or SIGTERM after cleaning up";
+
+/// Autoresearch, made real: a harness that owns the experiment loop.
+#[derive(Debug, Parser)]
+#[command(name = "swarmlab", version, after_help = EXIT_CODES)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a track: write an embedded track into a new git repository
+    Init(InitArgs),
+    /// Run the experiment loop on a track: baseline first, then propose, run, keep or discard
+    Run(RunArgs),
+    /// Write progress.svg and summary.md from a track's results
+    Report(ReportArgs),
+    /// Inspect tracks
+    Track {
+        #[command(subcommand)]
+        command: TrackCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TrackCommand {
+    /// Validate DIR/swarmlab.toml and print what was understood
+    Check {
+        /// The track's folder
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Where to create the track (created if missing; must be empty)
+    #[arg(default_value = "tinygpt")]
+    pub dir: PathBuf,
+    /// Which embedded track to write
+    #[arg(long, value_enum, default_value_t = TrackName::Tinygpt)]
+    pub track: TrackName,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TrackName {
+    /// A byte-level GPT trained on the CPU (the default)
+    Tinygpt,
+    /// A fast synthetic track: a known noisy function of its knobs
+    Toy,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The track's folder (a git repository with swarmlab.toml at its root)
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+    /// Work on branch swarmlab/<TAG>
+    #[arg(long, default_value = "main")]
+    pub tag: String,
+    /// Stop after this many experiments (the baseline not counted); default: never
+    #[arg(long, short = 'n')]
+    pub experiments: Option<u64>,
+    /// Stop starting experiments after this long, e.g. "8h" or "30m"
+    #[arg(long = "for", value_parser = parse_duration)]
+    pub for_: Option<std::time::Duration>,
+    /// Which proposer makes the next change
+    #[arg(long, value_enum, default_value_t = ProposerName::Sweep)]
+    pub proposer: ProposerName,
+    /// The shell command of the script proposer
+    #[arg(long, required_if_eq("proposer", "script"))]
+    pub script: Option<String>,
+    /// Seed of the proposer (and of experiments when the track fixes none)
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Override the track's budget, e.g. "20s" (the timeout grows to keep its margin)
+    #[arg(long, value_parser = parse_duration)]
+    pub budget: Option<std::time::Duration>,
+    /// Skip the track's setup step
+    #[arg(long)]
+    pub no_setup: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProposerName {
+    /// Turn the track's [knobs] with a (1+1)-evolution strategy (no LLM)
+    Sweep,
+    /// Draw every knob uniformly at random (a baseline for comparisons)
+    Random,
+    /// Run a shell command that edits the files; its last output line is the description
+    Script,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The track's folder
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+    /// The results of branch swarmlab/<TAG>
+    #[arg(long, default_value = "main")]
+    pub tag: String,
+    /// Where to write progress.svg and summary.md (default: the track's folder)
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    swarmlab_core::spec::parse_duration(text)
+}

@@ -1,0 +1,29 @@
+//! One module per subcommand: thin glue between the command line and the library crates.
+
+mod check;
+mod init;
+mod report;
+mod run;
+
+use crate::cli::{Cli, Command, TrackCommand};
+
+/// Runs a parsed command line and returns the exit code.
+pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
+    match cli.command {
+        Command::Init(args) => init::init(&args).map(|()| 0),
+        Command::Run(args) => run::run(&args),
+        Command::Report(args) => report::report(&args).map(|()| 0),
+        Command::Track {
+            command: TrackCommand::Check { dir },
+        } => check::check(&dir).map(|()| 0),
+    }
+}
+
+/// Loads a track and prints its warnings to stderr.
+pub fn load_track(dir: &std::path::Path) -> anyhow::Result<swarmlab_core::TrackSpec> {
+    let (spec, warnings) = swarmlab_core::TrackSpec::load(dir)?;
+    for warning in warnings {
+        eprintln!("warning: {warning}");
+    }
+    Ok(spec)
+}

@@ -1,0 +1,61 @@
+//! Exit codes, documented in `swarmlab --help` and the README:
+//!
+//! | code | meaning |
+//! |---|---|
+//! | 0 | success |
+//! | 1 | failure (an error message says which) |
+//! | 2 | wrong usage of the command line |
+//! | 3 | the track spec (`swarmlab.toml`) is invalid |
+//! | 4 | the repository is not in a state swarmlab may work in (dirty tree, not a repository) |
+//! | 130 | stopped by Ctrl-C or SIGTERM after cleaning up |
+
+use swarmlab_core::{GitError, SpecError};
+
+pub const FAILURE: i32 = 1;
+pub const INVALID_TRACK: i32 = 3;
+pub const REPOSITORY_STATE: i32 = 4;
+pub const INTERRUPTED: i32 = 130;
+
+/// The exit code an error maps to.
+pub fn code_of(error: &anyhow::Error) -> i32 {
+    for cause in error.chain() {
+        if cause.downcast_ref::<SpecError>().is_some() {
+            return INVALID_TRACK;
+        }
+        if cause.downcast_ref::<RepositoryState>().is_some()
+            || cause.downcast_ref::<GitError>().is_some_and(|e| {
+                matches!(
+                    e,
+                    GitError::NotARepository(_) | GitError::UnsafeAttributes { .. }
+                )
+            })
+        {
+            return REPOSITORY_STATE;
+        }
+    }
+    FAILURE
+}
+
+/// The message of an error and its causes, on one line each.
+pub fn render(error: &anyhow::Error) -> String {
+    let mut text = error.to_string();
+    for cause in error.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(&format!("\n  caused by: {cause}"));
+        }
+    }
+    text
+}
+
+/// The repository is in a state swarmlab refuses to work in; the message says how to fix it.
+#[derive(Debug)]
+pub struct RepositoryState(pub String);
+
+impl std::fmt::Display for RepositoryState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for RepositoryState {}

@@ -1,0 +1,615 @@
+//! The local loop on one track: baseline first, then propose → commit → run → keep or
+//! reset → log, until a limit or Ctrl-C. The harness owns this loop, not the proposer.
+//!
+//! State lives in git (branch `swarmlab/<tag>`, whose tip is always the best kept commit),
+//! in the results log, and in a journal of the experiment in flight; a new session repairs
+//! whatever a killed one left behind. This module never spawns the experiment itself (that
+//! is `measure`'s job, through the runner) and never edits track files (the proposer's).
+
+mod measure;
+mod pending;
+mod status;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::{bail, Context};
+use swarmlab_agent::{Proposal, Proposer};
+use swarmlab_core::results::{JSONL_FILE, TSV_FILE};
+use swarmlab_core::spec::format_duration;
+use swarmlab_core::{GitStore, Record, ResultsLog, Status, TrackSpec};
+use swarmlab_runner::{Cancel, Ending, Exit, RunSpec};
+
+use crate::exit::RepositoryState;
+use measure::{measure, Measurement};
+use pending::Pending;
+use status::{Counts, StatusLine};
+
+/// Where swarmlab keeps run logs and its journal, inside the track (excluded from git).
+const STATE_DIR: &str = ".swarmlab";
+/// Proposals in a row that change nothing before the loop gives up.
+const MAX_EMPTY_PROPOSALS: u32 = 5;
+
+/// When to stop starting experiments.
+pub struct Limits {
+    pub experiments: Option<u64>,
+    pub duration: Option<Duration>,
+}
+
+/// Why the loop ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    Limit,
+    Interrupted,
+    NothingToPropose,
+}
+
+/// One `swarmlab run` on one track and branch.
+pub struct Session {
+    spec: TrackSpec,
+    git: GitStore,
+    log: ResultsLog,
+    tag: String,
+    branch: String,
+    seed: u64,
+    proposer: Box<dyn Proposer>,
+    cancel: Cancel,
+    records: Vec<Record>,
+    counts: Counts,
+    status: StatusLine,
+}
+
+impl Session {
+    /// Opens the track's repository on `swarmlab/<tag>`, repairing what a killed session
+    /// left behind and refusing to touch uncommitted work.
+    pub fn open(
+        spec: TrackSpec,
+        tag: &str,
+        seed: u64,
+        proposer: Box<dyn Proposer>,
+        cancel: Cancel,
+    ) -> anyhow::Result<Session> {
+        if tag.is_empty()
+            || tag.contains(|c: char| c.is_whitespace() || "~^:?*[\\".contains(c))
+            || tag.contains("..")
+        {
+            bail!("`{tag}` cannot be part of a branch name; choose a tag like `nov27` or `wide-models`");
+        }
+        let git = GitStore::open(&spec.root)?;
+        git.exclude(&[TSV_FILE, JSONL_FILE, "/.swarmlab/"])?;
+        let branch = format!("swarmlab/{tag}");
+        let log = ResultsLog::new(&spec.root, &spec.metric.name);
+        let records: Vec<Record> = log
+            .read()?
+            .into_iter()
+            .filter(|r| r.branch == branch)
+            .collect();
+        let mut counts = Counts::default();
+        records.iter().for_each(|r| counts.add(r.status));
+        let mut session = Session {
+            spec,
+            git,
+            log,
+            tag: tag.to_string(),
+            branch,
+            seed,
+            proposer,
+            cancel,
+            records,
+            counts,
+            status: StatusLine::new(),
+        };
+        session.enter_branch()?;
+        Ok(session)
+    }
+
+    fn enter_branch(&mut self) -> anyhow::Result<()> {
+        let pending_path = Pending::path(&self.spec.root, &self.tag);
+        let pending = Pending::read(&pending_path);
+        let on_branch = self.git.current_branch()?.as_deref() == Some(self.branch.as_str());
+        if !on_branch {
+            self.refuse_if_dirty()?;
+            self.git.switch_to(&self.branch)?;
+        }
+        if let Some(pending) = pending {
+            self.repair(pending)?;
+            Pending::clear(&pending_path)?;
+        }
+        if let Some(best) = self.best_record().map(|r| r.commit.clone()) {
+            let head = self.head()?;
+            if head != best {
+                return Err(RepositoryState(format!(
+                    "branch {} is at {} but its last kept experiment is {}; someone committed on it outside swarmlab. Reset it (git reset --hard {}) or run with another --tag",
+                    self.branch,
+                    short(&head),
+                    short(&best),
+                    short(&best)
+                ))
+                .into());
+            }
+        }
+        self.refuse_if_dirty()
+    }
+
+    /// Undoes an experiment that was in flight when a previous session died, and logs it.
+    fn repair(&mut self, pending: Result<Pending, String>) -> anyhow::Result<()> {
+        let parent = match &pending {
+            Ok(p) => p.parent.clone(),
+            Err(_) => match self.best_record() {
+                Some(r) => r.commit.clone(),
+                None => self.head()?,
+            },
+        };
+        let head = self.head()?;
+        // Only editable paths can hold the dead experiment's change: restore those, keep the rest.
+        self.git.run(&["reset", "--quiet", "--mixed", &parent])?;
+        let editable = self.spec.files.editable.clone();
+        let mut checkout = vec!["checkout", &parent, "--"];
+        checkout.extend(editable.iter().map(String::as_str));
+        self.git.run(&checkout)?;
+        self.git.clean(&editable)?;
+        let logged = self
+            .records
+            .iter()
+            .any(|r| Some(r.index) == pending.as_ref().ok().map(|p| p.index));
+        if let (Ok(p), false) = (&pending, logged) {
+            if p.index > 0 {
+                let record = Record {
+                    commit: if head != parent { head.clone() } else { parent.clone() },
+                    status: Status::Interrupted,
+                    description: "unfinished when swarmlab stopped".into(),
+                    note: Some("swarmlab was killed while this experiment was in flight; its change was dropped at the next start".into()),
+                    ..self.blank_record(p.index, &parent)
+                };
+                self.append(record)?;
+            }
+        }
+        self.status.say(&format!(
+            "repaired: an experiment was in flight when swarmlab last stopped; {} is back at {}",
+            self.branch,
+            short(&parent)
+        ));
+        Ok(())
+    }
+
+    fn refuse_if_dirty(&self) -> anyhow::Result<()> {
+        let dirty = self.git.dirty_tracked()?;
+        if dirty.is_empty() {
+            return Ok(());
+        }
+        Err(RepositoryState(format!(
+            "{} has uncommitted changes in {}; commit or stash them first (swarmlab never overwrites your work)",
+            self.spec.root.display(),
+            dirty.join(", ")
+        ))
+        .into())
+    }
+
+    /// Runs the track's setup step (e.g. a release build) once, with its own timeout.
+    pub fn setup(&mut self) -> anyhow::Result<()> {
+        let Some(command) = self.spec.run.setup.clone() else {
+            return Ok(());
+        };
+        let log_path = self.state_dir().join("setup.log");
+        let mut run = RunSpec::new(
+            command.clone(),
+            &self.spec.root,
+            &log_path,
+            self.spec.run.setup_timeout,
+        );
+        run.env = self.spec.experiment_env(self.experiment_seed(0));
+        let shown = command.join(" ");
+        self.status
+            .say(&format!("setup: {shown} (log: {})", log_path.display()));
+        let live = std::io::IsTerminal::is_terminal(&std::io::stderr());
+        let mut last_report = Duration::ZERO;
+        let status = &mut self.status;
+        let outcome = swarmlab_runner::run(&run, &self.cancel, &mut |tick| {
+            if live {
+                status.progress(
+                    0,
+                    &format!("setup: {shown}"),
+                    tick.elapsed,
+                    &format_duration(run.timeout),
+                    None,
+                    Counts::default(),
+                );
+            } else if tick.elapsed >= last_report + Duration::from_secs(30) {
+                last_report = tick.elapsed;
+                status.say(&format!(
+                    "setup: still running after {}",
+                    format_duration(Duration::from_secs(tick.elapsed.as_secs()))
+                ));
+            }
+        })?;
+        let wall = format!("{:.1}s", outcome.wall.as_secs_f64());
+        match outcome.ending {
+            Ending::Exited(Exit::Code(0)) => {
+                self.status.say(&format!("setup: done in {wall}"));
+                Ok(())
+            }
+            Ending::Interrupted => bail!("setup interrupted"),
+            ending => {
+                let tail = swarmlab_runner::tail(&log_path, 2000).unwrap_or_default();
+                bail!(
+                    "setup `{shown}` failed ({ending:?}) after {wall}; log {}:\n{}",
+                    log_path.display(),
+                    tail.trim_end()
+                )
+            }
+        }
+    }
+
+    /// The loop. Runs the baseline when this branch has no kept experiment yet.
+    pub fn run(&mut self, limits: Limits) -> anyhow::Result<Stop> {
+        let started = Instant::now();
+        if self.best_record().is_none() {
+            if let Some(stop) = self.baseline()? {
+                return Ok(stop);
+            }
+        }
+        let mut done = 0u64;
+        let mut empty = 0u32;
+        loop {
+            if self.cancel.is_cancelled() {
+                return Ok(Stop::Interrupted);
+            }
+            if limits.experiments.is_some_and(|n| done >= n)
+                || limits.duration.is_some_and(|d| started.elapsed() >= d)
+            {
+                return Ok(Stop::Limit);
+            }
+            match self.experiment()? {
+                Some(record) if record.status == Status::Interrupted => {
+                    return Ok(Stop::Interrupted)
+                }
+                Some(_) => {
+                    done += 1;
+                    empty = 0;
+                }
+                None => {
+                    empty += 1;
+                    if empty >= MAX_EMPTY_PROPOSALS {
+                        self.status.say(&format!(
+                            "stopping: {MAX_EMPTY_PROPOSALS} proposals in a row changed nothing"
+                        ));
+                        return Ok(Stop::NothingToPropose);
+                    }
+                }
+            }
+        }
+    }
+
+    fn baseline(&mut self) -> anyhow::Result<Option<Stop>> {
+        let index = self.next_index();
+        let head = self.head()?;
+        self.status.say(&format!(
+            "baseline: running {} at {}",
+            self.spec.name,
+            short(&head)
+        ));
+        let measurement = self.run_measurement(index, "baseline")?;
+        let status = measurement.failure.unwrap_or(Status::Keep);
+        let record = Record {
+            status,
+            description: "baseline".into(),
+            ..self.measured_record(index, &head, &head, "baseline", &measurement)
+        };
+        let log = record.log.clone();
+        self.append(record)?;
+        match status {
+            Status::Keep => Ok(None),
+            Status::Interrupted => Ok(Some(Stop::Interrupted)),
+            failure => bail!(
+                "the baseline failed ({failure}); the loop needs a working baseline. See {}",
+                self.spec.root.join(log).display()
+            ),
+        }
+    }
+
+    /// One experiment; `None` when the proposer had nothing to propose.
+    fn experiment(&mut self) -> anyhow::Result<Option<Record>> {
+        let index = self.next_index();
+        let best = self.best_record().expect("the baseline ran").clone();
+        let pending_path = Pending::path(&self.spec.root, &self.tag);
+        Pending {
+            index,
+            parent: best.commit.clone(),
+            started_at: now(),
+        }
+        .write(&pending_path)?;
+
+        let before = self.git.changed_paths()?;
+        let proposal = {
+            let ctx = swarmlab_agent::Context {
+                spec: &self.spec,
+                worktree: &self.spec.root,
+                best_commit: &best.commit,
+                history: &self.records,
+                index,
+                seed: self.seed,
+                idea: None,
+            };
+            self.proposer.propose(&ctx)?
+        };
+        let touched: Vec<String> = self
+            .git
+            .changed_paths()?
+            .into_iter()
+            .filter(|p| !before.contains(p))
+            .collect();
+        let description = match proposal {
+            Proposal::Nothing { reason } => {
+                self.undo(&best.commit, &touched)?;
+                Pending::clear(&pending_path)?;
+                self.status.say(&format!("#{index} no proposal: {reason}"));
+                return Ok(None);
+            }
+            Proposal::Change { .. } if touched.is_empty() => {
+                Pending::clear(&pending_path)?;
+                self.status
+                    .say(&format!("#{index} the proposal changed no file"));
+                return Ok(None);
+            }
+            Proposal::Change { description } => one_line(&description),
+        };
+
+        let outside: Vec<&String> = touched
+            .iter()
+            .filter(|p| !self.spec.files.is_editable(p))
+            .collect();
+        if !outside.is_empty() {
+            let note = format!(
+                "changed paths outside files.editable: {}",
+                outside
+                    .iter()
+                    .map(|p| p.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            self.undo(&best.commit, &touched)?;
+            let record = Record {
+                status: Status::Invalid,
+                description,
+                note: Some(note),
+                ..self.blank_record(index, &best.commit)
+            };
+            let record = self.finish(record, &pending_path)?;
+            return Ok(Some(record));
+        }
+
+        let proposer = self.proposer.name().to_string();
+        let message = format!("{description}\n\nswarmlab experiment {index} ({proposer})");
+        let commit = self.git.commit_paths(&touched, &message)?;
+        let measurement = self.run_measurement(index, &description)?;
+        let status = match (measurement.failure, measurement.metric()) {
+            (Some(failure), _) => failure,
+            (None, Some(value))
+                if best
+                    .metric
+                    .is_none_or(|b| self.spec.metric.goal.improves(value, b)) =>
+            {
+                Status::Keep
+            }
+            (None, _) => Status::Discard,
+        };
+        if status != Status::Keep {
+            self.git.reset_hard(&best.commit)?;
+            self.git.clean(&touched)?;
+            self.git.keep_ref(
+                &format!("refs/swarmlab/{}/discarded/{index}", self.tag),
+                &commit,
+            )?;
+        }
+        let mut record = Record {
+            status,
+            description,
+            diff: self.git.diff_stat(&best.commit, &commit)?,
+            ..self.measured_record(index, &commit, &best.commit, &proposer, &measurement)
+        };
+        if status == Status::Interrupted {
+            record.note = Some("stopped by the user while running; the change was dropped".into());
+        }
+        let record = self.finish(record, &pending_path)?;
+        Ok(Some(record))
+    }
+
+    fn run_measurement(&mut self, index: u64, description: &str) -> anyhow::Result<Measurement> {
+        let run_dir = self.run_dir(index);
+        let budget = self.spec.run.budget.to_string();
+        let best = self.best_record().and_then(|r| r.metric);
+        let counts = self.counts;
+        let seed = self.experiment_seed(index);
+        let status = &mut self.status;
+        measure(&self.spec, seed, &run_dir, &self.cancel, &mut |tick| {
+            status.progress(index, description, tick.elapsed, &budget, best, counts);
+        })
+    }
+
+    /// Logs a finished experiment and clears the journal.
+    fn finish(&mut self, record: Record, pending_path: &std::path::Path) -> anyhow::Result<Record> {
+        self.append(record.clone())?;
+        Pending::clear(pending_path)?;
+        Ok(record)
+    }
+
+    fn append(&mut self, record: Record) -> anyhow::Result<()> {
+        self.log.append(&record)?;
+        self.counts.add(record.status);
+        let best_before = self.best_record().and_then(|r| r.metric);
+        let best = match (record.status, record.metric) {
+            (Status::Keep, Some(m)) => Some(m),
+            _ => best_before,
+        };
+        self.status.finished(&record, &self.spec.metric.name, best);
+        self.records.push(record);
+        Ok(())
+    }
+
+    /// Puts the tree back at `best` after a proposal that will not run.
+    fn undo(&self, best: &str, touched: &[String]) -> anyhow::Result<()> {
+        self.git.reset_hard(best)?;
+        self.git.clean(touched)?;
+        Ok(())
+    }
+
+    fn measured_record(
+        &self,
+        index: u64,
+        commit: &str,
+        parent: &str,
+        proposer: &str,
+        m: &Measurement,
+    ) -> Record {
+        let memory_gb = match self
+            .spec
+            .metric
+            .memory
+            .as_ref()
+            .and_then(|k| m.reading.all.get(k))
+        {
+            Some(mb) if mb.is_finite() => mb / 1024.0,
+            _ => m.outcome.peak_rss_bytes as f64 / (1u64 << 30) as f64,
+        };
+        Record {
+            commit: commit.to_string(),
+            proposer: proposer.to_string(),
+            metric: m.metric(),
+            metrics: m
+                .reading
+                .all
+                .iter()
+                .filter(|(_, v)| v.is_finite())
+                .map(|(k, v)| (k.clone(), *v))
+                .collect(),
+            memory_gb,
+            peak_rss_bytes: m.outcome.peak_rss_bytes,
+            wall_seconds: m.outcome.wall.as_secs_f64(),
+            exit: m.exit_text(),
+            log: format!("{}/run.log", self.run_dir_relative(index)),
+            note: m.note.clone(),
+            ..self.blank_record(index, parent)
+        }
+    }
+
+    fn blank_record(&self, index: u64, parent: &str) -> Record {
+        Record {
+            index,
+            branch: self.branch.clone(),
+            commit: parent.to_string(),
+            parent: parent.to_string(),
+            status: Status::Invalid,
+            description: String::new(),
+            proposer: self.proposer.name().to_string(),
+            metric: None,
+            metrics: Default::default(),
+            memory_gb: 0.0,
+            peak_rss_bytes: 0,
+            wall_seconds: 0.0,
+            exit: String::new(),
+            seed: self.experiment_seed(index),
+            diff: Default::default(),
+            log: String::new(),
+            started_at: now(),
+            note: None,
+        }
+    }
+
+    /// The seed an experiment runs with: the track's fixed one, or one per experiment
+    /// derived from the session seed (kept below 2^31 for programs with small seeds).
+    fn experiment_seed(&self, index: u64) -> u64 {
+        self.spec.run.seed.unwrap_or_else(|| {
+            swarmlab_agent::Rng::for_experiment(self.seed, index).next_u64() % (1 << 31)
+        })
+    }
+
+    fn best_record(&self) -> Option<&Record> {
+        self.records.iter().rev().find(|r| r.status == Status::Keep)
+    }
+
+    fn next_index(&self) -> u64 {
+        self.records.iter().map(|r| r.index + 1).max().unwrap_or(0)
+    }
+
+    fn head(&self) -> anyhow::Result<String> {
+        self.git
+            .resolve("HEAD")?
+            .context("the repository has no commit yet; commit the track first")
+    }
+
+    fn state_dir(&self) -> PathBuf {
+        self.spec.root.join(STATE_DIR)
+    }
+
+    fn run_dir_relative(&self, index: u64) -> String {
+        format!("{STATE_DIR}/runs/{}/{index}", self.tag)
+    }
+
+    fn run_dir(&self, index: u64) -> PathBuf {
+        self.spec.root.join(self.run_dir_relative(index))
+    }
+
+    /// The closing lines: counts, best against baseline, where the logs are.
+    pub fn print_summary(&mut self) {
+        let name = self.spec.metric.name.clone();
+        let baseline = self
+            .records
+            .iter()
+            .find(|r| r.index == 0)
+            .and_then(|r| r.metric);
+        let best = self.best_record().cloned();
+        let mut lines = vec![format!(
+            "{} experiments on {}: {} kept, {} discarded, {} failed",
+            self.records.len(),
+            self.branch,
+            self.counts.keep,
+            self.counts.discard,
+            self.counts.failed
+        )];
+        if let (Some(best), Some(baseline)) = (&best, baseline) {
+            if let Some(value) = best.metric {
+                lines.push(format!(
+                    "best {name} {value:.6} at {} (baseline {baseline:.6}, {:+.6}): {}",
+                    short(&best.commit),
+                    value - baseline,
+                    best.description
+                ));
+            }
+            if let Some(floor) = best.metrics.get("entropy_floor_bpb") {
+                lines.push(format!(
+                    "entropy floor {floor:.6} bits per byte: the best is {:.6} above it",
+                    best.metric.unwrap_or(f64::NAN) - floor
+                ));
+            }
+        }
+        lines.push(format!("results: {}", self.log.tsv_path().display()));
+        lines.push(format!(
+            "chart:   swarmlab report {}",
+            self.spec.root.display()
+        ));
+        for line in lines {
+            self.status.say(&line);
+        }
+    }
+}
+
+fn short(commit: &str) -> &str {
+    &commit[..commit.len().min(7)]
+}
+
+fn one_line(text: &str) -> String {
+    let line = text
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim();
+    if line.is_empty() {
+        "(no description)".into()
+    } else {
+        line.chars().take(200).collect()
+    }
+}
+
+fn now() -> String {
+    humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
+}
