@@ -3,12 +3,23 @@
 //!
 //! A proposer never commits, runs experiments or decides what is kept.
 
+mod chat;
+pub mod command;
+pub mod edits;
+pub mod memory;
+pub mod openai;
+pub mod prompt;
 mod proposer;
 mod rng;
 mod script;
+mod usage;
 pub mod sweep;
 
+pub use chat::ChatError;
+pub use command::CommandProposer;
+pub use openai::{OpenAiConfig, OpenAiProposer};
 pub use proposer::{Context, Proposal, ProposeError, Proposer};
 pub use rng::Rng;
 pub use script::ScriptProposer;
 pub use sweep::SweepProposer;
+pub use usage::{Prices, Usage};

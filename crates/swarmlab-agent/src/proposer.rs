@@ -4,6 +4,8 @@ use std::path::Path;
 
 use swarmlab_core::{Record, TrackSpec};
 
+use crate::Usage;
+
 /// Everything a proposer may look at to produce the next change.
 pub struct Context<'a> {
     pub spec: &'a TrackSpec,
@@ -50,4 +52,10 @@ pub trait Proposer {
 
     /// Edits files in `ctx.worktree` (only `files.editable` ones count) and describes it.
     fn propose(&mut self, ctx: &Context<'_>) -> Result<Proposal, ProposeError>;
+
+    /// What the last [`Proposer::propose`] cost in model tokens, for proposers that call a
+    /// model API and know it; `None` for the others.
+    fn last_usage(&self) -> Option<Usage> {
+        None
+    }
 }

@@ -1,0 +1,324 @@
+//! The `command` proposer: any CLI coding agent (Claude Code, Codex, aider, Gemini CLI, or a
+//! command of your own) edits the worktree in place, given the composed prompt.
+//!
+//! The agent runs through `swarmlab-runner`, so it gets what an experiment gets: its own
+//! process group, stdin null, stdout and stderr in one log file per experiment
+//! (`<log_dir>/<index>.log`, the prompt beside it as `<index>.prompt.md`), and a hard timeout
+//! that kills the whole tree (SIGTERM, grace, SIGKILL) whether the agent cooperates or not.
+//!
+//! It must not commit, run experiments or undo what the agent did: the harness takes the diff,
+//! refuses changes outside `files.editable` (the agent may well touch them; that is caught
+//! there, not here) and resets on failure.
+//!
+//! # Presets
+//!
+//! `{prompt}` is replaced by the prompt text, `{prompt_file}` by the path of the file holding
+//! it, and an argument that is exactly `{files}` by the editable paths (one argument each).
+//!
+//! | name     | argv |
+//! |----------|------|
+//! | `claude` | `claude -p {prompt} --dangerously-skip-permissions` |
+//! | `codex`  | `codex exec --sandbox workspace-write {prompt}` |
+//! | `aider`  | `aider --yes-always --no-auto-commits --no-dirty-commits --no-gitignore --no-check-update --no-pretty --no-stream --map-tokens 0 --chat-history-file /dev/null --input-history-file /dev/null --message-file {prompt_file} {files}` |
+//! | `gemini` | `gemini -p {prompt} --approval-mode yolo` |
+//!
+//! Why these flags: `claude -p` and `gemini -p` run one prompt without a UI and exit;
+//! `--dangerously-skip-permissions` and `--approval-mode yolo` let them edit and run checks
+//! without asking (older Gemini CLI releases spell it `--yolo`). `codex exec` is Codex's
+//! non-interactive mode, read-only unless given `--sandbox workspace-write`. aider commits by
+//! default, which a proposer must never do, hence `--no-auto-commits --no-dirty-commits`; the
+//! other aider flags keep it from writing `.gitignore`, history files and its repo-map cache
+//! into the worktree, where they would count as changes outside `files.editable`.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use swarmlab_runner::{Cancel, Ending, Exit, RunError, RunSpec};
+
+use crate::prompt::{self, EditStyle, PromptLimits};
+use crate::{Context, Proposal, ProposeError, Proposer};
+
+/// The names [`preset`] knows.
+pub const PRESETS: [&str; 4] = ["claude", "codex", "aider", "gemini"];
+
+/// The largest single argument Linux accepts (`MAX_ARG_STRLEN`, the NUL included).
+const MAX_ARG_BYTES: usize = 128 * 1024 - 1;
+
+/// Bytes of the log read back for the description and for a failure's reason.
+const LOG_READ_BYTES: usize = 64 * 1024;
+
+/// Lines of the log tail put into the reason of a failure.
+const TAIL_LINES: usize = 20;
+
+/// The argv template of a known agent (see the table in the module doc), or `None`.
+pub fn preset(name: &str) -> Option<Vec<String>> {
+    let argv: &[&str] = match name {
+        "claude" => &["claude", "-p", "{prompt}", "--dangerously-skip-permissions"],
+        "codex" => &["codex", "exec", "--sandbox", "workspace-write", "{prompt}"],
+        "aider" => &[
+            "aider",
+            "--yes-always",
+            "--no-auto-commits",
+            "--no-dirty-commits",
+            "--no-gitignore",
+            "--no-check-update",
+            "--no-pretty",
+            "--no-stream",
+            "--map-tokens",
+            "0",
+            "--chat-history-file",
+            "/dev/null",
+            "--input-history-file",
+            "/dev/null",
+            "--message-file",
+            "{prompt_file}",
+            "{files}",
+        ],
+        "gemini" => &["gemini", "-p", "{prompt}", "--approval-mode", "yolo"],
+        _ => return None,
+    };
+    Some(argv.iter().map(|s| s.to_string()).collect())
+}
+
+/// Runs a CLI agent in the worktree with the composed prompt, under a timeout.
+#[derive(Debug, Clone)]
+pub struct CommandProposer {
+    argv: Vec<String>,
+    log_dir: PathBuf,
+    timeout: Duration,
+    grace: Duration,
+    cancel: Cancel,
+    limits: PromptLimits,
+}
+
+impl CommandProposer {
+    /// An agent started as `argv` (a template, see the module doc), writing
+    /// `<log_dir>/<index>.log` (a relative `log_dir` is taken from the worktree) and killed
+    /// after `timeout`. An empty `argv` is refused.
+    pub fn new(
+        argv: Vec<String>,
+        log_dir: impl Into<PathBuf>,
+        timeout: Duration,
+    ) -> Result<CommandProposer, ProposeError> {
+        if argv.first().is_none_or(|a| a.trim().is_empty()) {
+            return Err(ProposeError::Unusable(
+                "the agent command is empty; name a preset (claude, codex, aider, gemini) or give an argv"
+                    .into(),
+            ));
+        }
+        Ok(CommandProposer {
+            argv,
+            log_dir: log_dir.into(),
+            timeout,
+            grace: RunSpec::DEFAULT_GRACE,
+            cancel: Cancel::new(),
+            limits: PromptLimits::default(),
+        })
+    }
+
+    /// Stops the agent (SIGTERM, grace, SIGKILL) when `cancel` is triggered, e.g. on Ctrl-C;
+    /// the proposal is then `Nothing`.
+    pub fn with_cancel(mut self, cancel: Cancel) -> CommandProposer {
+        self.cancel = cancel;
+        self
+    }
+
+    /// Time between SIGTERM and SIGKILL on timeout (default 5 s).
+    pub fn with_grace(mut self, grace: Duration) -> CommandProposer {
+        self.grace = grace;
+        self
+    }
+
+    /// Bounds on the prompt (history lines).
+    pub fn with_limits(mut self, limits: PromptLimits) -> CommandProposer {
+        self.limits = limits;
+        self
+    }
+
+    /// The argv with the placeholders replaced.
+    fn argv(&self, prompt: &str, prompt_file: &Path, editable: &[String]) -> Vec<String> {
+        let file = prompt_file.to_string_lossy();
+        let mut out = Vec::with_capacity(self.argv.len() + editable.len());
+        for arg in &self.argv {
+            if arg == "{files}" {
+                out.extend(editable.iter().cloned());
+            } else {
+                out.push(
+                    arg.replace("{files}", &editable.join(" "))
+                        .replace("{prompt_file}", &file)
+                        .replace("{prompt}", prompt),
+                );
+            }
+        }
+        out
+    }
+}
+
+impl Proposer for CommandProposer {
+    fn name(&self) -> &str {
+        "command"
+    }
+
+    fn propose(&mut self, ctx: &Context<'_>) -> Result<Proposal, ProposeError> {
+        let prompt = prompt::compose(ctx, EditStyle::InPlace, self.limits)?;
+        let log_dir = ctx.worktree.join(&self.log_dir);
+        std::fs::create_dir_all(&log_dir).map_err(|source| ProposeError::Io {
+            action: "create the agent log directory",
+            path: log_dir.clone(),
+            source,
+        })?;
+        let prompt_file = log_dir.join(format!("{}.prompt.md", ctx.index));
+        std::fs::write(&prompt_file, &prompt).map_err(|source| ProposeError::Io {
+            action: "write the prompt to",
+            path: prompt_file.clone(),
+            source,
+        })?;
+        let argv = self.argv(&prompt, &prompt_file, &ctx.spec.files.editable);
+        if let Some(long) = argv.iter().find(|a| a.len() > MAX_ARG_BYTES) {
+            return Err(ProposeError::Unusable(format!(
+                "the prompt is {} bytes, more than one command-line argument may hold ({MAX_ARG_BYTES}); \
+                 pass {{prompt_file}} to the agent instead of {{prompt}}",
+                long.len()
+            )));
+        }
+
+        let log_path = log_dir.join(format!("{}.log", ctx.index));
+        let mut spec = RunSpec::new(argv, ctx.worktree, &log_path, self.timeout);
+        spec.grace = self.grace;
+        spec.env = vec![
+            ("SWARMLAB_INDEX".into(), ctx.index.to_string()),
+            ("SWARMLAB_SEED".into(), ctx.seed.to_string()),
+            ("SWARMLAB_BEST_COMMIT".into(), ctx.best_commit.to_string()),
+            ("SWARMLAB_IDEA".into(), ctx.idea.unwrap_or("").to_string()),
+            (
+                "SWARMLAB_PROMPT_FILE".into(),
+                prompt_file.to_string_lossy().into_owned(),
+            ),
+        ];
+        let outcome = swarmlab_runner::run(&spec, &self.cancel, &mut |_| {})
+            .map_err(|e| unusable(&self.argv[0], e))?;
+        let output = swarmlab_runner::tail(&log_path, LOG_READ_BYTES).unwrap_or_default();
+        let failed = |what: String| Proposal::Nothing {
+            reason: format!(
+                "{what} (log {}){}",
+                log_path.display(),
+                tail_lines(&output, TAIL_LINES)
+            ),
+        };
+        Ok(match outcome.ending {
+            Ending::Exited(Exit::Code(0)) => Proposal::Change {
+                description: description_from_output(&output),
+            },
+            Ending::Exited(Exit::Code(code)) => failed(format!("the agent exited with code {code}")),
+            Ending::Exited(Exit::Signal(signal)) => {
+                failed(format!("the agent was killed by signal {signal}"))
+            }
+            Ending::TimedOut => failed(format!(
+                "the agent timed out after {} and was killed",
+                swarmlab_core::spec::format_duration(self.timeout)
+            )),
+            Ending::Interrupted => Proposal::Nothing {
+                reason: "the agent was interrupted".into(),
+            },
+        })
+    }
+}
+
+fn unusable(program: &str, e: RunError) -> ProposeError {
+    match e {
+        RunError::CommandNotFound { .. } => ProposeError::Unusable(format!(
+            "agent `{program}` not found on PATH; install it or give the full path"
+        )),
+        other => ProposeError::Unusable(format!("failed to run the agent: {other}")),
+    }
+}
+
+/// The last `n` non-empty lines of `output`, indented under a colon, or nothing.
+fn tail_lines(output: &str, n: usize) -> String {
+    let lines: Vec<&str> = output.lines().filter(|l| !l.trim().is_empty()).collect();
+    if lines.is_empty() {
+        return String::new();
+    }
+    let tail = &lines[lines.len().saturating_sub(n)..];
+    format!(":\n  {}", tail.join("\n  "))
+}
+
+/// The description an agent gave: the text after the last line starting with `DESCRIPTION:`
+/// (markdown emphasis allowed around it), else the first line of its final message (the last
+/// paragraph of the output), else `agent change`. At most 200 characters.
+pub fn description_from_output(output: &str) -> String {
+    let strip = |l: &str| {
+        l.trim()
+            .trim_start_matches(['*', '_', '`', '#', '>', '-', ' '])
+            .to_string()
+    };
+    let tagged = output.lines().rev().find_map(|l| {
+        strip(l)
+            .strip_prefix("DESCRIPTION:")
+            .map(|rest| rest.trim().trim_matches(['*', '_', '`', ' ']).to_string())
+            .filter(|rest| !rest.is_empty())
+    });
+    let description = tagged.or_else(|| {
+        let paragraphs: Vec<&str> = output
+            .split("\n\n")
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .collect();
+        paragraphs
+            .last()
+            .and_then(|p| p.lines().map(strip).find(|l| !l.is_empty()))
+    });
+    let description = description.unwrap_or_else(|| "agent change".to_string());
+    if description.chars().count() > 200 {
+        let mut clipped: String = description.chars().take(199).collect();
+        clipped.push('…');
+        clipped
+    } else {
+        description
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_preset_exists_and_mentions_the_prompt() {
+        for name in PRESETS {
+            let argv = preset(name).unwrap();
+            assert_eq!(argv[0], name);
+            assert!(argv.iter().any(|a| a.contains("{prompt")), "{name}");
+        }
+        assert!(preset("vim").is_none());
+    }
+
+    #[test]
+    fn placeholders_are_replaced_and_files_expand_to_arguments() {
+        let p = CommandProposer::new(
+            vec![
+                "agent".into(),
+                "--msg={prompt}".into(),
+                "{prompt_file}".into(),
+                "{files}".into(),
+            ],
+            "logs",
+            Duration::from_secs(1),
+        )
+        .unwrap();
+        let argv = p.argv("hi", Path::new("/p.md"), &["a.rs".into(), "b/".into()]);
+        assert_eq!(argv, ["agent", "--msg=hi", "/p.md", "a.rs", "b/"]);
+        assert!(CommandProposer::new(vec![], "logs", Duration::from_secs(1)).is_err());
+    }
+
+    #[test]
+    fn description_prefers_the_last_tagged_line_then_the_final_message() {
+        let out = "DESCRIPTION: old\nworking...\n**DESCRIPTION:** raise lr to 3e-3\nbye\n";
+        assert_eq!(description_from_output(out), "raise lr to 3e-3");
+        let out = "reading files\n\nI changed the warmup.\nIt should help.\n";
+        assert_eq!(description_from_output(out), "I changed the warmup.");
+        let out = "log\n\n## Summary\n- used rotary embeddings\n";
+        assert_eq!(description_from_output(out), "Summary");
+        assert_eq!(description_from_output("\n \n"), "agent change");
+        assert_eq!(description_from_output(&"x".repeat(500)).chars().count(), 200);
+    }
+}

@@ -1,0 +1,14 @@
+//! Integration tests of the `swarmlab` binary, one module per feature, all through the real
+//! binary (see `harness`). The fake trainer's behaviour is picked by `params.txt`, which the
+//! script proposer rewrites for each experiment.
+
+mod harness;
+
+mod budget;
+mod check;
+mod failures;
+mod proposals;
+mod repository;
+mod resume;
+mod spec;
+mod toy;

@@ -1,0 +1,70 @@
+//! The embedded toy track end to end: init, run, the results files, git, report.
+
+use crate::harness::Track;
+
+#[test]
+fn thirty_experiments_leave_a_branch_of_improvements_and_consistent_results() {
+    let track = Track::toy();
+    track.swarmlab(&["run", "--experiments", "30"]).success();
+
+    let tsv = track.tsv();
+    assert_eq!(
+        tsv[0],
+        ["commit", "loss", "memory_gb", "status", "description"]
+    );
+    assert_eq!(tsv.len(), 1 + 31, "a header and 31 rows");
+    for row in &tsv {
+        assert_eq!(row.len(), 5, "five columns in {row:?}");
+    }
+    let records = track.records();
+    assert_eq!(records.len(), 31);
+    for (row, record) in tsv[1..].iter().zip(&records) {
+        let commit = record["commit"].as_str().expect("a commit");
+        assert!(commit.starts_with(&row[0]), "{row:?} vs {record}");
+        assert_eq!(row[3], record["status"].as_str().expect("a status"));
+    }
+
+    // The branch holds exactly the kept experiments, in order, each better than its parent.
+    let kept: Vec<_> = records.iter().filter(|r| r["status"] == "keep").collect();
+    assert!(
+        kept.len() >= 2,
+        "the sweep found no improvement in 30 tries"
+    );
+    assert_eq!(kept[0]["index"], 0);
+    assert_eq!(kept[0]["commit"].as_str(), Some(track.rev("main").as_str()));
+    let on_branch = track.git(&["rev-list", "--reverse", "--parents", "main..swarmlab/main"]);
+    let on_branch: Vec<Vec<&str>> = on_branch.lines().map(|l| l.split(' ').collect()).collect();
+    assert_eq!(on_branch.len(), kept.len() - 1, "{on_branch:?}");
+    for (pair, line) in kept.windows(2).zip(&on_branch) {
+        let (parent, child) = (pair[0], pair[1]);
+        assert_eq!(line[0], child["commit"].as_str().expect("a commit"));
+        assert_eq!(line[1..], [parent["commit"].as_str().expect("a commit")]);
+        assert_eq!(child["parent"], parent["commit"]);
+        let (before, after) = (
+            parent["metric"].as_f64().expect("a metric"),
+            child["metric"].as_f64().expect("a metric"),
+        );
+        assert!(after < before, "kept {after} after {before}");
+    }
+    assert_eq!(track.tip(), kept.last().expect("kept")["commit"]);
+    assert_eq!(track.porcelain(), "", "results are untracked but excluded");
+
+    let out = track.swarmlab(&["report"]).success();
+    assert!(out.stdout.contains("31 experiments"), "{out}");
+    let svg = track.read("progress.svg");
+    let doc = roxmltree::Document::parse(&svg).expect("progress.svg is XML");
+    assert_eq!(doc.root_element().tag_name().name(), "svg");
+    let points = |class: &str| {
+        doc.descendants()
+            .filter(|n| {
+                n.attribute("class")
+                    .is_some_and(|c| c.split(' ').any(|c| c == class))
+            })
+            .count()
+    };
+    let count = |status: &str| records.iter().filter(|r| r["status"] == status).count();
+    assert_eq!(points("kept"), count("keep"));
+    assert_eq!(points("discarded"), count("discard"));
+    let summary = track.read("summary.md");
+    assert!(summary.contains("Experiments: 31"), "{summary}");
+}
