@@ -48,7 +48,9 @@ impl Message {
 /// Why no answer came back.
 #[derive(Debug, thiserror::Error)]
 pub enum ChatError {
-    #[error("the API key was refused by {url} (HTTP {status}); check the key in ${key_env}: {message}")]
+    #[error(
+        "the API key was refused by {url} (HTTP {status}); check the key in ${key_env}: {message}"
+    )]
     Unauthorized {
         url: String,
         status: u16,
@@ -70,10 +72,7 @@ pub enum ChatError {
         message: String,
     },
     #[error("gave up after {attempts} attempts: {last}")]
-    GaveUp {
-        attempts: u32,
-        last: Box<ChatError>,
-    },
+    GaveUp { attempts: u32, last: Box<ChatError> },
     #[error("request to {url} failed: {reason}")]
     Transport { url: String, reason: String },
     #[error("unexpected answer from {url}: {reason}")]
@@ -300,7 +299,10 @@ mod tests {
             server_message(r#"{"error":{"message":"Incorrect API key provided","type":"x"}}"#),
             "Incorrect API key provided"
         );
-        assert_eq!(server_message(r#"{"error":"model not loaded"}"#), "model not loaded");
+        assert_eq!(
+            server_message(r#"{"error":"model not loaded"}"#),
+            "model not loaded"
+        );
         assert_eq!(server_message("Bad Gateway\n"), "Bad Gateway");
         assert_eq!(server_message(""), "(empty body)");
     }

@@ -209,7 +209,9 @@ impl Proposer for CommandProposer {
             Ending::Exited(Exit::Code(0)) => Proposal::Change {
                 description: description_from_output(&output),
             },
-            Ending::Exited(Exit::Code(code)) => failed(format!("the agent exited with code {code}")),
+            Ending::Exited(Exit::Code(code)) => {
+                failed(format!("the agent exited with code {code}"))
+            }
             Ending::Exited(Exit::Signal(signal)) => {
                 failed(format!("the agent was killed by signal {signal}"))
             }
@@ -319,6 +321,9 @@ mod tests {
         let out = "log\n\n## Summary\n- used rotary embeddings\n";
         assert_eq!(description_from_output(out), "Summary");
         assert_eq!(description_from_output("\n \n"), "agent change");
-        assert_eq!(description_from_output(&"x".repeat(500)).chars().count(), 200);
+        assert_eq!(
+            description_from_output(&"x".repeat(500)).chars().count(),
+            200
+        );
     }
 }

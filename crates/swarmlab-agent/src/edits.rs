@@ -71,7 +71,9 @@ pub enum EditError {
     MissingPath { line: usize },
     #[error("line {line}: `{marker}` outside a SEARCH/REPLACE block")]
     Stray { line: usize, marker: &'static str },
-    #[error("line {line}: the block for {path} has no `{DIVIDER}` line between SEARCH and REPLACE")]
+    #[error(
+        "line {line}: the block for {path} has no `{DIVIDER}` line between SEARCH and REPLACE"
+    )]
     NoDivider { line: usize, path: String },
     #[error("the block for {path} starting at line {line} is not closed by `{REPLACE}`")]
     Unclosed { line: usize, path: String },
@@ -127,7 +129,8 @@ pub fn parse(answer: &str) -> Result<EditAnswer, EditError> {
         state = match state {
             State::Outside => {
                 if marker == SEARCH {
-                    let path = path_before(&lines, i).ok_or(EditError::MissingPath { line: number })?;
+                    let path =
+                        path_before(&lines, i).ok_or(EditError::MissingPath { line: number })?;
                     search.clear();
                     replace.clear();
                     State::Search {
@@ -293,11 +296,13 @@ fn read(worktree: &Path, path: &str) -> Result<Option<String>, EditError> {
         }
         Ok(_) => {}
     }
-    fs::read_to_string(&full).map(Some).map_err(|e| EditError::Io {
-        action: "read",
-        path: path.to_string(),
-        message: e.to_string(),
-    })
+    fs::read_to_string(&full)
+        .map(Some)
+        .map_err(|e| EditError::Io {
+            action: "read",
+            path: path.to_string(),
+            message: e.to_string(),
+        })
 }
 
 /// `content` with the edit's SEARCH lines replaced, checking they occur exactly once.

@@ -12,10 +12,9 @@ pub mod prompt;
 mod proposer;
 mod rng;
 mod script;
-mod usage;
 pub mod sweep;
+mod usage;
 
-pub use chat::ChatError;
 pub use command::CommandProposer;
 pub use openai::{OpenAiConfig, OpenAiProposer};
 pub use proposer::{Context, Proposal, ProposeError, Proposer};

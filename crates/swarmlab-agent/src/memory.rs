@@ -79,7 +79,9 @@ pub fn summarize(history: &[Record], metric: &str, goal: Goal, max_lines: usize)
     let group_room = room.saturating_sub(kept_room).max(2);
 
     if !kept.is_empty() {
-        lines.push(format!("Kept, in order ({metric}, change vs the best before):"));
+        lines.push(format!(
+            "Kept, in order ({metric}, change vs the best before):"
+        ));
         let mut shown = kept.len().min(kept_room.max(1));
         if shown < kept.len() {
             // The elision line takes one of the lines.
@@ -93,7 +95,13 @@ pub fn summarize(history: &[Record], metric: &str, goal: Goal, max_lines: usize)
         for r in &kept {
             let line = match (r.metric, previous) {
                 (Some(m), Some(p)) => {
-                    format!("  #{} {} ({}) {}", r.index, number(m), delta(m - p), r.description)
+                    format!(
+                        "  #{} {} ({}) {}",
+                        r.index,
+                        number(m),
+                        delta(m - p),
+                        r.description
+                    )
                 }
                 (Some(m), None) => format!("  #{} {} {}", r.index, number(m), r.description),
                 (None, _) => format!("  #{} {}", r.index, r.description),

@@ -109,7 +109,11 @@ fn applies_blocks_in_order_and_keeps_a_missing_final_newline() {
         dir.path(),
         &files(),
         &[
-            edit("src/train.rs", "    let lr = 0.002;\n", "    let lr = 0.003;\n"),
+            edit(
+                "src/train.rs",
+                "    let lr = 0.002;\n",
+                "    let lr = 0.003;\n",
+            ),
             edit("./src/train.rs", "}\n", "    run(lr);\n}\n"),
             edit("models/a.rs", "", "pub fn a() {}\n"),
         ],
@@ -163,14 +167,27 @@ fn a_search_that_matches_twice_or_never_is_an_error_and_nothing_is_written() {
 #[test]
 fn overlapping_matches_count_as_ambiguous() {
     let dir = worktree("a\na\na\n");
-    let err = apply(dir.path(), &files(), &[edit("src/train.rs", "a\na\n", "b\n")]).unwrap_err();
-    assert!(matches!(err, EditError::Ambiguous { count: 2, .. }), "{err}");
+    let err = apply(
+        dir.path(),
+        &files(),
+        &[edit("src/train.rs", "a\na\n", "b\n")],
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, EditError::Ambiguous { count: 2, .. }),
+        "{err}"
+    );
 }
 
 #[test]
 fn a_path_outside_editable_is_refused_and_nothing_is_written() {
     let dir = worktree("x = 1\n");
-    for path in ["src/eval.rs", "../outside.rs", "/etc/passwd", "src/../src/eval.rs"] {
+    for path in [
+        "src/eval.rs",
+        "../outside.rs",
+        "/etc/passwd",
+        "src/../src/eval.rs",
+    ] {
         let err = apply(
             dir.path(),
             &files(),
@@ -181,16 +198,27 @@ fn a_path_outside_editable_is_refused_and_nothing_is_written() {
         )
         .unwrap_err();
         assert!(
-            matches!(err, EditError::NotEditable { .. } | EditError::BadPath { .. }),
+            matches!(
+                err,
+                EditError::NotEditable { .. } | EditError::BadPath { .. }
+            ),
             "{path}: {err}"
         );
     }
-    let err = apply(dir.path(), &files(), &[edit("src/eval.rs", "fn eval() {}\n", "")]).unwrap_err();
+    let err = apply(
+        dir.path(),
+        &files(),
+        &[edit("src/eval.rs", "fn eval() {}\n", "")],
+    )
+    .unwrap_err();
     assert_eq!(
         err.to_string(),
         "`src/eval.rs` is not editable; only `src/train.rs`, `models/` may change"
     );
-    assert_eq!(fs::read_to_string(dir.path().join("src/train.rs")).unwrap(), "x = 1\n");
+    assert_eq!(
+        fs::read_to_string(dir.path().join("src/train.rs")).unwrap(),
+        "x = 1\n"
+    );
     assert_eq!(
         fs::read_to_string(dir.path().join("src/eval.rs")).unwrap(),
         "fn eval() {}\n"

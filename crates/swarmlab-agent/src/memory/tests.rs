@@ -48,14 +48,27 @@ fn summary_lists_counts_kept_changes_with_deltas_and_groups() {
         "{text}"
     );
     assert!(text.contains("Baseline loss: 2.000000; best: 1.800000 (#5, -0.200000 vs baseline)"));
-    assert!(text.contains("  #2 1.900000 (-0.100000) increase width to 256\n"), "{text}");
+    assert!(
+        text.contains("  #2 1.900000 (-0.100000) increase width to 256\n"),
+        "{text}"
+    );
     // The delta is to the best before it, not to the baseline.
-    assert!(text.contains("  #5 1.800000 (-0.100000) Increase depth to 6\n"), "{text}");
-    assert!(text.contains(
-        "  lr ×3: crash 1, discard 2; best 1.950000 #4 \"lr 0.002 -> 0.001\"\n"
-    ), "{text}");
-    assert!(text.contains("  increase width ×1: timeout 1; last #6"), "{text}");
-    assert!(!text.contains("stopped"), "interrupted experiments are not listed");
+    assert!(
+        text.contains("  #5 1.800000 (-0.100000) Increase depth to 6\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  lr ×3: crash 1, discard 2; best 1.950000 #4 \"lr 0.002 -> 0.001\"\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  increase width ×1: timeout 1; last #6"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("stopped"),
+        "interrupted experiments are not listed"
+    );
 }
 
 #[test]
@@ -66,7 +79,10 @@ fn maximize_picks_the_highest_best() {
         record(2, Status::Discard, Some(0.6), "b"),
     ];
     let text = summarize(&history, "acc", Goal::Maximize, 20);
-    assert!(text.contains("best: 0.700000 (#1, +0.200000 vs baseline)"), "{text}");
+    assert!(
+        text.contains("best: 0.700000 (#1, +0.200000 vs baseline)"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -143,9 +159,15 @@ fn diff_hash_ignores_headers_context_and_whitespace() {
 #[test]
 fn diff_hash_sees_real_changes_and_the_file() {
     let other_value = DIFF.replace("0.003", "0.004");
-    assert_ne!(normalised_diff_hash(DIFF), normalised_diff_hash(&other_value));
+    assert_ne!(
+        normalised_diff_hash(DIFF),
+        normalised_diff_hash(&other_value)
+    );
     let other_file = DIFF.replace("src/train.rs", "src/model.rs");
-    assert_ne!(normalised_diff_hash(DIFF), normalised_diff_hash(&other_file));
+    assert_ne!(
+        normalised_diff_hash(DIFF),
+        normalised_diff_hash(&other_file)
+    );
     let reverted = DIFF
         .replace("-const LR: f64 = 0.002;", "-const LR: f64 = 0.003;")
         .replace("+const LR: f64 = 0.003;", "+const LR: f64 = 0.002;");

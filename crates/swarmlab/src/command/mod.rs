@@ -2,7 +2,7 @@
 
 mod check;
 mod init;
-mod report;
+pub mod report;
 mod run;
 
 use crate::cli::{Cli, Command, TrackCommand};

@@ -76,7 +76,13 @@ impl Session {
             bail!("`{tag}` cannot be part of a branch name; choose a tag like `nov27` or `wide-models`");
         }
         let git = GitStore::open(&spec.root)?;
-        git.exclude(&[TSV_FILE, JSONL_FILE, "/.swarmlab/"])?;
+        git.exclude(&[
+            TSV_FILE,
+            JSONL_FILE,
+            "/.swarmlab/",
+            "/progress.svg",
+            "/summary.md",
+        ])?;
         let branch = format!("swarmlab/{tag}");
         let log = ResultsLog::new(&spec.root, &spec.metric.name);
         let records: Vec<Record> = log
@@ -583,13 +589,52 @@ impl Session {
             }
         }
         lines.push(format!("results: {}", self.log.tsv_path().display()));
-        lines.push(format!(
-            "chart:   swarmlab report {}",
-            self.spec.root.display()
-        ));
+        match crate::command::report::write(
+            &self.spec,
+            &self.branch,
+            &self.records,
+            &self.spec.root,
+        ) {
+            Ok((svg, summary)) => lines.push(format!(
+                "chart:   {} (summary: {})",
+                svg.display(),
+                summary.display()
+            )),
+            Err(e) => lines.push(format!("chart:   not written: {e:#}")),
+        }
+        self.status.say("");
+        self.status.say(&self.results_table());
         for line in lines {
             self.status.say(&line);
         }
+    }
+
+    /// The last rows of results.tsv, aligned for a terminal.
+    fn results_table(&self) -> String {
+        const ROWS: usize = 40;
+        let name = &self.spec.metric.name;
+        let mut out = format!(
+            "{:<8} {:>12} {:>9}  {:<11} description",
+            "commit", name, "memory_gb", "status"
+        );
+        let skip = self.records.len().saturating_sub(ROWS);
+        if skip > 0 {
+            out.push_str(&format!("\n... {skip} earlier rows in {TSV_FILE}"));
+        }
+        for r in &self.records[skip..] {
+            let metric = r
+                .metric
+                .map(|m| format!("{m:.6}"))
+                .unwrap_or_else(|| "-".into());
+            out.push_str(&format!(
+                "\n{:<8} {metric:>12} {:>9.1}  {:<11} {}",
+                r.short_commit(),
+                r.memory_gb,
+                r.status.as_str(),
+                r.description
+            ));
+        }
+        out
     }
 }
 
