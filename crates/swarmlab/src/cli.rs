@@ -54,6 +54,9 @@ pub struct InitArgs {
     /// Which embedded track to write
     #[arg(long, value_enum, default_value_t = TrackName::Tinygpt)]
     pub track: TrackName,
+    /// Only write a fully commented swarmlab.toml into DIR (an existing repository)
+    #[arg(long, conflicts_with = "track")]
+    pub spec_only: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

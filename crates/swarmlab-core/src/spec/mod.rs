@@ -26,6 +26,9 @@ use crate::Goal;
 /// The file name of a track spec inside a track's root.
 pub const SPEC_FILE: &str = "swarmlab.toml";
 
+/// A fully commented spec with every key, which `swarmlab init --spec-only` writes out.
+pub const REFERENCE: &str = include_str!("reference.toml");
+
 /// A loaded, validated track.
 #[derive(Debug, Clone)]
 pub struct TrackSpec {

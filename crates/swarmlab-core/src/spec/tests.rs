@@ -206,3 +206,16 @@ fn a_budget_override_keeps_the_timeout_margin() {
         "the timeout never shrinks"
     );
 }
+
+#[test]
+fn the_reference_spec_loads_without_warnings() {
+    let dir = tempfile::tempdir().unwrap();
+    for file in ["program.md", "train.py", "prepare.py"] {
+        fs::write(dir.path().join(file), "LR = 0.01\n").unwrap();
+    }
+    fs::write(dir.path().join(SPEC_FILE), REFERENCE).unwrap();
+    let (spec, warnings) = TrackSpec::load(dir.path()).unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(spec.metric.name, "val_bpb");
+    assert_eq!(spec.run.timeout, Duration::from_secs(600));
+}

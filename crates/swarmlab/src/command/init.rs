@@ -11,6 +11,9 @@ use crate::tracks;
 
 pub fn init(args: &InitArgs) -> anyhow::Result<()> {
     let dir = &args.dir;
+    if args.spec_only {
+        return write_spec(dir);
+    }
     if dir.exists() {
         let mut entries =
             fs::read_dir(dir).with_context(|| format!("failed to read {}", dir.display()))?;
@@ -55,5 +58,25 @@ pub fn init(args: &InitArgs) -> anyhow::Result<()> {
         spec.metric.goal
     );
     println!("next: swarmlab run {}", dir.display());
+    Ok(())
+}
+
+/// Writes the commented reference spec into an existing folder, never over an existing one.
+fn write_spec(dir: &std::path::Path) -> anyhow::Result<()> {
+    let path = dir.join(swarmlab_core::spec::SPEC_FILE);
+    if path.exists() {
+        bail!(
+            "{} already exists; swarmlab init --spec-only never overwrites it",
+            path.display()
+        );
+    }
+    fs::create_dir_all(dir).with_context(|| format!("failed to create {}", dir.display()))?;
+    fs::write(&path, swarmlab_core::spec::REFERENCE)
+        .with_context(|| format!("failed to write {}", path.display()))?;
+    println!(
+        "wrote {}: edit it, then check it with `swarmlab track check {}`",
+        path.display(),
+        dir.display()
+    );
     Ok(())
 }
