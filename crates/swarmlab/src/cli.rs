@@ -48,7 +48,8 @@ pub enum TrackCommand {
 
 #[derive(Debug, Args)]
 pub struct InitArgs {
-    /// Where to create the track (created if missing; must be empty)
+    /// Where to create the track (created if missing; must be empty). For autoresearch: the
+    /// existing clone to place swarmlab.toml into
     #[arg(default_value = "tinygpt")]
     pub dir: PathBuf,
     /// Which embedded track to write
@@ -65,6 +66,18 @@ pub enum TrackName {
     Tinygpt,
     /// A fast synthetic track: a known noisy function of its knobs
     Toy,
+    /// swarmlab.toml for an existing clone of karpathy/autoresearch (GPU)
+    Autoresearch,
+}
+
+impl TrackName {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TrackName::Tinygpt => "tinygpt",
+            TrackName::Toy => "toy",
+            TrackName::Autoresearch => "autoresearch",
+        }
+    }
 }
 
 #[derive(Debug, Args)]

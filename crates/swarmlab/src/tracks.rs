@@ -36,11 +36,14 @@ const TOY: &[EmbeddedFile] = &[
 
 const TINYGPT: &[EmbeddedFile] = &[];
 
+const AUTORESEARCH: &[EmbeddedFile] = &[track_file!("autoresearch", "swarmlab.toml")];
+
 /// The files of an embedded track.
 pub fn files(track: TrackName) -> &'static [EmbeddedFile] {
     match track {
         TrackName::Toy => TOY,
         TrackName::Tinygpt => TINYGPT,
+        TrackName::Autoresearch => AUTORESEARCH,
     }
 }
 

@@ -2,6 +2,7 @@
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
 
 use anyhow::{bail, Context};
 use swarmlab_core::GitStore;
@@ -12,7 +13,10 @@ use crate::tracks;
 pub fn init(args: &InitArgs) -> anyhow::Result<()> {
     let dir = &args.dir;
     if args.spec_only {
-        return write_spec(dir);
+        return write_spec(dir, swarmlab_core::spec::REFERENCE);
+    }
+    if args.track == TrackName::Autoresearch {
+        return place_into_clone(dir);
     }
     if dir.exists() {
         let mut entries =
@@ -44,10 +48,7 @@ pub fn init(args: &InitArgs) -> anyhow::Result<()> {
     }
     fs::write(dir.join(".gitignore"), tracks::GITIGNORE)
         .with_context(|| format!("failed to write {}", dir.join(".gitignore").display()))?;
-    let name = match args.track {
-        TrackName::Tinygpt => "tinygpt",
-        TrackName::Toy => "toy",
-    };
+    let name = args.track.as_str();
     GitStore::init(dir, &format!("{name}: the track as swarmlab init wrote it"))?;
     let spec = super::load_track(dir)?;
     println!("created the {name} track in {}", dir.display());
@@ -61,21 +62,43 @@ pub fn init(args: &InitArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Writes the commented reference spec into an existing folder, never over an existing one.
-fn write_spec(dir: &std::path::Path) -> anyhow::Result<()> {
+/// Writes a spec into an existing folder, never over an existing one.
+fn write_spec(dir: &Path, text: &str) -> anyhow::Result<()> {
     let path = dir.join(swarmlab_core::spec::SPEC_FILE);
     if path.exists() {
         bail!(
-            "{} already exists; swarmlab init --spec-only never overwrites it",
+            "{} already exists; swarmlab init never overwrites it",
             path.display()
         );
     }
     fs::create_dir_all(dir).with_context(|| format!("failed to create {}", dir.display()))?;
-    fs::write(&path, swarmlab_core::spec::REFERENCE)
-        .with_context(|| format!("failed to write {}", path.display()))?;
+    fs::write(&path, text).with_context(|| format!("failed to write {}", path.display()))?;
     println!(
-        "wrote {}: edit it, then check it with `swarmlab track check {}`",
+        "wrote {}: check it with `swarmlab track check {}`",
         path.display(),
+        dir.display()
+    );
+    Ok(())
+}
+
+/// Places the autoresearch spec into an existing clone of karpathy/autoresearch.
+fn place_into_clone(dir: &Path) -> anyhow::Result<()> {
+    for file in ["train.py", "prepare.py"] {
+        if !dir.join(file).is_file() {
+            bail!(
+                "{} has no {file}; --track autoresearch goes into a clone of karpathy/autoresearch (git clone https://github.com/karpathy/autoresearch)",
+                dir.display()
+            );
+        }
+    }
+    GitStore::open(dir)?;
+    let [spec] = tracks::files(TrackName::Autoresearch) else {
+        bail!("the autoresearch track is embedded as one swarmlab.toml");
+    };
+    write_spec(dir, spec.content)?;
+    super::load_track(dir)?;
+    println!(
+        "next: git add swarmlab.toml && git commit -m 'swarmlab track', then swarmlab run {}",
         dir.display()
     );
     Ok(())
