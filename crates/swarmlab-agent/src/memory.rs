@@ -220,7 +220,7 @@ fn group<'a>(records: &[&'a Record], goal: Goal) -> Vec<Group<'a>> {
         }
     }
     // A stable sort keeps first-appearance order among groups of equal size.
-    groups.sort_by(|a, b| b.records.len().cmp(&a.records.len()));
+    groups.sort_by_key(|g| std::cmp::Reverse(g.records.len()));
     groups
 }
 
