@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::usage::{Prices, Usage};
+use swarmlab_core::usage::{Prices, Usage};
 
 /// The longest wait between two attempts, whatever the server asks for.
 const MAX_WAIT: Duration = Duration::from_secs(120);

@@ -13,12 +13,11 @@ mod proposer;
 mod rng;
 mod script;
 pub mod sweep;
-mod usage;
 
 pub use command::CommandProposer;
 pub use openai::{OpenAiConfig, OpenAiProposer};
 pub use proposer::{Context, Proposal, ProposeError, Proposer};
 pub use rng::Rng;
 pub use script::ScriptProposer;
+pub use swarmlab_core::usage::{Prices, Usage};
 pub use sweep::SweepProposer;
-pub use usage::{Prices, Usage};

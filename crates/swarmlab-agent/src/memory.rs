@@ -303,17 +303,14 @@ pub fn diff_hash_hex(hash: u64) -> String {
 }
 
 /// The first experiment of `history` that tried the diff with this hash and was measured
-/// (any status but `invalid` and `interrupted`), if any. `hash_of` reads a record's stored
-/// hash (the `diff_hash` field the harness records, as [`diff_hash_hex`] writes it).
-pub fn already_tried<'a>(
-    history: &'a [Record],
-    hash: u64,
-    hash_of: impl Fn(&'a Record) -> Option<&'a str>,
-) -> Option<&'a Record> {
+/// (any status but `invalid` and `interrupted`), if any.
+pub fn already_tried(history: &[Record], hash: u64) -> Option<&Record> {
     let wanted = diff_hash_hex(hash);
     history.iter().find(|r| {
         !matches!(r.status, Status::Invalid | Status::Interrupted)
-            && hash_of(r).is_some_and(|h| h.eq_ignore_ascii_case(&wanted))
+            && r.diff_hash
+                .as_deref()
+                .is_some_and(|h| h.eq_ignore_ascii_case(&wanted))
     })
 }
 

@@ -18,8 +18,8 @@ use serde_json::json;
 use crate::chat::{ChatClient, ClientParts, Message};
 use crate::edits::{self, EditError};
 use crate::prompt::{self, EditStyle, PromptLimits};
-use crate::usage::{Prices, Usage};
 use crate::{Context, Proposal, ProposeError, Proposer};
+use swarmlab_core::usage::{Prices, Usage};
 
 /// The base URL used when none is given.
 pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";

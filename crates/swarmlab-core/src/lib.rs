@@ -10,6 +10,7 @@ pub mod record;
 pub mod report;
 pub mod results;
 pub mod spec;
+pub mod usage;
 
 pub use git::{GitError, GitStore};
 pub use goal::Goal;

@@ -123,6 +123,12 @@ pub struct Record {
     /// Why it failed or was refused: the invalid paths, the log tail of a crash, ...
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// Hash of the proposal's normalised diff, to recognise a change tried before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diff_hash: Option<String>,
+    /// What asking a model for this proposal cost, for proposers that know.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<crate::usage::Usage>,
 }
 
 impl Record {
@@ -185,6 +191,8 @@ mod tests {
             log: String::new(),
             started_at: "2026-01-01T00:00:00Z".into(),
             note: None,
+            diff_hash: None,
+            usage: None,
         }
     }
 

@@ -176,6 +176,8 @@ mod tests {
             log: String::new(),
             started_at: "t".into(),
             note: None,
+            diff_hash: None,
+            usage: None,
         }
     }
 

@@ -26,7 +26,7 @@ pub enum Command {
     /// Create a track: write an embedded track into a new git repository
     Init(InitArgs),
     /// Run the experiment loop on a track: baseline first, then propose, run, keep or discard
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Write progress.svg and summary.md from a track's results
     Report(ReportArgs),
     /// Inspect tracks
@@ -100,6 +100,31 @@ pub struct RunArgs {
     /// The shell command of the script proposer
     #[arg(long, required_if_eq("proposer", "script"))]
     pub script: Option<String>,
+    /// The coding agent of the command proposer: a preset (claude, codex, aider, gemini) or a
+    /// command line with {prompt}, {prompt_file} or {files} placeholders
+    #[arg(long, required_if_eq("proposer", "command"))]
+    pub agent: Option<String>,
+    /// How long the agent may work on one proposal
+    #[arg(long, value_parser = parse_duration, default_value = "30m")]
+    pub agent_timeout: std::time::Duration,
+    /// The model of the openai proposer
+    #[arg(long, required_if_eq("proposer", "openai"))]
+    pub model: Option<String>,
+    /// Base URL of an OpenAI-compatible API (a local llama.cpp, vLLM or Ollama server works)
+    #[arg(long, default_value = swarmlab_agent::openai::DEFAULT_BASE_URL)]
+    pub base_url: String,
+    /// The environment variable holding the API key
+    #[arg(long, default_value = swarmlab_agent::openai::DEFAULT_KEY_ENV)]
+    pub api_key_env: String,
+    /// Price of a million prompt tokens in US dollars, to log each proposal's cost
+    #[arg(long, requires = "price_out")]
+    pub price_in: Option<f64>,
+    /// Price of a million completion tokens in US dollars
+    #[arg(long, requires = "price_in")]
+    pub price_out: Option<f64>,
+    /// An idea every proposal is asked to try
+    #[arg(long)]
+    pub idea: Option<String>,
     /// Seed of the proposer (and of experiments when the track fixes none)
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -119,6 +144,10 @@ pub enum ProposerName {
     Random,
     /// Run a shell command that edits the files; its last output line is the description
     Script,
+    /// Run a coding agent (Claude Code, Codex, aider, Gemini CLI, or any command), see --agent
+    Command,
+    /// Ask a model behind an OpenAI-compatible chat API for search/replace edits, see --model
+    Openai,
 }
 
 #[derive(Debug, Args)]

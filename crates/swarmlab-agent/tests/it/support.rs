@@ -90,6 +90,8 @@ fn baseline() -> Record {
         log: String::new(),
         started_at: String::new(),
         note: None,
+        diff_hash: None,
+        usage: None,
     }
 }
 

@@ -165,6 +165,8 @@ pub(super) mod tests {
             log: String::new(),
             started_at: "2026-01-01T00:00:00Z".into(),
             note: None,
+            diff_hash: None,
+            usage: None,
         }
     }
 

@@ -117,6 +117,8 @@ pub enum SpecError {
         path: PathBuf,
         line: Option<usize>,
         message: String,
+        /// Unknown keys found before the error; a typo is often its cause.
+        warnings: Vec<Warning>,
     },
 }
 
@@ -141,10 +143,17 @@ impl TrackSpec {
             path: path.clone(),
             source,
         })?;
-        Self::parse(dir, &text).map_err(|(line, message)| SpecError::Invalid {
-            path,
-            line,
-            message,
+        Self::parse(dir, &text).map_err(|(line, message)| {
+            let warnings = text
+                .parse::<toml::Table>()
+                .map(|doc| unknown::unknown_keys(&text, &doc))
+                .unwrap_or_default();
+            SpecError::Invalid {
+                path,
+                line,
+                message,
+                warnings,
+            }
         })
     }
 

@@ -21,9 +21,16 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
 
 /// Loads a track and prints its warnings to stderr.
 pub fn load_track(dir: &std::path::Path) -> anyhow::Result<swarmlab_core::TrackSpec> {
-    let (spec, warnings) = swarmlab_core::TrackSpec::load(dir)?;
-    for warning in warnings {
-        eprintln!("warning: {warning}");
+    match swarmlab_core::TrackSpec::load(dir) {
+        Ok((spec, warnings)) => {
+            warnings.iter().for_each(|w| eprintln!("warning: {w}"));
+            Ok(spec)
+        }
+        Err(error) => {
+            if let swarmlab_core::SpecError::Invalid { warnings, .. } = &error {
+                warnings.iter().for_each(|w| eprintln!("warning: {w}"));
+            }
+            Err(error.into())
+        }
     }
-    Ok(spec)
 }

@@ -40,10 +40,16 @@ impl Measurement {
     }
 }
 
-/// Runs `command` for the track with its budget, seed and timeout; the log goes to `log_path`.
+/// The environment variable that marks every process of one experiment, so that a later
+/// start can find what a killed swarmlab left running.
+pub const EXPERIMENT_MARK: &str = "SWARMLAB_EXPERIMENT";
+
+/// Runs the track's command with its budget, seed and timeout; the log goes to
+/// `run_dir/run.log`, and every process carries `SWARMLAB_EXPERIMENT=marker`.
 pub fn measure(
     spec: &TrackSpec,
     seed: u64,
+    marker: &str,
     run_dir: &Path,
     cancel: &Cancel,
     on_tick: &mut dyn FnMut(&Tick),
@@ -61,6 +67,7 @@ pub fn measure(
     run.env = spec.experiment_env(seed);
     run.env
         .push(("SWARMLAB_RUN_DIR".into(), run_dir.display().to_string()));
+    run.env.push((EXPERIMENT_MARK.into(), marker.to_string()));
     let outcome = swarmlab_runner::run(&run, cancel, on_tick)?;
     let output = swarmlab_runner::tail(&log_path, READ_TAIL_BYTES)
         .with_context(|| format!("failed to read {}", log_path.display()))?;

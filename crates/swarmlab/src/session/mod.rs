@@ -17,11 +17,12 @@ use anyhow::{bail, Context};
 use swarmlab_agent::{Proposal, Proposer};
 use swarmlab_core::results::{JSONL_FILE, TSV_FILE};
 use swarmlab_core::spec::format_duration;
+use swarmlab_core::usage::Usage;
 use swarmlab_core::{GitStore, Record, ResultsLog, Status, TrackSpec};
 use swarmlab_runner::{Cancel, Ending, Exit, RunSpec};
 
 use crate::exit::RepositoryState;
-use measure::{measure, Measurement};
+use measure::{measure, Measurement, EXPERIMENT_MARK};
 use pending::Pending;
 use status::{Counts, StatusLine};
 
@@ -34,6 +35,24 @@ const MAX_EMPTY_PROPOSALS: u32 = 5;
 pub struct Limits {
     pub experiments: Option<u64>,
     pub duration: Option<Duration>,
+}
+
+/// What a proposal turned out to be, before anything runs.
+enum Draft {
+    /// Nothing to run, and why.
+    Skip(String),
+    /// It changed paths outside `files.editable`; the tree is already restored.
+    Invalid {
+        description: String,
+        note: String,
+        usage: Option<Usage>,
+    },
+    /// Editable paths changed and are waiting in the tree.
+    Ready {
+        description: String,
+        touched: Vec<String>,
+        usage: Option<Usage>,
+    },
 }
 
 /// Why the loop ended.
@@ -55,6 +74,7 @@ pub struct Session {
     proposer: Box<dyn Proposer>,
     cancel: Cancel,
     records: Vec<Record>,
+    idea: Option<String>,
     counts: Counts,
     status: StatusLine,
 }
@@ -102,6 +122,7 @@ impl Session {
             proposer,
             cancel,
             records,
+            idea: None,
             counts,
             status: StatusLine::new(),
         };
@@ -147,6 +168,17 @@ impl Session {
             },
         };
         let head = self.head()?;
+        let survivors = match &pending {
+            Ok(p) if !p.marker.is_empty() => {
+                swarmlab_runner::kill_marked(EXPERIMENT_MARK, &p.marker)
+            }
+            _ => 0,
+        };
+        if survivors > 0 {
+            self.status.say(&format!(
+                "repaired: killed {survivors} processes the unfinished experiment left running"
+            ));
+        }
         // Only editable paths can hold the dead experiment's change: restore those, keep the rest.
         self.git.run(&["reset", "--quiet", "--mixed", &parent])?;
         let editable = self.spec.files.editable.clone();
@@ -189,6 +221,11 @@ impl Session {
             dirty.join(", ")
         ))
         .into())
+    }
+
+    /// An idea handed to every proposal (`swarmlab run --idea`).
+    pub fn set_idea(&mut self, idea: Option<String>) {
+        self.idea = idea;
     }
 
     /// Runs the track's setup step (e.g. a release build) once, with its own timeout.
@@ -294,7 +331,8 @@ impl Session {
             self.spec.name,
             short(&head)
         ));
-        let measurement = self.run_measurement(index, "baseline")?;
+        let pending = self.journal(index, &head)?;
+        let measurement = self.run_measurement(index, "baseline", &pending.marker)?;
         let status = measurement.failure.unwrap_or(Status::Keep);
         let record = Record {
             status,
@@ -302,7 +340,7 @@ impl Session {
             ..self.measured_record(index, &head, &head, "baseline", &measurement)
         };
         let log = record.log.clone();
-        self.append(record)?;
+        self.finish(record, &Pending::path(&self.spec.root, &self.tag))?;
         match status {
             Status::Keep => Ok(None),
             Status::Interrupted => Ok(Some(Stop::Interrupted)),
@@ -313,81 +351,55 @@ impl Session {
         }
     }
 
-    /// One experiment; `None` when the proposer had nothing to propose.
+    /// One experiment; `None` when there was nothing to run (no proposal, a duplicate, or
+    /// Ctrl-C while proposing).
     fn experiment(&mut self) -> anyhow::Result<Option<Record>> {
         let index = self.next_index();
         let best = self.best_record().expect("the baseline ran").clone();
         let pending_path = Pending::path(&self.spec.root, &self.tag);
-        Pending {
-            index,
-            parent: best.commit.clone(),
-            started_at: now(),
-        }
-        .write(&pending_path)?;
-
-        let before = self.git.changed_paths()?;
-        let proposal = {
-            let ctx = swarmlab_agent::Context {
-                spec: &self.spec,
-                worktree: &self.spec.root,
-                best_commit: &best.commit,
-                history: &self.records,
-                index,
-                seed: self.seed,
-                idea: None,
-            };
-            self.proposer.propose(&ctx)?
-        };
-        let touched: Vec<String> = self
-            .git
-            .changed_paths()?
-            .into_iter()
-            .filter(|p| !before.contains(p))
-            .collect();
-        let description = match proposal {
-            Proposal::Nothing { reason } => {
-                self.undo(&best.commit, &touched)?;
+        let pending = self.journal(index, &best.commit)?;
+        let (description, touched, usage) = match self.draft(index, &best)? {
+            Draft::Skip(reason) => {
                 Pending::clear(&pending_path)?;
-                self.status.say(&format!("#{index} no proposal: {reason}"));
+                self.status.say(&format!("#{index} skipped: {reason}"));
                 return Ok(None);
             }
-            Proposal::Change { .. } if touched.is_empty() => {
-                Pending::clear(&pending_path)?;
-                self.status
-                    .say(&format!("#{index} the proposal changed no file"));
-                return Ok(None);
-            }
-            Proposal::Change { description } => one_line(&description),
-        };
-
-        let outside: Vec<&String> = touched
-            .iter()
-            .filter(|p| !self.spec.files.is_editable(p))
-            .collect();
-        if !outside.is_empty() {
-            let note = format!(
-                "changed paths outside files.editable: {}",
-                outside
-                    .iter()
-                    .map(|p| p.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-            self.undo(&best.commit, &touched)?;
-            let record = Record {
-                status: Status::Invalid,
+            Draft::Invalid {
                 description,
-                note: Some(note),
-                ..self.blank_record(index, &best.commit)
-            };
-            let record = self.finish(record, &pending_path)?;
-            return Ok(Some(record));
-        }
+                note,
+                usage,
+            } => {
+                let record = Record {
+                    status: Status::Invalid,
+                    description,
+                    note: Some(note),
+                    usage,
+                    ..self.blank_record(index, &best.commit)
+                };
+                return self.finish(record, &pending_path).map(Some);
+            }
+            Draft::Ready {
+                description,
+                touched,
+                usage,
+            } => (description, touched, usage),
+        };
 
         let proposer = self.proposer.name().to_string();
         let message = format!("{description}\n\nswarmlab experiment {index} ({proposer})");
         let commit = self.git.commit_paths(&touched, &message)?;
-        let measurement = self.run_measurement(index, &description)?;
+        let hash =
+            swarmlab_agent::memory::normalised_diff_hash(&self.git.diff(&best.commit, &commit)?);
+        if let Some(earlier) = swarmlab_agent::memory::already_tried(&self.records, hash) {
+            let earlier = earlier.index;
+            self.undo(&best.commit, &touched)?;
+            Pending::clear(&pending_path)?;
+            self.status.say(&format!(
+                "#{index} skipped: the same change as experiment #{earlier}"
+            ));
+            return Ok(None);
+        }
+        let measurement = self.run_measurement(index, &description, &pending.marker)?;
         let status = match (measurement.failure, measurement.metric()) {
             (Some(failure), _) => failure,
             (None, Some(value))
@@ -400,8 +412,7 @@ impl Session {
             (None, _) => Status::Discard,
         };
         if status != Status::Keep {
-            self.git.reset_hard(&best.commit)?;
-            self.git.clean(&touched)?;
+            self.undo(&best.commit, &touched)?;
             self.git.keep_ref(
                 &format!("refs/swarmlab/{}/discarded/{index}", self.tag),
                 &commit,
@@ -411,25 +422,112 @@ impl Session {
             status,
             description,
             diff: self.git.diff_stat(&best.commit, &commit)?,
+            diff_hash: Some(swarmlab_agent::memory::diff_hash_hex(hash)),
+            usage,
             ..self.measured_record(index, &commit, &best.commit, &proposer, &measurement)
         };
         if status == Status::Interrupted {
             record.note = Some("stopped by the user while running; the change was dropped".into());
         }
-        let record = self.finish(record, &pending_path)?;
-        Ok(Some(record))
+        self.finish(record, &pending_path).map(Some)
     }
 
-    fn run_measurement(&mut self, index: u64, description: &str) -> anyhow::Result<Measurement> {
+    /// Asks the proposer for a change to the tree at `best` and checks what it touched.
+    fn draft(&mut self, index: u64, best: &Record) -> anyhow::Result<Draft> {
+        let before = self.git.changed_paths()?;
+        let ctx = swarmlab_agent::Context {
+            spec: &self.spec,
+            worktree: &self.spec.root,
+            best_commit: &best.commit,
+            history: &self.records,
+            index,
+            seed: self.seed,
+            idea: self.idea.as_deref(),
+        };
+        let proposal = self.proposer.propose(&ctx)?;
+        let usage = self.proposer.last_usage();
+        let touched: Vec<String> = self
+            .git
+            .changed_paths()?
+            .into_iter()
+            .filter(|p| !before.contains(p))
+            .collect();
+        let skip = |this: &Self, reason: String| -> anyhow::Result<Draft> {
+            this.undo(&best.commit, &touched)?;
+            Ok(Draft::Skip(reason))
+        };
+        if self.cancel.is_cancelled() {
+            return skip(self, "stopped by the user while proposing".into());
+        }
+        let description = match proposal {
+            Proposal::Nothing { reason } => return skip(self, format!("no proposal: {reason}")),
+            Proposal::Change { .. } if touched.is_empty() => {
+                return skip(self, "the proposal changed no file".into())
+            }
+            Proposal::Change { description } => one_line(&description),
+        };
+        let outside: Vec<&str> = touched
+            .iter()
+            .map(String::as_str)
+            .filter(|p| !self.spec.files.is_editable(p))
+            .collect();
+        if !outside.is_empty() {
+            let note = format!(
+                "changed paths outside files.editable: {}",
+                outside.join(", ")
+            );
+            self.undo(&best.commit, &touched)?;
+            return Ok(Draft::Invalid {
+                description,
+                note,
+                usage,
+            });
+        }
+        Ok(Draft::Ready {
+            description,
+            touched,
+            usage,
+        })
+    }
+
+    /// Writes the journal of the experiment about to start, with a fresh process marker.
+    fn journal(&self, index: u64, parent: &str) -> anyhow::Result<Pending> {
+        let nanos = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        let pending = Pending {
+            index,
+            parent: parent.to_string(),
+            started_at: now(),
+            marker: format!("{}-{index}-{}-{nanos}", self.tag, std::process::id()),
+        };
+        pending.write(&Pending::path(&self.spec.root, &self.tag))?;
+        Ok(pending)
+    }
+
+    fn run_measurement(
+        &mut self,
+        index: u64,
+        description: &str,
+        marker: &str,
+    ) -> anyhow::Result<Measurement> {
         let run_dir = self.run_dir(index);
         let budget = self.spec.run.budget.to_string();
         let best = self.best_record().and_then(|r| r.metric);
         let counts = self.counts;
         let seed = self.experiment_seed(index);
         let status = &mut self.status;
-        measure(&self.spec, seed, &run_dir, &self.cancel, &mut |tick| {
-            status.progress(index, description, tick.elapsed, &budget, best, counts);
-        })
+        measure(
+            &self.spec,
+            seed,
+            marker,
+            &run_dir,
+            &self.cancel,
+            &mut |tick| {
+                status.progress(index, description, tick.elapsed, &budget, best, counts);
+            },
+        )
     }
 
     /// Logs a finished experiment and clears the journal.
@@ -518,6 +616,8 @@ impl Session {
             log: String::new(),
             started_at: now(),
             note: None,
+            diff_hash: None,
+            usage: None,
         }
     }
 

@@ -13,6 +13,10 @@ pub struct Pending {
     /// The best commit the experiment started from.
     pub parent: String,
     pub started_at: String,
+    /// The value of `SWARMLAB_EXPERIMENT` in the experiment's environment, by which
+    /// processes it left behind are found.
+    #[serde(default)]
+    pub marker: String,
 }
 
 impl Pending {

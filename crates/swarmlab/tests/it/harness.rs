@@ -348,7 +348,7 @@ impl Output {
     }
 
     #[track_caller]
-    pub fn code(self, code: i32) -> Output {
+    pub fn fails_with(self, code: i32) -> Output {
         assert_eq!(self.code, code, "unexpected exit code\n{self}");
         self
     }

@@ -75,7 +75,7 @@ fn a_failing_baseline_stops_before_any_proposal() {
     let track = Track::builder()
         .file("params.txt", "mode = crash\nvalue = 1\n")
         .build();
-    let out = track.run_script("touch proposed", 5).code(1);
+    let out = track.run_script("touch proposed", 5).fails_with(1);
     assert!(out.stderr.contains("the baseline failed (crash)"), "{out}");
     assert!(out.stderr.contains("run.log"), "{out}");
     assert_eq!(track.statuses(), ["crash"]);

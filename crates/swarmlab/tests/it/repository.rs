@@ -6,7 +6,9 @@ use crate::harness::{set_params, Track};
 fn a_dirty_tree_is_refused_before_anything_runs() {
     let track = Track::fake();
     track.write("train.sh", "#!/bin/sh\necho my own work\n");
-    let out = track.run_script(&set_params("good", "1.5"), 1).code(4);
+    let out = track
+        .run_script(&set_params("good", "1.5"), 1)
+        .fails_with(4);
     assert!(out.stderr.contains("train.sh"), "{out}");
     assert!(track.records().is_empty(), "something was logged");
     assert!(!track.run_dir(0).exists(), "the baseline ran");
@@ -19,7 +21,9 @@ fn a_dirty_tree_is_refused_on_the_swarmlab_branch_too() {
     let track = Track::fake();
     track.run_script(&set_params("good", "1.5"), 0).success();
     track.write("params.txt", "mode = good\nvalue = 0.1\n");
-    let out = track.run_script(&set_params("good", "1.5"), 1).code(4);
+    let out = track
+        .run_script(&set_params("good", "1.5"), 1)
+        .fails_with(4);
     assert!(out.stderr.contains("params.txt"), "{out}");
     assert_eq!(track.records().len(), 1, "only the baseline");
     assert_eq!(track.read("params.txt"), "mode = good\nvalue = 0.1\n");
@@ -29,7 +33,9 @@ fn a_dirty_tree_is_refused_on_the_swarmlab_branch_too() {
 fn a_folder_that_is_not_a_repository_is_refused() {
     let track = Track::fake();
     std::fs::remove_dir_all(track.path(".git")).expect("remove .git");
-    let out = track.run_script(&set_params("good", "1.5"), 1).code(4);
+    let out = track
+        .run_script(&set_params("good", "1.5"), 1)
+        .fails_with(4);
     assert!(out.stderr.contains("error:"), "{out}");
     assert!(!out.stderr.contains("panicked"), "{out}");
 }

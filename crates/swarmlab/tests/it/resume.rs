@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::harness::{
-    alive, assert_all_dead, first_then, send, set_params, wait_for_file, Track, FAKE_PARAMS,
+    alive, assert_all_dead, first_then, set_params, wait_for_file, Track, FAKE_PARAMS,
 };
 
 /// Experiment 1 sleeps (well within the timeout); later ones are worse than the baseline.
@@ -37,7 +37,7 @@ fn stop_cleanly_and_resume(signal: i32) {
     let (track, script) = sleeping_track();
     let running = start(&track, &script);
     running.signal(signal);
-    let out = running.wait(Duration::from_secs(15)).code(130);
+    let out = running.wait(Duration::from_secs(15)).fails_with(130);
 
     assert_eq!(track.statuses(), ["keep", "interrupted"], "{out}");
     assert_all_dead(&track.pids(1));
@@ -62,7 +62,7 @@ fn kill_9_loses_only_the_experiment_in_flight() {
     running.signal(libc::SIGKILL);
     let out = running
         .wait(Duration::from_secs(15))
-        .code(128 + libc::SIGKILL);
+        .fails_with(128 + libc::SIGKILL);
     assert_eq!(track.statuses(), ["keep"], "{out}");
     let experiment = track.rev("HEAD");
     assert_ne!(
@@ -71,13 +71,16 @@ fn kill_9_loses_only_the_experiment_in_flight() {
         "experiment 1 was committed"
     );
 
-    // Nothing is left to kill the orphaned trainer; do what the OS would not.
-    let orphans: Vec<i32> = trainer.iter().copied().filter(|p| alive(*p)).collect();
-    orphans.iter().for_each(|p| send(*p, libc::SIGKILL));
-    eprintln!("trainer processes alive after swarmlab was killed: {orphans:?}");
+    // The orphaned trainer outlives swarmlab; the next start must find and kill it.
+    assert!(
+        trainer.iter().any(|p| alive(*p)),
+        "the trainer died with swarmlab"
+    );
 
     let out = track.run_script(&script, 1).success();
     assert!(out.stderr.contains("repaired"), "{out}");
+    assert!(out.stderr.contains("killed"), "{out}");
+    assert_all_dead(&trainer);
     assert_eq!(track.statuses(), ["keep", "interrupted", "discard"]);
     let lost = track.record(1);
     assert_eq!(lost["commit"], experiment);

@@ -45,7 +45,7 @@ fn a_misspelt_key_is_reported_even_when_the_spec_then_fails() {
     // Without `budget` the default (5m) exceeds this timeout: the typo is the real cause.
     let text = spec(r#"bugdet = "1s""#, "minimize").replace(r#""10m""#, r#""2s""#);
     let track = Track::builder().spec(&text).build();
-    let out = track.swarmlab(&["track", "check"]).code(3);
+    let out = track.swarmlab(&["track", "check"]).fails_with(3);
     assert!(out.stderr.contains("did you mean `budget`"), "{out}");
 }
 
@@ -54,10 +54,12 @@ fn an_invalid_goal_fails_with_its_line() {
     let track = Track::builder()
         .spec(&spec(r#"budget = "1s""#, "minimise"))
         .build();
-    let out = track.swarmlab(&["track", "check"]).code(3);
+    let out = track.swarmlab(&["track", "check"]).fails_with(3);
     assert!(out.stderr.contains("line 11"), "{out}");
     assert!(out.stderr.contains("minimise"), "{out}");
-    let out = track.run_script(&set_params("good", "1.5"), 1).code(3);
+    let out = track
+        .run_script(&set_params("good", "1.5"), 1)
+        .fails_with(3);
     assert!(out.stderr.contains("line 11"), "{out}");
     assert!(track.records().is_empty());
 }
@@ -66,6 +68,6 @@ fn an_invalid_goal_fails_with_its_line() {
 fn a_missing_spec_fails_with_exit_code_3() {
     let track = Track::fake();
     std::fs::remove_file(track.path("swarmlab.toml")).expect("remove the spec");
-    let out = track.swarmlab(&["track", "check"]).code(3);
+    let out = track.swarmlab(&["track", "check"]).fails_with(3);
     assert!(out.stderr.contains("swarmlab.toml"), "{out}");
 }
