@@ -12,6 +12,7 @@ mod cancel;
 mod child;
 mod error;
 mod kill;
+mod leftover;
 mod log;
 mod outcome;
 mod pipe;
@@ -22,6 +23,7 @@ mod tree;
 
 pub use cancel::Cancel;
 pub use error::RunError;
+pub use leftover::kill_marked;
 pub use log::{tail, LOG_TAIL_BYTES};
 pub use outcome::{Ending, Exit, RunOutcome, Tick};
 pub use run::run;
