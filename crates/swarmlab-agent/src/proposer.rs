@@ -46,7 +46,7 @@ pub enum ProposeError {
 }
 
 /// Produces the next change of a track.
-pub trait Proposer {
+pub trait Proposer: Send {
     /// A short name recorded with every experiment (`sweep`, `script`, ...).
     fn name(&self) -> &str;
 

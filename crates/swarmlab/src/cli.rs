@@ -116,12 +116,19 @@ pub struct RunArgs {
     /// The environment variable holding the API key
     #[arg(long, default_value = swarmlab_agent::openai::DEFAULT_KEY_ENV)]
     pub api_key_env: String,
+    /// How often a request is retried after a 429 or 5xx answer (with backoff)
+    #[arg(long, default_value_t = 4)]
+    pub api_retries: u32,
     /// Price of a million prompt tokens in US dollars, to log each proposal's cost
     #[arg(long, requires = "price_out")]
     pub price_in: Option<f64>,
     /// Price of a million completion tokens in US dollars
     #[arg(long, requires = "price_in")]
     pub price_out: Option<f64>,
+    /// Draft the next change in a side worktree while an experiment runs (auto: on for the
+    /// command and openai proposers, whose proposals take time)
+    #[arg(long, value_enum, default_value_t = Pipeline::Auto)]
+    pub pipeline: Pipeline,
     /// An idea every proposal is asked to try
     #[arg(long)]
     pub idea: Option<String>,
@@ -134,6 +141,13 @@ pub struct RunArgs {
     /// Skip the track's setup step
     #[arg(long)]
     pub no_setup: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Pipeline {
+    Auto,
+    On,
+    Off,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

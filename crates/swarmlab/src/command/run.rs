@@ -6,9 +6,10 @@ use swarmlab_agent::{
     command, CommandProposer, OpenAiConfig, OpenAiProposer, Prices, Proposer, ScriptProposer,
     SweepProposer,
 };
+use swarmlab_core::TrackSpec;
 use swarmlab_runner::Cancel;
 
-use crate::cli::{ProposerName, RunArgs};
+use crate::cli::{Pipeline, ProposerName, RunArgs};
 use crate::session::{Limits, Session, Stop};
 
 pub fn run(args: &RunArgs) -> anyhow::Result<i32> {
@@ -17,13 +18,17 @@ pub fn run(args: &RunArgs) -> anyhow::Result<i32> {
         spec.override_budget(budget);
     }
     let cancel = crate::interrupt::install();
-    let proposer = proposer(args, &cancel)?;
+    let proposer = proposer(args, &spec, &cancel)?;
     let limits = Limits {
         experiments: args.experiments,
         duration: args.for_,
     };
     let mut session = Session::open(spec, &args.tag, args.seed, proposer, cancel)?;
     session.set_idea(args.idea.clone());
+    let slow_proposer = matches!(args.proposer, ProposerName::Command | ProposerName::Openai);
+    if args.pipeline == Pipeline::On || (args.pipeline == Pipeline::Auto && slow_proposer) {
+        session.enable_pipeline()?;
+    }
     if !args.no_setup {
         session.setup()?;
     }
@@ -38,7 +43,14 @@ pub fn run(args: &RunArgs) -> anyhow::Result<i32> {
 /// Agent logs and prompts go here, inside the track (excluded from git).
 const AGENT_LOG_DIR: &str = ".swarmlab/agent";
 
-fn proposer(args: &RunArgs, cancel: &Cancel) -> anyhow::Result<Box<dyn Proposer>> {
+fn proposer(
+    args: &RunArgs,
+    spec: &TrackSpec,
+    cancel: &Cancel,
+) -> anyhow::Result<Box<dyn Proposer>> {
+    // Absolute, so that drafts made in the side worktree log beside the others.
+    let log_dir = std::path::absolute(spec.root.join(AGENT_LOG_DIR))
+        .with_context(|| format!("failed to resolve {}", spec.root.display()))?;
     Ok(match args.proposer {
         ProposerName::Sweep => Box::new(SweepProposer::new(Strategy::Evolution)),
         ProposerName::Random => Box::new(SweepProposer::new(Strategy::Random)),
@@ -59,15 +71,17 @@ fn proposer(args: &RunArgs, cancel: &Cancel) -> anyhow::Result<Box<dyn Proposer>
                     command::PRESETS.join(", ")
                 );
             }
-            let proposer = CommandProposer::new(argv, AGENT_LOG_DIR, args.agent_timeout)?
-                .with_cancel(cancel.clone());
+            let proposer = CommandProposer::new(argv, &log_dir, args.agent_timeout)?
+                .with_cancel(cancel.clone())
+                .with_grace(spec.run.grace);
             Box::new(proposer)
         }
         ProposerName::Openai => {
             let mut config = OpenAiConfig::new(args.model.clone().unwrap_or_default());
             config.base_url = args.base_url.clone();
             config.api_key_env = args.api_key_env.clone();
-            config.log_dir = Some(AGENT_LOG_DIR.into());
+            config.retries = args.api_retries;
+            config.log_dir = Some(log_dir);
             if let (Some(input), Some(output)) = (args.price_in, args.price_out) {
                 config.prices = Some(Prices {
                     input_per_million: input,

@@ -6,25 +6,28 @@
 //! whatever a killed one left behind. This module never spawns the experiment itself (that
 //! is `measure`'s job, through the runner) and never edits track files (the proposer's).
 
+mod draft;
 mod measure;
 mod pending;
 mod status;
+mod worktree;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{bail, Context};
-use swarmlab_agent::{Proposal, Proposer};
+use swarmlab_agent::Proposer;
 use swarmlab_core::results::{JSONL_FILE, TSV_FILE};
 use swarmlab_core::spec::format_duration;
-use swarmlab_core::usage::Usage;
 use swarmlab_core::{GitStore, Record, ResultsLog, Status, TrackSpec};
 use swarmlab_runner::{Cancel, Ending, Exit, RunSpec};
 
 use crate::exit::RepositoryState;
+use draft::{draft, Draft, Request};
 use measure::{measure, Measurement, EXPERIMENT_MARK};
 use pending::Pending;
 use status::{Counts, StatusLine};
+use worktree::{adopt, Prepared, Worktree};
 
 /// Where swarmlab keeps run logs and its journal, inside the track (excluded from git).
 const STATE_DIR: &str = ".swarmlab";
@@ -35,24 +38,6 @@ const MAX_EMPTY_PROPOSALS: u32 = 5;
 pub struct Limits {
     pub experiments: Option<u64>,
     pub duration: Option<Duration>,
-}
-
-/// What a proposal turned out to be, before anything runs.
-enum Draft {
-    /// Nothing to run, and why.
-    Skip(String),
-    /// It changed paths outside `files.editable`; the tree is already restored.
-    Invalid {
-        description: String,
-        note: String,
-        usage: Option<Usage>,
-    },
-    /// Editable paths changed and are waiting in the tree.
-    Ready {
-        description: String,
-        touched: Vec<String>,
-        usage: Option<Usage>,
-    },
 }
 
 /// Why the loop ended.
@@ -75,6 +60,8 @@ pub struct Session {
     cancel: Cancel,
     records: Vec<Record>,
     idea: Option<String>,
+    /// The side worktree where the next change is drafted while an experiment runs.
+    worktree: Option<Worktree>,
     counts: Counts,
     status: StatusLine,
 }
@@ -123,6 +110,7 @@ impl Session {
             cancel,
             records,
             idea: None,
+            worktree: None,
             counts,
             status: StatusLine::new(),
         };
@@ -223,6 +211,13 @@ impl Session {
         .into())
     }
 
+    /// Drafts the next change in a side worktree while each experiment runs.
+    pub fn enable_pipeline(&mut self) -> anyhow::Result<()> {
+        let head = self.head()?;
+        self.worktree = Some(Worktree::open(&self.git, STATE_DIR, &self.tag, &head)?);
+        Ok(())
+    }
+
     /// An idea handed to every proposal (`swarmlab run --idea`).
     pub fn set_idea(&mut self, idea: Option<String>) {
         self.idea = idea;
@@ -286,9 +281,11 @@ impl Session {
     /// The loop. Runs the baseline when this branch has no kept experiment yet.
     pub fn run(&mut self, limits: Limits) -> anyhow::Result<Stop> {
         let started = Instant::now();
+        let mut prepared = None;
         if self.best_record().is_none() {
-            if let Some(stop) = self.baseline()? {
-                return Ok(stop);
+            match self.baseline(limits.experiments != Some(0))? {
+                Ok(next) => prepared = next,
+                Err(stop) => return Ok(stop),
             }
         }
         let mut done = 0u64;
@@ -302,7 +299,11 @@ impl Session {
             {
                 return Ok(Stop::Limit);
             }
-            match self.experiment()? {
+            // Draft a next change only when a next experiment may follow.
+            let more = limits.experiments.is_none_or(|n| done + 1 < n);
+            let (outcome, next) = self.experiment(prepared.take(), more)?;
+            prepared = next;
+            match outcome {
                 Some(record) if record.status == Status::Interrupted => {
                     return Ok(Stop::Interrupted)
                 }
@@ -323,7 +324,8 @@ impl Session {
         }
     }
 
-    fn baseline(&mut self) -> anyhow::Result<Option<Stop>> {
+    /// Runs the baseline (and, when pipelining, drafts experiment 1 meanwhile).
+    fn baseline(&mut self, draft_next: bool) -> anyhow::Result<Result<Option<Prepared>, Stop>> {
         let index = self.next_index();
         let head = self.head()?;
         self.status.say(&format!(
@@ -332,7 +334,12 @@ impl Session {
             short(&head)
         ));
         let pending = self.journal(index, &head)?;
-        let measurement = self.run_measurement(index, "baseline", &pending.marker)?;
+        let (measurement, prepared) = self.measure_and_prepare(
+            index,
+            "baseline",
+            &pending.marker,
+            draft_next.then_some(head.as_str()),
+        )?;
         let status = measurement.failure.unwrap_or(Status::Keep);
         let record = Record {
             status,
@@ -342,8 +349,8 @@ impl Session {
         let log = record.log.clone();
         self.finish(record, &Pending::path(&self.spec.root, &self.tag))?;
         match status {
-            Status::Keep => Ok(None),
-            Status::Interrupted => Ok(Some(Stop::Interrupted)),
+            Status::Keep => Ok(Ok(prepared)),
+            Status::Interrupted => Ok(Err(Stop::Interrupted)),
             failure => bail!(
                 "the baseline failed ({failure}); the loop needs a working baseline. See {}",
                 self.spec.root.join(log).display()
@@ -351,18 +358,51 @@ impl Session {
         }
     }
 
-    /// One experiment; `None` when there was nothing to run (no proposal, a duplicate, or
-    /// Ctrl-C while proposing).
-    fn experiment(&mut self) -> anyhow::Result<Option<Record>> {
+    /// One experiment, started from `prepared` when the side worktree drafted it. Returns
+    /// its record (`None` when there was nothing to run: no proposal, a duplicate, or Ctrl-C
+    /// while proposing) and, when pipelining, the draft of the next one.
+    fn experiment(
+        &mut self,
+        prepared: Option<Prepared>,
+        draft_next: bool,
+    ) -> anyhow::Result<(Option<Record>, Option<Prepared>)> {
         let index = self.next_index();
         let best = self.best_record().expect("the baseline ran").clone();
         let pending_path = Pending::path(&self.spec.root, &self.tag);
         let pending = self.journal(index, &best.commit)?;
-        let (description, touched, usage) = match self.draft(index, &best)? {
+        let adopted = match prepared {
+            Some(prepared) => {
+                let adopted = adopt(&self.git, prepared, &best.commit)?;
+                if adopted.is_none() {
+                    self.status.say(&format!(
+                        "#{index} the draft no longer applies on {}; proposing again",
+                        short(&best.commit)
+                    ));
+                }
+                adopted
+            }
+            None => None,
+        };
+        let drafted = match adopted {
+            Some(drafted) => drafted,
+            None => {
+                let request = Request {
+                    spec: &self.spec,
+                    history: &self.records,
+                    index,
+                    seed: self.seed,
+                    idea: self.idea.as_deref(),
+                    best_commit: &best.commit,
+                    cancel: &self.cancel,
+                };
+                draft(&self.git, &mut *self.proposer, &request)?
+            }
+        };
+        let (description, touched, usage) = match drafted {
             Draft::Skip(reason) => {
                 Pending::clear(&pending_path)?;
                 self.status.say(&format!("#{index} skipped: {reason}"));
-                return Ok(None);
+                return Ok((None, None));
             }
             Draft::Invalid {
                 description,
@@ -376,7 +416,7 @@ impl Session {
                     usage,
                     ..self.blank_record(index, &best.commit)
                 };
-                return self.finish(record, &pending_path).map(Some);
+                return Ok((Some(self.finish(record, &pending_path)?), None));
             }
             Draft::Ready {
                 description,
@@ -397,9 +437,14 @@ impl Session {
             self.status.say(&format!(
                 "#{index} skipped: the same change as experiment #{earlier}"
             ));
-            return Ok(None);
+            return Ok((None, None));
         }
-        let measurement = self.run_measurement(index, &description, &pending.marker)?;
+        let (measurement, next) = self.measure_and_prepare(
+            index,
+            &description,
+            &pending.marker,
+            draft_next.then_some(best.commit.as_str()),
+        )?;
         let status = match (measurement.failure, measurement.metric()) {
             (Some(failure), _) => failure,
             (None, Some(value))
@@ -429,65 +474,67 @@ impl Session {
         if status == Status::Interrupted {
             record.note = Some("stopped by the user while running; the change was dropped".into());
         }
-        self.finish(record, &pending_path).map(Some)
+        Ok((Some(self.finish(record, &pending_path)?), next))
     }
 
-    /// Asks the proposer for a change to the tree at `best` and checks what it touched.
-    fn draft(&mut self, index: u64, best: &Record) -> anyhow::Result<Draft> {
-        let before = self.git.changed_paths()?;
-        let ctx = swarmlab_agent::Context {
+    /// Runs experiment `index`; when pipelining and given `draft_from`, drafts the next change
+    /// from that commit in the side worktree at the same time.
+    fn measure_and_prepare(
+        &mut self,
+        index: u64,
+        description: &str,
+        marker: &str,
+        draft_from: Option<&str>,
+    ) -> anyhow::Result<(Measurement, Option<Prepared>)> {
+        let seed = self.experiment_seed(index);
+        let run_dir = self.run_dir(index);
+        let budget = self.spec.run.budget.to_string();
+        let best_metric = self.best_record().and_then(|r| r.metric);
+        let counts = self.counts;
+        let request = draft_from.map(|best| Request {
             spec: &self.spec,
-            worktree: &self.spec.root,
-            best_commit: &best.commit,
             history: &self.records,
-            index,
+            index: index + 1,
             seed: self.seed,
             idea: self.idea.as_deref(),
-        };
-        let proposal = self.proposer.propose(&ctx)?;
-        let usage = self.proposer.last_usage();
-        let touched: Vec<String> = self
-            .git
-            .changed_paths()?
-            .into_iter()
-            .filter(|p| !before.contains(p))
-            .collect();
-        let skip = |this: &Self, reason: String| -> anyhow::Result<Draft> {
-            this.undo(&best.commit, &touched)?;
-            Ok(Draft::Skip(reason))
-        };
-        if self.cancel.is_cancelled() {
-            return skip(self, "stopped by the user while proposing".into());
-        }
-        let description = match proposal {
-            Proposal::Nothing { reason } => return skip(self, format!("no proposal: {reason}")),
-            Proposal::Change { .. } if touched.is_empty() => {
-                return skip(self, "the proposal changed no file".into())
-            }
-            Proposal::Change { description } => one_line(&description),
-        };
-        let outside: Vec<&str> = touched
-            .iter()
-            .map(String::as_str)
-            .filter(|p| !self.spec.files.is_editable(p))
-            .collect();
-        if !outside.is_empty() {
-            let note = format!(
-                "changed paths outside files.editable: {}",
-                outside.join(", ")
-            );
-            self.undo(&best.commit, &touched)?;
-            return Ok(Draft::Invalid {
-                description,
-                note,
-                usage,
+            best_commit: best,
+            cancel: &self.cancel,
+        });
+        let proposer = &mut *self.proposer;
+        let status = &mut self.status;
+        let (spec, cancel, worktree) = (&self.spec, &self.cancel, self.worktree.as_ref());
+        let (measurement, prepared) = std::thread::scope(|scope| {
+            let drafting = worktree.zip(request.as_ref()).map(|(worktree, request)| {
+                scope.spawn(move || worktree.prepare(proposer, request))
             });
-        }
-        Ok(Draft::Ready {
-            description,
-            touched,
-            usage,
-        })
+            let measurement = measure(spec, seed, marker, &run_dir, cancel, &mut |tick| {
+                status.progress(
+                    index,
+                    description,
+                    tick.elapsed,
+                    &budget,
+                    best_metric,
+                    counts,
+                );
+            });
+            (measurement, drafting.map(|d| d.join()))
+        });
+        let prepared = match prepared {
+            None => None,
+            Some(Ok(Ok(prepared))) => Some(prepared),
+            Some(Ok(Err(e))) => {
+                self.status.say(&format!(
+                    "#{} drafting in the side worktree failed: {e:#}",
+                    index + 1
+                ));
+                None
+            }
+            Some(Err(_)) => anyhow::bail!(
+                "the proposer panicked while drafting experiment {}",
+                index + 1
+            ),
+        };
+        Ok((measurement?, prepared))
     }
 
     /// Writes the journal of the experiment about to start, with a fresh process marker.
@@ -504,30 +551,6 @@ impl Session {
         };
         pending.write(&Pending::path(&self.spec.root, &self.tag))?;
         Ok(pending)
-    }
-
-    fn run_measurement(
-        &mut self,
-        index: u64,
-        description: &str,
-        marker: &str,
-    ) -> anyhow::Result<Measurement> {
-        let run_dir = self.run_dir(index);
-        let budget = self.spec.run.budget.to_string();
-        let best = self.best_record().and_then(|r| r.metric);
-        let counts = self.counts;
-        let seed = self.experiment_seed(index);
-        let status = &mut self.status;
-        measure(
-            &self.spec,
-            seed,
-            marker,
-            &run_dir,
-            &self.cancel,
-            &mut |tick| {
-                status.progress(index, description, tick.elapsed, &budget, best, counts);
-            },
-        )
     }
 
     /// Logs a finished experiment and clears the journal.
@@ -740,19 +763,6 @@ impl Session {
 
 fn short(commit: &str) -> &str {
     &commit[..commit.len().min(7)]
-}
-
-fn one_line(text: &str) -> String {
-    let line = text
-        .lines()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("")
-        .trim();
-    if line.is_empty() {
-        "(no description)".into()
-    } else {
-        line.chars().take(200).collect()
-    }
 }
 
 fn now() -> String {

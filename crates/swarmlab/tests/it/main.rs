@@ -4,9 +4,11 @@
 
 mod harness;
 
+mod agents;
 mod budget;
 mod check;
 mod failures;
+mod pipeline;
 mod proposals;
 mod repository;
 mod resume;
