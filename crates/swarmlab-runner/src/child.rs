@@ -13,6 +13,7 @@ use std::thread::{self, JoinHandle};
 use crate::error::RunError;
 use crate::outcome::Exit;
 use crate::run::Event;
+use crate::sandbox::{Launch, SandboxError};
 use crate::spec::RunSpec;
 use crate::tree::MARKER_VAR;
 
@@ -24,46 +25,82 @@ pub(crate) struct Waited {
     pub max_rss_bytes: u64,
 }
 
-/// Starts the program; returns its pid (also its process group id) and the read end of the
-/// pipe that carries its stdout and stderr.
-pub(crate) fn spawn(spec: &RunSpec, marker: &str) -> Result<(i32, OwnedFd), RunError> {
+/// Starts the program, or bubblewrap for it when `sandbox` is given; returns its pid (also
+/// its process group id) and the read end of the pipe that carries its stdout and stderr.
+pub(crate) fn spawn(
+    spec: &RunSpec,
+    marker: &str,
+    sandbox: Option<&Launch>,
+) -> Result<(i32, OwnedFd), RunError> {
+    let (read, write) = pipe().map_err(RunError::Pipe)?;
+    let stderr = write.try_clone().map_err(RunError::Pipe)?;
+    // The Command owns the only copies of the write end in this process; it is dropped at the
+    // end of this function so that the pipe reaches EOF when the program's tree closes it.
+    let mut command = match sandbox {
+        None => plain(spec)?,
+        Some(launch) => sandboxed(launch),
+    };
+    command
+        .env(MARKER_VAR, marker)
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(write))
+        .stderr(Stdio::from(stderr))
+        .process_group(0);
+    let child = command.spawn().map_err(|source| match sandbox {
+        Some(launch) if source.kind() == io::ErrorKind::NotFound => {
+            RunError::Sandbox(SandboxError::BwrapMissing {
+                path: launch.bwrap.clone(),
+            })
+        }
+        Some(_) => RunError::Sandbox(SandboxError::Enter(source)),
+        None => spawn_error(spec, source),
+    })?;
+    // The waiter thread reaps the pid with wait4; the Child handle is never waited on.
+    let pid = i32::try_from(child.id()).expect("pids fit in pid_t");
+    Ok((pid, read))
+}
+
+/// The program itself, in its working directory, with the inherited environment plus the
+/// spec's.
+fn plain(spec: &RunSpec) -> Result<Command, RunError> {
     let (program, args) = spec.command.split_first().ok_or(RunError::EmptyCommand)?;
     if !spec.cwd.is_dir() {
         return Err(RunError::MissingCwd {
             cwd: spec.cwd.clone(),
         });
     }
-    let (read, write) = pipe().map_err(RunError::Pipe)?;
-    let stderr = write.try_clone().map_err(RunError::Pipe)?;
-    // The Command owns the only copies of the write end in this process; it is dropped at the
-    // end of this function so that the pipe reaches EOF when the program's tree closes it.
     let mut command = Command::new(program);
     command
         .args(args)
         .current_dir(&spec.cwd)
-        .envs(spec.env.iter().map(|(k, v)| (k, v)))
-        .env(MARKER_VAR, marker)
-        .stdin(Stdio::null())
-        .stdout(Stdio::from(write))
-        .stderr(Stdio::from(stderr))
-        .process_group(0);
-    let child = command.spawn().map_err(|source| {
-        if source.kind() == io::ErrorKind::NotFound {
-            RunError::CommandNotFound {
-                program: program.clone(),
-                cwd: spec.cwd.clone(),
-            }
-        } else {
-            RunError::Spawn {
-                program: program.clone(),
-                cwd: spec.cwd.clone(),
-                source,
-            }
+        .envs(spec.env.iter().map(|(k, v)| (k, v)));
+    Ok(command)
+}
+
+/// bubblewrap with the sandbox's arguments; only the marker is in its own environment (the
+/// program's is set by `--setenv` inside).
+fn sandboxed(launch: &Launch) -> Command {
+    let mut command = Command::new(&launch.bwrap);
+    command.args(&launch.args).env_clear().current_dir("/");
+    // SAFETY: the hook only makes async-signal-safe system calls (see `Launch::pre_exec`).
+    unsafe {
+        command.pre_exec(launch.pre_exec());
+    }
+    command
+}
+
+fn spawn_error(spec: &RunSpec, source: io::Error) -> RunError {
+    let program = spec.command[0].clone();
+    let cwd = spec.cwd.clone();
+    if source.kind() == io::ErrorKind::NotFound {
+        RunError::CommandNotFound { program, cwd }
+    } else {
+        RunError::Spawn {
+            program,
+            cwd,
+            source,
         }
-    })?;
-    // The waiter thread reaps the pid with wait4; the Child handle is never waited on.
-    let pid = i32::try_from(child.id()).expect("pids fit in pid_t");
-    Ok((pid, read))
+    }
 }
 
 /// A pipe whose both ends are close-on-exec, so no other program inherits them by accident.

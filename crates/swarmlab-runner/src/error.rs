@@ -6,6 +6,8 @@
 use std::io;
 use std::path::PathBuf;
 
+use crate::sandbox::SandboxError;
+
 /// A failure of the runner itself.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -71,4 +73,7 @@ pub enum RunError {
         /// The operating system's reason.
         source: io::Error,
     },
+    /// The sandbox could not be set up; the program was not started.
+    #[error(transparent)]
+    Sandbox(#[from] SandboxError),
 }

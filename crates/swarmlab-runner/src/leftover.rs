@@ -61,8 +61,14 @@ mod tests {
         }
         assert_eq!(kill_marked("SWARMLAB_TEST_MARK", &value), 1);
         let status = marked.wait().unwrap();
-        assert_eq!(std::os::unix::process::ExitStatusExt::signal(&status), Some(libc::SIGKILL));
-        assert!(other.try_wait().unwrap().is_none(), "an unmarked process was killed");
+        assert_eq!(
+            std::os::unix::process::ExitStatusExt::signal(&status),
+            Some(libc::SIGKILL)
+        );
+        assert!(
+            other.try_wait().unwrap().is_none(),
+            "an unmarked process was killed"
+        );
         other.kill().unwrap();
         other.wait().unwrap();
     }

@@ -5,6 +5,8 @@
 //! process tree, and kills the tree (SIGTERM, grace, SIGKILL) when the budget runs out or the
 //! caller cancels. When it returns, no process of the tree is left alive.
 //!
+//! With [`RunSpec::sandbox`] set, the program runs inside the [`sandbox`] instead.
+//!
 //! This crate must not know about tracks, metrics or the hub: it runs a command and says what
 //! happened. It never calls `waitpid(-1)`, so a host program may keep children of its own.
 
@@ -17,6 +19,7 @@ mod log;
 mod outcome;
 mod pipe;
 mod run;
+pub mod sandbox;
 mod spec;
 mod supervisor;
 mod tree;
@@ -27,4 +30,5 @@ pub use leftover::kill_marked;
 pub use log::{tail, LOG_TAIL_BYTES};
 pub use outcome::{Ending, Exit, RunOutcome, Tick};
 pub use run::run;
+pub use sandbox::{SandboxConfig, SandboxError};
 pub use spec::RunSpec;

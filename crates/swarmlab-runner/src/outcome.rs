@@ -38,6 +38,9 @@ pub struct RunOutcome {
     pub log_bytes: u64,
     /// Bytes dropped from the middle of the log because of the log limit.
     pub log_elided: u64,
+    /// The sandbox's memory cap (cgroup) killed a process of the run. Always `false` without
+    /// a sandbox or when only rlimits cap memory.
+    pub memory_cap_hit: bool,
 }
 
 /// A progress sample, handed to the caller's callback about every 50 ms while the program runs.

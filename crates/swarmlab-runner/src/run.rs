@@ -18,6 +18,7 @@ use crate::kill;
 use crate::log::{LogWriter, LOG_TAIL_BYTES};
 use crate::outcome::{Ending, RunOutcome, Tick};
 use crate::pipe;
+use crate::sandbox::{Launch, Probes};
 use crate::spec::RunSpec;
 use crate::supervisor::Supervisor;
 use crate::tree::ProcessTree;
@@ -40,15 +41,37 @@ pub(crate) enum Event {
 ///
 /// Errors are the runner's own failures (the command cannot start, the log cannot be written);
 /// a program that fails, crashes or times out is an `Ok` with the matching [`Ending`].
+///
+/// With [`RunSpec::sandbox`] set, every layer the runner applies from outside is set up before
+/// the program starts (a layer that cannot be is a [`RunError::Sandbox`]), and the run's
+/// cgroup is emptied and removed before this returns.
 pub fn run(
     spec: &RunSpec,
+    cancel: &Cancel,
+    on_tick: &mut dyn FnMut(&Tick),
+) -> Result<RunOutcome, RunError> {
+    run_with(spec, None, cancel, on_tick)
+}
+
+/// [`run`], or with `probes` the sandbox self-test's probes in place of the command.
+pub(crate) fn run_with(
+    spec: &RunSpec,
+    probes: Option<Probes>,
     cancel: &Cancel,
     on_tick: &mut dyn FnMut(&Tick),
 ) -> Result<RunOutcome, RunError> {
     kill::become_subreaper();
     let log = create_log(spec)?;
     let marker = new_marker();
-    let (pid, output) = child::spawn(spec, &marker)?;
+    // Dropped on every way out, which kills what is left in the run's cgroup and removes it.
+    let sandbox = match &spec.sandbox {
+        Some(_) if spec.command.is_empty() && probes.is_none() => {
+            return Err(RunError::EmptyCommand)
+        }
+        Some(config) => Some(Launch::prepare(config, spec, &marker, probes)?),
+        None => None,
+    };
+    let (pid, output) = child::spawn(spec, &marker, sandbox.as_ref())?;
     let start = Instant::now();
     let tree = ProcessTree::new(pid, marker);
     let (events, rx) = mpsc::channel();
@@ -68,6 +91,8 @@ pub fn run(
     let (ending, waited) = supervisor.supervise(cancel, on_tick);
     let wall = start.elapsed();
     supervisor.clean_up(true);
+    let memory_cap_hit = sandbox.as_ref().is_some_and(Launch::memory_cap_hit);
+    drop(sandbox);
     if !supervisor.log_eof() {
         stop.store(true, Ordering::SeqCst);
     }
@@ -103,6 +128,7 @@ pub fn run(
         peak_rss_bytes,
         log_bytes: stats.bytes,
         log_elided: stats.elided,
+        memory_cap_hit,
     })
 }
 

@@ -5,6 +5,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::sandbox::SandboxConfig;
+
 /// Everything [`crate::run`] needs to start and bound one experiment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunSpec {
@@ -25,6 +27,11 @@ pub struct RunSpec {
     /// Bytes of output kept from the start. Beyond it the log keeps the last
     /// [`crate::LOG_TAIL_BYTES`] (about 1 MiB) after a line `[swarmlab: N bytes elided]`.
     pub log_limit: u64,
+    /// Runs the program inside this sandbox; `None` (the default) runs it unconfined.
+    /// Sandboxed, `env` is the whole environment (nothing is inherited), `cwd` is a path
+    /// inside the sandbox, and a program killed by signal N ends as `Exit::Code(128 + N)`
+    /// (bubblewrap's convention).
+    pub sandbox: Option<SandboxConfig>,
 }
 
 impl RunSpec {
@@ -33,7 +40,7 @@ impl RunSpec {
     /// Default number of log bytes kept from the start (64 MiB).
     pub const DEFAULT_LOG_LIMIT: u64 = 64 << 20;
 
-    /// A spec with no extra environment, a 5 s grace and a 64 MiB log limit.
+    /// A spec with no extra environment, a 5 s grace, a 64 MiB log limit and no sandbox.
     pub fn new(
         command: Vec<String>,
         cwd: impl Into<PathBuf>,
@@ -48,6 +55,7 @@ impl RunSpec {
             timeout,
             grace: Self::DEFAULT_GRACE,
             log_limit: Self::DEFAULT_LOG_LIMIT,
+            sandbox: None,
         }
     }
 }

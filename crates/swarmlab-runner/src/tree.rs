@@ -147,7 +147,9 @@ impl ProcessTree {
         let marked = environ
             .split(|&b| b == 0)
             .any(|var| var == self.marker.as_bytes());
-        if !marked {
+        // An empty read is no answer: a process in the middle of exec (or exiting) shows no
+        // environment for a moment, and remembering that would lose it for good.
+        if !marked && !environ.is_empty() {
             self.foreign.insert((p.pid, p.start));
         }
         marked

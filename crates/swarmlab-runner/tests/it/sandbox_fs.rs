@@ -1,0 +1,127 @@
+//! What the sandboxed program sees of the file system and the environment: a read-only
+//! checkout, a writable size-capped scratch, a fresh /tmp, nothing else of the host, and only
+//! the environment the spec passes.
+
+use std::fs;
+use std::time::Duration;
+
+use swarmlab_runner::{Ending, Exit};
+
+use crate::sandbox::{Sandboxed, MIB};
+use crate::support::run_plain;
+
+const BUDGET: Duration = Duration::from_secs(20);
+
+#[test]
+fn the_checkout_is_read_only_and_scratch_and_tmp_are_writable() {
+    let sb = Sandboxed::new();
+    fs::write(sb.checkout.join("data.txt"), "hello\n").unwrap();
+    let spec = sb.sh(
+        "cat data.txt
+         echo changed > data.txt && echo WROTE-CHECKOUT
+         touch new-file && echo CREATED-IN-CHECKOUT
+         echo kept > /scratch/out && cat /scratch/out
+         echo fresh > /tmp/t && cat /tmp/t",
+        BUDGET,
+    );
+    let outcome = run_plain(&spec);
+    let log = sb.fx.log();
+    assert_eq!(outcome.ending, Ending::Exited(Exit::Code(0)), "{log}");
+    assert!(log.starts_with("hello\n"), "{log}");
+    assert!(log.contains("Read-only file system"), "{log}");
+    assert!(!log.contains("WROTE-CHECKOUT") && !log.contains("CREATED-IN-CHECKOUT"));
+    assert!(log.contains("kept\n") && log.contains("fresh\n"), "{log}");
+    assert_eq!(
+        fs::read_to_string(sb.checkout.join("data.txt")).unwrap(),
+        "hello\n"
+    );
+    assert!(!sb.checkout.join("new-file").exists());
+}
+
+#[test]
+fn host_paths_that_are_not_bound_cannot_be_read() {
+    let sb = Sandboxed::new();
+    // Readable by anyone on the host, but outside the checkout.
+    let secret = sb.fx.path("secret.txt");
+    fs::write(&secret, "the-secret\n").unwrap();
+    let spec = sb.sh(
+        &format!(
+            "cat {} ; ls /root && echo SAW-ROOT; cat /etc/hostname /etc/shadow; ls {}",
+            secret.display(),
+            env!("CARGO_MANIFEST_DIR"),
+        ),
+        BUDGET,
+    );
+    run_plain(&spec);
+    let log = sb.fx.log();
+    assert!(log.contains("No such file or directory"), "{log}");
+    assert!(!log.contains("the-secret"), "{log}");
+    assert!(!log.contains("SAW-ROOT"), "{log}");
+    assert!(!log.contains("Cargo.toml"), "{log}");
+}
+
+#[test]
+fn the_environment_holds_only_what_the_spec_passes() {
+    let sb = Sandboxed::new();
+    let mut spec = sb.sh("", BUDGET);
+    spec.command = vec!["env".into()];
+    spec.env.push(("FOO".into(), "bar".into()));
+    run_plain(&spec);
+    let log = sb.fx.log();
+    let keys: Vec<&str> = log
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, _)| k)
+        .collect();
+    assert!(log.contains("FOO=bar\n"), "{log}");
+    for key in &keys {
+        assert!(
+            ["PATH", "FOO", "SWARMLAB_TEST_MARK", "PWD"].contains(key),
+            "{key} leaked into the sandbox: {log}"
+        );
+    }
+    // The host's environment (cargo sets these for tests) did not get in.
+    assert!(!log.contains("CARGO") && !log.contains("HOME="), "{log}");
+}
+
+#[test]
+fn the_scratch_size_cap_stops_a_disk_filling_program() {
+    let sb = Sandboxed::new();
+    let mut config = sb.config();
+    config.scratch_bytes = 4 * MIB;
+    let spec = sb.sh_with(
+        config,
+        "cat /dev/zero > /scratch/fill; echo status $?; du -k /scratch/fill",
+        BUDGET,
+    );
+    let outcome = run_plain(&spec);
+    let log = sb.fx.log();
+    assert_eq!(outcome.ending, Ending::Exited(Exit::Code(0)), "{log}");
+    assert!(log.contains("No space left on device"), "{log}");
+    assert!(log.contains("status 1"), "{log}");
+    let kib: u64 = log
+        .lines()
+        .last()
+        .and_then(|l| l.split_whitespace().next()?.parse().ok())
+        .unwrap();
+    assert!(kib <= 4096, "{kib} KiB written");
+    assert_eq!(fs::read_dir(&sb.checkout).unwrap().count(), 0);
+}
+
+#[test]
+fn the_file_size_rlimit_stops_one_huge_file_with_sigxfsz() {
+    let sb = Sandboxed::new();
+    let mut config = sb.config();
+    config.fsize_bytes = MIB;
+    let spec = sb.sh_with(
+        config,
+        "cat /dev/zero > /scratch/fill; echo status $?; du -k /scratch/fill",
+        BUDGET,
+    );
+    let outcome = run_plain(&spec);
+    let log = sb.fx.log();
+    assert_eq!(outcome.ending, Ending::Exited(Exit::Code(0)), "{log}");
+    // 128 + SIGXFSZ (25).
+    assert!(log.contains("status 153"), "{log}");
+    assert!(log.contains("1024\t/scratch/fill"), "{log}");
+}
