@@ -34,6 +34,27 @@ pub enum Command {
         #[command(subcommand)]
         command: TrackCommand,
     },
+    /// The sandbox that verifiers run untrusted code in
+    Sandbox {
+        #[command(subcommand)]
+        command: SandboxCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SandboxCommand {
+    /// Try every layer of the sandbox on this machine and name the first that fails
+    Check(SandboxCheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SandboxCheckArgs {
+    /// The bubblewrap binary
+    #[arg(long, default_value = "/usr/bin/bwrap")]
+    pub bwrap: PathBuf,
+    /// The unprivileged host uid (and gid) sandboxed programs run as
+    #[arg(long, default_value_t = 65534)]
+    pub uid: u32,
 }
 
 #[derive(Debug, Subcommand)]

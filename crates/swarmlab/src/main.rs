@@ -10,7 +10,17 @@ mod tracks;
 
 use clap::Parser;
 
+/// The hidden first argument that turns the binary into the sandbox shim: the runner starts
+/// it inside bubblewrap to apply Landlock, seccomp and rlimits before the real program.
+pub const SANDBOX_SHIM: &str = "__sandbox-shim";
+
 fn main() {
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|a| a == SANDBOX_SHIM)
+    {
+        swarmlab_runner::sandbox::shim_main(std::env::args_os().skip(2));
+    }
     let cli = cli::Cli::parse();
     if !matches!(cli.command, cli::Command::Run(_)) {
         // A closed stdout (`swarmlab track check | head -1`) ends a printing command quietly,

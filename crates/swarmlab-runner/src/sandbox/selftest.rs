@@ -94,7 +94,11 @@ pub fn self_test(config: &SandboxConfig) -> Result<Report, SandboxError> {
 
     let mut small = config.clone();
     small.max_pids = 16;
-    small.memory_bytes = 64 << 20;
+    // The copy of the shim lives in the sandbox's memory too: a debug build is large.
+    let shim_bytes = std::fs::metadata(&config.shim)
+        .map(|m| m.len())
+        .unwrap_or(0);
+    small.memory_bytes = (64 << 20) + shim_bytes;
     small.tmp_bytes = 1 << 20;
     small.scratch_bytes = 1 << 20;
     let probes = Probes {

@@ -46,8 +46,6 @@ pub fn init(args: &InitArgs) -> anyhow::Result<()> {
                 .with_context(|| format!("failed to make {} executable", path.display()))?;
         }
     }
-    fs::write(dir.join(".gitignore"), tracks::GITIGNORE)
-        .with_context(|| format!("failed to write {}", dir.join(".gitignore").display()))?;
     let name = args.track.as_str();
     GitStore::init(dir, &format!("{name}: the track as swarmlab init wrote it"))?;
     let spec = super::load_track(dir)?;

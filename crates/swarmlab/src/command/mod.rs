@@ -4,8 +4,9 @@ mod check;
 mod init;
 pub mod report;
 mod run;
+mod sandbox;
 
-use crate::cli::{Cli, Command, TrackCommand};
+use crate::cli::{Cli, Command, SandboxCommand, TrackCommand};
 
 /// Runs a parsed command line and returns the exit code.
 pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
@@ -16,6 +17,9 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Track {
             command: TrackCommand::Check { dir },
         } => check::check(&dir).map(|()| 0),
+        Command::Sandbox {
+            command: SandboxCommand::Check(args),
+        } => sandbox::check(&args),
     }
 }
 

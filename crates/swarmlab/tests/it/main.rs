@@ -12,5 +12,7 @@ mod pipeline;
 mod proposals;
 mod repository;
 mod resume;
+mod sandbox;
 mod spec;
+mod tinygpt;
 mod toy;
