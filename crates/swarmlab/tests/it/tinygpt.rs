@@ -1,0 +1,63 @@
+//! The embedded default track end to end: `swarmlab init` writes tinygpt, the setup step
+//! builds it, and the loop trains a real GPT for a few seconds per experiment.
+//!
+//! The build shares `target/tinygpt` of this workspace with the track's own test suite (see
+//! `.ci/run`), so the dependencies compile once.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use crate::harness::{Output, BIN};
+
+#[test]
+fn tinygpt_trains_end_to_end_and_reports_its_entropy_floor() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("tinygpt");
+    let target = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/tinygpt");
+    let swarmlab = |args: &[&str]| -> Output {
+        let output = Command::new(BIN)
+            .args(args)
+            .env("CARGO_TARGET_DIR", &target)
+            .stdin(Stdio::null())
+            .output()
+            .expect("swarmlab runs");
+        Output {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    };
+    let dir_str = dir.to_str().unwrap();
+    swarmlab(&["init", dir_str]).success();
+    let out = swarmlab(&["run", dir_str, "--experiments", "2", "--budget", "3s"]).success();
+    assert!(out.stderr.contains("setup: done"), "{out}");
+    assert!(out.stderr.contains("entropy floor"), "{out}");
+
+    let jsonl = std::fs::read_to_string(dir.join("results.jsonl")).unwrap();
+    let records: Vec<serde_json::Value> = jsonl
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(records.len(), 3, "{out}");
+    let baseline = &records[0];
+    assert_eq!(baseline["status"], "keep", "{out}");
+    let bpb = baseline["metrics"]["val_bpb"].as_f64().expect("val_bpb");
+    let floor = baseline["metrics"]["entropy_floor_bpb"]
+        .as_f64()
+        .expect("entropy_floor_bpb");
+    assert!(floor > 0.5 && floor < 8.0, "{floor}");
+    assert!(
+        bpb > floor,
+        "a model can not beat the entropy floor: {bpb} <= {floor}"
+    );
+    assert!(bpb < 8.0, "it learned nothing: {bpb} bits per byte");
+    assert!(baseline["metrics"]["num_steps"].as_f64().unwrap() > 0.0);
+    assert!(baseline["memory_gb"].as_f64().unwrap() > 0.0);
+    for record in &records[1..] {
+        let status = record["status"].as_str().unwrap();
+        assert!(
+            ["keep", "discard"].contains(&status),
+            "experiment failed: {record}"
+        );
+    }
+}

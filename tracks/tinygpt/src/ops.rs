@@ -1,0 +1,757 @@
+//! Fused CPU kernels with hand-written backward passes, as candle custom ops.
+//!
+//! Editable (model code). candle 0.11's fast CPU layer norm, `softmax_last_dim` and `rms_norm`
+//! silently stop gradients, and its element-wise and broadcast kernels dominate the step time
+//! of a model this small, so the model's non-matmul work lives here: token+position
+//! embedding, layer norm, tanh-GELU, causal self-attention and softmax cross-entropy. Each
+//! kernel expects contiguous f32 input, splits work over rayon in fixed blocks and reduces in
+//! a fixed order, so results do not depend on scheduling. The tests check every backward pass
+//! against finite differences.
+use std::mem::MaybeUninit;
+use std::sync::Mutex;
+
+use candle_core::{
+    bail, CpuStorage, CustomOp1, CustomOp2, CustomOp3, Device, Layout, Result, Shape, Storage,
+    Tensor,
+};
+use rayon::prelude::*;
+
+/// Rows handled per parallel task.
+const ROW_BLOCK: usize = 32;
+
+/// The contiguous f32 data behind a layout.
+fn f32s<'a>(s: &'a CpuStorage, l: &Layout) -> Result<&'a [f32]> {
+    let data = s.as_slice::<f32>()?;
+    match l.contiguous_offsets() {
+        Some((a, b)) => Ok(&data[a..b]),
+        None => bail!("fused op needs contiguous input"),
+    }
+}
+
+fn u32s<'a>(s: &'a CpuStorage, l: &Layout) -> Result<&'a [u32]> {
+    let data = s.as_slice::<u32>()?;
+    match l.contiguous_offsets() {
+        Some((a, b)) => Ok(&data[a..b]),
+        None => bail!("fused op needs contiguous ids"),
+    }
+}
+
+/// Runs `f` on a tensor's contiguous f32 data (copying first only if it is strided).
+fn with_f32<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> Result<R>) -> Result<R> {
+    let t = t.contiguous()?;
+    let (storage, layout) = t.storage_and_layout();
+    match &*storage {
+        Storage::Cpu(s) => f(f32s(s, layout)?),
+        _ => bail!("fused ops run on the CPU only"),
+    }
+}
+
+fn with_u32<R>(t: &Tensor, f: impl FnOnce(&[u32]) -> Result<R>) -> Result<R> {
+    let t = t.contiguous()?;
+    let (storage, layout) = t.storage_and_layout();
+    match &*storage {
+        Storage::Cpu(s) => f(u32s(s, layout)?),
+        _ => bail!("fused ops run on the CPU only"),
+    }
+}
+
+fn tensor(data: Vec<f32>, shape: &[usize]) -> Result<Tensor> {
+    Tensor::from_vec(data, shape, &Device::Cpu)
+}
+
+/// exp(x) for f32 in a form the compiler vectorises: 2^n · 2^f with a degree-7 polynomial
+/// (fused multiply-adds), relative error about 1e-7; inputs are clamped to [-87, 88].
+#[inline(always)]
+pub fn fast_exp(x: f32) -> f32 {
+    let x = x.max(-87.0).min(88.0);
+    let t = x * std::f32::consts::LOG2_E;
+    // Round to nearest by the 1.5·2^23 trick (no libm call, vectorises).
+    let n = (t + 12_582_912.0) - 12_582_912.0;
+    let u = (t - n) * std::f32::consts::LN_2;
+    let mut p: f32 = 1.0 / 5040.0;
+    for c in [1.0 / 720.0, 1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0] {
+        p = p.mul_add(u, c);
+    }
+    p * f32::from_bits(((n as i32 + 127) << 23) as u32)
+}
+
+/// A vector of `n` floats whose chunks of `chunk` elements are written in parallel by `f`
+/// (chunk index, chunk), without zero-filling first. `f` must write every element.
+fn par_fill(n: usize, chunk: usize, f: impl Fn(usize, &mut [MaybeUninit<f32>]) + Sync) -> Vec<f32> {
+    let mut v: Vec<f32> = Vec::with_capacity(n);
+    v.spare_capacity_mut()[..n].par_chunks_mut(chunk).enumerate().for_each(|(i, c)| f(i, c));
+    // SAFETY: the contract of `f` is that it initialises every element of its chunk.
+    unsafe { v.set_len(n) };
+    v
+}
+
+/// Sums equally long partial vectors in order (deterministic).
+fn sum_partials(partials: Vec<Vec<f32>>, len: usize) -> Vec<f32> {
+    let mut out = vec![0.0f32; len];
+    for p in partials {
+        for (o, x) in out.iter_mut().zip(&p) {
+            *o += x;
+        }
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Embedding: x[b*T + t] = wte[ids[b, t]] + wpe[t]
+
+struct Embed;
+
+impl CustomOp3 for Embed {
+    fn name(&self) -> &'static str {
+        "fused-embed"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let ids = u32s(s1, l1)?;
+        let (wte, wpe) = (f32s(s2, l2)?, f32s(s3, l3)?);
+        let (b, t) = l1.shape().dims2()?;
+        let (vocab, c) = l2.shape().dims2()?;
+        if l3.shape().dims2()?.0 < t || l3.shape().dims2()?.1 != c {
+            bail!("embed: position table {:?} too small for {t} positions", l3.shape());
+        }
+        let mut out = vec![0.0f32; b * t * c];
+        for (row, (o, &id)) in out.chunks_exact_mut(c).zip(ids).enumerate() {
+            let id = id as usize;
+            if id >= vocab {
+                bail!("embed: token id {id} out of range");
+            }
+            let (te, pe) = (&wte[id * c..(id + 1) * c], &wpe[(row % t) * c..(row % t + 1) * c]);
+            for ((o, a), p) in o.iter_mut().zip(te).zip(pe) {
+                *o = a + p;
+            }
+        }
+        Ok((CpuStorage::F32(out), Shape::from((b * t, c))))
+    }
+
+    fn bwd(
+        &self,
+        ids: &Tensor,
+        wte: &Tensor,
+        wpe: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let (_, t) = ids.dims2()?;
+        let (vocab, c) = wte.dims2()?;
+        let n_pos = wpe.dims2()?.0;
+        let (dwte, dwpe) = with_u32(ids, |ids| {
+            with_f32(grad, |g| {
+                let mut dwte = vec![0.0f32; vocab * c];
+                let mut dwpe = vec![0.0f32; n_pos * c];
+                for (row, (g, &id)) in g.chunks_exact(c).zip(ids).enumerate() {
+                    let id = id as usize;
+                    let p = row % t;
+                    for (d, x) in dwte[id * c..(id + 1) * c].iter_mut().zip(g) {
+                        *d += x;
+                    }
+                    for (d, x) in dwpe[p * c..(p + 1) * c].iter_mut().zip(g) {
+                        *d += x;
+                    }
+                }
+                Ok((dwte, dwpe))
+            })
+        })?;
+        Ok((None, Some(tensor(dwte, &[vocab, c])?), Some(tensor(dwpe, &[n_pos, c])?)))
+    }
+}
+
+/// Token plus position embedding: ids (B, T) u32, wte (V, C), wpe (>=T, C) -> (B*T, C).
+pub fn embed(ids: &Tensor, wte: &Tensor, wpe: &Tensor) -> Result<Tensor> {
+    ids.apply_op3(wte, wpe, Embed)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Layer norm over the last dimension with weight and bias.
+
+struct LayerNorm {
+    eps: f32,
+}
+
+/// Mean and 1/std of one row.
+#[inline]
+fn row_stats(x: &[f32], eps: f32) -> (f32, f32) {
+    let n = x.len() as f32;
+    let mean = x.iter().sum::<f32>() / n;
+    let var = x.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / n;
+    (mean, 1.0 / (var + eps).sqrt())
+}
+
+impl CustomOp3 for LayerNorm {
+    fn name(&self) -> &'static str {
+        "fused-layer-norm"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (x, w, b) = (f32s(s1, l1)?, f32s(s2, l2)?, f32s(s3, l3)?);
+        let c = w.len();
+        if b.len() != c || x.len() % c != 0 {
+            bail!("layer norm: input {:?} vs weight {c}", l1.shape());
+        }
+        let mut out = vec![0.0f32; x.len()];
+        out.par_chunks_mut(ROW_BLOCK * c).zip(x.par_chunks(ROW_BLOCK * c)).for_each(|(o, x)| {
+            for (o, x) in o.chunks_exact_mut(c).zip(x.chunks_exact(c)) {
+                let (mean, rstd) = row_stats(x, self.eps);
+                for (((o, x), w), b) in o.iter_mut().zip(x).zip(w).zip(b) {
+                    *o = (x - mean) * rstd * w + b;
+                }
+            }
+        });
+        Ok((CpuStorage::F32(out), l1.shape().clone()))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        _b: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let c = w.elem_count();
+        let eps = self.eps;
+        let (dx, dw, db) = with_f32(x, |x| {
+            with_f32(w, |w| {
+                with_f32(grad, |g| {
+                    let mut dx = vec![0.0f32; x.len()];
+                    let partials: Vec<(Vec<f32>, Vec<f32>)> = dx
+                        .par_chunks_mut(ROW_BLOCK * c)
+                        .zip(x.par_chunks(ROW_BLOCK * c).zip(g.par_chunks(ROW_BLOCK * c)))
+                        .map(|(dx, (x, g))| {
+                            let mut dw = vec![0.0f32; c];
+                            let mut db = vec![0.0f32; c];
+                            let mut xhat = vec![0.0f32; c];
+                            for ((dx, x), g) in
+                                dx.chunks_exact_mut(c).zip(x.chunks_exact(c)).zip(g.chunks_exact(c))
+                            {
+                                let (mean, rstd) = row_stats(x, eps);
+                                let mut sum_gw = 0.0f32;
+                                let mut sum_gwx = 0.0f32;
+                                for i in 0..c {
+                                    let xh = (x[i] - mean) * rstd;
+                                    xhat[i] = xh;
+                                    let gw = g[i] * w[i];
+                                    sum_gw += gw;
+                                    sum_gwx += gw * xh;
+                                    dw[i] += g[i] * xh;
+                                    db[i] += g[i];
+                                }
+                                let (m1, m2) = (sum_gw / c as f32, sum_gwx / c as f32);
+                                for i in 0..c {
+                                    dx[i] = rstd * (g[i] * w[i] - m1 - xhat[i] * m2);
+                                }
+                            }
+                            (dw, db)
+                        })
+                        .collect();
+                    let (dws, dbs): (Vec<_>, Vec<_>) = partials.into_iter().unzip();
+                    Ok((dx, sum_partials(dws, c), sum_partials(dbs, c)))
+                })
+            })
+        })?;
+        Ok((
+            Some(tensor(dx, x.dims())?),
+            Some(tensor(dw, w.dims())?),
+            Some(tensor(db, w.dims())?),
+        ))
+    }
+}
+
+/// Layer norm of the last dimension of a contiguous (N, C) tensor.
+pub fn layer_norm(x: &Tensor, weight: &Tensor, bias: &Tensor) -> Result<Tensor> {
+    x.apply_op3(weight, bias, LayerNorm { eps: 1e-5 })
+}
+
+// ---------------------------------------------------------------------------------------------
+// GELU, tanh approximation (as GPT-2).
+
+const GELU_K: f32 = 0.797_884_6; // sqrt(2/pi)
+const GELU_C: f32 = 0.044_715;
+
+struct Gelu;
+
+/// Elements per parallel task of element-wise kernels.
+const ELEM_BLOCK: usize = 8192;
+
+impl CustomOp1 for Gelu {
+    fn name(&self) -> &'static str {
+        "fused-gelu"
+    }
+
+    // 0.5·x·(1 + tanh(u)) = x·sigmoid(2u) with u = k(x + c·x³).
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let x = f32s(s, l)?;
+        let out = par_fill(x.len(), ELEM_BLOCK, |i, o| {
+            for (o, &x) in o.iter_mut().zip(&x[i * ELEM_BLOCK..]) {
+                let u2 = 2.0 * GELU_K * x * GELU_C.mul_add(x * x, 1.0);
+                o.write(x / (1.0 + fast_exp(-u2)));
+            }
+        });
+        Ok((CpuStorage::F32(out), l.shape().clone()))
+    }
+
+    fn bwd(&self, x: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
+        let dx = with_f32(x, |x| {
+            with_f32(grad, |g| {
+                Ok(par_fill(x.len(), ELEM_BLOCK, |i, d| {
+                    let (x, g) = (&x[i * ELEM_BLOCK..], &g[i * ELEM_BLOCK..]);
+                    for ((d, &x), &g) in d.iter_mut().zip(x).zip(g) {
+                        let u2 = 2.0 * GELU_K * x * GELU_C.mul_add(x * x, 1.0);
+                        let s = 1.0 / (1.0 + fast_exp(-u2));
+                        let du2 = 2.0 * GELU_K * (3.0 * GELU_C).mul_add(x * x, 1.0);
+                        d.write(g * (s + x * s * (1.0 - s) * du2));
+                    }
+                }))
+            })
+        })?;
+        Ok(Some(tensor(dx, x.dims())?))
+    }
+}
+
+/// Element-wise GELU (tanh approximation).
+pub fn gelu(x: &Tensor) -> Result<Tensor> {
+    x.apply_op1(Gelu)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Causal multi-head self-attention on packed q|k|v rows.
+
+struct CausalAttention {
+    batch: usize,
+    time: usize,
+    heads: usize,
+    /// Attention probabilities of the forward pass, (B, H, T, T rounded up to LANES), kept for
+    /// the backward pass.
+    probs: Mutex<Vec<f32>>,
+}
+
+impl CausalAttention {
+    fn dims(&self, rows: usize, width: usize) -> Result<(usize, usize)> {
+        let (b, t, h) = (self.batch, self.time, self.heads);
+        if rows != b * t || width % 3 != 0 || (width / 3) % h != 0 {
+            bail!("attention: qkv ({rows}, {width}) does not fit B={b} T={t} H={h}");
+        }
+        Ok((width / 3, width / 3 / h))
+    }
+}
+
+/// SIMD width the attention kernels block for (16 f32 = one AVX-512 register).
+const LANES: usize = 16;
+
+/// Copies column block `off..off+d` of the first `t` rows of `rows` (row stride `width`)
+/// into `dst` transposed: `dst[e * stride + j] = rows[j * width + off + e]`, zero-padding
+/// columns `t..stride`.
+fn transpose_into(dst: &mut [f32], rows: &[f32], width: usize, off: usize, d: usize, t: usize, stride: usize) {
+    dst.fill(0.0);
+    for j in 0..t {
+        for e in 0..d {
+            dst[e * stride + j] = rows[j * width + off + e];
+        }
+    }
+}
+
+/// `out[j] = Σ_e a[e] · mt[e * stride + j]` for `j < n`, in blocks of LANES (`out` must hold
+/// `n` rounded up to LANES; `mt` is zero-padded to `stride`).
+#[inline]
+fn row_times_transposed(a: &[f32], mt: &[f32], stride: usize, n: usize, out: &mut [f32]) {
+    for jb in 0..n.div_ceil(LANES) {
+        let mut acc = [0.0f32; LANES];
+        for (e, &ae) in a.iter().enumerate() {
+            let m = &mt[e * stride + jb * LANES..e * stride + jb * LANES + LANES];
+            for l in 0..LANES {
+                acc[l] = ae.mul_add(m[l], acc[l]);
+            }
+        }
+        out[jb * LANES..jb * LANES + LANES].copy_from_slice(&acc);
+    }
+}
+
+/// `out[..d] (+)= Σ_{j<n} w[j] · rows[j * width + off ..][..d]`, accumulating in registers.
+#[inline]
+fn weighted_row_sum(w: &[f32], rows: &[f32], width: usize, off: usize, out: &mut [f32], add: bool) {
+    let d = out.len();
+    let mut c0 = 0;
+    while c0 < d {
+        let len = LANES.min(d - c0);
+        let mut acc = [0.0f32; LANES];
+        if add {
+            acc[..len].copy_from_slice(&out[c0..c0 + len]);
+        }
+        for (j, &wj) in w.iter().enumerate() {
+            let r = &rows[j * width + off + c0..j * width + off + c0 + len];
+            if len == LANES {
+                for l in 0..LANES {
+                    acc[l] = wj.mul_add(r[l], acc[l]);
+                }
+            } else {
+                for l in 0..len {
+                    acc[l] = wj.mul_add(r[l], acc[l]);
+                }
+            }
+        }
+        out[c0..c0 + len].copy_from_slice(&acc[..len]);
+        c0 += len;
+    }
+}
+
+/// `row += a · x`.
+#[inline]
+fn axpy(a: f32, x: &[f32], row: &mut [f32]) {
+    for (r, &x) in row.iter_mut().zip(x) {
+        *r = a.mul_add(x, *r);
+    }
+}
+
+impl CustomOp1 for CausalAttention {
+    fn name(&self) -> &'static str {
+        "fused-causal-attention"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let qkv = f32s(s, l)?;
+        let (rows, width) = l.shape().dims2()?;
+        let (c, d) = self.dims(rows, width)?;
+        let (t, h) = (self.time, self.heads);
+        let tp = t.div_ceil(LANES) * LANES;
+        let scale = 1.0 / (d as f32).sqrt();
+        let mut probs = vec![0.0f32; self.batch * h * t * tp];
+        let mut out = vec![0.0f32; rows * c];
+        out.par_chunks_mut(t * c).zip(probs.par_chunks_mut(h * t * tp)).enumerate().for_each(
+            |(b, (y, probs))| {
+                let qkv = &qkv[b * t * width..(b + 1) * t * width];
+                let mut kt = vec![0.0f32; d * tp]; // this head's keys, transposed: (D, TP)
+                let mut q = vec![0.0f32; d];
+                for head in 0..h {
+                    transpose_into(&mut kt, qkv, width, c + head * d, d, t, tp);
+                    for i in 0..t {
+                        let n = i + 1;
+                        for (q, &x) in q.iter_mut().zip(&qkv[i * width + head * d..]) {
+                            *q = x * scale;
+                        }
+                        let p = &mut probs[(head * t + i) * tp..(head * t + i + 1) * tp];
+                        row_times_transposed(&q, &kt, tp, n, p);
+                        let p = &mut p[..n];
+                        let max = p.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x));
+                        let mut sum = 0.0f32;
+                        for x in p.iter_mut() {
+                            *x = fast_exp(*x - max);
+                            sum += *x;
+                        }
+                        let inv = 1.0 / sum;
+                        for x in p.iter_mut() {
+                            *x *= inv;
+                        }
+                        let yi = &mut y[i * c + head * d..i * c + head * d + d];
+                        weighted_row_sum(p, qkv, width, 2 * c + head * d, yi, false);
+                    }
+                }
+            },
+        );
+        *self.probs.lock().expect("attention stash is never poisoned") = probs;
+        Ok((CpuStorage::F32(out), Shape::from((rows, c))))
+    }
+
+    fn bwd(&self, qkv: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
+        let (rows, width) = qkv.dims2()?;
+        let (c, d) = self.dims(rows, width)?;
+        let (t, h) = (self.time, self.heads);
+        let tp = t.div_ceil(LANES) * LANES;
+        let scale = 1.0 / (d as f32).sqrt();
+        let probs = self.probs.lock().expect("attention stash is never poisoned");
+        if probs.len() != self.batch * h * t * tp {
+            bail!("attention backward before forward");
+        }
+        let dqkv = with_f32(qkv, |qkv| {
+            with_f32(grad, |g| {
+                let mut dqkv = vec![0.0f32; rows * width];
+                dqkv.par_chunks_mut(t * width).enumerate().for_each(|(b, dqkv)| {
+                    let qkv = &qkv[b * t * width..(b + 1) * t * width];
+                    let g = &g[b * t * c..(b + 1) * t * c];
+                    let mut vt = vec![0.0f32; d * tp];
+                    let mut dp = vec![0.0f32; tp];
+                    let mut ds = vec![0.0f32; tp];
+                    for head in 0..h {
+                        let probs = &probs[(b * h + head) * t * tp..(b * h + head + 1) * t * tp];
+                        let (qo, ko, vo) = (head * d, c + head * d, 2 * c + head * d);
+                        transpose_into(&mut vt, qkv, width, vo, d, t, tp);
+                        for i in 0..t {
+                            let n = i + 1;
+                            let gi = &g[i * c + head * d..i * c + head * d + d];
+                            let p = &probs[i * tp..i * tp + n];
+                            // dP_ij = g_i · v_j
+                            row_times_transposed(gi, &vt, tp, n, &mut dp);
+                            let dot: f32 = p.iter().zip(&dp[..n]).map(|(p, x)| p * x).sum();
+                            for j in 0..n {
+                                ds[j] = p[j] * (dp[j] - dot) * scale;
+                            }
+                            // dQ_i = Σ_j dS_ij k_j
+                            let dq = &mut dqkv[i * width + qo..i * width + qo + d];
+                            weighted_row_sum(&ds[..n], qkv, width, ko, dq, false);
+                            let q = &qkv[i * width + qo..i * width + qo + d];
+                            for j in 0..n {
+                                let row = &mut dqkv[j * width..(j + 1) * width];
+                                axpy(ds[j], q, &mut row[ko..ko + d]);
+                                axpy(p[j], gi, &mut row[vo..vo + d]);
+                            }
+                        }
+                    }
+                });
+                Ok(dqkv)
+            })
+        })?;
+        Ok(Some(tensor(dqkv, &[rows, width])?))
+    }
+}
+
+/// Causal self-attention: `qkv` is (B*T, 3C) with queries, keys and values side by side, each
+/// split into `heads` heads; returns (B*T, C).
+pub fn causal_attention(qkv: &Tensor, batch: usize, time: usize, heads: usize) -> Result<Tensor> {
+    qkv.apply_op1(CausalAttention { batch, time, heads, probs: Mutex::new(Vec::new()) })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Softmax cross-entropy, mean over rows, in nats.
+
+struct CrossEntropy {
+    /// Softmax of the logits from the forward pass, kept for the backward pass.
+    probs: Mutex<Vec<f32>>,
+}
+
+impl CustomOp2 for CrossEntropy {
+    fn name(&self) -> &'static str {
+        "fused-cross-entropy"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (logits, targets) = (f32s(s1, l1)?, u32s(s2, l2)?);
+        let (n, v) = l1.shape().dims2()?;
+        if targets.len() != n || targets.iter().any(|&t| t as usize >= v) {
+            bail!("cross-entropy: targets do not match logits ({n}, {v})");
+        }
+        let mut probs = vec![0.0f32; n * v];
+        let mut losses = vec![0.0f32; n];
+        probs
+            .par_chunks_mut(ROW_BLOCK * v)
+            .zip(logits.par_chunks(ROW_BLOCK * v))
+            .zip(losses.par_chunks_mut(ROW_BLOCK).zip(targets.par_chunks(ROW_BLOCK)))
+            .for_each(|((p, x), (loss, tg))| {
+                for (((p, x), loss), &tg) in
+                    p.chunks_exact_mut(v).zip(x.chunks_exact(v)).zip(loss.iter_mut()).zip(tg)
+                {
+                    let max = x.iter().fold(f32::NEG_INFINITY, |m, &a| m.max(a));
+                    let mut sum = 0.0f32;
+                    for (p, &x) in p.iter_mut().zip(x) {
+                        *p = fast_exp(x - max);
+                        sum += *p;
+                    }
+                    let inv = 1.0 / sum;
+                    for p in p.iter_mut() {
+                        *p *= inv;
+                    }
+                    *loss = max + sum.ln() - x[tg as usize];
+                }
+            });
+        let mean = losses.iter().map(|&l| l as f64).sum::<f64>() / n as f64;
+        *self.probs.lock().expect("cross-entropy stash is never poisoned") = probs;
+        Ok((CpuStorage::F32(vec![mean as f32]), Shape::from(())))
+    }
+
+    fn bwd(
+        &self,
+        logits: &Tensor,
+        targets: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let (n, v) = logits.dims2()?;
+        let g = grad.to_dtype(candle_core::DType::F32)?.to_scalar::<f32>()? / n as f32;
+        let mut d = std::mem::take(&mut *self.probs.lock().expect("never poisoned"));
+        if d.len() != n * v {
+            bail!("cross-entropy backward called twice or before forward");
+        }
+        with_u32(targets, |targets| {
+            d.par_chunks_mut(v).zip(targets.par_iter()).for_each(|(row, &tg)| {
+                row[tg as usize] -= 1.0;
+                for x in row.iter_mut() {
+                    *x *= g;
+                }
+            });
+            Ok(())
+        })?;
+        Ok((Some(tensor(d, &[n, v])?), None))
+    }
+}
+
+/// Mean softmax cross-entropy (nats) of logits (N, V) against u32 targets (N).
+pub fn cross_entropy(logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
+    logits.apply_op2(targets, CrossEntropy { probs: Mutex::new(Vec::new()) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::Rng;
+    use candle_core::Var;
+
+    fn randn(rng: &mut Rng, shape: &[usize], std: f64) -> Var {
+        let n: usize = shape.iter().product();
+        let data: Vec<f32> = (0..n).map(|_| (rng.normal() * std) as f32).collect();
+        Var::from_tensor(&Tensor::from_vec(data, shape, &Device::Cpu).unwrap()).unwrap()
+    }
+
+    /// Checks d(sum(f(vars) * r))/d(var) against central finite differences at a few
+    /// coordinates of every variable.
+    fn grad_check(vars: &[Var], f: &dyn Fn() -> Result<Tensor>) {
+        let mut rng = Rng::new(99);
+        let out = f().unwrap();
+        let r = randn(&mut rng, out.dims(), 1.0).as_tensor().clone();
+        let objective = || -> f64 {
+            let o = f().unwrap();
+            o.mul(&r).unwrap().sum_all().unwrap().to_dtype(candle_core::DType::F64).unwrap().to_scalar::<f64>().unwrap()
+        };
+        let loss = f().unwrap().mul(&r).unwrap().sum_all().unwrap();
+        let grads = loss.backward().unwrap();
+        for (k, var) in vars.iter().enumerate() {
+            let g = grads.get(var.as_tensor()).expect("gradient reaches every input");
+            let g: Vec<f32> = g.flatten_all().unwrap().to_vec1().unwrap();
+            let base: Vec<f32> = var.as_tensor().flatten_all().unwrap().to_vec1().unwrap();
+            for _ in 0..12 {
+                let i = rng.below(base.len());
+                let eps = 1e-2f32;
+                let mut plus = base.clone();
+                plus[i] += eps;
+                var.set(&Tensor::from_vec(plus, var.dims(), &Device::Cpu).unwrap()).unwrap();
+                let lp = objective();
+                let mut minus = base.clone();
+                minus[i] -= eps;
+                var.set(&Tensor::from_vec(minus, var.dims(), &Device::Cpu).unwrap()).unwrap();
+                let lm = objective();
+                var.set(&Tensor::from_vec(base.clone(), var.dims(), &Device::Cpu).unwrap()).unwrap();
+                let numeric = (lp - lm) / (2.0 * eps as f64);
+                let analytic = g[i] as f64;
+                assert!(
+                    (numeric - analytic).abs() <= 2e-2 * numeric.abs().max(analytic.abs()) + 2e-3,
+                    "input {k} coordinate {i}: finite difference {numeric} vs autograd {analytic}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn fast_exp_is_accurate() {
+        // Away from the underflow end, where results become subnormal.
+        for i in -1750..2000 {
+            let x = i as f32 * 0.04;
+            let rel = (fast_exp(x) as f64 - (x as f64).exp()).abs() / (x as f64).exp();
+            // x·log2(e) is rounded to f32 first, so the error grows with |x|.
+            let tolerance = if x.abs() <= 10.0 { 1e-6 } else { 1e-5 };
+            assert!(rel < tolerance, "exp({x}) relative error {rel}");
+        }
+    }
+
+    #[test]
+    fn layer_norm_gradients() {
+        let mut rng = Rng::new(1);
+        let x = randn(&mut rng, &[5, 16], 1.0);
+        let w = randn(&mut rng, &[16], 1.0);
+        let b = randn(&mut rng, &[16], 1.0);
+        grad_check(&[x.clone(), w.clone(), b.clone()], &|| layer_norm(&x, &w, &b));
+        // Forward against the textbook formula from candle primitives.
+        let y = layer_norm(&x, &w, &b).unwrap();
+        let mean = x.mean_keepdim(1).unwrap();
+        let xc = x.broadcast_sub(&mean).unwrap();
+        let var = xc.sqr().unwrap().mean_keepdim(1).unwrap();
+        let reference = xc
+            .broadcast_div(&(var + 1e-5).unwrap().sqrt().unwrap())
+            .unwrap()
+            .broadcast_mul(&w)
+            .unwrap()
+            .broadcast_add(&b)
+            .unwrap();
+        let diff = (y - reference).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+        assert!(diff < 1e-5, "layer norm differs from reference by {diff}");
+    }
+
+    #[test]
+    fn gelu_gradients() {
+        let mut rng = Rng::new(2);
+        let x = randn(&mut rng, &[7, 9], 2.0);
+        grad_check(&[x.clone()], &|| gelu(&x));
+    }
+
+    #[test]
+    fn embedding_gradients() {
+        let mut rng = Rng::new(3);
+        let wte = randn(&mut rng, &[11, 8], 1.0);
+        let wpe = randn(&mut rng, &[6, 8], 1.0);
+        let ids: Vec<u32> = (0..10).map(|_| rng.below(11) as u32).collect();
+        let ids = Tensor::from_vec(ids, (2, 5), &Device::Cpu).unwrap();
+        grad_check(&[wte.clone(), wpe.clone()], &|| embed(&ids, &wte, &wpe));
+    }
+
+    #[test]
+    fn attention_gradients_and_causality() {
+        let mut rng = Rng::new(4);
+        let (b, t, h, d) = (2, 5, 2, 4);
+        let qkv = randn(&mut rng, &[b * t, 3 * h * d], 1.0);
+        grad_check(&[qkv.clone()], &|| causal_attention(&qkv, b, t, h));
+        // Changing the last position must not change earlier outputs.
+        let y = causal_attention(&qkv, b, t, h).unwrap();
+        let mut data: Vec<f32> = qkv.as_tensor().flatten_all().unwrap().to_vec1().unwrap();
+        for x in &mut data[(t - 1) * 3 * h * d..t * 3 * h * d] {
+            *x += 1.0;
+        }
+        let moved = Tensor::from_vec(data, (b * t, 3 * h * d), &Device::Cpu).unwrap();
+        let y2 = causal_attention(&moved, b, t, h).unwrap();
+        let early = |y: &Tensor| y.narrow(0, 0, t - 1).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        assert_eq!(early(&y), early(&y2));
+    }
+
+    #[test]
+    fn cross_entropy_gradients_and_value() {
+        let mut rng = Rng::new(5);
+        let logits = randn(&mut rng, &[6, 10], 2.0);
+        let targets: Vec<u32> = (0..6).map(|_| rng.below(10) as u32).collect();
+        let targets = Tensor::from_vec(targets, 6, &Device::Cpu).unwrap();
+        grad_check(&[logits.clone()], &|| cross_entropy(&logits, &targets));
+        let value = cross_entropy(&logits, &targets).unwrap().to_scalar::<f32>().unwrap();
+        let x: Vec<Vec<f32>> = logits.as_tensor().to_vec2().unwrap();
+        let t: Vec<u32> = targets.to_vec1().unwrap();
+        let reference: f64 = x
+            .iter()
+            .zip(&t)
+            .map(|(row, &tg)| {
+                let lse = row.iter().map(|&v| (v as f64).exp()).sum::<f64>().ln();
+                lse - row[tg as usize] as f64
+            })
+            .sum::<f64>()
+            / 6.0;
+        assert!((value as f64 - reference).abs() < 1e-5, "{value} vs {reference}");
+    }
+}
