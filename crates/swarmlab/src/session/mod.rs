@@ -9,7 +9,9 @@
 mod draft;
 mod measure;
 mod pending;
+mod recovery;
 mod status;
+mod summary;
 mod worktree;
 
 use std::path::PathBuf;
@@ -22,9 +24,8 @@ use swarmlab_core::spec::format_duration;
 use swarmlab_core::{GitStore, Record, ResultsLog, Status, TrackSpec};
 use swarmlab_runner::{Cancel, Ending, Exit, RunSpec};
 
-use crate::exit::RepositoryState;
 use draft::{draft, Draft, Request};
-use measure::{measure, Measurement, EXPERIMENT_MARK};
+use measure::{measure, Measurement};
 use pending::Pending;
 use status::{Counts, StatusLine};
 use worktree::{adopt, Prepared, Worktree};
@@ -116,99 +117,6 @@ impl Session {
         };
         session.enter_branch()?;
         Ok(session)
-    }
-
-    fn enter_branch(&mut self) -> anyhow::Result<()> {
-        let pending_path = Pending::path(&self.spec.root, &self.tag);
-        let pending = Pending::read(&pending_path);
-        let on_branch = self.git.current_branch()?.as_deref() == Some(self.branch.as_str());
-        if !on_branch {
-            self.refuse_if_dirty()?;
-            self.git.switch_to(&self.branch)?;
-        }
-        if let Some(pending) = pending {
-            self.repair(pending)?;
-            Pending::clear(&pending_path)?;
-        }
-        if let Some(best) = self.best_record().map(|r| r.commit.clone()) {
-            let head = self.head()?;
-            if head != best {
-                return Err(RepositoryState(format!(
-                    "branch {} is at {} but its last kept experiment is {}; someone committed on it outside swarmlab. Reset it (git reset --hard {}) or run with another --tag",
-                    self.branch,
-                    short(&head),
-                    short(&best),
-                    short(&best)
-                ))
-                .into());
-            }
-        }
-        self.refuse_if_dirty()
-    }
-
-    /// Undoes an experiment that was in flight when a previous session died, and logs it.
-    fn repair(&mut self, pending: Result<Pending, String>) -> anyhow::Result<()> {
-        let parent = match &pending {
-            Ok(p) => p.parent.clone(),
-            Err(_) => match self.best_record() {
-                Some(r) => r.commit.clone(),
-                None => self.head()?,
-            },
-        };
-        let head = self.head()?;
-        let survivors = match &pending {
-            Ok(p) if !p.marker.is_empty() => {
-                swarmlab_runner::kill_marked(EXPERIMENT_MARK, &p.marker)
-            }
-            _ => 0,
-        };
-        if survivors > 0 {
-            self.status.say(&format!(
-                "repaired: killed {survivors} processes the unfinished experiment left running"
-            ));
-        }
-        // Only editable paths can hold the dead experiment's change: restore those, keep the rest.
-        self.git.run(&["reset", "--quiet", "--mixed", &parent])?;
-        let editable = self.spec.files.editable.clone();
-        let mut checkout = vec!["checkout", &parent, "--"];
-        checkout.extend(editable.iter().map(String::as_str));
-        self.git.run(&checkout)?;
-        self.git.clean(&editable)?;
-        let logged = self
-            .records
-            .iter()
-            .any(|r| Some(r.index) == pending.as_ref().ok().map(|p| p.index));
-        if let (Ok(p), false) = (&pending, logged) {
-            if p.index > 0 {
-                let record = Record {
-                    commit: if head != parent { head.clone() } else { parent.clone() },
-                    status: Status::Interrupted,
-                    description: "unfinished when swarmlab stopped".into(),
-                    note: Some("swarmlab was killed while this experiment was in flight; its change was dropped at the next start".into()),
-                    ..self.blank_record(p.index, &parent)
-                };
-                self.append(record)?;
-            }
-        }
-        self.status.say(&format!(
-            "repaired: an experiment was in flight when swarmlab last stopped; {} is back at {}",
-            self.branch,
-            short(&parent)
-        ));
-        Ok(())
-    }
-
-    fn refuse_if_dirty(&self) -> anyhow::Result<()> {
-        let dirty = self.git.dirty_tracked()?;
-        if dirty.is_empty() {
-            return Ok(());
-        }
-        Err(RepositoryState(format!(
-            "{} has uncommitted changes in {}; commit or stash them first (swarmlab never overwrites your work)",
-            self.spec.root.display(),
-            dirty.join(", ")
-        ))
-        .into())
     }
 
     /// Drafts the next change in a side worktree while each experiment runs.
@@ -676,88 +584,6 @@ impl Session {
 
     fn run_dir(&self, index: u64) -> PathBuf {
         self.spec.root.join(self.run_dir_relative(index))
-    }
-
-    /// The closing lines: counts, best against baseline, where the logs are.
-    pub fn print_summary(&mut self) {
-        let name = self.spec.metric.name.clone();
-        let baseline = self
-            .records
-            .iter()
-            .find(|r| r.index == 0)
-            .and_then(|r| r.metric);
-        let best = self.best_record().cloned();
-        let mut lines = vec![format!(
-            "{} experiments on {}: {} kept, {} discarded, {} failed",
-            self.records.len(),
-            self.branch,
-            self.counts.keep,
-            self.counts.discard,
-            self.counts.failed
-        )];
-        if let (Some(best), Some(baseline)) = (&best, baseline) {
-            if let Some(value) = best.metric {
-                lines.push(format!(
-                    "best {name} {value:.6} at {} (baseline {baseline:.6}, {:+.6}): {}",
-                    short(&best.commit),
-                    value - baseline,
-                    best.description
-                ));
-            }
-            if let Some(floor) = best.metrics.get("entropy_floor_bpb") {
-                lines.push(format!(
-                    "entropy floor {floor:.6} bits per byte: the best is {:.6} above it",
-                    best.metric.unwrap_or(f64::NAN) - floor
-                ));
-            }
-        }
-        lines.push(format!("results: {}", self.log.tsv_path().display()));
-        match crate::command::report::write(
-            &self.spec,
-            &self.branch,
-            &self.records,
-            &self.spec.root,
-        ) {
-            Ok((svg, summary)) => lines.push(format!(
-                "chart:   {} (summary: {})",
-                svg.display(),
-                summary.display()
-            )),
-            Err(e) => lines.push(format!("chart:   not written: {e:#}")),
-        }
-        self.status.say("");
-        self.status.say(&self.results_table());
-        for line in lines {
-            self.status.say(&line);
-        }
-    }
-
-    /// The last rows of results.tsv, aligned for a terminal.
-    fn results_table(&self) -> String {
-        const ROWS: usize = 40;
-        let name = &self.spec.metric.name;
-        let mut out = format!(
-            "{:<8} {:>12} {:>9}  {:<11} description",
-            "commit", name, "memory_gb", "status"
-        );
-        let skip = self.records.len().saturating_sub(ROWS);
-        if skip > 0 {
-            out.push_str(&format!("\n... {skip} earlier rows in {TSV_FILE}"));
-        }
-        for r in &self.records[skip..] {
-            let metric = r
-                .metric
-                .map(|m| format!("{m:.6}"))
-                .unwrap_or_else(|| "-".into());
-            out.push_str(&format!(
-                "\n{:<8} {metric:>12} {:>9.1}  {:<11} {}",
-                r.short_commit(),
-                r.memory_gb,
-                r.status.as_str(),
-                r.description
-            ));
-        }
-        out
     }
 }
 

@@ -4,7 +4,7 @@
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use swarmlab_testkit::{Canned, FakeServer};
 
@@ -18,7 +18,7 @@ fn agent(dir: &tempfile::TempDir, body: &str) -> PathBuf {
     path
 }
 
-fn run_agent(track: &Track, agent: &PathBuf, extra: &[&str]) -> Output {
+fn run_agent(track: &Track, agent: &Path, extra: &[&str]) -> Output {
     let argv = format!("{} {{prompt_file}}", agent.display());
     let mut args = vec![
         "run",

@@ -109,3 +109,22 @@ fn a_torn_results_line_is_cut_off_and_the_tsv_rebuilt() {
     assert_eq!(track.statuses(), ["keep", "keep", "discard"]);
     assert_eq!(track.tsv().len(), 1 + 3);
 }
+
+#[test]
+fn a_journal_left_after_the_record_was_logged_keeps_the_logged_outcome() {
+    let track = Track::fake();
+    track.run_script(&set_params("good", "1.5"), 1).success();
+    assert_eq!(track.statuses(), ["keep", "keep"]);
+    let kept = track.record(1)["commit"].as_str().unwrap().to_string();
+    // As if swarmlab died between logging experiment 1 and clearing its journal.
+    let journal = format!(
+        r#"{{"index":1,"parent":"{}","started_at":"t","marker":"gone"}}"#,
+        track.record(0)["commit"].as_str().unwrap()
+    );
+    track.write(".swarmlab/pending-main.json", &journal);
+
+    let out = track.run_script(&set_params("good", "1.2"), 1).success();
+    assert!(out.stderr.contains("repaired"), "{out}");
+    assert_eq!(track.statuses(), ["keep", "keep", "keep"], "{out}");
+    assert_eq!(track.record(2)["parent"], kept.as_str());
+}
