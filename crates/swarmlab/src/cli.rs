@@ -34,11 +34,54 @@ pub enum Command {
         #[command(subcommand)]
         command: TrackCommand,
     },
+    /// The hub of a swarm: tracks, submissions, verification, the verified chain
+    Hub {
+        #[command(subcommand)]
+        command: HubCommand,
+    },
+    /// Check a hub's exported ledger offline: hashes, signatures, and every head move
+    Audit(AuditArgs),
     /// The sandbox that verifiers run untrusted code in
     Sandbox {
         #[command(subcommand)]
         command: SandboxCommand,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HubCommand {
+    /// Serve the hub's JSON API until Ctrl-C
+    Serve(HubArgs),
+    /// Create an admin identity and print its bearer token (shown once)
+    AdminToken {
+        #[command(flatten)]
+        hub: HubArgs,
+        /// A name for the admin
+        #[arg(long, default_value = "admin")]
+        name: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct HubArgs {
+    /// A TOML configuration file (SWARMLAB_HUB_* variables override it)
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Where the hub keeps its database, key and track repositories
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// The address to listen on, e.g. 127.0.0.1:7878
+    #[arg(long)]
+    pub listen: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// The ledger, as exported by GET /api/v1/tracks/{track}/ledger
+    pub ledger: PathBuf,
+    /// The hub's public key (hex), as GET /api/v1/hub shows it
+    #[arg(long)]
+    pub key: String,
 }
 
 #[derive(Debug, Subcommand)]

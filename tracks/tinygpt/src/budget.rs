@@ -27,7 +27,10 @@ pub struct Budget {
 
 impl Budget {
     pub fn new(limit: Limit) -> Self {
-        Budget { limit, start: OnceCell::new() }
+        Budget {
+            limit,
+            start: OnceCell::new(),
+        }
     }
 
     /// The budget from `SWARMLAB_BUDGET_{SECONDS,STEPS,TOKENS}`; an error names a bad value.

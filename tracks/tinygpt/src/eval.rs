@@ -44,11 +44,16 @@ pub fn bits_per_byte(model: &dyn LanguageModel, text: &[u8]) -> Result<f64> {
             j += 1;
         }
         let batch = &windows[i..j];
-        let ids: Vec<u32> =
-            batch.iter().flat_map(|&(s, l)| text[s..s + l].iter().map(|&b| b as u32)).collect();
+        let ids: Vec<u32> = batch
+            .iter()
+            .flat_map(|&(s, l)| text[s..s + l].iter().map(|&b| b as u32))
+            .collect();
         let ids = Tensor::from_vec(ids, (batch.len(), len), &Device::Cpu)?;
         let logits = model.logits(&ids)?.to_dtype(DType::F32)?;
-        let logits = logits.reshape((batch.len() * len, VOCAB))?.flatten_all()?.to_vec1::<f32>()?;
+        let logits = logits
+            .reshape((batch.len() * len, VOCAB))?
+            .flatten_all()?
+            .to_vec1::<f32>()?;
         for (w, &(s, l)) in batch.iter().enumerate() {
             for p in 0..l {
                 let row = &logits[(w * l + p) * VOCAB..(w * l + p + 1) * VOCAB];

@@ -40,7 +40,10 @@ struct Args {
 }
 
 fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
-    let mut args = Args { command: it.next().ok_or("missing command")?, ..Args::default() };
+    let mut args = Args {
+        command: it.next().ok_or("missing command")?,
+        ..Args::default()
+    };
     if args.command != "train" && args.command != "eval" {
         return Err(format!("unknown command `{}`", args.command));
     }
@@ -51,8 +54,10 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
             "--checkpoint" => args.checkpoint = Some(PathBuf::from(value()?)),
             "--holdout-seed" if args.command == "eval" => {
                 let v = value()?;
-                args.holdout_seed =
-                    Some(v.parse().map_err(|_| format!("invalid --holdout-seed `{v}`"))?);
+                args.holdout_seed = Some(
+                    v.parse()
+                        .map_err(|_| format!("invalid --holdout-seed `{v}`"))?,
+                );
             }
             _ => return Err(format!("unexpected argument `{flag}`")),
         }
@@ -68,9 +73,10 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
 
 fn seed_from_env() -> Result<u64, String> {
     match std::env::var("SWARMLAB_SEED") {
-        Ok(v) if !v.trim().is_empty() => {
-            v.trim().parse().map_err(|_| format!("invalid SWARMLAB_SEED={v:?}: expected an integer"))
-        }
+        Ok(v) if !v.trim().is_empty() => v
+            .trim()
+            .parse()
+            .map_err(|_| format!("invalid SWARMLAB_SEED={v:?}: expected an integer")),
         _ => Ok(DEFAULT_SEED),
     }
 }
@@ -102,7 +108,11 @@ fn load_corpus(args: &Args) -> Result<Corpus, String> {
         let bytes = std::fs::read(path)
             .map_err(|e| format!("failed to read --data {}: {e}", path.display()))?;
         if bytes.len() < 1024 {
-            return Err(format!("--data {} is too small ({} bytes)", path.display(), bytes.len()));
+            return Err(format!(
+                "--data {} is too small ({} bytes)",
+                path.display(),
+                bytes.len()
+            ));
         }
         Ok(Corpus::from_text(bytes))
     } else if let Some(seed) = args.holdout_seed {
@@ -113,7 +123,9 @@ fn load_corpus(args: &Args) -> Result<Corpus, String> {
 }
 
 fn fmt_floor(corpus: &Corpus) -> String {
-    corpus.entropy_floor_bpb.map_or(String::new(), |f| format!("entropy_floor_bpb: {f:.6}\n"))
+    corpus
+        .entropy_floor_bpb
+        .map_or(String::new(), |f| format!("entropy_floor_bpb: {f:.6}\n"))
 }
 
 fn run(args: Args, started: Instant) -> Result<(), String> {
@@ -122,7 +134,8 @@ fn run(args: Args, started: Instant) -> Result<(), String> {
     if args.command == "eval" {
         let model = train::load(&checkpoint)
             .map_err(|e| format!("failed to load checkpoint {}: {e}", checkpoint.display()))?;
-        let bpb = eval::bits_per_byte(&model, &corpus.val).map_err(|e| format!("evaluation failed: {e}"))?;
+        let bpb = eval::bits_per_byte(&model, &corpus.val)
+            .map_err(|e| format!("evaluation failed: {e}"))?;
         print!(
             "---\nval_bpb: {bpb:.6}\n{}total_seconds: {:.1}\npeak_memory_mb: {:.1}\n",
             fmt_floor(&corpus),
@@ -139,10 +152,17 @@ fn run(args: Args, started: Instant) -> Result<(), String> {
         corpus.train.len(),
         corpus.val.len(),
         data::unigram_entropy_bits(&corpus.val),
-        corpus.entropy_floor_bpb.map_or(String::new(), |f| format!(", entropy floor {f:.3} bpb"))
+        corpus
+            .entropy_floor_bpb
+            .map_or(String::new(), |f| format!(", entropy floor {f:.3} bpb"))
     );
-    println!("budget: {:?}, seed {seed}, threads {}", budget.limit(), rayon::current_num_threads());
-    let trained = train::train(&corpus.train, &budget, seed).map_err(|e| format!("training failed: {e}"))?;
+    println!(
+        "budget: {:?}, seed {seed}, threads {}",
+        budget.limit(),
+        rayon::current_num_threads()
+    );
+    let trained =
+        train::train(&corpus.train, &budget, seed).map_err(|e| format!("training failed: {e}"))?;
     let training_seconds = budget.elapsed();
     let bpb = if trained.diverged {
         f64::NAN
@@ -155,9 +175,14 @@ fn run(args: Args, started: Instant) -> Result<(), String> {
             .model
             .save(&checkpoint)
             .map_err(|e| format!("failed to write checkpoint {}: {e}", checkpoint.display()))?;
-        eval::bits_per_byte(&trained.model, &corpus.val).map_err(|e| format!("evaluation failed: {e}"))?
+        eval::bits_per_byte(&trained.model, &corpus.val)
+            .map_err(|e| format!("evaluation failed: {e}"))?
     };
-    let bpb_text = if bpb.is_finite() { format!("{bpb:.6}") } else { "nan".to_string() };
+    let bpb_text = if bpb.is_finite() {
+        format!("{bpb:.6}")
+    } else {
+        "nan".to_string()
+    };
     print!(
         "---\nval_bpb: {bpb_text}\n{}training_seconds: {training_seconds:.1}\ntotal_seconds: {:.1}\n\
          peak_memory_mb: {:.1}\nnum_steps: {}\nnum_params_M: {:.2}\ntokens_per_second: {:.0}\n",

@@ -78,13 +78,16 @@ impl Gpt {
     /// A freshly initialised model.
     pub fn new(cfg: Config, rng: &mut Rng) -> Result<Self> {
         let c = cfg.n_embd;
-        if cfg.n_head == 0 || c % cfg.n_head != 0 {
+        if cfg.n_head == 0 || !c.is_multiple_of(cfg.n_head) {
             bail!("n_embd {c} is not divisible by n_head {}", cfg.n_head);
         }
         let std = 0.02;
         // GPT-2: scale the projections into the residual stream by depth.
         let proj_std = std / (2.0 * cfg.n_layer as f64).sqrt();
-        let mut init = Init { rng, params: Vec::new() };
+        let mut init = Init {
+            rng,
+            params: Vec::new(),
+        };
         let wte = init.normal("wte".into(), &[VOCAB, c], std)?;
         let wpe = init.normal("wpe".into(), &[cfg.context, c], std)?;
         let mut blocks = Vec::new();
@@ -103,7 +106,16 @@ impl Gpt {
         let lnf_w = init.constant("lnf.w".into(), &[c], 1.0)?;
         let lnf_b = init.constant("lnf.b".into(), &[c], 0.0)?;
         let w_head = init.normal("head".into(), &[c, VOCAB], std)?;
-        Ok(Gpt { cfg, wte, wpe, blocks, lnf_w, lnf_b, w_head, params: init.params })
+        Ok(Gpt {
+            cfg,
+            wte,
+            wpe,
+            blocks,
+            lnf_w,
+            lnf_b,
+            w_head,
+            params: init.params,
+        })
     }
 
     pub fn config(&self) -> Config {
@@ -123,7 +135,10 @@ impl Gpt {
     pub fn forward(&self, ids: &Tensor) -> Result<Tensor> {
         let (b, t) = ids.dims2()?;
         if t > self.cfg.context {
-            bail!("input of {t} positions exceeds the context of {}", self.cfg.context);
+            bail!(
+                "input of {t} positions exceeds the context of {}",
+                self.cfg.context
+            );
         }
         let mut x = ops::embed(ids, &self.wte, &self.wpe)?;
         for blk in &self.blocks {
@@ -146,8 +161,11 @@ impl Gpt {
 
     /// Writes all parameters to a safetensors file.
     pub fn save(&self, path: &Path) -> Result<()> {
-        let tensors: HashMap<String, Tensor> =
-            self.params.iter().map(|(n, v)| (n.clone(), v.as_tensor().clone())).collect();
+        let tensors: HashMap<String, Tensor> = self
+            .params
+            .iter()
+            .map(|(n, v)| (n.clone(), v.as_tensor().clone()))
+            .collect();
         candle_core::safetensors::save(&tensors, path)
     }
 
@@ -159,7 +177,11 @@ impl Gpt {
                 candle_core::Error::Msg(format!("checkpoint lacks tensor `{name}`"))
             })?;
             if t.dims() != var.dims() {
-                bail!("checkpoint tensor `{name}` has shape {:?}, model wants {:?}", t.dims(), var.dims());
+                bail!(
+                    "checkpoint tensor `{name}` has shape {:?}, model wants {:?}",
+                    t.dims(),
+                    var.dims()
+                );
             }
             var.set(&t)?;
         }

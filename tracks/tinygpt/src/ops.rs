@@ -63,23 +63,82 @@ fn tensor(data: Vec<f32>, shape: &[usize]) -> Result<Tensor> {
 /// (fused multiply-adds), relative error about 1e-7; inputs are clamped to [-87, 88].
 #[inline(always)]
 pub fn fast_exp(x: f32) -> f32 {
-    let x = x.max(-87.0).min(88.0);
+    let x = x.clamp(-87.0, 88.0);
     let t = x * std::f32::consts::LOG2_E;
     // Round to nearest by the 1.5·2^23 trick (no libm call, vectorises).
     let n = (t + 12_582_912.0) - 12_582_912.0;
     let u = (t - n) * std::f32::consts::LN_2;
     let mut p: f32 = 1.0 / 5040.0;
-    for c in [1.0 / 720.0, 1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0] {
+    for c in [
+        1.0 / 720.0,
+        1.0 / 120.0,
+        1.0 / 24.0,
+        1.0 / 6.0,
+        0.5,
+        1.0,
+        1.0,
+    ] {
         p = p.mul_add(u, c);
     }
     p * f32::from_bits(((n as i32 + 127) << 23) as u32)
+}
+
+/// Sum in LANES independent partial sums, which the compiler vectorises (a plain sequential
+/// float sum cannot be reordered, so it would stay scalar).
+#[inline]
+fn sum_lanes(x: &[f32]) -> f32 {
+    let mut acc = [0.0f32; LANES];
+    let chunks = x.chunks_exact(LANES);
+    let tail: f32 = chunks.remainder().iter().sum();
+    for c in chunks {
+        for l in 0..LANES {
+            acc[l] += c[l];
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
+/// Maximum, vectorised the same way.
+#[inline]
+fn max_lanes(x: &[f32]) -> f32 {
+    let mut acc = [f32::NEG_INFINITY; LANES];
+    let chunks = x.chunks_exact(LANES);
+    let tail = chunks
+        .remainder()
+        .iter()
+        .fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+    for c in chunks {
+        for l in 0..LANES {
+            acc[l] = acc[l].max(c[l]);
+        }
+    }
+    acc.iter().fold(tail, |m, &v| m.max(v))
+}
+
+/// In place: `x = exp(x - max(x)) / sum`, a numerically safe softmax of one row. Returns
+/// (max, sum), so that log-sum-exp = max + ln(sum).
+#[inline]
+fn softmax_in_place(x: &mut [f32]) -> (f32, f32) {
+    let max = max_lanes(x);
+    for v in x.iter_mut() {
+        *v = fast_exp(*v - max);
+    }
+    let sum = sum_lanes(x);
+    let inv = 1.0 / sum;
+    for v in x.iter_mut() {
+        *v *= inv;
+    }
+    (max, sum)
 }
 
 /// A vector of `n` floats whose chunks of `chunk` elements are written in parallel by `f`
 /// (chunk index, chunk), without zero-filling first. `f` must write every element.
 fn par_fill(n: usize, chunk: usize, f: impl Fn(usize, &mut [MaybeUninit<f32>]) + Sync) -> Vec<f32> {
     let mut v: Vec<f32> = Vec::with_capacity(n);
-    v.spare_capacity_mut()[..n].par_chunks_mut(chunk).enumerate().for_each(|(i, c)| f(i, c));
+    v.spare_capacity_mut()[..n]
+        .par_chunks_mut(chunk)
+        .enumerate()
+        .for_each(|(i, c)| f(i, c));
     // SAFETY: the contract of `f` is that it initialises every element of its chunk.
     unsafe { v.set_len(n) };
     v
@@ -120,7 +179,10 @@ impl CustomOp3 for Embed {
         let (b, t) = l1.shape().dims2()?;
         let (vocab, c) = l2.shape().dims2()?;
         if l3.shape().dims2()?.0 < t || l3.shape().dims2()?.1 != c {
-            bail!("embed: position table {:?} too small for {t} positions", l3.shape());
+            bail!(
+                "embed: position table {:?} too small for {t} positions",
+                l3.shape()
+            );
         }
         let mut out = vec![0.0f32; b * t * c];
         for (row, (o, &id)) in out.chunks_exact_mut(c).zip(ids).enumerate() {
@@ -128,7 +190,10 @@ impl CustomOp3 for Embed {
             if id >= vocab {
                 bail!("embed: token id {id} out of range");
             }
-            let (te, pe) = (&wte[id * c..(id + 1) * c], &wpe[(row % t) * c..(row % t + 1) * c]);
+            let (te, pe) = (
+                &wte[id * c..(id + 1) * c],
+                &wpe[(row % t) * c..(row % t + 1) * c],
+            );
             for ((o, a), p) in o.iter_mut().zip(te).zip(pe) {
                 *o = a + p;
             }
@@ -164,7 +229,11 @@ impl CustomOp3 for Embed {
                 Ok((dwte, dwpe))
             })
         })?;
-        Ok((None, Some(tensor(dwte, &[vocab, c])?), Some(tensor(dwpe, &[n_pos, c])?)))
+        Ok((
+            None,
+            Some(tensor(dwte, &[vocab, c])?),
+            Some(tensor(dwpe, &[n_pos, c])?),
+        ))
     }
 }
 
@@ -184,8 +253,20 @@ struct LayerNorm {
 #[inline]
 fn row_stats(x: &[f32], eps: f32) -> (f32, f32) {
     let n = x.len() as f32;
-    let mean = x.iter().sum::<f32>() / n;
-    let var = x.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / n;
+    let mean = sum_lanes(x) / n;
+    let mut acc = [0.0f32; LANES];
+    let chunks = x.chunks_exact(LANES);
+    let tail: f32 = chunks
+        .remainder()
+        .iter()
+        .map(|v| (v - mean) * (v - mean))
+        .sum();
+    for c in chunks {
+        for l in 0..LANES {
+            acc[l] += (c[l] - mean) * (c[l] - mean);
+        }
+    }
+    let var = (acc.iter().sum::<f32>() + tail) / n;
     (mean, 1.0 / (var + eps).sqrt())
 }
 
@@ -209,14 +290,16 @@ impl CustomOp3 for LayerNorm {
             bail!("layer norm: input {:?} vs weight {c}", l1.shape());
         }
         let mut out = vec![0.0f32; x.len()];
-        out.par_chunks_mut(ROW_BLOCK * c).zip(x.par_chunks(ROW_BLOCK * c)).for_each(|(o, x)| {
-            for (o, x) in o.chunks_exact_mut(c).zip(x.chunks_exact(c)) {
-                let (mean, rstd) = row_stats(x, self.eps);
-                for (((o, x), w), b) in o.iter_mut().zip(x).zip(w).zip(b) {
-                    *o = (x - mean) * rstd * w + b;
+        out.par_chunks_mut(ROW_BLOCK * c)
+            .zip(x.par_chunks(ROW_BLOCK * c))
+            .for_each(|(o, x)| {
+                for (o, x) in o.chunks_exact_mut(c).zip(x.chunks_exact(c)) {
+                    let (mean, rstd) = row_stats(x, self.eps);
+                    for (((o, x), w), b) in o.iter_mut().zip(x).zip(w).zip(b) {
+                        *o = (x - mean) * rstd * w + b;
+                    }
                 }
-            }
-        });
+            });
         Ok((CpuStorage::F32(out), l1.shape().clone()))
     }
 
@@ -241,8 +324,10 @@ impl CustomOp3 for LayerNorm {
                             let mut dw = vec![0.0f32; c];
                             let mut db = vec![0.0f32; c];
                             let mut xhat = vec![0.0f32; c];
-                            for ((dx, x), g) in
-                                dx.chunks_exact_mut(c).zip(x.chunks_exact(c)).zip(g.chunks_exact(c))
+                            for ((dx, x), g) in dx
+                                .chunks_exact_mut(c)
+                                .zip(x.chunks_exact(c))
+                                .zip(g.chunks_exact(c))
                             {
                                 let (mean, rstd) = row_stats(x, eps);
                                 let mut sum_gw = 0.0f32;
@@ -348,7 +433,7 @@ struct CausalAttention {
 impl CausalAttention {
     fn dims(&self, rows: usize, width: usize) -> Result<(usize, usize)> {
         let (b, t, h) = (self.batch, self.time, self.heads);
-        if rows != b * t || width % 3 != 0 || (width / 3) % h != 0 {
+        if rows != b * t || !width.is_multiple_of(3) || !(width / 3).is_multiple_of(h) {
             bail!("attention: qkv ({rows}, {width}) does not fit B={b} T={t} H={h}");
         }
         Ok((width / 3, width / 3 / h))
@@ -361,7 +446,15 @@ const LANES: usize = 16;
 /// Copies column block `off..off+d` of the first `t` rows of `rows` (row stride `width`)
 /// into `dst` transposed: `dst[e * stride + j] = rows[j * width + off + e]`, zero-padding
 /// columns `t..stride`.
-fn transpose_into(dst: &mut [f32], rows: &[f32], width: usize, off: usize, d: usize, t: usize, stride: usize) {
+fn transpose_into(
+    dst: &mut [f32],
+    rows: &[f32],
+    width: usize,
+    off: usize,
+    d: usize,
+    t: usize,
+    stride: usize,
+) {
     dst.fill(0.0);
     for j in 0..t {
         for e in 0..d {
@@ -436,8 +529,10 @@ impl CustomOp1 for CausalAttention {
         let scale = 1.0 / (d as f32).sqrt();
         let mut probs = vec![0.0f32; self.batch * h * t * tp];
         let mut out = vec![0.0f32; rows * c];
-        out.par_chunks_mut(t * c).zip(probs.par_chunks_mut(h * t * tp)).enumerate().for_each(
-            |(b, (y, probs))| {
+        out.par_chunks_mut(t * c)
+            .zip(probs.par_chunks_mut(h * t * tp))
+            .enumerate()
+            .for_each(|(b, (y, probs))| {
                 let qkv = &qkv[b * t * width..(b + 1) * t * width];
                 let mut kt = vec![0.0f32; d * tp]; // this head's keys, transposed: (D, TP)
                 let mut q = vec![0.0f32; d];
@@ -451,23 +546,16 @@ impl CustomOp1 for CausalAttention {
                         let p = &mut probs[(head * t + i) * tp..(head * t + i + 1) * tp];
                         row_times_transposed(&q, &kt, tp, n, p);
                         let p = &mut p[..n];
-                        let max = p.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x));
-                        let mut sum = 0.0f32;
-                        for x in p.iter_mut() {
-                            *x = fast_exp(*x - max);
-                            sum += *x;
-                        }
-                        let inv = 1.0 / sum;
-                        for x in p.iter_mut() {
-                            *x *= inv;
-                        }
+                        softmax_in_place(p);
                         let yi = &mut y[i * c + head * d..i * c + head * d + d];
                         weighted_row_sum(p, qkv, width, 2 * c + head * d, yi, false);
                     }
                 }
-            },
-        );
-        *self.probs.lock().expect("attention stash is never poisoned") = probs;
+            });
+        *self
+            .probs
+            .lock()
+            .expect("attention stash is never poisoned") = probs;
         Ok((CpuStorage::F32(out), Shape::from((rows, c))))
     }
 
@@ -477,45 +565,51 @@ impl CustomOp1 for CausalAttention {
         let (t, h) = (self.time, self.heads);
         let tp = t.div_ceil(LANES) * LANES;
         let scale = 1.0 / (d as f32).sqrt();
-        let probs = self.probs.lock().expect("attention stash is never poisoned");
+        let probs = self
+            .probs
+            .lock()
+            .expect("attention stash is never poisoned");
         if probs.len() != self.batch * h * t * tp {
             bail!("attention backward before forward");
         }
         let dqkv = with_f32(qkv, |qkv| {
             with_f32(grad, |g| {
                 let mut dqkv = vec![0.0f32; rows * width];
-                dqkv.par_chunks_mut(t * width).enumerate().for_each(|(b, dqkv)| {
-                    let qkv = &qkv[b * t * width..(b + 1) * t * width];
-                    let g = &g[b * t * c..(b + 1) * t * c];
-                    let mut vt = vec![0.0f32; d * tp];
-                    let mut dp = vec![0.0f32; tp];
-                    let mut ds = vec![0.0f32; tp];
-                    for head in 0..h {
-                        let probs = &probs[(b * h + head) * t * tp..(b * h + head + 1) * t * tp];
-                        let (qo, ko, vo) = (head * d, c + head * d, 2 * c + head * d);
-                        transpose_into(&mut vt, qkv, width, vo, d, t, tp);
-                        for i in 0..t {
-                            let n = i + 1;
-                            let gi = &g[i * c + head * d..i * c + head * d + d];
-                            let p = &probs[i * tp..i * tp + n];
-                            // dP_ij = g_i · v_j
-                            row_times_transposed(gi, &vt, tp, n, &mut dp);
-                            let dot: f32 = p.iter().zip(&dp[..n]).map(|(p, x)| p * x).sum();
-                            for j in 0..n {
-                                ds[j] = p[j] * (dp[j] - dot) * scale;
-                            }
-                            // dQ_i = Σ_j dS_ij k_j
-                            let dq = &mut dqkv[i * width + qo..i * width + qo + d];
-                            weighted_row_sum(&ds[..n], qkv, width, ko, dq, false);
-                            let q = &qkv[i * width + qo..i * width + qo + d];
-                            for j in 0..n {
-                                let row = &mut dqkv[j * width..(j + 1) * width];
-                                axpy(ds[j], q, &mut row[ko..ko + d]);
-                                axpy(p[j], gi, &mut row[vo..vo + d]);
+                dqkv.par_chunks_mut(t * width)
+                    .enumerate()
+                    .for_each(|(b, dqkv)| {
+                        let qkv = &qkv[b * t * width..(b + 1) * t * width];
+                        let g = &g[b * t * c..(b + 1) * t * c];
+                        let mut vt = vec![0.0f32; d * tp];
+                        let mut dp = vec![0.0f32; tp];
+                        let mut ds = vec![0.0f32; tp];
+                        for head in 0..h {
+                            let probs =
+                                &probs[(b * h + head) * t * tp..(b * h + head + 1) * t * tp];
+                            let (qo, ko, vo) = (head * d, c + head * d, 2 * c + head * d);
+                            transpose_into(&mut vt, qkv, width, vo, d, t, tp);
+                            for i in 0..t {
+                                let n = i + 1;
+                                let gi = &g[i * c + head * d..i * c + head * d + d];
+                                let p = &probs[i * tp..i * tp + n];
+                                // dP_ij = g_i · v_j
+                                row_times_transposed(gi, &vt, tp, n, &mut dp);
+                                let dot: f32 = p.iter().zip(&dp[..n]).map(|(p, x)| p * x).sum();
+                                for j in 0..n {
+                                    ds[j] = p[j] * (dp[j] - dot) * scale;
+                                }
+                                // dQ_i = Σ_j dS_ij k_j
+                                let dq = &mut dqkv[i * width + qo..i * width + qo + d];
+                                weighted_row_sum(&ds[..n], qkv, width, ko, dq, false);
+                                let q = &qkv[i * width + qo..i * width + qo + d];
+                                for j in 0..n {
+                                    let row = &mut dqkv[j * width..(j + 1) * width];
+                                    axpy(ds[j], q, &mut row[ko..ko + d]);
+                                    axpy(p[j], gi, &mut row[vo..vo + d]);
+                                }
                             }
                         }
-                    }
-                });
+                    });
                 Ok(dqkv)
             })
         })?;
@@ -526,7 +620,12 @@ impl CustomOp1 for CausalAttention {
 /// Causal self-attention: `qkv` is (B*T, 3C) with queries, keys and values side by side, each
 /// split into `heads` heads; returns (B*T, C).
 pub fn causal_attention(qkv: &Tensor, batch: usize, time: usize, heads: usize) -> Result<Tensor> {
-    qkv.apply_op1(CausalAttention { batch, time, heads, probs: Mutex::new(Vec::new()) })
+    qkv.apply_op1(CausalAttention {
+        batch,
+        time,
+        heads,
+        probs: Mutex::new(Vec::new()),
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -559,26 +658,28 @@ impl CustomOp2 for CrossEntropy {
         probs
             .par_chunks_mut(ROW_BLOCK * v)
             .zip(logits.par_chunks(ROW_BLOCK * v))
-            .zip(losses.par_chunks_mut(ROW_BLOCK).zip(targets.par_chunks(ROW_BLOCK)))
+            .zip(
+                losses
+                    .par_chunks_mut(ROW_BLOCK)
+                    .zip(targets.par_chunks(ROW_BLOCK)),
+            )
             .for_each(|((p, x), (loss, tg))| {
-                for (((p, x), loss), &tg) in
-                    p.chunks_exact_mut(v).zip(x.chunks_exact(v)).zip(loss.iter_mut()).zip(tg)
+                for (((p, x), loss), &tg) in p
+                    .chunks_exact_mut(v)
+                    .zip(x.chunks_exact(v))
+                    .zip(loss.iter_mut())
+                    .zip(tg)
                 {
-                    let max = x.iter().fold(f32::NEG_INFINITY, |m, &a| m.max(a));
-                    let mut sum = 0.0f32;
-                    for (p, &x) in p.iter_mut().zip(x) {
-                        *p = fast_exp(x - max);
-                        sum += *p;
-                    }
-                    let inv = 1.0 / sum;
-                    for p in p.iter_mut() {
-                        *p *= inv;
-                    }
+                    p.copy_from_slice(x);
+                    let (max, sum) = softmax_in_place(p);
                     *loss = max + sum.ln() - x[tg as usize];
                 }
             });
         let mean = losses.iter().map(|&l| l as f64).sum::<f64>() / n as f64;
-        *self.probs.lock().expect("cross-entropy stash is never poisoned") = probs;
+        *self
+            .probs
+            .lock()
+            .expect("cross-entropy stash is never poisoned") = probs;
         Ok((CpuStorage::F32(vec![mean as f32]), Shape::from(())))
     }
 
@@ -596,12 +697,14 @@ impl CustomOp2 for CrossEntropy {
             bail!("cross-entropy backward called twice or before forward");
         }
         with_u32(targets, |targets| {
-            d.par_chunks_mut(v).zip(targets.par_iter()).for_each(|(row, &tg)| {
-                row[tg as usize] -= 1.0;
-                for x in row.iter_mut() {
-                    *x *= g;
-                }
-            });
+            d.par_chunks_mut(v)
+                .zip(targets.par_iter())
+                .for_each(|(row, &tg)| {
+                    row[tg as usize] -= 1.0;
+                    for x in row.iter_mut() {
+                        *x *= g;
+                    }
+                });
             Ok(())
         })?;
         Ok((Some(tensor(d, &[n, v])?), None))
@@ -610,7 +713,12 @@ impl CustomOp2 for CrossEntropy {
 
 /// Mean softmax cross-entropy (nats) of logits (N, V) against u32 targets (N).
 pub fn cross_entropy(logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
-    logits.apply_op2(targets, CrossEntropy { probs: Mutex::new(Vec::new()) })
+    logits.apply_op2(
+        targets,
+        CrossEntropy {
+            probs: Mutex::new(Vec::new()),
+        },
+    )
 }
 
 #[cfg(test)]
@@ -633,12 +741,21 @@ mod tests {
         let r = randn(&mut rng, out.dims(), 1.0).as_tensor().clone();
         let objective = || -> f64 {
             let o = f().unwrap();
-            o.mul(&r).unwrap().sum_all().unwrap().to_dtype(candle_core::DType::F64).unwrap().to_scalar::<f64>().unwrap()
+            o.mul(&r)
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .to_dtype(candle_core::DType::F64)
+                .unwrap()
+                .to_scalar::<f64>()
+                .unwrap()
         };
         let loss = f().unwrap().mul(&r).unwrap().sum_all().unwrap();
         let grads = loss.backward().unwrap();
         for (k, var) in vars.iter().enumerate() {
-            let g = grads.get(var.as_tensor()).expect("gradient reaches every input");
+            let g = grads
+                .get(var.as_tensor())
+                .expect("gradient reaches every input");
             let g: Vec<f32> = g.flatten_all().unwrap().to_vec1().unwrap();
             let base: Vec<f32> = var.as_tensor().flatten_all().unwrap().to_vec1().unwrap();
             for _ in 0..12 {
@@ -646,13 +763,16 @@ mod tests {
                 let eps = 1e-2f32;
                 let mut plus = base.clone();
                 plus[i] += eps;
-                var.set(&Tensor::from_vec(plus, var.dims(), &Device::Cpu).unwrap()).unwrap();
+                var.set(&Tensor::from_vec(plus, var.dims(), &Device::Cpu).unwrap())
+                    .unwrap();
                 let lp = objective();
                 let mut minus = base.clone();
                 minus[i] -= eps;
-                var.set(&Tensor::from_vec(minus, var.dims(), &Device::Cpu).unwrap()).unwrap();
+                var.set(&Tensor::from_vec(minus, var.dims(), &Device::Cpu).unwrap())
+                    .unwrap();
                 let lm = objective();
-                var.set(&Tensor::from_vec(base.clone(), var.dims(), &Device::Cpu).unwrap()).unwrap();
+                var.set(&Tensor::from_vec(base.clone(), var.dims(), &Device::Cpu).unwrap())
+                    .unwrap();
                 let numeric = (lp - lm) / (2.0 * eps as f64);
                 let analytic = g[i] as f64;
                 assert!(
@@ -681,7 +801,9 @@ mod tests {
         let x = randn(&mut rng, &[5, 16], 1.0);
         let w = randn(&mut rng, &[16], 1.0);
         let b = randn(&mut rng, &[16], 1.0);
-        grad_check(&[x.clone(), w.clone(), b.clone()], &|| layer_norm(&x, &w, &b));
+        grad_check(&[x.clone(), w.clone(), b.clone()], &|| {
+            layer_norm(&x, &w, &b)
+        });
         // Forward against the textbook formula from candle primitives.
         let y = layer_norm(&x, &w, &b).unwrap();
         let mean = x.mean_keepdim(1).unwrap();
@@ -694,7 +816,14 @@ mod tests {
             .unwrap()
             .broadcast_add(&b)
             .unwrap();
-        let diff = (y - reference).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+        let diff = (y - reference)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
         assert!(diff < 1e-5, "layer norm differs from reference by {diff}");
     }
 
@@ -702,7 +831,7 @@ mod tests {
     fn gelu_gradients() {
         let mut rng = Rng::new(2);
         let x = randn(&mut rng, &[7, 9], 2.0);
-        grad_check(&[x.clone()], &|| gelu(&x));
+        grad_check(std::slice::from_ref(&x), &|| gelu(&x));
     }
 
     #[test]
@@ -720,7 +849,9 @@ mod tests {
         let mut rng = Rng::new(4);
         let (b, t, h, d) = (2, 5, 2, 4);
         let qkv = randn(&mut rng, &[b * t, 3 * h * d], 1.0);
-        grad_check(&[qkv.clone()], &|| causal_attention(&qkv, b, t, h));
+        grad_check(std::slice::from_ref(&qkv), &|| {
+            causal_attention(&qkv, b, t, h)
+        });
         // Changing the last position must not change earlier outputs.
         let y = causal_attention(&qkv, b, t, h).unwrap();
         let mut data: Vec<f32> = qkv.as_tensor().flatten_all().unwrap().to_vec1().unwrap();
@@ -729,7 +860,14 @@ mod tests {
         }
         let moved = Tensor::from_vec(data, (b * t, 3 * h * d), &Device::Cpu).unwrap();
         let y2 = causal_attention(&moved, b, t, h).unwrap();
-        let early = |y: &Tensor| y.narrow(0, 0, t - 1).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let early = |y: &Tensor| {
+            y.narrow(0, 0, t - 1)
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap()
+        };
         assert_eq!(early(&y), early(&y2));
     }
 
@@ -739,8 +877,13 @@ mod tests {
         let logits = randn(&mut rng, &[6, 10], 2.0);
         let targets: Vec<u32> = (0..6).map(|_| rng.below(10) as u32).collect();
         let targets = Tensor::from_vec(targets, 6, &Device::Cpu).unwrap();
-        grad_check(&[logits.clone()], &|| cross_entropy(&logits, &targets));
-        let value = cross_entropy(&logits, &targets).unwrap().to_scalar::<f32>().unwrap();
+        grad_check(std::slice::from_ref(&logits), &|| {
+            cross_entropy(&logits, &targets)
+        });
+        let value = cross_entropy(&logits, &targets)
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
         let x: Vec<Vec<f32>> = logits.as_tensor().to_vec2().unwrap();
         let t: Vec<u32> = targets.to_vec1().unwrap();
         let reference: f64 = x
@@ -752,6 +895,9 @@ mod tests {
             })
             .sum::<f64>()
             / 6.0;
-        assert!((value as f64 - reference).abs() < 1e-5, "{value} vs {reference}");
+        assert!(
+            (value as f64 - reference).abs() < 1e-5,
+            "{value} vs {reference}"
+        );
     }
 }

@@ -35,12 +35,21 @@ pub const GRAD_CLIP: f64 = 1.0;
 const LOG_EVERY: usize = 100;
 
 pub fn config() -> Config {
-    Config { n_embd: N_EMBD, n_layer: N_LAYER, n_head: N_HEAD, context: CONTEXT }
+    Config {
+        n_embd: N_EMBD,
+        n_layer: N_LAYER,
+        n_head: N_HEAD,
+        context: CONTEXT,
+    }
 }
 
 /// Learning rate after `step` steps with `progress` of the budget used.
 fn learning_rate(step: usize, progress: f64) -> f64 {
-    let warmup = if WARMUP_STEPS == 0 { 1.0 } else { ((step + 1) as f64 / WARMUP_STEPS as f64).min(1.0) };
+    let warmup = if WARMUP_STEPS == 0 {
+        1.0
+    } else {
+        ((step + 1) as f64 / WARMUP_STEPS as f64).min(1.0)
+    };
     let decay_start = 1.0 - WARMDOWN_FRACTION;
     let decay = if progress <= decay_start {
         1.0
@@ -66,7 +75,13 @@ impl InplaceOp2 for AdamStep<'_> {
         "adamw-step"
     }
 
-    fn cpu_fwd(&self, s1: &mut CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<()> {
+    fn cpu_fwd(
+        &self,
+        s1: &mut CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<()> {
         let (CpuStorage::F32(p), CpuStorage::F32(g)) = (s1, s2) else {
             bail!("adamw: f32 parameters only");
         };
@@ -74,12 +89,20 @@ impl InplaceOp2 for AdamStep<'_> {
         else {
             bail!("adamw: contiguous tensors only");
         };
-        let mut state = self.state.lock().expect("optimizer state is never poisoned");
+        let mut state = self
+            .state
+            .lock()
+            .expect("optimizer state is never poisoned");
         let (m, v) = &mut *state;
         let (b1, b2) = (BETA1 as f32, BETA2 as f32);
         let eps = ADAM_EPS as f32;
         let decay = 1.0 - self.lr * self.weight_decay;
-        for (((p, &g), m), v) in p[p0..p1].iter_mut().zip(&g[g0..g1]).zip(m.iter_mut()).zip(v.iter_mut()) {
+        for (((p, &g), m), v) in p[p0..p1]
+            .iter_mut()
+            .zip(&g[g0..g1])
+            .zip(m.iter_mut())
+            .zip(v.iter_mut())
+        {
             let g = g * self.grad_scale;
             *m = b1 * *m + (1.0 - b1) * g;
             *v = b2 * *v + (1.0 - b2) * g * g;
@@ -90,9 +113,12 @@ impl InplaceOp2 for AdamStep<'_> {
     }
 }
 
+/// A parameter, whether it is weight-decayed, and its Adam moments (m, v).
+type ParamState = (Var, bool, Mutex<(Vec<f32>, Vec<f32>)>);
+
 /// AdamW with decoupled weight decay on matrices only and global-norm gradient clipping.
 struct AdamW {
-    params: Vec<(Var, bool, Mutex<(Vec<f32>, Vec<f32>)>)>,
+    params: Vec<ParamState>,
     t: i32,
 }
 
@@ -103,7 +129,11 @@ impl AdamW {
             .iter()
             .map(|(_, v)| {
                 let n = v.elem_count();
-                (v.clone(), v.rank() >= 2, Mutex::new((vec![0.0; n], vec![0.0; n])))
+                (
+                    v.clone(),
+                    v.rank() >= 2,
+                    Mutex::new((vec![0.0; n], vec![0.0; n])),
+                )
             })
             .collect();
         AdamW { params, t: 0 }
@@ -122,7 +152,11 @@ impl AdamW {
             grad_list.push(g);
         }
         let norm = sq.sqrt();
-        let grad_scale = if norm > GRAD_CLIP { (GRAD_CLIP / norm) as f32 } else { 1.0 };
+        let grad_scale = if norm > GRAD_CLIP {
+            (GRAD_CLIP / norm) as f32
+        } else {
+            1.0
+        };
         self.t += 1;
         for ((var, decays, state), g) in self.params.iter().zip(&grad_list) {
             let op = AdamStep {
@@ -142,17 +176,27 @@ impl AdamW {
 /// A random batch of (inputs, targets), each (BATCH_SIZE, CONTEXT) u32.
 fn batch(text: &[u8], rng: &mut Rng) -> Result<(Tensor, Tensor)> {
     if text.len() <= CONTEXT + 1 {
-        bail!("training text of {} bytes is shorter than the context", text.len());
+        bail!(
+            "training text of {} bytes is shorter than the context",
+            text.len()
+        );
     }
     let mut x = Vec::with_capacity(BATCH_SIZE * CONTEXT);
     let mut y = Vec::with_capacity(BATCH_SIZE * CONTEXT);
     for _ in 0..BATCH_SIZE {
         let start = rng.below(text.len() - CONTEXT - 1);
         x.extend(text[start..start + CONTEXT].iter().map(|&b| b as u32));
-        y.extend(text[start + 1..start + CONTEXT + 1].iter().map(|&b| b as u32));
+        y.extend(
+            text[start + 1..start + CONTEXT + 1]
+                .iter()
+                .map(|&b| b as u32),
+        );
     }
     let dev = &Device::Cpu;
-    Ok((Tensor::from_vec(x, (BATCH_SIZE, CONTEXT), dev)?, Tensor::from_vec(y, (BATCH_SIZE, CONTEXT), dev)?))
+    Ok((
+        Tensor::from_vec(x, (BATCH_SIZE, CONTEXT), dev)?,
+        Tensor::from_vec(y, (BATCH_SIZE, CONTEXT), dev)?,
+    ))
 }
 
 /// The outcome of training.
@@ -170,7 +214,11 @@ pub fn train(text: &[u8], budget: &Budget, seed: u64) -> Result<Trained> {
     let model = Gpt::new(config(), &mut root.fork(1))?;
     let mut data_rng = root.fork(2);
     let mut opt = AdamW::new(&model);
-    println!("model: {:.3}M parameters, {:?}", model.num_params() as f64 / 1e6, model.config());
+    println!(
+        "model: {:.3}M parameters, {:?}",
+        model.num_params() as f64 / 1e6,
+        model.config()
+    );
     let (mut steps, mut tokens) = (0, 0);
     let mut smoothed = f64::NAN;
     while !budget.done(steps, tokens) {
@@ -180,12 +228,21 @@ pub fn train(text: &[u8], budget: &Budget, seed: u64) -> Result<Trained> {
         let value = loss.to_scalar::<f32>()? as f64;
         if !value.is_finite() {
             println!("step {steps}: loss is {value}, stopping");
-            return Ok(Trained { model, steps, tokens, diverged: true });
+            return Ok(Trained {
+                model,
+                steps,
+                tokens,
+                diverged: true,
+            });
         }
         opt.step(&loss, lr)?;
         steps += 1;
         tokens += BATCH_SIZE * CONTEXT;
-        smoothed = if smoothed.is_nan() { value } else { 0.95 * smoothed + 0.05 * value };
+        smoothed = if smoothed.is_nan() {
+            value
+        } else {
+            0.95 * smoothed + 0.05 * value
+        };
         if steps % LOG_EVERY == 0 {
             println!(
                 "step {steps:5} | loss {:.4} ({:.3} bpb) | lr {lr:.2e} | {:.1}s",
@@ -195,7 +252,12 @@ pub fn train(text: &[u8], budget: &Budget, seed: u64) -> Result<Trained> {
             );
         }
     }
-    Ok(Trained { model, steps, tokens, diverged: false })
+    Ok(Trained {
+        model,
+        steps,
+        tokens,
+        diverged: false,
+    })
 }
 
 /// A model with the weights of a checkpoint written after `train`.

@@ -1,6 +1,8 @@
 //! One module per subcommand: thin glue between the command line and the library crates.
 
+mod audit;
 mod check;
+mod hub;
 mod init;
 pub mod report;
 mod run;
@@ -17,6 +19,8 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Track {
             command: TrackCommand::Check { dir },
         } => check::check(&dir).map(|()| 0),
+        Command::Hub { command } => hub::hub(command).map(|()| 0),
+        Command::Audit(args) => audit::audit(&args).map(|()| 0),
         Command::Sandbox {
             command: SandboxCommand::Check(args),
         } => sandbox::check(&args),

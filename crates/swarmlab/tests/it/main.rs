@@ -4,6 +4,8 @@
 
 mod harness;
 
+mod hub;
+
 mod agents;
 mod budget;
 mod check;

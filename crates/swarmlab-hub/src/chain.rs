@@ -1,0 +1,102 @@
+//! The verified chain of a track: bundles of its head for workers, and the rebase of a
+//! winner whose parent is no longer the head. The head itself moves only in the store, by
+//! compare-and-swap on the parent in one transaction; a winner that lost the race is never
+//! merged blindly: it is rebased here (a 3-way merge in the track's repository, no work
+//! tree) and verified again against the new head.
+
+use swarmlab_core::GitStore;
+
+use crate::hub::blocking;
+use crate::track::{commit_ref, path_str, scratch_path, CHAIN_REF};
+use crate::{Hub, HubError};
+
+/// Replays `commit` (a child of `old_parent`) onto `onto`. `None` when the change conflicts.
+pub fn rebase(
+    repo: &GitStore,
+    commit: &str,
+    old_parent: &str,
+    onto: &str,
+) -> Result<Option<String>, HubError> {
+    let Ok(out) = repo.run(&[
+        "merge-tree",
+        "--write-tree",
+        "--merge-base",
+        old_parent,
+        onto,
+        commit,
+    ]) else {
+        return Ok(None);
+    };
+    let tree = out.lines().next().unwrap_or_default().trim().to_string();
+    let message = repo.run(&["log", "-1", "--format=%B", commit])?;
+    let rebased = repo
+        .run(&["commit-tree", &tree, "-p", onto, "-m", message.trim_end()])?
+        .trim()
+        .to_string();
+    repo.keep_ref(&commit_ref(&rebased), &rebased)?;
+    Ok(Some(rebased))
+}
+
+/// A git bundle of `refname` and its history.
+pub fn bundle(
+    repo: &GitStore,
+    refname: &str,
+    config: &crate::HubConfig,
+) -> Result<Vec<u8>, HubError> {
+    let path = scratch_path(config, "out")?;
+    let made = repo.run(&["bundle", "create", "--quiet", path_str(&path)?, refname]);
+    let bytes = made.and_then(|_| {
+        std::fs::read(&path).map_err(|e| swarmlab_core::GitError::Failed {
+            command: "bundle create".into(),
+            dir: path.clone(),
+            stderr: e.to_string(),
+        })
+    });
+    let _ = std::fs::remove_file(&path);
+    Ok(bytes?)
+}
+
+impl Hub {
+    /// A bundle of a track's verified head, for workers to sync from.
+    pub async fn head_bundle(&self, track: &str) -> Result<Vec<u8>, HubError> {
+        self.store
+            .track(track)
+            .await?
+            .ok_or_else(|| HubError::NotFound(format!("track `{track}`")))?;
+        let repo = self.repo(track)?;
+        let config = self.config.clone();
+        blocking(move || bundle(&repo, CHAIN_REF, &config)).await
+    }
+
+    /// Rebases every winner that lost the race for the head onto the current head and queues
+    /// it for verification again; a conflicting one is rejected (`rebase_conflict`).
+    pub async fn reverify_pending(&self) -> Result<usize, HubError> {
+        let pending = self.store.reverify_pending().await?;
+        for sub in &pending {
+            let track = self
+                .store
+                .track(&sub.track)
+                .await?
+                .ok_or_else(|| HubError::NotFound(format!("track `{}`", sub.track)))?;
+            let (Some(candidate), Some(base)) = (sub.candidate.clone(), sub.base.clone()) else {
+                continue;
+            };
+            let repo = self.repo(&sub.track)?;
+            let head = track.head.clone();
+            let rebased = blocking(move || rebase(&repo, &candidate, &base, &head)).await?;
+            match rebased {
+                Some(c) => {
+                    self.store
+                        .requeue(sub.id, &c, &track.head, self.now())
+                        .await?
+                }
+                None => {
+                    self.store
+                        .reject_submission(sub.id, "rebase_conflict", self.now())
+                        .await?
+                }
+            }
+        }
+        Ok(pending.len())
+    }
+}

@@ -1,0 +1,231 @@
+//! [`HubConfig`]: the hub's settings, from a TOML file, then `SWARMLAB_HUB_*` environment
+//! variables, then whatever flags the CLI applies to the struct. Unknown keys are errors
+//! here (a typo in a server's config should stop it, not be ignored).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+
+/// Prefix of the environment variables that override the file.
+pub const ENV_PREFIX: &str = "SWARMLAB_HUB_";
+
+/// Everything the hub needs to start.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HubConfig {
+    /// Holds `hub.db`, `hub.key` and a git repository per track.
+    pub data_dir: PathBuf,
+    /// `host:port` to listen on; port 0 picks a free one.
+    pub listen: String,
+    /// Whether workers may register themselves (`POST /api/v1/register`).
+    pub open_registration: bool,
+    /// Largest request body accepted, in bytes (413 above).
+    pub max_request_bytes: usize,
+    /// Largest git bundle of a submission, in bytes (decoded).
+    pub max_bundle_bytes: usize,
+    /// Largest run log of a submission, in bytes.
+    pub max_log_bytes: usize,
+    /// Largest file a submission may add or change, in bytes.
+    pub max_file_bytes: u64,
+    /// How long an idea lease lasts without a heartbeat ("30m").
+    #[serde(deserialize_with = "humane")]
+    pub idea_lease: Duration,
+    /// How long a verification job lease lasts without a heartbeat ("2h").
+    #[serde(deserialize_with = "humane")]
+    pub job_lease: Duration,
+    /// How often expired leases are swept back to the queue ("10s").
+    #[serde(deserialize_with = "humane")]
+    pub sweep_interval: Duration,
+    /// How many chain commits behind the head a submission's parent may be.
+    pub stale_depth: u32,
+    /// Jaccard similarity of word shingles at or above which an idea is flagged as a
+    /// near-duplicate.
+    pub idea_similarity: f64,
+    /// Token bucket per identity (per address before authentication).
+    pub rate_limit: RateLimitConfig,
+}
+
+/// A token bucket: `burst` requests at once, refilled at `per_second`.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimitConfig {
+    pub burst: u32,
+    pub per_second: f64,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        RateLimitConfig {
+            burst: 120,
+            per_second: 20.0,
+        }
+    }
+}
+
+impl Default for HubConfig {
+    fn default() -> Self {
+        HubConfig {
+            data_dir: PathBuf::from("swarmlab-hub"),
+            listen: "127.0.0.1:7878".to_string(),
+            open_registration: true,
+            max_request_bytes: 48 << 20,
+            max_bundle_bytes: 32 << 20,
+            max_log_bytes: 4 << 20,
+            max_file_bytes: 1 << 20,
+            idea_lease: Duration::from_secs(30 * 60),
+            job_lease: Duration::from_secs(2 * 60 * 60),
+            sweep_interval: Duration::from_secs(10),
+            stale_depth: 8,
+            idea_similarity: 0.6,
+            rate_limit: RateLimitConfig::default(),
+        }
+    }
+}
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("failed to read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("failed to parse {origin}: {message}")]
+    Invalid { origin: String, message: String },
+}
+
+/// Environment variable (after the prefix) → key in the TOML document.
+const ENV_KEYS: &[(&str, &[&str])] = &[
+    ("DATA_DIR", &["data_dir"]),
+    ("LISTEN", &["listen"]),
+    ("OPEN_REGISTRATION", &["open_registration"]),
+    ("MAX_REQUEST_BYTES", &["max_request_bytes"]),
+    ("MAX_BUNDLE_BYTES", &["max_bundle_bytes"]),
+    ("MAX_LOG_BYTES", &["max_log_bytes"]),
+    ("MAX_FILE_BYTES", &["max_file_bytes"]),
+    ("IDEA_LEASE", &["idea_lease"]),
+    ("JOB_LEASE", &["job_lease"]),
+    ("SWEEP_INTERVAL", &["sweep_interval"]),
+    ("STALE_DEPTH", &["stale_depth"]),
+    ("IDEA_SIMILARITY", &["idea_similarity"]),
+    ("RATE_LIMIT_BURST", &["rate_limit", "burst"]),
+    ("RATE_LIMIT_PER_SECOND", &["rate_limit", "per_second"]),
+];
+
+impl HubConfig {
+    /// Reads `path` (when given), then applies `SWARMLAB_HUB_*` variables from the process
+    /// environment.
+    pub fn from_file_and_env(path: Option<&Path>) -> Result<HubConfig, ConfigError> {
+        let text = match path {
+            Some(path) => {
+                Some(
+                    std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                        path: path.to_path_buf(),
+                        source,
+                    })?,
+                )
+            }
+            None => None,
+        };
+        let origin = path.map_or("hub config".to_string(), |p| p.display().to_string());
+        Self::from_sources(text.as_deref(), &origin, |key| std::env::var(key).ok())
+    }
+
+    /// [`HubConfig::from_file_and_env`] with the file's text and the environment given.
+    pub fn from_sources(
+        text: Option<&str>,
+        origin: &str,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<HubConfig, ConfigError> {
+        let invalid = |origin: &str, message: String| ConfigError::Invalid {
+            origin: origin.to_string(),
+            message,
+        };
+        let mut doc: toml::Table = match text {
+            Some(text) => text
+                .parse()
+                .map_err(|e: toml::de::Error| invalid(origin, e.message().to_string()))?,
+            None => toml::Table::new(),
+        };
+        for (suffix, key) in ENV_KEYS {
+            let name = format!("{ENV_PREFIX}{suffix}");
+            let Some(raw) = env(&name) else { continue };
+            let value = format!("v = {raw}")
+                .parse::<toml::Table>()
+                .ok()
+                .and_then(|mut t| t.remove("v"))
+                .unwrap_or(toml::Value::String(raw));
+            let mut table = &mut doc;
+            for part in &key[..key.len() - 1] {
+                let entry = table
+                    .entry(part.to_string())
+                    .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+                table = entry
+                    .as_table_mut()
+                    .ok_or_else(|| invalid(&name, format!("`{part}` is not a table")))?;
+            }
+            table.insert(key[key.len() - 1].to_string(), value);
+        }
+        doc.try_into()
+            .map_err(|e: toml::de::Error| invalid(origin, e.message().to_string()))
+    }
+
+    /// The SQLite database file.
+    pub fn database_path(&self) -> PathBuf {
+        self.data_dir.join("hub.db")
+    }
+
+    /// The hub's secret signing key.
+    pub fn key_path(&self) -> PathBuf {
+        self.data_dir.join("hub.key")
+    }
+
+    /// The git repository of a track.
+    pub fn track_repo(&self, track: &str) -> PathBuf {
+        self.data_dir.join("tracks").join(track)
+    }
+
+    /// Scratch space for bundles in flight.
+    pub fn scratch_dir(&self) -> PathBuf {
+        self.data_dir.join("tmp")
+    }
+}
+
+fn humane<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let text = String::deserialize(d)?;
+    swarmlab_core::spec::parse_duration(&text).map_err(serde::de::Error::custom)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_environment_overrides_the_file() {
+        let text = "listen = \"0.0.0.0:9000\"\nidea_lease = \"5m\"\n[rate_limit]\nburst = 3\n";
+        let config = HubConfig::from_sources(Some(text), "hub.toml", |key| match key {
+            "SWARMLAB_HUB_OPEN_REGISTRATION" => Some("false".into()),
+            "SWARMLAB_HUB_JOB_LEASE" => Some("90s".into()),
+            "SWARMLAB_HUB_RATE_LIMIT_PER_SECOND" => Some("0.5".into()),
+            "SWARMLAB_HUB_DATA_DIR" => Some("/var/lib/hub".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(config.listen, "0.0.0.0:9000");
+        assert_eq!(config.idea_lease, Duration::from_secs(300));
+        assert_eq!(config.job_lease, Duration::from_secs(90));
+        assert!(!config.open_registration);
+        assert_eq!(config.rate_limit.burst, 3);
+        assert_eq!(config.rate_limit.per_second, 0.5);
+        assert_eq!(config.data_dir, PathBuf::from("/var/lib/hub"));
+    }
+
+    #[test]
+    fn an_unknown_key_is_an_error_that_names_it() {
+        let err = HubConfig::from_sources(Some("lisen = \"x\""), "hub.toml", |_| None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("lisen"), "{err}");
+    }
+}

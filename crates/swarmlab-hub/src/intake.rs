@@ -1,0 +1,216 @@
+//! Intake: the rules a submission must pass before anything runs, each with its own
+//! rejection reason. Claim rules (`wrong_worker`, `wrong_track`, `bad_signature`,
+//! `bundle_too_large`, `log_too_large`, `bad_commit_id`, `missing_metric`), the chain rule
+//! (`parent_unknown`, or `stale` when the parent is too far behind the head), and the code
+//! rules read from git, never from the worker: the bundle must verify and carry the commit
+//! (`bad_bundle`, `commit_missing`), the commit must be one child of the parent
+//! (`not_a_child_of_parent`), and its changes may touch only editable paths
+//! (`outside_editable`), with no symlinks (`symlink`), submodules (`submodule`), attribute
+//! files (`attribute_file`), binaries (`binary_file`) or oversized files (`file_too_large`),
+//! and must change something (`empty_change`).
+
+use std::path::Path;
+
+use swarmlab_core::diff_hash::{diff_hash_hex, normalised_diff_hash};
+use swarmlab_core::spec::Files;
+use swarmlab_core::GitStore;
+use swarmlab_proto::{signing, ChainEntry, Claim};
+
+use crate::store::{Identity, Intake, TrackRecord};
+use crate::track::{commit_ref, path_str};
+
+/// The size caps intake enforces.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_bundle_bytes: usize,
+    pub max_log_bytes: usize,
+    pub max_file_bytes: u64,
+}
+
+/// File names that steer git itself rather than hold code.
+const ATTRIBUTE_FILES: &[&str] = &[".gitattributes", ".gitmodules", ".gitignore", ".mailmap"];
+
+fn is_commit_id(text: &str) -> bool {
+    text.len() == 40
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// The rules that need only the claim, the caller and the sizes.
+pub fn check_claim(
+    caller: &Identity,
+    track: &TrackRecord,
+    claim: &Claim,
+    signature: &str,
+    bundle_len: usize,
+    log_len: usize,
+    limits: &Limits,
+) -> Result<(), String> {
+    if claim.worker_id != caller.id {
+        return Err("wrong_worker".into());
+    }
+    if claim.track != track.name {
+        return Err("wrong_track".into());
+    }
+    let key = caller
+        .public_key
+        .as_deref()
+        .and_then(|k| signing::parse_public_key(k).ok())
+        .ok_or("bad_signature")?;
+    signing::verify(&key, &claim.signed_bytes(), signature).map_err(|_| "bad_signature")?;
+    if bundle_len > limits.max_bundle_bytes {
+        return Err("bundle_too_large".into());
+    }
+    if log_len > limits.max_log_bytes {
+        return Err("log_too_large".into());
+    }
+    if !is_commit_id(&claim.commit) || !is_commit_id(&claim.parent) {
+        return Err("bad_commit_id".into());
+    }
+    match claim.metrics.get(&track.metric) {
+        Some(v) if v.is_finite() => Ok(()),
+        _ => Err("missing_metric".into()),
+    }
+}
+
+/// The parent must be the head or one of the `stale_depth` chain commits before it.
+pub fn check_parent(chain: &[ChainEntry], parent: &str, stale_depth: u32) -> Result<(), Intake> {
+    let Some(pos) = chain.iter().rposition(|e| e.commit == parent) else {
+        return Err(Intake::Invalid("parent_unknown".into()));
+    };
+    let behind = chain.len() - 1 - pos;
+    if behind > stale_depth as usize {
+        return Err(Intake::Rejected("stale".into()));
+    }
+    Ok(())
+}
+
+/// Unbundles the submission into the track's repository and checks its code. Returns the
+/// normalised diff hash.
+pub fn inspect(
+    repo: &GitStore,
+    bundle: &Path,
+    claim: &Claim,
+    editable: &[String],
+    max_file_bytes: u64,
+) -> Result<String, String> {
+    let path = path_str(bundle).map_err(|_| "bad_bundle")?;
+    repo.run(&["bundle", "verify", "--quiet", path])
+        .map_err(|_| "bad_bundle")?;
+    let heads = repo
+        .run(&["bundle", "list-heads", path])
+        .map_err(|_| "bad_bundle")?;
+    if !heads
+        .lines()
+        .any(|l| l.split_whitespace().next() == Some(claim.commit.as_str()))
+    {
+        return Err("commit_missing".into());
+    }
+    repo.run(&["bundle", "unbundle", path])
+        .map_err(|_| "bad_bundle")?;
+    let parents = repo
+        .run(&["rev-list", "--parents", "-n", "1", &claim.commit])
+        .map_err(|_| "commit_missing")?;
+    let ids: Vec<&str> = parents.split_whitespace().collect();
+    if ids != [claim.commit.as_str(), claim.parent.as_str()] {
+        return Err("not_a_child_of_parent".into());
+    }
+    // Keep what was received reachable (never served to workers while pending).
+    repo.keep_ref(&commit_ref(&claim.commit), &claim.commit)
+        .map_err(|_| "bad_bundle")?;
+    let raw = repo
+        .run(&[
+            "diff-tree",
+            "-r",
+            "-z",
+            "--no-renames",
+            "--raw",
+            &claim.parent,
+            &claim.commit,
+        ])
+        .map_err(|_| "bad_bundle")?;
+    let files = Files {
+        editable: editable.to_vec(),
+        trusted: Vec::new(),
+    };
+    let mut fields = raw.split('\0').filter(|f| !f.is_empty());
+    let mut changed = 0;
+    while let (Some(meta), Some(file)) = (fields.next(), fields.next()) {
+        changed += 1;
+        // ":<old mode> <new mode> <old id> <new id> <status>"
+        let parts: Vec<&str> = meta.trim_start_matches(':').split(' ').collect();
+        let [old_mode, new_mode, _, new_id, status] = parts[..] else {
+            return Err("bad_bundle".into());
+        };
+        let name = file.rsplit('/').next().unwrap_or(file);
+        if ATTRIBUTE_FILES.contains(&name) || file.split('/').any(|c| c == ".git") {
+            return Err("attribute_file".into());
+        }
+        if old_mode == "160000" || new_mode == "160000" {
+            return Err("submodule".into());
+        }
+        if new_mode == "120000" {
+            return Err("symlink".into());
+        }
+        if !files.is_editable(file) {
+            return Err("outside_editable".into());
+        }
+        if status == "D" {
+            continue;
+        }
+        let size: u64 = repo
+            .run(&["cat-file", "-s", new_id])
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .ok_or("bad_bundle")?;
+        if size > max_file_bytes {
+            return Err("file_too_large".into());
+        }
+        let content = repo
+            .run(&["cat-file", "blob", new_id])
+            .map_err(|_| "bad_bundle")?;
+        if content.contains('\0') {
+            return Err("binary_file".into());
+        }
+    }
+    if changed == 0 {
+        return Err("empty_change".into());
+    }
+    let diff = repo
+        .diff(&claim.parent, &claim.commit)
+        .map_err(|_| "bad_bundle")?;
+    Ok(diff_hash_hex(normalised_diff_hash(&diff)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chain(n: usize) -> Vec<ChainEntry> {
+        (0..n)
+            .map(|i| ChainEntry {
+                seq: i as i64,
+                commit: format!("c{i}"),
+                parent: None,
+                submission_id: None,
+                at_ms: 0,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_parent_must_be_recent_on_the_chain() {
+        let c = chain(6);
+        assert_eq!(check_parent(&c, "c5", 2), Ok(()));
+        assert_eq!(check_parent(&c, "c3", 2), Ok(()));
+        assert_eq!(
+            check_parent(&c, "c2", 2),
+            Err(Intake::Rejected("stale".into()))
+        );
+        assert_eq!(
+            check_parent(&c, "nope", 2),
+            Err(Intake::Invalid("parent_unknown".into()))
+        );
+    }
+}

@@ -1,0 +1,220 @@
+//! Leases: ideas to workers and verification jobs to verifiers, each with a deadline that
+//! heartbeats push back. An expired lease returns its item to the queue, at the next lease
+//! (on read) or at the periodic sweep. Verifier reports land here too: a verifier's fault
+//! is retried on another verifier, a submission's fault is final, and the first decisive
+//! report of a job wins.
+
+use swarmlab_proto::{
+    signing, IdeaInfo, JobLease, LeaseDeadline, ReportRequest, ReportResponse, Role, RunOutcome,
+};
+
+use crate::store::{Identity, Report, ReportKind, ReportOutcome, Swept};
+use crate::verdict::{decide, Decision};
+use crate::{Hub, HubError};
+
+fn require(caller: &Identity, role: Role) -> Result<(), HubError> {
+    if caller.role == role {
+        Ok(())
+    } else {
+        Err(HubError::Forbidden(format!(
+            "this needs the {} role",
+            role.as_str()
+        )))
+    }
+}
+
+fn millis(d: std::time::Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+impl Hub {
+    fn idea_deadline(&self) -> (i64, i64) {
+        let now = self.now();
+        (now, now.saturating_add(millis(self.config.idea_lease)))
+    }
+
+    fn job_deadline(&self) -> (i64, i64) {
+        let now = self.now();
+        (now, now.saturating_add(millis(self.config.job_lease)))
+    }
+
+    /// Leases the oldest open idea of a track to a worker; `None` when the queue is empty.
+    pub async fn lease_idea(
+        &self,
+        caller: &Identity,
+        track: &str,
+    ) -> Result<Option<IdeaInfo>, HubError> {
+        require(caller, Role::Worker)?;
+        let (now, deadline) = self.idea_deadline();
+        Ok(self
+            .store
+            .lease_idea(track, &caller.id, now, deadline)
+            .await?)
+    }
+
+    /// Extends the caller's lease on an idea.
+    pub async fn heartbeat_idea(
+        &self,
+        caller: &Identity,
+        id: i64,
+    ) -> Result<LeaseDeadline, HubError> {
+        let (now, deadline) = self.idea_deadline();
+        self.store
+            .heartbeat_idea(id, &caller.id, now, deadline)
+            .await?;
+        Ok(LeaseDeadline {
+            deadline_ms: deadline,
+        })
+    }
+
+    /// Marks the caller's leased idea done.
+    pub async fn finish_idea(&self, caller: &Identity, id: i64) -> Result<(), HubError> {
+        Ok(self.store.finish_idea(id, &caller.id, self.now()).await?)
+    }
+
+    /// Leases the oldest open verification job the caller did not submit.
+    pub async fn lease_job(&self, caller: &Identity) -> Result<Option<JobLease>, HubError> {
+        require(caller, Role::Verifier)?;
+        let (now, deadline) = self.job_deadline();
+        Ok(self.store.lease_job(&caller.id, now, deadline).await?)
+    }
+
+    /// Extends the caller's lease on a job.
+    pub async fn heartbeat_job(
+        &self,
+        caller: &Identity,
+        job_id: i64,
+    ) -> Result<LeaseDeadline, HubError> {
+        require(caller, Role::Verifier)?;
+        let (now, deadline) = self.job_deadline();
+        self.store
+            .heartbeat_job(job_id, &caller.id, now, deadline)
+            .await?;
+        Ok(LeaseDeadline {
+            deadline_ms: deadline,
+        })
+    }
+
+    /// The candidate of a job (with its history) as a git bundle, for a verifier that
+    /// leased it.
+    pub async fn job_bundle(&self, caller: &Identity, job_id: i64) -> Result<Vec<u8>, HubError> {
+        require(caller, Role::Verifier)?;
+        let job = self
+            .store
+            .job(job_id)
+            .await?
+            .ok_or_else(|| HubError::NotFound(format!("job {job_id}")))?;
+        if !self.store.held_job(job_id, &caller.id).await? {
+            return Err(HubError::Forbidden(format!(
+                "job {job_id} was never leased to you"
+            )));
+        }
+        let repo = self.repo(&job.track)?;
+        let config = self.config.clone();
+        let refname = crate::track::commit_ref(&job.candidate);
+        crate::hub::blocking(move || crate::chain::bundle(&repo, &refname, &config)).await
+    }
+
+    /// Records a verifier's signed measurements and applies the acceptance rule.
+    pub async fn report(
+        &self,
+        caller: &Identity,
+        job_id: i64,
+        req: ReportRequest,
+    ) -> Result<ReportResponse, HubError> {
+        require(caller, Role::Verifier)?;
+        let m = &req.measurements;
+        if m.job_id != job_id || m.verifier_id != caller.id {
+            return Err(HubError::BadRequest(
+                "the measurements name another job or verifier".into(),
+            ));
+        }
+        let key = caller
+            .public_key
+            .as_deref()
+            .and_then(|k| signing::parse_public_key(k).ok())
+            .ok_or_else(|| HubError::Forbidden("this verifier has no signing key".into()))?;
+        signing::verify(&key, &m.signed_bytes(), &req.signature)
+            .map_err(|e| HubError::BadRequest(format!("measurements: {e}")))?;
+        let job = self
+            .store
+            .job(job_id)
+            .await?
+            .ok_or_else(|| HubError::NotFound(format!("job {job_id}")))?;
+        let track = self
+            .store
+            .track(&job.track)
+            .await?
+            .ok_or_else(|| HubError::NotFound(format!("track `{}`", job.track)))?;
+        let (kind, p) = match m.outcome {
+            RunOutcome::VerifierFault => (ReportKind::Fault, None),
+            RunOutcome::Crash | RunOutcome::Timeout => {
+                let reason = if m.outcome == RunOutcome::Crash {
+                    "crash"
+                } else {
+                    "timeout"
+                };
+                (
+                    ReportKind::Reject {
+                        reason: reason.into(),
+                        p_value: None,
+                    },
+                    None,
+                )
+            }
+            RunOutcome::Ok => {
+                let values = m.candidate.iter().chain(&m.head);
+                if m.candidate.is_empty()
+                    || m.head.is_empty()
+                    || values.clone().any(|v| !v.is_finite())
+                {
+                    return Err(HubError::BadRequest(
+                        "measurements need finite values for both candidate and head".into(),
+                    ));
+                }
+                match decide(&m.candidate, &m.head, &track.rule) {
+                    Decision::Accept { p_value } => (ReportKind::Accept { p_value }, Some(p_value)),
+                    Decision::Reject { p_value } => (
+                        ReportKind::Reject {
+                            reason: "not_better".into(),
+                            p_value: Some(p_value),
+                        },
+                        Some(p_value),
+                    ),
+                    Decision::Continue { p_value } => (ReportKind::Continue, p_value),
+                }
+            }
+        };
+        let report = Report {
+            job_id,
+            verifier: caller.id.clone(),
+            measurements: req.measurements.clone(),
+            signature: req.signature.clone(),
+            kind,
+        };
+        let outcome = self.store.record_report(&report, self.now()).await?;
+        let (decision, reason) = match outcome {
+            ReportOutcome::Continued => ("continue", None),
+            ReportOutcome::Retry => ("retry", None),
+            ReportOutcome::Rejected(reason) => ("rejected", Some(reason)),
+            ReportOutcome::Accepted { .. } => ("accepted", None),
+            ReportOutcome::Reverify { .. } => {
+                self.reverify_pending().await?;
+                ("reverify", None)
+            }
+        };
+        Ok(ReportResponse {
+            decision: decision.into(),
+            reason,
+            p_value: p,
+        })
+    }
+
+    /// Returns expired leases to their queues and re-queues winners that lost the race for
+    /// the head. The server runs it periodically; tests call it after moving the clock.
+    pub async fn sweep(&self) -> Result<Swept, HubError> {
+        let swept = self.store.sweep(self.now()).await?;
+        self.reverify_pending().await?;
+        Ok(swept)
+    }
+}

@@ -1,0 +1,301 @@
+//! The ledger: every submission, verdict and head move of a track as a hash-chained entry
+//! signed by the hub, and [`audit`], which checks an exported ledger offline: hashes,
+//! signatures, the chain of `prev` links, and that every head move cites a verdict that
+//! satisfied the acceptance rule the track was created with.
+
+use std::collections::HashMap;
+
+use swarmlab_proto::ledger::GENESIS;
+use swarmlab_proto::signing::{self, SigningKey, VerifyingKey};
+use swarmlab_proto::{EventBody, LedgerEntry, Rule};
+
+use crate::verdict::{decide, Decision};
+
+/// Builds the next entry after `prev` (the previous entry's hash and seq), hashed and signed.
+pub fn seal(
+    key: &SigningKey,
+    track: &str,
+    prev: Option<(u64, &str)>,
+    at_ms: i64,
+    event: EventBody,
+) -> LedgerEntry {
+    let (seq, prev) = match prev {
+        Some((seq, hash)) => (seq + 1, hash.to_string()),
+        None => (0, GENESIS.to_string()),
+    };
+    let mut entry = LedgerEntry {
+        seq,
+        track: track.to_string(),
+        at_ms,
+        prev,
+        event,
+        hash: String::new(),
+        signature: String::new(),
+    };
+    entry.hash = entry.compute_hash();
+    entry.signature = sign_hash(key, &entry.hash);
+    entry
+}
+
+fn sign_hash(key: &SigningKey, hash: &str) -> String {
+    signing::sign(key, &hex::decode(hash).unwrap_or_default())
+}
+
+/// What an audit found in a ledger that checks out.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AuditReport {
+    pub track: String,
+    pub entries: u64,
+    pub submissions: u64,
+    pub verdicts: u64,
+    pub head_moves: u64,
+    /// The head after the last move (the baseline when none).
+    pub head: String,
+    /// The hash of the last entry: publish it to pin the ledger.
+    pub last_hash: String,
+}
+
+/// Why a ledger failed its audit; `line` counts from 1.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum AuditError {
+    #[error("the ledger is empty")]
+    Empty,
+    #[error("line {line}: not a ledger entry: {message}")]
+    Parse { line: usize, message: String },
+    #[error("line {line}: not in canonical form (the bytes were altered)")]
+    NotCanonical { line: usize },
+    #[error("line {line}: expected seq {expected}")]
+    Sequence { line: usize, expected: u64 },
+    #[error("line {line}: belongs to track `{found}`, not `{expected}`")]
+    Track {
+        line: usize,
+        expected: String,
+        found: String,
+    },
+    #[error("line {line}: `prev` does not match the previous entry's hash")]
+    BrokenLink { line: usize },
+    #[error("line {line}: hash does not match the entry's content")]
+    Hash { line: usize },
+    #[error("line {line}: the hub's signature does not verify")]
+    Signature { line: usize },
+    #[error("line {line}: the first entry must create the track")]
+    NoTrack { line: usize },
+    #[error("line {line}: head move is not backed by an accepting verdict: {why}")]
+    UnbackedHeadMove { line: usize, why: String },
+}
+
+/// Checks an exported ledger (JSON lines) against the hub's public key.
+pub fn audit(ledger_text: &str, hub_public_key: &VerifyingKey) -> Result<AuditReport, AuditError> {
+    let mut report = AuditReport::default();
+    let mut rule: Option<Rule> = None;
+    let mut verdicts: HashMap<u64, LedgerEntry> = HashMap::new();
+    let mut prev_hash = GENESIS.to_string();
+    // Every byte counts: split on '\n' only, and allow just one final newline.
+    let body = ledger_text.strip_suffix('\n').unwrap_or(ledger_text);
+    if body.is_empty() {
+        return Err(AuditError::Empty);
+    }
+    for (i, text) in body.split('\n').enumerate() {
+        let line = i + 1;
+        let entry: LedgerEntry = serde_json::from_str(text).map_err(|e| AuditError::Parse {
+            line,
+            message: e.to_string(),
+        })?;
+        if entry.to_line() != text {
+            return Err(AuditError::NotCanonical { line });
+        }
+        if entry.seq != i as u64 {
+            return Err(AuditError::Sequence {
+                line,
+                expected: i as u64,
+            });
+        }
+        if i == 0 {
+            report.track = entry.track.clone();
+        } else if entry.track != report.track {
+            return Err(AuditError::Track {
+                line,
+                expected: report.track.clone(),
+                found: entry.track,
+            });
+        }
+        if entry.prev != prev_hash {
+            return Err(AuditError::BrokenLink { line });
+        }
+        if entry.compute_hash() != entry.hash {
+            return Err(AuditError::Hash { line });
+        }
+        let digest = hex::decode(&entry.hash).map_err(|_| AuditError::Hash { line })?;
+        signing::verify(hub_public_key, &digest, &entry.signature)
+            .map_err(|_| AuditError::Signature { line })?;
+        match (&entry.event, i) {
+            (
+                EventBody::TrackCreated {
+                    baseline, rule: r, ..
+                },
+                0,
+            ) => {
+                rule = Some(*r);
+                report.head = baseline.clone();
+            }
+            (_, 0) | (EventBody::TrackCreated { .. }, _) => {
+                return Err(AuditError::NoTrack { line });
+            }
+            (EventBody::Submission { .. }, _) => report.submissions += 1,
+            (EventBody::Verdict { .. }, _) => {
+                report.verdicts += 1;
+                verdicts.insert(entry.seq, entry.clone());
+            }
+            (
+                EventBody::HeadMove {
+                    from,
+                    to,
+                    verdict_seq,
+                    ..
+                },
+                _,
+            ) => {
+                let why = |w: &str| AuditError::UnbackedHeadMove {
+                    line,
+                    why: w.to_string(),
+                };
+                if *from != report.head {
+                    return Err(why("it does not start from the current head"));
+                }
+                let track_rule = rule.ok_or_else(|| why("no track rule"))?;
+                check_backing(verdicts.get(verdict_seq), from, to, &track_rule)
+                    .map_err(|w| why(&w))?;
+                report.head = to.clone();
+                report.head_moves += 1;
+            }
+        }
+        prev_hash = entry.hash.clone();
+        report.entries += 1;
+    }
+    report.last_hash = prev_hash;
+    Ok(report)
+}
+
+fn check_backing(
+    verdict: Option<&LedgerEntry>,
+    from: &str,
+    to: &str,
+    track_rule: &Rule,
+) -> Result<(), String> {
+    let Some(EventBody::Verdict {
+        candidate,
+        base,
+        decision,
+        rule,
+        measurements,
+        ..
+    }) = verdict.map(|v| &v.event)
+    else {
+        return Err("the cited entry is not an earlier verdict".into());
+    };
+    if candidate != to || base != from {
+        return Err("the verdict is about another candidate or head".into());
+    }
+    if rule != track_rule {
+        return Err("the verdict used another rule than the track's".into());
+    }
+    if decision != "accept" {
+        return Err("the verdict did not accept".into());
+    }
+    match decide(&measurements.candidate, &measurements.head, rule) {
+        Decision::Accept { .. } => Ok(()),
+        _ => Err("its measurements do not satisfy the acceptance rule".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use swarmlab_core::Goal;
+    use swarmlab_proto::{Measurements, RunOutcome};
+
+    fn rule() -> Rule {
+        Rule {
+            goal: Goal::Minimize,
+            alpha: 0.05,
+            min_delta: 0.0,
+            reruns: 3,
+        }
+    }
+
+    fn verdict(candidate: Vec<f64>, head: Vec<f64>) -> EventBody {
+        EventBody::Verdict {
+            verdict_id: 1,
+            submission_id: 1,
+            candidate: "c1".into(),
+            base: "b0".into(),
+            decision: "accept".into(),
+            reason: None,
+            p_value: None,
+            rule: rule(),
+            measurements: Measurements {
+                job_id: 1,
+                verifier_id: "v".into(),
+                hardware_class: "cpu".into(),
+                outcome: RunOutcome::Ok,
+                candidate,
+                head,
+                detail: None,
+            },
+            verifier_signature: String::new(),
+        }
+    }
+
+    fn ledger(key: &SigningKey, verdict_body: EventBody) -> String {
+        let events = vec![
+            EventBody::TrackCreated {
+                baseline: "b0".into(),
+                metric: "loss".into(),
+                rule: rule(),
+                editable: vec!["a".into()],
+            },
+            verdict_body,
+            EventBody::HeadMove {
+                from: "b0".into(),
+                to: "c1".into(),
+                submission_id: 1,
+                verdict_seq: 1,
+            },
+        ];
+        let mut out = String::new();
+        let mut prev: Option<(u64, String)> = None;
+        for event in events {
+            let e = seal(
+                key,
+                "t",
+                prev.as_ref().map(|(s, h)| (*s, h.as_str())),
+                5,
+                event,
+            );
+            out.push_str(&e.to_line());
+            out.push('\n');
+            prev = Some((e.seq, e.hash));
+        }
+        out
+    }
+
+    #[test]
+    fn a_sound_ledger_audits_and_a_forged_head_move_does_not() {
+        let key = signing::signing_key(&[3; 32]);
+        let good = ledger(&key, verdict(vec![0.5, 0.51, 0.49], vec![1.0, 1.01, 0.99]));
+        let report = audit(&good, &key.verifying_key()).unwrap();
+        assert_eq!((report.head_moves, report.head.as_str()), (1, "c1"));
+        // A verdict signed by the hub but whose numbers do not pass the rule.
+        let forged = ledger(&key, verdict(vec![1.0, 1.01, 0.99], vec![1.0, 1.01, 0.99]));
+        assert!(matches!(
+            audit(&forged, &key.verifying_key()),
+            Err(AuditError::UnbackedHeadMove { line: 3, .. })
+        ));
+        // Another key.
+        let other = signing::signing_key(&[4; 32]);
+        assert_eq!(
+            audit(&good, &other.verifying_key()),
+            Err(AuditError::Signature { line: 1 })
+        );
+    }
+}

@@ -1,0 +1,111 @@
+use swarmlab_hub::HubError;
+use swarmlab_proto::NewIdea;
+
+use crate::support::Fixture;
+
+fn idea(text: &str) -> NewIdea {
+    NewIdea {
+        text: text.into(),
+        tags: vec!["lr".into()],
+    }
+}
+
+#[tokio::test]
+async fn an_expired_idea_lease_returns_the_idea_on_read_and_by_sweep() {
+    let f = Fixture::new().await;
+    let a = f
+        .hub
+        .add_idea(&f.w1.identity, "toy", &idea("raise the learning rate"))
+        .await
+        .unwrap();
+    let leased = f
+        .hub
+        .lease_idea(&f.w1.identity, "toy")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((leased.id, leased.state.as_str()), (a.id, "leased"));
+    assert_eq!(f.hub.lease_idea(&f.w2.identity, "toy").await.unwrap(), None);
+
+    // A heartbeat keeps it; then silence past the deadline loses it.
+    f.clock.advance(50_000);
+    f.hub.heartbeat_idea(&f.w1.identity, a.id).await.unwrap();
+    f.clock.advance(50_000);
+    assert_eq!(f.hub.lease_idea(&f.w2.identity, "toy").await.unwrap(), None);
+    f.clock.advance(11_000);
+    let again = f
+        .hub
+        .lease_idea(&f.w2.identity, "toy")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (again.id, again.lease_holder.as_deref()),
+        (a.id, Some(f.w2.identity.id.as_str()))
+    );
+    assert!(matches!(
+        f.hub.heartbeat_idea(&f.w1.identity, a.id).await,
+        Err(HubError::Conflict(_))
+    ));
+
+    // The sweep returns expired leases without anyone reading.
+    f.clock.advance(61_000);
+    let swept = f.hub.sweep().await.unwrap();
+    assert_eq!(swept.ideas, 1);
+    assert_eq!(f.hub.idea(a.id).await.unwrap().state, "open");
+}
+
+#[tokio::test]
+async fn a_near_duplicate_idea_is_flagged_and_an_idea_links_its_submissions() {
+    let f = Fixture::new().await;
+    let a = f
+        .hub
+        .add_idea(
+            &f.w1.identity,
+            "toy",
+            &idea("Double the model width to 128 units"),
+        )
+        .await
+        .unwrap();
+    let b = f
+        .hub
+        .add_idea(
+            &f.w2.identity,
+            "toy",
+            &idea("double the model width to 128 units!"),
+        )
+        .await
+        .unwrap();
+    let c = f
+        .hub
+        .add_idea(&f.w2.identity, "toy", &idea("use cosine decay"))
+        .await
+        .unwrap();
+    assert_eq!(a.duplicate_of, None);
+    assert_eq!(b.duplicate_of, Some(a.id));
+    assert_eq!(c.duplicate_of, None);
+
+    let leased = f
+        .hub
+        .lease_idea(&f.w1.identity, "toy")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(leased.id, a.id);
+    let (commit, bundle) = f.candidate(
+        &f.baseline,
+        &[crate::support::Edit::Write(
+            "params.txt",
+            b"lr = 0.01\nwidth = 128\n",
+        )],
+    );
+    let mut claim = f.claim(&f.w1, &f.baseline, &commit, 0.9, "idea-1");
+    claim.idea_id = Some(a.id);
+    let sub = f.submit_claim(&f.w1, claim, bundle).await;
+    assert_eq!(sub.status, "queued");
+    let a = f.hub.idea(a.id).await.unwrap();
+    assert_eq!(
+        (a.state.as_str(), a.submissions.clone()),
+        ("done", vec![sub.id])
+    );
+}

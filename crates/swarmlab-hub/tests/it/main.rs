@@ -1,0 +1,9 @@
+//! Integration tests of the hub, one module per feature, on a controllable clock.
+
+mod chain;
+mod http;
+mod ideas;
+mod intake;
+mod jobs;
+mod ledger;
+mod support;

@@ -1,0 +1,207 @@
+//! Request and response bodies of the JSON API under `/api/v1`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Claim, Measurements};
+
+/// Who an identity is to the hub.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Untrusted: leases ideas, submits candidates.
+    Worker,
+    /// Trusted: leases verification jobs, reports measurements.
+    Verifier,
+    /// Adds tracks and identities.
+    Admin,
+}
+
+impl Role {
+    /// The lowercase name stored and sent.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Worker => "worker",
+            Role::Verifier => "verifier",
+            Role::Admin => "admin",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(text: &str) -> Option<Role> {
+        match text {
+            "worker" => Some(Role::Worker),
+            "verifier" => Some(Role::Verifier),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+}
+
+/// `GET /api/v1/hub`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HubInfo {
+    pub api_version: String,
+    /// The key that signs the ledger, 64 hex digits.
+    pub public_key: String,
+    pub open_registration: bool,
+}
+
+/// `POST /api/v1/register`: a worker registers its ed25519 key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RegisterRequest {
+    pub name: String,
+    /// 64 hex digits.
+    pub public_key: String,
+}
+
+/// `POST /api/v1/identities` (admin): any role.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CreateIdentityRequest {
+    pub name: String,
+    pub role: Role,
+    pub public_key: Option<String>,
+}
+
+/// A new identity and its bearer token; the token is shown once and stored only hashed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IdentityToken {
+    pub identity_id: String,
+    pub role: Role,
+    pub token: String,
+}
+
+/// `POST /api/v1/tracks` (admin): a repository on the hub's machine and its baseline.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AddTrackRequest {
+    /// Path of a git repository readable by the hub.
+    pub repo: String,
+    /// A revision in it; `swarmlab.toml` is read from this commit.
+    pub baseline: String,
+}
+
+/// One link of a track's verified chain.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChainEntry {
+    pub seq: i64,
+    pub commit: String,
+    pub parent: Option<String>,
+    pub submission_id: Option<i64>,
+    pub at_ms: i64,
+}
+
+/// A track as the hub knows it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TrackInfo {
+    pub name: String,
+    pub baseline: String,
+    pub head: String,
+    pub metric: String,
+    pub goal: String,
+    pub reruns: u32,
+    pub alpha: f64,
+    pub min_delta: f64,
+    pub editable: Vec<String>,
+    pub chain: Vec<ChainEntry>,
+}
+
+/// `POST /api/v1/tracks/{track}/ideas`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NewIdea {
+    pub text: String,
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
+/// An idea in a track's queue.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IdeaInfo {
+    pub id: i64,
+    pub track: String,
+    pub text: String,
+    pub tags: Vec<String>,
+    pub author: String,
+    /// `open`, `leased` or `done`.
+    pub state: String,
+    pub lease_holder: Option<String>,
+    pub lease_deadline_ms: Option<i64>,
+    /// The earlier idea this one nearly repeats, if any.
+    pub duplicate_of: Option<i64>,
+    pub similarity: Option<f64>,
+    /// Submissions that tried this idea.
+    pub submissions: Vec<i64>,
+}
+
+/// A lease's new deadline (idea or job heartbeat).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LeaseDeadline {
+    pub deadline_ms: i64,
+}
+
+/// `POST /api/v1/tracks/{track}/submissions`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SubmitRequest {
+    pub claim: Claim,
+    /// The worker's signature over [`Claim::signed_bytes`].
+    pub signature: String,
+    /// A git bundle carrying the candidate commit, base64.
+    pub bundle: String,
+    /// The worker's run log.
+    pub log: String,
+}
+
+/// A submission as its submitter, verifiers and admins see it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SubmissionInfo {
+    pub id: i64,
+    pub track: String,
+    pub worker: String,
+    pub idea_id: Option<i64>,
+    pub parent: String,
+    pub commit: String,
+    /// The commit verified: `commit`, or it rebased onto the head.
+    pub candidate: Option<String>,
+    /// The head it is verified against.
+    pub base: Option<String>,
+    /// `invalid`, `queued`, `verifying`, `reverify`, `accepted` or `rejected`.
+    pub status: String,
+    pub reason: Option<String>,
+    pub received_ms: i64,
+}
+
+/// A verification job leased to a verifier. The claim is withheld: the verifier is blind.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobLease {
+    pub job_id: i64,
+    pub track: String,
+    pub candidate: String,
+    pub base: String,
+    pub metric: String,
+    pub goal: String,
+    pub reruns: u32,
+    pub deadline_ms: i64,
+}
+
+/// `POST /api/v1/jobs/{id}/report`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReportRequest {
+    pub measurements: Measurements,
+    /// The verifier's signature over [`Measurements::signed_bytes`].
+    pub signature: String,
+}
+
+/// The hub's answer to a report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReportResponse {
+    /// `continue` (run more reruns), `accepted`, `rejected`, `reverify` or `retry` (fault).
+    pub decision: String,
+    pub reason: Option<String>,
+    pub p_value: Option<f64>,
+}
+
+/// Every error the API returns.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// A stable machine-readable code, e.g. `unauthorized`.
+    pub error: String,
+    pub message: String,
+}

@@ -1,0 +1,119 @@
+//! The ledger's events as they are exported, one JSON object per line, and the bytes that
+//! chain them: each entry carries the hash of the previous one and the hub's signature over
+//! its own hash.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use swarmlab_core::Goal;
+
+use crate::Measurements;
+
+/// The `prev` of a track's first entry.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// The acceptance rule in force for a verdict, copied into it so an audit needs nothing else.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Rule {
+    /// `minimize` or `maximize`.
+    pub goal: Goal,
+    pub alpha: f64,
+    pub min_delta: f64,
+    pub reruns: u32,
+}
+
+/// What happened. Internally tagged by `kind`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EventBody {
+    /// A track was added; its head starts at the baseline.
+    TrackCreated {
+        baseline: String,
+        metric: String,
+        rule: Rule,
+        editable: Vec<String>,
+    },
+    /// A submission went through intake: `status` is `queued`, `invalid` or `rejected`.
+    Submission {
+        submission_id: i64,
+        worker: String,
+        parent: String,
+        commit: String,
+        diff_hash: String,
+        status: String,
+        reason: Option<String>,
+        claim_signature: String,
+    },
+    /// A verifier's report decided a job.
+    Verdict {
+        verdict_id: i64,
+        submission_id: i64,
+        candidate: String,
+        base: String,
+        /// `accept` or `reject`.
+        decision: String,
+        reason: Option<String>,
+        p_value: Option<f64>,
+        rule: Rule,
+        measurements: Measurements,
+        verifier_signature: String,
+    },
+    /// The head moved from `from` to `to` on the strength of the verdict at `verdict_seq`.
+    HeadMove {
+        from: String,
+        to: String,
+        submission_id: i64,
+        verdict_seq: u64,
+    },
+}
+
+/// One exported line of a track's ledger.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LedgerEntry {
+    pub seq: u64,
+    pub track: String,
+    pub at_ms: i64,
+    /// The `hash` of the previous entry, [`GENESIS`] for the first.
+    pub prev: String,
+    pub event: EventBody,
+    /// SHA-256 (hex) of [`LedgerEntry::hashed_bytes`].
+    pub hash: String,
+    /// The hub's ed25519 signature (hex) over the hash's 32 bytes.
+    pub signature: String,
+}
+
+#[derive(Serialize)]
+struct Hashed<'a> {
+    seq: u64,
+    track: &'a str,
+    at_ms: i64,
+    prev: &'a str,
+    event: &'a EventBody,
+}
+
+impl LedgerEntry {
+    /// The bytes the entry's hash covers: everything but the hash and the signature.
+    pub fn hashed_bytes(&self) -> Vec<u8> {
+        crate::canonical(
+            "swarmlab/ledger/v1",
+            &Hashed {
+                seq: self.seq,
+                track: &self.track,
+                at_ms: self.at_ms,
+                prev: &self.prev,
+                event: &self.event,
+            },
+        )
+    }
+
+    /// SHA-256 of [`LedgerEntry::hashed_bytes`], as 64 hex digits.
+    pub fn compute_hash(&self) -> String {
+        hex::encode(Sha256::digest(self.hashed_bytes()))
+    }
+
+    /// The entry as its exported line (without the newline).
+    pub fn to_line(&self) -> String {
+        // Plain data with string keys always serialises.
+        serde_json::to_string(self).expect("ledger entries serialise to JSON")
+    }
+}

@@ -1,0 +1,40 @@
+//! What a verifier reports for one job: how the runs ended and the metric values measured.
+
+use serde::{Deserialize, Serialize};
+
+/// How a verifier's runs of a candidate ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunOutcome {
+    /// The runs finished and printed the metric.
+    Ok,
+    /// The candidate crashed: the submission's fault, final.
+    Crash,
+    /// The candidate overran its timeout: the submission's fault, final.
+    Timeout,
+    /// The verifier itself failed (sandbox, disk, device): the job is retried elsewhere.
+    VerifierFault,
+}
+
+/// Signed measurements of the candidate and of the head, on one hardware class. A verifier
+/// may report a prefix of its reruns; the hub answers whether to go on (sequential testing).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Measurements {
+    pub job_id: i64,
+    pub verifier_id: String,
+    pub hardware_class: String,
+    pub outcome: RunOutcome,
+    /// The metric of each rerun of the candidate.
+    pub candidate: Vec<f64>,
+    /// The metric of each rerun of the head, on the same hardware class.
+    pub head: Vec<f64>,
+    /// Free text for faults, crashes and timeouts.
+    pub detail: Option<String>,
+}
+
+impl Measurements {
+    /// The bytes the verifier's signature covers.
+    pub fn signed_bytes(&self) -> Vec<u8> {
+        crate::canonical("swarmlab/measurements/v1", self)
+    }
+}

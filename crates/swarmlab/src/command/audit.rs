@@ -1,0 +1,24 @@
+//! `swarmlab audit LEDGER --key HEX`: check an exported ledger offline.
+
+use anyhow::Context;
+
+use crate::cli::AuditArgs;
+
+pub fn audit(args: &AuditArgs) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(&args.ledger)
+        .with_context(|| format!("failed to read {}", args.ledger.display()))?;
+    let key = swarmlab_proto::signing::parse_public_key(args.key.trim())
+        .context("--key is not a hub public key")?;
+    let report = swarmlab_hub::audit(&text, &key)
+        .with_context(|| format!("{} does not audit", args.ledger.display()))?;
+    println!(
+        "ok: track {}: {} entries ({} submissions, {} verdicts, {} head moves); head {}",
+        report.track,
+        report.entries,
+        report.submissions,
+        report.verdicts,
+        report.head_moves,
+        report.head
+    );
+    Ok(())
+}

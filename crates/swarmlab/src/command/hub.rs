@@ -1,0 +1,60 @@
+//! `swarmlab hub serve` and `swarmlab hub admin-token`: thin glue over `swarmlab-hub`.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use swarmlab_hub::{Hub, HubConfig, Server, SystemClock};
+
+use crate::cli::{HubArgs, HubCommand};
+
+pub fn hub(command: HubCommand) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("failed to start the async runtime")?;
+    match command {
+        HubCommand::Serve(args) => {
+            let config = config(&args)?;
+            let data_dir = config.data_dir.clone();
+            runtime.block_on(async {
+                let server = Server::bind(config, Arc::new(SystemClock)).await?;
+                eprintln!(
+                    "hub: serving http://{}/api/v1 (data in {}); Ctrl-C stops it",
+                    server.local_addr()?,
+                    data_dir.display()
+                );
+                server
+                    .run(async {
+                        let _ = tokio::signal::ctrl_c().await;
+                    })
+                    .await
+            })?;
+            eprintln!("hub: stopped");
+        }
+        HubCommand::AdminToken { hub, name } => {
+            let config = config(&hub)?;
+            let token = runtime.block_on(async {
+                let hub = Hub::open(config, Arc::new(SystemClock)).await?;
+                hub.bootstrap_admin(&name).await
+            })?;
+            println!("{}", token.token);
+            eprintln!(
+                "admin `{name}` created ({}); keep the token: it is stored only as a hash",
+                token.identity_id
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The configuration from the file and environment, then the flags.
+fn config(args: &HubArgs) -> anyhow::Result<HubConfig> {
+    let mut config = HubConfig::from_file_and_env(args.config.as_deref())?;
+    if let Some(dir) = &args.data_dir {
+        config.data_dir = dir.clone();
+    }
+    if let Some(listen) = &args.listen {
+        config.listen = listen.clone();
+    }
+    Ok(config)
+}
