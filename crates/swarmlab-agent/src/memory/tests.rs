@@ -131,17 +131,7 @@ fn group_key_takes_the_knob_or_the_verb_and_its_object() {
     assert_eq!(group_key(""), "(no description)");
 }
 
-const DIFF: &str = "\
-diff --git a/src/train.rs b/src/train.rs
-index 1111111..2222222 100644
---- a/src/train.rs
-+++ b/src/train.rs
-@@ -10,7 +10,7 @@ fn main() {
-     let x = 1;
--const LR: f64 = 0.002;
-+const LR: f64 = 0.003;
-     let y = 2;
-";
+const DIFF: &str = "--- a/params.txt\n+++ b/params.txt\n-lr = 0.002\n+lr = 0.003\n";
 
 #[test]
 fn already_tried_finds_a_measured_experiment_with_the_same_hash() {

@@ -28,7 +28,58 @@ pub struct SqliteStore {
     key: SigningKey,
 }
 
+/// What a lease can be held on.
+#[derive(Clone, Copy)]
+enum Leased {
+    Idea,
+    Job,
+}
+
+impl Leased {
+    /// The table and the column naming the holder.
+    fn table_and_holder(self) -> (&'static str, &'static str) {
+        match self {
+            Leased::Idea => ("ideas", "lease_holder"),
+            Leased::Job => ("jobs", "verifier"),
+        }
+    }
+}
+
 impl SqliteStore {
+    /// Extends a live lease held by `holder` to `deadline`; a conflict when it is not theirs
+    /// or has expired.
+    async fn extend_lease(
+        &self,
+        what: Leased,
+        id: i64,
+        holder: &str,
+        now: i64,
+        deadline: i64,
+    ) -> Result<(), StoreError> {
+        let (table, holder_column) = what.table_and_holder();
+        let sql = format!(
+            "UPDATE {table} SET lease_deadline_ms = $1 WHERE id = $2 AND state = 'leased' AND {holder_column} = $3 AND lease_deadline_ms > $4"
+        );
+        let done = sqlx::query(&sql)
+            .bind(deadline)
+            .bind(id)
+            .bind(holder)
+            .bind(now)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        if done != 1 {
+            let noun = match what {
+                Leased::Idea => "idea",
+                Leased::Job => "job",
+            };
+            return Err(StoreError::Conflict(format!(
+                "{noun} {id} is not leased to you (the lease may have expired)"
+            )));
+        }
+        Ok(())
+    }
+
     /// Opens (creating if needed) the database at `path`, applies pending migrations, and
     /// signs ledger entries with `key`.
     pub async fn open(path: &Path, key: SigningKey) -> Result<SqliteStore, StoreError> {
@@ -493,24 +544,8 @@ impl Store for SqliteStore {
         now: i64,
         deadline: i64,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let done = sqlx::query(
-            "UPDATE ideas SET lease_deadline_ms = $1 WHERE id = $2 AND state = 'leased' AND lease_holder = $3 AND lease_deadline_ms > $4",
-        )
-        .bind(deadline)
-        .bind(id)
-        .bind(worker)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if done != 1 {
-            return Err(StoreError::Conflict(format!(
-                "idea {id} is not leased to you (the lease may have expired)"
-            )));
-        }
-        tx.commit().await?;
-        Ok(())
+        self.extend_lease(Leased::Idea, id, worker, now, deadline)
+            .await
     }
 
     async fn finish_idea(&self, id: i64, worker: &str, now: i64) -> Result<(), StoreError> {
@@ -817,24 +852,8 @@ impl Store for SqliteStore {
         now: i64,
         deadline: i64,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let done = sqlx::query(
-            "UPDATE jobs SET lease_deadline_ms = $1 WHERE id = $2 AND state = 'leased' AND verifier = $3 AND lease_deadline_ms > $4",
-        )
-        .bind(deadline)
-        .bind(job_id)
-        .bind(verifier)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if done != 1 {
-            return Err(StoreError::Conflict(format!(
-                "job {job_id} is not leased to you (the lease may have expired)"
-            )));
-        }
-        tx.commit().await?;
-        Ok(())
+        self.extend_lease(Leased::Job, job_id, verifier, now, deadline)
+            .await
     }
 
     async fn job(&self, job_id: i64) -> Result<Option<JobRecord>, StoreError> {
