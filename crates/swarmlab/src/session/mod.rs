@@ -209,7 +209,7 @@ impl Session {
             }
             // Draft a next change only when a next experiment may follow.
             let more = limits.experiments.is_none_or(|n| done + 1 < n);
-            let (outcome, next) = self.experiment(prepared.take(), more)?;
+            let (outcome, next) = self.experiment(prepared.take(), more, empty)?;
             prepared = next;
             match outcome {
                 Some(record) if record.status == Status::Interrupted => {
@@ -269,10 +269,13 @@ impl Session {
     /// One experiment, started from `prepared` when the side worktree drafted it. Returns
     /// its record (`None` when there was nothing to run: no proposal, a duplicate, or Ctrl-C
     /// while proposing) and, when pipelining, the draft of the next one.
+    /// `attempt` counts the proposals skipped in a row before this one: a proposer seeded by
+    /// (seed, index) alone would repeat a skipped duplicate forever.
     fn experiment(
         &mut self,
         prepared: Option<Prepared>,
         draft_next: bool,
+        attempt: u32,
     ) -> anyhow::Result<(Option<Record>, Option<Prepared>)> {
         let index = self.next_index();
         let best = self.best_record().expect("the baseline ran").clone();
@@ -298,7 +301,7 @@ impl Session {
                     spec: &self.spec,
                     history: &self.records,
                     index,
-                    seed: self.seed,
+                    seed: retry_seed(self.seed, attempt),
                     idea: self.idea.as_deref(),
                     best_commit: &best.commit,
                     cancel: &self.cancel,
@@ -585,6 +588,11 @@ impl Session {
     fn run_dir(&self, index: u64) -> PathBuf {
         self.spec.root.join(self.run_dir_relative(index))
     }
+}
+
+/// The proposer's seed for another try at the same experiment number.
+fn retry_seed(seed: u64, attempt: u32) -> u64 {
+    seed.wrapping_add(u64::from(attempt).wrapping_mul(0x9E37_79B9_7F4A_7C15))
 }
 
 fn short(commit: &str) -> &str {

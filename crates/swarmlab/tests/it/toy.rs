@@ -68,3 +68,24 @@ fn thirty_experiments_leave_a_branch_of_improvements_and_consistent_results() {
     let summary = track.read("summary.md");
     assert!(summary.contains("Experiments: 31"), "{summary}");
 }
+
+#[test]
+fn a_duplicate_proposal_is_skipped_and_the_sweep_moves_on() {
+    let track = Track::toy();
+    let out = track.swarmlab(&["run", "--experiments", "100"]).success();
+    assert!(
+        out.stderr
+            .contains("skipped: the same change as experiment"),
+        "no duplicate met: {out}"
+    );
+    assert_eq!(track.records().len(), 101, "the loop gave up on duplicates");
+    let mut hashes: Vec<&str> = Vec::new();
+    let records = track.records();
+    for record in records.iter().skip(1) {
+        hashes.push(record["diff_hash"].as_str().expect("a diff hash"));
+    }
+    let kept_and_measured = hashes.len();
+    hashes.sort_unstable();
+    hashes.dedup();
+    assert_eq!(hashes.len(), kept_and_measured, "a duplicate ran");
+}
