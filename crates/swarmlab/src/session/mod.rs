@@ -223,7 +223,7 @@ impl Session {
                     empty += 1;
                     if empty >= MAX_EMPTY_PROPOSALS {
                         self.status.say(&format!(
-                            "stopping: {MAX_EMPTY_PROPOSALS} proposals in a row changed nothing"
+                            "stopping: {MAX_EMPTY_PROPOSALS} proposals in a row were skipped (see the reasons above)"
                         ));
                         return Ok(Stop::NothingToPropose);
                     }
