@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use swarmlab_hub::{Hub, HubConfig, Server, SystemClock};
+use tokio::signal::unix::{signal, SignalKind};
 
 use crate::cli::{HubArgs, HubCommand};
 
@@ -18,16 +19,26 @@ pub fn hub(command: HubCommand) -> anyhow::Result<()> {
             let data_dir = config.data_dir.clone();
             runtime.block_on(async {
                 let server = Server::bind(config, Arc::new(SystemClock)).await?;
+                // Listen for Ctrl-C and SIGTERM before saying we serve, so that a signal
+                // sent right after that line stops the hub cleanly.
+                let mut interrupt =
+                    signal(SignalKind::interrupt()).context("failed to listen for Ctrl-C")?;
+                let mut terminate =
+                    signal(SignalKind::terminate()).context("failed to listen for SIGTERM")?;
                 eprintln!(
                     "hub: serving http://{}/api/v1 (data in {}); Ctrl-C stops it",
                     server.local_addr()?,
                     data_dir.display()
                 );
                 server
-                    .run(async {
-                        let _ = tokio::signal::ctrl_c().await;
+                    .run(async move {
+                        tokio::select! {
+                            _ = interrupt.recv() => {}
+                            _ = terminate.recv() => {}
+                        }
                     })
-                    .await
+                    .await?;
+                anyhow::Ok(())
             })?;
             eprintln!("hub: stopped");
         }
