@@ -31,28 +31,8 @@ use tokio::net::TcpStream;
 
 const TRACK: &str = "toy";
 
-const SPEC: &str = r#"
-[track]
-name = "toy"
-
-[run]
-command = ["sh", "train.sh"]
-budget = "2s"
-timeout = "10s"
-
-[metric]
-name = "loss"
-goal = "minimize"
-
-[files]
-editable = ["params.txt", "src"]
-trusted = ["train.sh"]
-
-[verify]
-reruns = 3
-alpha = 0.05
-min_delta = 0.0
-"#;
+/// The same test track as the integration tests.
+const SPEC: &str = include_str!("../tests/fixtures/swarmlab.toml");
 
 /// The endpoints driven, with their share of requests in percent.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]

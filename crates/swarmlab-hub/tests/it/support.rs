@@ -14,28 +14,8 @@ use swarmlab_proto::{
     SubmitRequest,
 };
 
-pub const SPEC: &str = r#"
-[track]
-name = "toy"
-
-[run]
-command = ["sh", "train.sh"]
-budget = "2s"
-timeout = "10s"
-
-[metric]
-name = "loss"
-goal = "minimize"
-
-[files]
-editable = ["params.txt", "src"]
-trusted = ["train.sh"]
-
-[verify]
-reruns = 3
-alpha = 0.05
-min_delta = 0.0
-"#;
+/// The spec of the test track, shared with the load bench.
+pub const SPEC: &str = include_str!("../fixtures/swarmlab.toml");
 
 pub fn git(dir: &Path, args: &[&str]) -> String {
     let out = Command::new("git")
