@@ -6,6 +6,7 @@
 
 mod budget;
 mod duration;
+mod eval;
 mod knob;
 mod raw;
 mod unknown;
@@ -18,6 +19,7 @@ use regex::Regex;
 
 pub use budget::Budget;
 pub use duration::{format_duration, parse_duration};
+pub use eval::{CommandEval, DataSource, Eval, EvalMode, LogitsEval};
 pub use knob::{Domain, Knob, Scale};
 pub use unknown::{suggest, Warning};
 
@@ -40,7 +42,7 @@ pub struct TrackSpec {
     pub run: RunSpec,
     pub metric: MetricSpec,
     pub files: Files,
-    pub eval: EvalMode,
+    pub eval: Eval,
     pub verify: Verify,
     pub knobs: Vec<Knob>,
 }
@@ -86,14 +88,6 @@ impl Files {
     pub fn is_editable(&self, path: &str) -> bool {
         self.editable.iter().any(|e| covers(e, path))
     }
-}
-
-/// `[eval] mode`: who computes the metric.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EvalMode {
-    Stdout,
-    Command,
-    Logits,
 }
 
 /// `[verify]`: how a hub verifies a claim on this track.
@@ -244,7 +238,12 @@ impl TrackSpec {
         ));
         line(format!("editable   {}", self.files.editable.join(", ")));
         line(format!("trusted    {}", self.files.trusted.join(", ")));
-        line(format!("eval       {:?}", self.eval).to_lowercase());
+        for (i, text) in self.eval.describe().into_iter().enumerate() {
+            line(format!(
+                "{}{text}",
+                if i == 0 { "eval       " } else { "           " }
+            ));
+        }
         line(format!(
             "verify     {} reruns, alpha {}, min_delta {}",
             self.verify.reruns, self.verify.alpha, self.verify.min_delta

@@ -11,13 +11,13 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::duration::{parse_duration, seconds_to_duration};
+use super::eval::{self, RawEval};
 use super::unknown::unknown_keys;
-use super::{
-    Budget, Domain, EvalMode, Files, Knob, MetricSpec, RunSpec, Scale, TrackSpec, Verify, Warning,
-};
+use super::{Budget, Domain, Files, Knob, MetricSpec, RunSpec, Scale, TrackSpec, Verify, Warning};
 use crate::Goal;
 
-type Failure = (Option<usize>, String);
+/// An error message and, when known, its line.
+pub(super) type Failure = (Option<usize>, String);
 
 #[derive(Deserialize)]
 struct RawSpec {
@@ -66,19 +66,6 @@ struct RawFiles {
 }
 
 #[derive(Deserialize)]
-#[serde(rename_all = "lowercase")]
-enum RawMode {
-    Stdout,
-    Command,
-    Logits,
-}
-
-#[derive(Deserialize)]
-struct RawEval {
-    mode: RawMode,
-}
-
-#[derive(Deserialize)]
 struct RawVerify {
     reruns: Option<Spanned<u32>>,
     alpha: Option<Spanned<f64>>,
@@ -111,20 +98,24 @@ fn line_of(text: &str, offset: usize) -> usize {
         + 1
 }
 
-struct Ctx<'a> {
+pub(super) struct Ctx<'a> {
     text: &'a str,
-    root: &'a Path,
+    pub(super) root: &'a Path,
 }
 
 impl Ctx<'_> {
-    fn at<T>(&self, spanned: &Spanned<T>, message: impl Into<String>) -> Failure {
+    pub(super) fn at<T>(&self, spanned: &Spanned<T>, message: impl Into<String>) -> Failure {
         (
             Some(line_of(self.text, spanned.span().start)),
             message.into(),
         )
     }
 
-    fn duration(&self, value: &Spanned<toml::Value>, key: &str) -> Result<Duration, Failure> {
+    pub(super) fn duration(
+        &self,
+        value: &Spanned<toml::Value>,
+        key: &str,
+    ) -> Result<Duration, Failure> {
         let parsed = match value.get_ref() {
             toml::Value::String(s) => parse_duration(s),
             toml::Value::Integer(n) => seconds_to_duration(*n as f64),
@@ -162,7 +153,11 @@ impl Ctx<'_> {
     }
 
     /// A track-relative path that must stay inside the track and exist.
-    fn existing_path(&self, path: &Spanned<String>, key: &str) -> Result<String, Failure> {
+    pub(super) fn existing_path(
+        &self,
+        path: &Spanned<String>,
+        key: &str,
+    ) -> Result<String, Failure> {
         let p = path.get_ref().trim_end_matches('/');
         let escapes = Path::new(p).is_absolute()
             || Path::new(p)
@@ -200,7 +195,7 @@ pub(super) fn parse(root: &Path, text: &str) -> Result<(TrackSpec, Vec<Warning>)
     let doc: toml::Table = text
         .parse()
         .map_err(|e: toml::de::Error| toml_failure(text, &e))?;
-    let mut warnings = unknown_keys(text, &doc);
+    let warnings = unknown_keys(text, &doc);
     let raw: RawSpec = toml::from_str(text).map_err(|e| toml_failure(text, &e))?;
     let ctx = Ctx { text, root };
 
@@ -221,20 +216,7 @@ pub(super) fn parse(root: &Path, text: &str) -> Result<(TrackSpec, Vec<Warning>)
     let run = convert_run(&ctx, run)?;
     let metric = convert_metric(&ctx, metric)?;
     let files = convert_files(&ctx, files)?;
-    let eval = match raw.eval.map(|e| e.mode) {
-        None | Some(RawMode::Stdout) => EvalMode::Stdout,
-        Some(RawMode::Command) => EvalMode::Command,
-        Some(RawMode::Logits) => EvalMode::Logits,
-    };
-    if eval != EvalMode::Stdout {
-        warnings.push(Warning {
-            line: None,
-            message: format!(
-                "eval mode `{}` applies to verification; the local loop reads the metric from the run's output",
-                format!("{eval:?}").to_lowercase()
-            ),
-        });
-    }
+    let eval = eval::convert(&ctx, raw.eval, run.timeout, metric.goal, &files)?;
     let verify = convert_verify(&ctx, raw.verify)?;
     let knobs = raw
         .knobs

@@ -219,3 +219,245 @@ fn the_reference_spec_loads_without_warnings() {
     assert_eq!(spec.metric.name, "val_bpb");
     assert_eq!(spec.run.timeout, Duration::from_secs(600));
 }
+
+/// GOOD with `[eval]` set to `eval`, in a track that also holds `val.bin`, `bytes.txt` (3
+/// tokens) and `evaluate.sh`.
+fn with_eval(
+    eval: &str,
+) -> (
+    tempfile::TempDir,
+    Result<(TrackSpec, Vec<Warning>), SpecError>,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("val.bin"), b"some validation text").unwrap();
+    fs::write(dir.path().join("bytes.txt"), "1\n2\n0\n").unwrap();
+    fs::write(dir.path().join("evaluate.sh"), "echo ok").unwrap();
+    for (file, text) in [
+        ("program.md", "do research"),
+        ("params.txt", "lr = 0.01\nact = relu\n"),
+        ("train.sh", "echo hi"),
+    ] {
+        fs::write(dir.path().join(file), text).unwrap();
+    }
+    let spec = GOOD.replace("[knobs]", &format!("[eval]\n{eval}\n\n[knobs]"));
+    fs::write(dir.path().join(SPEC_FILE), spec).unwrap();
+    let loaded = TrackSpec::load(dir.path());
+    (dir, loaded)
+}
+
+fn eval_error(eval: &str) -> String {
+    match with_eval(eval).1 {
+        Ok(_) => panic!("expected an error for {eval}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+/// The line of `[eval]` in [`with_eval`]'s spec, plus `offset`.
+fn eval_line(offset: usize) -> usize {
+    GOOD.lines().position(|l| l == "[knobs]").unwrap() + 2 + offset
+}
+
+const LOGITS: &str = r#"mode = "logits"
+serve = ["python3", "serve.py"]
+data = "val.bin"
+vocab = 256
+context = 64"#;
+
+#[test]
+fn without_eval_the_mode_is_stdout_and_a_hub_refuses_untrusted_runs() {
+    let (spec, _) = track(GOOD).1.unwrap();
+    assert_eq!(spec.eval.mode, EvalMode::Stdout);
+    assert!(!spec.eval.accepts_untrusted());
+    let (spec, warnings) = with_eval("mode = \"stdout\"\ninsecure = true").1.unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert!(spec.eval.insecure && spec.eval.accepts_untrusted());
+    assert!(spec.describe().contains(
+        "eval       stdout: the run prints its metric; insecure: a hub accepts it from untrusted workers\n"
+    ));
+}
+
+#[test]
+fn insecure_only_applies_to_stdout() {
+    let message = eval_error(
+        "mode = \"command\"\ncommand = [\"sh\", \"evaluate.sh\"]\nartifact = \"m.pt\"\ninsecure = true",
+    );
+    assert!(
+        message.contains(&format!("at line {}", eval_line(3))),
+        "{message}"
+    );
+    assert!(
+        message.contains("`eval.insecure` only applies to mode = \"stdout\""),
+        "{message}"
+    );
+}
+
+#[test]
+fn command_mode_names_its_evaluator_and_artifact() {
+    let (spec, warnings) =
+        with_eval("mode = \"command\"\ncommand = [\"sh\", \"evaluate.sh\"]\nartifact = \"out/model.pt\"\ntimeout = \"30s\"")
+            .1
+            .unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let EvalMode::Command(command) = &spec.eval.mode else {
+        panic!("{:?}", spec.eval.mode)
+    };
+    assert_eq!(command.command, ["sh", "evaluate.sh"]);
+    assert_eq!(command.artifact, "out/model.pt");
+    assert_eq!(command.timeout, Duration::from_secs(30));
+    assert!(spec.eval.accepts_untrusted());
+    assert!(spec.describe().contains(
+        "eval       command: sh evaluate.sh on $SWARMLAB_RUN_DIR/out/model.pt (timeout 30s)\n           local runs read the metric the run prints\n"
+    ));
+    // The evaluator's timeout defaults to the run's.
+    let (spec, _) =
+        with_eval("mode = \"command\"\ncommand = [\"sh\", \"evaluate.sh\"]\nartifact = \"m\"")
+            .1
+            .unwrap();
+    let EvalMode::Command(command) = spec.eval.mode else {
+        panic!()
+    };
+    assert_eq!(command.timeout, Duration::from_secs(10));
+}
+
+#[test]
+fn command_mode_needs_an_artifact_inside_the_run_dir() {
+    let message = eval_error("mode = \"command\"\ncommand = [\"sh\", \"evaluate.sh\"]");
+    assert!(message.contains("needs `eval.artifact`"), "{message}");
+    let message =
+        eval_error("mode = \"command\"\ncommand = [\"sh\", \"evaluate.sh\"]\nartifact = \"../x\"");
+    assert!(
+        message.contains(&format!("at line {}", eval_line(2))),
+        "{message}"
+    );
+    assert!(
+        message.contains("`eval.artifact` `../x` must be a relative path under $SWARMLAB_RUN_DIR"),
+        "{message}"
+    );
+}
+
+#[test]
+fn an_editable_evaluator_is_refused() {
+    let message =
+        eval_error("mode = \"command\"\ncommand = [\"sh\", \"./params.txt\"]\nartifact = \"m\"");
+    assert!(
+        message.contains(&format!("at line {}", eval_line(1))),
+        "{message}"
+    );
+    assert!(
+        message.contains("`eval.command` runs `params.txt`, which is editable"),
+        "{message}"
+    );
+}
+
+#[test]
+fn logits_mode_loads_with_its_defaults() {
+    let (spec, warnings) = with_eval(LOGITS).1.unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let EvalMode::Logits(logits) = &spec.eval.mode else {
+        panic!("{:?}", spec.eval.mode)
+    };
+    assert_eq!(logits.serve, ["python3", "serve.py"]);
+    assert_eq!(logits.data, DataSource::File("val.bin".into()));
+    assert_eq!((logits.vocab, logits.context), (256, 64));
+    assert_eq!(logits.token_bytes, vec![1; 256]);
+    assert_eq!((logits.batch, logits.probes, logits.windows), (16, 8, None));
+    assert_eq!(logits.tolerance, 1e-4);
+    assert_eq!(logits.timeout, Duration::from_secs(10));
+    assert!(spec.describe().contains(
+        "eval       logits: serve python3 serve.py\n           data file val.bin; vocab 256, one byte per token\n           all windows of 64 tokens, 16 per request; 8 probes, tolerance 0.0001, timeout 10s\n"
+    ));
+}
+
+#[test]
+fn logits_mode_reads_a_generator_and_a_byte_table() {
+    let eval = "mode = \"logits\"\nserve = [\"./serve\"]\ndata_command = [\"sh\", \"evaluate.sh\"]\nvocab = 3\ncontext = 8\ntoken_bytes = \"bytes.txt\"\nwindows = 4\nbatch = 2\nprobes = 1\ntolerance = 0.0";
+    let (spec, _) = with_eval(eval).1.unwrap();
+    let EvalMode::Logits(logits) = spec.eval.mode else {
+        panic!()
+    };
+    assert_eq!(
+        logits.data,
+        DataSource::Command(vec!["sh".into(), "evaluate.sh".into()])
+    );
+    assert_eq!(logits.token_bytes, [1, 2, 0]);
+    assert_eq!(logits.token_bytes_file.as_deref(), Some("bytes.txt"));
+    assert_eq!(
+        (
+            logits.windows,
+            logits.batch,
+            logits.probes,
+            logits.tolerance
+        ),
+        (Some(4), 2, 1, 0.0)
+    );
+}
+
+#[test]
+fn logits_mode_refuses_what_it_cannot_score() {
+    let cases = [
+        (LOGITS.replace("data = \"val.bin\"\n", ""), "needs the validation tokens"),
+        (
+            format!("{LOGITS}\ndata_command = [\"sh\", \"evaluate.sh\"]"),
+            "give either `eval.data` (a file) or `eval.data_command`, not both",
+        ),
+        (LOGITS.replace("vocab = 256", "vocab = 1"), "`eval.vocab` must be an integer from 2"),
+        (LOGITS.replace("context = 64\n", "").replace("context = 64", ""), "needs `eval.context`"),
+        (
+            LOGITS.replace("vocab = 256", "vocab = 1000"),
+            "a vocabulary over 256 tokens needs `eval.token_bytes`",
+        ),
+        (
+            format!("{LOGITS}\ntoken_bytes = \"bytes.txt\""),
+            "`eval.token_bytes` file `bytes.txt`: has 3 lines, one per token of the vocabulary (256) was expected",
+        ),
+        (
+            LOGITS.replace("\"val.bin\"", "\"params.txt\""),
+            "`eval.data` `params.txt` is editable (through `params.txt`); it must be trusted",
+        ),
+        (format!("{LOGITS}\ntolerance = 2.0"), "`eval.tolerance` must be at least 0"),
+        (format!("{LOGITS}\ncommand = [\"x\"]"), "`eval.command` belongs to mode = \"command\", not \"logits\""),
+    ];
+    for (eval, expected) in cases {
+        let message = eval_error(&eval);
+        assert!(message.contains(expected), "{eval}\n→ {message}");
+    }
+    let message = error(
+        &GOOD
+            .replace("[knobs]", &format!("[eval]\n{LOGITS}\n\n[knobs]"))
+            .replace("\"minimize\"", "\"maximize\""),
+    );
+    assert!(
+        message.contains("`metric.goal` must be \"minimize\""),
+        "{message}"
+    );
+}
+
+#[test]
+fn stdout_mode_refuses_keys_of_other_modes() {
+    let message = eval_error("mode = \"stdout\"\nserve = [\"x\"]");
+    assert!(
+        message.contains(&format!("at line {}", eval_line(0))),
+        "{message}"
+    );
+    assert!(
+        message.contains("`eval.serve` belongs to mode = \"logits\", not \"stdout\""),
+        "{message}"
+    );
+    let message = eval_error("mode = \"stdout\"\ntimeout = \"1m\"");
+    assert!(
+        message.contains("`eval.timeout` has no use with mode = \"stdout\""),
+        "{message}"
+    );
+}
+
+#[test]
+fn unknown_eval_keys_warn_with_a_suggestion() {
+    let (_, warnings) = with_eval(&format!("{LOGITS}\nprobs = 3")).1.unwrap();
+    assert_eq!(
+        warnings[0].to_string(),
+        format!(
+            "swarmlab.toml line {}: unknown key `probs` in [eval] (did you mean `probes`?); it is ignored",
+            eval_line(5)
+        )
+    );
+}

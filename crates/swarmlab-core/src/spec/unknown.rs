@@ -34,7 +34,23 @@ const RUN: &[&str] = &[
 ];
 const METRIC: &[&str] = &["name", "goal", "regex", "memory"];
 const FILES: &[&str] = &["editable", "trusted"];
-const EVAL: &[&str] = &["mode", "command", "artifact"];
+const EVAL: &[&str] = &[
+    "mode",
+    "insecure",
+    "timeout",
+    "command",
+    "artifact",
+    "serve",
+    "data",
+    "data_command",
+    "vocab",
+    "context",
+    "token_bytes",
+    "windows",
+    "batch",
+    "probes",
+    "tolerance",
+];
 const VERIFY: &[&str] = &["reruns", "alpha", "min_delta", "hardware"];
 const KNOB: &[&str] = &["file", "pattern", "range", "scale", "choices"];
 const BUDGET: &[&str] = &["steps", "tokens"];

@@ -20,7 +20,7 @@ metric     loss (minimize, from summary block)
 memory     peak RSS of the process tree
 editable   params.txt
 trusted    train.sh, toy.awk
-eval       stdout
+eval       stdout: the run prints its metric; insecure: a hub accepts it from untrusted workers
 verify     3 reruns, alpha 0.01, min_delta 0.002
 knob       depth in params.txt: [1, 12] int
 knob       dropout in params.txt: [0, 0.5] linear
