@@ -7,7 +7,11 @@ use std::sync::Arc;
 
 /// Shared cancellation flag. Clones share the flag; once cancelled it stays cancelled.
 #[derive(Debug, Clone, Default)]
-pub struct Cancel(Arc<AtomicBool>);
+pub struct Cancel {
+    flag: Arc<AtomicBool>,
+    /// A child is also cancelled when its parent is.
+    parent: Option<Box<Cancel>>,
+}
 
 impl Cancel {
     /// A flag that is not cancelled.
@@ -15,15 +19,24 @@ impl Cancel {
         Self::default()
     }
 
+    /// A new flag that is cancelled when this one is, and that can be cancelled on its own
+    /// without cancelling this one: one run stopped early while the caller's flag stays up.
+    pub fn child(&self) -> Cancel {
+        Cancel {
+            flag: Arc::default(),
+            parent: Some(Box::new(self.clone())),
+        }
+    }
+
     /// Asks every run watching this flag to stop: the tree gets SIGTERM, the grace, then
     /// SIGKILL, and the run ends [`crate::Ending::Interrupted`].
     pub fn cancel(&self) {
-        self.0.store(true, Ordering::SeqCst);
+        self.flag.store(true, Ordering::SeqCst);
     }
 
     /// Whether [`Cancel::cancel`] was called on this flag or one of its clones.
     pub fn is_cancelled(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
+        self.flag.load(Ordering::SeqCst) || self.parent.as_ref().is_some_and(|p| p.is_cancelled())
     }
 }
 
@@ -38,5 +51,16 @@ mod tests {
         assert!(!b.is_cancelled());
         a.cancel();
         assert!(b.is_cancelled());
+    }
+
+    #[test]
+    fn a_child_follows_its_parent_but_not_the_other_way() {
+        let parent = Cancel::new();
+        let child = parent.child();
+        child.cancel();
+        assert!(child.is_cancelled() && !parent.is_cancelled());
+        let other = parent.child();
+        parent.cancel();
+        assert!(other.is_cancelled());
     }
 }

@@ -25,27 +25,58 @@ pub(crate) struct Waited {
     pub max_rss_bytes: u64,
 }
 
-/// Starts the program, or bubblewrap for it when `sandbox` is given; returns its pid (also
-/// its process group id) and the read end of the pipe that carries its stdout and stderr.
+/// The caller's ends of a piped program's stdin and stdout.
+#[derive(Debug)]
+pub(crate) struct Pipes {
+    pub stdin: OwnedFd,
+    pub stdout: OwnedFd,
+}
+
+/// A started program: its pid (also its process group id), the read end of the pipe that
+/// carries its output to the log, and in piped mode the caller's ends of its stdin and stdout.
+pub(crate) struct Spawned {
+    pub pid: i32,
+    pub output: OwnedFd,
+    pub pipes: Option<Pipes>,
+}
+
+/// Starts the program, or bubblewrap for it when `sandbox` is given. Its stdout and stderr go
+/// to the log pipe and its stdin is null; `piped` instead gives the caller its stdin and its
+/// stdout, and only stderr goes to the log.
 pub(crate) fn spawn(
     spec: &RunSpec,
     marker: &str,
     sandbox: Option<&Launch>,
-) -> Result<(i32, OwnedFd), RunError> {
+    piped: bool,
+) -> Result<Spawned, RunError> {
     let (read, write) = pipe().map_err(RunError::Pipe)?;
-    let stderr = write.try_clone().map_err(RunError::Pipe)?;
-    // The Command owns the only copies of the write end in this process; it is dropped at the
-    // end of this function so that the pipe reaches EOF when the program's tree closes it.
+    // The Command owns the only copies of the program's ends in this process; it is dropped
+    // at the end of this function so that each pipe reaches EOF when the program's tree
+    // closes it.
     let mut command = match sandbox {
         None => plain(spec)?,
         Some(launch) => sandboxed(launch),
     };
-    command
-        .env(MARKER_VAR, marker)
-        .stdin(Stdio::null())
-        .stdout(Stdio::from(write))
-        .stderr(Stdio::from(stderr))
-        .process_group(0);
+    let pipes = if piped {
+        let (stdin_read, stdin_write) = pipe().map_err(RunError::Pipe)?;
+        let (stdout_read, stdout_write) = pipe().map_err(RunError::Pipe)?;
+        command
+            .stdin(Stdio::from(stdin_read))
+            .stdout(Stdio::from(stdout_write))
+            .stderr(Stdio::from(write));
+        Some(Pipes {
+            stdin: stdin_write,
+            stdout: stdout_read,
+        })
+    } else {
+        let stderr = write.try_clone().map_err(RunError::Pipe)?;
+        command
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(write))
+            .stderr(Stdio::from(stderr));
+        None
+    };
+    command.env(MARKER_VAR, marker).process_group(0);
     let child = command.spawn().map_err(|source| match sandbox {
         Some(launch) if source.kind() == io::ErrorKind::NotFound => {
             RunError::Sandbox(SandboxError::BwrapMissing {
@@ -57,7 +88,11 @@ pub(crate) fn spawn(
     })?;
     // The waiter thread reaps the pid with wait4; the Child handle is never waited on.
     let pid = i32::try_from(child.id()).expect("pids fit in pid_t");
-    Ok((pid, read))
+    Ok(Spawned {
+        pid,
+        output: read,
+        pipes,
+    })
 }
 
 /// The program itself, in its working directory, with the inherited environment plus the

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use crate::cancel::Cancel;
-use crate::child::{self, Waited};
+use crate::child::{self, Pipes, Waited};
 use crate::error::RunError;
 use crate::kill;
 use crate::log::{LogWriter, LOG_TAIL_BYTES};
@@ -50,13 +50,16 @@ pub fn run(
     cancel: &Cancel,
     on_tick: &mut dyn FnMut(&Tick),
 ) -> Result<RunOutcome, RunError> {
-    run_with(spec, None, cancel, on_tick)
+    run_with(spec, None, None, cancel, on_tick)
 }
 
-/// [`run`], or with `probes` the sandbox self-test's probes in place of the command.
+/// [`run`], or with `probes` the sandbox self-test's probes in place of the command; with
+/// `piped`, the program's stdin and stdout are pipes whose other ends go to `piped` once it
+/// has started (only its stderr goes to the log).
 pub(crate) fn run_with(
     spec: &RunSpec,
     probes: Option<Probes>,
+    piped: Option<&mut dyn FnMut(Pipes)>,
     cancel: &Cancel,
     on_tick: &mut dyn FnMut(&Tick),
 ) -> Result<RunOutcome, RunError> {
@@ -71,7 +74,8 @@ pub(crate) fn run_with(
         Some(config) => Some(Launch::prepare(config, spec, &marker, probes)?),
         None => None,
     };
-    let (pid, output) = child::spawn(spec, &marker, sandbox.as_ref())?;
+    let spawned = child::spawn(spec, &marker, sandbox.as_ref(), piped.is_some())?;
+    let (pid, output) = (spawned.pid, spawned.output);
     let start = Instant::now();
     let tree = ProcessTree::new(pid, marker);
     let (events, rx) = mpsc::channel();
@@ -87,6 +91,9 @@ pub(crate) fn run_with(
         return Err(err);
     }
 
+    if let (Some(hand_over), Some(pipes)) = (piped, spawned.pipes) {
+        hand_over(pipes);
+    }
     let mut supervisor = Supervisor::new(spec, tree, rx, start);
     let (ending, waited) = supervisor.supervise(cancel, on_tick);
     let wall = start.elapsed();

@@ -64,7 +64,14 @@ pub(crate) fn args(
     }
     // After /tmp, so a checkout under /tmp on the host is not hidden by the fresh /tmp.
     a.bind("--ro-bind", &config.checkout);
-    a.tmpfs(config.scratch_bytes, &config.scratch);
+    match &config.scratch_host {
+        Some(host) => {
+            a.push(["--bind"]);
+            a.path(host);
+            a.path(&config.scratch);
+        }
+        None => a.tmpfs(config.scratch_bytes, &config.scratch),
+    }
     a.push(["--perms", "0555", "--ro-bind-data"]);
     a.push([shim_fd.to_string().as_str(), SHIM_PATH]);
     a.push(["--remount-ro", "/", "--chdir"]);
@@ -160,6 +167,18 @@ mod tests {
         let tmp = find(&args, &["--size", "2000", "--tmpfs", "/tmp"]).unwrap();
         assert!(tmp < checkout && checkout < scratch);
         assert!(find(&args, &["--size", "2000", "--tmpfs", "/dev/shm"]).is_some());
+    }
+
+    #[test]
+    fn a_host_scratch_is_bound_read_write_in_place_of_the_tmpfs() {
+        let mut config = config();
+        config.scratch = "/scratch".into();
+        config.scratch_host = Some("/var/verify/run-1".into());
+        let args = strings(&args(&config, &[], Path::new("/work/track"), 7, &[]));
+        let checkout = find(&args, &["--ro-bind", "/work/track", "/work/track"]).unwrap();
+        let scratch = find(&args, &["--bind", "/var/verify/run-1", "/scratch"]).unwrap();
+        assert!(checkout < scratch);
+        assert!(find(&args, &["--tmpfs", "/scratch"]).is_none());
     }
 
     #[test]

@@ -35,6 +35,12 @@ pub struct SandboxConfig {
     pub scratch: PathBuf,
     /// Size cap of the scratch tmpfs, in bytes.
     pub scratch_bytes: u64,
+    /// A host directory bound read-write at `scratch` in place of the tmpfs, so that what the
+    /// run writes there outlives it: the artifact a second run reads (a trusted evaluator, a
+    /// server of logits). It must be an absolute path to a directory `uid` can write. The
+    /// sandbox does not cap its size (`fsize_bytes` still caps each file): put it on a file
+    /// system with a quota. `None` (the default): a fresh tmpfs capped at `scratch_bytes`.
+    pub scratch_host: Option<PathBuf>,
     /// Size cap of each of the fresh `/tmp` and `/dev/shm` tmpfs, in bytes.
     pub tmp_bytes: u64,
     /// Host paths bound read-only at the same place; a symlink is recreated as a symlink and
@@ -81,6 +87,7 @@ impl SandboxConfig {
             checkout: checkout.into(),
             scratch: PathBuf::from("/scratch"),
             scratch_bytes: 1 << 30,
+            scratch_host: None,
             tmp_bytes: 256 << 20,
             system_paths: default_system_paths(),
             read_only: Vec::new(),

@@ -131,6 +131,14 @@ fn check(config: &SandboxConfig, spec: &RunSpec) -> Result<(), SandboxError> {
             ));
         }
     }
+    if let Some(host) = &config.scratch_host {
+        if !host.is_absolute() || !host.is_dir() {
+            return bad(format!(
+                "the host scratch {} is not an absolute path to a directory",
+                host.display()
+            ));
+        }
+    }
     if !config.checkout.is_dir() {
         return bad(format!(
             "the checkout {} is not a directory",

@@ -158,7 +158,7 @@ fn run(
     spec.grace = Duration::from_secs(1);
     spec.env = vec![(MARK_VAR.into(), mark.into())];
     spec.sandbox = Some(config.clone());
-    let outcome = match run_with(&spec, probes, &Cancel::new(), on_tick) {
+    let outcome = match run_with(&spec, probes, None, &Cancel::new(), on_tick) {
         Ok(outcome) => outcome,
         Err(RunError::Sandbox(e)) => return Err(e),
         Err(e) => return Err(SandboxError::SelfTest(e.to_string())),

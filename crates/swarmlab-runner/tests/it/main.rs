@@ -7,6 +7,7 @@ mod exit;
 mod log_limit;
 mod memory;
 mod output;
+mod piped;
 mod sandbox;
 mod sandbox_fs;
 mod sandbox_limits;

@@ -125,3 +125,34 @@ fn the_file_size_rlimit_stops_one_huge_file_with_sigxfsz() {
     assert!(log.contains("status 153"), "{log}");
     assert!(log.contains("1024\t/scratch/fill"), "{log}");
 }
+
+#[test]
+fn a_host_scratch_keeps_what_the_run_wrote_for_the_next_run() {
+    let sb = Sandboxed::new();
+    let host = sb.fx.path("run-dir");
+    fs::create_dir(&host).unwrap();
+    std::os::unix::fs::chown(&host, Some(65534), Some(65534)).unwrap();
+    let mut config = sb.config();
+    config.scratch_host = Some(host.clone());
+    let spec = sb.sh_with(
+        config.clone(),
+        "echo weights > /scratch/model.bin && echo WROTE",
+        BUDGET,
+    );
+    let outcome = run_plain(&spec);
+    assert_eq!(
+        outcome.ending,
+        Ending::Exited(Exit::Code(0)),
+        "{}",
+        sb.fx.log()
+    );
+    assert_eq!(
+        fs::read_to_string(host.join("model.bin")).unwrap(),
+        "weights\n"
+    );
+
+    // A second sandbox over the same directory reads it.
+    let spec = sb.sh_with(config, "cat /scratch/model.bin", BUDGET);
+    run_plain(&spec);
+    assert_eq!(sb.fx.log(), "weights\n");
+}
