@@ -5,7 +5,9 @@
 //! process tree, and kills the tree (SIGTERM, grace, SIGKILL) when the budget runs out or the
 //! caller cancels. When it returns, no process of the tree is left alive.
 //!
-//! With [`RunSpec::sandbox`] set, the program runs inside the [`sandbox`] instead.
+//! With [`RunSpec::sandbox`] set, the program runs inside the [`sandbox`] instead. [`Piped`]
+//! runs a program the caller talks to over its stdin and stdout; [`eval`] builds the
+//! verifier's evaluation modes on both.
 //!
 //! This crate must not know about tracks, metrics or the hub: it runs a command and says what
 //! happened. It never calls `waitpid(-1)`, so a host program may keep children of its own.
@@ -13,6 +15,7 @@
 mod cancel;
 mod child;
 mod error;
+pub mod eval;
 mod kill;
 mod leftover;
 mod log;

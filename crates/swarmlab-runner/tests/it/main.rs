@@ -3,6 +3,8 @@
 
 mod cancel;
 mod errors;
+mod eval_command;
+mod eval_logits;
 mod exit;
 mod log_limit;
 mod memory;
