@@ -417,7 +417,7 @@ impl Corpus {
         let lang = Language::new();
         Corpus {
             train: lang.generate(TRAIN_SEED, TRAIN_BYTES),
-            val: lang.generate(VAL_SEED, VAL_BYTES),
+            val: validation_text(&lang, None),
             entropy_floor_bpb: Some(lang.entropy_rate_bits_per_byte()),
         }
     }
@@ -427,7 +427,7 @@ impl Corpus {
         let lang = Language::new();
         Corpus {
             train: Vec::new(),
-            val: lang.generate(seed.wrapping_add(0x1000_0000), VAL_BYTES),
+            val: validation_text(&lang, Some(seed)),
             entropy_floor_bpb: Some(lang.entropy_rate_bits_per_byte()),
         }
     }
@@ -441,6 +441,15 @@ impl Corpus {
             train: bytes[..split].to_vec(),
             entropy_floor_bpb: None,
         }
+    }
+}
+
+/// The public validation text, or with `holdout` fresh text no training run has seen (a
+/// verifier's secret seed makes a private holdout).
+pub fn validation_text(lang: &Language, holdout: Option<u64>) -> Vec<u8> {
+    match holdout {
+        Some(seed) => lang.generate(seed.wrapping_add(0x1000_0000), VAL_BYTES),
+        None => lang.generate(VAL_SEED, VAL_BYTES),
     }
 }
 

@@ -3,8 +3,11 @@
 //! Trusted entry point. Usage:
 //!   tinygpt train [--data FILE] [--checkpoint PATH]
 //!   tinygpt eval --checkpoint PATH [--data FILE] [--holdout-seed N]
+//!   tinygpt serve-logits [--checkpoint PATH]   (swarmlab's logits protocol on stdin/stdout)
+//!   tinygpt tokens [--holdout-seed N]          (the validation text on stdout)
 //! Environment: SWARMLAB_BUDGET_SECONDS | SWARMLAB_BUDGET_STEPS | SWARMLAB_BUDGET_TOKENS,
-//! SWARMLAB_SEED (default 1337), SWARMLAB_RUN_DIR (checkpoint directory), RAYON_NUM_THREADS.
+//! SWARMLAB_SEED (default 1337), SWARMLAB_RUN_DIR (checkpoint directory), SWARMLAB_EVAL_SEED
+//! (the holdout seed of `tokens` when no flag gives one), RAYON_NUM_THREADS.
 //! Exit codes: 0 success (also when training diverged: the summary then says `val_bpb: nan`),
 //! 1 runtime failure, 2 usage error.
 mod budget;
@@ -13,8 +16,10 @@ mod eval;
 mod model;
 mod ops;
 mod rng;
+mod serve;
 mod train;
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -29,7 +34,11 @@ const DEFAULT_SEED: u64 = 1337;
 
 const USAGE: &str = "usage:
   tinygpt train [--data FILE] [--checkpoint PATH]
-  tinygpt eval --checkpoint PATH [--data FILE] [--holdout-seed N]";
+  tinygpt eval --checkpoint PATH [--data FILE] [--holdout-seed N]
+  tinygpt serve-logits [--checkpoint PATH]
+  tinygpt tokens [--holdout-seed N]";
+
+const COMMANDS: [&str; 4] = ["train", "eval", "serve-logits", "tokens"];
 
 #[derive(Debug, Default)]
 struct Args {
@@ -44,15 +53,24 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
         command: it.next().ok_or("missing command")?,
         ..Args::default()
     };
-    if args.command != "train" && args.command != "eval" {
+    if !COMMANDS.contains(&args.command.as_str()) {
         return Err(format!("unknown command `{}`", args.command));
     }
+    let takes = |flag: &str| match args.command.as_str() {
+        "train" => ["--data", "--checkpoint"].contains(&flag),
+        "eval" => ["--data", "--checkpoint", "--holdout-seed"].contains(&flag),
+        "serve-logits" => flag == "--checkpoint",
+        _ => flag == "--holdout-seed",
+    };
     while let Some(flag) = it.next() {
+        if !takes(&flag) {
+            return Err(format!("unexpected argument `{flag}`"));
+        }
         let mut value = || it.next().ok_or(format!("`{flag}` needs a value"));
         match flag.as_str() {
             "--data" => args.data = Some(PathBuf::from(value()?)),
             "--checkpoint" => args.checkpoint = Some(PathBuf::from(value()?)),
-            "--holdout-seed" if args.command == "eval" => {
+            "--holdout-seed" => {
                 let v = value()?;
                 args.holdout_seed = Some(
                     v.parse()
@@ -128,8 +146,42 @@ fn fmt_floor(corpus: &Corpus) -> String {
         .map_or(String::new(), |f| format!("entropy_floor_bpb: {f:.6}\n"))
 }
 
+/// The holdout seed of `tokens`: the flag, else `SWARMLAB_EVAL_SEED`, else none (the public
+/// validation text).
+fn eval_seed(args: &Args) -> Result<Option<u64>, String> {
+    if args.holdout_seed.is_some() {
+        return Ok(args.holdout_seed);
+    }
+    match std::env::var("SWARMLAB_EVAL_SEED") {
+        Ok(v) if !v.trim().is_empty() => v
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|_| format!("invalid SWARMLAB_EVAL_SEED={v:?}: expected an integer")),
+        _ => Ok(None),
+    }
+}
+
 fn run(args: Args, started: Instant) -> Result<(), String> {
     let checkpoint = args.checkpoint.clone().unwrap_or_else(default_checkpoint);
+    if args.command == "tokens" {
+        let text = data::validation_text(&data::Language::new(), eval_seed(&args)?);
+        let mut out = std::io::stdout().lock();
+        return out
+            .write_all(&text)
+            .and_then(|()| out.flush())
+            .map_err(|e| format!("failed to write the tokens: {e}"));
+    }
+    if args.command == "serve-logits" {
+        let model = train::load(&checkpoint)
+            .map_err(|e| format!("failed to load checkpoint {}: {e}", checkpoint.display()))?;
+        eprintln!(
+            "serving {} ({:.3}M parameters)",
+            checkpoint.display(),
+            model.num_params() as f64 / 1e6
+        );
+        return serve::serve(&model, std::io::stdin().lock(), std::io::stdout().lock());
+    }
     let corpus = load_corpus(&args)?;
     if args.command == "eval" {
         let model = train::load(&checkpoint)

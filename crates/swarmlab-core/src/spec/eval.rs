@@ -132,8 +132,12 @@ impl Eval {
                 let windows = l
                     .windows
                     .map_or("all windows".to_string(), |w| format!("at most {w} windows"));
+                let artifact = l
+                    .artifact
+                    .as_ref()
+                    .map_or(String::new(), |a| format!(" on $SWARMLAB_RUN_DIR/{a}"));
                 vec![
-                    format!("logits: serve {}", shell_words(&l.serve)),
+                    format!("logits: serve {}{artifact}", shell_words(&l.serve)),
                     format!("data {data}; vocab {}, {bytes}", l.vocab),
                     format!(
                         "{windows} of {} tokens, {} per request; {} probes, tolerance {}, timeout {}",
@@ -337,7 +341,7 @@ fn logits(
         }
     };
     let vocab = required_count(ctx, raw, &raw.vocab, "vocab", 2, MAX_VOCAB)? as u32;
-    let context = required_count(ctx, raw, &raw.context, "context", 1, MAX_CONTEXT)? as usize;
+    let context = required_count(ctx, raw, &raw.context, "context", 2, MAX_CONTEXT)? as usize;
     let (token_bytes, token_bytes_file) = match &raw.token_bytes {
         Some(file) => {
             let path = trusted_file(ctx, file, "eval.token_bytes", files)?;
