@@ -34,14 +34,44 @@ pub struct CommandOutput {
 }
 
 /// Copies the file at `relative` under `run_dir` (what a training run wrote) to `dest`, a new
-/// file. Refuses a path that leaves `run_dir`, a symlink anywhere on the way, anything but a
-/// regular file, and more than `max_bytes`. Returns the bytes copied.
+/// read-only file. Refuses what [`check_artifact`] refuses. Returns the bytes copied.
 pub fn stage_artifact(
     run_dir: &Path,
     relative: &str,
     dest: &Path,
     max_bytes: u64,
 ) -> Result<u64, EvalError> {
+    let (mut source, _) = open_artifact(run_dir, relative, max_bytes)?;
+    let unfit = |why: String| EvalError::Artifact(format!("`{relative}`: {why}"));
+    let io_error = |source| EvalError::Io {
+        what: format!("copying the artifact to {}", dest.display()),
+        source,
+    };
+    let mut out = File::options()
+        .write(true)
+        .create_new(true)
+        .open(dest)
+        .map_err(io_error)?;
+    // Bounded even if the file grew after the check.
+    let copied = io::copy(&mut (&mut source).take(max_bytes + 1), &mut out).map_err(io_error)?;
+    if copied > max_bytes {
+        return Err(unfit(format!("grew past the {max_bytes} bytes allowed")));
+    }
+    out.flush().map_err(io_error)?;
+    // Readable by the evaluator's sandbox uid whatever the verifier's umask; never changed.
+    out.set_permissions(std::fs::Permissions::from_mode(0o444))
+        .map_err(io_error)?;
+    Ok(copied)
+}
+
+/// Checks that the run left a regular file at `relative` under `run_dir`, reached without
+/// leaving `run_dir` or following a symlink, of at most `max_bytes`; returns its size. In
+/// `logits` mode the server reads it in place, so this is all the verifier needs.
+pub fn check_artifact(run_dir: &Path, relative: &str, max_bytes: u64) -> Result<u64, EvalError> {
+    open_artifact(run_dir, relative, max_bytes).map(|(_, size)| size)
+}
+
+fn open_artifact(run_dir: &Path, relative: &str, max_bytes: u64) -> Result<(File, u64), EvalError> {
     let unfit = |why: String| EvalError::Artifact(format!("`{relative}`: {why}"));
     let parts: Vec<&std::ffi::OsStr> = Path::new(relative)
         .components()
@@ -76,7 +106,7 @@ pub fn stage_artifact(
             unfit(format!("cannot open it without following links: {e}"))
         }
     })?;
-    let mut source = File::from(fd);
+    let source = File::from(fd);
     let meta = source.metadata().map_err(|e| unfit(e.to_string()))?;
     if !meta.file_type().is_file() {
         return Err(unfit("is not a regular file".into()));
@@ -87,25 +117,7 @@ pub fn stage_artifact(
             meta.len()
         )));
     }
-    let io_error = |source| EvalError::Io {
-        what: format!("copying the artifact to {}", dest.display()),
-        source,
-    };
-    let mut out = File::options()
-        .write(true)
-        .create_new(true)
-        .open(dest)
-        .map_err(io_error)?;
-    // Bounded even if the file grew after the check.
-    let copied = io::copy(&mut (&mut source).take(max_bytes + 1), &mut out).map_err(io_error)?;
-    if copied > max_bytes {
-        return Err(unfit(format!("grew past the {max_bytes} bytes allowed")));
-    }
-    out.flush().map_err(io_error)?;
-    // Readable by the evaluator's sandbox uid whatever the verifier's umask; never changed.
-    out.set_permissions(std::fs::Permissions::from_mode(0o444))
-        .map_err(io_error)?;
-    Ok(copied)
+    Ok((source, meta.len()))
 }
 
 fn open_at(dir: Option<&OwnedFd>, name: &std::ffi::OsStr, flags: i32) -> io::Result<OwnedFd> {

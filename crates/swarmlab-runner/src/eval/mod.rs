@@ -5,8 +5,9 @@
 //!   directory (no symlinks, no special files, capped), and [`evaluate_command`] runs the
 //!   trusted evaluator on it, sandboxed as the caller says; the metric is read from the
 //!   evaluator's output only.
-//! - `logits`: [`collect_stdout`] and [`decode_tokens`] get the validation tokens from a
-//!   trusted generator or file; [`score_logits`] serves the candidate's model, runs the
+//! - `logits`: [`check_artifact`] checks the checkpoint the server will read in place;
+//!   [`collect_stdout`] and [`decode_tokens`] get the validation tokens from a trusted
+//!   generator or file; [`score_logits`] serves the candidate's model, runs the
 //!   causality probe, scores every window with the verifier's own log-softmax and byte table,
 //!   and checks that repeated windows get the same answers.
 //!
@@ -24,7 +25,7 @@ mod wire;
 use std::io;
 use std::time::Duration;
 
-pub use command::{evaluate_command, stage_artifact, CommandOutput, ARTIFACT_VAR};
+pub use command::{check_artifact, evaluate_command, stage_artifact, CommandOutput, ARTIFACT_VAR};
 pub use data::{collect_stdout, decode_tokens};
 pub use logits::{score_logits, LogitsConfig, LogitsScore};
 

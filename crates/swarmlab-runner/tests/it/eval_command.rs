@@ -6,7 +6,7 @@ use std::fs;
 use std::os::unix::fs::symlink;
 use std::time::Duration;
 
-use swarmlab_runner::eval::{evaluate_command, stage_artifact, EvalError};
+use swarmlab_runner::eval::{check_artifact, evaluate_command, stage_artifact, EvalError};
 use swarmlab_runner::{Cancel, Ending, Exit, RunSpec};
 
 use crate::sandbox::Sandboxed;
@@ -79,11 +79,14 @@ fn only_a_regular_file_inside_the_run_directory_is_staged() {
         let dest = fx.path(&format!("staged-{i}"));
         let err = stage_artifact(&run_dir, relative, &dest, 1000).unwrap_err();
         assert!(matches!(err, EvalError::Artifact(_)), "{relative}: {err}");
+        let check = check_artifact(&run_dir, relative, 1000).unwrap_err();
+        assert_eq!(check.to_string(), err.to_string());
         assert!(err.to_string().contains(expected), "{relative}: {err}");
         assert!(err.blames_candidate());
         assert!(!fs::read(&dest).is_ok_and(|b| b == b"host secret"));
     }
     let dest = fx.path("ok");
+    assert_eq!(check_artifact(&run_dir, "real/model.bin", 1000).unwrap(), 7);
     stage_artifact(&run_dir, "real/model.bin", &dest, 1000).unwrap();
     assert_eq!(fs::read_to_string(dest).unwrap(), "weights");
 }
