@@ -80,10 +80,15 @@ pub fn verify(options: VerifyOptions, cancel: Cancel) -> anyhow::Result<Stop> {
         if options.jobs.is_some_and(|n| done >= n) {
             return Ok(Stop::Limit);
         }
-        let lease: Option<JobLease> = match client.post("jobs/lease", &serde_json::json!({})) {
-            Ok(lease) => lease,
-            Err(ClientError::Interrupted) => return Ok(Stop::Interrupted),
-            Err(e) => return Err(e.into()),
+        let lease = match resumed(&options, &client) {
+            Some(lease) => Some(lease),
+            None => {
+                match client.post::<_, Option<JobLease>>("jobs/lease", &serde_json::json!({})) {
+                    Ok(lease) => lease,
+                    Err(ClientError::Interrupted) => return Ok(Stop::Interrupted),
+                    Err(e) => return Err(e.into()),
+                }
+            }
         };
         let Some(lease) = lease else {
             if pause(&cancel, IDLE_POLL) {
@@ -91,6 +96,7 @@ pub fn verify(options: VerifyOptions, cancel: Cancel) -> anyhow::Result<Stop> {
             }
             continue;
         };
+        remember(&options, Some(&lease))?;
         match run_job(&options, &client, &mirror, &me, &lease, &cancel) {
             Ok(answer) => eprintln!(
                 "verifier: job #{} ({}) {}{}{}",
@@ -104,12 +110,14 @@ pub fn verify(options: VerifyOptions, cancel: Cancel) -> anyhow::Result<Stop> {
                     .unwrap_or_default()
             ),
             Err(e) if cancel.is_cancelled() => {
+                // The lease is kept: a restarted verifier resumes the job.
                 eprintln!("verifier: job #{} interrupted: {e:#}", lease.job_id);
                 return Ok(Stop::Interrupted);
             }
             Err(e) => eprintln!("verifier: job #{} abandoned: {e:#}", lease.job_id),
         }
         let _ = std::fs::remove_dir_all(job_dir(&options, lease.job_id));
+        remember(&options, None)?;
         done += 1;
     }
 }
@@ -154,6 +162,44 @@ fn enroll(options: &VerifyOptions, client: &HubClient) -> anyhow::Result<Identit
     identity.token = Some(token);
     identity.save(&options.dir)?;
     Ok(identity)
+}
+
+/// Where the job in hand is remembered, so that a verifier killed mid-job resumes it.
+fn lease_path(options: &VerifyOptions) -> PathBuf {
+    options.dir.join("lease.json")
+}
+
+fn remember(options: &VerifyOptions, lease: Option<&JobLease>) -> anyhow::Result<()> {
+    let path = lease_path(options);
+    match lease {
+        Some(lease) => std::fs::write(&path, serde_json::to_vec(lease)?),
+        None => std::fs::remove_file(&path).or_else(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => Ok(()),
+            _ => Err(e),
+        }),
+    }
+    .with_context(|| format!("failed to update {}", path.display()))
+}
+
+/// The job a previous run of this verifier held, if its lease still stands.
+fn resumed(options: &VerifyOptions, client: &HubClient) -> Option<JobLease> {
+    let text = std::fs::read(lease_path(options)).ok()?;
+    let lease: JobLease = serde_json::from_slice(&text).ok()?;
+    let beat: Result<LeaseDeadline, _> = client.post(
+        &format!("jobs/{}/heartbeat", lease.job_id),
+        &serde_json::json!({}),
+    );
+    match beat {
+        Ok(_) => {
+            eprintln!("verifier: resuming job #{}", lease.job_id);
+            Some(lease)
+        }
+        Err(e) => {
+            eprintln!("verifier: the lease on job #{} is gone ({e})", lease.job_id);
+            let _ = remember(options, None);
+            None
+        }
+    }
 }
 
 fn job_dir(options: &VerifyOptions, job: i64) -> PathBuf {

@@ -28,6 +28,10 @@ const MAX_LOG_BYTES: usize = 1 << 20;
 /// Experiments spent on one leased idea before it is marked done and another is leased.
 const EXPERIMENTS_PER_IDEA: u64 = 10;
 
+/// Builds the proposer for a round, from the spec of the head it works on.
+pub type MakeProposer =
+    Box<dyn Fn(&TrackSpec) -> anyhow::Result<Box<dyn swarmlab_agent::Proposer>>>;
+
 /// What `swarmlab work` was asked to do.
 pub struct WorkOptions {
     pub hub: String,
@@ -38,7 +42,7 @@ pub struct WorkOptions {
     /// Stop after this many experiments (baselines not counted); `None`: never.
     pub experiments: Option<u64>,
     pub budget: Option<Duration>,
-    pub make_proposer: Box<dyn Fn(&TrackSpec) -> anyhow::Result<Box<dyn swarmlab_agent::Proposer>>>,
+    pub make_proposer: MakeProposer,
 }
 
 /// One head of the chain being worked on.
