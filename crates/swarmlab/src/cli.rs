@@ -153,6 +153,9 @@ pub struct VerifyArgs {
     /// Stop after this many jobs; default: never
     #[arg(long)]
     pub jobs: Option<u64>,
+    /// Override the track's budget for both head and candidate, e.g. "20s" (test hubs)
+    #[arg(long, value_parser = parse_duration)]
+    pub budget: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

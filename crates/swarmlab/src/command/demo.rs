@@ -69,9 +69,27 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<i32> {
     let name = track.as_str();
 
     let me = std::env::current_exe().context("failed to find the swarmlab binary")?;
+    // tinygpt builds with cargo: one target folder for every checkout compiles the
+    // dependencies once. Its build cannot run in the sandbox yet (docs/hub.md).
+    let child = || {
+        let mut command = Command::new(&me);
+        if track == TrackName::Tinygpt {
+            command.env("CARGO_TARGET_DIR", root.join("cargo-target"));
+        }
+        command
+    };
+    let sandbox = match track {
+        TrackName::Tinygpt => {
+            if args.sandbox != SandboxMode::Off {
+                println!("note: tinygpt's verifier runs unsandboxed: its cargo build needs a writable cargo home");
+            }
+            SandboxMode::Off
+        }
+        _ => args.sandbox,
+    };
     let mut children = Vec::new();
     for i in 1..=args.workers {
-        let mut command = Command::new(&me);
+        let mut command = child();
         command.args(["work", "--hub", &url, "--track", name, "--name"]);
         command.arg(format!("worker-{i}"));
         command.arg("--dir").arg(root.join(format!("worker-{i}")));
@@ -83,10 +101,15 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<i32> {
         }
         children.push(spawn(&format!("worker-{i}"), command, &root)?);
     }
-    let mut command = Command::new(&me);
+    let mut command = child();
     command.args(["verify", "--hub", &url]);
     command.arg("--dir").arg(root.join("verifier"));
-    command.args(["--sandbox", sandbox_flag(args.sandbox)]);
+    command.args(["--sandbox", sandbox_flag(sandbox)]);
+    if let Some(budget) = args.budget {
+        command
+            .arg("--budget")
+            .arg(humantime::format_duration(budget).to_string());
+    }
     children.push(spawn("verifier", command, &root)?);
 
     println!(

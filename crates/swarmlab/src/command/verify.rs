@@ -20,6 +20,7 @@ pub fn verify(args: VerifyArgs) -> anyhow::Result<i32> {
         hardware_class: args.hardware_class.unwrap_or_else(hardware_class),
         sandbox,
         jobs: args.jobs,
+        budget: args.budget,
     };
     Ok(match run_verifier(options, cancel)? {
         Stop::Interrupted => crate::exit::INTERRUPTED,

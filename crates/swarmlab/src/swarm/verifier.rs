@@ -19,7 +19,7 @@ use swarmlab_proto::{
     signing, IdentityInfo, JobLease, LeaseDeadline, Measurements, ReportRequest, ReportResponse,
     Role, RunOutcome, SigningKey, TrackInfo,
 };
-use swarmlab_runner::{Cancel, SandboxConfig};
+use swarmlab_runner::{Cancel, Ending, Exit, RunSpec, SandboxConfig};
 
 use super::client::{ClientError, HubClient};
 use super::identity::IdentityFile;
@@ -43,6 +43,8 @@ pub struct VerifyOptions {
     pub sandbox: Option<SandboxConfig>,
     /// Stop after this many jobs; `None`: never.
     pub jobs: Option<u64>,
+    /// Overrides the track's budget on both sides (test hubs and demos).
+    pub budget: Option<Duration>,
 }
 
 /// Who this verifier is to the hub.
@@ -220,7 +222,7 @@ fn run_job(
     let dir = job_dir(options, lease.job_id);
     let trees = [dir.join("head"), dir.join("candidate")];
     let result = (|| {
-        let prepared = prepare(client, mirror, lease, &trees);
+        let prepared = prepare(client, mirror, lease, &trees, options.budget);
         let mut report = Reporter {
             client,
             me,
@@ -242,6 +244,26 @@ fn run_job(
                 config
             })
         };
+        for (is_head, spec) in [(true, &head_spec), (false, &candidate_spec)] {
+            let log = dir.join(if is_head {
+                "head-setup.log"
+            } else {
+                "candidate-setup.log"
+            });
+            if let Err(why) = setup(spec, sandbox(&spec.root).as_ref(), &log, &job_cancel) {
+                if job_cancel.is_cancelled() {
+                    bail!("the lease was lost or the verifier stopped");
+                }
+                return if is_head {
+                    report.send(
+                        RunOutcome::VerifierFault,
+                        Some(format!("the head's setup failed: {why}")),
+                    )
+                } else {
+                    report.send(RunOutcome::Crash, Some(format!("setup failed: {why}")))
+                };
+            }
+        }
         let reruns = lease.reruns.max(2);
         for i in 0..reruns {
             let seed = random_seed()?;
@@ -275,8 +297,14 @@ fn run_job(
                 match (is_head, m.metric(), m.failure) {
                     (true, Some(v), _) => report.head.push(v),
                     (false, Some(v), _) => report.candidate.push(v),
-                    (true, None, _) => {
-                        let why = format!("the head failed: {}", m.note.unwrap_or_default());
+                    // The detail names the failure, never the log: a log may carry what the
+                    // program read, and the ledger is public. The log stays here.
+                    (true, None, failure) => {
+                        let why = format!(
+                            "the head failed ({}, {})",
+                            status_name(failure),
+                            m.exit_text()
+                        );
                         return report.send(RunOutcome::VerifierFault, Some(why));
                     }
                     (false, None, failure) => {
@@ -285,7 +313,8 @@ fn run_job(
                         } else {
                             RunOutcome::Crash
                         };
-                        return report.send(outcome, m.note);
+                        let why = format!("{} ({})", status_name(failure), m.exit_text());
+                        return report.send(outcome, Some(why));
                     }
                 }
             }
@@ -303,6 +332,31 @@ fn run_job(
         mirror.remove_worktree(tree);
     }
     result
+}
+
+fn status_name(status: Option<Status>) -> &'static str {
+    status.map_or("ok", Status::as_str)
+}
+
+/// Runs the track's setup step (e.g. a release build) in a tree, in the sandbox when there
+/// is one. The error is a short reason; the log stays at `log`.
+fn setup(
+    spec: &TrackSpec,
+    sandbox: Option<&SandboxConfig>,
+    log: &Path,
+    cancel: &Cancel,
+) -> Result<(), String> {
+    let Some(command) = spec.run.setup.clone() else {
+        return Ok(());
+    };
+    let mut run = RunSpec::new(command, &spec.root, log, spec.run.setup_timeout);
+    run.env = spec.experiment_env(0);
+    run.sandbox = sandbox.cloned();
+    let outcome = swarmlab_runner::run(&run, cancel, &mut |_| {}).map_err(|e| e.to_string())?;
+    match outcome.ending {
+        Ending::Exited(Exit::Code(0)) => Ok(()),
+        ending => Err(format!("{ending:?}")),
+    }
 }
 
 /// Why a job could not be set up: the candidate's fault, or ours.
@@ -324,6 +378,7 @@ fn prepare(
     mirror: &Mirror,
     lease: &JobLease,
     trees: &[PathBuf; 2],
+    budget: Option<Duration>,
 ) -> Result<[TrackSpec; 2], Prepared> {
     let track: TrackInfo = client.get(&format!("tracks/{}", lease.track))?;
     let bundle = client.get_bytes(&format!("jobs/{}/bundle", lease.job_id))?;
@@ -339,8 +394,11 @@ fn prepare(
     let trusted_at = |tree: &Path, commit: &str, trusted: &[String]| -> anyhow::Result<TrackSpec> {
         mirror.worktree(commit, tree)?;
         mirror.overlay_trusted(&track.baseline, trusted, tree)?;
-        let (spec, _) = TrackSpec::parse(tree, &spec_text)
+        let (mut spec, _) = TrackSpec::parse(tree, &spec_text)
             .map_err(|(_, message)| anyhow::anyhow!("the baseline's {SPEC_FILE}: {message}"))?;
+        if let Some(budget) = budget {
+            spec.override_budget(budget);
+        }
         Ok(spec)
     };
     // The spec is the baseline's, and so is the list of trusted files it names.
