@@ -58,14 +58,22 @@ pub fn bundle(
 
 impl Hub {
     /// A bundle of a track's verified head, for workers to sync from.
+    /// The head is the store's: the chain ref follows it here, so that a head moved by a
+    /// verdict (one database transaction) is what workers get.
     pub async fn head_bundle(&self, track: &str) -> Result<Vec<u8>, HubError> {
-        self.store
+        let head = self
+            .store
             .track(track)
             .await?
-            .ok_or_else(|| HubError::NotFound(format!("track `{track}`")))?;
+            .ok_or_else(|| HubError::NotFound(format!("track `{track}`")))?
+            .head;
         let repo = self.repo(track)?;
         let config = self.config.clone();
-        blocking(move || bundle(&repo, CHAIN_REF, &config)).await
+        blocking(move || {
+            repo.run(&["update-ref", CHAIN_REF, &head])?;
+            bundle(&repo, CHAIN_REF, &config)
+        })
+        .await
     }
 
     /// Rebases every winner that lost the race for the head onto the current head and queues

@@ -119,6 +119,23 @@ pub fn inspect(
     // Keep what was received reachable (never served to workers while pending).
     repo.keep_ref(&commit_ref(&claim.commit), &claim.commit)
         .map_err(|_| "bad_bundle")?;
+    check_change(repo, &claim.parent, &claim.commit, editable, max_file_bytes)?;
+    let diff = repo
+        .diff(&claim.parent, &claim.commit)
+        .map_err(|_| "bad_bundle")?;
+    Ok(diff_hash_hex(normalised_diff_hash(&diff)))
+}
+
+/// Checks the change from `parent` to `commit` (both in `repo`): only files under
+/// `editable`, no symlinks, submodules, attribute files, binaries or oversized files, and
+/// not empty. Intake runs it on receipt; verifiers run it again before executing anything.
+pub fn check_change(
+    repo: &GitStore,
+    parent: &str,
+    commit: &str,
+    editable: &[String],
+    max_file_bytes: u64,
+) -> Result<(), String> {
     let raw = repo
         .run(&[
             "diff-tree",
@@ -126,8 +143,8 @@ pub fn inspect(
             "-z",
             "--no-renames",
             "--raw",
-            &claim.parent,
-            &claim.commit,
+            parent,
+            commit,
         ])
         .map_err(|_| "bad_bundle")?;
     let files = Files {
@@ -177,10 +194,7 @@ pub fn inspect(
     if changed == 0 {
         return Err("empty_change".into());
     }
-    let diff = repo
-        .diff(&claim.parent, &claim.commit)
-        .map_err(|_| "bad_bundle")?;
-    Ok(diff_hash_hex(normalised_diff_hash(&diff)))
+    Ok(())
 }
 
 #[cfg(test)]

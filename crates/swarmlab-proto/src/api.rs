@@ -70,6 +70,15 @@ pub struct IdentityToken {
     pub token: String,
 }
 
+/// `GET /api/v1/me`: the identity behind a token.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IdentityInfo {
+    pub identity_id: String,
+    pub name: String,
+    pub role: Role,
+    pub public_key: Option<String>,
+}
+
 /// `POST /api/v1/tracks` (admin): a repository on the hub's machine and its baseline.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AddTrackRequest {

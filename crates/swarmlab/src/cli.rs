@@ -39,6 +39,12 @@ pub enum Command {
         #[command(subcommand)]
         command: HubCommand,
     },
+    /// Work for a hub: run the loop against a track's verified head and submit what beats it
+    Work(Box<WorkArgs>),
+    /// Verify for a hub: re-run submitted candidates in the sandbox and report signed results
+    Verify(VerifyArgs),
+    /// A hub, two workers and a verifier on loopback, showing the chain grow (Ctrl-C stops)
+    Demo(DemoArgs),
     /// Check a hub's exported ledger offline: hashes, signatures, and every head move
     Audit(AuditArgs),
     /// The sandbox that verifiers run untrusted code in
@@ -60,6 +66,139 @@ pub enum HubCommand {
         #[arg(long, default_value = "admin")]
         name: String,
     },
+    /// Add a track from a git repository on this machine, pinned at a baseline revision
+    AddTrack {
+        #[command(flatten)]
+        hub: HubArgs,
+        /// The track's repository (swarmlab.toml at its root)
+        repo: PathBuf,
+        /// The baseline revision; the head starts there
+        #[arg(long, default_value = "HEAD")]
+        baseline: String,
+    },
+    /// Create a verifier (or worker, or admin) identity for a key and print its token
+    AddIdentity {
+        #[command(flatten)]
+        hub: HubArgs,
+        /// What the identity may do
+        #[arg(long, value_enum)]
+        role: RoleName,
+        /// A name shown on the leaderboard
+        #[arg(long)]
+        name: String,
+        /// The identity's ed25519 public key, 64 hex digits (`swarmlab verify` prints it)
+        #[arg(long)]
+        public_key: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RoleName {
+    Worker,
+    Verifier,
+    Admin,
+}
+
+#[derive(Debug, Args)]
+pub struct WorkArgs {
+    /// The hub's address, e.g. http://127.0.0.1:7878
+    #[arg(long, env = "SWARMLAB_HUB")]
+    pub hub: String,
+    /// The track to work on
+    #[arg(long)]
+    pub track: String,
+    /// Where the worker keeps its identity and its copy of the track
+    #[arg(long, default_value = "swarmlab-work")]
+    pub dir: PathBuf,
+    /// The name the worker registers under
+    #[arg(long, default_value = "worker")]
+    pub name: String,
+    /// Seed of the proposer
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Stop after this many experiments (baselines not counted); default: never
+    #[arg(long, short = 'n')]
+    pub experiments: Option<u64>,
+    /// Override the track's budget for local runs, e.g. "20s"
+    #[arg(long, value_parser = parse_duration)]
+    pub budget: Option<std::time::Duration>,
+    #[command(flatten)]
+    pub proposer: ProposerArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The hub's address, e.g. http://127.0.0.1:7878
+    #[arg(long, env = "SWARMLAB_HUB")]
+    pub hub: String,
+    /// Where the verifier keeps its identity, its copy of the code and its runs
+    #[arg(long, default_value = "swarmlab-verifier")]
+    pub dir: PathBuf,
+    /// The token `swarmlab hub add-identity` printed for this verifier's key (first start)
+    #[arg(long, env = "SWARMLAB_VERIFIER_TOKEN")]
+    pub token: Option<String>,
+    /// The hardware class reported with every measurement (default: CPU model and count)
+    #[arg(long)]
+    pub hardware_class: Option<String>,
+    /// Run candidates in the sandbox: on (refuse to start without it), auto (use it when its
+    /// self-test passes, else warn), off (trusted code only)
+    #[arg(long, value_enum, default_value_t = SandboxMode::On)]
+    pub sandbox: SandboxMode,
+    /// The bubblewrap binary
+    #[arg(long, default_value = "/usr/bin/bwrap")]
+    pub bwrap: PathBuf,
+    /// The unprivileged host uid (and gid) sandboxed programs run as
+    #[arg(long, default_value_t = 65534)]
+    pub uid: u32,
+    /// Stop after this many jobs; default: never
+    #[arg(long)]
+    pub jobs: Option<u64>,
+    /// Override the track's budget for both head and candidate, e.g. "20s" (test hubs)
+    #[arg(long, value_parser = parse_duration)]
+    pub budget: Option<std::time::Duration>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SandboxMode {
+    On,
+    Auto,
+    Off,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Which embedded track the swarm works on
+    #[arg(long, value_enum, default_value_t = DemoTrack::Toy)]
+    pub track: DemoTrack,
+    /// Where the hub, workers and verifier keep their state (default: a new temporary folder)
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// The hub's address
+    #[arg(long, default_value = "127.0.0.1:7878")]
+    pub listen: String,
+    /// How many workers to start
+    #[arg(long, default_value_t = 2)]
+    pub workers: u32,
+    /// Stop after this long, e.g. "2m"; default: at Ctrl-C
+    #[arg(long = "for", value_parser = parse_duration)]
+    pub for_: Option<std::time::Duration>,
+    /// Stop once the chain has this many verified commits after the baseline
+    #[arg(long)]
+    pub commits: Option<u32>,
+    /// The verifier's sandbox (auto: use it when this machine can)
+    #[arg(long, value_enum, default_value_t = SandboxMode::Auto)]
+    pub sandbox: SandboxMode,
+    /// Override the track's budget, e.g. "20s"
+    #[arg(long, value_parser = parse_duration)]
+    pub budget: Option<std::time::Duration>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DemoTrack {
+    /// The fast synthetic track: the chain grows within a minute
+    Toy,
+    /// The byte-level GPT (builds first; each run takes its budget)
+    Tinygpt,
 }
 
 #[derive(Debug, Args)]
@@ -158,9 +297,32 @@ pub struct RunArgs {
     /// Stop starting experiments after this long, e.g. "8h" or "30m"
     #[arg(long = "for", value_parser = parse_duration)]
     pub for_: Option<std::time::Duration>,
+    #[command(flatten)]
+    pub proposer: ProposerArgs,
+    /// Draft the next change in a side worktree while an experiment runs (auto: on for the
+    /// command and openai proposers, whose proposals take time)
+    #[arg(long, value_enum, default_value_t = Pipeline::Auto)]
+    pub pipeline: Pipeline,
+    /// An idea every proposal is asked to try
+    #[arg(long)]
+    pub idea: Option<String>,
+    /// Seed of the proposer (and of experiments when the track fixes none)
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Override the track's budget, e.g. "20s" (the timeout grows to keep its margin)
+    #[arg(long, value_parser = parse_duration)]
+    pub budget: Option<std::time::Duration>,
+    /// Skip the track's setup step
+    #[arg(long)]
+    pub no_setup: bool,
+}
+
+/// Which proposer makes each change, and its settings (`run` and `work`).
+#[derive(Debug, Args)]
+pub struct ProposerArgs {
     /// Which proposer makes the next change
-    #[arg(long, value_enum, default_value_t = ProposerName::Sweep)]
-    pub proposer: ProposerName,
+    #[arg(long = "proposer", id = "proposer", value_enum, default_value_t = ProposerName::Sweep)]
+    pub name: ProposerName,
     /// The shell command of the script proposer
     #[arg(long, required_if_eq("proposer", "script"))]
     pub script: Option<String>,
@@ -189,22 +351,6 @@ pub struct RunArgs {
     /// Price of a million completion tokens in US dollars
     #[arg(long, requires = "price_in")]
     pub price_out: Option<f64>,
-    /// Draft the next change in a side worktree while an experiment runs (auto: on for the
-    /// command and openai proposers, whose proposals take time)
-    #[arg(long, value_enum, default_value_t = Pipeline::Auto)]
-    pub pipeline: Pipeline,
-    /// An idea every proposal is asked to try
-    #[arg(long)]
-    pub idea: Option<String>,
-    /// Seed of the proposer (and of experiments when the track fixes none)
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
-    /// Override the track's budget, e.g. "20s" (the timeout grows to keep its margin)
-    #[arg(long, value_parser = parse_duration)]
-    pub budget: Option<std::time::Duration>,
-    /// Skip the track's setup step
-    #[arg(long)]
-    pub no_setup: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -6,6 +6,7 @@ mod command;
 mod exit;
 mod interrupt;
 mod session;
+mod swarm;
 mod tracks;
 
 use clap::Parser;

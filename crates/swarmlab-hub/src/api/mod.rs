@@ -83,6 +83,13 @@ fn table() -> Table {
         post(register),
     )
     .add(
+        "get",
+        "/api/v1/me",
+        "any",
+        "The identity behind the bearer token",
+        get(me),
+    )
+    .add(
         "post",
         "/api/v1/identities",
         "admin",

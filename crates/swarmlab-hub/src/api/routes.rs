@@ -5,9 +5,9 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use swarmlab_proto::{
-    AddTrackRequest, CreateIdentityRequest, HubInfo, IdeaInfo, IdentityToken, JobLease,
-    LeaseDeadline, NewIdea, RegisterRequest, ReportRequest, ReportResponse, Role, SubmissionInfo,
-    SubmitRequest, TrackInfo, API_VERSION,
+    AddTrackRequest, CreateIdentityRequest, HubInfo, IdeaInfo, IdentityInfo, IdentityToken,
+    JobLease, LeaseDeadline, NewIdea, RegisterRequest, ReportRequest, ReportResponse, Role,
+    SubmissionInfo, SubmitRequest, TrackInfo, API_VERSION,
 };
 
 use super::{ApiJson, AppState};
@@ -45,6 +45,16 @@ pub async fn register(
     Ok(Json(
         s.hub.register_worker(&req.name, &req.public_key).await?,
     ))
+}
+
+pub async fn me(caller: Caller) -> ApiResult<IdentityInfo> {
+    let me = caller.0;
+    Ok(Json(IdentityInfo {
+        identity_id: me.id,
+        name: me.name,
+        role: me.role,
+        public_key: me.public_key,
+    }))
 }
 
 pub async fn create_identity(

@@ -6,7 +6,9 @@ use anyhow::Context;
 use swarmlab_hub::{Hub, HubConfig, Server, SystemClock};
 use tokio::signal::unix::{signal, SignalKind};
 
-use crate::cli::{HubArgs, HubCommand};
+use swarmlab_proto::{AddTrackRequest, Role};
+
+use crate::cli::{HubArgs, HubCommand, RoleName};
 
 pub fn hub(command: HubCommand) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -51,6 +53,51 @@ pub fn hub(command: HubCommand) -> anyhow::Result<()> {
             println!("{}", token.token);
             eprintln!(
                 "admin `{name}` created ({}); keep the token: it is stored only as a hash",
+                token.identity_id
+            );
+        }
+        HubCommand::AddTrack {
+            hub,
+            repo,
+            baseline,
+        } => {
+            let config = config(&hub)?;
+            let repo = std::path::absolute(&repo)
+                .with_context(|| format!("failed to resolve {}", repo.display()))?;
+            let info = runtime.block_on(async {
+                let hub = Hub::open(config, Arc::new(SystemClock)).await?;
+                hub.add_track(&AddTrackRequest {
+                    repo: repo.display().to_string(),
+                    baseline,
+                })
+                .await
+            })?;
+            println!("{}", info.name);
+            eprintln!(
+                "track `{}` added at {} ({} {}, {} reruns)",
+                info.name, info.baseline, info.metric, info.goal, info.reruns
+            );
+        }
+        HubCommand::AddIdentity {
+            hub,
+            role,
+            name,
+            public_key,
+        } => {
+            let config = config(&hub)?;
+            let role = match role {
+                RoleName::Worker => Role::Worker,
+                RoleName::Verifier => Role::Verifier,
+                RoleName::Admin => Role::Admin,
+            };
+            let token = runtime.block_on(async {
+                let hub = Hub::open(config, Arc::new(SystemClock)).await?;
+                hub.create_identity(&name, role, public_key).await
+            })?;
+            println!("{}", token.token);
+            eprintln!(
+                "{} `{name}` created ({}); keep the token: it is stored only as a hash",
+                role.as_str(),
                 token.identity_id
             );
         }

@@ -28,9 +28,26 @@ pub fn init(args: &InitArgs) -> anyhow::Result<()> {
             );
         }
     }
+    write_track(args.track, dir)?;
     let files = tracks::files(args.track);
+    let name = args.track.as_str();
+    let spec = super::load_track(dir)?;
+    println!("created the {name} track in {}", dir.display());
+    println!(
+        "  {} files, metric {} ({})",
+        files.len(),
+        spec.metric.name,
+        spec.metric.goal
+    );
+    println!("next: swarmlab run {}", dir.display());
+    Ok(())
+}
+
+/// Writes an embedded track into `dir` (new or empty) and commits it as a new repository.
+pub fn write_track(track: TrackName, dir: &Path) -> anyhow::Result<()> {
+    let files = tracks::files(track);
     if files.is_empty() {
-        bail!("the {:?} track is not embedded in this build", args.track);
+        bail!("the {:?} track is not embedded in this build", track);
     }
     fs::create_dir_all(dir).with_context(|| format!("failed to create {}", dir.display()))?;
     for file in files {
@@ -46,17 +63,8 @@ pub fn init(args: &InitArgs) -> anyhow::Result<()> {
                 .with_context(|| format!("failed to make {} executable", path.display()))?;
         }
     }
-    let name = args.track.as_str();
+    let name = track.as_str();
     GitStore::init(dir, &format!("{name}: the track as swarmlab init wrote it"))?;
-    let spec = super::load_track(dir)?;
-    println!("created the {name} track in {}", dir.display());
-    println!(
-        "  {} files, metric {} ({})",
-        files.len(),
-        spec.metric.name,
-        spec.metric.goal
-    );
-    println!("next: swarmlab run {}", dir.display());
     Ok(())
 }
 

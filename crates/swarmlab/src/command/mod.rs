@@ -2,11 +2,14 @@
 
 mod audit;
 mod check;
+mod demo;
 mod hub;
-mod init;
+pub mod init;
 pub mod report;
 mod run;
 mod sandbox;
+mod verify;
+mod work;
 
 use crate::cli::{Cli, Command, SandboxCommand, TrackCommand};
 
@@ -21,6 +24,9 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         } => check::check(&dir).map(|()| 0),
         Command::Hub { command } => hub::hub(command).map(|()| 0),
         Command::Audit(args) => audit::audit(&args).map(|()| 0),
+        Command::Work(args) => work::work(*args),
+        Command::Verify(args) => verify::verify(args),
+        Command::Demo(args) => demo::demo(&args),
         Command::Sandbox {
             command: SandboxCommand::Check(args),
         } => sandbox::check(&args),

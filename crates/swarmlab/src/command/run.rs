@@ -9,7 +9,7 @@ use swarmlab_agent::{
 use swarmlab_core::TrackSpec;
 use swarmlab_runner::Cancel;
 
-use crate::cli::{Pipeline, ProposerName, RunArgs};
+use crate::cli::{Pipeline, ProposerArgs, ProposerName, RunArgs};
 use crate::session::{Limits, Session, Stop};
 
 pub fn run(args: &RunArgs) -> anyhow::Result<i32> {
@@ -18,14 +18,17 @@ pub fn run(args: &RunArgs) -> anyhow::Result<i32> {
         spec.override_budget(budget);
     }
     let cancel = crate::interrupt::install();
-    let proposer = proposer(args, &spec, &cancel)?;
+    let proposer = proposer(&args.proposer, &spec, &cancel)?;
     let limits = Limits {
         experiments: args.experiments,
         duration: args.for_,
     };
     let mut session = Session::open(spec, &args.tag, args.seed, proposer, cancel)?;
     session.set_idea(args.idea.clone());
-    let slow_proposer = matches!(args.proposer, ProposerName::Command | ProposerName::Openai);
+    let slow_proposer = matches!(
+        args.proposer.name,
+        ProposerName::Command | ProposerName::Openai
+    );
     if args.pipeline == Pipeline::On || (args.pipeline == Pipeline::Auto && slow_proposer) {
         session.enable_pipeline()?;
     }
@@ -43,15 +46,16 @@ pub fn run(args: &RunArgs) -> anyhow::Result<i32> {
 /// Agent logs and prompts go here, inside the track (excluded from git).
 const AGENT_LOG_DIR: &str = ".swarmlab/agent";
 
-fn proposer(
-    args: &RunArgs,
+/// The proposer the flags name, logging into the track's agent folder.
+pub fn proposer(
+    args: &ProposerArgs,
     spec: &TrackSpec,
     cancel: &Cancel,
 ) -> anyhow::Result<Box<dyn Proposer>> {
     // Absolute, so that drafts made in the side worktree log beside the others.
     let log_dir = std::path::absolute(spec.root.join(AGENT_LOG_DIR))
         .with_context(|| format!("failed to resolve {}", spec.root.display()))?;
-    Ok(match args.proposer {
+    Ok(match args.name {
         ProposerName::Sweep => Box::new(SweepProposer::new(Strategy::Evolution)),
         ProposerName::Random => Box::new(SweepProposer::new(Strategy::Random)),
         ProposerName::Script => {

@@ -8,7 +8,7 @@ use std::path::Path;
 use anyhow::Context;
 use swarmlab_core::metric::{self, Reading};
 use swarmlab_core::{Status, TrackSpec};
-use swarmlab_runner::{Cancel, Ending, Exit, RunOutcome, RunSpec, Tick};
+use swarmlab_runner::{Cancel, Ending, Exit, RunOutcome, RunSpec, SandboxConfig, Tick};
 
 /// The metric and all output of a run is read from at most this much of the log's end.
 const READ_TAIL_BYTES: usize = 256 * 1024;
@@ -45,12 +45,14 @@ impl Measurement {
 pub const EXPERIMENT_MARK: &str = "SWARMLAB_EXPERIMENT";
 
 /// Runs the track's command with its budget, seed and timeout; the log goes to
-/// `run_dir/run.log`, and every process carries `SWARMLAB_EXPERIMENT=marker`.
+/// `run_dir/run.log`, and every process carries `SWARMLAB_EXPERIMENT=marker`. In `sandbox`
+/// the program sees the checkout read-only and gets the scratch as its run folder.
 pub fn measure(
     spec: &TrackSpec,
     seed: u64,
     marker: &str,
     run_dir: &Path,
+    sandbox: Option<&SandboxConfig>,
     cancel: &Cancel,
     on_tick: &mut dyn FnMut(&Tick),
 ) -> anyhow::Result<Measurement> {
@@ -65,8 +67,15 @@ pub fn measure(
     );
     run.grace = spec.run.grace;
     run.env = spec.experiment_env(seed);
-    run.env
-        .push(("SWARMLAB_RUN_DIR".into(), run_dir.display().to_string()));
+    let program_run_dir = match sandbox {
+        Some(config) => config.scratch.clone(),
+        None => run_dir.to_path_buf(),
+    };
+    run.env.push((
+        "SWARMLAB_RUN_DIR".into(),
+        program_run_dir.display().to_string(),
+    ));
+    run.sandbox = sandbox.cloned();
     run.env.push((EXPERIMENT_MARK.into(), marker.to_string()));
     let outcome = swarmlab_runner::run(&run, cancel, on_tick)?;
     let output = swarmlab_runner::tail(&log_path, READ_TAIL_BYTES)

@@ -25,7 +25,7 @@ use swarmlab_core::{GitStore, Record, ResultsLog, Status, TrackSpec};
 use swarmlab_runner::{Cancel, Ending, Exit, RunSpec};
 
 use draft::{draft, Draft, Request};
-use measure::{measure, Measurement};
+pub use measure::{measure, Measurement};
 use pending::Pending;
 use status::{Counts, StatusLine};
 use worktree::{adopt, Prepared, Worktree};
@@ -418,7 +418,7 @@ impl Session {
             let drafting = worktree.zip(request.as_ref()).map(|(worktree, request)| {
                 scope.spawn(move || worktree.prepare(proposer, request))
             });
-            let measurement = measure(spec, seed, marker, &run_dir, cancel, &mut |tick| {
+            let measurement = measure(spec, seed, marker, &run_dir, None, cancel, &mut |tick| {
                 status.progress(
                     index,
                     description,
@@ -565,6 +565,23 @@ impl Session {
 
     fn best_record(&self) -> Option<&Record> {
         self.records.iter().rev().find(|r| r.status == Status::Keep)
+    }
+
+    /// The best kept record of this branch (the baseline until something beats it).
+    pub fn best(&self) -> Option<&Record> {
+        self.best_record()
+    }
+
+    /// The metric this branch's baseline measured.
+    pub fn baseline_metric(&self) -> Option<f64> {
+        self.records
+            .iter()
+            .find(|r| r.index == 0)
+            .and_then(|r| r.metric)
+    }
+
+    pub fn spec(&self) -> &TrackSpec {
+        &self.spec
     }
 
     fn next_index(&self) -> u64 {

@@ -16,5 +16,6 @@ mod repository;
 mod resume;
 mod sandbox;
 mod spec;
+mod swarm;
 mod tinygpt;
 mod toy;

@@ -1,0 +1,265 @@
+//! [`SqliteStore`]: the embedded store, one SQLite file in WAL mode. This file opens the
+//! database, applies the migrations and maps the [`Store`] trait onto one module per domain
+//! (`identities`, `tracks`, `ideas`, `leases`, `submissions`, `jobs`, `verdicts`, `ledger`).
+//!
+//! One connection serialises the writers: SQLite has one writer at a time anyway, and a
+//! deferred transaction that reads and then writes could otherwise fail to upgrade its lock.
+
+mod ideas;
+mod identities;
+mod jobs;
+mod leases;
+mod ledger;
+mod submissions;
+mod tracks;
+mod verdicts;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+use sqlx::{Row, Sqlite, SqlitePool, Transaction};
+use swarmlab_proto::signing::SigningKey;
+use swarmlab_proto::{ChainEntry, IdeaInfo, JobLease, SubmissionInfo};
+
+use super::{
+    Identity, JobRecord, NewSubmission, Report, ReportOutcome, Store, StoreError, Swept,
+    TrackRecord, MIGRATIONS,
+};
+use leases::Leased;
+
+type Tx<'c> = Transaction<'c, Sqlite>;
+
+/// The hub's state in one SQLite database.
+pub struct SqliteStore {
+    pool: SqlitePool,
+    key: SigningKey,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path`, applies pending migrations, and
+    /// signs ledger entries with `key`.
+    pub async fn open(path: &Path, key: SigningKey) -> Result<SqliteStore, StoreError> {
+        let options = SqliteConnectOptions::from_str("sqlite:")?
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await?;
+        let store = SqliteStore { pool, key };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_ms BIGINT NOT NULL)",
+        )
+        .execute(&mut *tx)
+        .await?;
+        for (version, sql) in MIGRATIONS {
+            let done = sqlx::query("SELECT version FROM schema_migrations WHERE version = $1")
+                .bind(version)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if done.is_none() {
+                sqlx::raw_sql(sql).execute(&mut *tx).await?;
+                sqlx::query("INSERT INTO schema_migrations (version, applied_ms) VALUES ($1, 0)")
+                    .bind(version)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+async fn next_id(tx: &mut Tx<'_>, counter: &str) -> Result<i64, StoreError> {
+    let row = sqlx::query("UPDATE counters SET value = value + 1 WHERE name = $1 RETURNING value")
+        .bind(counter)
+        .fetch_one(&mut **tx)
+        .await?;
+    Ok(row.try_get("value")?)
+}
+
+fn to_u64(v: i64) -> Result<u64, StoreError> {
+    u64::try_from(v).map_err(|_| StoreError::Corrupt(format!("negative sequence {v}")))
+}
+
+fn to_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+fn json_list(text: &str) -> Result<Vec<String>, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| "null".to_string())
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn create_identity(
+        &self,
+        identity: &Identity,
+        token_sha256: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        identities::create(self, identity, token_sha256, now).await
+    }
+
+    async fn identity_by_token(&self, token_sha256: &str) -> Result<Option<Identity>, StoreError> {
+        identities::by_token(self, token_sha256).await
+    }
+
+    async fn identity(&self, id: &str) -> Result<Option<Identity>, StoreError> {
+        identities::get(self, id).await
+    }
+
+    async fn create_track(&self, track: &TrackRecord, now: i64) -> Result<(), StoreError> {
+        tracks::create(self, track, now).await
+    }
+
+    async fn track(&self, name: &str) -> Result<Option<TrackRecord>, StoreError> {
+        tracks::get(self, name).await
+    }
+
+    async fn tracks(&self) -> Result<Vec<TrackRecord>, StoreError> {
+        tracks::list(self).await
+    }
+
+    async fn chain(&self, track: &str) -> Result<Vec<ChainEntry>, StoreError> {
+        tracks::chain(self, track).await
+    }
+
+    async fn add_idea(
+        &self,
+        track: &str,
+        text: &str,
+        tags: &[String],
+        author: &str,
+        threshold: f64,
+        now: i64,
+    ) -> Result<IdeaInfo, StoreError> {
+        ideas::add(self, track, text, tags, author, threshold, now).await
+    }
+
+    async fn idea(&self, id: i64) -> Result<Option<IdeaInfo>, StoreError> {
+        ideas::get(self, id).await
+    }
+
+    async fn ideas(&self, track: &str) -> Result<Vec<IdeaInfo>, StoreError> {
+        ideas::list(self, track).await
+    }
+
+    async fn lease_idea(
+        &self,
+        track: &str,
+        worker: &str,
+        now: i64,
+        deadline: i64,
+    ) -> Result<Option<IdeaInfo>, StoreError> {
+        ideas::lease(self, track, worker, now, deadline).await
+    }
+
+    async fn heartbeat_idea(
+        &self,
+        id: i64,
+        worker: &str,
+        now: i64,
+        deadline: i64,
+    ) -> Result<(), StoreError> {
+        leases::extend(self, Leased::Idea, id, worker, now, deadline).await
+    }
+
+    async fn finish_idea(&self, id: i64, worker: &str, now: i64) -> Result<(), StoreError> {
+        ideas::finish(self, id, worker, now).await
+    }
+
+    async fn sweep(&self, now: i64) -> Result<Swept, StoreError> {
+        leases::sweep(self, now).await
+    }
+
+    async fn nonce_used(&self, identity: &str, nonce: &str) -> Result<bool, StoreError> {
+        submissions::nonce_used(self, identity, nonce).await
+    }
+
+    async fn record_submission(
+        &self,
+        new: &NewSubmission,
+        now: i64,
+    ) -> Result<SubmissionInfo, StoreError> {
+        submissions::record(self, new, now).await
+    }
+
+    async fn submission(&self, id: i64) -> Result<Option<SubmissionInfo>, StoreError> {
+        submissions::get(self, id).await
+    }
+
+    async fn reverify_pending(&self) -> Result<Vec<SubmissionInfo>, StoreError> {
+        submissions::reverify_pending(self).await
+    }
+
+    async fn requeue(
+        &self,
+        submission_id: i64,
+        candidate: &str,
+        base: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        submissions::requeue(self, submission_id, candidate, base, now).await
+    }
+
+    async fn reject_submission(
+        &self,
+        submission_id: i64,
+        reason: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        submissions::reject(self, submission_id, reason, now).await
+    }
+
+    async fn lease_job(
+        &self,
+        verifier: &str,
+        now: i64,
+        deadline: i64,
+    ) -> Result<Option<JobLease>, StoreError> {
+        jobs::lease(self, verifier, now, deadline).await
+    }
+
+    async fn heartbeat_job(
+        &self,
+        job_id: i64,
+        verifier: &str,
+        now: i64,
+        deadline: i64,
+    ) -> Result<(), StoreError> {
+        leases::extend(self, Leased::Job, job_id, verifier, now, deadline).await
+    }
+
+    async fn job(&self, job_id: i64) -> Result<Option<JobRecord>, StoreError> {
+        jobs::get(self, job_id).await
+    }
+
+    async fn held_job(&self, job_id: i64, verifier: &str) -> Result<bool, StoreError> {
+        jobs::held(self, job_id, verifier).await
+    }
+
+    async fn record_report(&self, report: &Report, now: i64) -> Result<ReportOutcome, StoreError> {
+        verdicts::record_report(self, report, now).await
+    }
+
+    async fn ledger(&self, track: &str) -> Result<Vec<String>, StoreError> {
+        ledger::lines(self, track).await
+    }
+}
