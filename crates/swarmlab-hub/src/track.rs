@@ -85,6 +85,12 @@ fn import(config: &crate::HubConfig, req: &AddTrackRequest) -> Result<TrackRecor
     let spec = load_spec(&source, &baseline, &spec_text, &scratch);
     let _ = std::fs::remove_dir_all(&scratch);
     let spec = spec?;
+    if !spec.eval.accepts_untrusted() {
+        return Err(HubError::Spec(format!(
+            "track `{}` takes its metric from what the run prints ([eval] mode = \"stdout\"), which a hub cannot trust from workers: use mode = \"command\" or \"logits\", or set insecure = true if only trusted code prints it (docs/eval.md)",
+            spec.name
+        )));
+    }
     if !valid_name(&spec.name) {
         return Err(HubError::Spec(format!(
             "track name `{}` must be lowercase letters, digits, `-` or `_`",

@@ -534,3 +534,29 @@ async fn latency_of_hot_endpoints() {
     }
     s.stop().await;
 }
+
+#[tokio::test]
+async fn a_track_whose_metric_is_printed_is_refused_unless_it_opts_in_as_insecure() {
+    let s = start(|_| {}).await;
+    let spec = crate::support::SPEC.replace("insecure = true", "insecure = false");
+    std::fs::write(s.src.join("swarmlab.toml"), spec).unwrap();
+    crate::support::git(&s.src, &["commit", "-qam", "no longer insecure"]);
+    let add = json!({"repo": s.src.display().to_string(), "baseline": "main"}).to_string();
+    let r = request(
+        s.addr,
+        "POST",
+        "/api/v1/tracks",
+        Some(&s.admin),
+        Some(add.as_bytes()),
+    )
+    .await;
+    assert_eq!(r.status, 422, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["error"], "invalid_track");
+    let message = r.json()["message"].as_str().unwrap_or_default().to_string();
+    assert!(
+        message.contains("track `toy` takes its metric from what the run prints"),
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+    s.stop().await;
+}
