@@ -113,6 +113,11 @@ pub fn score_logits(
     let result = session.run(&mut piped, deadline, started);
     let outcome = piped.stop()?;
     let (startup, probe, scoring) = result.map_err(|failure| failure.explain(&outcome, server))?;
+    if session.tally.bytes == 0 {
+        return Err(EvalError::Data(
+            "no scored token stands for any bytes of text (all have 0 in the byte table)".into(),
+        ));
+    }
     Ok(LogitsScore {
         bits_per_byte: session.tally.bits_per_byte(),
         nats_per_token: session.tally.nats_per_token(),
