@@ -6,6 +6,7 @@
 //! ([`mirror`]).
 
 pub mod client;
+pub mod evaluate;
 pub mod identity;
 pub mod mirror;
 pub mod verifier;

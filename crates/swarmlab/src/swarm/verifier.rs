@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use swarmlab_core::spec::SPEC_FILE;
-use swarmlab_core::{Status, TrackSpec};
+use swarmlab_core::TrackSpec;
 use swarmlab_proto::{
     signing, IdentityInfo, JobLease, LeaseDeadline, Measurements, ReportRequest, ReportResponse,
     Role, RunOutcome, SigningKey, TrackInfo,
@@ -22,10 +22,11 @@ use swarmlab_proto::{
 use swarmlab_runner::{Cancel, Ending, Exit, RunSpec, SandboxConfig};
 
 use super::client::{ClientError, HubClient};
+use super::evaluate::{self, Scored, Side};
 use super::identity::IdentityFile;
 use super::mirror::Mirror;
 use super::{pause, random_seed, short};
-use crate::session::{measure, Stop};
+use crate::session::Stop;
 
 /// The largest file a verifier accepts in a candidate's change, as the hub's intake.
 const MAX_FILE_BYTES: u64 = 1 << 20;
@@ -238,6 +239,10 @@ fn run_job(
                 return report.send(RunOutcome::VerifierFault, Some(format!("{e:#}")))
             }
         };
+        if !head_spec.eval.accepts_untrusted() {
+            let why = "the track reads its metric from the candidate's own output (eval.mode = \"stdout\" without insecure = true)";
+            return report.send(RunOutcome::VerifierFault, Some(why.into()));
+        }
         let sandbox = |tree: &Path| {
             options.sandbox.clone().map(|mut config| {
                 config.checkout = tree.to_path_buf();
@@ -264,6 +269,23 @@ fn run_job(
                 };
             }
         }
+        let holdout = random_seed()?;
+        let data_dir = dir.join("data");
+        let tokens = match evaluate::tokens(
+            &head_spec,
+            &data_dir,
+            holdout,
+            options.sandbox.as_ref(),
+            &job_cancel,
+        ) {
+            Ok(tokens) => tokens,
+            Err(e) => {
+                return report.send(
+                    RunOutcome::VerifierFault,
+                    Some(format!("validation data: {e}")),
+                )
+            }
+        };
         let reruns = lease.reruns.max(2);
         for i in 0..reruns {
             let seed = random_seed()?;
@@ -274,47 +296,45 @@ fn run_job(
                 [false, true]
             };
             for is_head in order {
-                let (side, spec) = if is_head {
+                let (name, spec) = if is_head {
                     ("head", &head_spec)
                 } else {
                     ("candidate", &candidate_spec)
                 };
-                let run_dir = dir.join("runs").join(format!("{side}-{i}"));
-                let marker = format!("verify-{}-{i}-{side}", lease.job_id);
-                let config = sandbox(&spec.root);
-                let m = measure(
+                let side = Side {
                     spec,
                     seed,
-                    &marker,
-                    &run_dir,
-                    config.as_ref(),
-                    &job_cancel,
-                    &mut |_| {},
-                )?;
+                    marker: format!("verify-{}-{i}-{name}", lease.job_id),
+                    run_dir: dir.join("runs").join(format!("{name}-{i}")),
+                    sandbox: options.sandbox.as_ref(),
+                };
+                let scored = evaluate::score(&side, tokens.as_deref(), &job_cancel);
                 if job_cancel.is_cancelled() {
                     bail!("the lease was lost or the verifier stopped");
                 }
-                match (is_head, m.metric(), m.failure) {
-                    (true, Some(v), _) => report.head.push(v),
-                    (false, Some(v), _) => report.candidate.push(v),
-                    // The detail names the failure, never the log: a log may carry what the
-                    // program read, and the ledger is public. The log stays here.
-                    (true, None, failure) => {
-                        let why = format!(
-                            "the head failed ({}, {})",
-                            status_name(failure),
-                            m.exit_text()
+                match (is_head, scored) {
+                    (true, Ok(Scored::Metric(v))) => report.head.push(v),
+                    (false, Ok(Scored::Metric(v))) => report.candidate.push(v),
+                    (true, Ok(Scored::Failed { why, .. })) => {
+                        return report.send(
+                            RunOutcome::VerifierFault,
+                            Some(format!("the head failed: {why}")),
                         );
-                        return report.send(RunOutcome::VerifierFault, Some(why));
                     }
-                    (false, None, failure) => {
-                        let outcome = if failure == Some(Status::Timeout) {
+                    (false, Ok(Scored::Failed { timeout, why })) => {
+                        let outcome = if timeout {
                             RunOutcome::Timeout
                         } else {
                             RunOutcome::Crash
                         };
-                        let why = format!("{} ({})", status_name(failure), m.exit_text());
                         return report.send(outcome, Some(why));
+                    }
+                    (false, Err(e)) if e.blames_candidate() => {
+                        return report.send(RunOutcome::Crash, Some(e.to_string()));
+                    }
+                    (_, Err(e)) => {
+                        return report
+                            .send(RunOutcome::VerifierFault, Some(format!("{name}: {e}")));
                     }
                 }
             }
@@ -332,10 +352,6 @@ fn run_job(
         mirror.remove_worktree(tree);
     }
     result
-}
-
-fn status_name(status: Option<Status>) -> &'static str {
-    status.map_or("ok", Status::as_str)
 }
 
 /// Runs the track's setup step (e.g. a release build) in a tree, in the sandbox when there
