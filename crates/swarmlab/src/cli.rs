@@ -41,6 +41,8 @@ pub enum Command {
     },
     /// Work for a hub: run the loop against a track's verified head and submit what beats it
     Work(Box<WorkArgs>),
+    /// Submit one commit to a hub as a signed candidate (its parent must be on the chain)
+    Submit(SubmitArgs),
     /// Verify for a hub: re-run submitted candidates in the sandbox and report signed results
     Verify(VerifyArgs),
     /// A hub, two workers and a verifier on loopback, showing the chain grow (Ctrl-C stops)
@@ -127,6 +129,40 @@ pub struct WorkArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct SubmitArgs {
+    /// The hub's address, e.g. http://127.0.0.1:7878
+    #[arg(long, env = "SWARMLAB_HUB")]
+    pub hub: String,
+    /// The track to submit to
+    #[arg(long)]
+    pub track: String,
+    /// The commit to submit; its parent must be the track's head or a recent chain commit
+    #[arg(default_value = "HEAD")]
+    pub rev: String,
+    /// The repository holding the commit
+    #[arg(long, default_value = ".")]
+    pub repo: PathBuf,
+    /// Where the worker identity lives (registered on first use)
+    #[arg(long, default_value = "swarmlab-work")]
+    pub dir: PathBuf,
+    /// The name the identity registers under
+    #[arg(long, default_value = "worker")]
+    pub name: String,
+    /// The metric you measured (a hint for scheduling; verifiers measure for themselves)
+    #[arg(long)]
+    pub claim: Option<f64>,
+    /// The idea from the queue this commit tries
+    #[arg(long)]
+    pub idea: Option<i64>,
+    /// A run log to attach
+    #[arg(long)]
+    pub log: Option<PathBuf>,
+    /// Follow the submission until its verdict
+    #[arg(long)]
+    pub wait: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct VerifyArgs {
     /// The hub's address, e.g. http://127.0.0.1:7878
     #[arg(long, env = "SWARMLAB_HUB")]
@@ -150,6 +186,12 @@ pub struct VerifyArgs {
     /// The unprivileged host uid (and gid) sandboxed programs run as
     #[arg(long, default_value_t = 65534)]
     pub uid: u32,
+    /// Memory cap of each sandboxed run, in MiB
+    #[arg(long, default_value_t = 8192)]
+    pub memory_mb: u64,
+    /// The largest file a sandboxed run may write, in MiB
+    #[arg(long, default_value_t = 4096)]
+    pub file_mb: u64,
     /// Stop after this many jobs; default: never
     #[arg(long)]
     pub jobs: Option<u64>,

@@ -8,6 +8,7 @@ pub mod init;
 pub mod report;
 mod run;
 mod sandbox;
+mod submit;
 mod verify;
 mod work;
 
@@ -25,6 +26,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Hub { command } => hub::hub(command).map(|()| 0),
         Command::Audit(args) => audit::audit(&args).map(|()| 0),
         Command::Work(args) => work::work(*args),
+        Command::Submit(args) => submit::submit(&args),
         Command::Verify(args) => verify::verify(args),
         Command::Demo(args) => demo::demo(&args),
         Command::Sandbox {

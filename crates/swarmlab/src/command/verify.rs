@@ -11,7 +11,11 @@ use crate::swarm::verifier::{hardware_class, verify as run_verifier, VerifyOptio
 
 pub fn verify(args: VerifyArgs) -> anyhow::Result<i32> {
     let cancel = crate::interrupt::install();
-    let sandbox = sandbox(args.sandbox, &args.bwrap, args.uid)?;
+    let mut sandbox = sandbox(args.sandbox, &args.bwrap, args.uid)?;
+    if let Some(config) = sandbox.as_mut() {
+        config.memory_bytes = args.memory_mb << 20;
+        config.fsize_bytes = args.file_mb << 20;
+    }
     let options = VerifyOptions {
         hub: args.hub,
         dir: std::path::absolute(&args.dir)

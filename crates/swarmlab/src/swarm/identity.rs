@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
-use swarmlab_proto::{signing, Role, SigningKey};
+use swarmlab_proto::{signing, IdentityToken, RegisterRequest, Role, SigningKey};
+
+use super::client::HubClient;
 
 /// The file's name inside a worker's or verifier's directory.
 pub const FILE: &str = "identity.json";
@@ -88,6 +90,41 @@ impl IdentityFile {
 
     pub fn public_key_hex(&self) -> anyhow::Result<String> {
         Ok(signing::public_key_hex(&self.key()?))
+    }
+
+    /// The worker identity in `dir`, registered with `hub` on first use.
+    pub fn worker(
+        dir: &Path,
+        hub: &str,
+        name: &str,
+        client: &HubClient,
+    ) -> anyhow::Result<IdentityFile> {
+        if let Some(identity) = IdentityFile::load(dir)? {
+            if identity.hub.trim_end_matches('/') != hub.trim_end_matches('/') {
+                bail!(
+                    "{} belongs to the hub at {}; use another --dir for {hub}",
+                    IdentityFile::path(dir).display(),
+                    identity.hub
+                );
+            }
+            if identity.token.is_some() {
+                return Ok(identity);
+            }
+        }
+        let mut identity = IdentityFile::generate(hub, Role::Worker)?;
+        let token: IdentityToken = client
+            .post(
+                "register",
+                &RegisterRequest {
+                    name: name.to_string(),
+                    public_key: identity.public_key_hex()?,
+                },
+            )
+            .context("failed to register with the hub")?;
+        identity.identity_id = Some(token.identity_id);
+        identity.token = Some(token.token);
+        identity.save(dir)?;
+        Ok(identity)
     }
 
     /// The token and id, or why this identity cannot act yet.

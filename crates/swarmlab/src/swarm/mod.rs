@@ -9,6 +9,7 @@ pub mod client;
 pub mod evaluate;
 pub mod identity;
 pub mod mirror;
+pub mod submission;
 pub mod verifier;
 pub mod worker;
 

@@ -11,20 +11,16 @@ use std::time::Duration;
 
 use anyhow::Context;
 use swarmlab_core::{Record, TrackSpec};
-use swarmlab_proto::{
-    signing, Claim, IdeaInfo, IdentityToken, LeaseDeadline, RegisterRequest, Role, SubmissionInfo,
-    SubmitRequest, TrackInfo,
-};
+use swarmlab_proto::{IdeaInfo, LeaseDeadline, SubmissionInfo, TrackInfo};
 use swarmlab_runner::Cancel;
 
 use super::client::{ClientError, HubClient};
 use super::identity::IdentityFile;
 use super::mirror::Mirror;
-use super::{pause, random_hex, short};
+use super::submission::Candidate;
+use super::{pause, short};
 use crate::session::{Limits, Session, Stop};
 
-/// The most of a run log a submission carries (its tail).
-const MAX_LOG_BYTES: usize = 1 << 20;
 /// Experiments spent on one leased idea before it is marked done and another is leased.
 const EXPERIMENTS_PER_IDEA: u64 = 10;
 
@@ -60,7 +56,7 @@ struct Round {
 
 pub fn work(options: WorkOptions, cancel: Cancel) -> anyhow::Result<Stop> {
     let anonymous = HubClient::new(&options.hub, None, cancel.clone());
-    let identity = register(&options, &anonymous)?;
+    let identity = IdentityFile::worker(&options.dir, &options.hub, &options.name, &anonymous)?;
     let (token, worker_id) = identity.credentials()?;
     let key = identity.key()?;
     let client = anonymous.with_token(token);
@@ -134,37 +130,6 @@ pub fn work(options: WorkOptions, cancel: Cancel) -> anyhow::Result<Stop> {
         }
         keep_idea(&options, &client, r);
     }
-}
-
-/// The identity in the worker's folder, registered with the hub on first start.
-fn register(options: &WorkOptions, client: &HubClient) -> anyhow::Result<IdentityFile> {
-    if let Some(identity) = IdentityFile::load(&options.dir)? {
-        if identity.hub.trim_end_matches('/') != options.hub.trim_end_matches('/') {
-            anyhow::bail!(
-                "{} belongs to the hub at {}; use another --dir for {}",
-                IdentityFile::path(&options.dir).display(),
-                identity.hub,
-                options.hub
-            );
-        }
-        if identity.token.is_some() {
-            return Ok(identity);
-        }
-    }
-    let mut identity = IdentityFile::generate(&options.hub, Role::Worker)?;
-    let token: IdentityToken = client
-        .post(
-            "register",
-            &RegisterRequest {
-                name: options.name.clone(),
-                public_key: identity.public_key_hex()?,
-            },
-        )
-        .context("failed to register with the hub")?;
-    identity.identity_id = Some(token.identity_id);
-    identity.token = Some(token.token);
-    identity.save(&options.dir)?;
-    Ok(identity)
 }
 
 /// Syncs the head, checks it out and opens a session on a branch of its own.
@@ -259,32 +224,21 @@ fn submit(
 ) -> anyhow::Result<Option<SubmissionInfo>> {
     let spec = round.session.spec();
     let commit = mirror.squash(&best.commit, &round.head, &best.description)?;
-    let bundle = mirror.bundle(&commit, &round.head)?;
     let mut metrics = BTreeMap::new();
     if let Some(value) = best.metric {
         metrics.insert(spec.metric.name.clone(), value);
     }
-    let claim = Claim {
-        track: options.track.clone(),
-        parent: round.head.clone(),
-        commit: commit.clone(),
+    let log = std::fs::read(spec.root.join(&best.log)).unwrap_or_default();
+    let candidate = Candidate {
+        track: &options.track,
+        parent: &round.head,
+        commit: &commit,
         metrics,
         idea_id: round.idea.as_ref().map(|i| i.id),
-        worker_id: worker_id.to_string(),
-        nonce: random_hex::<16>()?,
-    };
-    let log = std::fs::read(spec.root.join(&best.log)).unwrap_or_default();
-    let log = String::from_utf8_lossy(&log[log.len().saturating_sub(MAX_LOG_BYTES)..]).into_owned();
-    let request = SubmitRequest {
-        signature: signing::sign(key, &claim.signed_bytes()),
-        claim,
-        bundle: base64::Engine::encode(&base64::engine::general_purpose::STANDARD, bundle),
-        log,
+        log: &log,
     };
     let baseline = round.session.baseline_metric();
-    match client
-        .post::<_, SubmissionInfo>(&format!("tracks/{}/submissions", options.track), &request)
-    {
+    match candidate.submit(client, mirror, key, worker_id) {
         Ok(info) => {
             eprintln!(
                 "worker: submitted #{} {} ({} {} vs {} on the head): {}{}",
@@ -301,14 +255,14 @@ fn submit(
             );
             Ok(Some(info))
         }
-        Err(e) if e.code() == Some("quota") => {
+        Err(e) if e.downcast_ref::<ClientError>().and_then(ClientError::code) == Some("quota") => {
             eprintln!(
                 "worker: over quota, {} waits for earlier verdicts",
                 short(&commit)
             );
             Ok(None)
         }
-        Err(e) => Err(e.into()),
+        Err(e) => Err(e),
     }
 }
 

@@ -7,6 +7,7 @@ mod harness;
 mod hub;
 
 mod agents;
+mod attacks;
 mod budget;
 mod check;
 mod failures;

@@ -1,0 +1,461 @@
+//! The attack corpus: one candidate per known way to cheat a verifier or take it over, each
+//! submitted through `swarmlab submit` to a real hub and verified by a real `swarmlab verify`
+//! in the sandbox, with the verdict it must get. Honest controls must be accepted, and the
+//! verifier must survive every attack (it verifies the next one).
+//!
+//! The track (tests/fixtures/attack) runs its editable `model.sh` as code; the trusted
+//! evaluator scores the weight it writes (loss = (w - 3)^2 + 1, baseline w = 2.0), so every
+//! runtime attack below pays off with w = 3.0 only if the sandbox lets it through.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use crate::harness::{poll_until, swarmlab, BIN};
+
+const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/attack");
+
+/// What a candidate must get.
+#[derive(Debug, Clone, Copy)]
+enum Expect {
+    Accepted,
+    /// Refused at intake, before anything runs, for this reason.
+    Invalid(&'static str),
+    /// Verified and rejected for one of these reasons.
+    Rejected(&'static [&'static str]),
+}
+
+/// One way the candidate differs from the head.
+enum Change {
+    /// `model.sh` becomes this script (`$OUT` is the artifact's path).
+    Model(String),
+    /// A file's bytes.
+    File(&'static str, Vec<u8>),
+    /// A symlink at `model.sh`.
+    Symlink(&'static str),
+    /// A submodule entry at this path.
+    Gitlink(&'static str),
+}
+
+struct Attack {
+    name: &'static str,
+    change: Change,
+    /// The metric the submitter claims.
+    claim: f64,
+    expect: Expect,
+}
+
+fn model(body: &str) -> Change {
+    Change::Model(format!("OUT=\"$SWARMLAB_RUN_DIR/model.txt\"\n{body}\n"))
+}
+
+/// A model that writes the perfect weight if `cheat` (a shell condition) succeeds.
+fn pays_off_if(cheat: &str) -> Change {
+    model(&format!(
+        "if {cheat}; then echo \"w = 3.0\" > \"$OUT\"; else echo \"w = 2.0\" > \"$OUT\"; fi"
+    ))
+}
+
+const NOT_BETTER: &[&str] = &["not_better"];
+const NOT_ACCEPTED: &[&str] = &["not_better", "crash", "timeout"];
+
+fn attacks(verifier_dir: &Path, hub_port: u16) -> Vec<Attack> {
+    let key = verifier_dir.join("identity.json");
+    vec![
+        Attack {
+            name: "prints a fake metric line",
+            change: model("echo '---'; echo 'loss: 0.000001'; echo \"w = 2.0\" > \"$OUT\""),
+            claim: 0.000001,
+            expect: Expect::Rejected(NOT_BETTER),
+        },
+        Attack {
+            name: "patches the evaluator in its change",
+            change: Change::File("eval.sh", b"echo '---'; echo 'loss: 0.5'\n".to_vec()),
+            claim: 0.5,
+            expect: Expect::Invalid("outside_editable"),
+        },
+        Attack {
+            name: "rewrites the evaluator at run time",
+            change: pays_off_if("printf \"echo '---'; echo 'loss: 0.5'\\n\" > eval.sh 2>/dev/null"),
+            claim: 0.5,
+            expect: Expect::Rejected(NOT_BETTER),
+        },
+        Attack {
+            name: "reads the verifier's secret key",
+            change: pays_off_if(&format!("cat {} > /dev/null 2>&1", key.display())),
+            claim: 1.0,
+            expect: Expect::Rejected(NOT_BETTER),
+        },
+        Attack {
+            name: "phones home",
+            change: pays_off_if(&format!(
+                "python3 -c \"import socket; socket.create_connection(('127.0.0.1', {hub_port}), 2)\" 2>/dev/null"
+            )),
+            claim: 1.0,
+            expect: Expect::Rejected(NOT_BETTER),
+        },
+        Attack {
+            name: "leaves a symlink as its artifact",
+            change: model("ln -s /etc/passwd \"$OUT\""),
+            claim: 1.0,
+            expect: Expect::Rejected(&["crash"]),
+        },
+        Attack {
+            name: "fork bomb",
+            change: model("while :; do sleep 60 & done"),
+            claim: 1.0,
+            expect: Expect::Rejected(&["timeout", "crash"]),
+        },
+        Attack {
+            name: "fills the disk",
+            change: pays_off_if(
+                "dd if=/dev/zero of=\"$SWARMLAB_RUN_DIR/fill\" bs=1M count=100000 2>/dev/null",
+            ),
+            claim: 1.0,
+            expect: Expect::Rejected(NOT_ACCEPTED),
+        },
+        Attack {
+            name: "blows up its memory",
+            change: pays_off_if("python3 -c \"x = b'x' * (1 << 31)\" 2>/dev/null"),
+            claim: 1.0,
+            expect: Expect::Rejected(NOT_ACCEPTED),
+        },
+        Attack {
+            name: "sleeps past the timeout",
+            change: model("sleep 100; echo \"w = 3.0\" > \"$OUT\""),
+            claim: 1.0,
+            expect: Expect::Rejected(&["timeout"]),
+        },
+        Attack {
+            name: "overruns its budget",
+            change: model("while :; do :; done"),
+            claim: 1.0,
+            expect: Expect::Rejected(&["timeout"]),
+        },
+        Attack {
+            name: "makes model.sh a symlink",
+            change: Change::Symlink("/etc/passwd"),
+            claim: 1.0,
+            expect: Expect::Invalid("symlink"),
+        },
+        Attack {
+            name: "adds an attribute file",
+            change: Change::File(".gitattributes", b"* filter=evil\n".to_vec()),
+            claim: 1.0,
+            expect: Expect::Invalid("attribute_file"),
+        },
+        Attack {
+            name: "adds a submodule",
+            change: Change::Gitlink("vendor"),
+            claim: 1.0,
+            expect: Expect::Invalid("submodule"),
+        },
+        Attack {
+            name: "an oversized diff",
+            change: Change::File("model.sh", vec![b'#'; 2 << 20]),
+            claim: 1.0,
+            expect: Expect::Invalid("file_too_large"),
+        },
+        Attack {
+            name: "a binary file",
+            change: Change::File("model.sh", b"echo hi\0\n".to_vec()),
+            claim: 1.0,
+            expect: Expect::Invalid("binary_file"),
+        },
+        Attack {
+            name: "the head plus noise",
+            change: model("# the same model, reworded\necho \"w = 2.0\" > \"$OUT\""),
+            claim: 1.99,
+            expect: Expect::Rejected(NOT_BETTER),
+        },
+        Attack {
+            name: "claims a lucky seed",
+            change: model("# lucky\necho \"w = 2.0\" > \"$OUT\""),
+            claim: 1.2,
+            expect: Expect::Rejected(&["not_reproduced", "not_better"]),
+        },
+    ]
+}
+
+/// A process killed when dropped.
+struct Background(Child);
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+struct Corpus {
+    dir: tempfile::TempDir,
+    url: String,
+    repo: PathBuf,
+}
+
+impl Corpus {
+    fn git(&self, args: &[&str]) -> String {
+        let out = Command::new("git")
+            .current_dir(&self.repo)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// Commits `change` on `parent` and returns the commit.
+    fn commit(&self, parent: &str, change: &Change, message: &str) -> String {
+        self.git(&["checkout", "-q", "--detach", parent]);
+        let path = |p: &str| self.repo.join(p);
+        match change {
+            Change::Model(text) => std::fs::write(path("model.sh"), text).unwrap(),
+            Change::File(name, bytes) => std::fs::write(path(name), bytes).unwrap(),
+            Change::Symlink(target) => {
+                std::fs::remove_file(path("model.sh")).unwrap();
+                std::os::unix::fs::symlink(target, path("model.sh")).unwrap();
+            }
+            Change::Gitlink(_) => {}
+        }
+        self.git(&["add", "-A"]);
+        if let Change::Gitlink(name) = change {
+            let info = format!("160000,{parent},{name}");
+            self.git(&["update-index", "--add", "--cacheinfo", &info]);
+        }
+        self.git(&["commit", "-q", "--allow-empty", "-m", message]);
+        self.git(&["rev-parse", "HEAD"])
+    }
+
+    /// `swarmlab submit --wait` left running, its stdout piped.
+    fn submit_in_background(&self, commit: &str, claim: f64, worker: &str) -> Background {
+        let identity = self.dir.path().join(worker);
+        Background(
+            Command::new(BIN)
+                .args(["submit", "--hub", &self.url, "--track", "attack", "--repo"])
+                .arg(&self.repo)
+                .arg("--dir")
+                .arg(identity)
+                .args(["--claim", &claim.to_string(), commit, "--wait"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap(),
+        )
+    }
+
+    /// `swarmlab submit`: the submission's id and its status line.
+    fn submit(&self, commit: &str, claim: f64, worker: &str, wait: bool) -> (String, String) {
+        let identity = self.dir.path().join(worker);
+        let claim = claim.to_string();
+        let mut args = vec![
+            "submit",
+            "--hub",
+            &self.url,
+            "--track",
+            "attack",
+            "--repo",
+            self.repo.to_str().unwrap(),
+            "--dir",
+            identity.to_str().unwrap(),
+            "--claim",
+            &claim,
+            commit,
+        ];
+        if wait {
+            args.push("--wait");
+        }
+        let out = swarmlab(&args, None).success();
+        let last = out.stdout.lines().last().unwrap_or_default().to_string();
+        let id = last
+            .split_whitespace()
+            .nth(1)
+            .unwrap_or_default()
+            .to_string();
+        (id, last)
+    }
+}
+
+fn verdict_matches(line: &str, expect: Expect) -> bool {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let (status, reason) = (
+        words.get(2).copied().unwrap_or_default(),
+        words
+            .get(3)
+            .map(|r| r.trim_matches(|c| c == '(' || c == ')')),
+    );
+    match expect {
+        Expect::Accepted => status == "accepted",
+        Expect::Invalid(why) => status == "invalid" && reason == Some(why),
+        Expect::Rejected(whys) => status == "rejected" && reason.is_some_and(|r| whys.contains(&r)),
+    }
+}
+
+#[test]
+fn every_attack_gets_its_verdict_and_the_honest_controls_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("attack");
+    std::fs::create_dir(&repo).unwrap();
+    for entry in std::fs::read_dir(FIXTURE).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), repo.join(entry.file_name())).unwrap();
+    }
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    drop(listener);
+    let corpus = Corpus {
+        url: format!("http://{address}"),
+        repo: repo.clone(),
+        dir,
+    };
+    corpus.git(&["init", "-q", "-b", "main"]);
+    corpus.git(&["-c", "user.name=t", "-c", "user.email=t@t", "add", "-A"]);
+    Command::new("git")
+        .current_dir(&repo)
+        .args([
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "commit",
+            "-q",
+            "-m",
+            "attack track",
+        ])
+        .status()
+        .unwrap();
+    corpus.git(&["config", "user.name", "attacker"]);
+    corpus.git(&["config", "user.email", "attacker@example.com"]);
+    let baseline = corpus.git(&["rev-parse", "HEAD"]);
+
+    let data = corpus.dir.path().join("hub");
+    let data_str = data.to_str().unwrap();
+    swarmlab(
+        &[
+            "hub",
+            "add-track",
+            "--data-dir",
+            data_str,
+            repo.to_str().unwrap(),
+        ],
+        None,
+    )
+    .success();
+    let verifier_dir = corpus.dir.path().join("verifier");
+    let verifier_str = verifier_dir.to_str().unwrap();
+    let enroll = swarmlab(
+        &["verify", "--hub", &corpus.url, "--dir", verifier_str],
+        None,
+    )
+    .fails_with(1);
+    let key = enroll
+        .stderr
+        .split("--public-key ")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    let token = swarmlab(
+        &[
+            "hub",
+            "add-identity",
+            "--data-dir",
+            data_str,
+            "--role",
+            "verifier",
+            "--name",
+            "v",
+            "--public-key",
+            &key,
+        ],
+        None,
+    )
+    .success()
+    .stdout
+    .trim()
+    .to_string();
+    let _hub = Background(
+        Command::new(BIN)
+            .args([
+                "hub",
+                "serve",
+                "--data-dir",
+                data_str,
+                "--listen",
+                &address.to_string(),
+            ])
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    assert!(poll_until(Duration::from_secs(10), || {
+        std::net::TcpStream::connect(address).is_ok()
+    }));
+    let verifier_log = std::fs::File::create(corpus.dir.path().join("verifier.log")).unwrap();
+    let mut verifier = Background(
+        Command::new(BIN)
+            .args([
+                "verify",
+                "--hub",
+                &corpus.url,
+                "--dir",
+                verifier_str,
+                "--token",
+                &token,
+            ])
+            .args(["--sandbox", "on", "--memory-mb", "256", "--file-mb", "64"])
+            .stdin(Stdio::null())
+            .stderr(verifier_log)
+            .spawn()
+            .unwrap(),
+    );
+
+    let mut wrong = Vec::new();
+    for attack in attacks(&verifier_dir, address.port()) {
+        let commit = corpus.commit(&baseline, &attack.change, attack.name);
+        let (_, line) = corpus.submit(&commit, attack.claim, "mallory", true);
+        if !verdict_matches(&line, attack.expect) {
+            wrong.push(format!(
+                "{}: expected {:?}, got `{line}`",
+                attack.name, attack.expect
+            ));
+        }
+        assert!(
+            verifier.0.try_wait().unwrap().is_none(),
+            "the verifier died after `{}`",
+            attack.name
+        );
+    }
+
+    // Plagiarism: Mallory copies Alice's pending change; the earliest receipt wins, and
+    // Alice's honest improvement is accepted.
+    let honest = pays_off_if("true");
+    let alice = corpus.commit(&baseline, &honest, "w = 3.0");
+    let mut alice_submits = corpus.submit_in_background(&alice, 1.0, "alice");
+    let mut alice_lines = BufReader::new(alice_submits.0.stdout.take().unwrap()).lines();
+    let received = alice_lines.next().unwrap().unwrap();
+    assert!(received.contains("queued"), "{received}");
+    let copy = corpus.commit(&baseline, &honest, "w = 3.0, honestly mine");
+    let (_, copied) = corpus.submit(&copy, 1.0, "mallory", true);
+    if !verdict_matches(&copied, Expect::Rejected(&["duplicate"])) {
+        wrong.push(format!("plagiarised pending submission: got `{copied}`"));
+    }
+    let verdict = alice_lines.map_while(Result::ok).last().unwrap_or_default();
+    let log = std::fs::read_to_string(corpus.dir.path().join("verifier.log")).unwrap();
+    assert!(
+        wrong.is_empty(),
+        "{}\n--- verifier\n{log}",
+        wrong.join("\n")
+    );
+    assert!(
+        verdict_matches(&verdict, Expect::Accepted),
+        "the honest control got `{verdict}`\n--- verifier\n{log}"
+    );
+}
