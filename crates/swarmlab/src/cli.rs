@@ -186,6 +186,10 @@ pub struct VerifyArgs {
     /// The unprivileged host uid (and gid) sandboxed programs run as
     #[arg(long, default_value_t = 65534)]
     pub uid: u32,
+    /// A device node the sandbox binds, e.g. /dev/nvidia0 (repeat for /dev/nvidiactl,
+    /// /dev/nvidia-uvm): only the GPU assigned to this verifier
+    #[arg(long = "device")]
+    pub devices: Vec<PathBuf>,
     /// Memory cap of each sandboxed run, in MiB
     #[arg(long, default_value_t = 8192)]
     pub memory_mb: u64,

@@ -156,3 +156,22 @@ fn a_host_scratch_keeps_what_the_run_wrote_for_the_next_run() {
     run_plain(&spec);
     assert_eq!(sb.fx.log(), "weights\n");
 }
+
+#[test]
+fn nothing_a_run_writes_is_visible_to_the_next_run() {
+    let sb = Sandboxed::new();
+    let first = sb.sh(
+        "echo left > /scratch/left && echo left > /tmp/left && echo left > /dev/shm/left && echo WROTE",
+        BUDGET,
+    );
+    run_plain(&first);
+    assert!(sb.fx.log().contains("WROTE"), "{}", sb.fx.log());
+    let second = sb.sh(
+        "ls /scratch /tmp /dev/shm; cat /scratch/left /tmp/left /dev/shm/left && echo SAW-LEFTOVERS",
+        BUDGET,
+    );
+    run_plain(&second);
+    let log = sb.fx.log();
+    assert!(!log.contains("SAW-LEFTOVERS"), "{log}");
+    assert!(!log.contains("left\n"), "{log}");
+}

@@ -71,10 +71,14 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<i32> {
     let me = std::env::current_exe().context("failed to find the swarmlab binary")?;
     // tinygpt builds with cargo: one target folder for every checkout compiles the
     // dependencies once. Its build cannot run in the sandbox yet (docs/hub.md).
+    // An existing CARGO_TARGET_DIR is kept (a warm build cache).
+    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("cargo-target"));
     let child = || {
         let mut command = Command::new(&me);
         if track == TrackName::Tinygpt {
-            command.env("CARGO_TARGET_DIR", root.join("cargo-target"));
+            command.env("CARGO_TARGET_DIR", &target_dir);
         }
         command
     };

@@ -15,6 +15,7 @@ pub fn verify(args: VerifyArgs) -> anyhow::Result<i32> {
     if let Some(config) = sandbox.as_mut() {
         config.memory_bytes = args.memory_mb << 20;
         config.fsize_bytes = args.file_mb << 20;
+        config.devices = args.devices.clone();
     }
     let options = VerifyOptions {
         hub: args.hub,
