@@ -69,23 +69,18 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<i32> {
     let name = track.as_str();
 
     let me = std::env::current_exe().context("failed to find the swarmlab binary")?;
-    // tinygpt builds with cargo: one target folder for every checkout compiles the
-    // dependencies once. Its build cannot run in the sandbox yet (docs/hub.md).
-    // An existing CARGO_TARGET_DIR is kept (a warm build cache).
-    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("cargo-target"));
+    // Every checkout builds into its own target folder: one shared folder would let one
+    // checkout's build replace the binary another is about to run.
     let child = || {
         let mut command = Command::new(&me);
-        if track == TrackName::Tinygpt {
-            command.env("CARGO_TARGET_DIR", &target_dir);
-        }
+        command.env_remove("CARGO_TARGET_DIR");
         command
     };
     let sandbox = match track {
         TrackName::Tinygpt => {
             if args.sandbox != SandboxMode::Off {
                 println!("note: tinygpt's verifier runs unsandboxed: its cargo build needs a writable cargo home");
+                println!("note: each worker and the verifier build tinygpt once first (minutes on 2 cores)");
             }
             SandboxMode::Off
         }

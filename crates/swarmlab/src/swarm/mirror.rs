@@ -118,8 +118,19 @@ impl Mirror {
         Ok(self.git.run(&["show", &format!("{commit}:{path}")])?)
     }
 
-    /// A detached work tree of `commit` at `dir` (replaced when it exists).
+    /// A detached work tree of `commit` at `dir`. An existing one is switched to `commit` and
+    /// cleaned of untracked files but keeps ignored ones (build outputs), so that a compiled
+    /// track rebuilds only what changed.
     pub fn worktree(&self, commit: &str, dir: &Path) -> anyhow::Result<()> {
+        if dir.join(".git").is_file() {
+            let switched = GitStore::open(dir).and_then(|tree| {
+                tree.run(&["checkout", "--quiet", "--force", "--detach", commit])?;
+                tree.run(&["clean", "-ffdq"])
+            });
+            if switched.is_ok() {
+                return Ok(());
+            }
+        }
         self.remove_worktree(dir);
         let text = dir.to_str().context("the work tree's path is not UTF-8")?;
         self.git.run(&[

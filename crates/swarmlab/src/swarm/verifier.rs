@@ -221,7 +221,11 @@ fn run_job(
     let job_cancel = Cancel::new();
     let heartbeat = Heartbeat::start(client, lease, cancel, &job_cancel);
     let dir = job_dir(options, lease.job_id);
-    let trees = [dir.join("head"), dir.join("candidate")];
+    // The trees outlive the job: the next job's setup rebuilds only what changed.
+    let trees = [
+        options.dir.join("trees").join("head"),
+        options.dir.join("trees").join("candidate"),
+    ];
     let result = (|| {
         let prepared = prepare(client, mirror, lease, &trees, options.budget);
         let mut report = Reporter {
@@ -348,9 +352,6 @@ fn run_job(
         bail!("the hub still wants more reruns after {reruns}")
     })();
     heartbeat.stop();
-    for tree in &trees {
-        mirror.remove_worktree(tree);
-    }
     result
 }
 

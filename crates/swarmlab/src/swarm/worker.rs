@@ -121,6 +121,10 @@ pub fn work(options: WorkOptions, cancel: Cancel) -> anyhow::Result<Stop> {
                         r.submitted = Some(best.commit.clone());
                         r.pending = Some(info.id);
                         following.push(info.id);
+                        // The hub marks an idea done when a submission tries it.
+                        if r.idea.take().is_some() {
+                            lease_idea(&options, &client, r);
+                        }
                     }
                     Ok(None) => {}
                     Err(e) if is_interrupted(&e) => return Ok(Stop::Interrupted),
