@@ -314,6 +314,18 @@ mod tests {
     }
 
     #[test]
+    fn a_value_that_needs_seventeen_digits_keeps_its_bytes() {
+        // serde_json parses such a float one unit off unless it is built with
+        // `float_roundtrip`; the entry would then not re-serialise to its own bytes.
+        let key = signing::signing_key(&[5; 32]);
+        let good = ledger(
+            &key,
+            verdict(vec![0.5, 0.51, 0.49], vec![1.0010000000000001, 1.005, 1.006]),
+        );
+        audit(&good, &key.verifying_key()).unwrap();
+    }
+
+    #[test]
     fn a_sound_ledger_audits_and_a_forged_head_move_does_not() {
         let key = signing::signing_key(&[3; 32]);
         let good = ledger(&key, verdict(vec![0.5, 0.51, 0.49], vec![1.0, 1.01, 0.99]));
