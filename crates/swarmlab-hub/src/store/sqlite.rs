@@ -46,6 +46,11 @@ impl Leased {
 }
 
 impl SqliteStore {
+    /// The writer's pool, shared with the dashboard's one write (`SqliteViews`).
+    pub(crate) fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
     /// Extends a live lease held by `holder` to `deadline`; a conflict when it is not theirs
     /// or has expired.
     async fn extend_lease(

@@ -1,6 +1,8 @@
 //! Integration tests of the hub, one module per feature, on a controllable clock.
 
 mod chain;
+mod dashboard;
+mod demo;
 mod http;
 mod ideas;
 mod intake;
