@@ -320,7 +320,10 @@ mod tests {
         let key = signing::signing_key(&[5; 32]);
         let good = ledger(
             &key,
-            verdict(vec![0.5, 0.51, 0.49], vec![1.0010000000000001, 1.005, 1.006]),
+            verdict(
+                vec![0.5, 0.51, 0.49],
+                vec![1.0010000000000001, 1.005, 1.006],
+            ),
         );
         audit(&good, &key.verifying_key()).unwrap();
     }

@@ -61,6 +61,12 @@ impl Server {
                 }
             }
         });
+        let views = self.hub.views();
+        let warmer = tokio::spawn(async move {
+            if let Err(e) = views.warm().await {
+                eprintln!("swarmlab hub: failed to fill the dashboard's caches: {e}");
+            }
+        });
         let app = api::router(self.hub.clone())?;
         let events = self.hub.events().clone();
         let served = axum::serve(
@@ -73,6 +79,7 @@ impl Server {
         })
         .await;
         sweeper.abort();
+        warmer.abort();
         served.map_err(|e| HubError::io("server failed", e))
     }
 }

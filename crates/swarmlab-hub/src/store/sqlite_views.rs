@@ -8,7 +8,7 @@
 //! its ledger index (which entry hashes belong to which submission). Both are caches of the
 //! database, rebuilt from it after a restart; the database stays the truth.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
@@ -48,7 +48,12 @@ pub struct SqliteViews {
     key: SigningKey,
     series: Mutex<HashMap<String, Arc<Series>>>,
     ledger: Mutex<HashMap<String, LedgerIndex>>,
+    /// Each track's leaderboards, with what they were made at.
+    leaders: Mutex<HashMap<String, (BoardKey, Leaderboard)>>,
 }
+
+/// The ledger's length and the last idea's id: the boards change only when one does.
+type BoardKey = (i64, i64);
 
 /// A track's verdicts in order: the chart's points and the improvements they verified.
 #[derive(Default, Clone)]
@@ -62,7 +67,9 @@ struct Series {
 struct Measured {
     point: Point,
     verifier: String,
-    submission_id: i64,
+    worker: String,
+    /// The idea the submission tried, and its author.
+    idea: Option<(i64, String)>,
     /// For kept points: the verified improvement over the head it was measured against.
     gain: Option<f64>,
 }
@@ -182,7 +189,26 @@ impl SqliteViews {
             key,
             series: Mutex::new(HashMap::new()),
             ledger: Mutex::new(HashMap::new()),
+            leaders: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Fills the caches of every track, so that the first pages after a start are as fast
+    /// as the rest; what arrives meanwhile is caught up as usual.
+    pub async fn warm(&self) -> Result<(), StoreError> {
+        let names: Vec<String> = sqlx::query("SELECT name FROM tracks ORDER BY name")
+            .fetch_all(&self.read)
+            .await?
+            .iter()
+            .map(|r| r.try_get("name"))
+            .collect::<Result<_, _>>()?;
+        for name in names {
+            if let Some(track) = self.track_row(&name).await? {
+                self.series(&track).await?;
+                self.with_ledger(&name, |_| ()).await?;
+            }
+        }
+        Ok(())
     }
 
     async fn track_row(&self, name: &str) -> Result<Option<TrackRow>, StoreError> {
@@ -219,13 +245,17 @@ impl SqliteViews {
                 .get(&track.name)
                 .cloned()
                 .unwrap_or_default();
+            // CROSS JOIN keeps SQLite walking the verdicts from `$2` on, rather than every
+            // job of the track, so catching up costs what is new.
             let rows = sqlx::query(
                 "SELECT v.id, v.submission_id, v.decision, v.verifier, v.measurements, v.at_ms, \
-                 j.candidate, j.base, c.seq AS chain_seq \
-                 FROM verdicts v JOIN jobs j ON j.id = v.job_id \
+                 j.candidate, j.base, c.seq AS chain_seq, s.worker, s.idea_id, i.author \
+                 FROM verdicts v CROSS JOIN jobs j \
+                 JOIN submissions s ON s.id = v.submission_id \
+                 LEFT JOIN ideas i ON i.id = s.idea_id \
                  LEFT JOIN chain c ON c.track = j.track AND c.commit_id = j.candidate \
                  AND c.submission_id = v.submission_id \
-                 WHERE j.track = $1 AND v.id > $2 ORDER BY v.id LIMIT $3",
+                 WHERE j.id = v.job_id AND j.track = $1 AND v.id > $2 ORDER BY v.id LIMIT $3",
             )
             .bind(&track.name)
             .bind(cached.last_verdict)
@@ -263,7 +293,14 @@ impl SqliteViews {
                         label: None,
                     },
                     verifier: row.try_get("verifier")?,
-                    submission_id: row.try_get("submission_id")?,
+                    worker: row.try_get("worker")?,
+                    idea: match (
+                        row.try_get::<Option<i64>, _>("idea_id")?,
+                        row.try_get::<Option<String>, _>("author")?,
+                    ) {
+                        (Some(id), Some(author)) => Some((id, author)),
+                        _ => None,
+                    },
                     gain: match (kept, candidate, head) {
                         (true, Some(c), Some(h)) => Some(gain(track.goal, h, c.0)),
                         _ => None,
@@ -559,6 +596,49 @@ impl SqliteViews {
         Ok(out)
     }
 
+    /// The boards with their parties' display names.
+    async fn named(&self, mut board: Leaderboard) -> Result<Leaderboard, StoreError> {
+        let mut ids: Vec<&str> = board
+            .contributors
+            .iter()
+            .map(|r| r.party.id.as_str())
+            .chain(board.authors.iter().map(|r| r.party.id.as_str()))
+            .chain(board.verifiers.iter().map(|r| r.party.id.as_str()))
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        if ids.is_empty() {
+            return Ok(board);
+        }
+        let placeholders: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT id, name FROM identities WHERE id IN ({})",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query(&sql);
+        for id in &ids {
+            query = query.bind(*id);
+        }
+        let names: HashMap<String, String> = query
+            .fetch_all(&self.read)
+            .await?
+            .iter()
+            .map(|r| Ok((r.try_get("id")?, r.try_get("name")?)))
+            .collect::<Result<_, StoreError>>()?;
+        let name = |p: &mut Party| {
+            if let Some(n) = names.get(&p.id) {
+                p.name = n.clone();
+            }
+        };
+        board
+            .contributors
+            .iter_mut()
+            .for_each(|r| name(&mut r.party));
+        board.authors.iter_mut().for_each(|r| name(&mut r.party));
+        board.verifiers.iter_mut().for_each(|r| name(&mut r.party));
+        Ok(board)
+    }
+
     /// The chain entry of `commit` on `track`, if it is on the chain.
     pub async fn chain_seq_of(&self, track: &str, commit: &str) -> Result<Option<i64>, StoreError> {
         Ok(sqlx::query(
@@ -811,48 +891,65 @@ impl Views for SqliteViews {
         let Some(row) = self.track_row(track).await? else {
             return Ok(Leaderboard::default());
         };
+        // The boards change only with the ledger (submissions, verdicts) and the ideas.
+        let ledger_len = self.with_ledger(track, |index| index.next_seq).await?;
+        let ideas: i64 =
+            sqlx::query("SELECT COALESCE(MAX(id), 0) AS m FROM ideas WHERE track = $1")
+                .bind(track)
+                .fetch_one(&self.read)
+                .await?
+                .try_get("m")?;
+        let key = (ledger_len, ideas);
+        if let Some((k, board)) = self.leaders.lock().expect("never poisoned").get(track) {
+            if *k == key {
+                return Ok(board.clone());
+            }
+        }
         let series = self.series(&row).await?;
-        let gains: HashMap<i64, f64> = series
-            .measured
-            .iter()
-            .filter_map(|m| Some((m.submission_id, m.gain?)))
-            .collect();
-        let mut worker_gain: HashMap<String, f64> = HashMap::new();
-        let mut author_gain: HashMap<String, f64> = HashMap::new();
-        let accepted = sqlx::query(
-            "SELECT s.id, s.worker, i.author FROM submissions s LEFT JOIN ideas i ON i.id = s.idea_id \
-             WHERE s.track = $1 AND s.status = 'accepted'",
-        )
-        .bind(track)
-        .fetch_all(&self.read)
-        .await?;
-        for r in &accepted {
-            let g = gains
-                .get(&r.try_get::<i64, _>("id")?)
-                .copied()
-                .unwrap_or(0.0);
-            *worker_gain.entry(r.try_get("worker")?).or_default() += g;
-            if let Some(author) = r.try_get::<Option<String>, _>("author")? {
-                *author_gain.entry(author).or_default() += g;
+        // What was accepted, and what it brought, is in the verdict series already.
+        let mut accepted: HashMap<&str, (u64, f64)> = HashMap::new();
+        let mut fruitful: HashMap<&str, (HashSet<i64>, f64)> = HashMap::new();
+        let mut verifiers: HashMap<&str, VerifierRow> = HashMap::new();
+        for m in &series.measured {
+            let v = verifiers
+                .entry(m.verifier.as_str())
+                .or_insert_with(|| VerifierRow {
+                    party: Party::unnamed(&m.verifier),
+                    verdicts: 0,
+                    accepted: 0,
+                    rejected: 0,
+                });
+            v.verdicts += 1;
+            if !m.point.kept {
+                v.rejected += 1;
+                continue;
+            }
+            v.accepted += 1;
+            let g = m.gain.unwrap_or(0.0);
+            let w = accepted.entry(m.worker.as_str()).or_default();
+            w.0 += 1;
+            w.1 += g;
+            if let Some((idea, author)) = &m.idea {
+                let a = fruitful.entry(author.as_str()).or_default();
+                a.0.insert(*idea);
+                a.1 += g;
             }
         }
         let mut contributors = sqlx::query(
-            "SELECT s.worker, wi.name AS worker_name, COUNT(*) AS n, \
-             SUM(CASE WHEN s.status = 'accepted' THEN 1 ELSE 0 END) AS accepted \
-             FROM submissions s LEFT JOIN identities wi ON wi.id = s.worker \
-             WHERE s.track = $1 GROUP BY s.worker, wi.name",
+            "SELECT worker, COUNT(*) AS n FROM submissions WHERE track = $1 GROUP BY worker",
         )
         .bind(track)
         .fetch_all(&self.read)
         .await?
         .iter()
         .map(|r| {
-            let party = party(r, "worker", "worker_name")?.unwrap_or_default();
+            let id: String = r.try_get("worker")?;
+            let (n, gain) = accepted.get(id.as_str()).copied().unwrap_or_default();
             Ok(ContributorRow {
-                gain: worker_gain.get(&party.id).copied().unwrap_or(0.0),
-                party,
+                party: Party::unnamed(&id),
                 submissions: count(r, "n")?,
-                accepted: count(r, "accepted")?,
+                accepted: n,
+                gain,
             })
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
@@ -863,27 +960,25 @@ impl Views for SqliteViews {
                 .then(a.submissions.cmp(&b.submissions))
         });
         contributors.truncate(LEADERS);
-        let mut authors = sqlx::query(
-            "SELECT i.author, ai.name AS author_name, COUNT(*) AS n, \
-             SUM(CASE WHEN EXISTS (SELECT 1 FROM submissions s WHERE s.idea_id = i.id \
-               AND s.status = 'accepted') THEN 1 ELSE 0 END) AS fruitful \
-             FROM ideas i LEFT JOIN identities ai ON ai.id = i.author \
-             WHERE i.track = $1 GROUP BY i.author, ai.name",
-        )
-        .bind(track)
-        .fetch_all(&self.read)
-        .await?
-        .iter()
-        .map(|r| {
-            let party = party(r, "author", "author_name")?.unwrap_or_default();
-            Ok(AuthorRow {
-                gain: author_gain.get(&party.id).copied().unwrap_or(0.0),
-                party,
-                ideas: count(r, "n")?,
-                fruitful: count(r, "fruitful")?,
-            })
-        })
-        .collect::<Result<Vec<_>, StoreError>>()?;
+        let mut authors =
+            sqlx::query("SELECT author, COUNT(*) AS n FROM ideas WHERE track = $1 GROUP BY author")
+                .bind(track)
+                .fetch_all(&self.read)
+                .await?
+                .iter()
+                .map(|r| {
+                    let id: String = r.try_get("author")?;
+                    let (ideas, gain) = fruitful
+                        .get(id.as_str())
+                        .map_or((0, 0.0), |(set, g)| (set.len() as u64, *g));
+                    Ok(AuthorRow {
+                        party: Party::unnamed(&id),
+                        ideas: count(r, "n")?,
+                        fruitful: ideas,
+                        gain,
+                    })
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?;
         authors.sort_by(|a, b| {
             b.gain
                 .total_cmp(&a.gain)
@@ -891,39 +986,24 @@ impl Views for SqliteViews {
                 .then(b.ideas.cmp(&a.ideas))
         });
         authors.truncate(LEADERS);
-        let mut by_verifier: BTreeMap<String, VerifierRow> = BTreeMap::new();
-        for m in &series.measured {
-            let row = by_verifier
-                .entry(m.verifier.clone())
-                .or_insert_with(|| VerifierRow {
-                    party: Party::unnamed(&m.verifier),
-                    verdicts: 0,
-                    accepted: 0,
-                    rejected: 0,
-                });
-            row.verdicts += 1;
-            if m.point.chain_seq.is_some() {
-                row.accepted += 1;
-            } else {
-                row.rejected += 1;
-            }
-        }
-        for r in sqlx::query("SELECT id, name FROM identities WHERE role = 'verifier'")
-            .fetch_all(&self.read)
-            .await?
-        {
-            if let Some(v) = by_verifier.get_mut(&r.try_get::<String, _>("id")?) {
-                v.party.name = r.try_get("name")?;
-            }
-        }
-        let mut verifiers: Vec<VerifierRow> = by_verifier.into_values().collect();
-        verifiers.sort_by(|a, b| b.verdicts.cmp(&a.verdicts));
+        let mut verifiers: Vec<VerifierRow> = verifiers.into_values().collect();
+        verifiers.sort_by(|a, b| {
+            b.verdicts
+                .cmp(&a.verdicts)
+                .then(a.party.id.cmp(&b.party.id))
+        });
         verifiers.truncate(LEADERS);
-        Ok(Leaderboard {
+        let board = Leaderboard {
             contributors,
             authors,
             verifiers,
-        })
+        };
+        let board = self.named(board).await?;
+        self.leaders
+            .lock()
+            .expect("never poisoned")
+            .insert(track.to_string(), (key, board.clone()));
+        Ok(board)
     }
 
     async fn submissions_page(
@@ -931,36 +1011,47 @@ impl Views for SqliteViews {
         worker: Option<&str>,
         paging: Paging,
     ) -> Result<Paged<SubmissionRow>, StoreError> {
+        // Two statements rather than `$1 IS NULL OR …`, so each can use its index.
+        let (count_sql, page_sql) = match worker {
+            Some(_) => (
+                "SELECT COUNT(*) AS n FROM submissions WHERE worker = $1",
+                "SELECT s.id, s.track, s.worker, wi.name AS worker_name, s.status, s.reason, \
+                 s.received_ms FROM submissions s LEFT JOIN identities wi ON wi.id = s.worker \
+                 WHERE s.worker = $1 ORDER BY s.id DESC LIMIT $2 OFFSET $3",
+            ),
+            None => (
+                "SELECT COUNT(*) AS n FROM submissions WHERE $1 IS NULL",
+                "SELECT s.id, s.track, s.worker, wi.name AS worker_name, s.status, s.reason, \
+                 s.received_ms FROM submissions s LEFT JOIN identities wi ON wi.id = s.worker \
+                 WHERE $1 IS NULL ORDER BY s.id DESC LIMIT $2 OFFSET $3",
+            ),
+        };
         let total = count(
-            &sqlx::query("SELECT COUNT(*) AS n FROM submissions WHERE ($1 IS NULL OR worker = $1)")
+            &sqlx::query(count_sql)
                 .bind(worker)
                 .fetch_one(&self.read)
                 .await?,
             "n",
         )?;
         let (per_page, offset) = limit(paging);
-        let items = sqlx::query(
-            "SELECT s.id, s.track, s.worker, wi.name AS worker_name, s.status, s.reason, s.received_ms \
-             FROM submissions s LEFT JOIN identities wi ON wi.id = s.worker \
-             WHERE ($1 IS NULL OR s.worker = $1) ORDER BY s.id DESC LIMIT $2 OFFSET $3",
-        )
-        .bind(worker)
-        .bind(per_page)
-        .bind(offset)
-        .fetch_all(&self.read)
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(SubmissionRow {
-                id: r.try_get("id")?,
-                track: r.try_get("track")?,
-                worker: party(r, "worker", "worker_name")?.unwrap_or_default(),
-                status: r.try_get("status")?,
-                reason: r.try_get("reason")?,
-                received_ms: r.try_get("received_ms")?,
+        let items = sqlx::query(page_sql)
+            .bind(worker)
+            .bind(per_page)
+            .bind(offset)
+            .fetch_all(&self.read)
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(SubmissionRow {
+                    id: r.try_get("id")?,
+                    track: r.try_get("track")?,
+                    worker: party(r, "worker", "worker_name")?.unwrap_or_default(),
+                    status: r.try_get("status")?,
+                    reason: r.try_get("reason")?,
+                    received_ms: r.try_get("received_ms")?,
+                })
             })
-        })
-        .collect::<Result<_, StoreError>>()?;
+            .collect::<Result<_, StoreError>>()?;
         Ok(Paged {
             items,
             paging,

@@ -19,10 +19,12 @@ const RIGHT: f64 = 24.0;
 const TOP: f64 = 20.0;
 const BOTTOM: f64 = 58.0;
 /// Chain dots are drawn one by one up to this many; beyond, the step line speaks.
-const MAX_KEPT_DOTS: usize = 400;
+pub const MAX_KEPT_DOTS: usize = 400;
 /// Labelled chain steps.
 const MAX_LABELS: usize = 8;
 const LABEL_CHARS: usize = 34;
+/// The average advance of a label's character, in the chart's units (11.5 px sans-serif).
+const CHAR_WIDTH: f64 = 6.4;
 
 /// What the chart is of.
 pub struct ChartSpec<'a> {
@@ -53,7 +55,7 @@ impl Scale {
 
 /// Round tick values covering `lo..=hi`, about `n` of them.
 fn ticks(lo: f64, hi: f64, n: usize) -> Vec<f64> {
-    if !(hi > lo) {
+    if hi.partial_cmp(&lo) != Some(std::cmp::Ordering::Greater) {
         return vec![lo];
     }
     let raw = (hi - lo) / n as f64;
@@ -242,62 +244,53 @@ fn axes(out: &mut String, x: &Scale, y: &Scale, spec: &ChartSpec) {
     );
 }
 
-/// Rejected measurements, at most two per pixel column (the extremes) when crowded.
+/// Rejected measurements: one dot each, with its tooltip, while they fit; when crowded, the
+/// two extremes of each pixel column, as one path of dots.
 fn rejected(out: &mut String, measured: &[&Point], x: &Scale, y: &Scale, noun: &str) {
     let others: Vec<&Point> = measured.iter().copied().filter(|p| !p.kept).collect();
     let columns = (x.px_hi - x.px_lo) as usize;
     out.push_str("<g class=\"rejected\">");
-    let mut draw = |p: &Point| {
-        let v = p.value.unwrap_or_default();
-        put(
-            out,
-            format_args!(
-                "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"3\"><title>{} #{}: {} (not kept)</title></circle>",
-                x.px(p.x as f64),
-                y.px(v),
-                esc(noun),
-                p.x,
-                value(v)
-            ),
-        );
-    };
-    if others.len() <= columns * 2 {
-        others.iter().for_each(|p| draw(p));
-    } else {
-        let mut column: Option<(usize, &Point, &Point)> = None;
+    if others.len() <= columns {
         for p in &others {
-            let c = x.px(p.x as f64) as usize;
+            let v = p.value.unwrap_or_default();
+            put(
+                out,
+                format_args!(
+                    "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"3\"><title>{} #{}: {} (not kept)</title></circle>",
+                    x.px(p.x as f64),
+                    y.px(v),
+                    esc(noun),
+                    p.x,
+                    value(v)
+                ),
+            );
+        }
+    } else {
+        let mut d = String::with_capacity(columns * 28);
+        let mut dot = |px: f64, v: f64| put(&mut d, format_args!("M{px:.1} {:.1}h0", y.px(v)));
+        let mut column: Option<(i64, f64, f64)> = None;
+        for p in &others {
+            let c = x.px(p.x as f64).floor() as i64;
             let v = p.value.unwrap_or_default();
             column = match column {
-                Some((cc, lo, hi)) if cc == c => Some((
-                    c,
-                    if v < lo.value.unwrap_or_default() {
-                        p
-                    } else {
-                        lo
-                    },
-                    if v > hi.value.unwrap_or_default() {
-                        p
-                    } else {
-                        hi
-                    },
-                )),
-                Some((_, lo, hi)) => {
-                    draw(lo);
-                    if !std::ptr::eq(lo, hi) {
-                        draw(hi);
+                Some((cc, lo, hi)) if cc == c => Some((c, lo.min(v), hi.max(v))),
+                Some((cc, lo, hi)) => {
+                    dot(cc as f64 + 0.5, lo);
+                    if hi > lo {
+                        dot(cc as f64 + 0.5, hi);
                     }
-                    Some((c, p, p))
+                    Some((c, v, v))
                 }
-                None => Some((c, p, p)),
+                None => Some((c, v, v)),
             };
         }
-        if let Some((_, lo, hi)) = column {
-            draw(lo);
-            if !std::ptr::eq(lo, hi) {
-                draw(hi);
+        if let Some((c, lo, hi)) = column {
+            dot(c as f64 + 0.5, lo);
+            if hi > lo {
+                dot(c as f64 + 0.5, hi);
             }
         }
+        put(out, format_args!("<path class=\"dots\" d=\"{d}\"/>"));
     }
     out.push_str("</g>");
 }
@@ -327,49 +320,118 @@ fn failures(out: &mut String, points: &[Point], x: &Scale) {
 }
 
 fn step_line(out: &mut String, kept: &[&Point], x_max: f64, x: &Scale, y: &Scale) {
-    let mut d = String::with_capacity(kept.len() * 16);
-    for (i, p) in kept.iter().enumerate() {
-        let (px, py) = (x.px(p.x as f64), y.px(p.value.unwrap_or_default()));
-        if i == 0 {
-            put(&mut d, format_args!("M{px:.1} {py:.1}"));
-        } else {
-            put(&mut d, format_args!("H{px:.1}V{py:.1}"));
+    let Some(first) = kept.first() else {
+        return;
+    };
+    let mut d = String::with_capacity(kept.len().min(2_000) * 16);
+    let (mut px, mut py) = (x.px(first.x as f64), y.px(first.value.unwrap_or_default()));
+    put(&mut d, format_args!("M{px:.1} {py:.1}"));
+    // Steps that land in the same half pixel merge into one: the line looks the same.
+    for p in &kept[1..] {
+        let (nx, ny) = (x.px(p.x as f64), y.px(p.value.unwrap_or_default()));
+        if nx - px >= 0.5 {
+            put(&mut d, format_args!("V{py:.1}H{nx:.1}"));
+            px = nx;
         }
+        py = ny;
     }
-    if !kept.is_empty() {
-        put(&mut d, format_args!("H{:.1}", x.px(x_max)));
-        put(out, format_args!("<path class=\"step\" d=\"{d}\"/>"));
-    }
+    put(&mut d, format_args!("V{py:.1}H{:.1}", x.px(x_max)));
+    put(out, format_args!("<path class=\"step\" d=\"{d}\"/>"));
+}
+
+/// Which kept points the chart may label: the biggest steps, a few more than it will
+/// label, so a caller can name just these.
+pub fn label_candidates(points: &[Point], goal: Goal) -> Vec<usize> {
+    let kept: Vec<usize> = (0..points.len())
+        .filter(|&i| points[i].kept && points[i].value.is_some())
+        .collect();
+    let mut steps: Vec<(f64, usize)> = kept
+        .windows(2)
+        .filter_map(|w| Some((gain(goal, points[w[0]].value?, points[w[1]].value?), w[1])))
+        .collect();
+    steps.sort_by(|a, b| b.0.total_cmp(&a.0));
+    steps.truncate(MAX_LABELS * 4);
+    steps.into_iter().map(|(_, i)| i).collect()
 }
 
 /// Chain dots (all of them while legible, else the labelled ones) and the labels of the
 /// biggest steps.
+/// Where a chain point's label goes: its text, anchor and position, and the box it covers.
+struct Label {
+    text: String,
+    anchor: &'static str,
+    x: f64,
+    y: f64,
+    /// left, right, top, bottom.
+    area: (f64, f64, f64, f64),
+}
+
+impl Label {
+    fn new(p: &Point, x: &Scale, y: &Scale, goal: Goal) -> Label {
+        let (px, py) = (x.px(p.x as f64), y.px(p.value.unwrap_or_default()));
+        let text = cut(p.label.as_deref().unwrap_or(""), LABEL_CHARS);
+        let width = text.chars().count() as f64 * CHAR_WIDTH;
+        // The step line leaves a point level to the right and reaches it from the previous
+        // level on the left: a label right of the point goes on the side away from the
+        // next steps, a label left of it on the side away from the previous one.
+        let anchor = if px + 6.0 + width > W - RIGHT {
+            "end"
+        } else {
+            "start"
+        };
+        let above = (anchor == "start") == (goal == Goal::Minimize);
+        let (lx, ly) = (
+            px + if anchor == "end" { -6.0 } else { 6.0 },
+            py + if above { -10.0 } else { 18.0 },
+        );
+        let (left, right) = if anchor == "end" {
+            (lx - width, lx)
+        } else {
+            (lx, lx + width)
+        };
+        Label {
+            text,
+            anchor,
+            x: lx,
+            y: ly,
+            area: (left, right, ly - 12.0, ly + 4.0),
+        }
+    }
+
+    fn overlaps(&self, other: &Label) -> bool {
+        let (a, b) = (self.area, other.area);
+        a.0 < b.1 && b.0 < a.1 && a.2 < b.3 && b.2 < a.3
+    }
+}
+
+/// Chain dots (all of them while legible, else the labelled ones) and the labels of the
+/// biggest steps, placed so that none overlaps another.
 fn kept_dots(out: &mut String, kept: &[&Point], x: &Scale, y: &Scale, spec: &ChartSpec) {
-    // The biggest steps get labels, spread out so they do not overlap.
     let mut steps: Vec<(f64, usize)> = kept
         .windows(2)
         .enumerate()
         .filter_map(|(i, w)| Some((gain(spec.goal, w[0].value?, w[1].value?), i + 1)))
         .collect();
     steps.sort_by(|a, b| b.0.total_cmp(&a.0));
-    let mut labelled: Vec<usize> = Vec::new();
+    let mut labels: Vec<(usize, Label)> = Vec::new();
     for (_, i) in steps {
-        if labelled.len() == MAX_LABELS {
+        if labels.len() == MAX_LABELS {
             break;
         }
-        let px = x.px(kept[i].x as f64);
-        let clear = labelled
-            .iter()
-            .all(|j| (x.px(kept[*j].x as f64) - px).abs() > 110.0);
-        if clear && kept[i].label.is_some() {
-            labelled.push(i);
+        if kept[i].label.as_deref().is_none_or(str::is_empty) {
+            continue;
+        }
+        let label = Label::new(kept[i], x, y, spec.goal);
+        if labels.iter().all(|(_, l)| !l.overlaps(&label)) {
+            labels.push((i, label));
         }
     }
-    labelled.sort_unstable();
+    labels.sort_unstable_by_key(|(i, _)| *i);
     out.push_str("<g class=\"kept\">");
     let all = kept.len() <= MAX_KEPT_DOTS;
     for (i, p) in kept.iter().enumerate() {
-        if !all && i != 0 && i != kept.len() - 1 && labelled.binary_search(&i).is_err() {
+        let labelled = labels.binary_search_by_key(&i, |(j, _)| *j).is_ok();
+        if !all && i != 0 && i != kept.len() - 1 && !labelled {
             continue;
         }
         let v = p.value.unwrap_or_default();
@@ -389,22 +451,15 @@ fn kept_dots(out: &mut String, kept: &[&Point], x: &Scale, y: &Scale, spec: &Cha
         );
     }
     out.push_str("</g><g class=\"labels\">");
-    for i in labelled {
-        let p = kept[i];
-        let (px, py) = (x.px(p.x as f64), y.px(p.value.unwrap_or_default()));
-        // Labels sit above a minimised metric's points (the line falls away below them).
-        let dy = match spec.goal {
-            Goal::Minimize => -10.0,
-            Goal::Maximize => 18.0,
-        };
-        let anchor = if px > W * 0.7 { "end" } else { "start" };
+    for (_, l) in &labels {
         put(
             out,
             format_args!(
-                "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"{anchor}\">{}</text>",
-                px + if anchor == "end" { -6.0 } else { 6.0 },
-                py + dy,
-                esc(&cut(p.label.as_deref().unwrap_or(""), LABEL_CHARS))
+                "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"{}\">{}</text>",
+                l.x,
+                l.y,
+                l.anchor,
+                esc(&l.text)
             ),
         );
     }

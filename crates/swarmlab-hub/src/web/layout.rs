@@ -141,10 +141,12 @@ impl<'a> Page<'a> {
         }
         out.push_str("</header><main id=\"main\" tabindex=\"-1\">");
         out.push_str(&self.body);
-        out.push_str(
+        out.push_str(if local {
+            "</main><footer><p>swarmlab · a local run</p></footer></body></html>"
+        } else {
             "</main><footer><p>swarmlab · verified autoresearch · \
-             <a href=\"/api/v1/openapi.json\">API</a></p></footer></body></html>",
-        );
+             <a href=\"/api/v1/openapi.json\">API</a></p></footer></body></html>"
+        });
         out
     }
 

@@ -12,6 +12,7 @@ use std::collections::HashMap;
 
 use swarmlab_core::Goal;
 
+use super::chart::{label_candidates, MAX_KEPT_DOTS};
 use super::html::{badge, delta, esc, percent, put, short, url, value, when};
 use super::{PageError, Web};
 use crate::store::views::{gain, ChainRow, Point, TrackSummary};
@@ -74,10 +75,16 @@ pub fn stats(s: &TrackSummary) -> String {
         );
     };
     tile("Head", maybe(s.head_value));
-    tile(
-        "Since baseline",
-        change(s.goal, s.baseline_value, s.head_value),
-    );
+    let since = match (s.baseline_value, s.head_value) {
+        (Some(from), Some(to)) => format!(
+            "<span class=\"{}\">{}<span class=\"pct\">{}</span></span>",
+            tone(s.goal, to - from),
+            delta(to - from),
+            percent(from, to).unwrap_or_default()
+        ),
+        _ => "—".to_string(),
+    };
+    tile("Since baseline", since);
     tile(
         "Chain",
         format!(
@@ -100,19 +107,26 @@ pub fn stats(s: &TrackSummary) -> String {
     out
 }
 
-/// Fills the labels of kept points that have none with their commits' subject lines.
-pub async fn label_points(web: &Web, track: &str, points: &mut [Point]) {
-    let commits: Vec<String> = points
-        .iter()
-        .filter(|p| p.kept && p.label.is_none())
-        .map(|p| p.commit.clone())
+/// Fills the labels of kept points that have none with their commits' subject lines: all
+/// of them while the chart draws every chain dot, else those it may label.
+pub async fn label_points(web: &Web, track: &str, goal: Goal, points: &mut [Point]) {
+    let kept = points.iter().filter(|p| p.kept).count();
+    let wanted: Vec<usize> = if kept <= MAX_KEPT_DOTS {
+        (0..points.len()).filter(|&i| points[i].kept).collect()
+    } else {
+        label_candidates(points, goal)
+    };
+    let wanted: Vec<usize> = wanted
+        .into_iter()
+        .filter(|&i| points[i].label.is_none())
         .collect();
-    if commits.is_empty() {
+    if wanted.is_empty() {
         return;
     }
+    let commits: Vec<String> = wanted.iter().map(|&i| points[i].commit.clone()).collect();
     let subjects = web.code.subjects(track, &commits).await;
-    for p in points.iter_mut().filter(|p| p.kept && p.label.is_none()) {
-        p.label = subjects.get(&p.commit).cloned();
+    for i in wanted {
+        points[i].label = subjects.get(&points[i].commit).cloned();
     }
 }
 

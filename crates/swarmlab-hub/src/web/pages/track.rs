@@ -28,7 +28,8 @@ pub async fn track(
         .progress(&name, now)
         .await?
         .ok_or_else(|| PageError::not_found(format!("track `{name}`")))?;
-    label_points(&web, &name, &mut progress_data.points).await;
+    let goal = progress_data.summary.goal;
+    label_points(&web, &name, goal, &mut progress_data.points).await;
     let s = &progress_data.summary;
     let latest = web.views.chain_page(&name, Paging::new(1, LATEST)).await?;
     let text = describe_rows(&web, &name, &latest.items).await;
