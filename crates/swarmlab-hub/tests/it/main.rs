@@ -8,4 +8,5 @@ mod ideas;
 mod intake;
 mod jobs;
 mod ledger;
+mod local;
 mod support;
