@@ -3,6 +3,7 @@
 mod chain;
 mod dashboard;
 mod demo;
+mod e2e;
 mod http;
 mod ideas;
 mod intake;
