@@ -15,20 +15,23 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use serde::Deserialize;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions, SqliteRow};
 use sqlx::{Row, SqlitePool};
 use swarmlab_core::Goal;
 use swarmlab_proto::signing::SigningKey;
-use swarmlab_proto::{EventBody, LedgerEntry, Measurements, SubmissionInfo};
+use swarmlab_proto::{Measurements, SubmissionInfo};
 
 use super::views::{
-    gain, mean_sigma, thin, AuthorRow, ChainRow, ContributorRow, IdeaCounts, IdeaRow, JobView,
+    mean_sigma, thin, AuthorRow, ChainRow, ContributorRow, IdeaCounts, IdeaRow, JobView,
     Leaderboard, LedgerRef, Paged, Paging, Party, Point, Progress, Reference, SubmissionRow,
     SubmissionView, TrackSummary, VerdictView, VerifierRow, Views, HOUR_MS, ONLINE_WINDOW_MS,
 };
 use super::StoreError;
-use crate::ledger;
+
+mod cache;
+mod promotion;
+
+use cache::{ledger_ref, Indexed, LedgerIndex, Series};
 
 /// Rows fetched per round when a cache catches up.
 const CHUNK: i64 = 5_000;
@@ -54,62 +57,6 @@ pub struct SqliteViews {
 
 /// The ledger's length and the last idea's id: the boards change only when one does.
 type BoardKey = (i64, i64);
-
-/// A track's verdicts in order: the chart's points and the improvements they verified.
-#[derive(Default, Clone)]
-struct Series {
-    last_verdict: i64,
-    baseline_value: Option<f64>,
-    measured: Vec<Measured>,
-}
-
-#[derive(Clone)]
-struct Measured {
-    point: Point,
-    verifier: String,
-    worker: String,
-    /// The idea the submission tried, and its author.
-    idea: Option<(i64, String)>,
-    /// For kept points: the verified improvement over the head it was measured against.
-    gain: Option<f64>,
-}
-
-/// Where each submission's entries are in a track's ledger.
-#[derive(Default)]
-struct LedgerIndex {
-    next_seq: i64,
-    by_submission: HashMap<i64, Vec<Indexed>>,
-    promotions: Vec<Promoted>,
-}
-
-#[derive(Clone)]
-struct Indexed {
-    seq: u64,
-    kind: &'static str,
-    hash: String,
-    verdict_id: Option<i64>,
-}
-
-#[derive(Clone)]
-struct Promoted {
-    commit: String,
-    seq: u64,
-    hash: String,
-}
-
-/// The parts of a ledger line the index needs; serde skips the rest.
-#[derive(Deserialize)]
-struct LightEntry {
-    event: LightEvent,
-}
-
-#[derive(Deserialize)]
-struct LightEvent {
-    kind: String,
-    submission_id: Option<i64>,
-    verdict_id: Option<i64>,
-    commit: Option<String>,
-}
 
 /// What the track row says, for the caches.
 struct TrackRow {
@@ -193,24 +140,6 @@ impl SqliteViews {
         })
     }
 
-    /// Fills the caches of every track, so that the first pages after a start are as fast
-    /// as the rest; what arrives meanwhile is caught up as usual.
-    pub async fn warm(&self) -> Result<(), StoreError> {
-        let names: Vec<String> = sqlx::query("SELECT name FROM tracks ORDER BY name")
-            .fetch_all(&self.read)
-            .await?
-            .iter()
-            .map(|r| r.try_get("name"))
-            .collect::<Result<_, _>>()?;
-        for name in names {
-            if let Some(track) = self.track_row(&name).await? {
-                self.series(&track).await?;
-                self.with_ledger(&name, |_| ()).await?;
-            }
-        }
-        Ok(())
-    }
-
     async fn track_row(&self, name: &str) -> Result<Option<TrackRow>, StoreError> {
         let row = sqlx::query(
             "SELECT name, metric, goal, baseline, head, spec_toml FROM tracks WHERE name = $1",
@@ -233,167 +162,6 @@ impl SqliteViews {
             })
         })
         .transpose()
-    }
-
-    /// The track's verdict series, caught up with the database.
-    async fn series(&self, track: &TrackRow) -> Result<Arc<Series>, StoreError> {
-        loop {
-            let cached = self
-                .series
-                .lock()
-                .expect("series lock is never poisoned: no panics while held")
-                .get(&track.name)
-                .cloned()
-                .unwrap_or_default();
-            // CROSS JOIN keeps SQLite walking the verdicts from `$2` on, rather than every
-            // job of the track, so catching up costs what is new.
-            let rows = sqlx::query(
-                "SELECT v.id, v.submission_id, v.decision, v.verifier, v.measurements, v.at_ms, \
-                 j.candidate, j.base, c.seq AS chain_seq, s.worker, s.idea_id, i.author \
-                 FROM verdicts v CROSS JOIN jobs j \
-                 JOIN submissions s ON s.id = v.submission_id \
-                 LEFT JOIN ideas i ON i.id = s.idea_id \
-                 LEFT JOIN chain c ON c.track = j.track AND c.commit_id = j.candidate \
-                 AND c.submission_id = v.submission_id \
-                 WHERE j.id = v.job_id AND j.track = $1 AND v.id > $2 ORDER BY v.id LIMIT $3",
-            )
-            .bind(&track.name)
-            .bind(cached.last_verdict)
-            .bind(CHUNK)
-            .fetch_all(&self.read)
-            .await?;
-            if rows.is_empty() {
-                return Ok(cached);
-            }
-            let full = rows.len() as i64 == CHUNK;
-            let mut more = Vec::with_capacity(rows.len());
-            let mut baseline_value = None;
-            let mut last = cached.last_verdict;
-            for row in &rows {
-                let m = measurements(&row.try_get::<String, _>("measurements")?)?;
-                let base: String = row.try_get("base")?;
-                let chain_seq: Option<i64> = row.try_get("chain_seq")?;
-                let kept = row.try_get::<String, _>("decision")? == "accept" && chain_seq.is_some();
-                let candidate = mean_sigma(&m.candidate);
-                let head = mean_sigma(&m.head).map(|h| h.0);
-                if base == track.baseline && baseline_value.is_none() {
-                    baseline_value = head;
-                }
-                let id: i64 = row.try_get("id")?;
-                last = id;
-                more.push(Measured {
-                    point: Point {
-                        x: 0,
-                        value: candidate.map(|c| c.0),
-                        sigma: candidate.and_then(|c| c.1),
-                        kept,
-                        chain_seq,
-                        commit: row.try_get("candidate")?,
-                        at_ms: row.try_get("at_ms")?,
-                        label: None,
-                    },
-                    verifier: row.try_get("verifier")?,
-                    worker: row.try_get("worker")?,
-                    idea: match (
-                        row.try_get::<Option<i64>, _>("idea_id")?,
-                        row.try_get::<Option<String>, _>("author")?,
-                    ) {
-                        (Some(id), Some(author)) => Some((id, author)),
-                        _ => None,
-                    },
-                    gain: match (kept, candidate, head) {
-                        (true, Some(c), Some(h)) => Some(gain(track.goal, h, c.0)),
-                        _ => None,
-                    },
-                });
-            }
-            let mut all = self
-                .series
-                .lock()
-                .expect("series lock is never poisoned: no panics while held");
-            let shared = all.entry(track.name.clone()).or_default();
-            // Another request may have caught up meanwhile: append only what is still new.
-            if shared.last_verdict == cached.last_verdict {
-                let entry = Arc::make_mut(shared);
-                let start = entry.measured.len() as u64;
-                for (i, mut m) in more.into_iter().enumerate() {
-                    m.point.x = start + i as u64 + 1;
-                    entry.measured.push(m);
-                }
-                entry.last_verdict = last;
-                if entry.baseline_value.is_none() {
-                    entry.baseline_value = baseline_value;
-                }
-            }
-            if !full {
-                return Ok(shared.clone());
-            }
-        }
-    }
-
-    /// The track's ledger index, caught up with the database; `f` reads it under the lock.
-    async fn with_ledger<T>(
-        &self,
-        track: &str,
-        f: impl FnOnce(&LedgerIndex) -> T,
-    ) -> Result<T, StoreError> {
-        loop {
-            let next = self
-                .ledger
-                .lock()
-                .expect("ledger lock is never poisoned: no panics while held")
-                .get(track)
-                .map_or(0, |l| l.next_seq);
-            let rows = sqlx::query(
-                "SELECT seq, hash, line FROM ledger WHERE track = $1 AND seq >= $2 ORDER BY seq LIMIT $3",
-            )
-            .bind(track)
-            .bind(next)
-            .bind(CHUNK)
-            .fetch_all(&self.read)
-            .await?;
-            let mut all = self
-                .ledger
-                .lock()
-                .expect("ledger lock is never poisoned: no panics while held");
-            let index = all.entry(track.to_string()).or_default();
-            if index.next_seq == next {
-                for row in &rows {
-                    let seq: i64 = row.try_get("seq")?;
-                    let hash: String = row.try_get("hash")?;
-                    let line: String = row.try_get("line")?;
-                    let entry: LightEntry = serde_json::from_str(&line).map_err(corrupt)?;
-                    let seq_u = u64::try_from(seq).map_err(corrupt)?;
-                    let e = entry.event;
-                    let kind = match e.kind.as_str() {
-                        "submission" => "submission",
-                        "verdict" => "verdict",
-                        "head_move" => "head_move",
-                        "promotion" => "promotion",
-                        _ => "track_created",
-                    };
-                    if kind == "promotion" {
-                        index.promotions.push(Promoted {
-                            commit: e.commit.unwrap_or_default(),
-                            seq: seq_u,
-                            hash: hash.clone(),
-                        });
-                    }
-                    if let Some(id) = e.submission_id {
-                        index.by_submission.entry(id).or_default().push(Indexed {
-                            seq: seq_u,
-                            kind,
-                            hash,
-                            verdict_id: e.verdict_id,
-                        });
-                    }
-                    index.next_seq = seq + 1;
-                }
-            }
-            if (rows.len() as i64) < CHUNK {
-                return Ok(f(index));
-            }
-        }
     }
 
     async fn summarize(&self, track: &TrackRow, now: i64) -> Result<TrackSummary, StoreError> {
@@ -471,30 +239,6 @@ impl SqliteViews {
             trend: thin(&trend, TREND_POINTS),
             local: false,
         })
-    }
-
-    /// The ledger entries of a submission, in order.
-    async fn ledger_refs(
-        &self,
-        track: &str,
-        submission_id: i64,
-    ) -> Result<Vec<Indexed>, StoreError> {
-        self.with_ledger(track, |index| {
-            index
-                .by_submission
-                .get(&submission_id)
-                .cloned()
-                .unwrap_or_default()
-        })
-        .await
-    }
-
-    /// The commit `main` points at, by the last promotion in the ledger.
-    pub async fn main_of(&self, track: &str) -> Result<Option<String>, StoreError> {
-        self.with_ledger(track, |index| {
-            index.promotions.last().map(|p| p.commit.clone())
-        })
-        .await
     }
 
     async fn chain_rows(
@@ -637,83 +381,6 @@ impl SqliteViews {
         board.authors.iter_mut().for_each(|r| name(&mut r.party));
         board.verifiers.iter_mut().for_each(|r| name(&mut r.party));
         Ok(board)
-    }
-
-    /// The chain entry of `commit` on `track`, if it is on the chain.
-    pub async fn chain_seq_of(&self, track: &str, commit: &str) -> Result<Option<i64>, StoreError> {
-        Ok(sqlx::query(
-            "SELECT seq FROM chain WHERE track = $1 AND commit_id = $2 ORDER BY seq LIMIT 1",
-        )
-        .bind(track)
-        .bind(commit)
-        .fetch_optional(&self.read)
-        .await?
-        .map(|r| r.try_get("seq"))
-        .transpose()?)
-    }
-
-    /// Appends a promotion to the track's ledger, in one transaction on the store's writer.
-    pub async fn record_promotion(
-        &self,
-        track: &str,
-        commit: &str,
-        chain_seq: u64,
-        by: &str,
-        now: i64,
-    ) -> Result<LedgerEntry, StoreError> {
-        let mut tx = self.write.begin().await?;
-        let on_chain =
-            sqlx::query("SELECT seq FROM chain WHERE track = $1 AND seq = $2 AND commit_id = $3")
-                .bind(track)
-                .bind(i64::try_from(chain_seq).map_err(corrupt)?)
-                .bind(commit)
-                .fetch_optional(&mut *tx)
-                .await?;
-        if on_chain.is_none() {
-            return Err(StoreError::Conflict(format!(
-                "{commit} is not entry {chain_seq} of the chain of track `{track}`"
-            )));
-        }
-        let last =
-            sqlx::query("SELECT seq, hash FROM ledger WHERE track = $1 ORDER BY seq DESC LIMIT 1")
-                .bind(track)
-                .fetch_optional(&mut *tx)
-                .await?;
-        let prev = match &last {
-            Some(row) => Some((
-                u64::try_from(row.try_get::<i64, _>("seq")?).map_err(corrupt)?,
-                row.try_get::<String, _>("hash")?,
-            )),
-            None => None,
-        };
-        let entry = ledger::seal(
-            &self.key,
-            track,
-            prev.as_ref().map(|(s, h)| (*s, h.as_str())),
-            now,
-            EventBody::Promotion {
-                commit: commit.to_string(),
-                chain_seq,
-                by: by.to_string(),
-            },
-        );
-        sqlx::query("INSERT INTO ledger (track, seq, hash, line) VALUES ($1, $2, $3, $4)")
-            .bind(track)
-            .bind(i64::try_from(entry.seq).map_err(corrupt)?)
-            .bind(&entry.hash)
-            .bind(entry.to_line())
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(entry)
-    }
-}
-
-fn ledger_ref(e: &Indexed) -> LedgerRef {
-    LedgerRef {
-        seq: e.seq,
-        kind: e.kind,
-        hash: e.hash.clone(),
     }
 }
 
