@@ -296,8 +296,9 @@ pub async fn serve(
             views.log.jsonl_path().to_path_buf(),
             run.track.clone(),
         );
+        // Taken now, so that a change made once the address is announced is seen.
+        let mut last = stamp(&path);
         tokio::spawn(async move {
-            let mut last = stamp(&path);
             let mut tick = tokio::time::interval(POLL);
             loop {
                 tick.tick().await;

@@ -200,8 +200,15 @@ impl Demo {
                 self.verify(verifiers[j % 2], id, outcome, tried, head_value)
                     .await;
             }
+            // Some steps came from the queue: their ideas' authors share the credit.
+            let idea = match i {
+                5 => Some(1),
+                8 => Some(3),
+                9 => Some(2),
+                _ => None,
+            };
             let w = workers[i % 3];
-            let id = self.submit(w, params, message, None).await;
+            let id = self.submit(w, params, message, idea).await;
             let verdict = self
                 .verify(verifiers[i % 2], id, RunOutcome::Ok, *value, head_value)
                 .await;
@@ -214,7 +221,7 @@ impl Demo {
                 &self.worker,
                 &format!("{last}dropout = 0.1\n"),
                 "Dropout 0.1 in the MLP",
-                Some(1),
+                None,
             )
             .await;
     }
