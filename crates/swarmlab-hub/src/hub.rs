@@ -75,7 +75,7 @@ impl Hub {
     }
 
     /// The dashboard's reads.
-    pub fn views(&self) -> Arc<SqliteViews> {
+    pub(crate) fn views(&self) -> Arc<SqliteViews> {
         self.views.clone()
     }
 

@@ -10,7 +10,7 @@ use crate::store::StoreError;
 
 impl SqliteViews {
     /// The chain entry of `commit` on `track`, if it is on the chain.
-    pub async fn chain_seq_of(&self, track: &str, commit: &str) -> Result<Option<i64>, StoreError> {
+    pub(crate) async fn chain_seq_of(&self, track: &str, commit: &str) -> Result<Option<i64>, StoreError> {
         Ok(sqlx::query(
             "SELECT seq FROM chain WHERE track = $1 AND commit_id = $2 ORDER BY seq LIMIT 1",
         )
@@ -23,7 +23,7 @@ impl SqliteViews {
     }
 
     /// Appends a promotion to the track's ledger, in one transaction on the store's writer.
-    pub async fn record_promotion(
+    pub(crate) async fn record_promotion(
         &self,
         track: &str,
         commit: &str,
