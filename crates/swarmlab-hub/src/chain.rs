@@ -6,6 +6,7 @@
 
 use swarmlab_core::GitStore;
 
+use crate::event::{EventKind, HubEvent};
 use crate::hub::blocking;
 use crate::track::{commit_ref, path_str, scratch_path, CHAIN_REF};
 use crate::{Hub, HubError};
@@ -104,6 +105,7 @@ impl Hub {
                         .await?
                 }
             }
+            self.publish(HubEvent::new(EventKind::Submission, &sub.track).about(sub.id));
         }
         Ok(pending.len())
     }

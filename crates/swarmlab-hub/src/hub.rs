@@ -10,7 +10,8 @@ use swarmlab_proto::signing::{self, SigningKey};
 
 use crate::clock::Clock;
 use crate::config::HubConfig;
-use crate::store::{SqliteStore, Store};
+use crate::event::{Events, HubEvent};
+use crate::store::{SqliteStore, SqliteViews, Store};
 use crate::HubError;
 
 /// The hub: state, code and time.
@@ -18,6 +19,9 @@ pub struct Hub {
     pub(crate) config: HubConfig,
     pub(crate) store: Arc<dyn Store>,
     pub(crate) clock: Arc<dyn Clock>,
+    /// The dashboard's reads (and a promotion's ledger entry).
+    pub(crate) views: Arc<SqliteViews>,
+    events: Events,
     key: SigningKey,
 }
 
@@ -34,10 +38,14 @@ impl Hub {
         }
         let key = load_or_create_key(&config.key_path())?;
         let store = SqliteStore::open(&config.database_path(), key.clone()).await?;
+        let views =
+            SqliteViews::open(&config.database_path(), store.pool().clone(), key.clone()).await?;
         Ok(Hub {
             config,
             store: Arc::new(store),
             clock,
+            views: Arc::new(views),
+            events: Events::default(),
             key,
         })
     }
@@ -55,6 +63,20 @@ impl Hub {
     /// The key that verifies the hub's ledger signatures.
     pub fn public_key(&self) -> swarmlab_proto::VerifyingKey {
         self.key.verifying_key()
+    }
+
+    /// What changes on the hub, as it happens.
+    pub fn events(&self) -> &Events {
+        &self.events
+    }
+
+    pub(crate) fn publish(&self, event: HubEvent) {
+        self.events.publish(event);
+    }
+
+    /// The dashboard's reads.
+    pub(crate) fn views(&self) -> Arc<SqliteViews> {
+        self.views.clone()
     }
 
     /// Now, by the hub's clock.

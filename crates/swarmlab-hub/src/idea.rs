@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 
 use swarmlab_proto::{IdeaInfo, NewIdea};
 
+use crate::event::{EventKind, HubEvent};
 use crate::store::Identity;
 use crate::{Hub, HubError};
 
@@ -63,7 +64,7 @@ impl Hub {
                 "an idea is 1 to 10000 characters of text".into(),
             ));
         }
-        Ok(self
+        let info = self
             .store
             .add_idea(
                 track,
@@ -73,7 +74,9 @@ impl Hub {
                 self.config.idea_similarity,
                 self.now(),
             )
-            .await?)
+            .await?;
+        self.publish(HubEvent::new(EventKind::Idea, track));
+        Ok(info)
     }
 
     /// One idea and the submissions that tried it.

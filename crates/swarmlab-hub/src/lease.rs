@@ -8,6 +8,7 @@ use swarmlab_proto::{
     signing, IdeaInfo, JobLease, LeaseDeadline, ReportRequest, ReportResponse, Role, RunOutcome,
 };
 
+use crate::event::{EventKind, HubEvent};
 use crate::store::{Identity, Report, ReportKind, ReportOutcome, Swept};
 use crate::verdict::{decide, Decision};
 use crate::{Hub, HubError};
@@ -46,10 +47,14 @@ impl Hub {
     ) -> Result<Option<IdeaInfo>, HubError> {
         require(caller, Role::Worker)?;
         let (now, deadline) = self.idea_deadline();
-        Ok(self
+        let leased = self
             .store
             .lease_idea(track, &caller.id, now, deadline)
-            .await?)
+            .await?;
+        if leased.is_some() {
+            self.publish(HubEvent::new(EventKind::Idea, track));
+        }
+        Ok(leased)
     }
 
     /// Extends the caller's lease on an idea.
@@ -76,7 +81,11 @@ impl Hub {
     pub async fn lease_job(&self, caller: &Identity) -> Result<Option<JobLease>, HubError> {
         require(caller, Role::Verifier)?;
         let (now, deadline) = self.job_deadline();
-        Ok(self.store.lease_job(&caller.id, now, deadline).await?)
+        let lease = self.store.lease_job(&caller.id, now, deadline).await?;
+        if let Some(lease) = &lease {
+            self.publish(HubEvent::new(EventKind::Lease, &lease.track));
+        }
+        Ok(lease)
     }
 
     /// Extends the caller's lease on a job.
@@ -193,6 +202,11 @@ impl Hub {
             kind,
         };
         let outcome = self.store.record_report(&report, self.now()).await?;
+        let event = |kind| HubEvent::new(kind, &job.track).about(job.submission_id);
+        self.publish(event(EventKind::Verdict));
+        if matches!(outcome, ReportOutcome::Accepted { .. }) {
+            self.publish(event(EventKind::Head));
+        }
         let (decision, reason) = match outcome {
             ReportOutcome::Continued => ("continue", None),
             ReportOutcome::Retry => ("retry", None),
@@ -214,6 +228,10 @@ impl Hub {
     /// the head. The server runs it periodically; tests call it after moving the clock.
     pub async fn sweep(&self) -> Result<Swept, HubError> {
         let swept = self.store.sweep(self.now()).await?;
+        if swept != Swept::default() {
+            // Hub-wide: the sweep does not say which tracks it touched.
+            self.publish(HubEvent::new(EventKind::Lease, ""));
+        }
         self.reverify_pending().await?;
         Ok(swept)
     }

@@ -1,7 +1,8 @@
 //! The ledger: every submission, verdict and head move of a track as a hash-chained entry
 //! signed by the hub, and [`audit`], which checks an exported ledger offline: hashes,
-//! signatures, the chain of `prev` links, and that every head move cites a verdict that
-//! satisfied the acceptance rule the track was created with.
+//! signatures, the chain of `prev` links, that every head move cites a verdict that
+//! satisfied the acceptance rule the track was created with, and that every promotion to
+//! `main` names a commit already on the chain.
 
 use std::collections::HashMap;
 
@@ -49,8 +50,11 @@ pub struct AuditReport {
     pub submissions: u64,
     pub verdicts: u64,
     pub head_moves: u64,
+    pub promotions: u64,
     /// The head after the last move (the baseline when none).
     pub head: String,
+    /// The commit of the last promotion, if any.
+    pub main: Option<String>,
     /// The hash of the last entry: publish it to pin the ledger.
     pub last_hash: String,
 }
@@ -82,6 +86,8 @@ pub enum AuditError {
     NoTrack { line: usize },
     #[error("line {line}: head move is not backed by an accepting verdict: {why}")]
     UnbackedHeadMove { line: usize, why: String },
+    #[error("line {line}: promotion of a commit that is not chain entry {chain_seq}")]
+    OffChainPromotion { line: usize, chain_seq: u64 },
 }
 
 /// Checks an exported ledger (JSON lines) against the hub's public key.
@@ -90,6 +96,8 @@ pub fn audit(ledger_text: &str, hub_public_key: &VerifyingKey) -> Result<AuditRe
     let mut rule: Option<Rule> = None;
     let mut verdicts: HashMap<u64, LedgerEntry> = HashMap::new();
     let mut prev_hash = GENESIS.to_string();
+    // The chain so far, baseline first: what a promotion may name.
+    let mut chain: Vec<String> = Vec::new();
     // Every byte counts: split on '\n' only, and allow just one final newline.
     let body = ledger_text.strip_suffix('\n').unwrap_or(ledger_text);
     if body.is_empty() {
@@ -137,6 +145,7 @@ pub fn audit(ledger_text: &str, hub_public_key: &VerifyingKey) -> Result<AuditRe
             ) => {
                 rule = Some(*r);
                 report.head = baseline.clone();
+                chain.push(baseline.clone());
             }
             (_, 0) | (EventBody::TrackCreated { .. }, _) => {
                 return Err(AuditError::NoTrack { line });
@@ -167,6 +176,26 @@ pub fn audit(ledger_text: &str, hub_public_key: &VerifyingKey) -> Result<AuditRe
                     .map_err(|w| why(&w))?;
                 report.head = to.clone();
                 report.head_moves += 1;
+                chain.push(to.clone());
+            }
+            (
+                EventBody::Promotion {
+                    commit, chain_seq, ..
+                },
+                _,
+            ) => {
+                let on_chain = usize::try_from(*chain_seq)
+                    .ok()
+                    .and_then(|i| chain.get(i))
+                    .is_some_and(|c| c == commit);
+                if !on_chain {
+                    return Err(AuditError::OffChainPromotion {
+                        line,
+                        chain_seq: *chain_seq,
+                    });
+                }
+                report.promotions += 1;
+                report.main = Some(commit.clone());
             }
         }
         prev_hash = entry.hash.clone();
@@ -247,7 +276,11 @@ mod tests {
     }
 
     fn ledger(key: &SigningKey, verdict_body: EventBody) -> String {
-        let events = vec![
+        ledger_with(key, verdict_body, Vec::new())
+    }
+
+    fn ledger_with(key: &SigningKey, verdict_body: EventBody, more: Vec<EventBody>) -> String {
+        let mut events = vec![
             EventBody::TrackCreated {
                 baseline: "b0".into(),
                 metric: "loss".into(),
@@ -262,6 +295,7 @@ mod tests {
                 verdict_seq: 1,
             },
         ];
+        events.extend(more);
         let mut out = String::new();
         let mut prev: Option<(u64, String)> = None;
         for event in events {
@@ -280,6 +314,21 @@ mod tests {
     }
 
     #[test]
+    fn a_value_that_needs_seventeen_digits_keeps_its_bytes() {
+        // serde_json parses such a float one unit off unless it is built with
+        // `float_roundtrip`; the entry would then not re-serialise to its own bytes.
+        let key = signing::signing_key(&[5; 32]);
+        let good = ledger(
+            &key,
+            verdict(
+                vec![0.5, 0.51, 0.49],
+                vec![1.0010000000000001, 1.005, 1.006],
+            ),
+        );
+        audit(&good, &key.verifying_key()).unwrap();
+    }
+
+    #[test]
     fn a_sound_ledger_audits_and_a_forged_head_move_does_not() {
         let key = signing::signing_key(&[3; 32]);
         let good = ledger(&key, verdict(vec![0.5, 0.51, 0.49], vec![1.0, 1.01, 0.99]));
@@ -291,6 +340,24 @@ mod tests {
             audit(&forged, &key.verifying_key()),
             Err(AuditError::UnbackedHeadMove { line: 3, .. })
         ));
+        // Promotions must name a commit at its place on the chain.
+        let promote = |commit: &str, chain_seq| EventBody::Promotion {
+            commit: commit.into(),
+            chain_seq,
+            by: "admin-1".into(),
+        };
+        let sound = verdict(vec![0.5, 0.51, 0.49], vec![1.0, 1.01, 0.99]);
+        let promoted = ledger_with(&key, sound.clone(), vec![promote("c1", 1)]);
+        let report = audit(&promoted, &key.verifying_key()).unwrap();
+        assert_eq!((report.promotions, report.main.as_deref()), (1, Some("c1")));
+        let off_chain = ledger_with(&key, sound, vec![promote("c9", 1)]);
+        assert_eq!(
+            audit(&off_chain, &key.verifying_key()),
+            Err(AuditError::OffChainPromotion {
+                line: 4,
+                chain_seq: 1
+            })
+        );
         // Another key.
         let other = signing::signing_key(&[4; 32]);
         assert_eq!(

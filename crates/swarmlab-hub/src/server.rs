@@ -1,6 +1,7 @@
-//! The server: binds, serves the API, sweeps expired leases on a timer, and stops when the
-//! shutdown future passed in completes (no signal handling here: the CLI passes ctrl-c, tests
-//! pass a channel).
+//! The server: binds, serves the API and the dashboard, sweeps expired leases on a timer,
+//! and stops when the shutdown future passed in completes (no signal handling here: the CLI
+//! passes ctrl-c, tests pass a channel). Stopping ends the dashboard's event streams first,
+//! so that open pages do not hold the shutdown up.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -9,6 +10,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 
 use crate::clock::{Clock, SystemClock};
+use crate::event::{EventKind, HubEvent};
 use crate::{api, Hub, HubConfig, HubError};
 
 /// A bound, not yet running hub server.
@@ -59,14 +61,25 @@ impl Server {
                 }
             }
         });
-        let app = api::router(self.hub.clone());
+        let views = self.hub.views();
+        let warmer = tokio::spawn(async move {
+            if let Err(e) = views.warm().await {
+                eprintln!("swarmlab hub: failed to fill the dashboard's caches: {e}");
+            }
+        });
+        let app = api::router(self.hub.clone())?;
+        let events = self.hub.events().clone();
         let served = axum::serve(
             self.listener,
             app.into_make_service_with_connect_info::<SocketAddr>(),
         )
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            events.publish(HubEvent::new(EventKind::Closing, ""));
+        })
         .await;
         sweeper.abort();
+        warmer.abort();
         served.map_err(|e| HubError::io("server failed", e))
     }
 }

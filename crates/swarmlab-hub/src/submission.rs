@@ -7,6 +7,7 @@ use base64::Engine;
 use swarmlab_proto::{Role, SubmissionInfo, SubmitRequest};
 
 use crate::chain::rebase;
+use crate::event::{EventKind, HubEvent};
 use crate::hub::blocking;
 use crate::intake::{self, Limits};
 use crate::store::{Identity, Intake, NewSubmission};
@@ -56,7 +57,9 @@ impl Hub {
             diff_hash,
             intake,
         };
-        Ok(self.store.record_submission(&new, self.now()).await?)
+        let info = self.store.record_submission(&new, self.now()).await?;
+        self.publish(HubEvent::new(EventKind::Submission, &info.track).about(info.id));
+        Ok(info)
     }
 
     async fn intake(

@@ -10,6 +10,7 @@ use swarmlab_core::spec::SPEC_FILE;
 use swarmlab_core::{GitStore, TrackSpec};
 use swarmlab_proto::{AddTrackRequest, Rule, TrackInfo};
 
+use crate::event::{EventKind, HubEvent};
 use crate::hub::{blocking, random_bytes};
 use crate::store::TrackRecord;
 use crate::{Hub, HubError};
@@ -37,6 +38,7 @@ impl Hub {
         let req = req.clone();
         let record = blocking(move || import(&config, &req)).await?;
         self.store.create_track(&record, self.now()).await?;
+        self.publish(HubEvent::new(EventKind::Track, &record.name));
         self.track_info(&record.name).await
     }
 

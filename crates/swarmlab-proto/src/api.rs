@@ -207,6 +207,26 @@ pub struct ReportResponse {
     pub p_value: Option<f64>,
 }
 
+/// `POST /api/v1/tracks/{track}/promote` (admin): move the track's `main` to a chain commit.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PromoteRequest {
+    /// The full id of a commit on the track's verified chain.
+    pub commit: String,
+}
+
+/// What a promotion did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PromotionInfo {
+    pub track: String,
+    pub commit: String,
+    /// The commit's place on the chain (0 is the baseline).
+    pub chain_seq: u64,
+    /// Where `main` pointed before, when it pointed at a commit.
+    pub previous: Option<String>,
+    /// The ledger entry that records it.
+    pub ledger_seq: u64,
+}
+
 /// Every error the API returns.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ErrorBody {

@@ -65,6 +65,13 @@ pub enum EventBody {
         submission_id: i64,
         verdict_seq: u64,
     },
+    /// A maintainer moved the track's `main` to `commit`, the chain's entry `chain_seq`.
+    Promotion {
+        commit: String,
+        chain_seq: u64,
+        /// The admin who promoted it.
+        by: String,
+    },
 }
 
 /// One exported line of a track's ledger.

@@ -431,6 +431,9 @@ pub struct ReportArgs {
     /// Where to write progress.svg and summary.md (default: the track's folder)
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Then serve the run's dashboard at ADDR (e.g. 127.0.0.1:7879), live, until Ctrl-C
+    #[arg(long, value_name = "ADDR")]
+    pub serve: Option<String>,
 }
 
 fn parse_duration(text: &str) -> Result<std::time::Duration, String> {

@@ -1,5 +1,6 @@
 //! The JSON API under `/api/v1`: routes, their roles, and the OpenAPI document built from
-//! the same table. Handlers are thin: they authenticate, parse and call [`Hub`].
+//! the same table. Handlers are thin: they authenticate, parse and call [`Hub`]. The
+//! dashboard's pages ([`crate::web`]) are mounted beside it, at `/`.
 
 pub mod error;
 pub mod openapi;
@@ -8,6 +9,7 @@ mod routes;
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
+use axum::response::IntoResponse;
 use axum::routing::{get, post, MethodRouter};
 use axum::Router;
 use serde_json::Value;
@@ -175,6 +177,13 @@ fn table() -> Table {
     )
     .add(
         "post",
+        "/api/v1/tracks/{track}/promote",
+        "admin",
+        "Move the track's main to a commit of its verified chain",
+        post(promote),
+    )
+    .add(
+        "post",
         "/api/v1/tracks/{track}/submissions",
         "worker",
         "Submit a signed candidate with its bundle",
@@ -222,18 +231,30 @@ pub fn route_docs() -> Vec<RouteDoc> {
     table().docs
 }
 
-/// The API's router over `hub`, with its body limit and rate limiter.
-pub fn router(hub: Arc<Hub>) -> Router {
+/// The API's router over `hub`, with its body limit and rate limiter, and the dashboard
+/// beside it (one rate limiter for both).
+pub fn router(hub: Arc<Hub>) -> Result<Router, HubError> {
     let Table { router, docs } = table();
     let config = hub.config().clone();
     let limiter = Arc::new(RateLimiter::new(config.rate_limit, hub.clock.clone()));
+    let web = crate::web::router(Arc::new(crate::web::Web::for_hub(
+        hub.clone(),
+        limiter.clone(),
+    )?));
     let state = AppState {
         hub,
         limiter,
         openapi: Arc::new(openapi::document(&docs)),
     };
-    router
-        .fallback(|| async { HubError::NotFound("route".into()) })
+    Ok(router
         .layer(DefaultBodyLimit::max(config.max_request_bytes))
         .with_state(state)
+        .merge(web)
+        .fallback(|uri: axum::http::Uri| async move {
+            if uri.path().starts_with("/api/") {
+                HubError::NotFound("route".into()).into_response()
+            } else {
+                crate::web::not_found()
+            }
+        }))
 }

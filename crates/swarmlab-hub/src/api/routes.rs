@@ -6,8 +6,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use swarmlab_proto::{
     AddTrackRequest, CreateIdentityRequest, HubInfo, IdeaInfo, IdentityInfo, IdentityToken,
-    JobLease, LeaseDeadline, NewIdea, RegisterRequest, ReportRequest, ReportResponse, Role,
-    SubmissionInfo, SubmitRequest, TrackInfo, API_VERSION,
+    JobLease, LeaseDeadline, NewIdea, PromoteRequest, PromotionInfo, RegisterRequest,
+    ReportRequest, ReportResponse, Role, SubmissionInfo, SubmitRequest, TrackInfo, API_VERSION,
 };
 
 use super::{ApiJson, AppState};
@@ -163,6 +163,16 @@ pub async fn finish_idea(
     let idea = id(&idea)?;
     s.hub.finish_idea(me, idea).await?;
     Ok(Json(s.hub.idea(idea).await?))
+}
+
+pub async fn promote(
+    caller: Caller,
+    State(s): State<AppState>,
+    Path(track): Path<String>,
+    ApiJson(req): ApiJson<PromoteRequest>,
+) -> ApiResult<PromotionInfo> {
+    let me = caller.require(&[Role::Admin])?;
+    Ok(Json(s.hub.promote(me, &track, &req.commit).await?))
 }
 
 pub async fn submit(

@@ -5,6 +5,8 @@
 //! autoincrement). The store decides nothing statistical: it is handed decisions.
 
 mod sqlite;
+mod sqlite_views;
+pub mod views;
 
 use async_trait::async_trait;
 use swarmlab_proto::{
@@ -12,9 +14,14 @@ use swarmlab_proto::{
 };
 
 pub use sqlite::SqliteStore;
+pub use sqlite_views::SqliteViews;
+pub use views::Views;
 
 /// The schema, in order; each applied once, recorded in `schema_migrations`.
-pub const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/0001_init.sql"))];
+pub const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../../migrations/0001_init.sql")),
+    (3, include_str!("../../migrations/0003_dashboard.sql")),
+];
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]

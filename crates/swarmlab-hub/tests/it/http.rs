@@ -301,6 +301,7 @@ async fn the_openapi_document_lists_every_route_and_every_route_exists() {
         ("get", "/api/v1/ideas/{id}"),
         ("post", "/api/v1/ideas/{id}/heartbeat"),
         ("post", "/api/v1/ideas/{id}/done"),
+        ("post", "/api/v1/tracks/{track}/promote"),
         ("post", "/api/v1/tracks/{track}/submissions"),
         ("get", "/api/v1/submissions/{id}"),
         ("post", "/api/v1/jobs/lease"),

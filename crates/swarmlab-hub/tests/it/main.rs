@@ -1,9 +1,13 @@
 //! Integration tests of the hub, one module per feature, on a controllable clock.
 
 mod chain;
+mod dashboard;
+mod demo;
+mod e2e;
 mod http;
 mod ideas;
 mod intake;
 mod jobs;
 mod ledger;
+mod local;
 mod support;

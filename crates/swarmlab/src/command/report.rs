@@ -1,4 +1,5 @@
-//! `swarmlab report [DIR]`: write progress.svg and summary.md from the results log.
+//! `swarmlab report [DIR]`: write progress.svg and summary.md from the results log, and with
+//! `--serve ADDR` serve the run's dashboard (the hub's pages over `results.jsonl`).
 
 use std::path::{Path, PathBuf};
 
@@ -21,7 +22,51 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<()> {
     println!("{} experiments on {branch}", records.len());
     println!("wrote {}", svg.display());
     println!("wrote {}", summary.display());
+    if let Some(listen) = &args.serve {
+        serve(&spec, &args.dir, &branch, listen)?;
+    }
     Ok(())
+}
+
+/// Serves the dashboard of the run on `branch` until Ctrl-C or SIGTERM.
+fn serve(spec: &TrackSpec, dir: &Path, branch: &str, listen: &str) -> anyhow::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let run = swarmlab_hub::web::local::LocalRun {
+        dir: dir
+            .canonicalize()
+            .with_context(|| format!("failed to resolve {}", dir.display()))?,
+        track: spec.name.clone(),
+        metric: spec.metric.name.clone(),
+        goal: spec.metric.goal,
+        branch: branch.to_string(),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("failed to start the async runtime")?;
+    runtime.block_on(async {
+        let mut interrupt =
+            signal(SignalKind::interrupt()).context("failed to listen for Ctrl-C")?;
+        let mut terminate =
+            signal(SignalKind::terminate()).context("failed to listen for SIGTERM")?;
+        swarmlab_hub::web::local::serve(
+            run,
+            listen,
+            |addr| {
+                eprintln!(
+                    "report: serving http://{addr}/ (live as the run goes on); Ctrl-C stops it"
+                )
+            },
+            async move {
+                tokio::select! {
+                    _ = interrupt.recv() => {}
+                    _ = terminate.recv() => {}
+                }
+            },
+        )
+        .await?;
+        anyhow::Ok(())
+    })
 }
 
 /// Writes `progress.svg` and `summary.md` for one branch's records into `out`.

@@ -57,6 +57,11 @@ impl SqliteStore {
         Ok(store)
     }
 
+    /// The writer's pool, shared with the dashboard's one write (`SqliteViews`).
+    pub(crate) fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
     async fn migrate(&self) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(

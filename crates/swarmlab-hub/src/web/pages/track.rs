@@ -1,0 +1,108 @@
+//! `/tracks/{track}`: a track's progress — its stat tiles, the progress chart of every
+//! verified measurement with the chain as a step line, and the latest chain entries.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+
+use super::super::chart::{progress, ChartSpec};
+use super::super::html::{esc, put, short, url};
+use super::super::layout::{Page, Tab};
+use super::super::session::Viewer;
+use super::super::{page, PageError, PageResult, Web};
+use super::{chain_table, describe_rows, entry_href, label_points, stats, track_href};
+use crate::store::views::Paging;
+
+/// Chain entries listed under the chart.
+const LATEST: u32 = 8;
+
+pub async fn track(
+    State(web): State<Arc<Web>>,
+    viewer: Viewer,
+    Path(name): Path<String>,
+) -> PageResult {
+    viewer.reader(&track_href(&name))?;
+    let now = web.now();
+    let mut progress_data = web
+        .views
+        .progress(&name, now)
+        .await?
+        .ok_or_else(|| PageError::not_found(format!("track `{name}`")))?;
+    let goal = progress_data.summary.goal;
+    label_points(&web, &name, goal, &mut progress_data.points).await;
+    let s = &progress_data.summary;
+    let latest = web.views.chain_page(&name, Paging::new(1, LATEST)).await?;
+    let text = describe_rows(&web, &name, &latest.items).await;
+    let goal_text = match s.goal {
+        swarmlab_core::Goal::Minimize => "lower is better",
+        swarmlab_core::Goal::Maximize => "higher is better",
+    };
+    let mut body = String::new();
+    put(
+        &mut body,
+        format_args!(
+            "<div class=\"head\"><div><h1>{name}</h1><p><strong>{metric}</strong> · {goal_text} · \
+             baseline <code>{baseline}</code> · head <code>{head}</code></p></div></div>",
+            name = esc(&s.name),
+            metric = esc(&s.metric),
+            baseline = esc(short(&s.baseline)),
+            head = esc(short(&s.head)),
+        ),
+    );
+    body.push_str(&stats(s));
+    let href = |seq: i64| entry_href(&name, seq);
+    let x_noun = if s.local {
+        "experiment"
+    } else {
+        "verification"
+    };
+    let svg = progress(
+        &progress_data.points,
+        &ChartSpec {
+            metric: &s.metric,
+            goal: s.goal,
+            x_noun,
+            reference: progress_data.reference.as_ref(),
+            entry_href: &href,
+        },
+    );
+    put(
+        &mut body,
+        format_args!(
+            "<figure class=\"progress\" data-live=\"chart\">{svg}<figcaption>\
+             <span class=\"key kept\">on the chain</span><span class=\"key rejected\">{not_kept}</span>\
+             <span class=\"key step\">the chain's best</span><span class=\"key failed\">crashed or timed out</span>{reference}\
+             </figcaption></figure>",
+            not_kept = if s.local { "discarded" } else { "rejected" },
+            reference = progress_data.reference.as_ref().map_or(String::new(), |r| format!(
+                "<span class=\"key reference\">{}</span>",
+                esc(&r.label)
+            )),
+        ),
+    );
+    put(
+        &mut body,
+        format_args!(
+            "<section aria-labelledby=\"latest\" data-live=\"latest\"><h2 id=\"latest\">Latest on the chain</h2>{table}\
+             <p class=\"more\"><a href=\"/tracks/{track}/chain\">All {n} chain entries →</a></p></section>",
+            table = chain_table(
+                &name,
+                &s.metric,
+                s.goal,
+                &latest.items,
+                &text,
+                now,
+                s.local
+            ),
+            track = esc(&url(&name)),
+            n = latest.total,
+        ),
+    );
+    Ok(page(
+        Page::new(name.clone(), &viewer, Tab::Track)
+            .track(&name)
+            .live(&name)
+            .body(body)
+            .render(),
+    ))
+}

@@ -1,0 +1,160 @@
+//! A local run's dashboard (`swarmlab report --serve`): the same pages over a track's
+//! `results.jsonl`, without sign-in, moving when the file grows.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use swarmlab_core::{Goal, Record, ResultsLog, Status};
+use swarmlab_hub::web::local::{serve, LocalRun};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+use crate::dashboard::http;
+use crate::support::git;
+
+fn record(index: u64, commit: &str, status: Status, metric: Option<f64>, what: &str) -> Record {
+    Record {
+        index,
+        branch: "swarmlab/main".into(),
+        commit: commit.into(),
+        parent: String::new(),
+        status,
+        description: what.into(),
+        proposer: if index == 0 { "baseline" } else { "sweep" }.into(),
+        metric,
+        metrics: BTreeMap::from([("entropy_floor_bpb".to_string(), 0.5)]),
+        memory_gb: 0.1,
+        peak_rss_bytes: 0,
+        wall_seconds: 1.0,
+        exit: "exit 0".into(),
+        seed: 1,
+        diff: Default::default(),
+        log: String::new(),
+        started_at: "2026-01-01T00:00:00Z".into(),
+        note: None,
+        diff_hash: None,
+        usage: None,
+    }
+}
+
+fn commit(dir: &std::path::Path, params: &str, message: &str) -> String {
+    std::fs::write(dir.join("params.txt"), params).unwrap();
+    git(dir, &["add", "params.txt"]);
+    git(dir, &["commit", "-qm", message]);
+    git(dir, &["rev-parse", "HEAD"])
+}
+
+#[tokio::test]
+async fn a_local_run_is_served_read_only_and_live() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().canonicalize().unwrap();
+    git(&dir, &["init", "-q", "-b", "main"]);
+    let c0 = commit(&dir, "lr = 0.01\n", "baseline");
+    let c2 = commit(&dir, "lr = 0.02\n", "lr 0.01 -> 0.02");
+    let c4 = commit(&dir, "lr = 0.03\n", "lr 0.02 -> <0.03>");
+    let log = ResultsLog::new(&dir, "loss");
+    for r in [
+        record(0, &c0, Status::Keep, Some(1.0), "baseline"),
+        record(1, &c0, Status::Discard, Some(1.1), "width 64 -> 32"),
+        record(2, &c2, Status::Keep, Some(0.9), "lr 0.01 -> 0.02"),
+        record(3, &c2, Status::Crash, None, "width 64 -> 4096"),
+        record(4, &c4, Status::Keep, Some(0.8), "lr 0.02 -> <0.03>"),
+    ] {
+        log.append(&r).unwrap();
+    }
+    let run = LocalRun {
+        dir: dir.clone(),
+        track: "toy".into(),
+        metric: "loss".into(),
+        goal: Goal::Minimize,
+        branch: "swarmlab/main".into(),
+    };
+    let (ready, bound) = tokio::sync::oneshot::channel();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        serve(
+            run,
+            "127.0.0.1:0",
+            move |addr| ready.send(addr).unwrap(),
+            async {
+                let _ = stopped.await;
+            },
+        )
+        .await
+    });
+    let addr = bound.await.unwrap();
+
+    let r = http(addr, "GET", "/", None, None, &[]).await;
+    assert_eq!(r.status, 200, "no sign-in for a local run");
+    assert!(r.body.contains("local run") && r.body.contains("href=\"/tracks/toy\""));
+    let r = http(addr, "GET", "/tracks/toy", None, None, &[]).await;
+    assert_eq!(
+        r.body.matches("class=\"pt\"").count(),
+        3,
+        "baseline and two kept"
+    );
+    assert!(r.body.contains("entropy floor 0.5000"));
+    assert!(r.body.contains("experiment #1: 1.1000 (not kept)"));
+    assert!(
+        r.body.contains("lr 0.02 -&gt; &lt;0.03&gt;"),
+        "descriptions are escaped"
+    );
+    let r = http(addr, "GET", "/tracks/toy/chain/2", None, None, &[]).await;
+    assert_eq!(r.status, 200);
+    assert!(
+        r.body.contains("<span class=\"add\">+lr = 0.03</span>"),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains("nobody else verified it"));
+    for path in [
+        "/tracks/toy/ideas",
+        "/login",
+        "/submissions",
+        "/tracks/other",
+    ] {
+        assert_eq!(
+            http(addr, "GET", path, None, None, &[]).await.status,
+            404,
+            "{path}"
+        );
+    }
+
+    // A new experiment in the file is an event.
+    let mut events = TcpStream::connect(addr).await.unwrap();
+    events
+        .write_all(format!("GET /events HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut lines = BufReader::new(events).lines();
+    assert!(lines.next_line().await.unwrap().unwrap().contains("200"));
+    log.append(&record(
+        5,
+        &c4,
+        Status::Discard,
+        Some(0.85),
+        "width 64 -> 80",
+    ))
+    .unwrap();
+    let seen = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if line.starts_with("event: ") {
+                return true;
+            }
+        }
+        false
+    })
+    .await
+    .expect("an event within 10 s");
+    assert!(seen);
+    let r = http(addr, "GET", "/tracks/toy", None, None, &[]).await;
+    assert!(r.body.contains("experiment #5"));
+
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), server)
+        .await
+        .expect("stops with an event stream open")
+        .unwrap()
+        .unwrap();
+    drop(lines);
+}
