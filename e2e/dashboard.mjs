@@ -131,6 +131,8 @@ try {
 
   // Ideas: a <script> text stays text; adding one works.
   await page.goto(`${base}/tracks/${track}/ideas`);
+  await page.fill('#idea-text', "<script>document.title = 'pwned'</script> a hostile idea");
+  await Promise.all([page.waitForURL(/added=\d+/), page.click('form.stack button[type=submit]')]);
   const scripted = page.locator('.idea-text', { hasText: '<script>' });
   check((await scripted.count()) >= 1, 'an idea with <script> shows as text');
   check(!(await page.title()).includes('pwned'), 'the idea\'s script did not run');

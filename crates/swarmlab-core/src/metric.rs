@@ -78,6 +78,8 @@ mod tests {
             goal: Goal::Minimize,
             regex: regex.map(|r| regex::Regex::new(r).unwrap()),
             memory: None,
+            floor: None,
+            target: None,
         }
     }
 

@@ -73,6 +73,10 @@ pub struct MetricSpec {
     pub regex: Option<Regex>,
     /// A summary key, in MB, for the memory column; the runner's peak RSS otherwise.
     pub memory: Option<String>,
+    /// A value no run can pass (an entropy floor), drawn on charts.
+    pub floor: Option<f64>,
+    /// A value the track aims for, drawn on charts.
+    pub target: Option<f64>,
 }
 
 /// `[files]`: what a proposal may change and what is pinned.

@@ -56,6 +56,8 @@ struct RawMetric {
     goal: Goal,
     regex: Option<Spanned<String>>,
     memory: Option<String>,
+    floor: Option<f64>,
+    target: Option<f64>,
 }
 
 #[derive(Deserialize)]
@@ -310,7 +312,16 @@ fn convert_metric(ctx: &Ctx, metric: RawMetric) -> Result<MetricSpec, Failure> {
         goal: metric.goal,
         regex,
         memory: metric.memory,
+        floor: finite(metric.floor, "metric.floor")?,
+        target: finite(metric.target, "metric.target")?,
     })
+}
+
+fn finite(value: Option<f64>, key: &str) -> Result<Option<f64>, Failure> {
+    match value {
+        Some(v) if !v.is_finite() => Err((None, format!("`{key}` must be a finite number"))),
+        v => Ok(v),
+    }
 }
 
 fn convert_files(ctx: &Ctx, files: RawFiles) -> Result<Files, Failure> {

@@ -461,3 +461,15 @@ fn unknown_eval_keys_warn_with_a_suggestion() {
         )
     );
 }
+
+#[test]
+fn the_toy_track_declares_its_floor() {
+    let toy = crate::TrackSpec::load(std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tracks/toy"
+    )))
+    .unwrap()
+    .0;
+    assert_eq!(toy.metric.floor, Some(1.0));
+    assert_eq!(toy.metric.target, None);
+}

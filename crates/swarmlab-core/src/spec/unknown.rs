@@ -32,7 +32,7 @@ const RUN: &[&str] = &[
     "seed",
     "env",
 ];
-const METRIC: &[&str] = &["name", "goal", "regex", "memory"];
+const METRIC: &[&str] = &["name", "goal", "regex", "memory", "floor", "target"];
 const FILES: &[&str] = &["editable", "trusted"];
 const EVAL: &[&str] = &[
     "mode",

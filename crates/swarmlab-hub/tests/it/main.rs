@@ -3,7 +3,6 @@
 mod chain;
 mod dashboard;
 mod demo;
-mod e2e;
 mod http;
 mod ideas;
 mod intake;

@@ -10,6 +10,7 @@ mod agents;
 mod attacks;
 mod budget;
 mod check;
+mod dashboard;
 mod failures;
 mod pipeline;
 mod proposals;

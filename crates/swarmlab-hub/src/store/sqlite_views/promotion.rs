@@ -10,7 +10,11 @@ use crate::store::StoreError;
 
 impl SqliteViews {
     /// The chain entry of `commit` on `track`, if it is on the chain.
-    pub(crate) async fn chain_seq_of(&self, track: &str, commit: &str) -> Result<Option<i64>, StoreError> {
+    pub(crate) async fn chain_seq_of(
+        &self,
+        track: &str,
+        commit: &str,
+    ) -> Result<Option<i64>, StoreError> {
         Ok(sqlx::query(
             "SELECT seq FROM chain WHERE track = $1 AND commit_id = $2 ORDER BY seq LIMIT 1",
         )
