@@ -151,14 +151,36 @@ fn the_dashboard_of_a_live_demo_works_in_a_browser() {
     let admin = admin.split_whitespace().last().unwrap().to_string();
     demo.line(|l| l.contains("chain #3:"), Duration::from_secs(120));
 
-    // Pause the swarm; submit the optimum as worker-1, so the page sees it queued.
-    let paused: Vec<i32> = demo
-        .children("work")
-        .into_iter()
-        .chain(demo.children("verify"))
-        .collect();
-    assert_eq!(paused.len(), 3, "two workers and a verifier");
-    paused.iter().for_each(|pid| send(*pid, libc::SIGSTOP));
+    // Pause the workers and let the verifier drain the queue (a verdict in flight would move
+    // the head under our candidate); then pause the verifier and submit the optimum as
+    // worker-1, so the page sees it queued.
+    let workers = demo.children("work");
+    let verifier = demo.children("verify");
+    assert_eq!(
+        (workers.len(), verifier.len()),
+        (2, 1),
+        "two workers and a verifier"
+    );
+    workers.iter().for_each(|pid| send(*pid, libc::SIGSTOP));
+    let drained = crate::harness::poll_until(Duration::from_secs(120), || {
+        std::thread::sleep(Duration::from_millis(300));
+        let ledger = http_text(&url, "/api/v1/tracks/toy/ledger", &admin);
+        ledger
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|e| e["event"]["kind"] == "submission")
+            .filter_map(|e| e["event"]["submission_id"].as_i64())
+            .all(|id| {
+                let info = http_get(&url, &format!("/api/v1/submissions/{id}"), &admin);
+                matches!(
+                    info["status"].as_str(),
+                    Some("accepted" | "rejected" | "invalid")
+                )
+            })
+    });
+    assert!(drained, "the verifier did not drain the queue");
+    verifier.iter().for_each(|pid| send(*pid, libc::SIGSTOP));
+    let paused: Vec<i32> = workers.into_iter().chain(verifier).collect();
     let identity: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("worker-1/identity.json")).unwrap())
             .unwrap();
@@ -269,6 +291,22 @@ fn the_dashboard_of_a_live_demo_works_in_a_browser() {
 
 /// One GET with a bearer token, as JSON.
 fn http_get(url: &str, path: &str, token: &str) -> serde_json::Value {
+    let body = http_text(url, path, token);
+    serde_json::from_str(&body).unwrap_or_else(|_| panic!("not JSON: {body}"))
+}
+
+/// One GET with a bearer token, its body; tried again while the hub rate-limits.
+fn http_text(url: &str, path: &str, token: &str) -> String {
+    loop {
+        let (status, body) = http_once(url, path, token);
+        if status != 429 {
+            return body;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn http_once(url: &str, path: &str, token: &str) -> (u16, String) {
     use std::io::{Read, Write};
     let address = url.trim_start_matches("http://");
     let mut stream = std::net::TcpStream::connect(address).unwrap();
@@ -279,9 +317,14 @@ fn http_get(url: &str, path: &str, token: &str) -> serde_json::Value {
     .unwrap();
     let mut raw = String::new();
     stream.read_to_string(&mut raw).unwrap();
+    let status = raw
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
     let body = raw
         .split_once("\r\n\r\n")
         .map(|(_, b)| b)
         .unwrap_or_default();
-    serde_json::from_str(body).unwrap_or_else(|_| panic!("not JSON: {raw}"))
+    (status, body.to_string())
 }
