@@ -54,7 +54,6 @@ fn missing(root: &Path) -> Option<String> {
 struct Demo {
     child: Child,
     lines: mpsc::Receiver<String>,
-    dir: PathBuf,
 }
 
 impl Demo {
@@ -71,17 +70,21 @@ impl Demo {
         }
     }
 
-    /// Pids of the demo's children whose command line names `role` (work or verify).
+    /// Pids of the demo's own children whose command line names `role` (work or verify).
     fn children(&self, role: &str) -> Vec<i32> {
-        let dir = self.dir.to_str().unwrap().to_string();
+        let demo = self.child.id().to_string();
         std::fs::read_dir("/proc")
             .unwrap()
             .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
             .filter(|pid| {
+                let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+                // The parent pid is the second field after the parenthesised command name.
+                let parent = stat
+                    .rsplit_once(')')
+                    .and_then(|(_, rest)| rest.split_whitespace().nth(1));
                 let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-                let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
-                args.get(1).is_some_and(|a| *a == role.as_bytes())
-                    && args.iter().any(|a| a.starts_with(dir.as_bytes()))
+                parent == Some(demo.as_str())
+                    && cmdline.split(|b| *b == 0).nth(1) == Some(role.as_bytes())
             })
             .collect()
     }
@@ -127,11 +130,7 @@ fn the_dashboard_of_a_live_demo_works_in_a_browser() {
             let _ = tx.send(line);
         }
     });
-    let demo = Demo {
-        child,
-        lines,
-        dir: dir.clone(),
-    };
+    let demo = Demo { child, lines };
     let hub = demo.line(
         |l| l.trim_start().starts_with("hub "),
         Duration::from_secs(60),
