@@ -40,7 +40,7 @@ pub(super) async fn extend(
         .bind(id)
         .bind(holder)
         .bind(now)
-        .execute(&s.pool)
+        .execute(s.pool())
         .await?
         .rows_affected();
     if done != 1 {
@@ -56,7 +56,7 @@ pub(super) async fn extend(
 }
 
 pub(super) async fn sweep(s: &SqliteStore, now: i64) -> Result<Swept, StoreError> {
-    let mut tx = s.pool.begin().await?;
+    let mut tx = s.pool().begin().await?;
     let ideas = sqlx::query(
         "UPDATE ideas SET state = 'open', lease_holder = NULL, lease_deadline_ms = NULL WHERE state = 'leased' AND lease_deadline_ms <= $1",
     )

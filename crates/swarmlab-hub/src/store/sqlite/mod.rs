@@ -2,8 +2,12 @@
 //! database, applies the migrations and maps the [`Store`] trait onto one module per domain
 //! (`identities`, `tracks`, `ideas`, `leases`, `submissions`, `jobs`, `verdicts`, `ledger`).
 //!
-//! One connection serialises the writers: SQLite has one writer at a time anyway, and a
-//! deferred transaction that reads and then writes could otherwise fail to upgrade its lock.
+//! One connection writes: SQLite has one writer at a time anyway, and a deferred transaction
+//! that reads and then writes could otherwise fail to upgrade its lock. Every state
+//! transition, and every read inside one, runs on it. Reads outside a transition run on a few
+//! read-only connections beside it (WAL lets readers and the writer proceed together), each
+//! one statement or one read transaction, so each sees one committed state. Identities are
+//! cached by token hash (`identities.rs`) and tracks with their chains (`tracks.rs`).
 
 mod ideas;
 mod identities;
@@ -19,7 +23,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, Sqlite, SqlitePool, Transaction};
 use swarmlab_proto::signing::SigningKey;
 use swarmlab_proto::{ChainEntry, IdeaInfo, JobLease, SubmissionInfo};
@@ -32,29 +36,64 @@ use leases::Leased;
 
 type Tx<'c> = Transaction<'c, Sqlite>;
 
+/// Read-only connections beside the writer. Each has its own SQLite worker thread; on two
+/// cores more than this only adds context switches.
+const READERS: u32 = 4;
+
 /// The hub's state in one SQLite database.
 pub struct SqliteStore {
+    /// The one writing connection.
     pool: SqlitePool,
+    /// Read-only connections for reads outside a transition.
+    reader: SqlitePool,
     key: SigningKey,
+    tokens: identities::TokenCache,
+    tracks: tracks::TrackCache,
 }
 
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path`, applies pending migrations, and
     /// signs ledger entries with `key`.
     pub async fn open(path: &Path, key: SigningKey) -> Result<SqliteStore, StoreError> {
+        // In WAL mode, NORMAL syncs at checkpoints rather than at every commit: a power cut
+        // may lose the last transactions but never corrupts the database or splits one.
         let options = SqliteConnectOptions::from_str("sqlite:")?
             .filename(path)
-            .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
+        // A pooled connection is a worker thread of ours, not a socket: there is nothing to
+        // test before handing it out, and the test would cost a round trip to that thread.
         let pool = SqlitePoolOptions::new()
             .max_connections(1)
-            .connect_with(options)
+            .test_before_acquire(false)
+            .connect_with(options.clone().create_if_missing(true))
             .await?;
-        let store = SqliteStore { pool, key };
+        let store = SqliteStore {
+            pool,
+            reader: SqlitePoolOptions::new()
+                .max_connections(READERS)
+                .test_before_acquire(false)
+                .connect_lazy_with(options.read_only(true)),
+            key,
+            tokens: identities::TokenCache::default(),
+            tracks: tracks::TrackCache::default(),
+        };
         store.migrate().await?;
         Ok(store)
+    }
+
+    /// The writing connection. Every state transition goes through it, one transaction each.
+    /// Identities and tracks are cached in memory: change them only as `identities.rs` and
+    /// `tracks.rs` say, which keeps the caches true.
+    pub(crate) fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// Read-only connections, for reads outside a transition.
+    pub(crate) fn reader(&self) -> &SqlitePool {
+        &self.reader
     }
 
     async fn migrate(&self) -> Result<(), StoreError> {

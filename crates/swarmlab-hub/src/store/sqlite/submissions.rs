@@ -45,7 +45,7 @@ pub(super) async fn nonce_used(
         sqlx::query("SELECT nonce FROM nonces WHERE identity = $1 AND nonce = $2")
             .bind(identity)
             .bind(nonce)
-            .fetch_optional(&s.pool)
+            .fetch_optional(s.reader())
             .await?
             .is_some(),
     )
@@ -56,7 +56,7 @@ pub(super) async fn record(
     new: &NewSubmission,
     now: i64,
 ) -> Result<SubmissionInfo, StoreError> {
-    let mut tx = s.pool.begin().await?;
+    let mut tx = s.pool().begin().await?;
     track_in(&mut tx, &new.track).await?;
     let replay = sqlx::query("SELECT nonce FROM nonces WHERE identity = $1 AND nonce = $2")
         .bind(&new.worker)
@@ -148,7 +148,7 @@ pub(super) async fn record(
 pub(super) async fn get(s: &SqliteStore, id: i64) -> Result<Option<SubmissionInfo>, StoreError> {
     sqlx::query("SELECT * FROM submissions WHERE id = $1")
         .bind(id)
-        .fetch_optional(&s.pool)
+        .fetch_optional(s.reader())
         .await?
         .map(|r| submission_from(&r))
         .transpose()
@@ -156,7 +156,7 @@ pub(super) async fn get(s: &SqliteStore, id: i64) -> Result<Option<SubmissionInf
 
 pub(super) async fn reverify_pending(s: &SqliteStore) -> Result<Vec<SubmissionInfo>, StoreError> {
     sqlx::query("SELECT * FROM submissions WHERE status = 'reverify' ORDER BY id")
-        .fetch_all(&s.pool)
+        .fetch_all(s.reader())
         .await?
         .iter()
         .map(submission_from)
@@ -170,7 +170,7 @@ pub(super) async fn requeue(
     base: &str,
     now: i64,
 ) -> Result<(), StoreError> {
-    let mut tx = s.pool.begin().await?;
+    let mut tx = s.pool().begin().await?;
     let sub = submission_in(&mut tx, submission_id).await?;
     if sub.status != "reverify" {
         return Err(StoreError::Conflict(format!(
@@ -197,7 +197,7 @@ pub(super) async fn reject(
     reason: &str,
     now: i64,
 ) -> Result<(), StoreError> {
-    let mut tx = s.pool.begin().await?;
+    let mut tx = s.pool().begin().await?;
     let sub = submission_in(&mut tx, submission_id).await?;
     if matches!(sub.status.as_str(), "accepted" | "rejected" | "invalid") {
         return Err(StoreError::Conflict(format!(

@@ -6,7 +6,7 @@ use swarmlab_proto::EventBody;
 
 use super::jobs::job_from;
 use super::ledger::append;
-use super::tracks::track_in;
+use super::tracks::{snapshot_in, track_in};
 use super::{next_id, to_json, SqliteStore};
 use crate::store::{Report, ReportKind, ReportOutcome, StoreError};
 
@@ -15,7 +15,7 @@ pub(super) async fn record_report(
     report: &Report,
     now: i64,
 ) -> Result<ReportOutcome, StoreError> {
-    let mut tx = s.pool.begin().await?;
+    let mut tx = s.pool().begin().await?;
     let job = sqlx::query("SELECT * FROM jobs WHERE id = $1")
         .bind(report.job_id)
         .fetch_optional(&mut *tx)
@@ -112,6 +112,8 @@ pub(super) async fn record_report(
         verifier_signature: report.signature.clone(),
     };
     let verdict_seq = append(s, &mut tx, &job.track, now, event).await?;
+    // The track's new state, for the cache once the head move is committed.
+    let mut moved_track = None;
     let outcome = if let Some(reason) = reason {
         sqlx::query("UPDATE submissions SET status = 'rejected', reason = $1 WHERE id = $2")
             .bind(&reason)
@@ -154,6 +156,7 @@ pub(super) async fn record_report(
                 verdict_seq,
             };
             append(s, &mut tx, &job.track, now, event).await?;
+            moved_track = snapshot_in(&mut tx, &job.track).await?;
             ReportOutcome::Accepted {
                 head: job.candidate.clone(),
             }
@@ -168,5 +171,8 @@ pub(super) async fn record_report(
         }
     };
     tx.commit().await?;
+    if let Some(moved) = moved_track {
+        s.tracks.put(moved);
+    }
     Ok(outcome)
 }
