@@ -656,6 +656,7 @@ fn main() {
         pending: Mutex::new(pending),
         baseline,
     });
+    let cpu_before = cpu_seconds();
     let (results, wall) = client_rt.block_on(async {
         let start = tokio::time::Instant::now() + Duration::from_millis(50);
         let tasks: Vec<_> = (0..args.connections)
@@ -673,6 +674,7 @@ fn main() {
         }
         (out, start.elapsed())
     });
+    let cpu = cpu_seconds().zip(cpu_before).map(|(after, before)| after - before);
 
     let _ = stop_tx.send(());
     let _ =
@@ -680,10 +682,24 @@ fn main() {
     server_rt.shutdown_timeout(Duration::from_secs(2));
     client_rt.shutdown_timeout(Duration::from_secs(2));
 
-    report(&args, results, wall);
+    report(&args, results, wall, cpu);
 }
 
-fn report(args: &Args, results: Vec<TaskStats>, wall: Duration) {
+/// CPU seconds this process and its finished children (git) have used, from
+/// `/proc/self/stat` (utime, stime, cutime, cstime, in clock ticks of 1/100 s).
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name may hold spaces; the fields after it do not.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: f64 = fields
+        .get(11..15)?
+        .iter()
+        .map(|f| f.parse::<f64>().ok())
+        .sum::<Option<f64>>()?;
+    Some(ticks / 100.0)
+}
+
+fn report(args: &Args, results: Vec<TaskStats>, wall: Duration, cpu: Option<f64>) {
     let mut merged: BTreeMap<Endpoint, EndpointStats> = BTreeMap::new();
     let mut late = 0;
     for r in results {
@@ -752,6 +768,12 @@ fn report(args: &Args, results: Vec<TaskStats>, wall: Duration) {
         args.rate,
         100.0 * achieved / args.rate
     );
+    if let Some(cpu) = cpu {
+        println!(
+            "CPU used by the hub, the load generator and git: {cpu:.1} s in {secs:.1} s ({:.2} cores)",
+            cpu / secs
+        );
+    }
     let met = p99 < 50.0 && achieved >= 0.95 * args.rate && errors == 0;
     println!(
         "target (p99 < 50 ms at the target rate, no errors): {} (p99 {p99:.2} ms)",
