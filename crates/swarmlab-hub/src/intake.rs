@@ -117,9 +117,26 @@ fn changes(raw: &str) -> Result<Vec<Change<'_>>, String> {
     Ok(out)
 }
 
+/// Runs `here` on this thread and `there` on another at the same time: two git runs in the
+/// time of the longer. A panic over there counts as a bad bundle.
+fn together<A, B: Send>(
+    here: impl FnOnce() -> A,
+    there: impl FnOnce() -> B + Send,
+) -> (A, Result<B, String>) {
+    std::thread::scope(|scope| {
+        let other = scope.spawn(there);
+        let mine = here();
+        (mine, other.join().map_err(|_| "bad_bundle".to_string()))
+    })
+}
+
 /// Unbundles the submission into the track's repository and checks its code. Returns the
-/// normalised diff hash. Each git run costs a process, and intake is most of a busy hub's
-/// CPU, so the checks share runs: six whatever the number of files.
+/// normalised diff hash.
+///
+/// Git runs are most of a busy hub's CPU and of a submission's latency, so the checks share
+/// them (six whatever the number of files) and run them in three rounds: unbundle; the
+/// commit's parents and changes beside its tree's sizes; then, once nothing is too large to
+/// read, the diff beside the contents and the ref that keeps the commit.
 pub fn inspect(
     repo: &GitStore,
     bundle: &Path,
@@ -140,25 +157,27 @@ pub fn inspect(
     }
     // The commit's parents, then what it changes against its parent. `--always` prints the
     // parents of a commit that changes nothing; a merge or a root commit has the wrong ones.
-    let raw = repo
-        .run(&[
-            "diff-tree",
-            "--always",
-            "--format=%P",
-            "-r",
-            "-z",
-            "--no-renames",
-            "--raw",
-            &claim.commit,
-        ])
-        .map_err(|_| "commit_missing")?;
+    // Beside it, every file of the commit with its size.
+    let (raw, tree) = together(
+        || {
+            repo.run(&[
+                "diff-tree",
+                "--always",
+                "--format=%P",
+                "-r",
+                "-z",
+                "--no-renames",
+                "--raw",
+                &claim.commit,
+            ])
+        },
+        || repo.run(&["ls-tree", "-r", "-l", "-z", &claim.commit]),
+    );
+    let raw = raw.map_err(|_| "commit_missing")?;
     let (parents, raw) = raw.split_once('\0').unwrap_or((raw.as_str(), ""));
     if parents.split_whitespace().collect::<Vec<_>>() != [claim.parent.as_str()] {
         return Err("not_a_child_of_parent".into());
     }
-    // Keep what was received reachable (never served to workers while pending).
-    repo.keep_ref(&commit_ref(&claim.commit), &claim.commit)
-        .map_err(|_| "bad_bundle")?;
     let changed = changes(raw.trim_start_matches('\n'))?;
     if changed.is_empty() {
         return Err("empty_change".into());
@@ -183,39 +202,46 @@ pub fn inspect(
             return Err("outside_editable".into());
         }
     }
+    // Sizes first, so that no oversized blob is ever read.
+    let tree = tree?.map_err(|_| "bad_bundle")?;
+    // "<mode> <type> <id> <size>\t<path>" per file.
+    let sizes: HashMap<&str, &str> = tree
+        .split('\0')
+        .filter_map(|entry| {
+            let (meta, path) = entry.split_once('\t')?;
+            Some((path, meta.split_whitespace().nth(3)?))
+        })
+        .collect();
     let kept: Vec<&Change> = changed.iter().filter(|c| c.status != "D").collect();
-    if !kept.is_empty() {
-        // Sizes first, from the tree, so that no oversized blob is ever read.
-        let tree = repo
-            .run(&["ls-tree", "-r", "-l", "-z", &claim.commit])
-            .map_err(|_| "bad_bundle")?;
-        // "<mode> <type> <id> <size>\t<path>" per file.
-        let sizes: HashMap<&str, &str> = tree
-            .split('\0')
-            .filter_map(|entry| {
-                let (meta, path) = entry.split_once('\t')?;
-                Some((path, meta.split_whitespace().nth(3)?))
-            })
-            .collect();
-        for change in &kept {
-            let size: u64 = sizes
-                .get(change.path)
-                .and_then(|s| s.parse().ok())
-                .ok_or("bad_bundle")?;
-            if size > max_file_bytes {
-                return Err("file_too_large".into());
-            }
-        }
-        let mut show = vec!["show", "--no-textconv"];
-        show.extend(kept.iter().map(|c| c.new_id));
-        let content = repo.run(&show).map_err(|_| "bad_bundle")?;
-        if content.contains('\0') {
-            return Err("binary_file".into());
+    for change in &kept {
+        let size: u64 = sizes
+            .get(change.path)
+            .and_then(|s| s.parse().ok())
+            .ok_or("bad_bundle")?;
+        if size > max_file_bytes {
+            return Err("file_too_large".into());
         }
     }
-    let diff = repo
-        .diff(&claim.parent, &claim.commit)
-        .map_err(|_| "bad_bundle")?;
+    let show = || {
+        if kept.is_empty() {
+            return Ok(String::new());
+        }
+        let mut args = vec!["show", "--no-textconv"];
+        args.extend(kept.iter().map(|c| c.new_id));
+        repo.run(&args)
+    };
+    // Keep what was received reachable (never served to workers while pending).
+    let keep = || repo.keep_ref(&commit_ref(&claim.commit), &claim.commit);
+    let (diff, rest) = together(
+        || repo.diff(&claim.parent, &claim.commit),
+        || together(show, keep),
+    );
+    let (content, kept_ref) = rest?;
+    kept_ref?.map_err(|_| "bad_bundle")?;
+    if content.map_err(|_| "bad_bundle")?.contains('\0') {
+        return Err("binary_file".into());
+    }
+    let diff = diff.map_err(|_| "bad_bundle")?;
     Ok(diff_hash_hex(normalised_diff_hash(&diff)))
 }
 
