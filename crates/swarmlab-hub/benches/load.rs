@@ -674,7 +674,9 @@ fn main() {
         }
         (out, start.elapsed())
     });
-    let cpu = cpu_seconds().zip(cpu_before).map(|(after, before)| after - before);
+    let cpu = cpu_seconds()
+        .zip(cpu_before)
+        .map(|(after, before)| after - before);
 
     let _ = stop_tx.send(());
     let _ =

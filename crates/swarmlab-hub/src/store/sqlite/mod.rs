@@ -49,6 +49,7 @@ pub struct SqliteStore {
     key: SigningKey,
     tokens: identities::TokenCache,
     tracks: tracks::TrackCache,
+    heartbeats: leases::Heartbeats,
 }
 
 impl SqliteStore {
@@ -71,6 +72,7 @@ impl SqliteStore {
             .connect_with(options.clone().create_if_missing(true))
             .await?;
         let store = SqliteStore {
+            heartbeats: leases::Heartbeats::start(pool.clone()),
             pool,
             reader: SqlitePoolOptions::new()
                 .max_connections(READERS)
@@ -217,7 +219,9 @@ impl Store for SqliteStore {
         now: i64,
         deadline: i64,
     ) -> Result<(), StoreError> {
-        leases::extend(self, Leased::Idea, id, worker, now, deadline).await
+        self.heartbeats
+            .extend(self.pool(), Leased::Idea, id, worker, now, deadline)
+            .await
     }
 
     async fn finish_idea(&self, id: i64, worker: &str, now: i64) -> Result<(), StoreError> {
@@ -283,7 +287,9 @@ impl Store for SqliteStore {
         now: i64,
         deadline: i64,
     ) -> Result<(), StoreError> {
-        leases::extend(self, Leased::Job, job_id, verifier, now, deadline).await
+        self.heartbeats
+            .extend(self.pool(), Leased::Job, job_id, verifier, now, deadline)
+            .await
     }
 
     async fn job(&self, job_id: i64) -> Result<Option<JobRecord>, StoreError> {
