@@ -14,7 +14,10 @@ use swarmlab_proto::{
 pub use sqlite::SqliteStore;
 
 /// The schema, in order; each applied once, recorded in `schema_migrations`.
-pub const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/0001_init.sql"))];
+pub const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../../migrations/0001_init.sql")),
+    (2, include_str!("../../migrations/0002_quotas.sql")),
+];
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +32,9 @@ pub enum StoreError {
     Conflict(String),
     #[error("{0}")]
     Forbidden(String),
+    /// The worker has as many submissions waiting for verification as its quota allows.
+    #[error("{0}")]
+    Quota(String),
 }
 
 /// A track as stored.
@@ -133,6 +139,27 @@ pub enum ReportOutcome {
     },
 }
 
+/// A worker's submissions waiting for verification and how many it may have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quota {
+    pub waiting: u32,
+    pub cap: u32,
+}
+
+impl Quota {
+    /// Refuses one more submission when the worker is at its cap.
+    pub fn check(&self) -> Result<(), StoreError> {
+        if self.waiting < self.cap {
+            return Ok(());
+        }
+        Err(StoreError::Quota(format!(
+            "{} of your submissions are waiting for verification, as many as your quota allows; \
+             it grows as your submissions are accepted",
+            self.waiting
+        )))
+    }
+}
+
 /// What a sweep returned to the queues.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Swept {
@@ -191,7 +218,10 @@ pub trait Store: Send + Sync + 'static {
     async fn sweep(&self, now: i64) -> Result<Swept, StoreError>;
 
     async fn nonce_used(&self, identity: &str, nonce: &str) -> Result<bool, StoreError>;
-    /// Records a submission: replay and duplicate checks, a job when queued, a ledger entry.
+    /// A worker's submissions waiting for verification, and its cap.
+    async fn quota(&self, worker: &str) -> Result<Quota, StoreError>;
+    /// Records a submission: replay, duplicate and quota checks, a job when queued, a ledger
+    /// entry.
     async fn record_submission(
         &self,
         new: &NewSubmission,

@@ -6,4 +6,5 @@ mod ideas;
 mod intake;
 mod jobs;
 mod ledger;
+mod quotas;
 mod support;

@@ -5,6 +5,7 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{Executor, Row, Sqlite};
 use swarmlab_proto::IdeaInfo;
 
+use super::quotas;
 use super::tracks::track_in;
 use super::{json_list, next_id, to_json, SqliteStore};
 use crate::idea;
@@ -124,6 +125,9 @@ pub(super) async fn list(s: &SqliteStore, track: &str) -> Result<Vec<IdeaInfo>, 
     ideas_from(&rows)
 }
 
+/// The oldest idea of a track that is open or whose lease has expired.
+const NEXT_IDEA: &str = "SELECT id, state, lease_holder FROM ideas WHERE track = $1 AND (state = 'open' OR (state = 'leased' AND lease_deadline_ms <= $2)) ORDER BY id LIMIT 1";
+
 pub(super) async fn lease(
     s: &SqliteStore,
     track: &str,
@@ -131,22 +135,40 @@ pub(super) async fn lease(
     now: i64,
     deadline: i64,
 ) -> Result<Option<IdeaInfo>, StoreError> {
-    // One statement, so one transaction: pick the oldest open (or expired) idea and lease it.
-    let leased = sqlx::query(
-        "UPDATE ideas SET state = 'leased', lease_holder = $1, lease_deadline_ms = $2 WHERE id = \
-         (SELECT id FROM ideas WHERE track = $3 AND (state = 'open' OR (state = 'leased' AND lease_deadline_ms <= $4)) ORDER BY id LIMIT 1) \
-         RETURNING id",
-    )
-    .bind(worker)
-    .bind(deadline)
-    .bind(track)
-    .bind(now)
-    .fetch_optional(s.pool())
-    .await?;
-    let Some(row) = leased else {
+    // An empty queue is common and needs no turn on the writer: a reader can tell.
+    let any = sqlx::query(NEXT_IDEA)
+        .bind(track)
+        .bind(now)
+        .fetch_optional(s.reader())
+        .await?;
+    if any.is_none() {
+        return Ok(None);
+    }
+    let mut tx = s.pool().begin().await?;
+    let Some(next) = sqlx::query(NEXT_IDEA)
+        .bind(track)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?
+    else {
         return Ok(None);
     };
-    idea_on(s.reader(), row.try_get("id")?).await
+    let id: i64 = next.try_get("id")?;
+    sqlx::query("UPDATE ideas SET state = 'leased', lease_holder = $1, lease_deadline_ms = $2 WHERE id = $3")
+        .bind(worker)
+        .bind(deadline)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    if next.try_get::<String, _>("state")? == "leased" {
+        // Its holder let the lease expire.
+        if let Some(holder) = next.try_get::<Option<String>, _>("lease_holder")? {
+            quotas::shrink(s, &mut tx, &holder, 1).await?;
+        }
+    }
+    let leased = idea_on(&mut *tx, id).await?;
+    tx.commit().await?;
+    Ok(leased)
 }
 
 pub(super) async fn finish(

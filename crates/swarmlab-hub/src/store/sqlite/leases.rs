@@ -12,6 +12,7 @@ use std::collections::HashSet;
 use sqlx::{Row, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 
+use super::quotas;
 use crate::store::{StoreError, Swept};
 
 /// What a lease can be held on.
@@ -211,6 +212,18 @@ async fn commit(writer: &SqlitePool, what: Leased, beats: Vec<Beat>) {
 
 pub(super) async fn sweep(s: &super::SqliteStore, now: i64) -> Result<Swept, StoreError> {
     let mut tx = s.pool().begin().await?;
+    // Each idea lease let expire costs its holder one from its quota.
+    let expired = sqlx::query(
+        "SELECT lease_holder, COUNT(*) AS n FROM ideas WHERE state = 'leased' AND lease_deadline_ms <= $1 AND lease_holder IS NOT NULL GROUP BY lease_holder",
+    )
+    .bind(now)
+    .fetch_all(&mut *tx)
+    .await?;
+    for row in expired {
+        let holder: String = row.try_get("lease_holder")?;
+        let times = u32::try_from(row.try_get::<i64, _>("n")?).unwrap_or(u32::MAX);
+        quotas::shrink(s, &mut tx, &holder, times).await?;
+    }
     let ideas = sqlx::query(
         "UPDATE ideas SET state = 'open', lease_holder = NULL, lease_deadline_ms = NULL WHERE state = 'leased' AND lease_deadline_ms <= $1",
     )

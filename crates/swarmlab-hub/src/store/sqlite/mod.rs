@@ -14,6 +14,7 @@ mod identities;
 mod jobs;
 mod leases;
 mod ledger;
+mod quotas;
 mod submissions;
 mod tracks;
 mod verdicts;
@@ -29,9 +30,10 @@ use swarmlab_proto::signing::SigningKey;
 use swarmlab_proto::{ChainEntry, IdeaInfo, JobLease, SubmissionInfo};
 
 use super::{
-    Identity, JobRecord, NewSubmission, Report, ReportOutcome, Store, StoreError, Swept,
+    Identity, JobRecord, NewSubmission, Quota, Report, ReportOutcome, Store, StoreError, Swept,
     TrackRecord, MIGRATIONS,
 };
+use crate::config::QuotaConfig;
 use leases::Leased;
 
 type Tx<'c> = Transaction<'c, Sqlite>;
@@ -50,6 +52,7 @@ pub struct SqliteStore {
     tokens: identities::TokenCache,
     tracks: tracks::TrackCache,
     heartbeats: leases::Heartbeats,
+    quota: QuotaConfig,
 }
 
 impl SqliteStore {
@@ -81,9 +84,16 @@ impl SqliteStore {
             key,
             tokens: identities::TokenCache::default(),
             tracks: tracks::TrackCache::default(),
+            quota: QuotaConfig::default(),
         };
         store.migrate().await?;
         Ok(store)
+    }
+
+    /// The store with verification quotas by `rule` rather than the default one.
+    pub fn with_quotas(mut self, rule: QuotaConfig) -> SqliteStore {
+        self.quota = rule;
+        self
     }
 
     /// The writing connection. Every state transition goes through it, one transaction each.
@@ -234,6 +244,10 @@ impl Store for SqliteStore {
 
     async fn nonce_used(&self, identity: &str, nonce: &str) -> Result<bool, StoreError> {
         submissions::nonce_used(self, identity, nonce).await
+    }
+
+    async fn quota(&self, worker: &str) -> Result<Quota, StoreError> {
+        quotas::get(self, worker).await
     }
 
     async fn record_submission(

@@ -7,6 +7,7 @@ use swarmlab_proto::{EventBody, SubmissionInfo};
 
 use super::jobs::insert_job;
 use super::ledger::append;
+use super::quotas;
 use super::tracks::track_in;
 use super::{next_id, to_json, SqliteStore, Tx};
 use crate::store::{Intake, NewSubmission, StoreError};
@@ -85,6 +86,9 @@ pub(super) async fn record(
         .await?;
         if earlier.is_some() {
             intake = Intake::Rejected("duplicate".into());
+        } else {
+            // Checked before intake too; this one holds against concurrent submissions.
+            quotas::quota_in(s, &mut tx, &new.worker).await?.check()?;
         }
     }
     let (status, reason, candidate, base) = match &intake {

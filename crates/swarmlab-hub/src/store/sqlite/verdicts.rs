@@ -6,9 +6,14 @@ use swarmlab_proto::EventBody;
 
 use super::jobs::job_from;
 use super::ledger::append;
+use super::quotas;
 use super::tracks::{snapshot_in, track_in};
 use super::{next_id, to_json, SqliteStore};
 use crate::store::{Report, ReportKind, ReportOutcome, StoreError};
+
+/// Rejections that make a claim false: the worker said it was better and it was not, or it
+/// did not even run. Each costs the worker one from its quota.
+const FALSE_CLAIMS: &[&str] = &["not_better", "not_reproduced", "crash", "timeout"];
 
 pub(super) async fn record_report(
     s: &SqliteStore,
@@ -114,12 +119,20 @@ pub(super) async fn record_report(
     let verdict_seq = append(s, &mut tx, &job.track, now, event).await?;
     // The track's new state, for the cache once the head move is committed.
     let mut moved_track = None;
+    let worker: String = sqlx::query("SELECT worker FROM submissions WHERE id = $1")
+        .bind(job.submission_id)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("worker")?;
     let outcome = if let Some(reason) = reason {
         sqlx::query("UPDATE submissions SET status = 'rejected', reason = $1 WHERE id = $2")
             .bind(&reason)
             .bind(job.submission_id)
             .execute(&mut *tx)
             .await?;
+        if FALSE_CLAIMS.contains(&reason.as_str()) {
+            quotas::shrink(s, &mut tx, &worker, 1).await?;
+        }
         ReportOutcome::Rejected(reason)
     } else {
         // Compare-and-swap on the parent: the head moves only from the commit measured.
@@ -157,6 +170,7 @@ pub(super) async fn record_report(
             };
             append(s, &mut tx, &job.track, now, event).await?;
             moved_track = snapshot_in(&mut tx, &job.track).await?;
+            quotas::grow(s, &mut tx, &worker).await?;
             ReportOutcome::Accepted {
                 head: job.candidate.clone(),
             }
