@@ -104,7 +104,8 @@ pub enum ReportKind {
     Continue,
     /// The verifier failed; retry on another verifier.
     Fault,
-    /// The submission is rejected for `reason` (`not_better`, `crash`, `timeout`).
+    /// The submission is rejected for `reason` (`not_better`, `not_reproduced`, `crash`,
+    /// `timeout`).
     Reject {
         reason: String,
         p_value: Option<f64>,
@@ -228,6 +229,8 @@ pub trait Store: Send + Sync + 'static {
         now: i64,
     ) -> Result<SubmissionInfo, StoreError>;
     async fn submission(&self, id: i64) -> Result<Option<SubmissionInfo>, StoreError>;
+    /// The claim a submission was made with.
+    async fn claim(&self, submission_id: i64) -> Result<Option<Claim>, StoreError>;
     /// Submissions waiting to be rebased onto a head that moved.
     async fn reverify_pending(&self) -> Result<Vec<SubmissionInfo>, StoreError>;
     /// A `reverify` submission rebased: a new job for `candidate` against `base`.

@@ -27,7 +27,7 @@ use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, Sqlite, SqlitePool, Transaction};
 use swarmlab_proto::signing::SigningKey;
-use swarmlab_proto::{ChainEntry, IdeaInfo, JobLease, SubmissionInfo};
+use swarmlab_proto::{ChainEntry, Claim, IdeaInfo, JobLease, SubmissionInfo};
 
 use super::{
     Identity, JobRecord, NewSubmission, Quota, Report, ReportOutcome, Store, StoreError, Swept,
@@ -260,6 +260,10 @@ impl Store for SqliteStore {
 
     async fn submission(&self, id: i64) -> Result<Option<SubmissionInfo>, StoreError> {
         submissions::get(self, id).await
+    }
+
+    async fn claim(&self, submission_id: i64) -> Result<Option<Claim>, StoreError> {
+        submissions::claim(self, submission_id).await
     }
 
     async fn reverify_pending(&self) -> Result<Vec<SubmissionInfo>, StoreError> {

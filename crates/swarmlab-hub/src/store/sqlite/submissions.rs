@@ -3,7 +3,7 @@
 
 use sqlx::sqlite::SqliteRow;
 use sqlx::Row;
-use swarmlab_proto::{EventBody, SubmissionInfo};
+use swarmlab_proto::{Claim, EventBody, SubmissionInfo};
 
 use super::jobs::insert_job;
 use super::ledger::append;
@@ -156,6 +156,20 @@ pub(super) async fn get(s: &SqliteStore, id: i64) -> Result<Option<SubmissionInf
         .await?
         .map(|r| submission_from(&r))
         .transpose()
+}
+
+pub(super) async fn claim(s: &SqliteStore, id: i64) -> Result<Option<Claim>, StoreError> {
+    let Some(row) = sqlx::query("SELECT claim_json FROM submissions WHERE id = $1")
+        .bind(id)
+        .fetch_optional(s.reader())
+        .await?
+    else {
+        return Ok(None);
+    };
+    let text: String = row.try_get("claim_json")?;
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|e| StoreError::Corrupt(format!("claim of submission {id}: {e}")))
 }
 
 pub(super) async fn reverify_pending(s: &SqliteStore) -> Result<Vec<SubmissionInfo>, StoreError> {
