@@ -7,10 +7,11 @@
 
 use swarmlab_core::Goal;
 use swarmlab_proto::{
-    signing, IdeaInfo, JobLease, LeaseDeadline, ReportRequest, ReportResponse, Role, Rule,
-    RunOutcome,
+    signing, HeadNoise, IdeaInfo, JobLease, LeaseDeadline, ReportRequest, ReportResponse, Role,
+    Rule, RunOutcome,
 };
 
+use crate::stats::mean_var;
 use crate::store::{Identity, Report, ReportKind, ReportOutcome, Swept};
 use crate::verdict::{decide, effective_reruns, Decision};
 use crate::{Hub, HubError};
@@ -149,6 +150,12 @@ impl Hub {
                 "the measurements name another job or verifier".into(),
             ));
         }
+        let class = &m.hardware_class;
+        if class.trim().is_empty() || class.len() > 100 {
+            return Err(HubError::BadRequest(
+                "measurements need a hardware_class of 1 to 100 characters".into(),
+            ));
+        }
         let key = caller
             .public_key
             .as_deref()
@@ -242,6 +249,36 @@ impl Hub {
             reason,
             p_value: p,
         })
+    }
+
+    /// How the current head's metric spreads between reruns, per hardware class, from the
+    /// head reruns of every decisive report against it.
+    pub async fn noise(&self, track: &str) -> Result<Vec<HeadNoise>, HubError> {
+        let head = self
+            .store
+            .track(track)
+            .await?
+            .ok_or_else(|| HubError::NotFound(format!("track `{track}`")))?
+            .head;
+        let runs = self.store.head_runs(track, &head).await?;
+        Ok(runs
+            .into_iter()
+            .filter(|r| !r.values.is_empty())
+            .map(|r| {
+                let n = r.values.len();
+                let (mean, sd) = match mean_var(&r.values) {
+                    Some((mean, var)) => (mean, Some(var.sqrt())),
+                    None => (r.values[0], None),
+                };
+                HeadNoise {
+                    hardware_class: r.hardware_class,
+                    commit: head.clone(),
+                    n: u32::try_from(n).unwrap_or(u32::MAX),
+                    mean,
+                    sd,
+                }
+            })
+            .collect())
     }
 
     /// Returns expired leases to their queues and re-queues winners that lost the race for

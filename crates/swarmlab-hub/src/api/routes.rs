@@ -5,7 +5,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use swarmlab_proto::{
-    AddTrackRequest, CreateIdentityRequest, HubInfo, IdeaInfo, IdentityToken, JobLease,
+    AddTrackRequest, CreateIdentityRequest, HeadNoise, HubInfo, IdeaInfo, IdentityToken, JobLease,
     LeaseDeadline, NewIdea, RegisterRequest, ReportRequest, ReportResponse, Role, SubmissionInfo,
     SubmitRequest, TrackInfo, API_VERSION,
 };
@@ -99,6 +99,14 @@ pub async fn ledger(
 ) -> Result<Response, HubError> {
     let text = s.hub.ledger_text(&track).await?;
     Ok(bytes("application/x-ndjson", text.into_bytes()))
+}
+
+pub async fn noise(
+    _: Caller,
+    State(s): State<AppState>,
+    Path(track): Path<String>,
+) -> ApiResult<Vec<HeadNoise>> {
+    Ok(Json(s.hub.noise(&track).await?))
 }
 
 pub async fn list_ideas(

@@ -17,6 +17,10 @@ pub use sqlite::SqliteStore;
 pub const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/0001_init.sql")),
     (2, include_str!("../../migrations/0002_quotas.sql")),
+    (
+        3,
+        include_str!("../../migrations/0003_head_measurements.sql"),
+    ),
 ];
 
 /// Why a store operation failed.
@@ -138,6 +142,14 @@ pub enum ReportOutcome {
     Reverify {
         submission_id: i64,
     },
+}
+
+/// The head reruns measured on one hardware class.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HeadRuns {
+    pub hardware_class: String,
+    /// In the order they were reported.
+    pub values: Vec<f64>,
 }
 
 /// A worker's submissions waiting for verification and how many it may have.
@@ -267,8 +279,11 @@ pub trait Store: Send + Sync + 'static {
     async fn job(&self, job_id: i64) -> Result<Option<JobRecord>, StoreError>;
     /// Whether `verifier` ever held a lease on the job.
     async fn held_job(&self, job_id: i64, verifier: &str) -> Result<bool, StoreError>;
-    /// Records a report; the first decisive report of a job wins, later ones conflict.
+    /// Records a report; the first decisive report of a job wins, later ones conflict. A
+    /// decisive report's head reruns are kept per hardware class.
     async fn record_report(&self, report: &Report, now: i64) -> Result<ReportOutcome, StoreError>;
+    /// The head reruns kept for `commit` of `track`, per hardware class, by class name.
+    async fn head_runs(&self, track: &str, commit: &str) -> Result<Vec<HeadRuns>, StoreError>;
 
     /// The track's ledger, one exported line per entry, in order.
     async fn ledger(&self, track: &str) -> Result<Vec<String>, StoreError>;

@@ -6,5 +6,6 @@ mod ideas;
 mod intake;
 mod jobs;
 mod ledger;
+mod noise;
 mod quotas;
 mod support;

@@ -30,8 +30,8 @@ use swarmlab_proto::signing::SigningKey;
 use swarmlab_proto::{ChainEntry, Claim, IdeaInfo, JobLease, SubmissionInfo};
 
 use super::{
-    Identity, JobRecord, NewSubmission, Quota, Report, ReportOutcome, Store, StoreError, Swept,
-    TrackRecord, MIGRATIONS,
+    HeadRuns, Identity, JobRecord, NewSubmission, Quota, Report, ReportOutcome, Store, StoreError,
+    Swept, TrackRecord, MIGRATIONS,
 };
 use crate::config::QuotaConfig;
 use leases::Leased;
@@ -320,6 +320,10 @@ impl Store for SqliteStore {
 
     async fn record_report(&self, report: &Report, now: i64) -> Result<ReportOutcome, StoreError> {
         verdicts::record_report(self, report, now).await
+    }
+
+    async fn head_runs(&self, track: &str, commit: &str) -> Result<Vec<HeadRuns>, StoreError> {
+        verdicts::head_runs(self, track, commit).await
     }
 
     async fn ledger(&self, track: &str) -> Result<Vec<String>, StoreError> {

@@ -1,5 +1,6 @@
 //! Recording a verifier's report: partial measurements, a fault, or a verdict that
-//! rejects the submission or moves the head by compare-and-swap on the parent.
+//! rejects the submission or moves the head by compare-and-swap on the parent. A verdict
+//! keeps the head's reruns per hardware class, the sample the noise is estimated from.
 
 use sqlx::Row;
 use swarmlab_proto::EventBody;
@@ -9,7 +10,7 @@ use super::ledger::append;
 use super::quotas;
 use super::tracks::{snapshot_in, track_in};
 use super::{next_id, to_json, SqliteStore};
-use crate::store::{Report, ReportKind, ReportOutcome, StoreError};
+use crate::store::{HeadRuns, Report, ReportKind, ReportOutcome, StoreError};
 
 /// Rejections that make a claim false: the worker said it was better and it was not, or it
 /// did not even run. Each costs the worker one from its quota.
@@ -98,6 +99,26 @@ pub(super) async fn record_report(
     .bind(p_value)
     .bind(to_json(&report.measurements))
     .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    // The head's reruns measure the base this job was verified against, whatever the head
+    // is now.
+    let head: Vec<f64> = report
+        .measurements
+        .head
+        .iter()
+        .copied()
+        .filter(|v| v.is_finite())
+        .collect();
+    sqlx::query(
+        "INSERT INTO head_measurements (track, commit_id, hardware_class, verdict_id, rerun, value) \
+         SELECT $1, $2, $3, $4, key, value FROM json_each($5)",
+    )
+    .bind(&job.track)
+    .bind(&job.base)
+    .bind(&report.measurements.hardware_class)
+    .bind(verdict_id)
+    .bind(to_json(&head))
     .execute(&mut *tx)
     .await?;
     sqlx::query("UPDATE jobs SET state = 'done', lease_deadline_ms = NULL WHERE id = $1")
@@ -189,4 +210,32 @@ pub(super) async fn record_report(
         s.tracks.put(moved);
     }
     Ok(outcome)
+}
+
+pub(super) async fn head_runs(
+    s: &SqliteStore,
+    track: &str,
+    commit: &str,
+) -> Result<Vec<HeadRuns>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT hardware_class, value FROM head_measurements WHERE track = $1 AND commit_id = $2 \
+         ORDER BY hardware_class, verdict_id, rerun",
+    )
+    .bind(track)
+    .bind(commit)
+    .fetch_all(s.reader())
+    .await?;
+    let mut out: Vec<HeadRuns> = Vec::new();
+    for row in rows {
+        let class: String = row.try_get("hardware_class")?;
+        let value: f64 = row.try_get("value")?;
+        match out.last_mut() {
+            Some(runs) if runs.hardware_class == class => runs.values.push(value),
+            _ => out.push(HeadRuns {
+                hardware_class: class,
+                values: vec![value],
+            }),
+        }
+    }
+    Ok(out)
 }
