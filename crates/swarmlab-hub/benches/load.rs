@@ -379,7 +379,8 @@ async fn client(
     start: tokio::time::Instant,
 ) -> TaskStats {
     let mut conn = Conn::new(addr);
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ ((task as u64 + 1) * 0x2545_F491_4F6C_DD1D));
+    let mut rng =
+        Rng(0x9E37_79B9_7F4A_7C15 ^ (task as u64 + 1).wrapping_mul(0x2545_F491_4F6C_DD1D));
     let mut stats = TaskStats::default();
     let end = Duration::from_secs_f64(args.seconds);
     let mut k = task as u64;
