@@ -379,7 +379,8 @@ async fn client(
     start: tokio::time::Instant,
 ) -> TaskStats {
     let mut conn = Conn::new(addr);
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ ((task as u64 + 1) * 0x2545_F491_4F6C_DD1D));
+    let mut rng =
+        Rng(0x9E37_79B9_7F4A_7C15 ^ (task as u64 + 1).wrapping_mul(0x2545_F491_4F6C_DD1D));
     let mut stats = TaskStats::default();
     let end = Duration::from_secs_f64(args.seconds);
     let mut k = task as u64;
@@ -467,7 +468,14 @@ async fn client(
         match result {
             Ok((status, body)) if (200..300).contains(&status) => {
                 s.ok += 1;
-                let value: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                // Only leases and submissions are read back; parsing the rest (a list of
+                // ideas is ~100 kB) would take CPU from the hub it shares the machine with.
+                let value: Value = match endpoint {
+                    Endpoint::Lease | Endpoint::Submit => {
+                        serde_json::from_slice(&body).unwrap_or(Value::Null)
+                    }
+                    _ => Value::Null,
+                };
                 match endpoint {
                     Endpoint::Lease => {
                         if let Some(id) = value["id"].as_i64() {
@@ -649,6 +657,7 @@ fn main() {
         pending: Mutex::new(pending),
         baseline,
     });
+    let cpu_before = cpu_seconds();
     let (results, wall) = client_rt.block_on(async {
         let start = tokio::time::Instant::now() + Duration::from_millis(50);
         let tasks: Vec<_> = (0..args.connections)
@@ -666,6 +675,9 @@ fn main() {
         }
         (out, start.elapsed())
     });
+    let cpu = cpu_seconds()
+        .zip(cpu_before)
+        .map(|(after, before)| after - before);
 
     let _ = stop_tx.send(());
     let _ =
@@ -673,10 +685,24 @@ fn main() {
     server_rt.shutdown_timeout(Duration::from_secs(2));
     client_rt.shutdown_timeout(Duration::from_secs(2));
 
-    report(&args, results, wall);
+    report(&args, results, wall, cpu);
 }
 
-fn report(args: &Args, results: Vec<TaskStats>, wall: Duration) {
+/// CPU seconds this process and its finished children (git) have used, from
+/// `/proc/self/stat` (utime, stime, cutime, cstime, in clock ticks of 1/100 s).
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name may hold spaces; the fields after it do not.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: f64 = fields
+        .get(11..15)?
+        .iter()
+        .map(|f| f.parse::<f64>().ok())
+        .sum::<Option<f64>>()?;
+    Some(ticks / 100.0)
+}
+
+fn report(args: &Args, results: Vec<TaskStats>, wall: Duration, cpu: Option<f64>) {
     let mut merged: BTreeMap<Endpoint, EndpointStats> = BTreeMap::new();
     let mut late = 0;
     for r in results {
@@ -745,6 +771,12 @@ fn report(args: &Args, results: Vec<TaskStats>, wall: Duration) {
         args.rate,
         100.0 * achieved / args.rate
     );
+    if let Some(cpu) = cpu {
+        println!(
+            "CPU used by the hub, the load generator and git: {cpu:.1} s in {secs:.1} s ({:.2} cores)",
+            cpu / secs
+        );
+    }
     let met = p99 < 50.0 && achieved >= 0.95 * args.rate && errors == 0;
     println!(
         "target (p99 < 50 ms at the target rate, no errors): {} (p99 {p99:.2} ms)",

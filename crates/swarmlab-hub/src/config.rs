@@ -44,6 +44,45 @@ pub struct HubConfig {
     pub idea_similarity: f64,
     /// Token bucket per identity (per address before authentication).
     pub rate_limit: RateLimitConfig,
+    /// How many submissions a worker may have waiting for verification.
+    pub quota: QuotaConfig,
+}
+
+/// Verification quotas, BOINC's rule: a worker's submissions waiting for verification are
+/// capped; the cap starts at `initial`, doubles with each accepted submission up to `max`,
+/// and drops by one (never below one) with each false claim (a submission rejected as
+/// `not_better`, `not_reproduced`, `crash` or `timeout`) and each idea lease let expire.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct QuotaConfig {
+    pub initial: u32,
+    pub max: u32,
+}
+
+impl Default for QuotaConfig {
+    fn default() -> Self {
+        QuotaConfig {
+            initial: 2,
+            max: 32,
+        }
+    }
+}
+
+impl QuotaConfig {
+    /// The cap of an identity nothing has happened to yet.
+    pub fn start(&self) -> u32 {
+        self.initial.clamp(1, self.max.max(1))
+    }
+
+    /// The cap after an accepted submission.
+    pub fn grown(&self, cap: u32) -> u32 {
+        cap.saturating_mul(2).clamp(1, self.max.max(1))
+    }
+
+    /// The cap after `times` false claims or expired leases.
+    pub fn shrunk(&self, cap: u32, times: u32) -> u32 {
+        cap.saturating_sub(times).max(1)
+    }
 }
 
 /// A token bucket: `burst` requests at once, refilled at `per_second`.
@@ -79,6 +118,7 @@ impl Default for HubConfig {
             stale_depth: 8,
             idea_similarity: 0.6,
             rate_limit: RateLimitConfig::default(),
+            quota: QuotaConfig::default(),
         }
     }
 }
@@ -111,6 +151,8 @@ const ENV_KEYS: &[(&str, &[&str])] = &[
     ("IDEA_SIMILARITY", &["idea_similarity"]),
     ("RATE_LIMIT_BURST", &["rate_limit", "burst"]),
     ("RATE_LIMIT_PER_SECOND", &["rate_limit", "per_second"]),
+    ("QUOTA_INITIAL", &["quota", "initial"]),
+    ("QUOTA_MAX", &["quota", "max"]),
 ];
 
 impl HubConfig {
@@ -219,6 +261,26 @@ mod tests {
         assert_eq!(config.rate_limit.burst, 3);
         assert_eq!(config.rate_limit.per_second, 0.5);
         assert_eq!(config.data_dir, PathBuf::from("/var/lib/hub"));
+    }
+
+    #[test]
+    fn a_quota_doubles_to_its_max_and_drops_by_one_to_one() {
+        let q = HubConfig::from_sources(Some("[quota]\ninitial = 3\nmax = 10\n"), "t", |k| {
+            (k == "SWARMLAB_HUB_QUOTA_INITIAL").then(|| "2".into())
+        })
+        .unwrap()
+        .quota;
+        assert_eq!(q.start(), 2);
+        assert_eq!([q.grown(2), q.grown(8), q.grown(10)], [4, 10, 10]);
+        assert_eq!(
+            [
+                q.shrunk(4, 1),
+                q.shrunk(2, 1),
+                q.shrunk(1, 1),
+                q.shrunk(9, 20)
+            ],
+            [3, 1, 1, 1]
+        );
     }
 
     #[test]

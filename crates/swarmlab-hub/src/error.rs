@@ -20,6 +20,9 @@ pub enum HubError {
     TooLarge,
     #[error("rate limit exceeded; retry later")]
     RateLimited,
+    /// Too many of the worker's submissions are waiting for verification.
+    #[error("{0}")]
+    Quota(String),
     #[error("store: {0}")]
     Store(StoreError),
     #[error("git: {0}")]
@@ -51,6 +54,7 @@ impl From<StoreError> for HubError {
             StoreError::NotFound(what) => HubError::NotFound(what),
             StoreError::Conflict(why) => HubError::Conflict(why),
             StoreError::Forbidden(why) => HubError::Forbidden(why),
+            StoreError::Quota(why) => HubError::Quota(why),
             other => HubError::Store(other),
         }
     }

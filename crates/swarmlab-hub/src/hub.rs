@@ -37,7 +37,9 @@ impl Hub {
                 .map_err(|e| HubError::io(format!("failed to create {}", dir.display()), e))?;
         }
         let key = load_or_create_key(&config.key_path())?;
-        let store = SqliteStore::open(&config.database_path(), key.clone()).await?;
+        let store = SqliteStore::open(&config.database_path(), key.clone())
+            .await?
+            .with_quotas(config.quota);
         let views =
             SqliteViews::open(&config.database_path(), store.pool().clone(), key.clone()).await?;
         Ok(Hub {

@@ -2,15 +2,19 @@
 //! heartbeats push back. An expired lease returns its item to the queue, at the next lease
 //! (on read) or at the periodic sweep. Verifier reports land here too: a verifier's fault
 //! is retried on another verifier, a submission's fault is final, and the first decisive
-//! report of a job wins.
+//! report of a job wins. A candidate rejected although its worker claimed a clear gain is
+//! rejected as `not_reproduced`, not `not_better`.
 
+use swarmlab_core::Goal;
 use swarmlab_proto::{
-    signing, IdeaInfo, JobLease, LeaseDeadline, ReportRequest, ReportResponse, Role, RunOutcome,
+    signing, HeadNoise, IdeaInfo, JobLease, LeaseDeadline, ReportRequest, ReportResponse, Role,
+    Rule, RunOutcome,
 };
 
 use crate::event::{EventKind, HubEvent};
+use crate::stats::mean_var;
 use crate::store::{Identity, Report, ReportKind, ReportOutcome, Swept};
-use crate::verdict::{decide, Decision};
+use crate::verdict::{decide, effective_reruns, Decision};
 use crate::{Hub, HubError};
 
 fn require(caller: &Identity, role: Role) -> Result<(), HubError> {
@@ -26,6 +30,23 @@ fn require(caller: &Identity, role: Role) -> Result<(), HubError> {
 
 fn millis(d: std::time::Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Whether a rejected candidate failed to reproduce its claim: the worker claimed the metric
+/// better than the head's measured mean by more than `min_delta`, and the candidate's
+/// measured mean is not. The means are of the reruns the rule looked at.
+fn unreproduced(claimed: f64, candidate: &[f64], head: &[f64], rule: &Rule) -> bool {
+    let n = candidate.len().min(head.len()).min(effective_reruns(rule));
+    if n == 0 {
+        return false;
+    }
+    let mean = |xs: &[f64]| xs[..n].iter().sum::<f64>() / n as f64;
+    let head = mean(head);
+    let gain = |value: f64| match rule.goal {
+        Goal::Minimize => head - value,
+        Goal::Maximize => value - head,
+    };
+    gain(claimed) > rule.min_delta && gain(mean(candidate)) <= rule.min_delta
 }
 
 impl Hub {
@@ -138,6 +159,12 @@ impl Hub {
                 "the measurements name another job or verifier".into(),
             ));
         }
+        let class = &m.hardware_class;
+        if class.trim().is_empty() || class.len() > 100 {
+            return Err(HubError::BadRequest(
+                "measurements need a hardware_class of 1 to 100 characters".into(),
+            ));
+        }
         let key = caller
             .public_key
             .as_deref()
@@ -183,13 +210,27 @@ impl Hub {
                 }
                 match decide(&m.candidate, &m.head, &track.rule) {
                     Decision::Accept { p_value } => (ReportKind::Accept { p_value }, Some(p_value)),
-                    Decision::Reject { p_value } => (
-                        ReportKind::Reject {
-                            reason: "not_better".into(),
-                            p_value: Some(p_value),
-                        },
-                        Some(p_value),
-                    ),
+                    Decision::Reject { p_value } => {
+                        // The verifier never saw the claim; the hub holds it up to the
+                        // measurements only now.
+                        let claim = self.store.claim(job.submission_id).await?;
+                        let claimed = claim.and_then(|c| c.metrics.get(&track.metric).copied());
+                        let reason = match claimed {
+                            Some(claimed)
+                                if unreproduced(claimed, &m.candidate, &m.head, &track.rule) =>
+                            {
+                                "not_reproduced"
+                            }
+                            _ => "not_better",
+                        };
+                        (
+                            ReportKind::Reject {
+                                reason: reason.into(),
+                                p_value: Some(p_value),
+                            },
+                            Some(p_value),
+                        )
+                    }
                     Decision::Continue { p_value } => (ReportKind::Continue, p_value),
                 }
             }
@@ -224,6 +265,36 @@ impl Hub {
         })
     }
 
+    /// How the current head's metric spreads between reruns, per hardware class, from the
+    /// head reruns of every decisive report against it.
+    pub async fn noise(&self, track: &str) -> Result<Vec<HeadNoise>, HubError> {
+        let head = self
+            .store
+            .track(track)
+            .await?
+            .ok_or_else(|| HubError::NotFound(format!("track `{track}`")))?
+            .head;
+        let runs = self.store.head_runs(track, &head).await?;
+        Ok(runs
+            .into_iter()
+            .filter(|r| !r.values.is_empty())
+            .map(|r| {
+                let n = r.values.len();
+                let (mean, sd) = match mean_var(&r.values) {
+                    Some((mean, var)) => (mean, Some(var.sqrt())),
+                    None => (r.values[0], None),
+                };
+                HeadNoise {
+                    hardware_class: r.hardware_class,
+                    commit: head.clone(),
+                    n: u32::try_from(n).unwrap_or(u32::MAX),
+                    mean,
+                    sd,
+                }
+            })
+            .collect())
+    }
+
     /// Returns expired leases to their queues and re-queues winners that lost the race for
     /// the head. The server runs it periodically; tests call it after moving the clock.
     pub async fn sweep(&self) -> Result<Swept, HubError> {
@@ -234,5 +305,39 @@ impl Hub {
         }
         self.reverify_pending().await?;
         Ok(swept)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(goal: Goal, min_delta: f64) -> Rule {
+        Rule {
+            goal,
+            alpha: 0.05,
+            min_delta,
+            reruns: 3,
+        }
+    }
+
+    #[test]
+    fn a_claimed_gain_the_measurements_lack_is_not_reproduced() {
+        let head = [1.0, 1.02, 0.98];
+        let r = rule(Goal::Minimize, 0.01);
+        // Claimed 0.9 against a head at 1.0; measured at 1.0: not reproduced.
+        assert!(unreproduced(0.9, &[1.01, 0.99, 1.0], &head, &r));
+        // Measured 0.995: a gain, but not above min_delta either.
+        assert!(unreproduced(0.9, &[0.995, 0.995, 0.995], &head, &r));
+        // Measured 0.98: better by more than min_delta, merely not significant.
+        assert!(!unreproduced(0.9, &[0.98, 0.98, 0.98], &head, &r));
+        // A claim no better than the head claimed nothing to reproduce.
+        assert!(!unreproduced(0.995, &[1.1, 1.1, 1.1], &head, &r));
+        // Maximising flips the direction.
+        let r = rule(Goal::Maximize, 0.0);
+        assert!(unreproduced(1.2, &[0.9, 0.9, 0.9], &head, &r));
+        assert!(!unreproduced(0.8, &[0.9, 0.9, 0.9], &head, &r));
+        // Only the reruns the rule looks at count.
+        assert!(unreproduced(1.2, &[0.9, 0.9, 0.9, 5.0], &head, &r));
     }
 }

@@ -1,7 +1,8 @@
-//! Submissions: a worker's signed claim with a git bundle and its run log. Intake runs
-//! before anything else (see [`crate::intake`]); a submission that passes is queued for
-//! verification, rebased onto the head first when its parent is a recent ancestor. Pending
-//! content is never shown to other workers.
+//! Submissions: a worker's signed claim with a git bundle and its run log. A worker with as
+//! many submissions waiting for verification as its quota allows is refused first (429).
+//! Intake runs before anything else (see [`crate::intake`]); a submission that passes is
+//! queued for verification, rebased onto the head first when its parent is a recent
+//! ancestor. Pending content is never shown to other workers.
 
 use base64::Engine;
 use swarmlab_proto::{Role, SubmissionInfo, SubmitRequest};
@@ -39,6 +40,8 @@ impl Hub {
             .track(track_name)
             .await?
             .ok_or_else(|| HubError::NotFound(format!("track `{track_name}`")))?;
+        // Refused before intake does any work; the store checks again as it records.
+        self.store.quota(&caller.id).await?.check()?;
         let bundle = base64::engine::general_purpose::STANDARD.decode(req.bundle.as_bytes());
         let (intake, diff_hash) = match &bundle {
             Err(_) => (Intake::Invalid("bad_bundle".into()), String::new()),

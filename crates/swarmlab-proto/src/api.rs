@@ -113,6 +113,20 @@ pub struct TrackInfo {
     pub chain: Vec<ChainEntry>,
 }
 
+/// `GET /api/v1/tracks/{track}/noise`: how the head's metric spreads between reruns on one
+/// hardware class, from the head reruns of every decisive report against it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HeadNoise {
+    pub hardware_class: String,
+    /// The head commit measured.
+    pub commit: String,
+    /// Reruns measured.
+    pub n: u32,
+    pub mean: f64,
+    /// The sample standard deviation; `None` below two reruns.
+    pub sd: Option<f64>,
+}
+
 /// `POST /api/v1/tracks/{track}/ideas`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NewIdea {

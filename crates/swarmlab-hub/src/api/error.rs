@@ -22,6 +22,7 @@ impl HubError {
             HubError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             HubError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
             HubError::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            HubError::Quota(_) => (StatusCode::TOO_MANY_REQUESTS, "quota"),
             HubError::Spec(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_track"),
             HubError::Git(swarmlab_core::GitError::NotARepository(_)) => {
                 (StatusCode::BAD_REQUEST, "not_a_repository")
@@ -57,7 +58,8 @@ impl IntoResponse for HubError {
                     .headers_mut()
                     .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
-            StatusCode::TOO_MANY_REQUESTS => {
+            // A quota frees up when verification catches up, not in a second.
+            StatusCode::TOO_MANY_REQUESTS if code == "rate_limited" => {
                 response
                     .headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));

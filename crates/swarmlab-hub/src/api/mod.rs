@@ -135,6 +135,13 @@ fn table() -> Table {
     )
     .add(
         "get",
+        "/api/v1/tracks/{track}/noise",
+        "any",
+        "The spread of the head's metric between reruns, per hardware class",
+        get(noise),
+    )
+    .add(
+        "get",
         "/api/v1/tracks/{track}/ideas",
         "any",
         "The track's ideas",

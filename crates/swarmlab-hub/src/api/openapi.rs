@@ -47,7 +47,7 @@ pub fn document(routes: &[RouteDoc]) -> Value {
                 "404": {"description": "not found"},
                 "409": {"description": "conflict"},
                 "413": {"description": "request too large"},
-                "429": {"description": "rate limited"}
+                "429": {"description": "rate limited, or over the submission quota"}
             }
         });
         if let Value::Object(map) = entry {

@@ -5,9 +5,10 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use swarmlab_proto::{
-    AddTrackRequest, CreateIdentityRequest, HubInfo, IdeaInfo, IdentityInfo, IdentityToken,
-    JobLease, LeaseDeadline, NewIdea, PromoteRequest, PromotionInfo, RegisterRequest,
-    ReportRequest, ReportResponse, Role, SubmissionInfo, SubmitRequest, TrackInfo, API_VERSION,
+    AddTrackRequest, CreateIdentityRequest, HeadNoise, HubInfo, IdeaInfo, IdentityInfo,
+    IdentityToken, JobLease, LeaseDeadline, NewIdea, PromoteRequest, PromotionInfo,
+    RegisterRequest, ReportRequest, ReportResponse, Role, SubmissionInfo, SubmitRequest, TrackInfo,
+    API_VERSION,
 };
 
 use super::{ApiJson, AppState};
@@ -109,6 +110,14 @@ pub async fn ledger(
 ) -> Result<Response, HubError> {
     let text = s.hub.ledger_text(&track).await?;
     Ok(bytes("application/x-ndjson", text.into_bytes()))
+}
+
+pub async fn noise(
+    _: Caller,
+    State(s): State<AppState>,
+    Path(track): Path<String>,
+) -> ApiResult<Vec<HeadNoise>> {
+    Ok(Json(s.hub.noise(&track).await?))
 }
 
 pub async fn list_ideas(

@@ -20,7 +20,12 @@ pub use views::Views;
 /// The schema, in order; each applied once, recorded in `schema_migrations`.
 pub const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/0001_init.sql")),
-    (3, include_str!("../../migrations/0003_dashboard.sql")),
+    (2, include_str!("../../migrations/0002_quotas.sql")),
+    (
+        3,
+        include_str!("../../migrations/0003_head_measurements.sql"),
+    ),
+    (4, include_str!("../../migrations/0004_dashboard.sql")),
 ];
 
 /// Why a store operation failed.
@@ -36,6 +41,9 @@ pub enum StoreError {
     Conflict(String),
     #[error("{0}")]
     Forbidden(String),
+    /// The worker has as many submissions waiting for verification as its quota allows.
+    #[error("{0}")]
+    Quota(String),
 }
 
 /// A track as stored.
@@ -105,7 +113,8 @@ pub enum ReportKind {
     Continue,
     /// The verifier failed; retry on another verifier.
     Fault,
-    /// The submission is rejected for `reason` (`not_better`, `crash`, `timeout`).
+    /// The submission is rejected for `reason` (`not_better`, `not_reproduced`, `crash`,
+    /// `timeout`).
     Reject {
         reason: String,
         p_value: Option<f64>,
@@ -138,6 +147,35 @@ pub enum ReportOutcome {
     Reverify {
         submission_id: i64,
     },
+}
+
+/// The head reruns measured on one hardware class.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HeadRuns {
+    pub hardware_class: String,
+    /// In the order they were reported.
+    pub values: Vec<f64>,
+}
+
+/// A worker's submissions waiting for verification and how many it may have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quota {
+    pub waiting: u32,
+    pub cap: u32,
+}
+
+impl Quota {
+    /// Refuses one more submission when the worker is at its cap.
+    pub fn check(&self) -> Result<(), StoreError> {
+        if self.waiting < self.cap {
+            return Ok(());
+        }
+        Err(StoreError::Quota(format!(
+            "{} of your submissions are waiting for verification, as many as your quota allows; \
+             it grows as your submissions are accepted",
+            self.waiting
+        )))
+    }
 }
 
 /// What a sweep returned to the queues.
@@ -198,13 +236,18 @@ pub trait Store: Send + Sync + 'static {
     async fn sweep(&self, now: i64) -> Result<Swept, StoreError>;
 
     async fn nonce_used(&self, identity: &str, nonce: &str) -> Result<bool, StoreError>;
-    /// Records a submission: replay and duplicate checks, a job when queued, a ledger entry.
+    /// A worker's submissions waiting for verification, and its cap.
+    async fn quota(&self, worker: &str) -> Result<Quota, StoreError>;
+    /// Records a submission: replay, duplicate and quota checks, a job when queued, a ledger
+    /// entry.
     async fn record_submission(
         &self,
         new: &NewSubmission,
         now: i64,
     ) -> Result<SubmissionInfo, StoreError>;
     async fn submission(&self, id: i64) -> Result<Option<SubmissionInfo>, StoreError>;
+    /// The claim a submission was made with.
+    async fn claim(&self, submission_id: i64) -> Result<Option<Claim>, StoreError>;
     /// Submissions waiting to be rebased onto a head that moved.
     async fn reverify_pending(&self) -> Result<Vec<SubmissionInfo>, StoreError>;
     /// A `reverify` submission rebased: a new job for `candidate` against `base`.
@@ -241,8 +284,11 @@ pub trait Store: Send + Sync + 'static {
     async fn job(&self, job_id: i64) -> Result<Option<JobRecord>, StoreError>;
     /// Whether `verifier` ever held a lease on the job.
     async fn held_job(&self, job_id: i64, verifier: &str) -> Result<bool, StoreError>;
-    /// Records a report; the first decisive report of a job wins, later ones conflict.
+    /// Records a report; the first decisive report of a job wins, later ones conflict. A
+    /// decisive report's head reruns are kept per hardware class.
     async fn record_report(&self, report: &Report, now: i64) -> Result<ReportOutcome, StoreError>;
+    /// The head reruns kept for `commit` of `track`, per hardware class, by class name.
+    async fn head_runs(&self, track: &str, commit: &str) -> Result<Vec<HeadRuns>, StoreError>;
 
     /// The track's ledger, one exported line per entry, in order.
     async fn ledger(&self, track: &str) -> Result<Vec<String>, StoreError>;

@@ -109,3 +109,39 @@ async fn a_near_duplicate_idea_is_flagged_and_an_idea_links_its_submissions() {
         ("done", vec![sub.id])
     );
 }
+
+/// Heartbeats that arrive together are committed together; each still gets its own answer,
+/// including two for the same lease from different workers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn heartbeats_sent_at_once_each_get_their_own_answer() {
+    let f = Fixture::new().await;
+    let mut held = Vec::new();
+    for text in ["widen the first layer", "shorten the warmup"] {
+        f.hub
+            .add_idea(&f.w1.identity, "toy", &idea(text))
+            .await
+            .unwrap();
+        let leased = f.hub.lease_idea(&f.w1.identity, "toy").await.unwrap();
+        held.push(leased.unwrap().id);
+    }
+    let mut sent = Vec::new();
+    for _ in 0..20 {
+        for (who, id, extended) in [
+            (&f.w1, held[0], true),
+            (&f.w2, held[0], false),
+            (&f.w1, held[1], true),
+            (&f.w1, 9_999, false),
+        ] {
+            let (hub, who) = (f.hub.clone(), who.identity.clone());
+            let beat = tokio::spawn(async move { hub.heartbeat_idea(&who, id).await });
+            sent.push((id, extended, beat));
+        }
+    }
+    for (id, extended, beat) in sent {
+        match beat.await.unwrap() {
+            Ok(_) => assert!(extended, "idea {id} extended for the wrong worker"),
+            Err(HubError::Conflict(_)) => assert!(!extended, "idea {id} refused its holder"),
+            Err(e) => panic!("idea {id}: {e}"),
+        }
+    }
+}

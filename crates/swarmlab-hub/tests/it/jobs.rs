@@ -1,7 +1,7 @@
 use swarmlab_hub::HubError;
 use swarmlab_proto::RunOutcome;
 
-use crate::support::{Fixture, BETTER, HEAD};
+use crate::support::{Edit, Fixture, BETTER, HEAD};
 
 #[tokio::test]
 async fn an_expired_job_is_reissued_and_the_first_valid_verdict_wins() {
@@ -119,4 +119,34 @@ async fn measurements_signed_by_someone_else_are_refused() {
         Err(HubError::Forbidden(_))
     ));
     assert_eq!(f.head().await, f.baseline);
+}
+
+/// The verifier never sees the claim; the hub compares it with the measurements after the
+/// report, and a clear gain claimed but not measured is `not_reproduced`.
+#[tokio::test]
+async fn a_claimed_gain_the_verifier_does_not_measure_is_not_reproduced() {
+    let f = Fixture::new().await;
+    let base = f.baseline.clone();
+    let same = [1.0, 1.01, 0.99];
+    // Claimed 0.9 against a head measured at 1.0, measured at 1.0 itself.
+    let (commit, bundle) = f.candidate(&base, &[Edit::Write("params.txt", b"lr = 0.5\n")]);
+    let claim = f.claim(&f.w1, &base, &commit, 0.9, "bold");
+    let bold = f.submit_claim(&f.w1, claim, bundle).await;
+    // Claimed 1.0, no gain: an honest miss.
+    let (commit, bundle) = f.candidate(&base, &[Edit::Write("params.txt", b"lr = 0.6\n")]);
+    let claim = f.claim(&f.w2, &base, &commit, 1.0, "modest");
+    let modest = f.submit_claim(&f.w2, claim, bundle).await;
+
+    for (sub, reason) in [(&bold, "not_reproduced"), (&modest, "not_better")] {
+        let job = f.lease(&f.v1).await.unwrap();
+        let r = f.report(&f.v1, job.job_id, &same, &same).await.unwrap();
+        assert_eq!(
+            (r.decision.as_str(), r.reason.as_deref()),
+            ("rejected", Some(reason))
+        );
+        let stored = f.hub.submission(&f.v1.identity, sub.id).await.unwrap();
+        assert_eq!(stored.reason.as_deref(), Some(reason));
+    }
+    let ledger = f.hub.ledger_text("toy").await.unwrap();
+    assert!(ledger.contains("\"reason\":\"not_reproduced\""), "{ledger}");
 }

@@ -9,4 +9,6 @@ mod intake;
 mod jobs;
 mod ledger;
 mod local;
+mod noise;
+mod quotas;
 mod support;

@@ -1,42 +1,62 @@
 //! The idea queue: adding (with near-duplicate flagging), reading, leasing and finishing.
 //! Heartbeats and expiry are in `leases.rs`.
 
-use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Executor, Row, Sqlite};
 use swarmlab_proto::IdeaInfo;
 
+use super::quotas;
 use super::tracks::track_in;
-use super::{json_list, next_id, to_json, SqliteStore, Tx};
+use super::{json_list, next_id, to_json, SqliteStore};
 use crate::idea;
 use crate::store::StoreError;
 
-pub(super) async fn idea_in(tx: &mut Tx<'_>, id: i64) -> Result<Option<IdeaInfo>, StoreError> {
-    let Some(row) = sqlx::query("SELECT * FROM ideas WHERE id = $1")
+/// Ideas with the submissions that tried them, in one statement: a row per (idea,
+/// submission), or one row with a NULL `submission` for an idea not tried yet.
+fn select_ideas(filter: &str) -> String {
+    format!(
+        "SELECT i.*, s.id AS submission FROM ideas i LEFT JOIN submissions s ON s.idea_id = i.id WHERE {filter} ORDER BY i.id, s.id"
+    )
+}
+
+/// Folds the rows of [`select_ideas`] into ideas.
+fn ideas_from(rows: &[SqliteRow]) -> Result<Vec<IdeaInfo>, StoreError> {
+    let mut out: Vec<IdeaInfo> = Vec::new();
+    for row in rows {
+        let id: i64 = row.try_get("id")?;
+        if out.last().map(|i| i.id) != Some(id) {
+            out.push(IdeaInfo {
+                id,
+                track: row.try_get("track")?,
+                text: row.try_get("text")?,
+                tags: json_list(&row.try_get::<String, _>("tags")?)?,
+                author: row.try_get("author")?,
+                state: row.try_get("state")?,
+                lease_holder: row.try_get("lease_holder")?,
+                lease_deadline_ms: row.try_get("lease_deadline_ms")?,
+                duplicate_of: row.try_get("duplicate_of")?,
+                similarity: row.try_get("similarity")?,
+                submissions: Vec::new(),
+            });
+        }
+        if let (Some(idea), Some(submission)) =
+            (out.last_mut(), row.try_get::<Option<i64>, _>("submission")?)
+        {
+            idea.submissions.push(submission);
+        }
+    }
+    Ok(out)
+}
+
+async fn idea_on<'e>(
+    db: impl Executor<'e, Database = Sqlite>,
+    id: i64,
+) -> Result<Option<IdeaInfo>, StoreError> {
+    let rows = sqlx::query(&select_ideas("i.id = $1"))
         .bind(id)
-        .fetch_optional(&mut **tx)
-        .await?
-    else {
-        return Ok(None);
-    };
-    let submissions = sqlx::query("SELECT id FROM submissions WHERE idea_id = $1 ORDER BY id")
-        .bind(id)
-        .fetch_all(&mut **tx)
-        .await?
-        .iter()
-        .map(|r| r.try_get::<i64, _>("id"))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(Some(IdeaInfo {
-        id: row.try_get("id")?,
-        track: row.try_get("track")?,
-        text: row.try_get("text")?,
-        tags: json_list(&row.try_get::<String, _>("tags")?)?,
-        author: row.try_get("author")?,
-        state: row.try_get("state")?,
-        lease_holder: row.try_get("lease_holder")?,
-        lease_deadline_ms: row.try_get("lease_deadline_ms")?,
-        duplicate_of: row.try_get("duplicate_of")?,
-        similarity: row.try_get("similarity")?,
-        submissions,
-    }))
+        .fetch_all(db)
+        .await?;
+    Ok(ideas_from(&rows)?.pop())
 }
 
 pub(super) async fn add(
@@ -48,7 +68,7 @@ pub(super) async fn add(
     threshold: f64,
     now: i64,
 ) -> Result<IdeaInfo, StoreError> {
-    let mut tx = s.pool.begin().await?;
+    let mut tx = s.pool().begin().await?;
     track_in(&mut tx, track).await?;
     let earlier: Vec<(i64, String)> =
         sqlx::query("SELECT id, text FROM ideas WHERE track = $1 ORDER BY id")
@@ -77,36 +97,36 @@ pub(super) async fn add(
     .bind(now)
     .execute(&mut *tx)
     .await?;
-    let info = idea_in(&mut tx, id)
-        .await?
-        .ok_or_else(|| StoreError::NotFound(format!("idea {id}")))?;
     tx.commit().await?;
-    Ok(info)
+    Ok(IdeaInfo {
+        id,
+        track: track.to_string(),
+        text: text.to_string(),
+        tags: tags.to_vec(),
+        author: author.to_string(),
+        state: "open".into(),
+        lease_holder: None,
+        lease_deadline_ms: None,
+        duplicate_of: dup.map(|d| d.0),
+        similarity: dup.map(|d| d.1),
+        submissions: Vec::new(),
+    })
 }
 
 pub(super) async fn get(s: &SqliteStore, id: i64) -> Result<Option<IdeaInfo>, StoreError> {
-    let mut tx = s.pool.begin().await?;
-    let info = idea_in(&mut tx, id).await?;
-    tx.commit().await?;
-    Ok(info)
+    idea_on(s.reader(), id).await
 }
 
 pub(super) async fn list(s: &SqliteStore, track: &str) -> Result<Vec<IdeaInfo>, StoreError> {
-    let mut tx = s.pool.begin().await?;
-    let ids: Vec<i64> = sqlx::query("SELECT id FROM ideas WHERE track = $1 ORDER BY id")
+    let rows = sqlx::query(&select_ideas("i.track = $1"))
         .bind(track)
-        .fetch_all(&mut *tx)
-        .await?
-        .iter()
-        .map(|r| r.try_get("id"))
-        .collect::<Result<_, _>>()?;
-    let mut out = Vec::with_capacity(ids.len());
-    for id in ids {
-        out.extend(idea_in(&mut tx, id).await?);
-    }
-    tx.commit().await?;
-    Ok(out)
+        .fetch_all(s.reader())
+        .await?;
+    ideas_from(&rows)
 }
+
+/// The oldest idea of a track that is open or whose lease has expired.
+const NEXT_IDEA: &str = "SELECT id, state, lease_holder FROM ideas WHERE track = $1 AND (state = 'open' OR (state = 'leased' AND lease_deadline_ms <= $2)) ORDER BY id LIMIT 1";
 
 pub(super) async fn lease(
     s: &SqliteStore,
@@ -115,27 +135,40 @@ pub(super) async fn lease(
     now: i64,
     deadline: i64,
 ) -> Result<Option<IdeaInfo>, StoreError> {
-    let mut tx = s.pool.begin().await?;
-    let row = sqlx::query(
-        "SELECT id FROM ideas WHERE track = $1 AND (state = 'open' OR (state = 'leased' AND lease_deadline_ms <= $2)) ORDER BY id LIMIT 1",
-    )
-    .bind(track)
-    .bind(now)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let Some(row) = row else {
+    // An empty queue is common and needs no turn on the writer: a reader can tell.
+    let any = sqlx::query(NEXT_IDEA)
+        .bind(track)
+        .bind(now)
+        .fetch_optional(s.reader())
+        .await?;
+    if any.is_none() {
+        return Ok(None);
+    }
+    let mut tx = s.pool().begin().await?;
+    let Some(next) = sqlx::query(NEXT_IDEA)
+        .bind(track)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?
+    else {
         return Ok(None);
     };
-    let id: i64 = row.try_get("id")?;
+    let id: i64 = next.try_get("id")?;
     sqlx::query("UPDATE ideas SET state = 'leased', lease_holder = $1, lease_deadline_ms = $2 WHERE id = $3")
         .bind(worker)
         .bind(deadline)
         .bind(id)
         .execute(&mut *tx)
         .await?;
-    let info = idea_in(&mut tx, id).await?;
+    if next.try_get::<String, _>("state")? == "leased" {
+        // Its holder let the lease expire.
+        if let Some(holder) = next.try_get::<Option<String>, _>("lease_holder")? {
+            quotas::shrink(s, &mut tx, &holder, 1).await?;
+        }
+    }
+    let leased = idea_on(&mut *tx, id).await?;
     tx.commit().await?;
-    Ok(info)
+    Ok(leased)
 }
 
 pub(super) async fn finish(
@@ -144,14 +177,13 @@ pub(super) async fn finish(
     worker: &str,
     now: i64,
 ) -> Result<(), StoreError> {
-    let mut tx = s.pool.begin().await?;
     let done = sqlx::query(
         "UPDATE ideas SET state = 'done', lease_deadline_ms = NULL WHERE id = $1 AND state = 'leased' AND lease_holder = $2 AND lease_deadline_ms > $3",
     )
     .bind(id)
     .bind(worker)
     .bind(now)
-    .execute(&mut *tx)
+    .execute(s.pool())
     .await?
     .rows_affected();
     if done != 1 {
@@ -159,6 +191,5 @@ pub(super) async fn finish(
             "idea {id} is not leased to you (the lease may have expired)"
         )));
     }
-    tx.commit().await?;
     Ok(())
 }

@@ -1,4 +1,12 @@
 //! Identities: who holds which bearer token (stored as its SHA-256) and role.
+//!
+//! Every request resolves its token, so known tokens are kept in memory: a token is never
+//! reissued and an identity is never changed or deleted, so an entry cannot go stale. Code
+//! that comes to change or delete identities must drop their entries in the same place.
+//! Unknown tokens are not remembered (anyone can send those).
+
+use std::collections::HashMap;
+use std::sync::RwLock;
 
 use sqlx::sqlite::SqliteRow;
 use sqlx::Row;
@@ -6,6 +14,29 @@ use swarmlab_proto::Role;
 
 use super::SqliteStore;
 use crate::store::{Identity, StoreError};
+
+/// Identities by token hash.
+#[derive(Default)]
+pub(super) struct TokenCache(RwLock<HashMap<String, Identity>>);
+
+/// Past this many identities the cache starts over rather than grow without bound.
+const CACHE_LIMIT: usize = 100_000;
+
+impl TokenCache {
+    fn get(&self, token_sha256: &str) -> Option<Identity> {
+        // A poisoned lock only means a panic elsewhere mid-insert; the map itself is whole.
+        let map = self.0.read().unwrap_or_else(|p| p.into_inner());
+        map.get(token_sha256).cloned()
+    }
+
+    fn put(&self, token_sha256: &str, identity: &Identity) {
+        let mut map = self.0.write().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= CACHE_LIMIT {
+            map.clear();
+        }
+        map.insert(token_sha256.to_string(), identity.clone());
+    }
+}
 
 pub(super) fn identity_from(row: &SqliteRow) -> Result<Identity, StoreError> {
     let role: String = row.try_get("role")?;
@@ -23,7 +54,7 @@ pub(super) async fn create(
     token_sha256: &str,
     now: i64,
 ) -> Result<(), StoreError> {
-    let mut tx = s.pool.begin().await?;
+    let mut tx = s.pool().begin().await?;
     sqlx::query(
         "INSERT INTO identities (id, name, role, public_key, token_sha256, created_ms) VALUES ($1, $2, $3, $4, $5, $6)",
     )
@@ -43,18 +74,25 @@ pub(super) async fn by_token(
     s: &SqliteStore,
     token_sha256: &str,
 ) -> Result<Option<Identity>, StoreError> {
-    sqlx::query("SELECT * FROM identities WHERE token_sha256 = $1")
+    if let Some(identity) = s.tokens.get(token_sha256) {
+        return Ok(Some(identity));
+    }
+    let found = sqlx::query("SELECT * FROM identities WHERE token_sha256 = $1")
         .bind(token_sha256)
-        .fetch_optional(&s.pool)
+        .fetch_optional(s.reader())
         .await?
         .map(|r| identity_from(&r))
-        .transpose()
+        .transpose()?;
+    if let Some(identity) = &found {
+        s.tokens.put(token_sha256, identity);
+    }
+    Ok(found)
 }
 
 pub(super) async fn get(s: &SqliteStore, id: &str) -> Result<Option<Identity>, StoreError> {
     sqlx::query("SELECT * FROM identities WHERE id = $1")
         .bind(id)
-        .fetch_optional(&s.pool)
+        .fetch_optional(s.reader())
         .await?
         .map(|r| identity_from(&r))
         .transpose()

@@ -51,7 +51,7 @@ pub(super) async fn lease(
     now: i64,
     deadline: i64,
 ) -> Result<Option<JobLease>, StoreError> {
-    let mut tx = s.pool.begin().await?;
+    let mut tx = s.pool().begin().await?;
     let row = sqlx::query(
         "SELECT j.* FROM jobs j JOIN submissions s ON s.id = j.submission_id \
          WHERE (j.state = 'open' OR (j.state = 'leased' AND j.lease_deadline_ms <= $1)) \
@@ -104,7 +104,7 @@ pub(super) async fn lease(
 pub(super) async fn get(s: &SqliteStore, job_id: i64) -> Result<Option<JobRecord>, StoreError> {
     sqlx::query("SELECT * FROM jobs WHERE id = $1")
         .bind(job_id)
-        .fetch_optional(&s.pool)
+        .fetch_optional(s.reader())
         .await?
         .map(|r| job_from(&r))
         .transpose()
@@ -115,7 +115,7 @@ pub(super) async fn held(s: &SqliteStore, job_id: i64, verifier: &str) -> Result
         sqlx::query("SELECT job_id FROM job_leases WHERE job_id = $1 AND verifier = $2")
             .bind(job_id)
             .bind(verifier)
-            .fetch_optional(&s.pool)
+            .fetch_optional(s.reader())
             .await?
             .is_some(),
     )

@@ -48,7 +48,7 @@ pub(super) async fn append(
 pub(super) async fn lines(s: &SqliteStore, track: &str) -> Result<Vec<String>, StoreError> {
     sqlx::query("SELECT line FROM ledger WHERE track = $1 ORDER BY seq")
         .bind(track)
-        .fetch_all(&s.pool)
+        .fetch_all(s.reader())
         .await?
         .iter()
         .map(|r| Ok(r.try_get("line")?))

@@ -1,15 +1,22 @@
 //! [`SqliteStore`]: the embedded store, one SQLite file in WAL mode. This file opens the
 //! database, applies the migrations and maps the [`Store`] trait onto one module per domain
-//! (`identities`, `tracks`, `ideas`, `leases`, `submissions`, `jobs`, `verdicts`, `ledger`).
+//! (`identities`, `tracks`, `ideas`, `leases`, `submissions`, `jobs`, `verdicts`, `quotas`,
+//! `ledger`).
 //!
-//! One connection serialises the writers: SQLite has one writer at a time anyway, and a
-//! deferred transaction that reads and then writes could otherwise fail to upgrade its lock.
+//! One connection writes: SQLite has one writer at a time anyway, and a deferred transaction
+//! that reads and then writes could otherwise fail to upgrade its lock. Every state
+//! transition, and every read inside one, runs on it. Reads outside a transition run on a few
+//! read-only connections beside it (WAL lets readers and the writer proceed together), each
+//! one statement or one read transaction, so each sees one committed state. Identities are
+//! cached by token hash (`identities.rs`) and tracks with their chains (`tracks.rs`), and
+//! heartbeats that queue up for the writer are committed together (`leases.rs`).
 
 mod ideas;
 mod identities;
 mod jobs;
 mod leases;
 mod ledger;
+mod quotas;
 mod submissions;
 mod tracks;
 mod verdicts;
@@ -19,47 +26,89 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, Sqlite, SqlitePool, Transaction};
 use swarmlab_proto::signing::SigningKey;
-use swarmlab_proto::{ChainEntry, IdeaInfo, JobLease, SubmissionInfo};
+use swarmlab_proto::{ChainEntry, Claim, IdeaInfo, JobLease, SubmissionInfo};
 
 use super::{
-    Identity, JobRecord, NewSubmission, Report, ReportOutcome, Store, StoreError, Swept,
-    TrackRecord, MIGRATIONS,
+    HeadRuns, Identity, JobRecord, NewSubmission, Quota, Report, ReportOutcome, Store, StoreError,
+    Swept, TrackRecord, MIGRATIONS,
 };
+use crate::config::QuotaConfig;
 use leases::Leased;
 
 type Tx<'c> = Transaction<'c, Sqlite>;
 
+/// Read-only connections beside the writer, each with its own SQLite worker thread (two and
+/// four measured alike on two cores).
+const READERS: u32 = 4;
+
 /// The hub's state in one SQLite database.
 pub struct SqliteStore {
+    /// The one writing connection.
     pool: SqlitePool,
+    /// Read-only connections for reads outside a transition.
+    reader: SqlitePool,
     key: SigningKey,
+    tokens: identities::TokenCache,
+    tracks: tracks::TrackCache,
+    heartbeats: leases::Heartbeats,
+    quota: QuotaConfig,
 }
 
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path`, applies pending migrations, and
     /// signs ledger entries with `key`.
     pub async fn open(path: &Path, key: SigningKey) -> Result<SqliteStore, StoreError> {
+        // In WAL mode, NORMAL syncs at checkpoints rather than at every commit: a power cut
+        // may lose the last transactions but never corrupts the database or splits one.
         let options = SqliteConnectOptions::from_str("sqlite:")?
             .filename(path)
-            .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
+        // A pooled connection is a worker thread of ours, not a socket: there is nothing to
+        // test before handing it out, and the test would cost a round trip to that thread.
         let pool = SqlitePoolOptions::new()
             .max_connections(1)
-            .connect_with(options)
+            .test_before_acquire(false)
+            .connect_with(options.clone().create_if_missing(true))
             .await?;
-        let store = SqliteStore { pool, key };
+        let store = SqliteStore {
+            heartbeats: leases::Heartbeats::start(pool.clone()),
+            pool,
+            reader: SqlitePoolOptions::new()
+                .max_connections(READERS)
+                .test_before_acquire(false)
+                .connect_lazy_with(options.read_only(true)),
+            key,
+            tokens: identities::TokenCache::default(),
+            tracks: tracks::TrackCache::default(),
+            quota: QuotaConfig::default(),
+        };
         store.migrate().await?;
         Ok(store)
     }
 
-    /// The writer's pool, shared with the dashboard's one write (`SqliteViews`).
+    /// The store with verification quotas by `rule` rather than the default one.
+    pub fn with_quotas(mut self, rule: QuotaConfig) -> SqliteStore {
+        self.quota = rule;
+        self
+    }
+
+    /// The writing connection. Every state transition goes through it, one transaction each
+    /// (the dashboard's one write, a promotion, included). Identities and tracks are cached in
+    /// memory: change them only as `identities.rs` and `tracks.rs` say, which keeps the caches
+    /// true.
     pub(crate) fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    /// Read-only connections, for reads outside a transition.
+    pub(crate) fn reader(&self) -> &SqlitePool {
+        &self.reader
     }
 
     async fn migrate(&self) -> Result<(), StoreError> {
@@ -183,7 +232,9 @@ impl Store for SqliteStore {
         now: i64,
         deadline: i64,
     ) -> Result<(), StoreError> {
-        leases::extend(self, Leased::Idea, id, worker, now, deadline).await
+        self.heartbeats
+            .extend(self.pool(), Leased::Idea, id, worker, now, deadline)
+            .await
     }
 
     async fn finish_idea(&self, id: i64, worker: &str, now: i64) -> Result<(), StoreError> {
@@ -198,6 +249,10 @@ impl Store for SqliteStore {
         submissions::nonce_used(self, identity, nonce).await
     }
 
+    async fn quota(&self, worker: &str) -> Result<Quota, StoreError> {
+        quotas::get(self, worker).await
+    }
+
     async fn record_submission(
         &self,
         new: &NewSubmission,
@@ -208,6 +263,10 @@ impl Store for SqliteStore {
 
     async fn submission(&self, id: i64) -> Result<Option<SubmissionInfo>, StoreError> {
         submissions::get(self, id).await
+    }
+
+    async fn claim(&self, submission_id: i64) -> Result<Option<Claim>, StoreError> {
+        submissions::claim(self, submission_id).await
     }
 
     async fn reverify_pending(&self) -> Result<Vec<SubmissionInfo>, StoreError> {
@@ -249,7 +308,9 @@ impl Store for SqliteStore {
         now: i64,
         deadline: i64,
     ) -> Result<(), StoreError> {
-        leases::extend(self, Leased::Job, job_id, verifier, now, deadline).await
+        self.heartbeats
+            .extend(self.pool(), Leased::Job, job_id, verifier, now, deadline)
+            .await
     }
 
     async fn job(&self, job_id: i64) -> Result<Option<JobRecord>, StoreError> {
@@ -262,6 +323,10 @@ impl Store for SqliteStore {
 
     async fn record_report(&self, report: &Report, now: i64) -> Result<ReportOutcome, StoreError> {
         verdicts::record_report(self, report, now).await
+    }
+
+    async fn head_runs(&self, track: &str, commit: &str) -> Result<Vec<HeadRuns>, StoreError> {
+        verdicts::head_runs(self, track, commit).await
     }
 
     async fn ledger(&self, track: &str) -> Result<Vec<String>, StoreError> {

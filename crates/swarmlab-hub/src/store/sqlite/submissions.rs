@@ -3,10 +3,11 @@
 
 use sqlx::sqlite::SqliteRow;
 use sqlx::Row;
-use swarmlab_proto::{EventBody, SubmissionInfo};
+use swarmlab_proto::{Claim, EventBody, SubmissionInfo};
 
 use super::jobs::insert_job;
 use super::ledger::append;
+use super::quotas;
 use super::tracks::track_in;
 use super::{next_id, to_json, SqliteStore, Tx};
 use crate::store::{Intake, NewSubmission, StoreError};
@@ -45,7 +46,7 @@ pub(super) async fn nonce_used(
         sqlx::query("SELECT nonce FROM nonces WHERE identity = $1 AND nonce = $2")
             .bind(identity)
             .bind(nonce)
-            .fetch_optional(&s.pool)
+            .fetch_optional(s.reader())
             .await?
             .is_some(),
     )
@@ -56,7 +57,7 @@ pub(super) async fn record(
     new: &NewSubmission,
     now: i64,
 ) -> Result<SubmissionInfo, StoreError> {
-    let mut tx = s.pool.begin().await?;
+    let mut tx = s.pool().begin().await?;
     track_in(&mut tx, &new.track).await?;
     let replay = sqlx::query("SELECT nonce FROM nonces WHERE identity = $1 AND nonce = $2")
         .bind(&new.worker)
@@ -85,6 +86,9 @@ pub(super) async fn record(
         .await?;
         if earlier.is_some() {
             intake = Intake::Rejected("duplicate".into());
+        } else {
+            // Checked before intake too; this one holds against concurrent submissions.
+            quotas::quota_in(s, &mut tx, &new.worker).await?.check()?;
         }
     }
     let (status, reason, candidate, base) = match &intake {
@@ -148,15 +152,29 @@ pub(super) async fn record(
 pub(super) async fn get(s: &SqliteStore, id: i64) -> Result<Option<SubmissionInfo>, StoreError> {
     sqlx::query("SELECT * FROM submissions WHERE id = $1")
         .bind(id)
-        .fetch_optional(&s.pool)
+        .fetch_optional(s.reader())
         .await?
         .map(|r| submission_from(&r))
         .transpose()
 }
 
+pub(super) async fn claim(s: &SqliteStore, id: i64) -> Result<Option<Claim>, StoreError> {
+    let Some(row) = sqlx::query("SELECT claim_json FROM submissions WHERE id = $1")
+        .bind(id)
+        .fetch_optional(s.reader())
+        .await?
+    else {
+        return Ok(None);
+    };
+    let text: String = row.try_get("claim_json")?;
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|e| StoreError::Corrupt(format!("claim of submission {id}: {e}")))
+}
+
 pub(super) async fn reverify_pending(s: &SqliteStore) -> Result<Vec<SubmissionInfo>, StoreError> {
     sqlx::query("SELECT * FROM submissions WHERE status = 'reverify' ORDER BY id")
-        .fetch_all(&s.pool)
+        .fetch_all(s.reader())
         .await?
         .iter()
         .map(submission_from)
@@ -170,7 +188,7 @@ pub(super) async fn requeue(
     base: &str,
     now: i64,
 ) -> Result<(), StoreError> {
-    let mut tx = s.pool.begin().await?;
+    let mut tx = s.pool().begin().await?;
     let sub = submission_in(&mut tx, submission_id).await?;
     if sub.status != "reverify" {
         return Err(StoreError::Conflict(format!(
@@ -197,7 +215,7 @@ pub(super) async fn reject(
     reason: &str,
     now: i64,
 ) -> Result<(), StoreError> {
-    let mut tx = s.pool.begin().await?;
+    let mut tx = s.pool().begin().await?;
     let sub = submission_in(&mut tx, submission_id).await?;
     if matches!(sub.status.as_str(), "accepted" | "rejected" | "invalid") {
         return Err(StoreError::Conflict(format!(

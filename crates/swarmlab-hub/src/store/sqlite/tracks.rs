@@ -1,5 +1,15 @@
 //! Tracks and their verified chains. The head moves only in a verdict's transaction
 //! (`verdicts.rs`).
+//!
+//! Nearly every request reads a track, and a track changes only when its head moves, so
+//! each track is kept in memory with its chain. A chain only grows, so of two copies the one
+//! with the longer chain is the newer, and a copy only ever replaces an older one: a reader
+//! that loaded a track just before a head move cannot put the old state back. A transition
+//! that changes a track must append to its chain and hand the new state to the cache after
+//! it commits ([`snapshot_in`], [`TrackCache::put`]).
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 
 use sqlx::sqlite::SqliteRow;
 use sqlx::Row;
@@ -9,6 +19,83 @@ use swarmlab_proto::{ChainEntry, EventBody, Rule};
 use super::ledger::append;
 use super::{json_list, to_json, SqliteStore, Tx};
 use crate::store::{StoreError, TrackRecord};
+
+/// A track and its chain, both from one committed state.
+pub(super) struct Snapshot {
+    record: TrackRecord,
+    chain: Vec<ChainEntry>,
+}
+
+/// The latest snapshot of each track read so far.
+#[derive(Default)]
+pub(super) struct TrackCache(RwLock<HashMap<String, Arc<Snapshot>>>);
+
+impl TrackCache {
+    fn get(&self, name: &str) -> Option<Arc<Snapshot>> {
+        // A poisoned lock only means a panic elsewhere mid-insert; the map itself is whole.
+        let map = self.0.read().unwrap_or_else(|p| p.into_inner());
+        map.get(name).cloned()
+    }
+
+    /// Keeps `snapshot` unless the copy held is as new; returns the copy now held.
+    pub(super) fn put(&self, snapshot: Snapshot) -> Arc<Snapshot> {
+        let mut map = self.0.write().unwrap_or_else(|p| p.into_inner());
+        match map.get(&snapshot.record.name) {
+            Some(held) if held.chain.len() >= snapshot.chain.len() => held.clone(),
+            _ => {
+                let snapshot = Arc::new(snapshot);
+                map.insert(snapshot.record.name.clone(), snapshot.clone());
+                snapshot
+            }
+        }
+    }
+}
+
+/// A track and its chain as `tx` sees them.
+pub(super) async fn snapshot_in(
+    tx: &mut Tx<'_>,
+    name: &str,
+) -> Result<Option<Snapshot>, StoreError> {
+    let Some(row) = sqlx::query("SELECT * FROM tracks WHERE name = $1")
+        .bind(name)
+        .fetch_optional(&mut **tx)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let chain = sqlx::query("SELECT * FROM chain WHERE track = $1 ORDER BY seq")
+        .bind(name)
+        .fetch_all(&mut **tx)
+        .await?
+        .iter()
+        .map(chain_entry_from)
+        .collect::<Result<_, StoreError>>()?;
+    Ok(Some(Snapshot {
+        record: track_from(&row)?,
+        chain,
+    }))
+}
+
+/// A track from the cache, loaded from one read transaction when missing.
+async fn cached(s: &SqliteStore, name: &str) -> Result<Option<Arc<Snapshot>>, StoreError> {
+    if let Some(hit) = s.tracks.get(name) {
+        return Ok(Some(hit));
+    }
+    let mut tx = s.reader().begin().await?;
+    let loaded = snapshot_in(&mut tx, name).await?;
+    tx.commit().await?;
+    Ok(loaded.map(|snapshot| s.tracks.put(snapshot)))
+}
+
+fn chain_entry_from(row: &SqliteRow) -> Result<ChainEntry, StoreError> {
+    Ok(ChainEntry {
+        seq: row.try_get("seq")?,
+        commit: row.try_get("commit_id")?,
+        parent: row.try_get("parent")?,
+        submission_id: row.try_get("submission_id")?,
+        at_ms: row.try_get("at_ms")?,
+    })
+}
 
 pub(super) fn track_from(row: &SqliteRow) -> Result<TrackRecord, StoreError> {
     let goal = match row.try_get::<String, _>("goal")?.as_str() {
@@ -47,7 +134,7 @@ pub(super) async fn create(
     track: &TrackRecord,
     now: i64,
 ) -> Result<(), StoreError> {
-    let mut tx = s.pool.begin().await?;
+    let mut tx = s.pool().begin().await?;
     let exists = sqlx::query("SELECT name FROM tracks WHERE name = $1")
         .bind(&track.name)
         .fetch_optional(&mut *tx)
@@ -86,22 +173,21 @@ pub(super) async fn create(
         editable: track.editable.clone(),
     };
     append(s, &mut tx, &track.name, now, event).await?;
+    let created = snapshot_in(&mut tx, &track.name).await?;
     tx.commit().await?;
+    if let Some(created) = created {
+        s.tracks.put(created);
+    }
     Ok(())
 }
 
 pub(super) async fn get(s: &SqliteStore, name: &str) -> Result<Option<TrackRecord>, StoreError> {
-    sqlx::query("SELECT * FROM tracks WHERE name = $1")
-        .bind(name)
-        .fetch_optional(&s.pool)
-        .await?
-        .map(|r| track_from(&r))
-        .transpose()
+    Ok(cached(s, name).await?.map(|t| t.record.clone()))
 }
 
 pub(super) async fn list(s: &SqliteStore) -> Result<Vec<TrackRecord>, StoreError> {
     sqlx::query("SELECT * FROM tracks ORDER BY name")
-        .fetch_all(&s.pool)
+        .fetch_all(s.reader())
         .await?
         .iter()
         .map(track_from)
@@ -109,19 +195,8 @@ pub(super) async fn list(s: &SqliteStore) -> Result<Vec<TrackRecord>, StoreError
 }
 
 pub(super) async fn chain(s: &SqliteStore, track: &str) -> Result<Vec<ChainEntry>, StoreError> {
-    sqlx::query("SELECT * FROM chain WHERE track = $1 ORDER BY seq")
-        .bind(track)
-        .fetch_all(&s.pool)
+    Ok(cached(s, track)
         .await?
-        .iter()
-        .map(|r| {
-            Ok(ChainEntry {
-                seq: r.try_get("seq")?,
-                commit: r.try_get("commit_id")?,
-                parent: r.try_get("parent")?,
-                submission_id: r.try_get("submission_id")?,
-                at_ms: r.try_get("at_ms")?,
-            })
-        })
-        .collect()
+        .map(|t| t.chain.clone())
+        .unwrap_or_default())
 }

@@ -1,21 +1,27 @@
 //! Recording a verifier's report: partial measurements, a fault, or a verdict that
-//! rejects the submission or moves the head by compare-and-swap on the parent.
+//! rejects the submission or moves the head by compare-and-swap on the parent. A verdict
+//! keeps the head's reruns per hardware class, the sample the noise is estimated from.
 
 use sqlx::Row;
 use swarmlab_proto::EventBody;
 
 use super::jobs::job_from;
 use super::ledger::append;
-use super::tracks::track_in;
+use super::quotas;
+use super::tracks::{snapshot_in, track_in};
 use super::{next_id, to_json, SqliteStore};
-use crate::store::{Report, ReportKind, ReportOutcome, StoreError};
+use crate::store::{HeadRuns, Report, ReportKind, ReportOutcome, StoreError};
+
+/// Rejections that make a claim false: the worker said it was better and it was not, or it
+/// did not even run. Each costs the worker one from its quota.
+const FALSE_CLAIMS: &[&str] = &["not_better", "not_reproduced", "crash", "timeout"];
 
 pub(super) async fn record_report(
     s: &SqliteStore,
     report: &Report,
     now: i64,
 ) -> Result<ReportOutcome, StoreError> {
-    let mut tx = s.pool.begin().await?;
+    let mut tx = s.pool().begin().await?;
     let job = sqlx::query("SELECT * FROM jobs WHERE id = $1")
         .bind(report.job_id)
         .fetch_optional(&mut *tx)
@@ -95,6 +101,26 @@ pub(super) async fn record_report(
     .bind(now)
     .execute(&mut *tx)
     .await?;
+    // The head's reruns measure the base this job was verified against, whatever the head
+    // is now.
+    let head: Vec<f64> = report
+        .measurements
+        .head
+        .iter()
+        .copied()
+        .filter(|v| v.is_finite())
+        .collect();
+    sqlx::query(
+        "INSERT INTO head_measurements (track, commit_id, hardware_class, verdict_id, rerun, value) \
+         SELECT $1, $2, $3, $4, key, value FROM json_each($5)",
+    )
+    .bind(&job.track)
+    .bind(&job.base)
+    .bind(&report.measurements.hardware_class)
+    .bind(verdict_id)
+    .bind(to_json(&head))
+    .execute(&mut *tx)
+    .await?;
     sqlx::query("UPDATE jobs SET state = 'done', lease_deadline_ms = NULL WHERE id = $1")
         .bind(job.id)
         .execute(&mut *tx)
@@ -112,12 +138,22 @@ pub(super) async fn record_report(
         verifier_signature: report.signature.clone(),
     };
     let verdict_seq = append(s, &mut tx, &job.track, now, event).await?;
+    // The track's new state, for the cache once the head move is committed.
+    let mut moved_track = None;
+    let worker: String = sqlx::query("SELECT worker FROM submissions WHERE id = $1")
+        .bind(job.submission_id)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("worker")?;
     let outcome = if let Some(reason) = reason {
         sqlx::query("UPDATE submissions SET status = 'rejected', reason = $1 WHERE id = $2")
             .bind(&reason)
             .bind(job.submission_id)
             .execute(&mut *tx)
             .await?;
+        if FALSE_CLAIMS.contains(&reason.as_str()) {
+            quotas::shrink(s, &mut tx, &worker, 1).await?;
+        }
         ReportOutcome::Rejected(reason)
     } else {
         // Compare-and-swap on the parent: the head moves only from the commit measured.
@@ -154,6 +190,8 @@ pub(super) async fn record_report(
                 verdict_seq,
             };
             append(s, &mut tx, &job.track, now, event).await?;
+            moved_track = snapshot_in(&mut tx, &job.track).await?;
+            quotas::grow(s, &mut tx, &worker).await?;
             ReportOutcome::Accepted {
                 head: job.candidate.clone(),
             }
@@ -168,5 +206,36 @@ pub(super) async fn record_report(
         }
     };
     tx.commit().await?;
+    if let Some(moved) = moved_track {
+        s.tracks.put(moved);
+    }
     Ok(outcome)
+}
+
+pub(super) async fn head_runs(
+    s: &SqliteStore,
+    track: &str,
+    commit: &str,
+) -> Result<Vec<HeadRuns>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT hardware_class, value FROM head_measurements WHERE track = $1 AND commit_id = $2 \
+         ORDER BY hardware_class, verdict_id, rerun",
+    )
+    .bind(track)
+    .bind(commit)
+    .fetch_all(s.reader())
+    .await?;
+    let mut out: Vec<HeadRuns> = Vec::new();
+    for row in rows {
+        let class: String = row.try_get("hardware_class")?;
+        let value: f64 = row.try_get("value")?;
+        match out.last_mut() {
+            Some(runs) if runs.hardware_class == class => runs.values.push(value),
+            _ => out.push(HeadRuns {
+                hardware_class: class,
+                values: vec![value],
+            }),
+        }
+    }
+    Ok(out)
 }
