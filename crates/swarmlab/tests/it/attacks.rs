@@ -57,8 +57,9 @@ fn pays_off_if(cheat: &str) -> Change {
     ))
 }
 
-const NOT_BETTER: &[&str] = &["not_better"];
-const NOT_ACCEPTED: &[&str] = &["not_better", "crash", "timeout"];
+/// The claim promised a gain the verifier did not measure.
+const NOT_REPRODUCED: &[&str] = &["not_reproduced"];
+const NOT_ACCEPTED: &[&str] = &["not_reproduced", "crash", "timeout"];
 
 fn attacks(verifier_dir: &Path, hub_port: u16) -> Vec<Attack> {
     let key = verifier_dir.join("identity.json");
@@ -67,7 +68,7 @@ fn attacks(verifier_dir: &Path, hub_port: u16) -> Vec<Attack> {
             name: "prints a fake metric line",
             change: model("echo '---'; echo 'loss: 0.000001'; echo \"w = 2.0\" > \"$OUT\""),
             claim: 0.000001,
-            expect: Expect::Rejected(NOT_BETTER),
+            expect: Expect::Rejected(NOT_REPRODUCED),
         },
         Attack {
             name: "patches the evaluator in its change",
@@ -79,13 +80,13 @@ fn attacks(verifier_dir: &Path, hub_port: u16) -> Vec<Attack> {
             name: "rewrites the evaluator at run time",
             change: pays_off_if("printf \"echo '---'; echo 'loss: 0.5'\\n\" > eval.sh 2>/dev/null"),
             claim: 0.5,
-            expect: Expect::Rejected(NOT_BETTER),
+            expect: Expect::Rejected(NOT_REPRODUCED),
         },
         Attack {
             name: "reads the verifier's secret key",
             change: pays_off_if(&format!("cat {} > /dev/null 2>&1", key.display())),
             claim: 1.0,
-            expect: Expect::Rejected(NOT_BETTER),
+            expect: Expect::Rejected(NOT_REPRODUCED),
         },
         Attack {
             name: "phones home",
@@ -93,7 +94,7 @@ fn attacks(verifier_dir: &Path, hub_port: u16) -> Vec<Attack> {
                 "python3 -c \"import socket; socket.create_connection(('127.0.0.1', {hub_port}), 2)\" 2>/dev/null"
             )),
             claim: 1.0,
-            expect: Expect::Rejected(NOT_BETTER),
+            expect: Expect::Rejected(NOT_REPRODUCED),
         },
         Attack {
             name: "leaves a symlink as its artifact",
@@ -166,14 +167,14 @@ fn attacks(verifier_dir: &Path, hub_port: u16) -> Vec<Attack> {
         Attack {
             name: "the head plus noise",
             change: model("# the same model, reworded\necho \"w = 2.0\" > \"$OUT\""),
-            claim: 1.99,
-            expect: Expect::Rejected(NOT_BETTER),
+            claim: 2.0,
+            expect: Expect::Rejected(&["not_better"]),
         },
         Attack {
             name: "claims a lucky seed",
             change: model("# lucky\necho \"w = 2.0\" > \"$OUT\""),
             claim: 1.2,
-            expect: Expect::Rejected(&["not_reproduced", "not_better"]),
+            expect: Expect::Rejected(NOT_REPRODUCED),
         },
     ]
 }
