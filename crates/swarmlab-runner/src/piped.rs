@@ -10,6 +10,7 @@ use std::fs::File;
 use std::io;
 use std::sync::mpsc;
 use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
 
 use crate::cancel::Cancel;
 use crate::error::RunError;
@@ -96,6 +97,20 @@ impl Piped {
         self.stdin = None;
         self.cancel.cancel();
         self.join()
+    }
+
+    /// Closes stdin and gives the program up to `grace` to end by itself (a server that
+    /// closed its stdout is usually exiting, and its exit code says why), then stops it as
+    /// [`Piped::stop`] does.
+    pub fn stop_after(mut self, grace: Duration) -> Result<RunOutcome, RunError> {
+        self.stdin = None;
+        let deadline = Instant::now() + grace;
+        while Instant::now() < deadline
+            && self.supervisor.as_ref().is_some_and(|s| !s.is_finished())
+        {
+            thread::sleep(Duration::from_millis(10));
+        }
+        self.stop()
     }
 
     fn join(&mut self) -> Result<RunOutcome, RunError> {

@@ -111,7 +111,15 @@ pub fn score_logits(
         request: 0,
     };
     let result = session.run(&mut piped, deadline, started);
-    let outcome = piped.stop()?;
+    // A server that hung up mid-session gets a moment to exit, so that its exit code (a
+    // crash) is reported rather than our stopping it.
+    let outcome = match &result {
+        Err(Failure::Wire {
+            error: WireError::Closed { .. },
+            ..
+        }) => piped.stop_after(HANG_UP_GRACE)?,
+        _ => piped.stop()?,
+    };
     let (startup, probe, scoring) = result.map_err(|failure| failure.explain(&outcome, server))?;
     if session.tally.bytes == 0 {
         return Err(EvalError::Data(
@@ -164,6 +172,9 @@ fn check_config(config: &LogitsConfig, tokens: &[u32]) -> Result<(), EvalError> 
     }
     Ok(())
 }
+
+/// How long a server that closed its stdout gets to exit by itself.
+const HANG_UP_GRACE: Duration = Duration::from_secs(2);
 
 /// What went wrong inside a session, before the server's ending is known.
 enum Failure {
