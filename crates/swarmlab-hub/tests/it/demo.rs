@@ -4,8 +4,8 @@
 //! through the hub's own operations with real git bundles, signed claims and signed
 //! verifier reports, so the pages see exactly what a live swarm would leave behind.
 //!
-//! The browser tests need only [`Demo::url`], the tokens and the pending submission; the
-//! seeding stays here, so a real `swarmlab demo` can replace it.
+//! The dashboard's page tests read it; the browser test runs against a live `swarmlab demo`
+//! instead (`crates/swarmlab/tests/it/dashboard.rs`).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -150,11 +150,6 @@ impl Demo {
         };
         demo.seed().await;
         demo
-    }
-
-    /// `http://127.0.0.1:PORT`.
-    pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
     }
 
     async fn seed(&mut self) {
