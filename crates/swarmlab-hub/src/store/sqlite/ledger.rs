@@ -2,7 +2,7 @@
 //! signature, appended inside the transaction of the change it records.
 
 use sqlx::Row;
-use swarmlab_proto::EventBody;
+use swarmlab_proto::{EventBody, LedgerEntry, SigningKey};
 
 use super::{to_i64, to_u64, SqliteStore, Tx};
 use crate::ledger;
@@ -16,6 +16,18 @@ pub(super) async fn append(
     now: i64,
     event: EventBody,
 ) -> Result<u64, StoreError> {
+    Ok(append_signed(&s.key, tx, track, now, event).await?.seq)
+}
+
+/// Seals `event` as the next entry of `track`'s ledger with `key` and appends it inside `tx`.
+/// The one place a ledger line is written.
+pub(crate) async fn append_signed(
+    key: &SigningKey,
+    tx: &mut Tx<'_>,
+    track: &str,
+    now: i64,
+    event: EventBody,
+) -> Result<LedgerEntry, StoreError> {
     let last =
         sqlx::query("SELECT seq, hash FROM ledger WHERE track = $1 ORDER BY seq DESC LIMIT 1")
             .bind(track)
@@ -29,7 +41,7 @@ pub(super) async fn append(
         None => None,
     };
     let entry = ledger::seal(
-        &s.key,
+        key,
         track,
         prev.as_ref().map(|(seq, hash)| (*seq, hash.as_str())),
         now,
@@ -42,7 +54,7 @@ pub(super) async fn append(
         .bind(entry.to_line())
         .execute(&mut **tx)
         .await?;
-    Ok(entry.seq)
+    Ok(entry)
 }
 
 pub(super) async fn lines(s: &SqliteStore, track: &str) -> Result<Vec<String>, StoreError> {

@@ -15,7 +15,7 @@ mod ideas;
 mod identities;
 mod jobs;
 mod leases;
-mod ledger;
+pub(crate) mod ledger;
 mod quotas;
 mod submissions;
 mod tracks;
@@ -38,7 +38,7 @@ use super::{
 use crate::config::QuotaConfig;
 use leases::Leased;
 
-type Tx<'c> = Transaction<'c, Sqlite>;
+pub(crate) type Tx<'c> = Transaction<'c, Sqlite>;
 
 /// Read-only connections beside the writer, each with its own SQLite worker thread (two and
 /// four measured alike on two cores).

@@ -5,7 +5,7 @@ use sqlx::Row;
 use swarmlab_proto::{EventBody, LedgerEntry};
 
 use super::{corrupt, SqliteViews};
-use crate::ledger;
+use crate::store::sqlite::ledger::append_signed;
 use crate::store::StoreError;
 
 impl SqliteViews {
@@ -48,36 +48,12 @@ impl SqliteViews {
                 "{commit} is not entry {chain_seq} of the chain of track `{track}`"
             )));
         }
-        let last =
-            sqlx::query("SELECT seq, hash FROM ledger WHERE track = $1 ORDER BY seq DESC LIMIT 1")
-                .bind(track)
-                .fetch_optional(&mut *tx)
-                .await?;
-        let prev = match &last {
-            Some(row) => Some((
-                u64::try_from(row.try_get::<i64, _>("seq")?).map_err(corrupt)?,
-                row.try_get::<String, _>("hash")?,
-            )),
-            None => None,
+        let event = EventBody::Promotion {
+            commit: commit.to_string(),
+            chain_seq,
+            by: by.to_string(),
         };
-        let entry = ledger::seal(
-            &self.key,
-            track,
-            prev.as_ref().map(|(s, h)| (*s, h.as_str())),
-            now,
-            EventBody::Promotion {
-                commit: commit.to_string(),
-                chain_seq,
-                by: by.to_string(),
-            },
-        );
-        sqlx::query("INSERT INTO ledger (track, seq, hash, line) VALUES ($1, $2, $3, $4)")
-            .bind(track)
-            .bind(i64::try_from(entry.seq).map_err(corrupt)?)
-            .bind(&entry.hash)
-            .bind(entry.to_line())
-            .execute(&mut *tx)
-            .await?;
+        let entry = append_signed(&self.key, &mut tx, track, now, event).await?;
         tx.commit().await?;
         Ok(entry)
     }
