@@ -12,13 +12,20 @@ pub fn audit(args: &AuditArgs) -> anyhow::Result<()> {
     let report = swarmlab_hub::audit(&text, &key)
         .with_context(|| format!("{} does not audit", args.ledger.display()))?;
     println!(
-        "ok: track {}: {} entries ({} submissions, {} verdicts, {} head moves); head {}",
+        "ok: track {}: {} entries ({} submissions, {} verdicts, {} head moves, {} promotions); head {}{}; last hash {}",
         report.track,
         report.entries,
         report.submissions,
         report.verdicts,
         report.head_moves,
-        report.head
+        report.promotions,
+        report.head,
+        report
+            .main
+            .as_deref()
+            .map(|m| format!(", main {m}"))
+            .unwrap_or_default(),
+        report.last_hash
     );
     Ok(())
 }
