@@ -1,8 +1,10 @@
 //! The embedded default track end to end: `swarmlab init` writes tinygpt, the setup step
 //! builds it, and the loop trains a real GPT for a few seconds per experiment.
 //!
-//! The build shares `target/tinygpt` of this workspace with the track's own test suite (see
-//! `.ci/run`), so the dependencies compile once.
+//! The build goes to `target/tinygpt-loop` of this workspace, a folder of its own: the loop
+//! builds edited copies of the track, and cargo, which keys a path package's build by its
+//! name and its sources' paths relative to it, would take such a copy's binary as up to date
+//! for the pristine track in a shared folder.
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -13,7 +15,7 @@ use crate::harness::{Output, BIN};
 fn tinygpt_trains_end_to_end_and_reports_its_entropy_floor() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("tinygpt");
-    let target = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/tinygpt");
+    let target = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/tinygpt-loop");
     let swarmlab = |args: &[&str]| -> Output {
         let output = Command::new(BIN)
             .args(args)
