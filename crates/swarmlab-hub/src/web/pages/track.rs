@@ -73,7 +73,7 @@ pub async fn track(
              <span class=\"key kept\">on the chain</span><span class=\"key rejected\">{not_kept}</span>\
              <span class=\"key step\">the chain's best</span><span class=\"key failed\">crashed or timed out</span>{reference}\
              </figcaption></figure>",
-            not_kept = if s.local { "discarded" } else { "rejected" },
+            not_kept = if s.local { "discarded" } else { "not on the chain" },
             reference = progress_data.reference.as_ref().map_or(String::new(), |r| format!(
                 "<span class=\"key reference\">{}</span>",
                 esc(&r.label)
