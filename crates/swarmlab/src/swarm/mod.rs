@@ -8,6 +8,7 @@
 pub mod client;
 pub mod evaluate;
 pub mod identity;
+pub mod lease;
 pub mod mirror;
 pub mod submission;
 pub mod verifier;

@@ -8,22 +8,21 @@
 //! the head, or of anything here, is the verifier's (`verifier_fault`), retried elsewhere.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
 use swarmlab_core::spec::SPEC_FILE;
 use swarmlab_core::TrackSpec;
 use swarmlab_proto::{
-    signing, IdentityInfo, JobLease, LeaseDeadline, Measurements, ReportRequest, ReportResponse,
-    Role, RunOutcome, SigningKey, TrackInfo,
+    signing, IdentityInfo, JobLease, Measurements, ReportRequest, ReportResponse, Role, RunOutcome,
+    SigningKey, TrackInfo,
 };
 use swarmlab_runner::{Cancel, Ending, Exit, RunSpec, SandboxConfig};
 
 use super::client::{ClientError, HubClient};
 use super::evaluate::{self, Scored, Side};
 use super::identity::IdentityFile;
+use super::lease::{remember, resumed, Heartbeat};
 use super::mirror::Mirror;
 use super::{pause, random_seed, short};
 use crate::session::Stop;
@@ -83,7 +82,7 @@ pub fn verify(options: VerifyOptions, cancel: Cancel) -> anyhow::Result<Stop> {
         if options.jobs.is_some_and(|n| done >= n) {
             return Ok(Stop::Limit);
         }
-        let lease = match resumed(&options, &client) {
+        let lease = match resumed(&options.dir, &client) {
             Some(lease) => Some(lease),
             None => {
                 match client.post::<_, Option<JobLease>>("jobs/lease", &serde_json::json!({})) {
@@ -99,7 +98,7 @@ pub fn verify(options: VerifyOptions, cancel: Cancel) -> anyhow::Result<Stop> {
             }
             continue;
         };
-        remember(&options, Some(&lease))?;
+        remember(&options.dir, Some(&lease))?;
         match run_job(&options, &client, &mirror, &me, &lease, &cancel) {
             Ok(answer) => eprintln!(
                 "verifier: job #{} ({}) {}{}{}",
@@ -120,7 +119,7 @@ pub fn verify(options: VerifyOptions, cancel: Cancel) -> anyhow::Result<Stop> {
             Err(e) => eprintln!("verifier: job #{} abandoned: {e:#}", lease.job_id),
         }
         let _ = std::fs::remove_dir_all(job_dir(&options, lease.job_id));
-        remember(&options, None)?;
+        remember(&options.dir, None)?;
         done += 1;
     }
 }
@@ -165,44 +164,6 @@ fn enroll(options: &VerifyOptions, client: &HubClient) -> anyhow::Result<Identit
     identity.token = Some(token);
     identity.save(&options.dir)?;
     Ok(identity)
-}
-
-/// Where the job in hand is remembered, so that a verifier killed mid-job resumes it.
-fn lease_path(options: &VerifyOptions) -> PathBuf {
-    options.dir.join("lease.json")
-}
-
-fn remember(options: &VerifyOptions, lease: Option<&JobLease>) -> anyhow::Result<()> {
-    let path = lease_path(options);
-    match lease {
-        Some(lease) => std::fs::write(&path, serde_json::to_vec(lease)?),
-        None => std::fs::remove_file(&path).or_else(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => Ok(()),
-            _ => Err(e),
-        }),
-    }
-    .with_context(|| format!("failed to update {}", path.display()))
-}
-
-/// The job a previous run of this verifier held, if its lease still stands.
-fn resumed(options: &VerifyOptions, client: &HubClient) -> Option<JobLease> {
-    let text = std::fs::read(lease_path(options)).ok()?;
-    let lease: JobLease = serde_json::from_slice(&text).ok()?;
-    let beat: Result<LeaseDeadline, _> = client.post(
-        &format!("jobs/{}/heartbeat", lease.job_id),
-        &serde_json::json!({}),
-    );
-    match beat {
-        Ok(_) => {
-            eprintln!("verifier: resuming job #{}", lease.job_id);
-            Some(lease)
-        }
-        Err(e) => {
-            eprintln!("verifier: the lease on job #{} is gone ({e})", lease.job_id);
-            let _ = remember(options, None);
-            None
-        }
-    }
 }
 
 fn job_dir(options: &VerifyOptions, job: i64) -> PathBuf {
@@ -467,61 +428,6 @@ impl Reporter<'_> {
             .client
             .post(&format!("jobs/{}/report", self.lease.job_id), &request)?)
     }
-}
-
-/// Keeps a job's lease alive while it runs; when the hub says the lease is gone (or the
-/// verifier is stopping) it cancels the job's runs.
-struct Heartbeat {
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Heartbeat {
-    fn start(client: &HubClient, lease: &JobLease, cancel: &Cancel, job: &Cancel) -> Heartbeat {
-        let stop = Arc::new(AtomicBool::new(false));
-        let left = lease.deadline_ms - now_ms();
-        let every = Duration::from_millis((left / 3).clamp(200, 60_000) as u64);
-        let (client, cancel, job, flag) =
-            (client.clone(), cancel.clone(), job.clone(), stop.clone());
-        let id = lease.job_id;
-        let thread = std::thread::spawn(move || {
-            let mut next = std::time::Instant::now() + every;
-            while !flag.load(Ordering::SeqCst) {
-                if cancel.is_cancelled() {
-                    job.cancel();
-                    return;
-                }
-                if std::time::Instant::now() >= next {
-                    next += every;
-                    let beat: Result<LeaseDeadline, _> =
-                        client.post(&format!("jobs/{id}/heartbeat"), &serde_json::json!({}));
-                    if let Err(ClientError::Refused { message, .. }) = beat {
-                        eprintln!("verifier: job #{id} lease lost: {message}");
-                        job.cancel();
-                        return;
-                    }
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        });
-        Heartbeat {
-            stop,
-            thread: Some(thread),
-        }
-    }
-
-    fn stop(mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// A name for this machine's hardware, so that the hub compares like with like: the CPU
