@@ -100,10 +100,17 @@ impl HubClient {
         self.decode(path, &answer)
     }
 
+    /// An answer that is not the JSON expected is not retried: whatever answered is not a
+    /// swarmlab hub of this API version.
     fn decode<T: DeserializeOwned>(&self, path: &str, body: &[u8]) -> Result<T, ClientError> {
-        serde_json::from_slice(body).map_err(|e| ClientError::Unreachable {
+        serde_json::from_slice(body).map_err(|e| ClientError::Refused {
             what: path.to_string(),
-            message: format!("the answer is not the JSON expected: {e}"),
+            status: 200,
+            code: "not_a_hub".into(),
+            message: format!(
+                "the answer is not the JSON a swarmlab hub gives ({e}); is {} a hub?",
+                self.base
+            ),
         })
     }
 

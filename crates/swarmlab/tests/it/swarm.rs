@@ -404,3 +404,45 @@ fn workers_and_a_verifier_ride_out_a_hub_killed_again_and_again() {
     std::fs::write(&path, ledger).unwrap();
     swarmlab(&["audit", path.to_str().unwrap(), "--key", &key], None).success();
 }
+
+#[test]
+fn a_worker_pointed_at_something_that_is_not_a_hub_stops_with_a_clear_error() {
+    // A web server that answers every request with a page.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut stream = stream;
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            let page = "<html>hello</html>";
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{page}",
+                page.len()
+            );
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let out = swarmlab(
+        &[
+            "work",
+            "--hub",
+            &format!("http://{address}"),
+            "--track",
+            "toy",
+            "--dir",
+            dir.path().to_str().unwrap(),
+        ],
+        None,
+    )
+    .fails_with(1);
+    assert!(
+        out.stderr.contains("is not the JSON a swarmlab hub gives"),
+        "{out}"
+    );
+    assert!(
+        !dir.path().join("identity.json").exists(),
+        "nothing registered"
+    );
+}
