@@ -169,6 +169,10 @@ impl<'a> Supervisor<'a> {
         self.cleaned_up = true;
         let until = Instant::now() + EOF_WAIT;
         let mut first = true;
+        // A scan of /proc is not atomic: a process read before its parent exited and its
+        // parent read after may be seen as nobody's child, and missed. So "gone" must hold on
+        // two scans in a row; by the second the orphan has been reparented to us.
+        let mut gone_before = false;
         loop {
             let snapshot = self.tree.scan();
             if first {
@@ -179,6 +183,11 @@ impl<'a> Supervisor<'a> {
             kill::signal_tree(&snapshot, self.tree.root(), libc::SIGKILL);
             let unreaped = kill::reap_orphans(&snapshot, self.tree.root());
             let gone = snapshot.alive().next().is_none() && unreaped == 0;
+            if gone && !gone_before {
+                gone_before = true;
+                continue;
+            }
+            gone_before = gone;
             if (gone && (self.log_eof || !wait_for_log)) || Instant::now() >= until {
                 return;
             }
