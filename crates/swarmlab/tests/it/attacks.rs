@@ -13,6 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use crate::harness::{poll_until, swarmlab, BIN};
+use crate::hubs::{enroll_verifier, free_address};
 
 const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/attack");
 
@@ -305,9 +306,7 @@ fn every_attack_gets_its_verdict_and_the_honest_controls_pass() {
         let entry = entry.unwrap();
         std::fs::copy(entry.path(), repo.join(entry.file_name())).unwrap();
     }
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let address = listener.local_addr().unwrap();
-    drop(listener);
+    let address: std::net::SocketAddr = free_address().parse().unwrap();
     let corpus = Corpus {
         url: format!("http://{address}"),
         repo: repo.clone(),
@@ -348,39 +347,7 @@ fn every_attack_gets_its_verdict_and_the_honest_controls_pass() {
     .success();
     let verifier_dir = corpus.dir.path().join("verifier");
     let verifier_str = verifier_dir.to_str().unwrap();
-    let enroll = swarmlab(
-        &["verify", "--hub", &corpus.url, "--dir", verifier_str],
-        None,
-    )
-    .fails_with(1);
-    let key = enroll
-        .stderr
-        .split("--public-key ")
-        .nth(1)
-        .unwrap()
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_string();
-    let token = swarmlab(
-        &[
-            "hub",
-            "add-identity",
-            "--data-dir",
-            data_str,
-            "--role",
-            "verifier",
-            "--name",
-            "v",
-            "--public-key",
-            &key,
-        ],
-        None,
-    )
-    .success()
-    .stdout
-    .trim()
-    .to_string();
+    let token = enroll_verifier(&corpus.url, data_str, verifier_str);
     let _hub = Background(
         Command::new(BIN)
             .args([

@@ -17,6 +17,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use crate::harness::{send, swarmlab, BIN};
+use crate::hubs::{get, get_json, is_final, status_of, submission_ids};
 
 /// The toy track's known optimum: loss 1 plus noise, better than any head the demo reaches
 /// in seconds.
@@ -143,6 +144,7 @@ fn the_dashboard_of_a_live_demo_works_in_a_browser() {
         .next()
         .unwrap()
         .to_string();
+    let address = url.trim_start_matches("http://");
     let admin = demo.line(
         |l| l.trim_start().starts_with("admin "),
         Duration::from_secs(10),
@@ -163,19 +165,10 @@ fn the_dashboard_of_a_live_demo_works_in_a_browser() {
     workers.iter().for_each(|pid| send(*pid, libc::SIGSTOP));
     let drained = crate::harness::poll_until(Duration::from_secs(120), || {
         std::thread::sleep(Duration::from_millis(300));
-        let ledger = http_text(&url, "/api/v1/tracks/toy/ledger", &admin);
-        ledger
-            .lines()
-            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-            .filter(|e| e["event"]["kind"] == "submission")
-            .filter_map(|e| e["event"]["submission_id"].as_i64())
-            .all(|id| {
-                let info = http_get(&url, &format!("/api/v1/submissions/{id}"), &admin);
-                matches!(
-                    info["status"].as_str(),
-                    Some("accepted" | "rejected" | "invalid")
-                )
-            })
+        let (_, ledger) = get(address, "/api/v1/tracks/toy/ledger", &admin);
+        submission_ids(&ledger)
+            .into_iter()
+            .all(|id| is_final(&status_of(address, id, &admin)))
     });
     assert!(drained, "the verifier did not drain the queue");
     verifier.iter().for_each(|pid| send(*pid, libc::SIGSTOP));
@@ -184,7 +177,7 @@ fn the_dashboard_of_a_live_demo_works_in_a_browser() {
         serde_json::from_str(&std::fs::read_to_string(dir.join("worker-1/identity.json")).unwrap())
             .unwrap();
     let worker_token = identity["token"].as_str().unwrap().to_string();
-    let info = http_get(&url, "/api/v1/tracks/toy", &admin);
+    let info = get_json(address, "/api/v1/tracks/toy", &admin);
     let head = info["head"].as_str().unwrap().to_string();
     let checkout = tmp.path().join("mine");
     let git = |args: &[&str]| {
@@ -286,44 +279,4 @@ fn the_dashboard_of_a_live_demo_works_in_a_browser() {
         "the browser tests failed ({status}):\n{log}"
     );
     eprintln!("{log}");
-}
-
-/// One GET with a bearer token, as JSON.
-fn http_get(url: &str, path: &str, token: &str) -> serde_json::Value {
-    let body = http_text(url, path, token);
-    serde_json::from_str(&body).unwrap_or_else(|_| panic!("not JSON: {body}"))
-}
-
-/// One GET with a bearer token, its body; tried again while the hub rate-limits.
-fn http_text(url: &str, path: &str, token: &str) -> String {
-    loop {
-        let (status, body) = http_once(url, path, token);
-        if status != 429 {
-            return body;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
-fn http_once(url: &str, path: &str, token: &str) -> (u16, String) {
-    use std::io::{Read, Write};
-    let address = url.trim_start_matches("http://");
-    let mut stream = std::net::TcpStream::connect(address).unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut raw = String::new();
-    stream.read_to_string(&mut raw).unwrap();
-    let status = raw
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = raw
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b)
-        .unwrap_or_default();
-    (status, body.to_string())
 }

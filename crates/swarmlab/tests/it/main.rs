@@ -3,6 +3,7 @@
 //! script proposer rewrites for each experiment.
 
 mod harness;
+mod hubs;
 
 mod hub;
 

@@ -3,7 +3,6 @@
 //! SIGKILL again and again without an accepted commit lost or applied twice.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -11,6 +10,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::harness::{poll_until, send, swarmlab, BIN};
+use crate::hubs::{enroll_verifier, free_address, get, is_final, status_of, submission_ids};
 
 #[test]
 fn the_demo_grows_the_chain_and_its_ledger_audits_until_one_byte_changes() {
@@ -146,70 +146,6 @@ impl Drop for Client {
     }
 }
 
-/// One GET, tried again while the hub rate-limits (the test polls as one admin).
-fn get(address: &str, path: &str, token: &str) -> (u16, String) {
-    loop {
-        let (status, body) = get_once(address, path, token);
-        if status != 429 {
-            return (status, body);
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
-/// The status of a submission, e.g. `queued` or `accepted`.
-fn status_of(address: &str, id: i64, token: &str) -> String {
-    let (_, body) = get(address, &format!("/api/v1/submissions/{id}"), token);
-    serde_json::from_str::<Value>(&body).unwrap_or_default()["status"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string()
-}
-
-/// One GET on a fresh connection: the status and the body.
-fn get_once(address: &str, path: &str, token: &str) -> (u16, String) {
-    let Ok(mut stream) = TcpStream::connect(address) else {
-        return (0, String::new());
-    };
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    let request = format!(
-        "GET {path} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
-    );
-    if stream.write_all(request.as_bytes()).is_err() {
-        return (0, String::new());
-    }
-    let mut raw = Vec::new();
-    let _ = stream.read_to_end(&mut raw);
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let status = text
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (status, body)
-}
-
-fn free_address() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().to_string()
-}
-
-/// Submission ids in a ledger, in order.
-fn submissions(ledger: &str) -> Vec<i64> {
-    ledger
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|e| e["event"]["kind"] == "submission")
-        .filter_map(|e| e["event"]["submission_id"].as_i64())
-        .collect()
-}
-
 #[test]
 fn workers_and_a_verifier_ride_out_a_hub_killed_again_and_again() {
     let dir = tempfile::tempdir().unwrap();
@@ -237,43 +173,7 @@ fn workers_and_a_verifier_ride_out_a_hub_killed_again_and_again() {
     // A verifier without a token says how to enroll its key.
     let verifier_dir = dir.path().join("verifier");
     let verifier_str = verifier_dir.to_str().unwrap();
-    let refused = swarmlab(
-        &[
-            "verify",
-            "--hub",
-            &url,
-            "--dir",
-            verifier_str,
-            "--sandbox",
-            "off",
-        ],
-        None,
-    )
-    .fails_with(1);
-    let key = refused
-        .stderr
-        .split("--public-key ")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .unwrap_or_else(|| panic!("no key to enroll\n{refused}"))
-        .to_string();
-    let token = swarmlab(
-        &[
-            "hub",
-            "add-identity",
-            "--data-dir",
-            data_str,
-            "--role",
-            "verifier",
-            "--name",
-            "v1",
-            "--public-key",
-            &key,
-        ],
-        None,
-    )
-    .success();
-    let token = token.stdout.trim().to_string();
+    let token = enroll_verifier(&url, data_str, verifier_str);
 
     let logs = dir.path();
     let verify = |token: &str, log: &str| {
@@ -338,13 +238,8 @@ fn workers_and_a_verifier_ride_out_a_hub_killed_again_and_again() {
 
     // With the workers stopped, the verifier drains the queue: nothing stays stuck.
     let (_, ledger) = get(&address, "/api/v1/tracks/toy/ledger", &admin);
-    let ids = submissions(&ledger);
-    let finished = |id: &i64| {
-        matches!(
-            status_of(&address, *id, &admin).as_str(),
-            "accepted" | "rejected" | "invalid"
-        )
-    };
+    let ids = submission_ids(&ledger);
+    let finished = |id: &i64| is_final(&status_of(&address, *id, &admin));
     let settled = poll_until(Duration::from_secs(90), || {
         std::thread::sleep(Duration::from_millis(300));
         ids.iter().all(finished)
