@@ -46,6 +46,30 @@ pub struct HubConfig {
     pub rate_limit: RateLimitConfig,
     /// How many submissions a worker may have waiting for verification.
     pub quota: QuotaConfig,
+    /// How often verifiers get a canary, and what a suspension re-checks.
+    pub canary: CanaryConfig,
+}
+
+/// Canaries (`POST /api/v1/canaries`): submissions whose right verdict is known, handed to
+/// verifiers among their jobs. A verifier gets one before its first job and then after a
+/// random number of real jobs, from 1 to `2 * every - 1` (`every` on average; 0 hands out
+/// none). One that decides a canary wrong is suspended, and its verdicts of the last
+/// `recheck_window` are verified again by others.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CanaryConfig {
+    pub every: u32,
+    #[serde(deserialize_with = "humane")]
+    pub recheck_window: Duration,
+}
+
+impl Default for CanaryConfig {
+    fn default() -> Self {
+        CanaryConfig {
+            every: 10,
+            recheck_window: Duration::from_secs(7 * 24 * 3600),
+        }
+    }
 }
 
 /// Verification quotas, BOINC's rule: a worker's submissions waiting for verification are
@@ -119,6 +143,7 @@ impl Default for HubConfig {
             idea_similarity: 0.6,
             rate_limit: RateLimitConfig::default(),
             quota: QuotaConfig::default(),
+            canary: CanaryConfig::default(),
         }
     }
 }
@@ -153,6 +178,8 @@ const ENV_KEYS: &[(&str, &[&str])] = &[
     ("RATE_LIMIT_PER_SECOND", &["rate_limit", "per_second"]),
     ("QUOTA_INITIAL", &["quota", "initial"]),
     ("QUOTA_MAX", &["quota", "max"]),
+    ("CANARY_EVERY", &["canary", "every"]),
+    ("CANARY_RECHECK_WINDOW", &["canary", "recheck_window"]),
 ];
 
 impl HubConfig {

@@ -39,7 +39,8 @@ impl Hub {
         let key = load_or_create_key(&config.key_path())?;
         let store = SqliteStore::open(&config.database_path(), key.clone())
             .await?
-            .with_quotas(config.quota);
+            .with_quotas(config.quota)
+            .with_recheck_window(config.canary.recheck_window);
         let views =
             SqliteViews::open(&config.database_path(), store.pool().clone(), key.clone()).await?;
         Ok(Hub {

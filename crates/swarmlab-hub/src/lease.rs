@@ -98,10 +98,14 @@ impl Hub {
         Ok(self.store.finish_idea(id, &caller.id, self.now()).await?)
     }
 
-    /// Leases the oldest open verification job the caller did not submit.
+    /// Leases the oldest open verification job the caller did not submit, or a canary when
+    /// the caller is due one.
     pub async fn lease_job(&self, caller: &Identity) -> Result<Option<JobLease>, HubError> {
         require(caller, Role::Verifier)?;
         let (now, deadline) = self.job_deadline();
+        if let Some(canary) = self.lease_canary(caller, now, deadline).await? {
+            return Ok(Some(canary));
+        }
         let lease = self.store.lease_job(&caller.id, now, deadline).await?;
         if let Some(lease) = &lease {
             self.publish(HubEvent::new(EventKind::Lease, &lease.track));
@@ -244,7 +248,10 @@ impl Hub {
         };
         let outcome = self.store.record_report(&report, self.now()).await?;
         let event = |kind| HubEvent::new(kind, &job.track).about(job.submission_id);
-        self.publish(event(EventKind::Verdict));
+        // A canary's verdict is nobody's business: no event names its submission.
+        if job.canary_id.is_none() {
+            self.publish(event(EventKind::Verdict));
+        }
         if matches!(outcome, ReportOutcome::Accepted { .. }) {
             self.publish(event(EventKind::Head));
         }
@@ -253,6 +260,9 @@ impl Hub {
             ReportOutcome::Retry => ("retry", None),
             ReportOutcome::Rejected(reason) => ("rejected", Some(reason)),
             ReportOutcome::Accepted { .. } => ("accepted", None),
+            ReportOutcome::Recorded { accepted, reason } => {
+                (if accepted { "accepted" } else { "rejected" }, reason)
+            }
             ReportOutcome::Reverify { .. } => {
                 self.reverify_pending().await?;
                 ("reverify", None)

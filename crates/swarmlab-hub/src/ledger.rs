@@ -51,6 +51,8 @@ pub struct AuditReport {
     pub verdicts: u64,
     pub head_moves: u64,
     pub promotions: u64,
+    /// Verifiers suspended for deciding a canary wrong.
+    pub suspensions: u64,
     /// The head after the last move (the baseline when none).
     pub head: String,
     /// The commit of the last promotion, if any.
@@ -151,6 +153,7 @@ pub fn audit(ledger_text: &str, hub_public_key: &VerifyingKey) -> Result<AuditRe
                 return Err(AuditError::NoTrack { line });
             }
             (EventBody::Submission { .. }, _) => report.submissions += 1,
+            (EventBody::VerifierSuspended { .. }, _) => report.suspensions += 1,
             (EventBody::Verdict { .. }, _) => {
                 report.verdicts += 1;
                 verdicts.insert(entry.seq, entry.clone());

@@ -8,6 +8,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod canary;
 pub mod chain;
 pub mod clock;
 pub mod config;

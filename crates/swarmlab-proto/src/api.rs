@@ -77,6 +77,9 @@ pub struct IdentityInfo {
     pub name: String,
     pub role: Role,
     pub public_key: Option<String>,
+    /// Why a verifier was suspended (it decided a canary wrong); `None` when it is not.
+    #[serde(default)]
+    pub suspended: Option<String>,
 }
 
 /// `POST /api/v1/tracks` (admin): a repository on the hub's machine and its baseline.
@@ -189,6 +192,36 @@ pub struct SubmissionInfo {
     pub status: String,
     pub reason: Option<String>,
     pub received_ms: i64,
+    /// An accepted submission that a re-check rejected: the id of that verdict.
+    #[serde(default)]
+    pub disputed_by: Option<i64>,
+}
+
+/// `POST /api/v1/canaries` (admin): a submission whose right verdict is known, to test
+/// verifiers with.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AddCanaryRequest {
+    pub submission_id: i64,
+    /// `accept` (a known improvement) or `reject` (a known cheat or non-improvement).
+    pub expect: String,
+    /// What the canary is, for maintainers.
+    #[serde(default)]
+    pub note: String,
+}
+
+/// A canary and how verifiers fared on it (`GET /api/v1/canaries`, admin).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CanaryInfo {
+    pub id: i64,
+    pub track: String,
+    pub submission_id: i64,
+    pub expect: String,
+    pub note: String,
+    /// Canary jobs decided (`accept` or `reject`).
+    pub checks: u32,
+    /// Of those, decided the other way.
+    pub failures: u32,
+    pub created_ms: i64,
 }
 
 /// A verification job leased to a verifier. The claim is withheld: the verifier is blind.

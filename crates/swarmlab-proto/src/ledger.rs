@@ -65,6 +65,20 @@ pub enum EventBody {
         submission_id: i64,
         verdict_seq: u64,
     },
+    /// A verifier decided a canary (a submission whose right verdict is known) the other way:
+    /// it may take no more jobs, and the verdicts it gave recently are verified again.
+    VerifierSuspended {
+        verifier: String,
+        canary_job: i64,
+        /// `accept` or `reject`: what the canary should get, and what the verifier's
+        /// measurements gave.
+        expected: String,
+        decision: String,
+        measurements: Measurements,
+        verifier_signature: String,
+        /// Ids of the verifier's verdicts (any track) queued to be verified again.
+        rechecked_verdicts: Vec<i64>,
+    },
     /// A maintainer moved the track's `main` to `commit`, the chain's entry `chain_seq`.
     Promotion {
         commit: String,

@@ -231,6 +231,27 @@ fn table() -> Table {
         "Report signed measurements",
         post(report),
     )
+    .add(
+        "post",
+        "/api/v1/canaries",
+        "admin",
+        "Make a verified submission a canary: a known answer verifiers are tested with",
+        post(add_canary),
+    )
+    .add(
+        "get",
+        "/api/v1/canaries",
+        "admin",
+        "The canaries, with how often verifiers decided each one wrong",
+        get(list_canaries),
+    )
+    .add(
+        "post",
+        "/api/v1/verifiers/{id}/reinstate",
+        "admin",
+        "Let a verifier suspended by a canary take jobs again",
+        post(reinstate),
+    )
 }
 
 /// The documented routes.

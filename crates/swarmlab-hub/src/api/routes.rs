@@ -5,10 +5,10 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use swarmlab_proto::{
-    AddTrackRequest, CreateIdentityRequest, HeadNoise, HubInfo, IdeaInfo, IdentityInfo,
-    IdentityToken, JobLease, LeaseDeadline, NewIdea, PromoteRequest, PromotionInfo,
-    RegisterRequest, ReportRequest, ReportResponse, Role, SubmissionInfo, SubmitRequest, TrackInfo,
-    API_VERSION,
+    AddCanaryRequest, AddTrackRequest, CanaryInfo, CreateIdentityRequest, HeadNoise, HubInfo,
+    IdeaInfo, IdentityInfo, IdentityToken, JobLease, LeaseDeadline, NewIdea, PromoteRequest,
+    PromotionInfo, RegisterRequest, ReportRequest, ReportResponse, Role, SubmissionInfo,
+    SubmitRequest, TrackInfo, API_VERSION,
 };
 
 use super::{ApiJson, AppState};
@@ -48,13 +48,51 @@ pub async fn register(
     ))
 }
 
-pub async fn me(caller: Caller) -> ApiResult<IdentityInfo> {
+pub async fn me(caller: Caller, State(s): State<AppState>) -> ApiResult<IdentityInfo> {
     let me = caller.0;
+    let suspended = match me.role {
+        Role::Verifier => s.hub.suspension(&me.id).await?,
+        _ => None,
+    };
     Ok(Json(IdentityInfo {
         identity_id: me.id,
         name: me.name,
         role: me.role,
         public_key: me.public_key,
+        suspended,
+    }))
+}
+
+pub async fn add_canary(
+    caller: Caller,
+    State(s): State<AppState>,
+    ApiJson(req): ApiJson<AddCanaryRequest>,
+) -> ApiResult<CanaryInfo> {
+    let me = caller.require(&[Role::Admin])?;
+    Ok(Json(s.hub.add_canary(&req, &me.id).await?))
+}
+
+pub async fn list_canaries(
+    caller: Caller,
+    State(s): State<AppState>,
+) -> ApiResult<Vec<CanaryInfo>> {
+    caller.require(&[Role::Admin])?;
+    Ok(Json(s.hub.canaries().await?))
+}
+
+pub async fn reinstate(
+    caller: Caller,
+    State(s): State<AppState>,
+    Path(verifier): Path<String>,
+) -> ApiResult<IdentityInfo> {
+    caller.require(&[Role::Admin])?;
+    let who = s.hub.reinstate(&verifier).await?;
+    Ok(Json(IdentityInfo {
+        identity_id: who.id,
+        name: who.name,
+        role: who.role,
+        public_key: who.public_key,
+        suspended: None,
     }))
 }
 

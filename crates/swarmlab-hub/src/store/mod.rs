@@ -10,7 +10,7 @@ pub mod views;
 
 use async_trait::async_trait;
 use swarmlab_proto::{
-    ChainEntry, Claim, IdeaInfo, JobLease, Measurements, Role, Rule, SubmissionInfo,
+    CanaryInfo, ChainEntry, Claim, IdeaInfo, JobLease, Measurements, Role, Rule, SubmissionInfo,
 };
 
 pub use sqlite::SqliteStore;
@@ -26,6 +26,7 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../../migrations/0003_head_measurements.sql"),
     ),
     (4, include_str!("../../migrations/0004_dashboard.sql")),
+    (5, include_str!("../../migrations/0005_canaries.sql")),
 ];
 
 /// Why a store operation failed.
@@ -104,6 +105,24 @@ pub struct JobRecord {
     pub state: String,
     pub verifier: Option<String>,
     pub lease_deadline_ms: Option<i64>,
+    /// A canary job: the canary it tests its verifier with (`submission_id` is the canary's
+    /// submission, whose claim it carries).
+    pub canary_id: Option<i64>,
+    /// A re-check: the verdict (of a suspended verifier) this job verifies again.
+    pub recheck_of: Option<i64>,
+}
+
+/// A submission whose right verdict is known, handed to verifiers to test them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Canary {
+    pub id: i64,
+    pub track: String,
+    pub submission_id: i64,
+    /// The commit whose tree is verified, against `base`.
+    pub candidate: String,
+    pub base: String,
+    /// `accept` or `reject`.
+    pub expect: String,
 }
 
 /// What a verifier's report amounts to, decided before the transaction.
@@ -146,6 +165,12 @@ pub enum ReportOutcome {
     /// The candidate won but the head had moved: it must be rebased and verified again.
     Reverify {
         submission_id: i64,
+    },
+    /// Decided, and recorded without moving anything: a canary job, or a re-check of a
+    /// submission already on the chain. The verifier is answered as for any job.
+    Recorded {
+        accepted: bool,
+        reason: Option<String>,
     },
 }
 
@@ -292,4 +317,35 @@ pub trait Store: Send + Sync + 'static {
 
     /// The track's ledger, one exported line per entry, in order.
     async fn ledger(&self, track: &str) -> Result<Vec<String>, StoreError>;
+
+    /// Makes a decided submission a canary that verifiers should `expect` (`accept` or
+    /// `reject`).
+    async fn add_canary(
+        &self,
+        submission_id: i64,
+        expect: &str,
+        note: &str,
+        by: &str,
+        now: i64,
+    ) -> Result<CanaryInfo, StoreError>;
+    async fn canaries(&self) -> Result<Vec<CanaryInfo>, StoreError>;
+    /// The canary `verifier` is due, if it is due one: the `pick`-th (modulo their number)
+    /// of the canaries it did not submit.
+    async fn canary_due(&self, verifier: &str, pick: u64) -> Result<Option<Canary>, StoreError>;
+    /// Leases `canary` to `verifier` as a job of `candidate` (the canary's tree under a fresh
+    /// commit); its next canary comes after `next` real jobs.
+    #[allow(clippy::too_many_arguments)]
+    async fn lease_canary(
+        &self,
+        verifier: &str,
+        canary: &Canary,
+        candidate: &str,
+        now: i64,
+        deadline: i64,
+        next: u32,
+    ) -> Result<JobLease, StoreError>;
+    /// Why `verifier` is suspended, if it is.
+    async fn suspension(&self, verifier: &str) -> Result<Option<String>, StoreError>;
+    /// Lifts a verifier's suspension.
+    async fn reinstate(&self, verifier: &str) -> Result<(), StoreError>;
 }

@@ -750,6 +750,7 @@ impl Views for SqliteViews {
             status: r.try_get("status")?,
             reason: r.try_get("reason")?,
             received_ms: r.try_get("received_ms")?,
+            disputed_by: r.try_get("disputed_by")?,
         };
         let claim: swarmlab_proto::Claim =
             serde_json::from_str(&r.try_get::<String, _>("claim_json")?).map_err(corrupt)?;

@@ -309,6 +309,9 @@ async fn the_openapi_document_lists_every_route_and_every_route_exists() {
         ("post", "/api/v1/jobs/{id}/heartbeat"),
         ("get", "/api/v1/jobs/{id}/bundle"),
         ("post", "/api/v1/jobs/{id}/report"),
+        ("post", "/api/v1/canaries"),
+        ("get", "/api/v1/canaries"),
+        ("post", "/api/v1/verifiers/{id}/reinstate"),
     ];
     let paths = doc["paths"].as_object().unwrap();
     let documented: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();

@@ -1,5 +1,6 @@
 //! Integration tests of the hub, one module per feature, on a controllable clock.
 
+mod canaries;
 mod chain;
 mod dashboard;
 mod demo;

@@ -1,10 +1,13 @@
-//! Verification jobs: created for queued submissions, leased to verifiers who did not
-//! submit them. Reports are recorded in `verdicts.rs`.
+//! Verification jobs: created for queued submissions (and for re-checks of a suspended
+//! verifier's verdicts), leased to verifiers who did not submit them and, for a re-check,
+//! did not give the verdict re-checked. Reports are recorded in `verdicts.rs`; canary jobs
+//! live apart, in `canaries.rs`.
 
 use sqlx::sqlite::SqliteRow;
 use sqlx::Row;
 use swarmlab_proto::JobLease;
 
+use super::canaries;
 use super::tracks::track_in;
 use super::{next_id, SqliteStore, Tx};
 use crate::store::{JobRecord, StoreError};
@@ -19,6 +22,8 @@ pub(super) fn job_from(row: &SqliteRow) -> Result<JobRecord, StoreError> {
         state: row.try_get("state")?,
         verifier: row.try_get("verifier")?,
         lease_deadline_ms: row.try_get("lease_deadline_ms")?,
+        canary_id: None,
+        recheck_of: row.try_get("recheck_of")?,
     })
 }
 
@@ -52,11 +57,13 @@ pub(super) async fn lease(
     deadline: i64,
 ) -> Result<Option<JobLease>, StoreError> {
     let mut tx = s.pool().begin().await?;
+    canaries::refuse_suspended(&mut tx, verifier).await?;
     let row = sqlx::query(
         "SELECT j.* FROM jobs j JOIN submissions s ON s.id = j.submission_id \
          WHERE (j.state = 'open' OR (j.state = 'leased' AND j.lease_deadline_ms <= $1)) \
          AND s.worker <> $2 \
          AND NOT EXISTS (SELECT 1 FROM job_leases l WHERE l.job_id = j.id AND l.verifier = $2 AND l.outcome = 'fault') \
+         AND (j.recheck_of IS NULL OR NOT EXISTS (SELECT 1 FROM verdicts v WHERE v.id = j.recheck_of AND v.verifier = $2)) \
          ORDER BY j.id LIMIT 1",
     )
     .bind(now)
@@ -83,10 +90,12 @@ pub(super) async fn lease(
     .bind(now)
     .execute(&mut *tx)
     .await?;
-    sqlx::query("UPDATE submissions SET status = 'verifying' WHERE id = $1")
+    // A re-check leaves a decided submission as it is.
+    sqlx::query("UPDATE submissions SET status = 'verifying' WHERE id = $1 AND status = 'queued'")
         .bind(job.submission_id)
         .execute(&mut *tx)
         .await?;
+    canaries::count_down(&mut tx, verifier).await?;
     let track = track_in(&mut tx, &job.track).await?;
     tx.commit().await?;
     Ok(Some(JobLease {

@@ -12,7 +12,7 @@ use std::collections::HashSet;
 use sqlx::{Row, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 
-use super::quotas;
+use super::{canaries, quotas};
 use crate::store::{StoreError, Swept};
 
 /// What a lease can be held on.
@@ -20,6 +20,7 @@ use crate::store::{StoreError, Swept};
 pub(super) enum Leased {
     Idea,
     Job,
+    CanaryJob,
 }
 
 impl Leased {
@@ -28,13 +29,14 @@ impl Leased {
         match self {
             Leased::Idea => ("ideas", "lease_holder"),
             Leased::Job => ("jobs", "verifier"),
+            Leased::CanaryJob => ("canary_jobs", "verifier"),
         }
     }
 
     fn noun(self) -> &'static str {
         match self {
             Leased::Idea => "idea",
-            Leased::Job => "job",
+            Leased::Job | Leased::CanaryJob => "job",
         }
     }
 }
@@ -157,7 +159,7 @@ async fn drain(writer: SqlitePool, mut beats: mpsc::UnboundedReceiver<Beat>) {
                 next.push(beat);
             }
         }
-        for what in [Leased::Idea, Leased::Job] {
+        for what in [Leased::Idea, Leased::Job, Leased::CanaryJob] {
             let (mine, rest): (Vec<Beat>, Vec<Beat>) =
                 batch.into_iter().partition(|b| b.what == what);
             batch = rest;
@@ -232,7 +234,7 @@ pub(super) async fn sweep(s: &super::SqliteStore, now: i64) -> Result<Swept, Sto
     .await?
     .rows_affected();
     sqlx::query(
-        "UPDATE submissions SET status = 'queued' WHERE id IN (SELECT submission_id FROM jobs WHERE state = 'leased' AND lease_deadline_ms <= $1)",
+        "UPDATE submissions SET status = 'queued' WHERE status = 'verifying' AND id IN (SELECT submission_id FROM jobs WHERE state = 'leased' AND lease_deadline_ms <= $1)",
     )
     .bind(now)
     .execute(&mut *tx)
@@ -244,6 +246,7 @@ pub(super) async fn sweep(s: &super::SqliteStore, now: i64) -> Result<Swept, Sto
     .execute(&mut *tx)
     .await?
     .rows_affected();
+    canaries::expire(&mut tx, now).await?;
     tx.commit().await?;
     Ok(Swept { ideas, jobs })
 }

@@ -1,7 +1,7 @@
 //! [`SqliteStore`]: the embedded store, one SQLite file in WAL mode. This file opens the
 //! database, applies the migrations and maps the [`Store`] trait onto one module per domain
 //! (`identities`, `tracks`, `ideas`, `leases`, `submissions`, `jobs`, `verdicts`, `quotas`,
-//! `ledger`).
+//! `canaries`, `ledger`).
 //!
 //! One connection writes: SQLite has one writer at a time anyway, and a deferred transaction
 //! that reads and then writes could otherwise fail to upgrade its lock. Every state
@@ -11,6 +11,7 @@
 //! cached by token hash (`identities.rs`) and tracks with their chains (`tracks.rs`), and
 //! heartbeats that queue up for the writer are committed together (`leases.rs`).
 
+mod canaries;
 mod ideas;
 mod identities;
 mod jobs;
@@ -29,11 +30,11 @@ use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, Sqlite, SqlitePool, Transaction};
 use swarmlab_proto::signing::SigningKey;
-use swarmlab_proto::{ChainEntry, Claim, IdeaInfo, JobLease, SubmissionInfo};
+use swarmlab_proto::{CanaryInfo, ChainEntry, Claim, IdeaInfo, JobLease, SubmissionInfo};
 
 use super::{
-    HeadRuns, Identity, JobRecord, NewSubmission, Quota, Report, ReportOutcome, Store, StoreError,
-    Swept, TrackRecord, MIGRATIONS,
+    Canary, HeadRuns, Identity, JobRecord, NewSubmission, Quota, Report, ReportOutcome, Store,
+    StoreError, Swept, TrackRecord, MIGRATIONS,
 };
 use crate::config::QuotaConfig;
 use leases::Leased;
@@ -55,7 +56,12 @@ pub struct SqliteStore {
     tracks: tracks::TrackCache,
     heartbeats: leases::Heartbeats,
     quota: QuotaConfig,
+    /// How far back a suspended verifier's verdicts are verified again.
+    recheck_window_ms: i64,
 }
+
+/// The re-check window unless [`SqliteStore::with_recheck_window`] sets another.
+const RECHECK_WINDOW_MS: i64 = 7 * 24 * 3600 * 1000;
 
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path`, applies pending migrations, and
@@ -87,6 +93,7 @@ impl SqliteStore {
             tokens: identities::TokenCache::default(),
             tracks: tracks::TrackCache::default(),
             quota: QuotaConfig::default(),
+            recheck_window_ms: RECHECK_WINDOW_MS,
         };
         store.migrate().await?;
         Ok(store)
@@ -95,6 +102,12 @@ impl SqliteStore {
     /// The store with verification quotas by `rule` rather than the default one.
     pub fn with_quotas(mut self, rule: QuotaConfig) -> SqliteStore {
         self.quota = rule;
+        self
+    }
+
+    /// The store re-checking a suspended verifier's verdicts of the last `window`.
+    pub fn with_recheck_window(mut self, window: Duration) -> SqliteStore {
+        self.recheck_window_ms = i64::try_from(window.as_millis()).unwrap_or(i64::MAX);
         self
     }
 
@@ -308,17 +321,41 @@ impl Store for SqliteStore {
         now: i64,
         deadline: i64,
     ) -> Result<(), StoreError> {
-        self.heartbeats
+        let job = self
+            .heartbeats
             .extend(self.pool(), Leased::Job, job_id, verifier, now, deadline)
-            .await
+            .await;
+        match job {
+            Err(StoreError::Conflict(why)) => {
+                // Job ids are shared with canary jobs, which a verifier must not tell apart.
+                self.heartbeats
+                    .extend(
+                        self.pool(),
+                        Leased::CanaryJob,
+                        job_id,
+                        verifier,
+                        now,
+                        deadline,
+                    )
+                    .await
+                    .map_err(|_| StoreError::Conflict(why))
+            }
+            other => other,
+        }
     }
 
     async fn job(&self, job_id: i64) -> Result<Option<JobRecord>, StoreError> {
-        jobs::get(self, job_id).await
+        match jobs::get(self, job_id).await? {
+            Some(job) => Ok(Some(job)),
+            None => canaries::job(self, job_id).await,
+        }
     }
 
     async fn held_job(&self, job_id: i64, verifier: &str) -> Result<bool, StoreError> {
-        jobs::held(self, job_id, verifier).await
+        Ok(jobs::held(self, job_id, verifier).await?
+            || canaries::job(self, job_id)
+                .await?
+                .is_some_and(|job| job.verifier.as_deref() == Some(verifier)))
     }
 
     async fn record_report(&self, report: &Report, now: i64) -> Result<ReportOutcome, StoreError> {
@@ -331,5 +368,44 @@ impl Store for SqliteStore {
 
     async fn ledger(&self, track: &str) -> Result<Vec<String>, StoreError> {
         ledger::lines(self, track).await
+    }
+
+    async fn add_canary(
+        &self,
+        submission_id: i64,
+        expect: &str,
+        note: &str,
+        by: &str,
+        now: i64,
+    ) -> Result<CanaryInfo, StoreError> {
+        canaries::add(self, submission_id, expect, note, by, now).await
+    }
+
+    async fn canaries(&self) -> Result<Vec<CanaryInfo>, StoreError> {
+        canaries::list(self).await
+    }
+
+    async fn canary_due(&self, verifier: &str, pick: u64) -> Result<Option<Canary>, StoreError> {
+        canaries::due(self, verifier, pick).await
+    }
+
+    async fn lease_canary(
+        &self,
+        verifier: &str,
+        canary: &Canary,
+        candidate: &str,
+        now: i64,
+        deadline: i64,
+        next: u32,
+    ) -> Result<JobLease, StoreError> {
+        canaries::lease(self, verifier, canary, candidate, now, deadline, next).await
+    }
+
+    async fn suspension(&self, verifier: &str) -> Result<Option<String>, StoreError> {
+        canaries::suspension(self, verifier).await
+    }
+
+    async fn reinstate(&self, verifier: &str) -> Result<(), StoreError> {
+        canaries::reinstate(self, verifier).await
     }
 }

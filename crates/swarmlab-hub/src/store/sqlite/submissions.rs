@@ -25,6 +25,7 @@ pub(super) fn submission_from(row: &SqliteRow) -> Result<SubmissionInfo, StoreEr
         status: row.try_get("status")?,
         reason: row.try_get("reason")?,
         received_ms: row.try_get("received_ms")?,
+        disputed_by: row.try_get("disputed_by")?,
     })
 }
 

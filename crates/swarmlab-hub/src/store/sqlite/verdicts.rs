@@ -1,10 +1,13 @@
 //! Recording a verifier's report: partial measurements, a fault, or a verdict that
 //! rejects the submission or moves the head by compare-and-swap on the parent. A verdict
 //! keeps the head's reruns per hardware class, the sample the noise is estimated from.
+//! A re-check of a submission already on the chain moves nothing: a rejecting one marks the
+//! submission disputed. Reports on canary jobs are recorded in `canaries.rs`.
 
 use sqlx::Row;
 use swarmlab_proto::EventBody;
 
+use super::canaries;
 use super::jobs::job_from;
 use super::ledger::append;
 use super::quotas;
@@ -22,11 +25,14 @@ pub(super) async fn record_report(
     now: i64,
 ) -> Result<ReportOutcome, StoreError> {
     let mut tx = s.pool().begin().await?;
+    canaries::refuse_suspended(&mut tx, &report.verifier).await?;
     let job = sqlx::query("SELECT * FROM jobs WHERE id = $1")
         .bind(report.job_id)
         .fetch_optional(&mut *tx)
-        .await?
-        .ok_or_else(|| StoreError::NotFound(format!("job {}", report.job_id)))?;
+        .await?;
+    let Some(job) = job else {
+        return canaries::record_report(s, tx, report, now).await;
+    };
     let job = job_from(&job)?;
     if job.state == "done" {
         return Err(StoreError::Conflict(format!(
@@ -74,7 +80,7 @@ pub(super) async fn record_report(
                     .bind(job.id)
                     .execute(&mut *tx)
                     .await?;
-                sqlx::query("UPDATE submissions SET status = 'queued' WHERE id = $1")
+                sqlx::query("UPDATE submissions SET status = 'queued' WHERE id = $1 AND status = 'verifying'")
                     .bind(job.submission_id)
                     .execute(&mut *tx)
                     .await?;
@@ -140,18 +146,32 @@ pub(super) async fn record_report(
     let verdict_seq = append(s, &mut tx, &job.track, now, event).await?;
     // The track's new state, for the cache once the head move is committed.
     let mut moved_track = None;
-    let worker: String = sqlx::query("SELECT worker FROM submissions WHERE id = $1")
+    let submission = sqlx::query("SELECT worker, status FROM submissions WHERE id = $1")
         .bind(job.submission_id)
         .fetch_one(&mut *tx)
-        .await?
-        .try_get("worker")?;
-    let outcome = if let Some(reason) = reason {
+        .await?;
+    let worker: String = submission.try_get("worker")?;
+    let on_chain = submission.try_get::<String, _>("status")? == "accepted";
+    let outcome = if job.recheck_of.is_some() && on_chain {
+        if reason.is_some() {
+            sqlx::query("UPDATE submissions SET disputed_by = $1 WHERE id = $2")
+                .bind(verdict_id)
+                .bind(job.submission_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        ReportOutcome::Recorded {
+            accepted: reason.is_none(),
+            reason,
+        }
+    } else if let Some(reason) = reason {
         sqlx::query("UPDATE submissions SET status = 'rejected', reason = $1 WHERE id = $2")
             .bind(&reason)
             .bind(job.submission_id)
             .execute(&mut *tx)
             .await?;
-        if FALSE_CLAIMS.contains(&reason.as_str()) {
+        // A re-check does not charge the worker twice for one claim.
+        if FALSE_CLAIMS.contains(&reason.as_str()) && job.recheck_of.is_none() {
             quotas::shrink(s, &mut tx, &worker, 1).await?;
         }
         ReportOutcome::Rejected(reason)

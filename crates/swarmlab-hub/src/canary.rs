@@ -1,0 +1,86 @@
+//! Canaries: known answers among the verification jobs. A maintainer marks a decided
+//! submission as one a verifier should `accept` (a clear improvement) or `reject` (a cheat);
+//! the hub hands it to each verifier now and then, replayed onto its base as a fresh commit,
+//! with an id from the jobs' counter and the track's usual lease. Nothing in the lease tells
+//! it from a real job: its candidate is a commit no public page shows, just as a rebased
+//! candidate is. A canary's verdict moves no head and shows nowhere public; a wrong one
+//! suspends the verifier (see the store's `canaries.rs`). A maintainer reinstates it.
+
+use swarmlab_proto::{AddCanaryRequest, CanaryInfo, JobLease};
+
+use crate::hub::{blocking, random_bytes};
+use crate::store::Identity;
+use crate::{Hub, HubError};
+
+impl Hub {
+    /// Makes a verified submission a canary; `by` is the maintainer.
+    pub async fn add_canary(
+        &self,
+        req: &AddCanaryRequest,
+        by: &str,
+    ) -> Result<CanaryInfo, HubError> {
+        if req.note.len() > 1000 {
+            return Err(HubError::BadRequest(
+                "a canary's note is at most 1000 bytes".into(),
+            ));
+        }
+        Ok(self
+            .store
+            .add_canary(req.submission_id, &req.expect, &req.note, by, self.now())
+            .await?)
+    }
+
+    /// Every active canary, with how verifiers fared on it.
+    pub async fn canaries(&self) -> Result<Vec<CanaryInfo>, HubError> {
+        Ok(self.store.canaries().await?)
+    }
+
+    /// Why a verifier is suspended, if it is.
+    pub async fn suspension(&self, verifier: &str) -> Result<Option<String>, HubError> {
+        Ok(self.store.suspension(verifier).await?)
+    }
+
+    /// Lets a suspended verifier take jobs again; its re-checked verdicts stay re-checked.
+    /// Returns the verifier.
+    pub async fn reinstate(&self, verifier: &str) -> Result<Identity, HubError> {
+        let who = self
+            .store
+            .identity(verifier)
+            .await?
+            .ok_or_else(|| HubError::NotFound(format!("identity `{verifier}`")))?;
+        self.store.reinstate(verifier).await?;
+        Ok(who)
+    }
+
+    /// A canary job for the caller when it is due one and there are canaries.
+    pub(crate) async fn lease_canary(
+        &self,
+        caller: &Identity,
+        now: i64,
+        deadline: i64,
+    ) -> Result<Option<JobLease>, HubError> {
+        let every = u64::from(self.config.canary.every);
+        if every == 0 {
+            return Ok(None);
+        }
+        let pick = u64::from_le_bytes(random_bytes::<8>()?);
+        let gap = u64::from_le_bytes(random_bytes::<8>()?);
+        let Some(canary) = self.store.canary_due(&caller.id, pick).await? else {
+            return Ok(None);
+        };
+        // The same tree on the same base, as a commit no one has seen: a rebase onto the base
+        // it already has.
+        let repo = self.repo(&canary.track)?;
+        let (candidate, base) = (canary.candidate.clone(), canary.base.clone());
+        let fresh = blocking(move || crate::chain::rebase(&repo, &candidate, &base, &base))
+            .await?
+            .ok_or_else(|| HubError::Internal(format!("canary {} no longer replays", canary.id)))?;
+        let next = 1 + gap % (2 * every - 1);
+        let next = u32::try_from(next).unwrap_or(u32::MAX);
+        let lease = self
+            .store
+            .lease_canary(&caller.id, &canary, &fresh, now, deadline, next)
+            .await?;
+        Ok(Some(lease))
+    }
+}
