@@ -92,6 +92,27 @@ pub enum HubCommand {
         #[arg(long)]
         public_key: Option<String>,
     },
+    /// Make a verified submission a canary: a known answer that verifiers get among their
+    /// jobs; one that decides it wrong is suspended and its recent verdicts re-checked
+    AddCanary {
+        #[command(flatten)]
+        hub: HubArgs,
+        /// The submission's id
+        submission: i64,
+        /// The right verdict: `accept` (a known improvement) or `reject` (a known cheat)
+        #[arg(long, value_parser = ["accept", "reject"])]
+        expect: String,
+        /// What the canary is, for maintainers
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    /// Let a verifier that a canary suspended take jobs again
+    Reinstate {
+        #[command(flatten)]
+        hub: HubArgs,
+        /// The verifier's identity id
+        verifier: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -1,4 +1,5 @@
-//! `swarmlab hub serve` and `swarmlab hub admin-token`: thin glue over `swarmlab-hub`.
+//! `swarmlab hub ...`: serving, and the maintainer's commands on a hub's data folder (they
+//! work beside a running hub): thin glue over `swarmlab-hub`.
 
 use std::sync::Arc;
 
@@ -6,7 +7,7 @@ use anyhow::Context;
 use swarmlab_hub::{Hub, HubConfig, Server, SystemClock};
 use tokio::signal::unix::{signal, SignalKind};
 
-use swarmlab_proto::{AddTrackRequest, Role};
+use swarmlab_proto::{AddCanaryRequest, AddTrackRequest, Role};
 
 use crate::cli::{HubArgs, HubCommand, RoleName};
 
@@ -100,6 +101,36 @@ pub fn hub(command: HubCommand) -> anyhow::Result<()> {
                 role.as_str(),
                 token.identity_id
             );
+        }
+        HubCommand::AddCanary {
+            hub,
+            submission,
+            expect,
+            note,
+        } => {
+            let config = config(&hub)?;
+            let req = AddCanaryRequest {
+                submission_id: submission,
+                expect,
+                note,
+            };
+            let info = runtime.block_on(async {
+                let hub = Hub::open(config, Arc::new(SystemClock)).await?;
+                hub.add_canary(&req, "hub-cli").await
+            })?;
+            println!("{}", info.id);
+            eprintln!(
+                "canary {} added: submission {} of track `{}`, expected to be {}ed",
+                info.id, info.submission_id, info.track, info.expect
+            );
+        }
+        HubCommand::Reinstate { hub, verifier } => {
+            let config = config(&hub)?;
+            let who = runtime.block_on(async {
+                let hub = Hub::open(config, Arc::new(SystemClock)).await?;
+                hub.reinstate(&verifier).await
+            })?;
+            eprintln!("verifier `{}` ({}) may take jobs again", who.name, who.id);
         }
     }
     Ok(())

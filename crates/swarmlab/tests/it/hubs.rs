@@ -1,6 +1,7 @@
-//! Talking to a hub from the binary's tests: GETs with a bearer token (tried again while the
-//! hub rate-limits, as tests poll as one identity), a submission's status, the submissions a
-//! ledger names, a free loopback address, and enrolling a verifier the way a user does.
+//! Talking to a hub from the binary's tests: GETs and JSON POSTs with a bearer token (tried
+//! again while the hub rate-limits, as tests poll as one identity), a submission's status,
+//! the submissions a ledger names, a free loopback address, and enrolling a verifier the way
+//! a user does.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -12,8 +13,23 @@ use crate::harness::swarmlab;
 
 /// One GET of `path` on the hub at `address` (`host:port`): its status and body.
 pub fn get(address: &str, path: &str, token: &str) -> (u16, String) {
+    send(address, "GET", path, token, None)
+}
+
+/// One POST of the JSON `body` to `path`: its status and body.
+pub fn post(address: &str, path: &str, token: &str, body: &Value) -> (u16, String) {
+    send(address, "POST", path, token, Some(body))
+}
+
+fn send(
+    address: &str,
+    method: &str,
+    path: &str,
+    token: &str,
+    body: Option<&Value>,
+) -> (u16, String) {
     loop {
-        let (status, body) = get_once(address, path, token);
+        let (status, body) = send_once(address, method, path, token, body);
         if status != 429 {
             return (status, body);
         }
@@ -95,16 +111,25 @@ pub fn enroll_verifier(url: &str, data_dir: &str, verifier_dir: &str) -> String 
     swarmlab(&args, None).success().stdout.trim().to_string()
 }
 
-/// One GET on a fresh connection; status 0 when the hub cannot be reached.
-fn get_once(address: &str, path: &str, token: &str) -> (u16, String) {
+/// One request on a fresh connection; status 0 when the hub cannot be reached.
+fn send_once(
+    address: &str,
+    method: &str,
+    path: &str,
+    token: &str,
+    body: Option<&Value>,
+) -> (u16, String) {
     let Ok(mut stream) = TcpStream::connect(address) else {
         return (0, String::new());
     };
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
+    let body = body.map(Value::to_string).unwrap_or_default();
     let request = format!(
-        "GET {path} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
     );
     if stream.write_all(request.as_bytes()).is_err() {
         return (0, String::new());

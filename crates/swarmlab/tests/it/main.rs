@@ -10,6 +10,7 @@ mod hub;
 mod agents;
 mod attacks;
 mod budget;
+mod canaries;
 mod check;
 mod dashboard;
 mod failures;
