@@ -129,6 +129,11 @@ fn steps(v: &SubmissionView, now: i64) -> String {
                     esc(&entry_href(&info.track, seq))
                 ),
                 None => "accepted".to_string(),
+            } + &match info.disputed_by {
+                Some(verdict) => format!(
+                    "; <strong>disputed</strong>: a re-check rejected it (verdict {verdict})"
+                ),
+                None => String::new(),
             },
         ),
         "rejected" if !rejected_at_intake => (
