@@ -257,3 +257,30 @@ async fn a_canary_needs_a_verified_submission_and_a_known_answer() {
         .unwrap();
     assert_eq!(off.lease(&off.v2).await, None);
 }
+
+#[tokio::test]
+async fn an_expired_canary_job_ends_and_goes_to_no_one_else() {
+    let f = fixture().await;
+    let s = f
+        .submit(&f.w1, &f.baseline, "lr = 0.02\nwidth = 64\n")
+        .await;
+    let job = f.lease(&f.v1).await.unwrap();
+    f.report(&f.v1, job.job_id, &HEAD, &HEAD).await.unwrap();
+    f.hub
+        .add_canary(&canary(s.id, "reject"), "admin")
+        .await
+        .unwrap();
+    let lease = f.lease(&f.v2).await.unwrap();
+    f.clock.advance(601_000);
+    f.hub.sweep().await.unwrap();
+    let late = f.report(&f.v2, lease.job_id, &BETTER, &HEAD).await;
+    assert!(matches!(late, Err(HubError::Conflict(_))), "{late:?}");
+    assert_eq!(f.hub.suspension(&f.v2.identity.id).await.unwrap(), None);
+    // v1 gets a canary job of its own, never v2's.
+    let own = f.lease(&f.v1).await.unwrap();
+    assert_ne!(own.job_id, lease.job_id);
+    assert!(matches!(
+        f.hub.job_bundle(&f.v1.identity, lease.job_id).await,
+        Err(HubError::Forbidden(_))
+    ));
+}
