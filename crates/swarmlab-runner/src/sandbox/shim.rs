@@ -45,6 +45,8 @@ impl ShimArgs {
                 args.push("--probe-read-only".into());
                 args.push(path.into());
             }
+            let limits: Vec<String> = p.rlimits.iter().map(u64::to_string).collect();
+            args.extend(["--probe-rlimits".into(), limits.join(",").into()]);
             if let Some(n) = p.pids {
                 args.extend(["--probe-pids".into(), n.to_string().into()]);
             }
@@ -73,6 +75,18 @@ impl ShimArgs {
                     let path = value()?.into();
                     let probe = parsed.probe.get_or_insert_with(Default::default);
                     probe.read_only.push(path);
+                }
+                Some("--probe-rlimits") => {
+                    let list = value()?;
+                    let limits: Result<Vec<u64>, _> = list
+                        .to_str()
+                        .unwrap_or("")
+                        .split(',')
+                        .map(str::parse)
+                        .collect();
+                    let limits = limits.ok().and_then(|l| l.try_into().ok());
+                    let probe = parsed.probe.get_or_insert_with(Default::default);
+                    probe.rlimits = limits.ok_or(format!("{list:?} is not a list of limits"))?;
                 }
                 Some("--probe-pids") => {
                     let n = number(&value()?)?;
@@ -177,6 +191,7 @@ mod tests {
             fsize: Some(4096),
             probe: Some(probe::Probes {
                 read_only: vec!["/work".into()],
+                rlimits: [1, 2, 3, 4],
                 pids: Some(16),
                 memory: Some(1 << 20),
             }),
