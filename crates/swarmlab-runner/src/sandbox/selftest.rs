@@ -1,7 +1,8 @@
 //! The self-test a verifier runs before it accepts work: every layer is tried for real, in
 //! three sandboxed runs of the shim (a short `sleep`, whose uid and network namespace are
 //! looked at from outside; the probes; the pids and memory caps under small limits), and the
-//! first layer that does not hold is named.
+//! first layer that does not hold is named. Its tests remove each layer in turn to check that
+//! it notices (see [`super::Layer`]).
 //!
 //! It fails closed: anything it cannot check counts as a failure. It must leave nothing
 //! behind (its checkout is a temporary directory, removed at the end).
@@ -57,7 +58,11 @@ pub fn self_test(config: &SandboxConfig) -> Result<Report, SandboxError> {
     let dir = TempDir::new()?;
     let mut config = config.clone();
     config.checkout = dir.checkout();
-    let version = match RunCgroup::create(&format!("swarmlab-selftest-{}", unique()), 1 << 30, 64) {
+    let version = match RunCgroup::create(
+        &format!("swarmlab-selftest-{}", unique()),
+        Some(1 << 30),
+        Some(64),
+    ) {
         Ok(cgroup) => Some(cgroup.version()),
         Err(_) if config.allow_rlimit_fallback => None,
         Err(e) => return Err(e),
