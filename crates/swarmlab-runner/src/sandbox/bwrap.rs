@@ -10,6 +10,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use super::config::SandboxConfig;
+use super::layer::Layer;
 
 /// Where the shim's copy lies inside the sandbox.
 pub(crate) const SHIM_PATH: &str = "/.swarmlab/shim";
@@ -23,12 +24,19 @@ pub(crate) fn args(
     shim_fd: i32,
     shim_tail: &[OsString],
 ) -> Vec<OsString> {
+    // Bound read-only: system paths, further read-only paths and the checkout (writable only
+    // in a test build that removed the layer).
+    let ro_bind = if config.applies(Layer::Filesystem) {
+        "--ro-bind"
+    } else {
+        "--bind"
+    };
     let mut a = Args::default();
+    a.push(["--unshare-user", "--unshare-ipc", "--unshare-pid"]);
+    if config.applies(Layer::Network) {
+        a.push(["--unshare-net"]);
+    }
     a.push([
-        "--unshare-user",
-        "--unshare-ipc",
-        "--unshare-pid",
-        "--unshare-net",
         "--unshare-uts",
         "--unshare-cgroup-try",
         "--die-with-parent",
@@ -49,7 +57,7 @@ pub(crate) fn args(
                     a.path(path);
                 }
             }
-            Ok(_) => a.bind("--ro-bind", path),
+            Ok(_) => a.bind(ro_bind, path),
             Err(_) => {}
         }
     }
@@ -60,10 +68,10 @@ pub(crate) fn args(
         a.bind("--dev-bind", device);
     }
     for path in &config.read_only {
-        a.bind("--ro-bind", path);
+        a.bind(ro_bind, path);
     }
     // After /tmp, so a checkout under /tmp on the host is not hidden by the fresh /tmp.
-    a.bind("--ro-bind", &config.checkout);
+    a.bind(ro_bind, &config.checkout);
     match &config.scratch_host {
         Some(host) => {
             a.push(["--bind"]);
@@ -74,7 +82,10 @@ pub(crate) fn args(
     }
     a.push(["--perms", "0555", "--ro-bind-data"]);
     a.push([shim_fd.to_string().as_str(), SHIM_PATH]);
-    a.push(["--remount-ro", "/", "--chdir"]);
+    if config.applies(Layer::Filesystem) {
+        a.push(["--remount-ro", "/"]);
+    }
+    a.push(["--chdir"]);
     a.path(cwd);
     a.push(["--", SHIM_PATH]);
     a.0.extend(config.shim_args.iter().map(OsString::from));
@@ -200,5 +211,39 @@ mod tests {
             "--".into(),
             "true".into()
         ]));
+    }
+
+    #[test]
+    #[cfg(feature = "selftest-faults")]
+    fn a_removed_layer_takes_out_its_own_arguments_and_nothing_else() {
+        use crate::sandbox::Layer;
+        let mut config = config();
+        config.system_paths = vec!["/usr".into()];
+        config.read_only = vec!["/data".into()];
+        let args_without = |layer| {
+            let mut config = config.clone();
+            config.remove_layer = Some(layer);
+            strings(&args(&config, &[], Path::new("/work/track"), 7, &[]))
+        };
+        let whole = strings(&args(&config, &[], Path::new("/work/track"), 7, &[]));
+        let mut shared = whole.clone();
+        shared.retain(|a| a != "--unshare-net");
+        assert_eq!(shared.len() + 1, whole.len());
+        assert_eq!(args_without(Layer::Network), shared);
+        let mut writable = whole.clone();
+        let remount = find(&writable, &["--remount-ro", "/"]).unwrap();
+        writable.drain(remount..remount + 2);
+        for a in &mut writable {
+            if a == "--ro-bind" {
+                *a = "--bind".into();
+            }
+        }
+        assert_eq!(args_without(Layer::Filesystem), writable);
+        assert_eq!(whole.iter().filter(|a| *a == "--ro-bind").count(), 3);
+        for layer in Layer::ALL {
+            if !matches!(layer, Layer::Network | Layer::Filesystem) {
+                assert_eq!(args_without(layer), whole, "{layer:?}");
+            }
+        }
     }
 }

@@ -39,8 +39,13 @@ pub(crate) struct RunCgroup {
 }
 
 impl RunCgroup {
-    /// Creates the run's cgroup named `name` with the caps, v2 first, else v1.
-    pub(crate) fn create(name: &str, memory: u64, pids: u64) -> Result<Self, SandboxError> {
+    /// Creates the run's cgroup named `name` with the caps, v2 first, else v1. A cap that is
+    /// `None` is left unset: only a test build that removed that layer asks for it.
+    pub(crate) fn create(
+        name: &str,
+        memory: Option<u64>,
+        pids: Option<u64>,
+    ) -> Result<Self, SandboxError> {
         let own = fs::read_to_string("/proc/self/cgroup").map_err(|e| {
             SandboxError::CgroupUnavailable(format!("cannot read /proc/self/cgroup: {e}"))
         })?;
@@ -62,7 +67,12 @@ impl RunCgroup {
         }
     }
 
-    fn create_v2(parent: &Path, name: &str, memory: u64, pids: u64) -> Result<Self, SandboxError> {
+    fn create_v2(
+        parent: &Path,
+        name: &str,
+        memory: Option<u64>,
+        pids: Option<u64>,
+    ) -> Result<Self, SandboxError> {
         let dir = parent.join(name);
         let mut cgroup = RunCgroup {
             version: CgroupVersion::V2,
@@ -72,11 +82,15 @@ impl RunCgroup {
         };
         make_dir(&dir)?;
         cgroup.dirs.push(dir.clone());
-        write(&dir.join("memory.max"), memory)?;
-        if dir.join("memory.swap.max").exists() {
-            write(&dir.join("memory.swap.max"), 0)?;
+        if let Some(memory) = memory {
+            write(&dir.join("memory.max"), memory)?;
+            if dir.join("memory.swap.max").exists() {
+                write(&dir.join("memory.swap.max"), 0)?;
+            }
         }
-        write(&dir.join("pids.max"), pids)?;
+        if let Some(pids) = pids {
+            write(&dir.join("pids.max"), pids)?;
+        }
         cgroup.procs.push(open_procs(&dir)?);
         Ok(cgroup)
     }
@@ -85,8 +99,8 @@ impl RunCgroup {
         memory_parent: &Path,
         pids_parent: &Path,
         name: &str,
-        memory: u64,
-        pids: u64,
+        memory: Option<u64>,
+        pids: Option<u64>,
     ) -> Result<Self, SandboxError> {
         let memory_dir = memory_parent.join(name);
         let pids_dir = pids_parent.join(name);
@@ -98,16 +112,20 @@ impl RunCgroup {
         };
         make_dir(&memory_dir)?;
         cgroup.dirs.push(memory_dir.clone());
-        write(&memory_dir.join("memory.limit_in_bytes"), memory)?;
-        // With swap accounting, memsw caps memory plus swap, so the cap cannot be dodged by
-        // swapping; it must be set after (and not below) the plain limit.
-        let memsw = memory_dir.join("memory.memsw.limit_in_bytes");
-        if memsw.exists() {
-            write(&memsw, memory)?;
+        if let Some(memory) = memory {
+            write(&memory_dir.join("memory.limit_in_bytes"), memory)?;
+            // With swap accounting, memsw caps memory plus swap, so the cap cannot be dodged
+            // by swapping; it must be set after (and not below) the plain limit.
+            let memsw = memory_dir.join("memory.memsw.limit_in_bytes");
+            if memsw.exists() {
+                write(&memsw, memory)?;
+            }
         }
         make_dir(&pids_dir)?;
         cgroup.dirs.push(pids_dir.clone());
-        write(&pids_dir.join("pids.max"), pids)?;
+        if let Some(pids) = pids {
+            write(&pids_dir.join("pids.max"), pids)?;
+        }
         for dir in &cgroup.dirs {
             let procs = open_procs(dir)?;
             cgroup.procs.push(procs);

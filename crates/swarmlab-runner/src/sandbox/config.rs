@@ -4,6 +4,8 @@
 
 use std::path::PathBuf;
 
+use super::layer::Layer;
+
 /// How one sandboxed run is confined. Put it in [`crate::RunSpec::sandbox`]; without it a run
 /// is not sandboxed at all.
 ///
@@ -67,6 +69,12 @@ pub struct SandboxConfig {
     /// (the default) refuses to run; `true` caps memory with `RLIMIT_AS` and processes with
     /// `RLIMIT_NPROC` only, which is weaker.
     pub allow_rlimit_fallback: bool,
+    /// Fault injection for the self-test's own tests: the one layer to leave out. It exists
+    /// only in a build with the `selftest-faults` feature, which only this crate's tests turn
+    /// on, so that no production binary can run with a layer removed (see [`Layer`]).
+    #[cfg(feature = "selftest-faults")]
+    #[doc(hidden)]
+    pub remove_layer: Option<Layer>,
 }
 
 impl SandboxConfig {
@@ -99,7 +107,22 @@ impl SandboxConfig {
             fsize_bytes: 4 << 30,
             cpu_seconds: 24 * 3600,
             allow_rlimit_fallback: false,
+            #[cfg(feature = "selftest-faults")]
+            remove_layer: None,
         }
+    }
+
+    /// The layer a test build left out; always `None` without the `selftest-faults` feature.
+    pub(crate) fn removed_layer(&self) -> Option<Layer> {
+        #[cfg(feature = "selftest-faults")]
+        return self.remove_layer;
+        #[cfg(not(feature = "selftest-faults"))]
+        None
+    }
+
+    /// Whether `layer` is applied: always, but in a test build that removed it.
+    pub(crate) fn applies(&self, layer: Layer) -> bool {
+        self.removed_layer() != Some(layer)
     }
 }
 

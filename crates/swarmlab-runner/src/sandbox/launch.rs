@@ -3,7 +3,8 @@
 //! and the step between fork and exec that applies them to the child.
 //!
 //! It must fail closed (any layer that cannot be set up stops the run) and must never let the
-//! child exec bubblewrap as root. The pre-exec step must stay async-signal-safe.
+//! child exec bubblewrap as root (but in a test build that removed the `uid` layer, see
+//! [`super::Layer`]). The pre-exec step must stay async-signal-safe.
 
 use std::ffi::OsString;
 use std::fs::File;
@@ -15,6 +16,7 @@ use super::bwrap;
 use super::cgroup::{self, RunCgroup};
 use super::config::SandboxConfig;
 use super::error::SandboxError;
+use super::layer::Layer;
 use super::probe::Probes;
 use super::rlimit::Rlimits;
 use super::shim::ShimArgs;
@@ -27,9 +29,10 @@ pub(crate) struct Launch {
     pub bwrap: PathBuf,
     pub args: Vec<OsString>,
     cgroup: Option<RunCgroup>,
-    rlimits: Rlimits,
+    /// `None` only in a test build that removed the layer.
+    rlimits: Option<Rlimits>,
     /// The uid and gid to switch to; `None` when the runner is not root (already
-    /// unprivileged).
+    /// unprivileged), or in a test build that removed the layer.
     ids: Option<(u32, u32)>,
     shim: File,
 }
@@ -54,17 +57,21 @@ impl Launch {
             source,
         })?;
         let name = format!("swarmlab-{marker}");
-        let (cgroup, fallback) =
-            match RunCgroup::create(&name, config.memory_bytes, config.max_pids) {
-                Ok(cgroup) => (Some(cgroup), false),
-                Err(_) if config.allow_rlimit_fallback => (None, true),
-                Err(e) => return Err(e),
-            };
+        let memory = config.applies(Layer::Memory).then_some(config.memory_bytes);
+        let pids = config.applies(Layer::Pids).then_some(config.max_pids);
+        let (cgroup, fallback) = match RunCgroup::create(&name, memory, pids) {
+            Ok(cgroup) => (Some(cgroup), false),
+            Err(_) if config.allow_rlimit_fallback => (None, true),
+            Err(e) => return Err(e),
+        };
         // SAFETY: geteuid has no preconditions.
-        let ids = (unsafe { libc::geteuid() } == 0).then_some((config.uid, config.gid));
+        let root = unsafe { libc::geteuid() } == 0;
+        let ids = (root && config.applies(Layer::Uid)).then_some((config.uid, config.gid));
+        let rlimits = config.applies(Layer::Rlimits);
         let tail = ShimArgs {
             writable: bwrap::writable(config),
-            fsize: Some(config.fsize_bytes),
+            fsize: rlimits.then_some(config.fsize_bytes),
+            remove: config.removed_layer(),
             probe: probes,
             command: spec.command.iter().map(OsString::from).collect(),
         };
@@ -79,7 +86,7 @@ impl Launch {
             bwrap: config.bwrap.clone(),
             args,
             cgroup,
-            rlimits: Rlimits::new(config, fallback),
+            rlimits: rlimits.then(|| Rlimits::new(config, fallback)),
             ids,
             shim,
         })
@@ -104,7 +111,9 @@ impl Launch {
             if unsafe { libc::fcntl(shim, libc::F_SETFD, 0) } != 0 {
                 return Err(io::Error::last_os_error());
             }
-            rlimits.apply()?;
+            if let Some(rlimits) = rlimits {
+                rlimits.apply()?;
+            }
             if let Some((uid, gid)) = ids {
                 drop_privileges(uid, gid)?;
             }

@@ -6,7 +6,8 @@
 //!
 //! Each layer lives in its own file. The sandbox fails closed: a layer that cannot be set up
 //! stops the run with a [`SandboxError`] naming it; nothing here may degrade silently.
-//! [`self_test`] tries every layer for real.
+//! [`self_test`] tries every layer for real; its tests remove each [`Layer`] in turn (in test
+//! builds only) to check that it notices.
 
 mod bwrap;
 mod cgroup;
@@ -14,6 +15,7 @@ mod config;
 mod error;
 mod landlock;
 mod launch;
+mod layer;
 mod probe;
 mod rlimit;
 mod seccomp;
@@ -24,6 +26,7 @@ pub use cgroup::CgroupVersion;
 pub use config::SandboxConfig;
 pub use error::SandboxError;
 pub(crate) use launch::Launch;
+pub use layer::Layer;
 pub(crate) use probe::Probes;
 pub use selftest::{self_test, Report};
 pub use shim::{shim_main, SHIM_FAILED};

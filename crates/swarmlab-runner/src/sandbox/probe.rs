@@ -11,14 +11,21 @@ use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
+use super::rlimit::Resource;
+
 /// Prefix of every probe line.
 pub(crate) const PREFIX: &str = "swarmlab sandbox probe: ";
 
 /// Which probes to run besides the always-on ones.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub(crate) struct Probes {
-    /// Paths that must not be writable (the checkout).
+    /// Paths that must not be writable and must lie on a read-only mount (the checkout, the
+    /// system paths); `/` always is one.
     pub read_only: Vec<PathBuf>,
+    /// The most each rlimit of [`RLIMITS`] may be (the config's values): the sandbox's own
+    /// limits, not whatever the host's happen to be. Zero (the default) for any that is not
+    /// given, so a probe run that was not told fails.
+    pub rlimits: [u64; RLIMITS.len()],
     /// Fork up to this many processes and expect the pids cap to stop it first.
     pub pids: Option<u64>,
     /// Touch this many bytes and expect the memory cap to kill or refuse it.
@@ -33,7 +40,7 @@ pub(crate) fn run(probes: &Probes, writable: &[PathBuf], abi: u32) -> bool {
         ("seccomp", seccomp()),
         ("landlock", landlock(abi)),
         ("filesystem", filesystem(writable, &probes.read_only)),
-        ("rlimits", rlimits()),
+        ("rlimits", rlimits(&probes.rlimits)),
     ];
     if let Some(n) = probes.pids {
         results.push(("pids", pids(n)));
@@ -148,12 +155,17 @@ fn landlock(abi: u32) -> Result<String, String> {
     }
 }
 
+/// The writable paths are writable; the read-only ones cannot be written and lie on read-only
+/// mounts. The mounts are read from `/proc/self/mountinfo` because a failed write alone
+/// proves little here: Landlock and the permissions of the sandbox uid refuse it too.
 fn filesystem(writable: &[PathBuf], read_only: &[PathBuf]) -> Result<String, String> {
     for dir in writable {
         let file = dir.join(".swarmlab-probe");
         create(&file).map_err(|e| format!("cannot write {}: {e}", file.display()))?;
         let _ = fs::remove_file(&file);
     }
+    let mountinfo = fs::read_to_string("/proc/self/mountinfo")
+        .map_err(|e| format!("/proc/self/mountinfo: {e}"))?;
     let root = [PathBuf::from("/")];
     for dir in read_only.iter().chain(&root) {
         let file = dir.join(".swarmlab-probe");
@@ -161,8 +173,53 @@ fn filesystem(writable: &[PathBuf], read_only: &[PathBuf]) -> Result<String, Str
             let _ = fs::remove_file(&file);
             return Err(format!("wrote {}", file.display()));
         }
+        // A system path may be a symlink (`/bin` to `usr/bin`): its target's mount counts.
+        let path = fs::canonicalize(dir).unwrap_or_else(|_| dir.clone());
+        match mount_options(&mountinfo, &path) {
+            Some(options) if options.split(',').any(|o| o == "ro") => {}
+            Some(options) => {
+                return Err(format!("{} is mounted {options}", dir.display()));
+            }
+            None => return Err(format!("no mount holds {}", dir.display())),
+        }
     }
     Ok(String::new())
+}
+
+/// The options of the mount `path` lies on: the last of the mounts whose mount point is
+/// `path` or one of its parents, since mountinfo lists mounts in the order they were made and
+/// a later one covers what lies under its mount point.
+fn mount_options<'a>(mountinfo: &'a str, path: &Path) -> Option<&'a str> {
+    mountinfo.lines().rev().find_map(|line| {
+        // ID, parent ID, major:minor, root, mount point, mount options, ...
+        let mut fields = line.split(' ').skip(4);
+        let (point, options) = (fields.next()?, fields.next()?);
+        path.starts_with(unescape(point)).then_some(options)
+    })
+}
+
+/// A mount point as mountinfo writes it, with space, tab, newline and backslash in octal.
+fn unescape(field: &str) -> String {
+    let mut out = String::with_capacity(field.len());
+    let mut rest = field;
+    while let Some(i) = rest.find('\\') {
+        out.push_str(&rest[..i]);
+        let code = rest
+            .get(i + 1..i + 4)
+            .and_then(|o| u8::from_str_radix(o, 8).ok());
+        match code {
+            Some(byte) => {
+                out.push(char::from(byte));
+                rest = &rest[i + 4..];
+            }
+            None => {
+                out.push('\\');
+                rest = &rest[i + 1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 fn create(path: &Path) -> io::Result<()> {
@@ -183,23 +240,35 @@ fn create(path: &Path) -> io::Result<()> {
     Ok(())
 }
 
-fn rlimits() -> Result<String, String> {
-    let limits = [
-        ("RLIMIT_NPROC", libc::RLIMIT_NPROC),
-        ("RLIMIT_NOFILE", libc::RLIMIT_NOFILE),
-        ("RLIMIT_FSIZE", libc::RLIMIT_FSIZE),
-        ("RLIMIT_CPU", libc::RLIMIT_CPU),
-    ];
-    for (name, resource) in limits {
+/// The rlimits the sandbox sets and [`Probes::rlimits`] bounds, in that order.
+pub(crate) const RLIMITS: [(&str, Resource); 4] = [
+    ("RLIMIT_NPROC", libc::RLIMIT_NPROC),
+    ("RLIMIT_NOFILE", libc::RLIMIT_NOFILE),
+    ("RLIMIT_FSIZE", libc::RLIMIT_FSIZE),
+    ("RLIMIT_CPU", libc::RLIMIT_CPU),
+];
+
+/// Each hard limit is set and at most the config's value, which the host's own limit (often
+/// finite for open files and processes) need not be; core dumps are off.
+fn rlimits(most: &[u64; RLIMITS.len()]) -> Result<String, String> {
+    let core = ("RLIMIT_CORE", libc::RLIMIT_CORE);
+    for ((name, resource), most) in RLIMITS.into_iter().zip(*most).chain([(core, 0)]) {
         let mut limit = libc::rlimit {
             rlim_cur: 0,
             rlim_max: 0,
         };
         // SAFETY: getrlimit fills one valid rlimit struct.
-        if unsafe { libc::getrlimit(resource, &mut limit) } != 0
-            || limit.rlim_max == libc::RLIM_INFINITY
-        {
+        if unsafe { libc::getrlimit(resource, &mut limit) } != 0 {
+            return Err(format!(
+                "cannot read {name}: {}",
+                io::Error::last_os_error()
+            ));
+        }
+        if limit.rlim_max == libc::RLIM_INFINITY {
             return Err(format!("{name} is unlimited"));
+        }
+        if limit.rlim_max > most as libc::rlim_t {
+            return Err(format!("{name} is {}, above {most}", limit.rlim_max));
         }
     }
     Ok(String::new())
@@ -256,4 +325,36 @@ fn memory(bytes: u64) -> Result<String, String> {
     // SAFETY: p is a fresh writable mapping of `len` bytes.
     unsafe { std::ptr::write_bytes(p.cast::<u8>(), 1, len) };
     Err(format!("touched {bytes} bytes and survived"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MOUNTINFO: &str = "\
+1 0 0:1 / / ro,nosuid - tmpfs tmpfs rw
+2 1 8:1 /usr /usr ro,nosuid - ext4 /dev/sda1 rw
+3 1 0:2 / /tmp rw,nosuid - tmpfs tmpfs rw
+4 3 8:1 /work/a\\040b /tmp/a\\040b rw - ext4 /dev/sda1 rw
+5 4 8:1 /work/a\\040b /tmp/a\\040b ro - ext4 /dev/sda1 rw
+6 1 0:3 / /tmp2 rw - tmpfs tmpfs rw
+7 1 0:4 / /var/a ro - tmpfs tmpfs rw
+8 1 0:5 / /var rw - tmpfs tmpfs rw
+";
+
+    #[test]
+    fn a_path_lies_on_the_last_mount_made_above_it() {
+        let options = |path: &str| mount_options(MOUNTINFO, Path::new(path));
+        assert_eq!(options("/"), Some("ro,nosuid"));
+        assert_eq!(options("/usr/bin/env"), Some("ro,nosuid"));
+        assert_eq!(options("/tmp/x"), Some("rw,nosuid"));
+        // The later bind covers the earlier one; `\040` is a space.
+        assert_eq!(options("/tmp/a b/c"), Some("ro"));
+        assert_eq!(options("/tmp/a"), Some("rw,nosuid"));
+        // `/tmp2` is not under `/tmp`.
+        assert_eq!(options("/tmp2"), Some("rw"));
+        // `/var` was mounted over `/var/a`, which it hides.
+        assert_eq!(options("/var/a"), Some("rw"));
+        assert_eq!(mount_options("", Path::new("/")), None);
+    }
 }

@@ -11,9 +11,9 @@ use std::io;
 use super::config::SandboxConfig;
 
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
-type Resource = libc::__rlimit_resource_t;
+pub(crate) type Resource = libc::__rlimit_resource_t;
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-type Resource = libc::c_int;
+pub(crate) type Resource = libc::c_int;
 
 /// The limits of one sandboxed run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

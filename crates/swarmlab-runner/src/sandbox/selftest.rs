@@ -1,6 +1,8 @@
 //! The self-test a verifier runs before it accepts work: every layer is tried for real, in
-//! three sandboxed runs of the shim (a plain `true`; the probes; the pids and memory caps
-//! under small limits), and the first layer that does not hold is named.
+//! three sandboxed runs of the shim (a short `sleep`, whose uid and network namespace are
+//! looked at from outside; the probes; the pids and memory caps under small limits), and the
+//! first layer that does not hold is named. Its tests remove each layer in turn to check that
+//! it notices (see [`super::Layer`]).
 //!
 //! It fails closed: anything it cannot check counts as a failure. It must leave nothing
 //! behind (its checkout is a temporary directory, removed at the end).
@@ -56,33 +58,72 @@ pub fn self_test(config: &SandboxConfig) -> Result<Report, SandboxError> {
     let dir = TempDir::new()?;
     let mut config = config.clone();
     config.checkout = dir.checkout();
-    let version = match RunCgroup::create(&format!("swarmlab-selftest-{}", unique()), 1 << 30, 64) {
+    let version = match RunCgroup::create(
+        &format!("swarmlab-selftest-{}", unique()),
+        Some(1 << 30),
+        Some(64),
+    ) {
         Ok(cgroup) => Some(cgroup.version()),
         Err(_) if config.allow_rlimit_fallback => None,
         Err(e) => return Err(e),
     };
     let mut layers = vec![format!("bwrap ({})", config.bwrap.display())];
 
-    // A program that lives a few ticks, so its uid can be seen from outside.
+    // A program that lives a few ticks, so its uid and network namespace can be seen from
+    // outside. The probe inside can only look for the host's interfaces, and a host may have
+    // none but loopback.
     let mark = unique();
-    let mut uids = Vec::new();
+    let mut seen = Vec::new();
     let command = vec!["sleep".into(), "0.3".into()];
     let (outcome, log) = run(&config, &dir, command, None, &mark, &mut |_| {
-        uids.extend(marked_uids(&mark));
+        seen.extend(marked(&mark));
     })?;
     if outcome.ending != Ending::Exited(Exit::Code(0)) {
         return Err(diagnose(&log, &outcome));
     }
-    match uids.iter().find(|uid| **uid == 0) {
-        _ if uids.is_empty() => {
+    match seen.iter().find(|p| p.uid == 0) {
+        _ if seen.is_empty() => {
             return Err(layer("uid", "no process of the sandbox was seen".into()))
         }
         Some(_) => return Err(layer("uid", "a process of the sandbox is root".into())),
-        None => layers.push(format!("host uid {}", uids[0])),
+        None => layers.push(format!("host uid {}", seen[0].uid)),
+    }
+    let host_net = fs::read_link("/proc/self/ns/net")
+        .map_err(|e| SandboxError::SelfTest(format!("cannot read our network namespace: {e}")))?;
+    let nets: Vec<&PathBuf> = seen.iter().filter_map(|p| p.net.as_ref()).collect();
+    match nets.iter().find(|net| ***net == host_net) {
+        _ if nets.is_empty() => {
+            let detail = "the network namespace of no process of the sandbox could be read";
+            return Err(layer("network", detail.into()));
+        }
+        Some(net) => {
+            let detail = format!(
+                "a process of the sandbox is in the host's namespace {}",
+                net.display()
+            );
+            return Err(layer("network", detail));
+        }
+        None => layers.push(format!("network namespace {}", nets[0].display())),
     }
 
+    let rlimits = [
+        config.nproc,
+        config.nofile,
+        config.fsize_bytes,
+        config.cpu_seconds,
+    ];
+    // The checkout first, then what else the sandbox binds (it skips a missing system path).
+    let system = config
+        .system_paths
+        .iter()
+        .filter(|p| p.symlink_metadata().is_ok());
+    let read_only = [&config.checkout]
+        .into_iter()
+        .chain(system)
+        .chain(&config.read_only);
     let probes = Probes {
-        read_only: vec![config.checkout.clone()],
+        read_only: read_only.cloned().collect(),
+        rlimits,
         ..Probes::default()
     };
     let (outcome, log) = run(&config, &dir, Vec::new(), Some(probes), &mark, &mut |_| {})?;
@@ -102,6 +143,7 @@ pub fn self_test(config: &SandboxConfig) -> Result<Report, SandboxError> {
     small.tmp_bytes = 1 << 20;
     small.scratch_bytes = 1 << 20;
     let probes = Probes {
+        rlimits,
         pids: version.is_some().then_some(small.max_pids),
         memory: Some(256 << 20),
         ..Probes::default()
@@ -168,8 +210,15 @@ fn run(
     Ok((outcome, log))
 }
 
-/// The host uids of the live processes whose environment holds `MARK_VAR=mark`.
-fn marked_uids(mark: &str) -> Vec<u32> {
+/// A process of the sandbox as the host sees it.
+struct Seen {
+    uid: u32,
+    /// Its network namespace (`net:[inode]`), when it could be read.
+    net: Option<PathBuf>,
+}
+
+/// The live processes whose environment holds `MARK_VAR=mark`.
+fn marked(mark: &str) -> Vec<Seen> {
     let wanted = format!("{MARK_VAR}={mark}");
     let Ok(dir) = fs::read_dir("/proc") else {
         return Vec::new();
@@ -182,7 +231,9 @@ fn marked_uids(mark: &str) -> Vec<u32> {
         .filter_map(|pid| {
             let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
             let line = status.lines().find(|l| l.starts_with("Uid:"))?;
-            line.split_whitespace().nth(1)?.parse().ok()
+            let uid = line.split_whitespace().nth(1)?.parse().ok()?;
+            let net = fs::read_link(format!("/proc/{pid}/ns/net")).ok();
+            Some(Seen { uid, net })
         })
         .collect()
 }

@@ -3,13 +3,15 @@
 //! descriptors, and execs the real command, or, for the self-test, runs the probes instead.
 //!
 //! It fails closed: if any layer cannot be applied it prints one line naming the layer on
-//! stderr and exits with [`SHIM_FAILED`], never running the command.
+//! stderr and exits with [`SHIM_FAILED`], never running the command. Only a test build skips a
+//! layer on purpose (see [`Layer`]).
 
 use std::ffi::{CString, OsString};
 use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
+use super::layer::Layer;
 use super::{landlock, probe, rlimit, seccomp};
 
 /// Exit status of the shim when a layer could not be applied (as `env` and container tools
@@ -24,6 +26,9 @@ pub(crate) struct ShimArgs {
     pub writable: Vec<PathBuf>,
     /// `RLIMIT_FSIZE` to set.
     pub fsize: Option<u64>,
+    /// The layer a test build left out (see [`Layer`]); a build without the
+    /// `selftest-faults` feature refuses the argument that carries it.
+    pub remove: Option<Layer>,
     pub probe: Option<probe::Probes>,
     pub command: Vec<OsString>,
 }
@@ -39,12 +44,17 @@ impl ShimArgs {
         if let Some(n) = self.fsize {
             args.extend(["--fsize".into(), n.to_string().into()]);
         }
+        if let Some(layer) = self.remove {
+            args.extend(["--selftest-remove-layer".into(), layer.name().into()]);
+        }
         if let Some(p) = &self.probe {
             args.push("--probe".into());
             for path in &p.read_only {
                 args.push("--probe-read-only".into());
                 args.push(path.into());
             }
+            let limits: Vec<String> = p.rlimits.iter().map(u64::to_string).collect();
+            args.extend(["--probe-rlimits".into(), limits.join(",").into()]);
             if let Some(n) = p.pids {
                 args.extend(["--probe-pids".into(), n.to_string().into()]);
             }
@@ -66,6 +76,12 @@ impl ShimArgs {
                 Some("--") => break,
                 Some("--rw") => parsed.writable.push(value()?.into()),
                 Some("--fsize") => parsed.fsize = Some(number(&value()?)?),
+                #[cfg(feature = "selftest-faults")]
+                Some("--selftest-remove-layer") => {
+                    let name = value()?;
+                    let layer = name.to_str().and_then(Layer::from_name);
+                    parsed.remove = Some(layer.ok_or(format!("no layer named {name:?}"))?);
+                }
                 Some("--probe") => {
                     parsed.probe.get_or_insert_with(Default::default);
                 }
@@ -73,6 +89,18 @@ impl ShimArgs {
                     let path = value()?.into();
                     let probe = parsed.probe.get_or_insert_with(Default::default);
                     probe.read_only.push(path);
+                }
+                Some("--probe-rlimits") => {
+                    let list = value()?;
+                    let limits: Result<Vec<u64>, _> = list
+                        .to_str()
+                        .unwrap_or("")
+                        .split(',')
+                        .map(str::parse)
+                        .collect();
+                    let limits = limits.ok().and_then(|l| l.try_into().ok());
+                    let probe = parsed.probe.get_or_insert_with(Default::default);
+                    probe.rlimits = limits.ok_or(format!("{list:?} is not a list of limits"))?;
                 }
                 Some("--probe-pids") => {
                     let n = number(&value()?)?;
@@ -122,12 +150,18 @@ pub fn shim_main(args: impl IntoIterator<Item = OsString>) -> ! {
         }
     }
     let writable: Vec<&Path> = args.writable.iter().map(PathBuf::as_path).collect();
-    let abi = match landlock::restrict(&writable) {
-        Ok(abi) => abi,
-        Err(detail) => fail("landlock", &detail),
+    let abi = if args.remove == Some(Layer::Landlock) {
+        landlock::abi().unwrap_or(0)
+    } else {
+        match landlock::restrict(&writable) {
+            Ok(abi) => abi,
+            Err(detail) => fail("landlock", &detail),
+        }
     };
-    if let Err(detail) = seccomp::install() {
-        fail("seccomp", &detail);
+    if args.remove != Some(Layer::Seccomp) {
+        if let Err(detail) = seccomp::install() {
+            fail("seccomp", &detail);
+        }
     }
     if let Some(probes) = &args.probe {
         let ok = probe::run(probes, &args.writable, abi);
@@ -175,8 +209,10 @@ mod tests {
         let args = ShimArgs {
             writable: vec!["/scratch".into(), "/tmp".into()],
             fsize: Some(4096),
+            remove: Some(Layer::Seccomp),
             probe: Some(probe::Probes {
                 read_only: vec!["/work".into()],
+                rlimits: [1, 2, 3, 4],
                 pids: Some(16),
                 memory: Some(1 << 20),
             }),
@@ -186,5 +222,11 @@ mod tests {
         assert!(ShimArgs::parse(["--rw".into()]).is_err());
         assert!(ShimArgs::parse(["--".into()]).is_err());
         assert!(ShimArgs::parse(["--bogus".into()]).is_err());
+        let bogus_layer = [
+            "--selftest-remove-layer".into(),
+            "bogus".into(),
+            "--".into(),
+        ];
+        assert!(ShimArgs::parse(bogus_layer).is_err());
     }
 }
