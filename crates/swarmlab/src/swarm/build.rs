@@ -111,22 +111,23 @@ impl Builds<'_> {
     }
 
     /// Builds one tree: a fresh copy of the snapshot as its build folder, then its setup and
-    /// build steps in the sandbox. The error is a short reason; the log stays at `log`.
+    /// build steps in the sandbox. The outer error is the verifier's (the copy); the inner
+    /// one is the steps' failure, a short reason, with the log at `log`.
     pub fn build(
         &self,
         ready: &Ready,
         spec: &TrackSpec,
         log: &Path,
         cancel: &Cancel,
-    ) -> Result<(), String> {
+    ) -> anyhow::Result<Result<(), String>> {
         if let (Some(snapshot), Some(dir)) = (&ready.snapshot, &spec.run.build_dir) {
             let target = spec.root.join(dir);
             fresh_copy(snapshot, &target)
                 .and_then(|()| self.own(&target))
                 .and_then(|()| touch_sources(&spec.root, &target))
-                .map_err(|e| format!("copying the baseline's build: {e:#}"))?;
+                .context("copying the baseline's build")?;
         }
-        self.run_steps(ready, spec, log, cancel)
+        Ok(self.run_steps(ready, spec, log, cancel))
     }
 
     /// Runs `setup` then `build` in the tree of `spec`, the build folder writable.

@@ -233,7 +233,13 @@ fn run_job(
             } else {
                 "candidate-setup.log"
             });
-            if let Err(why) = builds.build(&ready, spec, &log, &job_cancel) {
+            let built = match builds.build(&ready, spec, &log, &job_cancel) {
+                Ok(built) => built,
+                Err(e) => {
+                    return report.send(RunOutcome::VerifierFault, Some(format!("{e:#}")));
+                }
+            };
+            if let Err(why) = built {
                 if job_cancel.is_cancelled() {
                     bail!("the lease was lost or the verifier stopped");
                 }
