@@ -53,7 +53,16 @@ pub struct RunSpec {
     pub command: Vec<String>,
     /// Run once before the baseline (e.g. a release build), under `setup_timeout`.
     pub setup: Option<Vec<String>>,
+    /// Timeout of `setup`, and of each `build`.
     pub setup_timeout: Duration,
+    /// Run before every experiment (an edit needs a rebuild), its time outside the budget.
+    pub build: Option<Vec<String>>,
+    /// The folder, relative to the root, that `setup` and `build` write their output to. A
+    /// verifier lets nothing else write it, and keeps it from one job to the next only as a
+    /// fresh copy of the baseline's build (docs/security.md).
+    pub build_dir: Option<String>,
+    /// What the build needs beyond the system, which a verifier provides read-only.
+    pub toolchain: Option<Toolchain>,
     pub budget: Budget,
     /// Hard wall-clock limit of one experiment, start-up included.
     pub timeout: Duration,
@@ -62,6 +71,15 @@ pub struct RunSpec {
     /// Passed as `SWARMLAB_SEED`; when absent every experiment gets its own seed.
     pub seed: Option<u64>,
     pub env: BTreeMap<String, String>,
+}
+
+/// A toolchain a verifier makes visible to a track's build in the sandbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Toolchain {
+    /// Rust: the toolchain's sysroot and the crates `Cargo.lock` pins, fetched outside the
+    /// sandbox from the trusted manifests; cargo runs offline and builds into `build_dir`
+    /// (`CARGO_TARGET_DIR`).
+    Cargo,
 }
 
 /// `[metric]`: what is measured and which way is better.
@@ -179,6 +197,20 @@ impl TrackSpec {
         self.root.join(relative)
     }
 
+    /// The environment of `setup` and `build` on top of the experiment's: with the cargo
+    /// toolchain, `CARGO_TARGET_DIR` is the build folder, whatever the caller's environment
+    /// says, so that the built program is where the track's commands look for it.
+    pub fn build_env(&self, seed: u64) -> Vec<(String, String)> {
+        let mut env = self.experiment_env(seed);
+        if let (Some(Toolchain::Cargo), Some(dir)) = (self.run.toolchain, &self.run.build_dir) {
+            env.push((
+                "CARGO_TARGET_DIR".into(),
+                self.root.join(dir).display().to_string(),
+            ));
+        }
+        env
+    }
+
     /// The environment every experiment of this track gets, besides the inherited one.
     pub fn experiment_env(&self, seed: u64) -> Vec<(String, String)> {
         let (budget_key, budget_value) = self.run.budget.env();
@@ -210,6 +242,19 @@ impl TrackSpec {
                 shell_words(setup),
                 format_duration(self.run.setup_timeout)
             ));
+        }
+        if let Some(build) = &self.run.build {
+            line(format!(
+                "build      {} (every experiment)",
+                shell_words(build)
+            ));
+        }
+        if let Some(dir) = &self.run.build_dir {
+            let toolchain = match self.run.toolchain {
+                Some(Toolchain::Cargo) => ", toolchain cargo",
+                None => "",
+            };
+            line(format!("build dir  {dir}{toolchain}"));
         }
         line(format!("command    {}", shell_words(&self.run.command)));
         line(format!(

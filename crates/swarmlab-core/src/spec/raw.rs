@@ -13,7 +13,9 @@ use toml::Spanned;
 use super::duration::{parse_duration, seconds_to_duration};
 use super::eval::{self, RawEval};
 use super::unknown::unknown_keys;
-use super::{Budget, Domain, Files, Knob, MetricSpec, RunSpec, Scale, TrackSpec, Verify, Warning};
+use super::{
+    Budget, Domain, Files, Knob, MetricSpec, RunSpec, Scale, Toolchain, TrackSpec, Verify, Warning,
+};
 use crate::Goal;
 
 /// An error message and, when known, its line.
@@ -42,6 +44,9 @@ struct RawRun {
     command: Spanned<Vec<String>>,
     setup: Option<Spanned<Vec<String>>>,
     setup_timeout: Option<Spanned<toml::Value>>,
+    build: Option<Spanned<Vec<String>>>,
+    build_dir: Option<Spanned<String>>,
+    toolchain: Option<Spanned<String>>,
     budget: Option<Spanned<toml::Value>>,
     timeout: Spanned<toml::Value>,
     grace: Option<Spanned<toml::Value>>,
@@ -160,6 +165,21 @@ impl Ctx<'_> {
         path: &Spanned<String>,
         key: &str,
     ) -> Result<String, Failure> {
+        let p = self.inside(path, key)?;
+        if !self.root.join(&p).exists() {
+            return Err(self.at(
+                path,
+                format!(
+                    "`{key}` entry `{p}` does not exist in {}",
+                    self.root.display()
+                ),
+            ));
+        }
+        Ok(p)
+    }
+
+    /// A track-relative path that stays inside the track (it need not exist).
+    fn inside(&self, path: &Spanned<String>, key: &str) -> Result<String, Failure> {
         let p = path.get_ref().trim_end_matches('/');
         let escapes = Path::new(p).is_absolute()
             || Path::new(p)
@@ -169,15 +189,6 @@ impl Ctx<'_> {
             return Err(self.at(
                 path,
                 format!("`{key}` entry `{p}` must be a relative path inside the track"),
-            ));
-        }
-        if !self.root.join(p).exists() {
-            return Err(self.at(
-                path,
-                format!(
-                    "`{key}` entry `{p}` does not exist in {}",
-                    self.root.display()
-                ),
             ));
         }
         Ok(p.to_string())
@@ -215,9 +226,23 @@ pub(super) fn parse(root: &Path, text: &str) -> Result<(TrackSpec, Vec<Warning>)
         None => None,
     };
 
+    let build_dir = run.build_dir.clone();
     let run = convert_run(&ctx, run)?;
     let metric = convert_metric(&ctx, metric)?;
     let files = convert_files(&ctx, files)?;
+    if let (Some(at), Some(dir)) = (&build_dir, &run.build_dir) {
+        if let Some(f) = files
+            .editable
+            .iter()
+            .chain(&files.trusted)
+            .find(|f| super::covers(dir, f) || super::covers(f, dir))
+        {
+            return Err(ctx.at(
+                at,
+                format!("`run.build_dir` `{dir}` overlaps the source file `{f}`"),
+            ));
+        }
+    }
     let eval = eval::convert(&ctx, raw.eval, run.timeout, metric.goal, &files)?;
     let verify = convert_verify(&ctx, raw.verify)?;
     let knobs = raw
@@ -260,6 +285,33 @@ fn convert_run(ctx: &Ctx, run: RawRun) -> Result<RunSpec, Failure> {
         Some(v) => ctx.duration(v, "run.setup_timeout")?,
         None => Duration::from_secs(30 * 60),
     };
+    let build = match run.build {
+        Some(b) if b.get_ref().is_empty() => {
+            return Err(ctx.at(&b, "`run.build` must name a program"))
+        }
+        Some(b) => Some(b.into_inner()),
+        None => None,
+    };
+    let build_dir = match &run.build_dir {
+        Some(dir) => Some(ctx.inside(dir, "run.build_dir")?),
+        None => None,
+    };
+    let toolchain = match &run.toolchain {
+        Some(t) if t.get_ref() == "cargo" => Some(Toolchain::Cargo),
+        Some(t) => {
+            return Err(ctx.at(
+                t,
+                format!("`run.toolchain` must be \"cargo\", found `{}`", t.get_ref()),
+            ))
+        }
+        None => None,
+    };
+    if toolchain.is_some() && build_dir.is_none() {
+        return Err((
+            None,
+            "`run.toolchain` needs `run.build_dir`, the folder the build writes".into(),
+        ));
+    }
     let budget = match &run.budget {
         Some(b) => ctx.budget(b)?,
         None => Budget::Time(Duration::from_secs(300)),
@@ -288,6 +340,9 @@ fn convert_run(ctx: &Ctx, run: RawRun) -> Result<RunSpec, Failure> {
         command: run.command.into_inner(),
         setup,
         setup_timeout,
+        build,
+        build_dir,
+        toolchain,
         budget,
         timeout,
         grace,

@@ -473,3 +473,52 @@ fn the_toy_track_declares_its_floor() {
     assert_eq!(toy.metric.floor, Some(1.0));
     assert_eq!(toy.metric.target, None);
 }
+
+#[test]
+fn a_compiled_track_names_its_build_its_folder_and_toolchain() {
+    let spec = GOOD.replace(
+        "budget = \"2s\"",
+        "budget = \"2s\"\nbuild = [\"cargo\", \"build\"]\nbuild_dir = \"target/\"\ntoolchain = \"cargo\"",
+    );
+    let (dir, loaded) = track(&spec);
+    let (spec, warnings) = loaded.unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(
+        spec.run.build.as_deref(),
+        Some(&["cargo".to_string(), "build".to_string()][..])
+    );
+    assert_eq!(spec.run.build_dir.as_deref(), Some("target"));
+    assert_eq!(spec.run.toolchain, Some(Toolchain::Cargo));
+    let target = dir.path().join("target").display().to_string();
+    assert!(spec
+        .build_env(1)
+        .contains(&("CARGO_TARGET_DIR".to_string(), target)));
+    assert!(!spec
+        .experiment_env(1)
+        .iter()
+        .any(|(k, _)| k == "CARGO_TARGET_DIR"));
+    assert!(spec
+        .describe()
+        .contains("build dir  target, toolchain cargo"));
+}
+
+#[test]
+fn a_build_folder_must_stay_inside_and_away_from_the_sources() {
+    let with = |keys: &str| GOOD.replace("budget = \"2s\"", &format!("budget = \"2s\"\n{keys}"));
+    let e = error(&with("build_dir = \"../out\""));
+    assert!(
+        e.contains("must be a relative path inside the track"),
+        "{e}"
+    );
+    let e = error(&with("build_dir = \".\""));
+    assert!(
+        e.contains("must be a relative path inside the track"),
+        "{e}"
+    );
+    let e = error(&with("build_dir = \"params.txt\""));
+    assert!(e.contains("overlaps the source file `params.txt`"), "{e}");
+    let e = error(&with("toolchain = \"cargo\""));
+    assert!(e.contains("needs `run.build_dir`"), "{e}");
+    let e = error(&with("build_dir = \"out\"\ntoolchain = \"make\""));
+    assert!(e.contains("must be \"cargo\""), "{e}");
+}

@@ -72,6 +72,10 @@ pub(crate) fn args(
     }
     // After /tmp, so a checkout under /tmp on the host is not hidden by the fresh /tmp.
     a.bind(ro_bind, &config.checkout);
+    // After the checkout, so that a build folder inside it is writable.
+    for path in &config.writable {
+        a.bind("--bind", path);
+    }
     match &config.scratch_host {
         Some(host) => {
             a.push(["--bind"]);
@@ -93,13 +97,16 @@ pub(crate) fn args(
     a.0
 }
 
-/// The paths the shim lets the program write (Landlock): the scratch and the fresh tmpfs.
+/// The paths the shim lets the program write (Landlock): the scratch, the fresh tmpfs and
+/// the writable folders.
 pub(crate) fn writable(config: &SandboxConfig) -> Vec<PathBuf> {
-    vec![
+    let mut paths = vec![
         config.scratch.clone(),
         PathBuf::from("/tmp"),
         PathBuf::from("/dev/shm"),
-    ]
+    ];
+    paths.extend(config.writable.iter().cloned());
+    paths
 }
 
 #[derive(Default)]
@@ -190,6 +197,23 @@ mod tests {
         let scratch = find(&args, &["--bind", "/var/verify/run-1", "/scratch"]).unwrap();
         assert!(checkout < scratch);
         assert!(find(&args, &["--tmpfs", "/scratch"]).is_none());
+    }
+
+    #[test]
+    fn a_writable_folder_is_bound_over_the_read_only_checkout_and_landlock_allows_it() {
+        let mut config = config();
+        config.writable = vec!["/work/track/target".into()];
+        let args = strings(&args(&config, &[], Path::new("/work/track"), 7, &[]));
+        let checkout = find(&args, &["--ro-bind", "/work/track", "/work/track"]).unwrap();
+        let build = find(
+            &args,
+            &["--bind", "/work/track/target", "/work/track/target"],
+        );
+        assert!(build.unwrap() > checkout);
+        assert!(writable(&config).contains(&PathBuf::from("/work/track/target")));
+        let plain = strings(&args_without_devices());
+        assert!(!plain.iter().any(|a| a == "--bind"));
+        assert_eq!(writable(&super::SandboxConfig::new("/s", "/c")).len(), 3);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use super::layer::Layer;
 /// is not sandboxed at all.
 ///
 /// The program sees a read-only system (`system_paths`), the checkout read-only at its host
-/// path, a size-capped writable tmpfs at `scratch`, fresh size-capped tmpfs at `/tmp` and
+/// path (but for the `writable` folders in it), a size-capped writable tmpfs at `scratch`, fresh size-capped tmpfs at `/tmp` and
 /// `/dev/shm`, a minimal `/dev` plus `devices`, and nothing else of the host. It has no
 /// network, runs as `uid`/`gid` (never root on the host), and is held by cgroup caps on
 /// memory and processes and by rlimits.
@@ -50,6 +50,10 @@ pub struct SandboxConfig {
     pub system_paths: Vec<PathBuf>,
     /// Further host paths bound read-only (data sets, toolchains). A missing one is an error.
     pub read_only: Vec<PathBuf>,
+    /// Host directories bound read-write at the same place, over the checkout: the build
+    /// folder of a track's build step. Each must exist and be writable by `uid`. What the
+    /// program writes there stays on the host; leave it empty for anything but a build.
+    pub writable: Vec<PathBuf>,
     /// Device nodes bound with device access, e.g. `/dev/nvidia0`, `/dev/nvidiactl`,
     /// `/dev/nvidia-uvm`: only the assigned GPU's.
     pub devices: Vec<PathBuf>,
@@ -99,6 +103,7 @@ impl SandboxConfig {
             tmp_bytes: 256 << 20,
             system_paths: default_system_paths(),
             read_only: Vec::new(),
+            writable: Vec::new(),
             devices: Vec::new(),
             memory_bytes: 8 << 30,
             max_pids: 512,

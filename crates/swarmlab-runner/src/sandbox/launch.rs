@@ -154,6 +154,14 @@ fn check(config: &SandboxConfig, spec: &RunSpec) -> Result<(), SandboxError> {
             config.checkout.display()
         ));
     }
+    for path in &config.writable {
+        if !path.is_absolute() || !path.is_dir() {
+            return bad(format!(
+                "the writable folder {} is not an absolute path to a directory",
+                path.display()
+            ));
+        }
+    }
     for path in config.read_only.iter().chain(&config.devices) {
         if !path.is_absolute() || !path.exists() {
             return bad(format!(

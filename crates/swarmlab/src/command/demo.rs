@@ -76,16 +76,12 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<i32> {
         command.env_remove("CARGO_TARGET_DIR");
         command
     };
-    let sandbox = match track {
-        TrackName::Tinygpt => {
-            if args.sandbox != SandboxMode::Off {
-                println!("note: tinygpt's verifier runs unsandboxed: its cargo build needs a writable cargo home");
-                println!("note: each worker and the verifier build tinygpt once first (minutes on 2 cores)");
-            }
-            SandboxMode::Off
-        }
-        _ => args.sandbox,
-    };
+    if track == TrackName::Tinygpt {
+        println!(
+            "note: each worker and the verifier build tinygpt once first (minutes on 2 cores)"
+        );
+    }
+    let sandbox = args.sandbox;
     let mut children = Vec::new();
     for i in 1..=args.workers {
         let mut command = child();

@@ -104,6 +104,50 @@ pub fn measure(
     })
 }
 
+/// Runs the track's `build` step (when it has one) before experiment's run, in `run_dir`'s
+/// `build.log`. `None`: built, go on; otherwise the experiment's measurement: `crash` with
+/// the log's tail when the build failed or timed out, `interrupted` when stopped.
+pub fn build(
+    spec: &TrackSpec,
+    seed: u64,
+    run_dir: &Path,
+    cancel: &Cancel,
+) -> anyhow::Result<Option<Measurement>> {
+    let Some(command) = spec.run.build.clone() else {
+        return Ok(None);
+    };
+    std::fs::create_dir_all(run_dir)
+        .with_context(|| format!("failed to create {}", run_dir.display()))?;
+    let log_path = run_dir.join("build.log");
+    let mut run = RunSpec::new(command, &spec.root, &log_path, spec.run.setup_timeout);
+    run.env = spec.build_env(seed);
+    let outcome = swarmlab_runner::run(&run, cancel, &mut |_| {})?;
+    let failure = match outcome.ending {
+        Ending::Exited(Exit::Code(0)) => return Ok(None),
+        Ending::Interrupted => Status::Interrupted,
+        _ => Status::Crash,
+    };
+    let output = swarmlab_runner::tail(&log_path, NOTE_TAIL_BYTES)
+        .with_context(|| format!("failed to read {}", log_path.display()))?;
+    let what = match outcome.ending {
+        Ending::Interrupted => "stopped by the user while building".to_string(),
+        Ending::TimedOut => format!(
+            "the build ran past {}",
+            swarmlab_core::spec::format_duration(spec.run.setup_timeout)
+        ),
+        _ => "the build failed".to_string(),
+    };
+    Ok(Some(Measurement {
+        failure: Some(failure),
+        reading: Reading::default(),
+        outcome,
+        note: Some(format!(
+            "{what}; log tail:\n{}",
+            tail_chars(&output, NOTE_TAIL_BYTES)
+        )),
+    }))
+}
+
 /// The one place where a run's ending and output become a status.
 pub fn classify(ending: Ending, reading: &Reading) -> Option<Status> {
     match ending {

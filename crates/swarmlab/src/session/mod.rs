@@ -25,7 +25,7 @@ use swarmlab_core::{GitStore, Record, ResultsLog, Status, TrackSpec};
 use swarmlab_runner::{Cancel, Ending, Exit, RunSpec};
 
 use draft::{draft, Draft, Request};
-pub use measure::{measure, Measurement};
+pub use measure::{build, measure, Measurement};
 use pending::Pending;
 use status::{Counts, StatusLine};
 use worktree::{adopt, Prepared, Worktree};
@@ -143,7 +143,7 @@ impl Session {
             &log_path,
             self.spec.run.setup_timeout,
         );
-        run.env = self.spec.experiment_env(self.experiment_seed(0));
+        run.env = self.spec.build_env(self.experiment_seed(0));
         let shown = command.join(" ");
         self.status
             .say(&format!("setup: {shown} (log: {})", log_path.display()));
@@ -418,16 +418,19 @@ impl Session {
             let drafting = worktree.zip(request.as_ref()).map(|(worktree, request)| {
                 scope.spawn(move || worktree.prepare(proposer, request))
             });
-            let measurement = measure(spec, seed, marker, &run_dir, None, cancel, &mut |tick| {
-                status.progress(
-                    index,
-                    description,
-                    tick.elapsed,
-                    &budget,
-                    best_metric,
-                    counts,
-                );
-            });
+            let measurement = match build(spec, seed, &run_dir, cancel) {
+                Ok(None) => measure(spec, seed, marker, &run_dir, None, cancel, &mut |tick| {
+                    status.progress(
+                        index,
+                        description,
+                        tick.elapsed,
+                        &budget,
+                        best_metric,
+                        counts,
+                    );
+                }),
+                built => built.map(|failed| failed.expect("a build that did not pass")),
+            };
             (measurement, drafting.map(|d| d.join()))
         });
         let prepared = match prepared {

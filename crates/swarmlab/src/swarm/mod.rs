@@ -5,6 +5,7 @@
 //! They reach the hub only through its HTTP API ([`client`]); code travels as git bundles
 //! ([`mirror`]).
 
+pub mod build;
 pub mod client;
 pub mod evaluate;
 pub mod identity;

@@ -1,14 +1,15 @@
 //! `swarmlab verify`: a trusted verifier. It leases a job, fetches the candidate, checks the
-//! change again, lays the trusted files of the track's pinned baseline over both trees, and
-//! runs candidate and head in turn with seeds of its own choosing, in the sandbox. After each
-//! pair from the second on it reports signed measurements, without ever having seen the
-//! worker's claim, until the hub's sequential test has its answer.
+//! change again, lays the trusted files of the track's pinned baseline over both trees, builds
+//! them when the track compiles (`build`), and runs candidate and head in turn with seeds of
+//! its own choosing, in the sandbox. After each pair from the second on it reports signed
+//! measurements, without ever having seen the worker's claim, until the hub's sequential
+//! test has its answer.
 //!
 //! A failure of the candidate is the submission's fault (`crash`, `timeout`); a failure of
 //! the head, or of anything here, is the verifier's (`verifier_fault`), retried elsewhere.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use swarmlab_core::spec::SPEC_FILE;
@@ -17,8 +18,9 @@ use swarmlab_proto::{
     signing, IdentityInfo, JobLease, Measurements, ReportRequest, ReportResponse, Role, RunOutcome,
     SigningKey, TrackInfo,
 };
-use swarmlab_runner::{Cancel, Ending, Exit, RunSpec, SandboxConfig};
+use swarmlab_runner::{Cancel, SandboxConfig};
 
+use super::build::Builds;
 use super::client::{ClientError, HubClient};
 use super::evaluate::{self, Scored, Side};
 use super::identity::IdentityFile;
@@ -197,8 +199,8 @@ fn run_job(
             candidate: Vec::new(),
             head: Vec::new(),
         };
-        let [head_spec, candidate_spec] = match prepared {
-            Ok(specs) => specs,
+        let ([head_spec, candidate_spec], baseline) = match prepared {
+            Ok(prepared) => prepared,
             Err(Prepared::Candidate(why)) => return report.send(RunOutcome::Crash, Some(why)),
             Err(Prepared::Fault(e)) => {
                 return report.send(RunOutcome::VerifierFault, Some(format!("{e:#}")))
@@ -208,11 +210,22 @@ fn run_job(
             let why = "the track reads its metric from the candidate's own output (eval.mode = \"stdout\" without insecure = true)";
             return report.send(RunOutcome::VerifierFault, Some(why.into()));
         }
-        let sandbox = |tree: &Path| {
-            options.sandbox.clone().map(|mut config| {
-                config.checkout = tree.to_path_buf();
-                config
-            })
+        let builds = Builds {
+            dir: &options.dir,
+            sandbox: options.sandbox.as_ref(),
+        };
+        let started = Instant::now();
+        let ready = match builds.prepare(mirror, &baseline, &job_cancel) {
+            Ok(ready) => ready,
+            Err(_) if job_cancel.is_cancelled() => {
+                bail!("the lease was lost or the verifier stopped")
+            }
+            Err(e) => {
+                return report.send(
+                    RunOutcome::VerifierFault,
+                    Some(format!("preparing the build: {e:#}")),
+                )
+            }
         };
         for (is_head, spec) in [(true, &head_spec), (false, &candidate_spec)] {
             let log = dir.join(if is_head {
@@ -220,7 +233,13 @@ fn run_job(
             } else {
                 "candidate-setup.log"
             });
-            if let Err(why) = setup(spec, sandbox(&spec.root).as_ref(), &log, &job_cancel) {
+            let built = match builds.build(&ready, spec, &log, &job_cancel) {
+                Ok(built) => built,
+                Err(e) => {
+                    return report.send(RunOutcome::VerifierFault, Some(format!("{e:#}")));
+                }
+            };
+            if let Err(why) = built {
                 if job_cancel.is_cancelled() {
                     bail!("the lease was lost or the verifier stopped");
                 }
@@ -233,6 +252,13 @@ fn run_job(
                     report.send(RunOutcome::Crash, Some(format!("setup failed: {why}")))
                 };
             }
+        }
+        if head_spec.run.setup.is_some() || head_spec.run.build.is_some() {
+            eprintln!(
+                "verifier: job #{} built in {:.1}s",
+                lease.job_id,
+                started.elapsed().as_secs_f64()
+            );
         }
         let holdout = random_seed()?;
         let data_dir = dir.join("data");
@@ -316,27 +342,6 @@ fn run_job(
     result
 }
 
-/// Runs the track's setup step (e.g. a release build) in a tree, in the sandbox when there
-/// is one. The error is a short reason; the log stays at `log`.
-fn setup(
-    spec: &TrackSpec,
-    sandbox: Option<&SandboxConfig>,
-    log: &Path,
-    cancel: &Cancel,
-) -> Result<(), String> {
-    let Some(command) = spec.run.setup.clone() else {
-        return Ok(());
-    };
-    let mut run = RunSpec::new(command, &spec.root, log, spec.run.setup_timeout);
-    run.env = spec.experiment_env(0);
-    run.sandbox = sandbox.cloned();
-    let outcome = swarmlab_runner::run(&run, cancel, &mut |_| {}).map_err(|e| e.to_string())?;
-    match outcome.ending {
-        Ending::Exited(Exit::Code(0)) => Ok(()),
-        ending => Err(format!("{ending:?}")),
-    }
-}
-
 /// Why a job could not be set up: the candidate's fault, or ours.
 enum Prepared {
     Candidate(String),
@@ -350,14 +355,15 @@ impl<E: Into<anyhow::Error>> From<E> for Prepared {
 }
 
 /// Fetches the job, re-checks the change, checks out head and candidate with the baseline's
-/// trusted files over both, and loads the baseline's spec for each.
+/// trusted files over both, and loads the baseline's spec for each; with the track's
+/// baseline commit.
 fn prepare(
     client: &HubClient,
     mirror: &Mirror,
     lease: &JobLease,
     trees: &[PathBuf; 2],
     budget: Option<Duration>,
-) -> Result<[TrackSpec; 2], Prepared> {
+) -> Result<([TrackSpec; 2], String), Prepared> {
     let track: TrackInfo = client.get(&format!("tracks/{}", lease.track))?;
     let bundle = client.get_bytes(&format!("jobs/{}/bundle", lease.job_id))?;
     mirror.import(&bundle)?;
@@ -393,7 +399,7 @@ fn prepare(
     )
     .map_err(|why| Prepared::Candidate(format!("the change fails intake: {why}")))?;
     let candidate = trusted_at(&trees[1], &lease.candidate, &trusted)?;
-    Ok([head, candidate])
+    Ok(([head, candidate], track.baseline))
 }
 
 /// Builds, signs and sends the measurements so far.

@@ -19,7 +19,7 @@ const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/attac
 
 /// What a candidate must get.
 #[derive(Debug, Clone, Copy)]
-enum Expect {
+pub enum Expect {
     Accepted,
     /// Refused at intake, before anything runs, for this reason.
     Invalid(&'static str),
@@ -28,7 +28,7 @@ enum Expect {
 }
 
 /// One way the candidate differs from the head.
-enum Change {
+pub enum Change {
     /// `model.sh` becomes this script (`$OUT` is the artifact's path).
     Model(String),
     /// A file's bytes.
@@ -59,7 +59,7 @@ fn pays_off_if(cheat: &str) -> Change {
 }
 
 /// The claim promised a gain the verifier did not measure.
-const NOT_REPRODUCED: &[&str] = &["not_reproduced"];
+pub const NOT_REPRODUCED: &[&str] = &["not_reproduced"];
 const NOT_ACCEPTED: &[&str] = &["not_reproduced", "crash", "timeout"];
 
 fn attacks(verifier_dir: &Path, hub_port: u16) -> Vec<Attack> {
@@ -181,7 +181,7 @@ fn attacks(verifier_dir: &Path, hub_port: u16) -> Vec<Attack> {
 }
 
 /// A process killed when dropped.
-struct Background(Child);
+pub struct Background(pub Child);
 
 impl Drop for Background {
     fn drop(&mut self) {
@@ -190,14 +190,130 @@ impl Drop for Background {
     }
 }
 
-struct Corpus {
-    dir: tempfile::TempDir,
-    url: String,
-    repo: PathBuf,
+/// A track's repository, a hub serving it and a sandboxed verifier, all real processes.
+pub struct Corpus {
+    pub dir: tempfile::TempDir,
+    pub url: String,
+    pub repo: PathBuf,
+    pub track: &'static str,
+    pub baseline: String,
+    pub hub_data: PathBuf,
+    _hub: Background,
+    pub verifier: Background,
 }
 
 impl Corpus {
-    fn git(&self, args: &[&str]) -> String {
+    /// Commits the files `fill` writes into a fresh repository as the track `track`, serves
+    /// it from a hub and starts `swarmlab verify` in `verifier_dir` (its log in the corpus's
+    /// folder, `verifier.log`) with the sandbox on and `verifier_args`.
+    pub fn start(
+        track: &'static str,
+        fill: impl FnOnce(&Path),
+        verifier_dir: &Path,
+        verifier_args: &[&str],
+    ) -> Corpus {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = dir.path().join(track);
+        std::fs::create_dir(&repo).unwrap();
+        fill(&repo);
+        let git = |args: &[&str]| {
+            let status = Command::new("git")
+                .current_dir(&repo)
+                .args(["-c", "user.name=t", "-c", "user.email=t@t"])
+                .args(args)
+                .status()
+                .unwrap();
+            assert!(status.success(), "git {args:?}");
+        };
+        git(&["init", "-q", "-b", "main"]);
+        git(&["add", "-A"]);
+        git(&["commit", "-q", "-m", "the track"]);
+        git(&["config", "user.name", "attacker"]);
+        git(&["config", "user.email", "attacker@example.com"]);
+        let address: std::net::SocketAddr = free_address().parse().unwrap();
+        let url = format!("http://{address}");
+        let data = dir.path().join("hub");
+        let data_str = data.to_str().unwrap();
+        swarmlab(
+            &[
+                "hub",
+                "add-track",
+                "--data-dir",
+                data_str,
+                repo.to_str().unwrap(),
+            ],
+            None,
+        )
+        .success();
+        let verifier_str = verifier_dir.to_str().unwrap();
+        let token = enroll_verifier(&url, data_str, verifier_str);
+        let hub = Background(
+            Command::new(BIN)
+                .args([
+                    "hub",
+                    "serve",
+                    "--data-dir",
+                    data_str,
+                    "--listen",
+                    &address.to_string(),
+                ])
+                .stdin(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        assert!(poll_until(Duration::from_secs(10), || {
+            std::net::TcpStream::connect(address).is_ok()
+        }));
+        let verifier_log = std::fs::File::create(dir.path().join("verifier.log")).unwrap();
+        let verifier = Background(
+            Command::new(BIN)
+                .args([
+                    "verify",
+                    "--hub",
+                    &url,
+                    "--dir",
+                    verifier_str,
+                    "--token",
+                    &token,
+                    "--sandbox",
+                    "on",
+                ])
+                .args(verifier_args)
+                .stdin(Stdio::null())
+                .stderr(verifier_log)
+                .spawn()
+                .unwrap(),
+        );
+        let mut corpus = Corpus {
+            dir,
+            url,
+            repo,
+            track,
+            baseline: String::new(),
+            hub_data: data,
+            _hub: hub,
+            verifier,
+        };
+        corpus.baseline = corpus.git(&["rev-parse", "HEAD"]);
+        corpus
+    }
+
+    /// The verifier's log so far.
+    pub fn verifier_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("verifier.log")).unwrap_or_default()
+    }
+
+    /// Panics when the verifier has stopped.
+    pub fn assert_verifier_alive(&mut self, after: &str) {
+        assert!(
+            self.verifier.0.try_wait().unwrap().is_none(),
+            "the verifier died after `{after}`\n--- verifier\n{}",
+            self.verifier_log()
+        );
+    }
+
+    pub fn git(&self, args: &[&str]) -> String {
         let out = Command::new("git")
             .current_dir(&self.repo)
             .args(args)
@@ -212,7 +328,7 @@ impl Corpus {
     }
 
     /// Commits `change` on `parent` and returns the commit.
-    fn commit(&self, parent: &str, change: &Change, message: &str) -> String {
+    pub fn commit(&self, parent: &str, change: &Change, message: &str) -> String {
         self.git(&["checkout", "-q", "--detach", parent]);
         let path = |p: &str| self.repo.join(p);
         match change {
@@ -238,7 +354,9 @@ impl Corpus {
         let identity = self.dir.path().join(worker);
         Background(
             Command::new(BIN)
-                .args(["submit", "--hub", &self.url, "--track", "attack", "--repo"])
+                .args([
+                    "submit", "--hub", &self.url, "--track", self.track, "--repo",
+                ])
                 .arg(&self.repo)
                 .arg("--dir")
                 .arg(identity)
@@ -251,7 +369,7 @@ impl Corpus {
     }
 
     /// `swarmlab submit`: the submission's id and its status line.
-    fn submit(&self, commit: &str, claim: f64, worker: &str, wait: bool) -> (String, String) {
+    pub fn submit(&self, commit: &str, claim: f64, worker: &str, wait: bool) -> (String, String) {
         let identity = self.dir.path().join(worker);
         let claim = claim.to_string();
         let mut args = vec![
@@ -259,7 +377,7 @@ impl Corpus {
             "--hub",
             &self.url,
             "--track",
-            "attack",
+            self.track,
             "--repo",
             self.repo.to_str().unwrap(),
             "--dir",
@@ -282,7 +400,8 @@ impl Corpus {
     }
 }
 
-fn verdict_matches(line: &str, expect: Expect) -> bool {
+/// Whether `swarmlab submit --wait`'s last line is the verdict `expect`.
+pub fn verdict_matches(line: &str, expect: Expect) -> bool {
     let words: Vec<&str> = line.split_whitespace().collect();
     let (status, reason) = (
         words.get(2).copied().unwrap_or_default(),
@@ -299,94 +418,24 @@ fn verdict_matches(line: &str, expect: Expect) -> bool {
 
 #[test]
 fn every_attack_gets_its_verdict_and_the_honest_controls_pass() {
-    let dir = tempfile::tempdir().unwrap();
-    let repo = dir.path().join("attack");
-    std::fs::create_dir(&repo).unwrap();
-    for entry in std::fs::read_dir(FIXTURE).unwrap() {
-        let entry = entry.unwrap();
-        std::fs::copy(entry.path(), repo.join(entry.file_name())).unwrap();
-    }
-    let address: std::net::SocketAddr = free_address().parse().unwrap();
-    let corpus = Corpus {
-        url: format!("http://{address}"),
-        repo: repo.clone(),
-        dir,
-    };
-    corpus.git(&["init", "-q", "-b", "main"]);
-    corpus.git(&["-c", "user.name=t", "-c", "user.email=t@t", "add", "-A"]);
-    Command::new("git")
-        .current_dir(&repo)
-        .args([
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@t",
-            "commit",
-            "-q",
-            "-m",
-            "attack track",
-        ])
-        .status()
-        .unwrap();
-    corpus.git(&["config", "user.name", "attacker"]);
-    corpus.git(&["config", "user.email", "attacker@example.com"]);
-    let baseline = corpus.git(&["rev-parse", "HEAD"]);
-
-    let data = corpus.dir.path().join("hub");
-    let data_str = data.to_str().unwrap();
-    swarmlab(
-        &[
-            "hub",
-            "add-track",
-            "--data-dir",
-            data_str,
-            repo.to_str().unwrap(),
-        ],
-        None,
-    )
-    .success();
-    let verifier_dir = corpus.dir.path().join("verifier");
-    let verifier_str = verifier_dir.to_str().unwrap();
-    let token = enroll_verifier(&corpus.url, data_str, verifier_str);
-    let _hub = Background(
-        Command::new(BIN)
-            .args([
-                "hub",
-                "serve",
-                "--data-dir",
-                data_str,
-                "--listen",
-                &address.to_string(),
-            ])
-            .stdin(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+    let verifier_dir = tempfile::tempdir().unwrap();
+    let verifier_dir = verifier_dir.path().join("verifier");
+    let mut corpus = Corpus::start(
+        "attack",
+        |repo| {
+            for entry in std::fs::read_dir(FIXTURE).unwrap() {
+                let entry = entry.unwrap();
+                std::fs::copy(entry.path(), repo.join(entry.file_name())).unwrap();
+            }
+        },
+        &verifier_dir,
+        &["--memory-mb", "256", "--file-mb", "64"],
     );
-    assert!(poll_until(Duration::from_secs(10), || {
-        std::net::TcpStream::connect(address).is_ok()
-    }));
-    let verifier_log = std::fs::File::create(corpus.dir.path().join("verifier.log")).unwrap();
-    let mut verifier = Background(
-        Command::new(BIN)
-            .args([
-                "verify",
-                "--hub",
-                &corpus.url,
-                "--dir",
-                verifier_str,
-                "--token",
-                &token,
-            ])
-            .args(["--sandbox", "on", "--memory-mb", "256", "--file-mb", "64"])
-            .stdin(Stdio::null())
-            .stderr(verifier_log)
-            .spawn()
-            .unwrap(),
-    );
+    let baseline = corpus.baseline.clone();
+    let port: u16 = corpus.url.rsplit(':').next().unwrap().parse().unwrap();
 
     let mut wrong = Vec::new();
-    for attack in attacks(&verifier_dir, address.port()) {
+    for attack in attacks(&verifier_dir, port) {
         let commit = corpus.commit(&baseline, &attack.change, attack.name);
         let (_, line) = corpus.submit(&commit, attack.claim, "mallory", true);
         if !verdict_matches(&line, attack.expect) {
@@ -395,11 +444,7 @@ fn every_attack_gets_its_verdict_and_the_honest_controls_pass() {
                 attack.name, attack.expect
             ));
         }
-        assert!(
-            verifier.0.try_wait().unwrap().is_none(),
-            "the verifier died after `{}`",
-            attack.name
-        );
+        corpus.assert_verifier_alive(attack.name);
     }
 
     // Plagiarism: Mallory copies Alice's pending change; the earliest receipt wins, and
@@ -416,7 +461,7 @@ fn every_attack_gets_its_verdict_and_the_honest_controls_pass() {
         wrong.push(format!("plagiarised pending submission: got `{copied}`"));
     }
     let verdict = alice_lines.map_while(Result::ok).last().unwrap_or_default();
-    let log = std::fs::read_to_string(corpus.dir.path().join("verifier.log")).unwrap();
+    let log = corpus.verifier_log();
     assert!(
         wrong.is_empty(),
         "{}\n--- verifier\n{log}",

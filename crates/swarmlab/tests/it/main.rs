@@ -9,6 +9,7 @@ mod hub;
 
 mod agents;
 mod attacks;
+mod attacks_tinygpt;
 mod budget;
 mod canaries;
 mod check;

@@ -1,15 +1,27 @@
 //! The embedded default track end to end: `swarmlab init` writes tinygpt, the setup step
 //! builds it, and the loop trains a real GPT for a few seconds per experiment.
 //!
-//! The build goes to `target/tinygpt-loop` of this workspace, a folder of its own: the loop
-//! builds edited copies of the track, and cargo, which keys a path package's build by its
-//! name and its sources' paths relative to it, would take such a copy's binary as up to date
-//! for the pristine track in a shared folder.
+//! The track builds into its own `target` (the loop sets `CARGO_TARGET_DIR` to the track's
+//! `build_dir`, where its commands find the binary). That folder is kept between runs of
+//! the test as `target/tinygpt-loop` of this workspace, moved in before and back after, so
+//! that only the first run builds cold; a folder of its own, because cargo, which keys a
+//! path package's build by its name and its sources' paths relative to it, would take an
+//! edited copy's binary as up to date for the pristine track in a shared folder.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use crate::harness::{Output, BIN};
+
+/// A folder moved to `to` when dropped.
+struct MoveBack<'a>(&'a Path, &'a Path);
+
+impl Drop for MoveBack<'_> {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(self.1);
+        let _ = std::fs::rename(self.0, self.1);
+    }
+}
 
 #[test]
 fn tinygpt_trains_end_to_end_and_reports_its_entropy_floor() {
@@ -19,7 +31,7 @@ fn tinygpt_trains_end_to_end_and_reports_its_entropy_floor() {
     let swarmlab = |args: &[&str]| -> Output {
         let output = Command::new(BIN)
             .args(args)
-            .env("CARGO_TARGET_DIR", &target)
+            .env("CARGO_TARGET_DIR", "/nonexistent/the-loop-sets-its-own")
             .stdin(Stdio::null())
             .output()
             .expect("swarmlab runs");
@@ -31,6 +43,10 @@ fn tinygpt_trains_end_to_end_and_reports_its_entropy_floor() {
     };
     let dir_str = dir.to_str().unwrap();
     swarmlab(&["init", dir_str]).success();
+    let build = dir.join("target");
+    // Across file systems the move fails and the build starts cold.
+    let _ = std::fs::rename(&target, &build);
+    let _back = MoveBack(&build, &target);
     let out = swarmlab(&["run", dir_str, "--experiments", "2", "--budget", "3s"]).success();
     assert!(out.stderr.contains("setup: done"), "{out}");
     assert!(out.stderr.contains("entropy floor"), "{out}");
