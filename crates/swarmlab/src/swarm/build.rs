@@ -58,18 +58,16 @@ impl Builds<'_> {
         cancel: &Cancel,
     ) -> anyhow::Result<Ready> {
         let tree = self.dir.join("trees").join("baseline");
+        mirror.worktree(baseline, &tree)?;
         let text = mirror.show(baseline, SPEC_FILE)?;
         let (spec, _) = TrackSpec::parse(&tree, &text)
             .map_err(|(_, message)| anyhow::anyhow!("the baseline's {SPEC_FILE}: {message}"))?;
-        if let Some(build_dir) = &spec.run.build_dir {
-            // Cleaning a tree between jobs keeps ignored files: the build folder must be one,
-            // whether or not the track's own .gitignore says so.
-            mirror.git().exclude(&[&format!("/{build_dir}/")])?;
-        }
-        mirror.worktree(baseline, &tree)?;
         let Some(build_dir) = spec.run.build_dir.clone() else {
             return Ok(Ready::default());
         };
+        // Cleaning a tree for the next job keeps ignored files: the build folder must be one,
+        // whether or not the track's own .gitignore says so.
+        mirror.git().exclude(&[&format!("/{build_dir}/")])?;
         // Builds and fetches are keyed by the baseline's content, not its commit: the same
         // files build the same.
         let content = mirror

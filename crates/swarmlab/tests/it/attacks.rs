@@ -7,7 +7,7 @@
 //! evaluator scores the weight it writes (loss = (w - 3)^2 + 1, baseline w = 2.0), so every
 //! runtime attack below pays off with w = 3.0 only if the sandbox lets it through.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -181,6 +181,14 @@ fn attacks(verifier_dir: &Path, hub_port: u16) -> Vec<Attack> {
 }
 
 /// A process killed when dropped.
+/// Fills `repo` with the attack track (tests/fixtures/attack).
+pub fn attack_track(repo: &Path) {
+    for entry in std::fs::read_dir(FIXTURE).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), repo.join(entry.file_name())).unwrap();
+    }
+}
+
 pub struct Background(pub Child);
 
 impl Drop for Background {
@@ -194,12 +202,14 @@ impl Drop for Background {
 pub struct Corpus {
     pub dir: tempfile::TempDir,
     pub url: String,
+    /// The hub's `host:port`.
+    pub address: String,
     pub repo: PathBuf,
     pub track: &'static str,
     pub baseline: String,
     pub hub_data: PathBuf,
     _hub: Background,
-    pub verifier: Background,
+    verifier: Option<Background>,
 }
 
 impl Corpus {
@@ -211,6 +221,17 @@ impl Corpus {
         fill: impl FnOnce(&Path),
         verifier_dir: &Path,
         verifier_args: &[&str],
+    ) -> Corpus {
+        let mut corpus = Corpus::serve(track, fill, &[]);
+        corpus.start_verifier(verifier_dir, verifier_args);
+        corpus
+    }
+
+    /// [`Corpus::start`] without the verifier, the hub's environment extended by `hub_env`.
+    pub fn serve(
+        track: &'static str,
+        fill: impl FnOnce(&Path),
+        hub_env: &[(&str, &str)],
     ) -> Corpus {
         let dir = tempfile::tempdir().unwrap();
         let repo = dir.path().join(track);
@@ -245,8 +266,6 @@ impl Corpus {
             None,
         )
         .success();
-        let verifier_str = verifier_dir.to_str().unwrap();
-        let token = enroll_verifier(&url, data_str, verifier_str);
         let hub = Background(
             Command::new(BIN)
                 .args([
@@ -257,6 +276,7 @@ impl Corpus {
                     "--listen",
                     &address.to_string(),
                 ])
+                .envs(hub_env.iter().copied())
                 .stdin(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
@@ -265,13 +285,33 @@ impl Corpus {
         assert!(poll_until(Duration::from_secs(10), || {
             std::net::TcpStream::connect(address).is_ok()
         }));
-        let verifier_log = std::fs::File::create(dir.path().join("verifier.log")).unwrap();
-        let verifier = Background(
+        let mut corpus = Corpus {
+            dir,
+            url,
+            address: address.to_string(),
+            repo,
+            track,
+            baseline: String::new(),
+            hub_data: data,
+            _hub: hub,
+            verifier: None,
+        };
+        corpus.baseline = corpus.git(&["rev-parse", "HEAD"]);
+        corpus
+    }
+
+    /// Enrolls the verifier in `verifier_dir` and starts it (see [`Corpus::start`]); returns
+    /// its token.
+    pub fn start_verifier(&mut self, verifier_dir: &Path, verifier_args: &[&str]) -> String {
+        let verifier_str = verifier_dir.to_str().unwrap();
+        let token = enroll_verifier(&self.url, self.hub_data.to_str().unwrap(), verifier_str);
+        let verifier_log = std::fs::File::create(self.dir.path().join("verifier.log")).unwrap();
+        self.verifier = Some(Background(
             Command::new(BIN)
                 .args([
                     "verify",
                     "--hub",
-                    &url,
+                    &self.url,
                     "--dir",
                     verifier_str,
                     "--token",
@@ -284,19 +324,8 @@ impl Corpus {
                 .stderr(verifier_log)
                 .spawn()
                 .unwrap(),
-        );
-        let mut corpus = Corpus {
-            dir,
-            url,
-            repo,
-            track,
-            baseline: String::new(),
-            hub_data: data,
-            _hub: hub,
-            verifier,
-        };
-        corpus.baseline = corpus.git(&["rev-parse", "HEAD"]);
-        corpus
+        ));
+        token
     }
 
     /// The verifier's log so far.
@@ -306,8 +335,9 @@ impl Corpus {
 
     /// Panics when the verifier has stopped.
     pub fn assert_verifier_alive(&mut self, after: &str) {
+        let verifier = self.verifier.as_mut().expect("a verifier was started");
         assert!(
-            self.verifier.0.try_wait().unwrap().is_none(),
+            verifier.0.try_wait().unwrap().is_none(),
             "the verifier died after `{after}`\n--- verifier\n{}",
             self.verifier_log()
         );
@@ -368,7 +398,8 @@ impl Corpus {
         )
     }
 
-    /// `swarmlab submit`: the submission's id and its status line.
+    /// `swarmlab submit`: the submission's id and its status line. With `wait`, the verdict's;
+    /// a verifier fault fails the test at once, as the job would wait for another verifier.
     pub fn submit(&self, commit: &str, claim: f64, worker: &str, wait: bool) -> (String, String) {
         let identity = self.dir.path().join(worker);
         let claim = claim.to_string();
@@ -389,8 +420,50 @@ impl Corpus {
         if wait {
             args.push("--wait");
         }
-        let out = swarmlab(&args, None).success();
-        let last = out.stdout.lines().last().unwrap_or_default().to_string();
+        let mut child = Background(
+            Command::new(BIN)
+                .args(&args)
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap(),
+        );
+        let ended = poll_until(Duration::from_secs(30 * 60), || {
+            let log = self.verifier_log();
+            assert!(
+                !log.contains(" fault: "),
+                "the verifier faulted\n--- verifier\n{log}"
+            );
+            child.0.try_wait().unwrap().is_some()
+        });
+        assert!(
+            ended,
+            "no answer within 30 minutes\n--- verifier\n{}",
+            self.verifier_log()
+        );
+        let mut stdout = String::new();
+        let mut stderr = String::new();
+        child
+            .0
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut stdout)
+            .unwrap();
+        child
+            .0
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .unwrap();
+        let status = child.0.wait().unwrap();
+        assert!(
+            status.success(),
+            "swarmlab submit: {status}\n{stdout}\n{stderr}"
+        );
+        let last = stdout.lines().last().unwrap_or_default().to_string();
         let id = last
             .split_whitespace()
             .nth(1)
@@ -422,12 +495,7 @@ fn every_attack_gets_its_verdict_and_the_honest_controls_pass() {
     let verifier_dir = verifier_dir.path().join("verifier");
     let mut corpus = Corpus::start(
         "attack",
-        |repo| {
-            for entry in std::fs::read_dir(FIXTURE).unwrap() {
-                let entry = entry.unwrap();
-                std::fs::copy(entry.path(), repo.join(entry.file_name())).unwrap();
-            }
-        },
+        attack_track,
         &verifier_dir,
         &["--memory-mb", "256", "--file-mb", "64"],
     );

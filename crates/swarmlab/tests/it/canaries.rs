@@ -4,17 +4,15 @@
 //! accepts the canary too and is suspended; a real, sandboxed `swarmlab verify` passes its own
 //! canary, re-checks the lazy verifier's verdict and disputes the cheat. The ledger audits.
 
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::{json, Value};
 use swarmlab_proto::signing::{self, SigningKey};
 use swarmlab_proto::{JobLease, Measurements, ReportRequest, RunOutcome};
 
-use crate::harness::{poll_until, swarmlab, BIN};
-use crate::hubs::{enroll_verifier, free_address, get, get_json, post};
-
-const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/attack");
+use crate::attacks::{attack_track, Change, Corpus};
+use crate::harness::{poll_until, swarmlab};
+use crate::hubs::{get, get_json, post};
 
 /// A verifier that reports a clear gain for every job without running anything.
 struct Lazy {
@@ -60,67 +58,17 @@ impl Lazy {
     }
 }
 
-struct Background(std::process::Child);
-
-impl Drop for Background {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn git(repo: &std::path::Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .current_dir(repo)
-        .args(["-c", "user.name=t", "-c", "user.email=t@t"])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "git {args:?}");
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
 #[test]
 fn a_lazy_verifier_fails_a_canary_and_its_verdict_is_checked_again() {
-    let dir = tempfile::tempdir().unwrap();
-    let repo = dir.path().join("attack");
-    std::fs::create_dir(&repo).unwrap();
-    for entry in std::fs::read_dir(FIXTURE).unwrap() {
-        let entry = entry.unwrap();
-        std::fs::copy(entry.path(), repo.join(entry.file_name())).unwrap();
-    }
-    git(&repo, &["init", "-q", "-b", "main"]);
-    git(&repo, &["add", "-A"]);
-    git(&repo, &["commit", "-q", "-m", "attack track"]);
-    let baseline = git(&repo, &["rev-parse", "HEAD"]);
-    // The cheat: prints a fake metric line, and its model is the baseline's.
-    std::fs::write(
-        repo.join("model.sh"),
-        "OUT=\"$SWARMLAB_RUN_DIR/model.txt\"\necho '---'; echo 'loss: 0.000001'; echo \"w = 2.0\" > \"$OUT\"\n",
-    )
-    .unwrap();
-    git(&repo, &["commit", "-qam", "a much better model"]);
-    let cheat = git(&repo, &["rev-parse", "HEAD"]);
-
-    let address = free_address();
-    let url = format!("http://{address}");
-    let data = dir.path().join("hub");
-    let data = data.to_str().unwrap();
-    let repo_str = repo.to_str().unwrap();
-    swarmlab(
-        &[
-            "hub",
-            "add-track",
-            "--data-dir",
-            data,
-            repo_str,
-            "--baseline",
-            &baseline,
-        ],
-        None,
-    )
-    .success();
-    let admin = swarmlab(&["hub", "admin-token", "--data-dir", data], None)
+    // A canary before each verifier's first job and after every real one.
+    let mut corpus = Corpus::serve(
+        "attack",
+        attack_track,
+        &[("SWARMLAB_HUB_CANARY_EVERY", "1")],
+    );
+    let (address, baseline) = (corpus.address.clone(), corpus.baseline.clone());
+    let data = corpus.hub_data.to_str().unwrap().to_string();
+    let admin = swarmlab(&["hub", "admin-token", "--data-dir", &data], None)
         .success()
         .stdout
         .trim()
@@ -132,7 +80,7 @@ fn a_lazy_verifier_fails_a_canary_and_its_verdict_is_checked_again() {
             "hub",
             "add-identity",
             "--data-dir",
-            data,
+            &data,
             "--role",
             "verifier",
             "--name",
@@ -146,22 +94,6 @@ fn a_lazy_verifier_fails_a_canary_and_its_verdict_is_checked_again() {
     .stdout
     .trim()
     .to_string();
-    let verifier_dir = dir.path().join("verifier");
-    let verifier_dir = verifier_dir.to_str().unwrap();
-    let honest_token = enroll_verifier(&url, data, verifier_dir);
-    let _hub = Background(
-        Command::new(BIN)
-            .args(["hub", "serve", "--data-dir", data, "--listen", &address])
-            // A canary before each verifier's first job and after every real one.
-            .env("SWARMLAB_HUB_CANARY_EVERY", "1")
-            .stdin(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    assert!(poll_until(Duration::from_secs(10), || {
-        std::net::TcpStream::connect(&address).is_ok()
-    }));
     let lazy = Lazy {
         id: get_json(&address, "/api/v1/me", &lazy_token)["identity_id"]
             .as_str()
@@ -171,38 +103,22 @@ fn a_lazy_verifier_fails_a_canary_and_its_verdict_is_checked_again() {
         token: lazy_token,
         key,
     };
+    // The cheat prints a fake metric line; its model is the baseline's.
+    let cheat = corpus.commit(
+        &baseline,
+        &Change::Model(
+            "OUT=\"$SWARMLAB_RUN_DIR/model.txt\"\necho '---'; echo 'loss: 0.000001'; echo \"w = 2.0\" > \"$OUT\"\n"
+                .into(),
+        ),
+        "a much better model",
+    );
 
     // The cheat is submitted; the lazy verifier is the only one about, and accepts it.
-    let worker = dir.path().join("mallory");
-    let submitted = swarmlab(
-        &[
-            "submit",
-            "--hub",
-            &url,
-            "--track",
-            "attack",
-            "--repo",
-            repo_str,
-            "--dir",
-            worker.to_str().unwrap(),
-            "--claim",
-            "0.000001",
-            &cheat,
-        ],
-        None,
-    )
-    .success();
-    let last = submitted
-        .stdout
-        .lines()
-        .last()
-        .unwrap_or_default()
-        .to_string();
-    let cheat_id: i64 = last
-        .split_whitespace()
-        .nth(1)
-        .and_then(|id| id.trim_start_matches('#').parse().ok())
-        .unwrap_or_else(|| panic!("no submission id in `{last}`"));
+    let (id, line) = corpus.submit(&cheat, 0.000001, "mallory", false);
+    let cheat_id: i64 = id
+        .trim_start_matches('#')
+        .parse()
+        .unwrap_or_else(|_| panic!("no submission id in `{line}`"));
     let (job, answer) = lazy.accept_next().unwrap();
     assert_eq!(job.candidate, cheat);
     assert_eq!(answer["decision"], "accepted");
@@ -219,7 +135,7 @@ fn a_lazy_verifier_fails_a_canary_and_its_verdict_is_checked_again() {
             "hub",
             "add-canary",
             "--data-dir",
-            data,
+            &data,
             &cheat_id.to_string(),
             "--expect",
             "reject",
@@ -247,29 +163,14 @@ fn a_lazy_verifier_fails_a_canary_and_its_verdict_is_checked_again() {
     );
 
     // A real verifier: its own canary first (it rejects it), then the re-check.
-    let log_path = dir.path().join("verifier.log");
-    let _verifier = Background(
-        Command::new(BIN)
-            .args([
-                "verify",
-                "--hub",
-                &url,
-                "--dir",
-                verifier_dir,
-                "--token",
-                &honest_token,
-            ])
-            .args(["--sandbox", "on", "--memory-mb", "256", "--file-mb", "64"])
-            .stdin(Stdio::null())
-            .stderr(std::fs::File::create(&log_path).unwrap())
-            .spawn()
-            .unwrap(),
-    );
+    let verifier_dir = corpus.dir.path().join("verifier");
+    let honest_token =
+        corpus.start_verifier(&verifier_dir, &["--memory-mb", "256", "--file-mb", "64"]);
     let submission = format!("/api/v1/submissions/{cheat_id}");
     let disputed = poll_until(Duration::from_secs(120), || {
         !get_json(&address, &submission, &admin)["disputed_by"].is_null()
     });
-    let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+    let log = corpus.verifier_log();
     assert!(
         disputed,
         "the re-check did not dispute the cheat\n--- verifier\n{log}"
@@ -283,7 +184,7 @@ fn a_lazy_verifier_fails_a_canary_and_its_verdict_is_checked_again() {
         "the honest verifier decided it right: {canaries}"
     );
     assert!(get_json(&address, "/api/v1/me", &honest_token)["suspended"].is_null());
-    // Workers see no canary: the honest verifier's canary job is on no public page.
+    // Only maintainers see the canaries.
     let (status, _) = get(&address, "/api/v1/canaries", &honest_token);
     assert_eq!(status, 403);
 
@@ -291,7 +192,7 @@ fn a_lazy_verifier_fails_a_canary_and_its_verdict_is_checked_again() {
     let (_, ledger) = get(&address, "/api/v1/tracks/attack/ledger", &admin);
     assert_eq!(ledger.matches("\"kind\":\"verifier_suspended\"").count(), 1);
     assert!(ledger.contains(&lazy.id));
-    let ledger_path = dir.path().join("ledger.jsonl");
+    let ledger_path = corpus.dir.path().join("ledger.jsonl");
     std::fs::write(&ledger_path, &ledger).unwrap();
     let hub_key = get_json(&address, "/api/v1/hub", &admin)["public_key"]
         .as_str()
