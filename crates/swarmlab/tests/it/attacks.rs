@@ -328,6 +328,23 @@ impl Corpus {
         token
     }
 
+    /// Commits `change` on the baseline as Mallory's and waits for its verdict: what went
+    /// wrong when it is not `expect`. The verifier must survive it.
+    pub fn attack(
+        &mut self,
+        name: &str,
+        change: &Change,
+        claim: f64,
+        expect: Expect,
+    ) -> Option<String> {
+        let baseline = self.baseline.clone();
+        let commit = self.commit(&baseline, change, name);
+        let (_, line) = self.submit(&commit, claim, "mallory", true);
+        self.assert_verifier_alive(name);
+        (!verdict_matches(&line, expect))
+            .then(|| format!("{name}: expected {expect:?}, got `{line}`"))
+    }
+
     /// The verifier's log so far.
     pub fn verifier_log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("verifier.log")).unwrap_or_default()
@@ -504,15 +521,7 @@ fn every_attack_gets_its_verdict_and_the_honest_controls_pass() {
 
     let mut wrong = Vec::new();
     for attack in attacks(&verifier_dir, port) {
-        let commit = corpus.commit(&baseline, &attack.change, attack.name);
-        let (_, line) = corpus.submit(&commit, attack.claim, "mallory", true);
-        if !verdict_matches(&line, attack.expect) {
-            wrong.push(format!(
-                "{}: expected {:?}, got `{line}`",
-                attack.name, attack.expect
-            ));
-        }
-        corpus.assert_verifier_alive(attack.name);
+        wrong.extend(corpus.attack(attack.name, &attack.change, attack.claim, attack.expect));
     }
 
     // Plagiarism: Mallory copies Alice's pending change; the earliest receipt wins, and
