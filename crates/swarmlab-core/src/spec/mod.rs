@@ -203,10 +203,11 @@ impl TrackSpec {
     pub fn build_env(&self, seed: u64) -> Vec<(String, String)> {
         let mut env = self.experiment_env(seed);
         if let (Some(Toolchain::Cargo), Some(dir)) = (self.run.toolchain, &self.run.build_dir) {
-            env.push((
-                "CARGO_TARGET_DIR".into(),
-                self.root.join(dir).display().to_string(),
-            ));
+            // Absolute: cargo would take a relative one from its own folder, the root, and a
+            // root given relative (`swarmlab run demo`) would be counted twice.
+            let target = self.root.join(dir);
+            let target = std::path::absolute(&target).unwrap_or(target);
+            env.push(("CARGO_TARGET_DIR".into(), target.display().to_string()));
         }
         env
     }

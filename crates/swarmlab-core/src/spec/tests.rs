@@ -500,6 +500,14 @@ fn a_compiled_track_names_its_build_its_folder_and_toolchain() {
     assert!(spec
         .describe()
         .contains("build dir  target, toolchain cargo"));
+    // A root given relative (`swarmlab run demo`): cargo runs in the root, so the folder must
+    // not be relative to where swarmlab runs.
+    let mut relative = spec.clone();
+    relative.root = std::path::PathBuf::from("demo");
+    let env = relative.build_env(1);
+    let (_, target) = env.iter().find(|(k, _)| k == "CARGO_TARGET_DIR").unwrap();
+    let expected = std::env::current_dir().unwrap().join("demo").join("target");
+    assert_eq!(std::path::Path::new(target), expected);
 }
 
 #[test]
