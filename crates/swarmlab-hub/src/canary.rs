@@ -64,7 +64,6 @@ impl Hub {
             return Ok(None);
         }
         let pick = u64::from_le_bytes(random_bytes::<8>()?);
-        let gap = u64::from_le_bytes(random_bytes::<8>()?);
         let Some(canary) = self.store.canary_due(&caller.id, pick).await? else {
             return Ok(None);
         };
@@ -75,6 +74,7 @@ impl Hub {
         let fresh = blocking(move || crate::chain::rebase(&repo, &candidate, &base, &base))
             .await?
             .ok_or_else(|| HubError::Internal(format!("canary {} no longer replays", canary.id)))?;
+        let gap = u64::from_le_bytes(random_bytes::<8>()?);
         let next = 1 + gap % (2 * every - 1);
         let next = u32::try_from(next).unwrap_or(u32::MAX);
         let lease = self
