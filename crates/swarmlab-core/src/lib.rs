@@ -3,6 +3,7 @@
 //!
 //! Nothing here spawns experiments or talks to a hub.
 
+pub mod change;
 pub mod diff_hash;
 pub mod git;
 pub mod goal;

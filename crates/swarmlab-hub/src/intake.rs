@@ -2,18 +2,18 @@
 //! rejection reason. Claim rules (`wrong_worker`, `wrong_track`, `bad_signature`,
 //! `bundle_too_large`, `log_too_large`, `bad_commit_id`, `missing_metric`), the chain rule
 //! (`parent_unknown`, or `stale` when the parent is too far behind the head), and the code
-//! rules read from git, never from the worker: the bundle must verify and carry the commit
+//! rules read from git, never from the worker (`swarmlab_core::change`, which verifiers
+//! check again): the bundle must verify and carry the commit
 //! (`bad_bundle`, `commit_missing`), the commit must be one child of the parent
 //! (`not_a_child_of_parent`), and its changes may touch only editable paths
 //! (`outside_editable`), with no symlinks (`symlink`), submodules (`submodule`), attribute
 //! files (`attribute_file`), binaries (`binary_file`) or oversized files (`file_too_large`),
 //! and must change something (`empty_change`).
 
-use std::collections::HashMap;
 use std::path::Path;
 
+use swarmlab_core::change::{check_change_beside, together};
 use swarmlab_core::diff_hash::{diff_hash_hex, normalised_diff_hash};
-use swarmlab_core::spec::Files;
 use swarmlab_core::GitStore;
 use swarmlab_proto::{signing, ChainEntry, Claim};
 
@@ -27,9 +27,6 @@ pub struct Limits {
     pub max_log_bytes: usize,
     pub max_file_bytes: u64,
 }
-
-/// File names that steer git itself rather than hold code.
-const ATTRIBUTE_FILES: &[&str] = &[".gitattributes", ".gitmodules", ".gitignore", ".mailmap"];
 
 fn is_commit_id(text: &str) -> bool {
     text.len() == 40
@@ -87,49 +84,6 @@ pub fn check_parent(chain: &[ChainEntry], parent: &str, stale_depth: u32) -> Res
     Ok(())
 }
 
-/// One path a commit changes, from `git diff-tree --raw`.
-struct Change<'a> {
-    old_mode: &'a str,
-    new_mode: &'a str,
-    new_id: &'a str,
-    status: &'a str,
-    path: &'a str,
-}
-
-/// Parses `git diff-tree -r -z --raw` records: `:<old mode> <new mode> <old id> <new id>
-/// <status>` and the path, each ending in NUL.
-fn changes(raw: &str) -> Result<Vec<Change<'_>>, String> {
-    let mut fields = raw.split('\0').filter(|f| !f.is_empty());
-    let mut out = Vec::new();
-    while let (Some(meta), Some(path)) = (fields.next(), fields.next()) {
-        let parts: Vec<&str> = meta.trim_start_matches(':').split(' ').collect();
-        let [old_mode, new_mode, _, new_id, status] = parts[..] else {
-            return Err("bad_bundle".into());
-        };
-        out.push(Change {
-            old_mode,
-            new_mode,
-            new_id,
-            status,
-            path,
-        });
-    }
-    Ok(out)
-}
-
-/// Runs `here` on this thread and `there` on another at the same time: two git runs in the
-/// time of the longer. A panic over there counts as a bad bundle.
-fn together<A, B: Send>(
-    here: impl FnOnce() -> A,
-    there: impl FnOnce() -> B + Send,
-) -> (A, Result<B, String>) {
-    std::thread::scope(|scope| {
-        let other = scope.spawn(there);
-        let mine = here();
-        (mine, other.join().map_err(|_| "bad_bundle".to_string()))
-    })
-}
-
 /// Unbundles the submission into the track's repository and checks its code. Returns the
 /// normalised diff hash.
 ///
@@ -165,115 +119,13 @@ pub fn inspect(
         editable,
         max_file_bytes,
         || together(|| repo.diff(&claim.parent, &claim.commit), keep),
-    )?;
-    kept_ref?.map_err(|_| "bad_bundle")?;
+    )
+    .map_err(|refusal| refusal.as_str())?;
+    kept_ref
+        .map_err(|refusal| refusal.as_str())?
+        .map_err(|_| "bad_bundle")?;
     let diff = diff.map_err(|_| "bad_bundle")?;
     Ok(diff_hash_hex(normalised_diff_hash(&diff)))
-}
-
-/// Checks the change from `parent` to `commit` (both in `repo`): `commit` is a child of
-/// `parent` alone and changes something, only under `editable`, with no symlinks,
-/// submodules, attribute files, binaries or oversized files. Intake runs it on receipt;
-/// verifiers run it again before executing anything.
-pub fn check_change(
-    repo: &GitStore,
-    parent: &str,
-    commit: &str,
-    editable: &[String],
-    max_file_bytes: u64,
-) -> Result<(), String> {
-    check_change_beside(repo, parent, commit, editable, max_file_bytes, || ())
-}
-
-/// [`check_change`], running `beside` at the same time as its last git run.
-fn check_change_beside<T: Send>(
-    repo: &GitStore,
-    parent: &str,
-    commit: &str,
-    editable: &[String],
-    max_file_bytes: u64,
-    beside: impl FnOnce() -> T + Send,
-) -> Result<T, String> {
-    // The commit's parents, then what it changes against its parent. `--always` prints the
-    // parents of a commit that changes nothing; a merge or a root commit has the wrong ones.
-    // Beside it, every file of the commit with its size.
-    let (raw, tree) = together(
-        || {
-            repo.run(&[
-                "diff-tree",
-                "--always",
-                "--format=%P",
-                "-r",
-                "-z",
-                "--no-renames",
-                "--raw",
-                commit,
-            ])
-        },
-        || repo.run(&["ls-tree", "-r", "-l", "-z", commit]),
-    );
-    let raw = raw.map_err(|_| "commit_missing")?;
-    let (parents, raw) = raw.split_once('\0').unwrap_or((raw.as_str(), ""));
-    if parents.split_whitespace().collect::<Vec<_>>() != [parent] {
-        return Err("not_a_child_of_parent".into());
-    }
-    let changed = changes(raw.trim_start_matches('\n'))?;
-    if changed.is_empty() {
-        return Err("empty_change".into());
-    }
-    let files = Files {
-        editable: editable.to_vec(),
-        trusted: Vec::new(),
-    };
-    for change in &changed {
-        let file = change.path;
-        let name = file.rsplit('/').next().unwrap_or(file);
-        if ATTRIBUTE_FILES.contains(&name) || file.split('/').any(|c| c == ".git") {
-            return Err("attribute_file".into());
-        }
-        if change.old_mode == "160000" || change.new_mode == "160000" {
-            return Err("submodule".into());
-        }
-        if change.new_mode == "120000" {
-            return Err("symlink".into());
-        }
-        if !files.is_editable(file) {
-            return Err("outside_editable".into());
-        }
-    }
-    // Sizes first, so that no oversized blob is ever read.
-    let tree = tree?.map_err(|_| "bad_bundle")?;
-    // "<mode> <type> <id> <size>\t<path>" per file.
-    let sizes: HashMap<&str, &str> = tree
-        .split('\0')
-        .filter_map(|entry| {
-            let (meta, path) = entry.split_once('\t')?;
-            Some((path, meta.split_whitespace().nth(3)?))
-        })
-        .collect();
-    let kept: Vec<&Change> = changed.iter().filter(|c| c.status != "D").collect();
-    for change in &kept {
-        let size: u64 = sizes
-            .get(change.path)
-            .and_then(|s| s.parse().ok())
-            .ok_or("bad_bundle")?;
-        if size > max_file_bytes {
-            return Err("file_too_large".into());
-        }
-    }
-    let show = || {
-        if kept.is_empty() {
-            return Ok(String::new());
-        }
-        let mut args = vec!["show", "--no-textconv"];
-        args.extend(kept.iter().map(|c| c.new_id));
-        repo.run(&args)
-    };
-    let (content, beside) = together(show, beside);
-    if content.map_err(|_| "bad_bundle")?.contains('\0') {
-        return Err("binary_file".into());
-    }
-    beside
 }
 
 #[cfg(test)]

@@ -390,7 +390,7 @@ fn prepare(
     let mut trusted = head.files.trusted.clone();
     trusted.push(SPEC_FILE.to_string());
     mirror.overlay_trusted(&track.baseline, &trusted, &trees[0])?;
-    swarmlab_hub::intake::check_change(
+    swarmlab_core::change::check_change(
         mirror.git(),
         &lease.base,
         &lease.candidate,
