@@ -30,6 +30,15 @@ impl Goal {
         }
     }
 
+    /// How much `to` improves on `from` in this direction: positive when `to` is better,
+    /// negative when it is worse, whatever the goal.
+    pub fn gain(self, from: f64, to: f64) -> f64 {
+        match self {
+            Goal::Minimize => from - to,
+            Goal::Maximize => to - from,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Goal::Minimize => "minimize",
@@ -56,5 +65,13 @@ mod tests {
         assert!(!Goal::Maximize.improves(1.0, 2.0));
         assert_eq!(Goal::Minimize.better(1.0, 2.0), 1.0);
         assert_eq!(Goal::Maximize.better(1.0, 2.0), 2.0);
+    }
+
+    #[test]
+    fn gain_is_positive_when_the_value_gets_better() {
+        assert_eq!(Goal::Minimize.gain(1.0, 0.75), 0.25);
+        assert_eq!(Goal::Minimize.gain(1.0, 1.5), -0.5);
+        assert_eq!(Goal::Maximize.gain(1.0, 1.5), 0.5);
+        assert_eq!(Goal::Maximize.gain(1.0, 0.75), -0.25);
     }
 }

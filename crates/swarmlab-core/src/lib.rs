@@ -14,7 +14,7 @@ pub mod results;
 pub mod spec;
 pub mod usage;
 
-pub use git::{GitError, GitStore};
+pub use git::{short, GitError, GitStore};
 pub use goal::Goal;
 pub use record::{DiffStat, Record, Status};
 pub use results::{ResultsError, ResultsLog};

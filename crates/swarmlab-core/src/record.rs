@@ -134,7 +134,7 @@ pub struct Record {
 impl Record {
     /// The first seven characters of the commit, as results.tsv shows it.
     pub fn short_commit(&self) -> &str {
-        &self.commit[..self.commit.len().min(7)]
+        crate::git::short(&self.commit)
     }
 
     /// The row of results.tsv: `commit metric memory_gb status description`, tab-separated.

@@ -9,3 +9,25 @@
 mod store;
 
 pub use store::{GitError, GitStore};
+
+/// The first seven characters of a commit id, as swarmlab prints commits to people.
+pub fn short(commit: &str) -> &str {
+    match commit.char_indices().nth(7) {
+        Some((end, _)) => &commit[..end],
+        None => commit,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::short;
+
+    #[test]
+    fn short_is_the_first_seven_characters() {
+        assert_eq!(short("0123456789abcdef"), "0123456");
+        assert_eq!(short("abc"), "abc");
+        assert_eq!(short(""), "");
+        // A malformed id is cut at a character boundary, never panics.
+        assert_eq!(short("ééééééééé"), "ééééééé");
+    }
+}

@@ -105,11 +105,8 @@ impl<'a> History<'a> {
 
     /// How much `step` improved on its reference, positive when it is better whatever the goal.
     pub(super) fn gain(&self, step: &Step) -> f64 {
-        let delta = step.delta().unwrap_or(0.0);
-        match self.goal {
-            Goal::Minimize => -delta,
-            Goal::Maximize => delta,
-        }
+        step.reference
+            .map_or(0.0, |reference| self.goal.gain(reference, step.value))
     }
 
     /// The kept experiments after the baseline, largest gain first (earliest first on a tie).
@@ -121,14 +118,6 @@ impl<'a> History<'a> {
                 .then(a.pos.cmp(&b.pos))
         });
         steps
-    }
-
-    /// The finite metrics of every kept or discarded record.
-    pub(super) fn values(&self) -> impl Iterator<Item = f64> + '_ {
-        self.records
-            .iter()
-            .filter(|r| Outcome::of(r) != Outcome::Failed)
-            .filter_map(value)
     }
 }
 

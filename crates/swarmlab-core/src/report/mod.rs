@@ -1,15 +1,17 @@
 //! `swarmlab report`'s two artefacts: `progress.svg`, the autoresearch progress chart, and a
-//! markdown summary of a branch's experiments.
+//! markdown summary of a branch's experiments; and the [`chart`] that draws every progress
+//! chart, `progress.svg` and the dashboard's alike.
 //!
-//! Both are pure functions of the records, in experiment order: nothing here reads
-//! `results.jsonl` or writes files, that is the caller's job.
+//! All are pure functions of their input: nothing here reads `results.jsonl` or writes files,
+//! that is the caller's job.
 
-mod chart;
+pub mod chart;
 mod history;
+mod progress;
 mod scale;
 mod summary;
 
-pub use chart::progress_svg;
+pub use progress::progress_svg;
 pub use summary::summary_markdown;
 
 /// A metric value as both artefacts print it: six decimals like results.tsv, or scientific

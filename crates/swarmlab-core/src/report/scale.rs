@@ -1,5 +1,25 @@
-//! Axis ticks that people read easily: values 1, 2 or 5 times a power of ten apart, labelled
-//! with just enough decimals to tell them apart.
+//! The chart's one scale: a linear map from data values to canvas pixels, and axis ticks that
+//! people read easily (values 1, 2 or 5 times a power of ten apart, labelled with just enough
+//! decimals to tell them apart). It knows nothing of what is drawn.
+
+/// A linear map from the data values `lo..=hi` to the pixels `px_lo..=px_hi` (which may run
+/// backwards, as a y axis does); a range of one value maps to the middle.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Axis {
+    pub(super) lo: f64,
+    pub(super) hi: f64,
+    pub(super) px_lo: f64,
+    pub(super) px_hi: f64,
+}
+
+impl Axis {
+    pub(super) fn px(&self, v: f64) -> f64 {
+        if self.hi == self.lo {
+            return (self.px_lo + self.px_hi) / 2.0;
+        }
+        self.px_lo + (v - self.lo) / (self.hi - self.lo) * (self.px_hi - self.px_lo)
+    }
+}
 
 /// The tick values inside a range and how to print them.
 #[derive(Debug, Clone, PartialEq)]
@@ -63,6 +83,26 @@ impl Ticks {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn axes_map_linearly_and_may_run_backwards() {
+        let y = Axis {
+            lo: 0.0,
+            hi: 10.0,
+            px_lo: 500.0,
+            px_hi: 100.0,
+        };
+        assert_eq!(y.px(0.0), 500.0);
+        assert_eq!(y.px(2.5), 400.0);
+        assert_eq!(y.px(10.0), 100.0);
+        let point = Axis {
+            lo: 3.0,
+            hi: 3.0,
+            px_lo: 0.0,
+            px_hi: 50.0,
+        };
+        assert_eq!(point.px(3.0), 25.0);
+    }
 
     #[test]
     fn steps_are_one_two_or_five_times_a_power_of_ten() {

@@ -1,6 +1,6 @@
 //! The pieces every page is written with: HTML escaping (everything that did not come from
-//! this module's own string literals goes through [`esc`]), and numbers, times and commit
-//! ids as the pages print them.
+//! this module's own string literals goes through [`esc`]), and numbers and times as the
+//! pages print them (commit ids are `swarmlab_core::short`).
 
 use std::fmt::{self, Display, Write};
 
@@ -81,11 +81,6 @@ pub fn p_value(p: f64) -> String {
     } else {
         format!("{p:.4}")
     }
-}
-
-/// The first ten characters of a commit id.
-pub fn short(commit: &str) -> &str {
-    &commit[..commit.len().min(10)]
 }
 
 /// Days since 1970-01-01 as (year, month, day), proleptic Gregorian (Howard Hinnant's
@@ -194,6 +189,5 @@ mod tests {
         assert_eq!(ago(100_000, 99_000), "just now");
         assert_eq!(ago(10 * 60_000, 0), "10 min ago");
         assert_eq!(ago(3 * 86_400_000, 0), "3 days ago");
-        assert_eq!(short("0123456789abcdef"), "0123456789");
     }
 }

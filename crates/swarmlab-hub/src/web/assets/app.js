@@ -62,7 +62,10 @@
   body.appendChild(tip);
 
   const target = (el) =>
-    el && el.closest ? el.closest('svg.chart .pt') || el.closest('svg.chart circle, svg.chart .failed path') : null;
+    el && el.closest
+      ? el.closest('svg.chart .pt') ||
+        el.closest('svg.chart circle, svg.chart path.failed, svg.chart path.clamped')
+      : null;
   const show = (el, x, y) => {
     const title = el.querySelector(':scope > title');
     if (title) {

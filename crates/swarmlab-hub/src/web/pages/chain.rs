@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
+use swarmlab_core::short;
 
-use super::super::html::{badge, delta, esc, p_value, percent, put, short, url, value, when};
+use super::super::html::{badge, delta, esc, p_value, percent, put, url, value, when};
 use super::super::layout::{pager, Page, Tab};
 use super::super::session::{check_form, Form, Params, Viewer};
 use super::super::{page, see_other, PageError, PageResult, Web};

@@ -10,12 +10,12 @@ pub mod track;
 
 use std::collections::HashMap;
 
-use swarmlab_core::Goal;
+use swarmlab_core::{short, Goal};
 
-use super::chart::{label_candidates, MAX_KEPT_DOTS};
-use super::html::{badge, delta, esc, percent, put, short, url, value, when};
+use super::chart::labels_wanted;
+use super::html::{badge, delta, esc, percent, put, url, value, when};
 use super::{PageError, Web};
-use crate::store::views::{gain, ChainRow, Point, TrackSummary};
+use crate::store::views::{ChainRow, Point, TrackSummary};
 
 /// The link to a track's page.
 pub fn track_href(track: &str) -> String {
@@ -37,7 +37,7 @@ pub async fn summary(web: &Web, track: &str) -> Result<TrackSummary, PageError> 
 
 /// `better` or `worse`, for a change in the goal's direction.
 pub fn tone(goal: Goal, change: f64) -> &'static str {
-    match gain(goal, 0.0, change) {
+    match goal.gain(0.0, change) {
         g if g > 0.0 => "better",
         g if g < 0.0 => "worse",
         _ => "",
@@ -110,13 +110,7 @@ pub fn stats(s: &TrackSummary) -> String {
 /// Fills the labels of kept points that have none with their commits' subject lines: all
 /// of them while the chart draws every chain dot, else those it may label.
 pub async fn label_points(web: &Web, track: &str, goal: Goal, points: &mut [Point]) {
-    let kept = points.iter().filter(|p| p.kept).count();
-    let wanted: Vec<usize> = if kept <= MAX_KEPT_DOTS {
-        (0..points.len()).filter(|&i| points[i].kept).collect()
-    } else {
-        label_candidates(points, goal)
-    };
-    let wanted: Vec<usize> = wanted
+    let wanted: Vec<usize> = labels_wanted(points, goal)
         .into_iter()
         .filter(|&i| points[i].label.is_none())
         .collect();

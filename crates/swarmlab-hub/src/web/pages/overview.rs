@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use axum::extract::State;
+use swarmlab_core::report::chart::sparkline;
 
-use super::super::chart::sparkline;
 use super::super::html::{esc, put, value};
 use super::super::layout::{Page, Tab};
 use super::super::session::Viewer;

@@ -6,9 +6,10 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
+use swarmlab_core::short;
 use swarmlab_proto::Role;
 
-use super::super::html::{esc, put, short, url, value, when};
+use super::super::html::{esc, put, url, value, when};
 use super::super::layout::{pager, Page, Tab};
 use super::super::session::{Params, Viewer};
 use super::super::{page, PageError, PageResult, Web};

@@ -4,9 +4,10 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
+use swarmlab_core::short;
 
 use super::super::chart::{progress, ChartSpec};
-use super::super::html::{esc, put, short, url};
+use super::super::html::{esc, put, url};
 use super::super::layout::{Page, Tab};
 use super::super::session::Viewer;
 use super::super::{page, PageError, PageResult, Web};
