@@ -116,6 +116,13 @@ mod tests {
         let t = Ticks::new(-3.0, 47.0, 6, 0.0);
         assert_eq!(t.step, 10.0);
         assert_eq!(t.label(-0.0), "0");
+        // The dashboard's ticks, from when it had its own scale.
+        let t = Ticks::new(0.61, 1.02, 6, 0.0);
+        assert!(
+            t.values[0] >= 0.61 && t.values[t.values.len() - 1] <= 1.02,
+            "{t:?}"
+        );
+        assert_eq!(t.label(0.7), "0.70");
     }
 
     #[test]

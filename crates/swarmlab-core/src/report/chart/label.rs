@@ -9,7 +9,8 @@ use std::cmp::Ordering;
 use std::fmt::{self, Write};
 
 use super::super::truncate;
-use super::{escape, kept_value, Place, Plot, Point, Series, DARK_GREEN};
+use super::plot::{Place, Plot};
+use super::{escape, kept_value, Point, Series, DARK_GREEN};
 use crate::Goal;
 
 const LABEL_CHARS: usize = 48;

@@ -3,7 +3,8 @@
 
 use std::fmt::{self, Write};
 
-use super::{kept_value, value, Place, Plot, Point, DARK_GREEN, GREEN, GREY, INK, RED};
+use super::plot::{Place, Plot};
+use super::{kept_value, value, Point, DARK_GREEN, GREEN, GREY, INK, RED};
 use crate::Goal;
 
 pub(super) fn render(plot: &Plot, points: &[Point], goal: Goal, out: &mut String) -> fmt::Result {

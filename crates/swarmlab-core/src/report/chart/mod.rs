@@ -20,20 +20,22 @@
 
 mod label;
 mod legend;
+mod marks;
+mod plot;
 mod spark;
 #[cfg(test)]
 mod tests;
 
 use std::fmt::{self, Write};
 
-use self::label::Label;
-use super::scale::{Axis, Ticks};
+use self::plot::Plot;
+use super::scale::Ticks;
 use crate::Goal;
 
 pub use spark::sparkline;
 
 /// Past this many kept points a page's chart draws only the first, the last and the labelled.
-pub const MAX_KEPT_DOTS: usize = 400;
+const MAX_KEPT_DOTS: usize = 400;
 /// The most kept points labelled in a file and on a page.
 pub(super) const FILE_LABELS: usize = 30;
 const PAGE_LABELS: usize = 8;
@@ -74,14 +76,6 @@ pub enum Frame<'a> {
 }
 
 impl Frame<'_> {
-    /// The canvas: width and height.
-    fn size(self) -> (f64, f64) {
-        match self {
-            Frame::File { .. } => (1200.0, 640.0),
-            Frame::Page => (960.0, 400.0),
-        }
-    }
-
     fn max_labels(self) -> usize {
         match self {
             Frame::File { .. } => FILE_LABELS,
@@ -360,307 +354,6 @@ impl Chart<'_> {
             escape(reference.text)
         )
     }
-
-    /// Discarded points one by one, each with its title; on a page, when there are more than
-    /// the plot has pixel columns, the two extremes of each column as one path of dots.
-    fn render_discarded(&self, plot: &Plot, series: &impl Series, out: &mut String) -> fmt::Result {
-        let points = series.points();
-        let count = points.iter().filter_map(discarded_value).count();
-        writeln!(out, r#"<g fill="{GREY}" fill-opacity="0.6">"#)?;
-        if self.frame.thin() && count > plot.columns() {
-            render_dots(plot, points, out)?;
-        } else {
-            for (i, p) in points.iter().enumerate() {
-                if discarded_value(p).is_some() {
-                    plot.marker(out, p, &series.title(i), None)?;
-                }
-            }
-        }
-        writeln!(out, "</g>")
-    }
-
-    /// The running best: a step at each kept point, then flat to the last point. Steps within
-    /// half a pixel of each other merge; the line looks the same.
-    fn render_best_line(&self, plot: &Plot, points: &[Point], out: &mut String) -> fmt::Result {
-        let Some(y) = &plot.y else {
-            return Ok(());
-        };
-        let mut kept = points
-            .iter()
-            .filter_map(|p| Some((plot.x.px(p.x as f64), kept_value(p)?)));
-        let Some((mut px, mut best)) = kept.next() else {
-            return Ok(());
-        };
-        let y_of = |v: f64| y.px(v).clamp(plot.top, plot.bottom);
-        let mut drawn = y_of(best);
-        let mut level = drawn;
-        let mut d = format!("M{px:.1} {drawn:.1}");
-        for (nx, v) in kept {
-            best = self.goal.better(best, v);
-            if nx - px >= 0.5 {
-                if level != drawn {
-                    write!(d, "V{level:.1}")?;
-                }
-                px = nx;
-                drawn = y_of(best);
-                write!(d, "H{px:.1}V{drawn:.1}")?;
-            }
-            level = y_of(best);
-        }
-        if level != drawn {
-            write!(d, "V{level:.1}")?;
-        }
-        let last = points.iter().map(|p| p.x).max().unwrap_or(0);
-        write!(d, "H{:.1}", plot.x.px(last as f64))?;
-        writeln!(
-            out,
-            r#"<path class="step" d="{d}" fill="none" stroke="{GREEN}" stroke-width="2" stroke-opacity="0.8" stroke-linejoin="round"/>"#
-        )
-    }
-
-    /// Kept points, linked when the series links them; on a page past [`MAX_KEPT_DOTS`] only
-    /// the first, the last and the labelled, as the step line already shows the rest.
-    fn render_kept(
-        &self,
-        plot: &Plot,
-        series: &impl Series,
-        labels: &[Label],
-        out: &mut String,
-    ) -> fmt::Result {
-        let points = series.points();
-        let kept: Vec<usize> = (0..points.len())
-            .filter(|&i| kept_value(&points[i]).is_some())
-            .collect();
-        let all = !self.frame.thin() || kept.len() <= MAX_KEPT_DOTS;
-        writeln!(
-            out,
-            r#"<g fill="{GREEN}" stroke="{DARK_GREEN}" stroke-width="1">"#
-        )?;
-        for (k, &i) in kept.iter().enumerate() {
-            let labelled = labels.binary_search_by_key(&i, |l| l.index).is_ok();
-            if !all && k != 0 && k != kept.len() - 1 && !labelled {
-                continue;
-            }
-            let link = series.link(i);
-            plot.marker(out, &points[i], &series.title(i), link.as_ref())?;
-        }
-        writeln!(out, "</g>")
-    }
-
-    /// Failures as crosses under the axis; on a page, one per pixel column.
-    fn render_failed(&self, plot: &Plot, series: &impl Series, out: &mut String) -> fmt::Result {
-        let y = plot.bottom + 12.0;
-        let mut last_px = f64::NEG_INFINITY;
-        writeln!(out, r#"<g fill="none" stroke="{RED}" stroke-width="1.6">"#)?;
-        for (i, p) in series.points().iter().enumerate() {
-            if value(p).is_some() {
-                continue;
-            }
-            let px = plot.x.px(p.x as f64);
-            if self.frame.thin() && px - last_px < 1.0 {
-                continue;
-            }
-            last_px = px;
-            writeln!(
-                out,
-                r#"<path class="failed" d="M{:.1} {:.1}l7 7m0 -7l-7 7"><title>{}</title></path>"#,
-                px - 3.5,
-                y - 3.5,
-                escape(&series.title(i))
-            )?;
-        }
-        writeln!(out, "</g>")
-    }
-}
-
-/// The crowded discarded points as dots, the lowest and highest of each pixel column.
-fn render_dots(plot: &Plot, points: &[Point], out: &mut String) -> fmt::Result {
-    let Some(y) = &plot.y else {
-        return Ok(());
-    };
-    let py = |v: f64| y.px(v).clamp(plot.top, plot.bottom);
-    let mut d = String::with_capacity(plot.columns() * 28);
-    let mut dots = |column: i64, lo: f64, hi: f64| {
-        let x = column as f64 + 0.5;
-        let _ = write!(d, "M{x:.1} {:.1}h0", py(lo));
-        if hi > lo {
-            let _ = write!(d, "M{x:.1} {:.1}h0", py(hi));
-        }
-    };
-    let mut column: Option<(i64, f64, f64)> = None;
-    for p in points {
-        let Some(v) = discarded_value(p) else {
-            continue;
-        };
-        let c = plot.x.px(p.x as f64).floor() as i64;
-        column = match column {
-            Some((cc, lo, hi)) if cc == c => Some((c, lo.min(v), hi.max(v))),
-            Some((cc, lo, hi)) => {
-                dots(cc, lo, hi);
-                Some((c, v, v))
-            }
-            None => Some((c, v, v)),
-        };
-    }
-    if let Some((c, lo, hi)) = column {
-        dots(c, lo, hi);
-    }
-    writeln!(
-        out,
-        r#"<path class="dots" d="{d}" fill="none" stroke="{GREY}" stroke-opacity="0.6" stroke-width="5" stroke-linecap="round"/>"#
-    )
-}
-
-/// Where a point with a metric lands: inside the plot, or clamped to its top or bottom edge.
-#[derive(Clone, Copy, PartialEq)]
-enum Place {
-    Inside(f64),
-    Above,
-    Below,
-}
-
-/// The canvas of one chart: its size, the plot's edges in pixels, and the two axes.
-struct Plot {
-    width: f64,
-    height: f64,
-    left: f64,
-    right: f64,
-    top: f64,
-    bottom: f64,
-    /// Labels of kept points stay below this (under a file's heading).
-    label_top: f64,
-    x: Axis,
-    /// `None` when no point has a metric: there is no scale to draw.
-    y: Option<Axis>,
-}
-
-impl Plot {
-    fn new(chart: &Chart, points: &[Point]) -> Plot {
-        let (width, height) = chart.frame.size();
-        let (top, label_top) = match chart.frame {
-            Frame::File { .. } => (84.0, 64.0),
-            Frame::Page => (20.0, 4.0),
-        };
-        let (left, right, bottom) = (80.0, width - 32.0, height - 60.0);
-        let first = points.iter().map(|p| p.x).min().unwrap_or(0) as f64;
-        let last = points.iter().map(|p| p.x).max().unwrap_or(0) as f64;
-        let pad = ((last - first) * 0.02).max(0.5);
-        let x = Axis {
-            lo: first - pad,
-            hi: last + pad,
-            px_lo: left,
-            px_hi: right,
-        };
-        let reference = chart.reference.map(|r| r.value);
-        let y = y_range(points, chart.goal, reference).map(|(lo, hi)| Axis {
-            lo,
-            hi,
-            px_lo: bottom,
-            px_hi: top,
-        });
-        Plot {
-            width,
-            height,
-            left,
-            right,
-            top,
-            bottom,
-            label_top,
-            x,
-            y,
-        }
-    }
-
-    /// The plot's width in whole pixels: how many distinct x positions it can show.
-    fn columns(&self) -> usize {
-        (self.right - self.left) as usize
-    }
-
-    fn place(&self, value: f64) -> Place {
-        match &self.y {
-            Some(y) if value > y.hi => Place::Above,
-            Some(y) if value < y.lo => Place::Below,
-            Some(y) => Place::Inside(y.px(value)),
-            None => Place::Below,
-        }
-    }
-
-    /// A kept or discarded point: a dot inside the plot, a triangle at the edge beyond it.
-    /// With a link, the marker and its title are the link, in a group that carries the class.
-    fn marker(
-        &self,
-        out: &mut String,
-        point: &Point,
-        title: &str,
-        link: Option<&Link>,
-    ) -> fmt::Result {
-        let (class, r) = if point.kept {
-            ("kept", 5.5)
-        } else {
-            ("discarded", 3.0)
-        };
-        let px = self.x.px(point.x as f64);
-        let place = self.place(value(point).expect("a marker has a value"));
-        let (tag, clamped, note) = match place {
-            Place::Inside(_) => ("circle", "", ""),
-            _ => ("path", " clamped", " (beyond the axis)"),
-        };
-        match link {
-            None => write!(out, r#"<{tag} class="{class}{clamped}" "#)?,
-            Some(link) => write!(
-                out,
-                r#"<g class="{class}{clamped}"><a href="{}" class="pt" data-seq="{}"><{tag} "#,
-                escape(&link.href),
-                link.seq
-            )?,
-        }
-        match place {
-            Place::Inside(py) => write!(out, r#"cx="{px:.1}" cy="{py:.1}" r="{r}""#)?,
-            // The tip points outwards, at the edge the value lies beyond.
-            Place::Above => write!(out, r#"d="M{px:.1} {}l4 7h-8z""#, self.top)?,
-            Place::Below => write!(out, r#"d="M{px:.1} {}l4 -7h-8z""#, self.bottom)?,
-        }
-        let title = escape(title);
-        match link {
-            None => writeln!(out, "><title>{title}{note}</title></{tag}>"),
-            Some(_) => writeln!(out, "/><title>{title}{note}</title></a></g>"),
-        }
-    }
-}
-
-/// The y range to draw: from the best value seen to the worst kept one (and the reference),
-/// with a margin that is wider on the worse side so near-misses show. `None` when no point
-/// has a metric.
-fn y_range(points: &[Point], goal: Goal, reference: Option<f64>) -> Option<(f64, f64)> {
-    let values = || points.iter().filter_map(value);
-    let worse = |a: f64, b: f64| if goal.improves(a, b) { b } else { a };
-    let best = values().reduce(|a, b| goal.better(a, b))?;
-    let worst = points
-        .iter()
-        .filter_map(kept_value)
-        .reduce(worse)
-        .or_else(|| values().reduce(worse))?;
-    let (mut lo, mut hi) = (best.min(worst), best.max(worst));
-    if let Some(r) = reference.filter(|r| r.is_finite()) {
-        (lo, hi) = (lo.min(r), hi.max(r));
-    }
-    let magnitude = lo.abs().max(hi.abs());
-    if hi - lo <= magnitude * 1e-9 {
-        let half = if magnitude > 0.0 {
-            magnitude * 0.01
-        } else {
-            0.5
-        };
-        lo -= half;
-        hi += half;
-    }
-    let span = hi - lo;
-    let (below, above) = match goal {
-        Goal::Minimize => (0.08, 0.15),
-        Goal::Maximize => (0.15, 0.08),
-    };
-    let (lo, hi) = (lo - span * below, hi + span * above);
-    (lo.is_finite() && hi.is_finite() && hi > lo).then_some((lo, hi))
 }
 
 /// `text` made safe for XML 1.0 content and attribute values, in a file or in HTML.
