@@ -139,7 +139,8 @@ impl Chart<'_> {
     }
 }
 
-/// The crowded discarded points as dots, the lowest and highest of each pixel column.
+/// The crowded discarded points as dots, the lowest and highest of each pixel column; a value
+/// beyond the axis is a dot on its edge.
 fn render_dots(plot: &Plot, points: &[Point], out: &mut String) -> fmt::Result {
     let Some(y) = &plot.y else {
         return Ok(());
