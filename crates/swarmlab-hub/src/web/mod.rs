@@ -1,8 +1,8 @@
 //! The dashboard: server-rendered HTML pages of the hub's tracks, chains, ideas,
 //! leaderboards and submissions, with server-sent events that keep them moving. Every page
-//! works without JavaScript (the progress chart is SVG drawn here); the one small script
-//! only swaps in fresh parts of the page when an event says something changed, and shows
-//! tooltips.
+//! works without JavaScript (the progress chart is SVG drawn on the server); the one small
+//! script only swaps in fresh parts of the page when an event says something changed, and
+//! shows tooltips.
 //!
 //! Pages show nothing the JSON API would not show the same identity: reading needs a
 //! signed-in identity (a bearer token pasted once into `/login`, kept in an HttpOnly,
