@@ -1,7 +1,7 @@
 //! The dashboard's read side: what its pages show, as plain data, behind one trait,
-//! [`Views`]. The hub's implementation reads the database (`SqliteViews`); a local run's
-//! implementation reads `results.jsonl` (`web::local`). Nothing here decides anything or
-//! writes: the pages are rendered from these values alone.
+//! [`Views`]. The hub's implementation reads the database on query-only connections
+//! ([`Reader`](super::Reader)); a local run's reads `results.jsonl` (`web::local`). Nothing
+//! here decides anything or writes: the pages are rendered from these values alone.
 //!
 //! Every list a page shows is paginated, so a page costs the same on a hub with ten chain
 //! entries and on one with ten thousand.
@@ -353,7 +353,7 @@ pub fn mean_sigma(values: &[f64]) -> Option<(f64, Option<f64>)> {
     match values {
         [] => None,
         [one] => Some((*one, None)),
-        _ => crate::stats::mean_var(values).map(|(mean, var)| (mean, Some(var.sqrt()))),
+        _ => crate::domain::stats::mean_var(values).map(|(mean, var)| (mean, Some(var.sqrt()))),
     }
 }
 
