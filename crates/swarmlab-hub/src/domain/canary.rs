@@ -5,7 +5,7 @@
 //! it from a real job: its candidate is a commit no public page shows, just as a rebased
 //! candidate is. A canary's verdict moves no head and shows nowhere public; a wrong one
 //! (`acceptance::canary_passed`) suspends the verifier in the transaction that records it,
-//! and its recent verdicts are verified again by others (the store's `canaries.rs`). A
+//! and its recent verdicts are verified again by others (the store's `standing.rs`). A
 //! maintainer reinstates it.
 
 use swarmlab_proto::{AddCanaryRequest, CanaryInfo, JobLease};

@@ -1,14 +1,14 @@
 //! Canaries: decided submissions whose right verdict a maintainer knows, handed to verifiers
 //! as jobs of their own (`canary_jobs`, numbered from the jobs' counter). A verifier whose
-//! measurements decide one the other way is suspended in the same transaction: its leased
-//! jobs go back to the queue and every verdict it gave within the re-check window becomes a
-//! new job for someone else (`jobs.recheck_of`), with a ledger entry that says so.
+//! measurements decide one the other way (`acceptance::canary_passed`) is suspended in the
+//! same transaction (`standing.rs`), with a ledger entry that says so.
 
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Executor, Row, Sqlite};
 use swarmlab_proto::{CanaryInfo, EventBody, JobLease};
 
 use super::columns::{next_id, to_json};
+use super::standing::refuse_suspended;
 use super::tracks::track_in;
 use super::{Store, StoreError, Tx};
 use crate::domain::acceptance::{canary_passed, Judgement};
@@ -51,37 +51,6 @@ const INFO: &str = "SELECT c.*, \
     (SELECT COUNT(*) FROM canary_jobs j WHERE j.canary_id = c.id AND j.passed IS NOT NULL) AS checks, \
     (SELECT COUNT(*) FROM canary_jobs j WHERE j.canary_id = c.id AND j.passed = FALSE) AS failures \
     FROM canaries c";
-
-/// Refuses a suspended verifier, inside the transaction that would give it work.
-pub(super) async fn refuse_suspended(tx: &mut Tx<'_>, verifier: &str) -> Result<(), StoreError> {
-    let row = sqlx::query(
-        "SELECT suspended_reason FROM verifier_standing WHERE verifier = $1 AND suspended_ms IS NOT NULL",
-    )
-    .bind(verifier)
-    .fetch_optional(&mut **tx)
-    .await?;
-    match row {
-        Some(row) => Err(StoreError::Forbidden(format!(
-            "this verifier is suspended ({}); a maintainer can reinstate it",
-            row.try_get::<Option<String>, _>("suspended_reason")?
-                .unwrap_or_default()
-        ))),
-        None => Ok(()),
-    }
-}
-
-/// One real job leased: one fewer before the verifier's next canary.
-pub(super) async fn count_down(tx: &mut Tx<'_>, verifier: &str) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO verifier_standing (verifier, jobs_until_canary) VALUES ($1, 0) \
-         ON CONFLICT (verifier) DO UPDATE SET jobs_until_canary = \
-         CASE WHEN verifier_standing.jobs_until_canary > 0 THEN verifier_standing.jobs_until_canary - 1 ELSE 0 END",
-    )
-    .bind(verifier)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
 
 /// A canary job as a job: what a verifier may fetch and report on.
 pub(super) async fn canary_job<'e>(
@@ -134,34 +103,34 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         // Only a submission that was verified has a candidate and a base a verifier can run.
         let row = sqlx::query(
-        "SELECT s.track, s.candidate, s.base FROM submissions s \
-         WHERE s.id = $1 AND s.candidate IS NOT NULL AND s.base IS NOT NULL \
-         AND EXISTS (SELECT 1 FROM verdicts v WHERE v.submission_id = s.id)",
-    )
-    .bind(submission_id)
-    .fetch_optional(&mut *tx)
-    .await?
-    .ok_or_else(|| {
-        StoreError::NotFound(format!(
-            "verified submission {submission_id} (a canary is made of a submission a verifier decided)"
-        ))
-    })?;
+            "SELECT s.track, s.candidate, s.base FROM submissions s \
+             WHERE s.id = $1 AND s.candidate IS NOT NULL AND s.base IS NOT NULL \
+             AND EXISTS (SELECT 1 FROM verdicts v WHERE v.submission_id = s.id)",
+        )
+        .bind(submission_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| {
+            StoreError::NotFound(format!(
+                "verified submission {submission_id} (a canary is made of a submission a verifier decided)"
+            ))
+        })?;
         let id = next_id(&mut tx, "canary").await?;
         sqlx::query(
-        "INSERT INTO canaries (id, track, submission_id, candidate, base, expect, note, added_by, created_ms) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind(id)
-    .bind(row.try_get::<String, _>("track")?)
-    .bind(submission_id)
-    .bind(row.try_get::<String, _>("candidate")?)
-    .bind(row.try_get::<String, _>("base")?)
-    .bind(expect.as_str())
-    .bind(note)
-    .bind(by)
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
+            "INSERT INTO canaries (id, track, submission_id, candidate, base, expect, note, added_by, created_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(id)
+        .bind(row.try_get::<String, _>("track")?)
+        .bind(submission_id)
+        .bind(row.try_get::<String, _>("candidate")?)
+        .bind(row.try_get::<String, _>("base")?)
+        .bind(expect.as_str())
+        .bind(note)
+        .bind(by)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
         let info = sqlx::query(&format!("{INFO} WHERE c.id = $1"))
             .bind(id)
             .fetch_one(&mut *tx)
@@ -228,19 +197,19 @@ impl Store {
         refuse_suspended(&mut tx, verifier).await?;
         let id = next_id(&mut tx, "job").await?;
         sqlx::query(
-        "INSERT INTO canary_jobs (id, canary_id, track, candidate, base, verifier, state, lease_deadline_ms, created_ms) \
-         VALUES ($1, $2, $3, $4, $5, $6, 'leased', $7, $8)",
-    )
-    .bind(id)
-    .bind(canary.id)
-    .bind(&canary.track)
-    .bind(candidate)
-    .bind(&canary.base)
-    .bind(verifier)
-    .bind(deadline)
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
+            "INSERT INTO canary_jobs (id, canary_id, track, candidate, base, verifier, state, lease_deadline_ms, created_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'leased', $7, $8)",
+        )
+        .bind(id)
+        .bind(canary.id)
+        .bind(&canary.track)
+        .bind(candidate)
+        .bind(&canary.base)
+        .bind(verifier)
+        .bind(deadline)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
         sqlx::query(
             "INSERT INTO verifier_standing (verifier, jobs_until_canary) VALUES ($1, $2) \
          ON CONFLICT (verifier) DO UPDATE SET jobs_until_canary = $2",
@@ -344,102 +313,5 @@ impl Store {
                 reason: verdict.reason(),
             },
         })
-    }
-
-    /// Suspends `verifier`: its leased jobs go back to the queue, and each verdict it gave within
-    /// the re-check window that is not being re-checked yet becomes a new job. Returns the ids of
-    /// those verdicts.
-    async fn suspend(
-        &self,
-        tx: &mut Tx<'_>,
-        verifier: &str,
-        why: &str,
-        now: i64,
-    ) -> Result<Vec<i64>, StoreError> {
-        sqlx::query(
-        "INSERT INTO verifier_standing (verifier, jobs_until_canary, suspended_ms, suspended_reason) \
-         VALUES ($1, 0, $2, $3) \
-         ON CONFLICT (verifier) DO UPDATE SET suspended_ms = $2, suspended_reason = $3",
-    )
-    .bind(verifier)
-    .bind(now)
-    .bind(why)
-    .execute(&mut **tx)
-    .await?;
-        sqlx::query(
-            "UPDATE submissions SET status = 'queued' WHERE status = 'verifying' AND id IN \
-         (SELECT submission_id FROM jobs WHERE verifier = $1 AND state = 'leased')",
-        )
-        .bind(verifier)
-        .execute(&mut **tx)
-        .await?;
-        sqlx::query(
-            "UPDATE jobs SET state = 'open', verifier = NULL, lease_deadline_ms = NULL \
-         WHERE verifier = $1 AND state = 'leased'",
-        )
-        .bind(verifier)
-        .execute(&mut **tx)
-        .await?;
-        let verdicts = sqlx::query(
-            "SELECT v.id, j.submission_id, j.track, j.candidate, j.base FROM verdicts v \
-         JOIN jobs j ON j.id = v.job_id \
-         WHERE v.verifier = $1 AND v.at_ms >= $2 \
-         AND NOT EXISTS (SELECT 1 FROM jobs r WHERE r.recheck_of = v.id) ORDER BY v.id",
-        )
-        .bind(verifier)
-        .bind(now.saturating_sub(self.recheck_window_ms))
-        .fetch_all(&mut **tx)
-        .await?;
-        let mut rechecked = Vec::with_capacity(verdicts.len());
-        for v in verdicts {
-            let verdict: i64 = v.try_get("id")?;
-            let id = next_id(tx, "job").await?;
-            sqlx::query(
-            "INSERT INTO jobs (id, submission_id, track, candidate, base, state, created_ms, recheck_of) \
-             VALUES ($1, $2, $3, $4, $5, 'open', $6, $7)",
-        )
-        .bind(id)
-        .bind(v.try_get::<i64, _>("submission_id")?)
-        .bind(v.try_get::<String, _>("track")?)
-        .bind(v.try_get::<String, _>("candidate")?)
-        .bind(v.try_get::<String, _>("base")?)
-        .bind(now)
-        .bind(verdict)
-        .execute(&mut **tx)
-        .await?;
-            rechecked.push(verdict);
-        }
-        Ok(rechecked)
-    }
-
-    /// Why `verifier` is suspended, if it is.
-    pub async fn suspension(&self, verifier: &str) -> Result<Option<String>, StoreError> {
-        Ok(sqlx::query(
-        "SELECT suspended_reason FROM verifier_standing WHERE verifier = $1 AND suspended_ms IS NOT NULL",
-    )
-    .bind(verifier)
-    .fetch_optional(&self.reader)
-    .await?
-    .map(|row| row.try_get::<Option<String>, _>("suspended_reason"))
-    .transpose()?
-    .map(Option::unwrap_or_default))
-    }
-
-    /// Lifts a verifier's suspension.
-    pub async fn reinstate(&self, verifier: &str) -> Result<(), StoreError> {
-        let done = sqlx::query(
-            "UPDATE verifier_standing SET suspended_ms = NULL, suspended_reason = NULL \
-         WHERE verifier = $1 AND suspended_ms IS NOT NULL",
-        )
-        .bind(verifier)
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        if done == 0 {
-            return Err(StoreError::NotFound(format!(
-                "suspended verifier `{verifier}`"
-            )));
-        }
-        Ok(())
     }
 }

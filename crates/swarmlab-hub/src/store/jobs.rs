@@ -8,9 +8,10 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::Row;
 use swarmlab_proto::JobLease;
 
-use super::canaries::{canary_job, count_down, refuse_suspended};
+use super::canaries::canary_job;
 use super::columns::next_id;
 use super::heartbeats::Leased;
+use super::standing::{count_down, refuse_suspended};
 use super::tracks::track_in;
 use super::{Store, StoreError, Tx};
 use crate::domain::job::JobRecord;
@@ -90,13 +91,13 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         sqlx::query(
-        "INSERT INTO job_leases (job_id, verifier, leased_ms) VALUES ($1, $2, $3) ON CONFLICT (job_id, verifier) DO NOTHING",
-    )
-    .bind(job.id)
-    .bind(verifier)
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
+            "INSERT INTO job_leases (job_id, verifier, leased_ms) VALUES ($1, $2, $3) ON CONFLICT (job_id, verifier) DO NOTHING",
+        )
+        .bind(job.id)
+        .bind(verifier)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
         // A re-check leaves a decided submission as it is.
         sqlx::query(
             "UPDATE submissions SET status = 'verifying' WHERE id = $1 AND status = 'queued'",

@@ -2,7 +2,7 @@
 //! writes. [`Store`] has a method per state transition, each one database transaction with
 //! its ledger entry inside it; its methods live beside their SQL, one file per concern
 //! (`identities`, `tracks`, `ideas`, `heartbeats`, `sweep`, `submissions`, `jobs`,
-//! `verdicts`, `quotas`, `canaries`, `promotions`, `ledger`).
+//! `verdicts`, `quotas`, `canaries`, `standing`, `promotions`, `ledger`).
 //!
 //! The hub's signing key lives here only (`key.rs`): a ledger entry is sealed and appended
 //! inside the transaction of the change it records (`ledger.rs`), so no other road writes a
@@ -40,6 +40,7 @@ mod promotions;
 mod quotas;
 mod reader;
 mod schema;
+mod standing;
 mod submissions;
 mod sweep;
 mod tracks;

@@ -8,9 +8,9 @@
 use sqlx::Row;
 use swarmlab_proto::EventBody;
 
-use super::canaries::refuse_suspended;
 use super::columns::{next_id, to_json};
 use super::jobs::job_from;
+use super::standing::refuse_suspended;
 use super::tracks::{snapshot_in, track_in, Snapshot};
 use super::{Store, StoreError, Tx};
 use crate::domain::acceptance::{effect, Effect, Judgement, Verdict};
@@ -257,13 +257,13 @@ impl Store {
     /// The head reruns kept for `commit` of `track`, per hardware class, by class name.
     pub async fn head_runs(&self, track: &str, commit: &str) -> Result<Vec<HeadRuns>, StoreError> {
         let rows = sqlx::query(
-        "SELECT hardware_class, value FROM head_measurements WHERE track = $1 AND commit_id = $2 \
-         ORDER BY hardware_class, verdict_id, rerun",
-    )
-    .bind(track)
-    .bind(commit)
-    .fetch_all(&self.reader)
-    .await?;
+            "SELECT hardware_class, value FROM head_measurements WHERE track = $1 AND commit_id = $2 \
+             ORDER BY hardware_class, verdict_id, rerun",
+        )
+        .bind(track)
+        .bind(commit)
+        .fetch_all(&self.reader)
+        .await?;
         let mut out: Vec<HeadRuns> = Vec::new();
         for row in rows {
             let class: String = row.try_get("hardware_class")?;
