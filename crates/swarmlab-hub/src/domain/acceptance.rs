@@ -79,9 +79,14 @@ pub enum Decision {
     Continue { p_value: Option<f64> },
 }
 
-/// The number of reruns a rule asks for; a t-test needs at least two.
+/// The number of reruns of each side a verifier is asked for; a t-test needs at least two.
+pub fn reruns_asked(rule: &Rule) -> u32 {
+    rule.reruns.max(2)
+}
+
+/// [`reruns_asked`], as a count of values.
 pub fn effective_reruns(rule: &Rule) -> usize {
-    rule.reruns.max(2) as usize
+    reruns_asked(rule) as usize
 }
 
 /// Decides on `candidate` and `head` measurements (same number of reruns each; extra values

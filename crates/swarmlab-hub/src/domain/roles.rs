@@ -1,7 +1,7 @@
 //! Who may do what: the one table the hub's roles are checked against. An operation that
-//! acts for a caller names its [`Action`] and calls [`require`]; the API's routes check the
-//! same actions before they parse what they were sent, and document their access from them;
-//! the pages ask [`may`] what to offer.
+//! acts for a caller names its [`Action`] and calls [`require`]; the API's handlers check the
+//! same action first thing, and its route table documents each route's access from it; the
+//! pages ask [`may`] what to offer.
 //!
 //! Beyond the table: reading (tracks, chains, ideas, ledgers, noise) and adding an idea need
 //! a known identity and nothing more; a submission is seen by its submitter, by verifiers and

@@ -8,6 +8,7 @@ use sqlx::{Executor, Row, Sqlite};
 use swarmlab_proto::{CanaryInfo, EventBody, JobLease};
 
 use super::columns::{next_id, to_json};
+use super::jobs::job_lease;
 use super::standing::refuse_suspended;
 use super::tracks::track_in;
 use super::{Store, StoreError, Tx};
@@ -220,16 +221,13 @@ impl Store {
         .await?;
         let track = track_in(&mut tx, &canary.track).await?;
         tx.commit().await?;
-        Ok(JobLease {
-            job_id: id,
-            track: canary.track.clone(),
-            candidate: candidate.to_string(),
-            base: canary.base.clone(),
-            metric: track.metric,
-            goal: track.rule.goal.as_str().to_string(),
-            reruns: track.rule.reruns.max(2),
-            deadline_ms: deadline,
-        })
+        Ok(job_lease(
+            id,
+            &track,
+            candidate.to_string(),
+            canary.base.clone(),
+            deadline,
+        ))
     }
 
     /// Records a report on canary job `report.job_id`, inside `tx`; `NotFound` when there is

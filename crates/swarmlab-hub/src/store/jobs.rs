@@ -14,7 +14,9 @@ use super::heartbeats::Leased;
 use super::standing::{count_down, refuse_suspended};
 use super::tracks::track_in;
 use super::{Store, StoreError, Tx};
+use crate::domain::acceptance::reruns_asked;
 use crate::domain::job::JobRecord;
+use crate::domain::track::TrackRecord;
 
 pub(super) fn job_from(row: &SqliteRow) -> Result<JobRecord, StoreError> {
     Ok(JobRecord {
@@ -29,6 +31,26 @@ pub(super) fn job_from(row: &SqliteRow) -> Result<JobRecord, StoreError> {
         canary_id: None,
         recheck_of: row.try_get("recheck_of")?,
     })
+}
+
+/// What a verifier is told of a job it leased: what to run and how often, never the claim.
+pub(super) fn job_lease(
+    id: i64,
+    track: &TrackRecord,
+    candidate: String,
+    base: String,
+    deadline: i64,
+) -> JobLease {
+    JobLease {
+        job_id: id,
+        track: track.name.clone(),
+        candidate,
+        base,
+        metric: track.metric.clone(),
+        goal: track.rule.goal.as_str().to_string(),
+        reruns: reruns_asked(&track.rule),
+        deadline_ms: deadline,
+    }
 }
 
 pub(super) async fn insert_job(
@@ -108,16 +130,13 @@ impl Store {
         count_down(&mut tx, verifier).await?;
         let track = track_in(&mut tx, &job.track).await?;
         tx.commit().await?;
-        Ok(Some(JobLease {
-            job_id: job.id,
-            track: job.track,
-            candidate: job.candidate,
-            base: job.base,
-            metric: track.metric,
-            goal: track.rule.goal.as_str().to_string(),
-            reruns: track.rule.reruns.max(2),
-            deadline_ms: deadline,
-        }))
+        Ok(Some(job_lease(
+            job.id,
+            &track,
+            job.candidate,
+            job.base,
+            deadline,
+        )))
     }
 
     /// Extends `verifier`'s live lease on a job (or a canary job) to `deadline`.
