@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{ConnectOptions, Connection};
 use swarmlab_core::Goal;
-use swarmlab_hub::ledger::seal;
+use swarmlab_hub::domain::ledger::seal;
 use swarmlab_hub::{HubConfig, Server, SystemClock};
 use swarmlab_proto::signing::{self, SigningKey};
 use swarmlab_proto::{AddTrackRequest, Claim, EventBody, Measurements, Rule, RunOutcome};
@@ -457,7 +457,7 @@ async fn run(scale: Scale, repeat: usize, keep: bool) {
         data_dir: tmp.path().join("hub"),
         listen: "127.0.0.1:0".into(),
         // The bench measures pages, not the rate limiter.
-        rate_limit: swarmlab_hub::config::RateLimitConfig {
+        rate_limit: swarmlab_hub::RateLimitConfig {
             burst: 1_000_000,
             per_second: 1e6,
         },

@@ -2,38 +2,29 @@
 //! commits which trusted verifiers re-run, so that only significant, reproduced
 //! improvements extend a track's verified chain.
 //!
-//! [`Hub`] holds the operations; [`serve`] puts them behind the JSON API under `/api/v1` and
-//! the dashboard at `/` ([`web`]); [`audit`] checks an exported ledger offline. The hub runs
-//! nothing but git: verifiers run the candidates.
+//! Three layers, each a folder, each calling only the one below it:
+//!
+//! - [`web`]: the JSON API under `/api/v1`, the dashboard at `/`, server-sent events,
+//!   sessions, rate limits and the [`Server`]. It parses, renders and answers; every change
+//!   goes through [`Hub`], every page reads the store's read side.
+//! - [`domain`]: [`Hub`] and its operations, and the rules they apply: who may do what
+//!   (`roles`), intake, acceptance (the verdict, in one file), the chain, the ledger and its
+//!   [`audit`]. It decides; it writes no SQL and speaks no HTTP.
+//! - [`store`]: the only place that writes. Each state transition is one transaction; the
+//!   hub's signing key lives there and signs ledger entries as they are appended. It records
+//!   what the domain decided and decides nothing itself.
+//!
+//! The hub runs nothing but git: verifiers run the candidates.
 
-pub mod api;
-pub mod auth;
-pub mod canary;
-pub mod chain;
-pub mod clock;
-pub mod config;
-pub mod error;
-pub mod event;
-pub mod hub;
-pub mod idea;
-pub mod identity;
-pub mod intake;
-pub mod lease;
-pub mod ledger;
-pub mod promotion;
-pub mod rate_limit;
-pub mod server;
-pub mod stats;
+pub mod domain;
 pub mod store;
-pub mod submission;
-pub mod track;
-pub mod verdict;
 pub mod web;
 
-pub use clock::{Clock, ManualClock, SystemClock};
-pub use config::{ConfigError, HubConfig};
-pub use error::HubError;
-pub use event::{EventKind, HubEvent};
-pub use hub::Hub;
-pub use ledger::{audit, AuditError, AuditReport};
-pub use server::{serve, Server};
+pub use domain::audit::{audit, AuditError, AuditReport};
+pub use domain::clock::{Clock, ManualClock, SystemClock};
+pub use domain::config::{ConfigError, HubConfig, RateLimitConfig};
+pub use domain::error::HubError;
+pub use domain::event::{EventKind, HubEvent};
+pub use domain::hub::Hub;
+pub use domain::identity::Identity;
+pub use web::server::{serve, Server};

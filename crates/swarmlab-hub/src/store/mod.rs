@@ -1,351 +1,146 @@
-//! The hub's state behind one trait, [`Store`]: each method is one state transition and runs
-//! as one database transaction, ledger entry included. SQLite (WAL) is the embedded
-//! implementation; the migrations are portable SQL so that a PostgreSQL implementation can
-//! follow with the same files (`$n` placeholders, `ON CONFLICT`, `RETURNING`, no
-//! autoincrement). The store decides nothing statistical: it is handed decisions.
+//! The store: the hub's state in one SQLite database (WAL mode), and the only place that
+//! writes. [`Store`] has a method per state transition, each one database transaction with
+//! its ledger entry inside it; its methods live beside their SQL, one file per concern
+//! (`identities`, `tracks`, `ideas`, `heartbeats`, `sweep`, `submissions`, `jobs`,
+//! `verdicts`, `quotas`, `canaries`, `standing`, `promotions`, `ledger`).
+//!
+//! The hub's signing key lives here only (`key.rs`): a ledger entry is sealed and appended
+//! inside the transaction of the change it records (`ledger.rs`), so no other road writes a
+//! ledger line. The store records what the domain decided and decides nothing itself: where
+//! a rule must see the state inside the transaction (what a verdict does to its submission,
+//! a worker's quota, a near-duplicate idea) it calls the domain's pure rule with what it
+//! found and records the answer. The dashboard's side, [`Reader`], opens query-only
+//! connections and holds no key.
+//!
+//! One connection writes: SQLite has one writer at a time anyway, and a deferred transaction
+//! that reads and then writes could otherwise fail to upgrade its lock. Every state
+//! transition, and every read inside one, runs on it. Reads outside a transition run on a few
+//! read-only connections beside it (WAL lets readers and the writer proceed together), each
+//! one statement or one read transaction, so each sees one committed state. Identities are
+//! cached by token hash (`identities.rs`) and tracks with their chains (`tracks.rs`), and
+//! heartbeats that queue up for the writer are committed together (`heartbeats.rs`).
+//!
+//! The SQL is portable (`$n` placeholders, `ON CONFLICT`, `RETURNING`, counters rather than
+//! autoincrement, JSON through `json_each`/`json_extract` only where SQLite and PostgreSQL
+//! agree), and so are the migrations (`schema.rs`). A second backend comes in as a second
+//! type with the same methods: then, and not before, the methods become a `Store` trait
+//! (the domain holds the store by it), this type moves to `store/sqlite/`, PostgreSQL's
+//! beside it, sharing the migrations; nothing outside `store/` names a backend.
 
-mod sqlite;
-mod sqlite_views;
+mod canaries;
+mod columns;
+mod error;
+mod heartbeats;
+mod ideas;
+mod identities;
+mod jobs;
+mod key;
+mod ledger;
+mod promotions;
+mod quotas;
+mod reader;
+mod schema;
+mod standing;
+mod submissions;
+mod sweep;
+mod tracks;
+mod verdicts;
 pub mod views;
 
-use async_trait::async_trait;
-use swarmlab_proto::{
-    CanaryInfo, ChainEntry, Claim, IdeaInfo, JobLease, Measurements, Role, Rule, SubmissionInfo,
-};
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
 
-pub use sqlite::SqliteStore;
-pub use sqlite_views::SqliteViews;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Sqlite, SqlitePool, Transaction};
+use swarmlab_proto::signing::SigningKey;
+
+use crate::domain::config::QuotaConfig;
+
+pub use error::StoreError;
+pub use reader::Reader;
+pub use schema::MIGRATIONS;
 pub use views::Views;
 
-/// The schema, in order; each applied once, recorded in `schema_migrations`.
-pub const MIGRATIONS: &[(i64, &str)] = &[
-    (1, include_str!("../../migrations/0001_init.sql")),
-    (2, include_str!("../../migrations/0002_quotas.sql")),
-    (
-        3,
-        include_str!("../../migrations/0003_head_measurements.sql"),
-    ),
-    (4, include_str!("../../migrations/0004_dashboard.sql")),
-    (5, include_str!("../../migrations/0005_canaries.sql")),
-];
+/// A transaction on the writing connection.
+pub(crate) type Tx<'c> = Transaction<'c, Sqlite>;
 
-/// Why a store operation failed.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("database: {0}")]
-    Database(#[from] sqlx::Error),
-    #[error("corrupt row: {0}")]
-    Corrupt(String),
-    #[error("{0} not found")]
-    NotFound(String),
-    #[error("{0}")]
-    Conflict(String),
-    #[error("{0}")]
-    Forbidden(String),
-    /// The worker has as many submissions waiting for verification as its quota allows.
-    #[error("{0}")]
-    Quota(String),
+/// Read-only connections beside the writer, each with its own SQLite worker thread (two and
+/// four measured alike on two cores).
+const READERS: u32 = 4;
+
+/// The re-check window unless [`Store::with_recheck_window`] sets another.
+const RECHECK_WINDOW_MS: i64 = 7 * 24 * 3600 * 1000;
+
+/// The hub's state in one SQLite database.
+pub struct Store {
+    /// The one writing connection. Every state transition goes through it, one transaction
+    /// each. Identities and tracks are cached in memory: change them only as
+    /// `identities.rs` and `tracks.rs` say, which keeps the caches true.
+    pool: SqlitePool,
+    /// Read-only connections for reads outside a transition.
+    reader: SqlitePool,
+    /// Signs ledger entries; never leaves the store.
+    key: SigningKey,
+    tokens: identities::TokenCache,
+    tracks: tracks::TrackCache,
+    heartbeats: heartbeats::Heartbeats,
+    quota: QuotaConfig,
+    /// How far back a suspended verifier's verdicts are verified again.
+    recheck_window_ms: i64,
 }
 
-/// A track as stored.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TrackRecord {
-    pub name: String,
-    pub baseline: String,
-    pub head: String,
-    pub metric: String,
-    pub rule: Rule,
-    pub editable: Vec<String>,
-    pub spec_toml: String,
-}
-
-/// An authenticated party.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Identity {
-    pub id: String,
-    pub name: String,
-    pub role: Role,
-    /// ed25519, 64 hex digits; required for workers and verifiers.
-    pub public_key: Option<String>,
-}
-
-/// How intake judged a submission (before replay and duplicate checks, which the store
-/// makes inside the transaction).
-#[derive(Debug, Clone, PartialEq)]
-pub enum Intake {
-    /// Passed: verify `candidate` (the commit, or it rebased onto the head) against `base`.
-    Queued { candidate: String, base: String },
-    /// Broke an intake rule; final.
-    Invalid(String),
-    /// Well-formed but refused (`stale`, `rebase_conflict`); final.
-    Rejected(String),
-}
-
-/// A submission to record.
-#[derive(Debug, Clone)]
-pub struct NewSubmission {
-    pub track: String,
-    pub worker: String,
-    pub claim: Claim,
-    pub signature: String,
-    pub log: String,
-    pub diff_hash: String,
-    pub intake: Intake,
-}
-
-/// A verification job.
-#[derive(Debug, Clone, PartialEq)]
-pub struct JobRecord {
-    pub id: i64,
-    pub submission_id: i64,
-    pub track: String,
-    pub candidate: String,
-    pub base: String,
-    /// `open`, `leased` or `done`.
-    pub state: String,
-    pub verifier: Option<String>,
-    pub lease_deadline_ms: Option<i64>,
-    /// A canary job: the canary it tests its verifier with (`submission_id` is the canary's
-    /// submission, whose claim it carries).
-    pub canary_id: Option<i64>,
-    /// A re-check: the verdict (of a suspended verifier) this job verifies again.
-    pub recheck_of: Option<i64>,
-}
-
-/// A submission whose right verdict is known, handed to verifiers to test them.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Canary {
-    pub id: i64,
-    pub track: String,
-    pub submission_id: i64,
-    /// The commit whose tree is verified, against `base`.
-    pub candidate: String,
-    pub base: String,
-    /// `accept` or `reject`.
-    pub expect: String,
-}
-
-/// What a verifier's report amounts to, decided before the transaction.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ReportKind {
-    /// Keep the partial measurements; more reruns are needed.
-    Continue,
-    /// The verifier failed; retry on another verifier.
-    Fault,
-    /// The submission is rejected for `reason` (`not_better`, `not_reproduced`, `crash`,
-    /// `timeout`).
-    Reject {
-        reason: String,
-        p_value: Option<f64>,
-    },
-    /// The candidate satisfied the acceptance rule.
-    Accept { p_value: f64 },
-}
-
-/// A verifier's signed report.
-#[derive(Debug, Clone)]
-pub struct Report {
-    pub job_id: i64,
-    pub verifier: String,
-    pub measurements: Measurements,
-    pub signature: String,
-    pub kind: ReportKind,
-}
-
-/// What recording a report did.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ReportOutcome {
-    Continued,
-    Retry,
-    Rejected(String),
-    /// The head moved to the candidate.
-    Accepted {
-        head: String,
-    },
-    /// The candidate won but the head had moved: it must be rebased and verified again.
-    Reverify {
-        submission_id: i64,
-    },
-    /// Decided, and recorded without moving anything: a canary job, or a re-check of a
-    /// submission already on the chain. The verifier is answered as for any job.
-    Recorded {
-        accepted: bool,
-        reason: Option<String>,
-    },
-}
-
-/// The head reruns measured on one hardware class.
-#[derive(Debug, Clone, PartialEq)]
-pub struct HeadRuns {
-    pub hardware_class: String,
-    /// In the order they were reported.
-    pub values: Vec<f64>,
-}
-
-/// A worker's submissions waiting for verification and how many it may have.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Quota {
-    pub waiting: u32,
-    pub cap: u32,
-}
-
-impl Quota {
-    /// Refuses one more submission when the worker is at its cap.
-    pub fn check(&self) -> Result<(), StoreError> {
-        if self.waiting < self.cap {
-            return Ok(());
-        }
-        Err(StoreError::Quota(format!(
-            "{} of your submissions are waiting for verification, as many as your quota allows; \
-             it grows as your submissions are accepted",
-            self.waiting
-        )))
+impl Store {
+    /// Opens (creating if needed) the database at `path` and applies pending migrations;
+    /// ledger entries are signed with the key at `key_path` (created when missing).
+    pub async fn open(path: &Path, key_path: &Path) -> Result<Store, StoreError> {
+        let key = key::load_or_create(key_path)?;
+        // In WAL mode, NORMAL syncs at checkpoints rather than at every commit: a power cut
+        // may lose the last transactions but never corrupts the database or splits one.
+        let options = SqliteConnectOptions::from_str("sqlite:")?
+            .filename(path)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        // A pooled connection is a worker thread of ours, not a socket: there is nothing to
+        // test before handing it out, and the test would cost a round trip to that thread.
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .test_before_acquire(false)
+            .connect_with(options.clone().create_if_missing(true))
+            .await?;
+        let store = Store {
+            heartbeats: heartbeats::Heartbeats::start(pool.clone()),
+            pool,
+            reader: SqlitePoolOptions::new()
+                .max_connections(READERS)
+                .test_before_acquire(false)
+                .connect_lazy_with(options.read_only(true)),
+            key,
+            tokens: identities::TokenCache::default(),
+            tracks: tracks::TrackCache::default(),
+            quota: QuotaConfig::default(),
+            recheck_window_ms: RECHECK_WINDOW_MS,
+        };
+        schema::migrate(&store.pool).await?;
+        Ok(store)
     }
-}
 
-/// What a sweep returned to the queues.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Swept {
-    pub ideas: u64,
-    pub jobs: u64,
-}
+    /// The store with verification quotas by `rule` rather than the default one.
+    pub fn with_quotas(mut self, rule: QuotaConfig) -> Store {
+        self.quota = rule;
+        self
+    }
 
-/// The hub's state. Every method is one transaction.
-#[async_trait]
-pub trait Store: Send + Sync + 'static {
-    async fn create_identity(
-        &self,
-        identity: &Identity,
-        token_sha256: &str,
-        now: i64,
-    ) -> Result<(), StoreError>;
-    async fn identity_by_token(&self, token_sha256: &str) -> Result<Option<Identity>, StoreError>;
-    async fn identity(&self, id: &str) -> Result<Option<Identity>, StoreError>;
+    /// The store re-checking a suspended verifier's verdicts of the last `window`.
+    pub fn with_recheck_window(mut self, window: Duration) -> Store {
+        self.recheck_window_ms = i64::try_from(window.as_millis()).unwrap_or(i64::MAX);
+        self
+    }
 
-    /// Adds a track with its head at the baseline, and the ledger's first entry.
-    async fn create_track(&self, track: &TrackRecord, now: i64) -> Result<(), StoreError>;
-    async fn track(&self, name: &str) -> Result<Option<TrackRecord>, StoreError>;
-    async fn tracks(&self) -> Result<Vec<TrackRecord>, StoreError>;
-    async fn chain(&self, track: &str) -> Result<Vec<ChainEntry>, StoreError>;
-
-    /// Adds an idea, flagged when it nearly repeats an earlier one (`threshold`).
-    async fn add_idea(
-        &self,
-        track: &str,
-        text: &str,
-        tags: &[String],
-        author: &str,
-        threshold: f64,
-        now: i64,
-    ) -> Result<IdeaInfo, StoreError>;
-    async fn idea(&self, id: i64) -> Result<Option<IdeaInfo>, StoreError>;
-    async fn ideas(&self, track: &str) -> Result<Vec<IdeaInfo>, StoreError>;
-    /// The oldest open idea (an expired lease counts as open), leased to `worker`.
-    async fn lease_idea(
-        &self,
-        track: &str,
-        worker: &str,
-        now: i64,
-        deadline: i64,
-    ) -> Result<Option<IdeaInfo>, StoreError>;
-    async fn heartbeat_idea(
-        &self,
-        id: i64,
-        worker: &str,
-        now: i64,
-        deadline: i64,
-    ) -> Result<(), StoreError>;
-    async fn finish_idea(&self, id: i64, worker: &str, now: i64) -> Result<(), StoreError>;
-
-    /// Returns expired idea and job leases to their queues.
-    async fn sweep(&self, now: i64) -> Result<Swept, StoreError>;
-
-    async fn nonce_used(&self, identity: &str, nonce: &str) -> Result<bool, StoreError>;
-    /// A worker's submissions waiting for verification, and its cap.
-    async fn quota(&self, worker: &str) -> Result<Quota, StoreError>;
-    /// Records a submission: replay, duplicate and quota checks, a job when queued, a ledger
-    /// entry.
-    async fn record_submission(
-        &self,
-        new: &NewSubmission,
-        now: i64,
-    ) -> Result<SubmissionInfo, StoreError>;
-    async fn submission(&self, id: i64) -> Result<Option<SubmissionInfo>, StoreError>;
-    /// The claim a submission was made with.
-    async fn claim(&self, submission_id: i64) -> Result<Option<Claim>, StoreError>;
-    /// Submissions waiting to be rebased onto a head that moved.
-    async fn reverify_pending(&self) -> Result<Vec<SubmissionInfo>, StoreError>;
-    /// A `reverify` submission rebased: a new job for `candidate` against `base`.
-    async fn requeue(
-        &self,
-        submission_id: i64,
-        candidate: &str,
-        base: &str,
-        now: i64,
-    ) -> Result<(), StoreError>;
-    /// Ends a submission outside a verdict (e.g. its rebase conflicts), with a ledger entry.
-    async fn reject_submission(
-        &self,
-        submission_id: i64,
-        reason: &str,
-        now: i64,
-    ) -> Result<(), StoreError>;
-
-    /// The oldest open job (an expired lease counts as open) that `verifier` did not submit
-    /// and has not faulted on, leased to it.
-    async fn lease_job(
-        &self,
-        verifier: &str,
-        now: i64,
-        deadline: i64,
-    ) -> Result<Option<JobLease>, StoreError>;
-    async fn heartbeat_job(
-        &self,
-        job_id: i64,
-        verifier: &str,
-        now: i64,
-        deadline: i64,
-    ) -> Result<(), StoreError>;
-    async fn job(&self, job_id: i64) -> Result<Option<JobRecord>, StoreError>;
-    /// Whether `verifier` ever held a lease on the job.
-    async fn held_job(&self, job_id: i64, verifier: &str) -> Result<bool, StoreError>;
-    /// Records a report; the first decisive report of a job wins, later ones conflict. A
-    /// decisive report's head reruns are kept per hardware class.
-    async fn record_report(&self, report: &Report, now: i64) -> Result<ReportOutcome, StoreError>;
-    /// The head reruns kept for `commit` of `track`, per hardware class, by class name.
-    async fn head_runs(&self, track: &str, commit: &str) -> Result<Vec<HeadRuns>, StoreError>;
-
-    /// The track's ledger, one exported line per entry, in order.
-    async fn ledger(&self, track: &str) -> Result<Vec<String>, StoreError>;
-
-    /// Makes a decided submission a canary that verifiers should `expect` (`accept` or
-    /// `reject`).
-    async fn add_canary(
-        &self,
-        submission_id: i64,
-        expect: &str,
-        note: &str,
-        by: &str,
-        now: i64,
-    ) -> Result<CanaryInfo, StoreError>;
-    async fn canaries(&self) -> Result<Vec<CanaryInfo>, StoreError>;
-    /// The canary `verifier` is due, if it is due one: the `pick`-th (modulo their number)
-    /// of the canaries it did not submit.
-    async fn canary_due(&self, verifier: &str, pick: u64) -> Result<Option<Canary>, StoreError>;
-    /// Leases `canary` to `verifier` as a job of `candidate` (the canary's tree under a fresh
-    /// commit); its next canary comes after `next` real jobs.
-    #[allow(clippy::too_many_arguments)]
-    async fn lease_canary(
-        &self,
-        verifier: &str,
-        canary: &Canary,
-        candidate: &str,
-        now: i64,
-        deadline: i64,
-        next: u32,
-    ) -> Result<JobLease, StoreError>;
-    /// Why `verifier` is suspended, if it is.
-    async fn suspension(&self, verifier: &str) -> Result<Option<String>, StoreError>;
-    /// Lifts a verifier's suspension.
-    async fn reinstate(&self, verifier: &str) -> Result<(), StoreError>;
+    /// The key that verifies the ledger's signatures.
+    pub fn public_key(&self) -> swarmlab_proto::VerifyingKey {
+        self.key.verifying_key()
+    }
 }

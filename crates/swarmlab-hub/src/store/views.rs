@@ -1,7 +1,7 @@
 //! The dashboard's read side: what its pages show, as plain data, behind one trait,
-//! [`Views`]. The hub's implementation reads the database (`SqliteViews`); a local run's
-//! implementation reads `results.jsonl` (`web::local`). Nothing here decides anything or
-//! writes: the pages are rendered from these values alone.
+//! [`Views`]. The hub's implementation reads the database on query-only connections
+//! ([`Reader`](super::Reader)); a local run's reads `results.jsonl` (`web::local`). Nothing
+//! here decides anything or writes: the pages are rendered from these values alone.
 //!
 //! Every list a page shows is paginated, so a page costs the same on a hub with ten chain
 //! entries and on one with ten thousand.
@@ -353,15 +353,7 @@ pub fn mean_sigma(values: &[f64]) -> Option<(f64, Option<f64>)> {
     match values {
         [] => None,
         [one] => Some((*one, None)),
-        _ => crate::stats::mean_var(values).map(|(mean, var)| (mean, Some(var.sqrt()))),
-    }
-}
-
-/// How much `to` improves on `from` in the goal's direction (positive is better).
-pub fn gain(goal: Goal, from: f64, to: f64) -> f64 {
-    match goal {
-        Goal::Minimize => from - to,
-        Goal::Maximize => to - from,
+        _ => crate::domain::stats::mean_var(values).map(|(mean, var)| (mean, Some(var.sqrt()))),
     }
 }
 
@@ -400,7 +392,5 @@ mod tests {
         let t = thin(&v, 5);
         assert_eq!(t, vec![0.0, 25.0, 50.0, 74.0, 99.0]);
         assert_eq!(thin(&v[..3], 5), vec![0.0, 1.0, 2.0]);
-        assert_eq!(gain(Goal::Minimize, 1.0, 0.8), 1.0 - 0.8);
-        assert_eq!(gain(Goal::Maximize, 1.0, 0.8), 0.8 - 1.0);
     }
 }

@@ -18,8 +18,8 @@ use tokio::net::TcpListener;
 
 use super::code::Code;
 use super::Web;
-use crate::clock::{Clock, SystemClock};
-use crate::event::{EventKind, Events, HubEvent};
+use crate::domain::clock::{Clock, SystemClock};
+use crate::domain::event::{EventKind, Events, HubEvent};
 use crate::store::views::{
     thin, ChainRow, Paged, Paging, Party, Point, Progress, Reference, TrackSummary, Views, HOUR_MS,
 };
@@ -288,7 +288,7 @@ pub async fn serve(
         code: Arc::new(Code::local(run.dir.clone(), &run.track)),
         clock: Arc::new(SystemClock) as Arc<dyn Clock>,
         limiter: None,
-        csrf_secret: crate::hub::random_bytes::<32>()?,
+        csrf_secret: crate::domain::hub::random_bytes::<32>()?,
     });
     let watcher = {
         let (events, path, track) = (

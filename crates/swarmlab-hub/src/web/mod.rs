@@ -1,3 +1,10 @@
+//! The web layer: the JSON API under `/api/v1` ([`api`], its callers and its error codes),
+//! the dashboard at `/` (this module and its pages), server-sent events, sessions, rate
+//! limits ([`rate_limit`]) and the [`server`] that binds them. It authenticates, parses,
+//! renders and answers; what may be done and what it means is the domain's: every change is a
+//! call to [`Hub`], every page reads the store's read side ([`Views`]), and nothing here
+//! touches the store's writer.
+//!
 //! The dashboard: server-rendered HTML pages of the hub's tracks, chains, ideas,
 //! leaderboards and submissions, with server-sent events that keep them moving. Every page
 //! works without JavaScript (the progress chart is SVG drawn on the server); the one small
@@ -12,6 +19,7 @@
 //!
 //! This module renders; it decides nothing. Writes go through [`Hub`] like the API's.
 
+pub mod api;
 mod assets;
 mod chart;
 mod code;
@@ -19,6 +27,8 @@ mod html;
 mod layout;
 pub mod local;
 mod pages;
+pub mod rate_limit;
+pub mod server;
 mod session;
 mod sse;
 
@@ -32,11 +42,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 
-use crate::clock::Clock;
-use crate::event::Events;
-use crate::rate_limit::RateLimiter;
+use crate::domain::clock::Clock;
+use crate::domain::event::Events;
 use crate::store::{StoreError, Views};
 use crate::{Hub, HubError};
+use rate_limit::RateLimiter;
 
 pub use code::Code;
 
@@ -60,12 +70,12 @@ impl Web {
     /// The dashboard of a hub.
     pub fn for_hub(hub: Arc<Hub>, limiter: Arc<RateLimiter>) -> Result<Web, HubError> {
         Ok(Web {
-            views: hub.views(),
+            views: hub.reader(),
             events: hub.events().clone(),
             code: Arc::new(Code::hub(hub.config().data_dir.join("tracks"))),
             clock: hub.clock.clone(),
             limiter: Some(limiter),
-            csrf_secret: crate::hub::random_bytes::<32>()?,
+            csrf_secret: crate::domain::hub::random_bytes::<32>()?,
             hub: Some(hub),
         })
     }

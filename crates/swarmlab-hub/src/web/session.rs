@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use super::html::esc;
 use super::layout::{Page, Tab};
 use super::{page, see_other, PageError, PageResult, Web};
-use crate::store::Identity;
+use crate::domain::identity::Identity;
 use crate::HubError;
 
 /// The session cookie.

@@ -14,7 +14,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::session::{Params, Viewer};
 use super::{PageError, Web};
-use crate::event::EventKind;
+use crate::domain::event::EventKind;
 
 pub async fn events(
     State(web): State<Arc<Web>>,

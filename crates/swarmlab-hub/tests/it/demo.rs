@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use base64::Engine;
-use swarmlab_hub::store::Identity;
+use swarmlab_hub::Identity;
 use swarmlab_hub::{Hub, Server, SystemClock};
 use swarmlab_proto::signing::{self, SigningKey};
 use swarmlab_proto::{Claim, Measurements, ReportRequest, Role, RunOutcome, SubmitRequest};

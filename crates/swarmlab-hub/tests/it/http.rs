@@ -316,7 +316,7 @@ async fn the_openapi_document_lists_every_route_and_every_route_exists() {
     let paths = doc["paths"].as_object().unwrap();
     let documented: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();
     assert_eq!(documented, expected.len());
-    assert_eq!(swarmlab_hub::api::route_docs().len(), expected.len());
+    assert_eq!(swarmlab_hub::web::api::route_docs().len(), expected.len());
     for (method, path) in expected {
         assert!(
             doc["paths"][path][method].is_object(),

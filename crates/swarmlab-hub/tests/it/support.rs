@@ -6,7 +6,7 @@ use std::process::Command;
 use std::sync::Arc;
 
 use base64::Engine;
-use swarmlab_hub::store::Identity;
+use swarmlab_hub::Identity;
 use swarmlab_hub::{Hub, HubConfig, ManualClock};
 use swarmlab_proto::signing::{self, SigningKey};
 use swarmlab_proto::{

@@ -10,11 +10,11 @@ use swarmlab_core::short;
 
 use super::super::html::{badge, delta, esc, p_value, percent, put, url, value, when};
 use super::super::layout::{pager, Page, Tab};
-use super::super::session::{check_form, Form, Params, Viewer};
+use super::super::session::{check_form, Form, Params, Signed, Viewer};
 use super::super::{page, see_other, PageError, PageResult, Web};
 use super::{chain_table, describe_rows, entry_href, summary, tone};
-use crate::store::views::{mean_sigma, LedgerRef, Paging, VerdictView};
-use swarmlab_proto::Role;
+use crate::domain::roles::{may, Action};
+use crate::store::views::{mean_sigma, ChainRow, LedgerRef, Paging, TrackSummary, VerdictView};
 
 /// Chain entries per page.
 const PER_PAGE: u32 = 50;
@@ -174,7 +174,7 @@ pub async fn entry(
     let text = describe_rows(&web, &name, std::slice::from_ref(&row)).await;
     let now = web.now();
     let rule = match &web.hub {
-        Some(hub) => hub.store.track(&name).await?.map(|t| t.rule),
+        Some(hub) => Some(hub.track(&name).await?.rule),
         None => None,
     };
     let mut body = String::new();
@@ -200,6 +200,73 @@ pub async fn entry(
         ),
     );
     body.push_str("<div class=\"grid2\" data-live=\"entry\"><section class=\"panel\" aria-labelledby=\"commit-h\"><h2 id=\"commit-h\">Commit</h2><dl class=\"facts\">");
+    body.push_str(&commit_facts(&row, &s, &name, now));
+    body.push_str(&ledger_list(&row.ledger));
+    body.push_str("</dl></section>");
+    match &row.verdict {
+        Some(v) => put(
+            &mut body,
+            format_args!(
+                "<section class=\"panel\" aria-labelledby=\"verdict-h\"><h2 id=\"verdict-h\">Verification</h2>\
+                 <dl class=\"facts\">{}</dl></section>",
+                verdict_facts(v, s.goal, rule.as_ref(), now)
+            ),
+        ),
+        None if seq == 0 => body.push_str(
+            "<section class=\"panel\"><h2>Baseline</h2><p>The chain starts here; every later entry was \
+             measured against its parent.</p></section>",
+        ),
+        None => body.push_str(
+            "<section class=\"panel\"><h2>Measurement</h2><p>Measured by the local run itself (its program \
+             printed the metric); nobody else verified it.</p></section>",
+        ),
+    }
+    body.push_str("</div>");
+    if let Some(hub_viewer) = me {
+        body.push_str(&promote_panel(hub_viewer, &row, &name, seq));
+    }
+    body.push_str("<section aria-labelledby=\"diff-h\"><h2 id=\"diff-h\">Diff</h2>");
+    match &row.parent {
+        None => body.push_str("<p class=\"hint\">The baseline has no parent on the chain.</p>"),
+        Some(parent) => match web.code.diff(&name, parent, &row.commit).await {
+            Some(diff) => body.push_str(&diff),
+            None => body.push_str("<p class=\"hint\">The diff is not available here.</p>"),
+        },
+    }
+    body.push_str("</section>");
+    Ok(page(
+        Page::new(format!("#{seq} · {name}"), &viewer, Tab::Chain)
+            .track(&name)
+            .live(&name)
+            .body(body)
+            .render(),
+    ))
+}
+
+pub async fn promote(
+    State(web): State<Arc<Web>>,
+    viewer: Viewer,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> PageResult {
+    let me = viewer.signed(&format!("/tracks/{}/chain", url(&name)))?;
+    let form = Form::parse(&body);
+    check_form(&headers, me, &form)?;
+    let hub = web
+        .hub
+        .as_ref()
+        .ok_or_else(|| PageError::not_found("page"))?;
+    let done = hub.promote(&me.identity, &name, form.get("commit")).await?;
+    let seq = i64::try_from(done.chain_seq).unwrap_or_default();
+    Ok(see_other(&format!("{}?promoted=1", entry_href(&name, seq))))
+}
+
+/// The facts of a chain entry's commit: its parent, value, submitter, submission, idea and
+/// when it was accepted (the ledger entries follow).
+fn commit_facts(row: &ChainRow, s: &TrackSummary, name: &str, now: i64) -> String {
+    let seq = row.seq;
+    let mut body = String::new();
     put(
         &mut body,
         format_args!(
@@ -212,7 +279,7 @@ pub async fn entry(
             &mut body,
             format_args!(
                 "<dt>Parent</dt><dd><a href=\"{}\">#{}</a> <span class=\"hash\">{}</span></dd>",
-                esc(&entry_href(&name, seq - 1)),
+                esc(&entry_href(name, seq - 1)),
                 seq - 1,
                 esc(short(parent))
             ),
@@ -266,84 +333,33 @@ pub async fn entry(
             ),
         );
     }
-    body.push_str(&ledger_list(&row.ledger));
-    body.push_str("</dl></section>");
-    match &row.verdict {
-        Some(v) => put(
-            &mut body,
-            format_args!(
-                "<section class=\"panel\" aria-labelledby=\"verdict-h\"><h2 id=\"verdict-h\">Verification</h2>\
-                 <dl class=\"facts\">{}</dl></section>",
-                verdict_facts(v, s.goal, rule.as_ref(), now)
-            ),
-        ),
-        None if seq == 0 => body.push_str(
-            "<section class=\"panel\"><h2>Baseline</h2><p>The chain starts here; every later entry was \
-             measured against its parent.</p></section>",
-        ),
-        None => body.push_str(
-            "<section class=\"panel\"><h2>Measurement</h2><p>Measured by the local run itself (its program \
-             printed the metric); nobody else verified it.</p></section>",
-        ),
-    }
-    body.push_str("</div>");
-    if let Some(hub_viewer) = me {
-        body.push_str("<section class=\"panel\" aria-labelledby=\"main-h\" data-live=\"promote\"><h2 id=\"main-h\">Main</h2>");
-        if row.on_main {
-            body.push_str("<p><code>main</code> points at this commit.</p>");
-        } else if hub_viewer.identity.role == Role::Admin {
-            put(
-                &mut body,
-                format_args!(
-                    "<form method=\"post\" action=\"/tracks/{t}/promote\" class=\"stack\">\
-                     <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><input type=\"hidden\" name=\"commit\" value=\"{commit}\">\
-                     <p>Move the track's <code>main</code> to this verified commit. The ledger records who did.</p>\
-                     <button type=\"submit\" class=\"danger\">Promote #{seq} to main</button></form>",
-                    t = esc(&url(&name)),
-                    csrf = esc(&hub_viewer.csrf),
-                    commit = esc(&row.commit),
-                ),
-            );
-        } else {
-            body.push_str(
-                "<p class=\"hint\">Maintainers (admins) promote verified commits to <code>main</code>.</p>",
-            );
-        }
-        body.push_str("</section>");
-    }
-    body.push_str("<section aria-labelledby=\"diff-h\"><h2 id=\"diff-h\">Diff</h2>");
-    match &row.parent {
-        None => body.push_str("<p class=\"hint\">The baseline has no parent on the chain.</p>"),
-        Some(parent) => match web.code.diff(&name, parent, &row.commit).await {
-            Some(diff) => body.push_str(&diff),
-            None => body.push_str("<p class=\"hint\">The diff is not available here.</p>"),
-        },
-    }
-    body.push_str("</section>");
-    Ok(page(
-        Page::new(format!("#{seq} · {name}"), &viewer, Tab::Chain)
-            .track(&name)
-            .live(&name)
-            .body(body)
-            .render(),
-    ))
+    body
 }
 
-pub async fn promote(
-    State(web): State<Arc<Web>>,
-    viewer: Viewer,
-    Path(name): Path<String>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> PageResult {
-    let me = viewer.signed(&format!("/tracks/{}/chain", url(&name)))?;
-    let form = Form::parse(&body);
-    check_form(&headers, me, &form)?;
-    let hub = web
-        .hub
-        .as_ref()
-        .ok_or_else(|| PageError::not_found("page"))?;
-    let done = hub.promote(&me.identity, &name, form.get("commit")).await?;
-    let seq = i64::try_from(done.chain_seq).unwrap_or_default();
-    Ok(see_other(&format!("{}?promoted=1", entry_href(&name, seq))))
+/// The panel that says where `main` is and, for a maintainer, promotes this entry to it.
+fn promote_panel(hub_viewer: &Signed, row: &ChainRow, name: &str, seq: i64) -> String {
+    let mut body = String::new();
+    body.push_str("<section class=\"panel\" aria-labelledby=\"main-h\" data-live=\"promote\"><h2 id=\"main-h\">Main</h2>");
+    if row.on_main {
+        body.push_str("<p><code>main</code> points at this commit.</p>");
+    } else if may(&hub_viewer.identity, Action::Promote) {
+        put(
+            &mut body,
+            format_args!(
+                "<form method=\"post\" action=\"/tracks/{t}/promote\" class=\"stack\">\
+                 <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><input type=\"hidden\" name=\"commit\" value=\"{commit}\">\
+                 <p>Move the track's <code>main</code> to this verified commit. The ledger records who did.</p>\
+                 <button type=\"submit\" class=\"danger\">Promote #{seq} to main</button></form>",
+                t = esc(&url(name)),
+                csrf = esc(&hub_viewer.csrf),
+                commit = esc(&row.commit),
+            ),
+        );
+    } else {
+        body.push_str(
+            "<p class=\"hint\">Maintainers (admins) promote verified commits to <code>main</code>.</p>",
+        );
+    }
+    body.push_str("</section>");
+    body
 }

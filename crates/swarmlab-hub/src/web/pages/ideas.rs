@@ -12,6 +12,7 @@ use super::super::layout::{pager, Page, Tab};
 use super::super::session::{check_form, Form, Params, Viewer};
 use super::super::{page, see_other, PageResult, Web};
 use super::summary;
+use crate::store::views::{IdeaCounts, IdeaRow, Paging};
 
 const PER_PAGE: u32 = 50;
 
@@ -30,11 +31,7 @@ pub async fn ideas(
     };
     let (paged, counts) = web
         .views
-        .ideas_page(
-            &name,
-            state,
-            crate::store::views::Paging::new(q.page(), PER_PAGE),
-        )
+        .ideas_page(&name, state, Paging::new(q.page(), PER_PAGE))
         .await?;
     let now = web.now();
     let mut body = String::new();
@@ -69,87 +66,9 @@ pub async fn ideas(
             csrf = esc(&me.csrf),
         ),
     );
-    body.push_str("<ul class=\"filters\" aria-label=\"Filter by state\">");
-    let all = counts.open + counts.leased + counts.done;
-    for (key, label, n) in [
-        (None, "All", all),
-        (Some("open"), "Open", counts.open),
-        (Some("leased"), "Leased", counts.leased),
-        (Some("done"), "Done", counts.done),
-    ] {
-        let href = match key {
-            Some(k) => format!("{here}?state={k}"),
-            None => here.clone(),
-        };
-        let current = if key == state {
-            " aria-current=\"page\""
-        } else {
-            ""
-        };
-        put(
-            &mut body,
-            format_args!(
-                "<li><a href=\"{}\"{current}>{label} <span>{n}</span></a></li>",
-                esc(&href)
-            ),
-        );
-    }
+    body.push_str(&filters(&here, state, &counts));
     body.push_str("</ul><section data-live=\"ideas\" aria-label=\"Ideas\">");
-    if paged.items.is_empty() {
-        body.push_str("<p class=\"empty-note\">No ideas here yet.</p>");
-    } else {
-        body.push_str(
-            "<div class=\"table-wrap\"><table><thead><tr><th scope=\"col\">#</th><th scope=\"col\">Idea</th>\
-             <th scope=\"col\">State</th><th scope=\"col\" class=\"num\">Tried</th>\
-             <th scope=\"col\" class=\"hide-small\">Author</th><th scope=\"col\">Added</th></tr></thead><tbody>",
-        );
-        for idea in &paged.items {
-            let mut notes = String::new();
-            for tag in &idea.tags {
-                put(
-                    &mut notes,
-                    format_args!("<span class=\"tag\">{}</span>", esc(tag)),
-                );
-            }
-            if let (Some(dup), Some(sim)) = (idea.duplicate_of, idea.similarity) {
-                put(
-                    &mut notes,
-                    format_args!(
-                        "<span class=\"hint\">near duplicate of <a href=\"#idea-{dup}\">#{dup}</a> ({:.0}% alike)</span>",
-                        sim * 100.0
-                    ),
-                );
-            }
-            let holder = idea
-                .lease_holder
-                .as_ref()
-                .filter(|_| idea.state == "leased")
-                .map_or(String::new(), |p| {
-                    format!(" <span class=\"hint\">by {}</span>", esc(&p.name))
-                });
-            put(
-                &mut body,
-                format_args!(
-                    "<tr id=\"idea-{id}\"><td>{id}</td><td><p class=\"idea-text\">{text}</p>{notes}</td>\
-                     <td>{state}{holder}</td><td class=\"num\">{tried}{accepted}</td>\
-                     <td class=\"hide-small\"><span title=\"{aid}\">{author}</span></td><td>{at}</td></tr>",
-                    id = idea.id,
-                    text = esc(&idea.text),
-                    state = badge(&idea.state),
-                    tried = idea.tried,
-                    accepted = if idea.accepted > 0 {
-                        format!(" <span class=\"better\">({} kept)</span>", idea.accepted)
-                    } else {
-                        String::new()
-                    },
-                    aid = esc(&idea.author.id),
-                    author = esc(&idea.author.name),
-                    at = when(now, idea.created_ms),
-                ),
-            );
-        }
-        body.push_str("</tbody></table></div>");
-    }
+    body.push_str(&idea_table(&paged.items, now));
     let filter = state.map_or(String::new(), |s| format!("state={s}&"));
     body.push_str(&pager(paged.paging.page, paged.pages(), |p| {
         format!("{here}?{filter}page={p}")
@@ -201,4 +120,96 @@ pub async fn add_idea(
         "{here}?added={}#idea-{}",
         idea.id, idea.id
     )))
+}
+
+/// The state filter's links, each with its count; the current one marked.
+fn filters(here: &str, state: Option<&str>, counts: &IdeaCounts) -> String {
+    let mut body = String::new();
+    body.push_str("<ul class=\"filters\" aria-label=\"Filter by state\">");
+    let all = counts.open + counts.leased + counts.done;
+    for (key, label, n) in [
+        (None, "All", all),
+        (Some("open"), "Open", counts.open),
+        (Some("leased"), "Leased", counts.leased),
+        (Some("done"), "Done", counts.done),
+    ] {
+        let href = match key {
+            Some(k) => format!("{here}?state={k}"),
+            None => here.to_string(),
+        };
+        let current = if key == state {
+            " aria-current=\"page\""
+        } else {
+            ""
+        };
+        put(
+            &mut body,
+            format_args!(
+                "<li><a href=\"{}\"{current}>{label} <span>{n}</span></a></li>",
+                esc(&href)
+            ),
+        );
+    }
+    body
+}
+
+/// The ideas as a table, or a note that there are none.
+fn idea_table(items: &[IdeaRow], now: i64) -> String {
+    let mut body = String::new();
+    if items.is_empty() {
+        body.push_str("<p class=\"empty-note\">No ideas here yet.</p>");
+    } else {
+        body.push_str(
+            "<div class=\"table-wrap\"><table><thead><tr><th scope=\"col\">#</th><th scope=\"col\">Idea</th>\
+             <th scope=\"col\">State</th><th scope=\"col\" class=\"num\">Tried</th>\
+             <th scope=\"col\" class=\"hide-small\">Author</th><th scope=\"col\">Added</th></tr></thead><tbody>",
+        );
+        for idea in items {
+            let mut notes = String::new();
+            for tag in &idea.tags {
+                put(
+                    &mut notes,
+                    format_args!("<span class=\"tag\">{}</span>", esc(tag)),
+                );
+            }
+            if let (Some(dup), Some(sim)) = (idea.duplicate_of, idea.similarity) {
+                put(
+                    &mut notes,
+                    format_args!(
+                        "<span class=\"hint\">near duplicate of <a href=\"#idea-{dup}\">#{dup}</a> ({:.0}% alike)</span>",
+                        sim * 100.0
+                    ),
+                );
+            }
+            let holder = idea
+                .lease_holder
+                .as_ref()
+                .filter(|_| idea.state == "leased")
+                .map_or(String::new(), |p| {
+                    format!(" <span class=\"hint\">by {}</span>", esc(&p.name))
+                });
+            put(
+                &mut body,
+                format_args!(
+                    "<tr id=\"idea-{id}\"><td>{id}</td><td><p class=\"idea-text\">{text}</p>{notes}</td>\
+                     <td>{state}{holder}</td><td class=\"num\">{tried}{accepted}</td>\
+                     <td class=\"hide-small\"><span title=\"{aid}\">{author}</span></td><td>{at}</td></tr>",
+                    id = idea.id,
+                    text = esc(&idea.text),
+                    state = badge(&idea.state),
+                    tried = idea.tried,
+                    accepted = if idea.accepted > 0 {
+                        format!(" <span class=\"better\">({} kept)</span>", idea.accepted)
+                    } else {
+                        String::new()
+                    },
+                    aid = esc(&idea.author.id),
+                    author = esc(&idea.author.name),
+                    at = when(now, idea.created_ms),
+                ),
+            );
+        }
+        body.push_str("</tbody></table></div>");
+    }
+    body
 }

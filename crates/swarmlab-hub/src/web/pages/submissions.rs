@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use swarmlab_core::short;
-use swarmlab_proto::Role;
+use swarmlab_core::Goal;
+use swarmlab_proto::Rule;
 
 use super::super::html::{esc, put, url, value, when};
 use super::super::layout::{pager, Page, Tab};
@@ -15,6 +16,7 @@ use super::super::session::{Params, Viewer};
 use super::super::{page, PageError, PageResult, Web};
 use super::chain::verdict_facts;
 use super::{entry_href, status, summary, track_href};
+use crate::domain::roles::submissions_visible_to;
 use crate::store::views::{Paging, SubmissionView};
 use crate::HubError;
 
@@ -22,7 +24,7 @@ const PER_PAGE: u32 = 50;
 
 pub async fn list(State(web): State<Arc<Web>>, viewer: Viewer, Params(q): Params) -> PageResult {
     let me = viewer.signed("/submissions")?;
-    let worker = (me.identity.role == Role::Worker).then_some(me.identity.id.as_str());
+    let worker = submissions_visible_to(&me.identity);
     let paged = web
         .views
         .submissions_page(worker, Paging::new(q.page(), PER_PAGE))
@@ -200,6 +202,36 @@ pub async fn submission(
         ),
     );
     body.push_str("<section class=\"panel\" aria-labelledby=\"claim-h\"><h2 id=\"claim-h\">Candidate</h2><dl class=\"facts\">");
+    body.push_str(&candidate_facts(&v));
+    body.push_str("</dl></section><section class=\"panel\" aria-labelledby=\"ver-h\"><h2 id=\"ver-h\">Verification</h2>");
+    let rule = hub.track(&info.track).await?.rule;
+    body.push_str(&verification(&v, s.goal, &rule, now));
+    body.push_str("</section></div>");
+    if !v.log_tail.is_empty() {
+        put(
+            &mut body,
+            format_args!(
+                "<section aria-labelledby=\"log-h\"><h2 id=\"log-h\">Run log <span class=\"hint\">(the worker's, its last lines)</span></h2>\
+                 <pre class=\"log\">{}</pre></section>",
+                esc(&v.log_tail)
+            ),
+        );
+    }
+    body.push_str("</div>");
+    Ok(page(
+        Page::new(format!("Submission #{id}"), &viewer, Tab::Submissions)
+            .track(&info.track)
+            .live(&info.track)
+            .body(body)
+            .render(),
+    ))
+}
+
+/// What the submission is: its commit, parent, rebased candidate, base, idea, claims and
+/// ledger entries.
+fn candidate_facts(v: &SubmissionView) -> String {
+    let info = &v.info;
+    let mut body = String::new();
     put(
         &mut body,
         format_args!(
@@ -250,7 +282,12 @@ pub async fn submission(
             ),
         );
     }
-    body.push_str("</dl></section><section class=\"panel\" aria-labelledby=\"ver-h\"><h2 id=\"ver-h\">Verification</h2>");
+    body
+}
+
+/// Where its verification stands: the jobs still open and every verdict.
+fn verification(v: &SubmissionView, goal: Goal, rule: &Rule, now: i64) -> String {
+    let mut body = String::new();
     if v.verdicts.is_empty() && v.jobs.is_empty() {
         body.push_str("<p class=\"hint\">Nothing to verify: intake refused it.</p>");
     }
@@ -278,34 +315,15 @@ pub async fn submission(
             );
         }
     }
-    let rule = hub.store.track(&info.track).await?.map(|t| t.rule);
     for verdict in &v.verdicts {
         put(
             &mut body,
             format_args!(
                 "<h3>Verdict #{}</h3><dl class=\"facts\">{}</dl>",
                 verdict.id,
-                verdict_facts(verdict, s.goal, rule.as_ref(), now)
+                verdict_facts(verdict, goal, Some(rule), now)
             ),
         );
     }
-    body.push_str("</section></div>");
-    if !v.log_tail.is_empty() {
-        put(
-            &mut body,
-            format_args!(
-                "<section aria-labelledby=\"log-h\"><h2 id=\"log-h\">Run log <span class=\"hint\">(the worker's, its last lines)</span></h2>\
-                 <pre class=\"log\">{}</pre></section>",
-                esc(&v.log_tail)
-            ),
-        );
-    }
-    body.push_str("</div>");
-    Ok(page(
-        Page::new(format!("Submission #{id}"), &viewer, Tab::Submissions)
-            .track(&info.track)
-            .live(&info.track)
-            .body(body)
-            .render(),
-    ))
+    body
 }

@@ -1,0 +1,454 @@
+//! Acceptance: why a verdict is what it is, in one place. From a job's signed measurements
+//! and the track's rule, [`judge`] decides what the report amounts to; from that verdict and
+//! what the job is, [`effect`] decides what happens to the submission, and [`canary_passed`]
+//! whether a verifier decided a canary right. The store records what these say and decides
+//! nothing itself.
+//!
+//! The rule: a candidate displaces the head only if it beats the head by at least
+//! `min_delta` at one-sided p < `alpha` (Welch's t-test), measured by a trusted verifier on
+//! the same hardware class. Sequential: a verifier reports after each rerun from the second
+//! on, and the answer is given as soon as it is clear. Each of the `reruns - 1` looks is
+//! tested at `alpha / (reruns - 1)` (Bonferroni), so the chance of accepting a candidate no
+//! better than the head stays below `alpha` however early the test stops. Stopping early for
+//! futility never raises that chance.
+//!
+//! A run that crashed or timed out is rejected as such; a verifier's own fault decides
+//! nothing (the job goes to another verifier). A candidate rejected although its worker
+//! claimed a clear gain is `not_reproduced`, not `not_better`: the verifier never saw the
+//! claim, the hub holds it up to the measurements only here.
+//!
+//! An accepted candidate moves the head from the base it was measured against, by
+//! compare-and-swap in the transaction that records the verdict; when the head moved
+//! meanwhile, the winner is rebased onto the new head and verified again, never merged
+//! blindly. A re-check of a submission already on the chain moves nothing: the chain is
+//! history, and a rejecting re-check marks the submission disputed.
+
+use swarmlab_core::Goal;
+use swarmlab_proto::{Measurements, Rule, RunOutcome};
+
+use super::canary::Expect;
+use super::error::HubError;
+use super::stats::welch_one_sided_p;
+
+/// Why a verifier's measurements reject a candidate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VerdictReason {
+    /// The candidate is not better than the head by `min_delta` at the rule's significance.
+    NotBetter,
+    /// As `NotBetter`, and the worker had claimed a gain above `min_delta` that the
+    /// measurements do not show.
+    NotReproduced,
+    /// The candidate's run failed.
+    Crash,
+    /// The candidate's run overran the track's timeout.
+    Timeout,
+}
+
+impl VerdictReason {
+    /// The reason's name, as recorded and reported.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VerdictReason::NotBetter => "not_better",
+            VerdictReason::NotReproduced => "not_reproduced",
+            VerdictReason::Crash => "crash",
+            VerdictReason::Timeout => "timeout",
+        }
+    }
+
+    /// Whether the rejection makes the worker's claim false: it said the candidate was
+    /// better and it was not, or it did not even run. Each false claim costs the worker one
+    /// from its quota.
+    pub fn is_false_claim(self) -> bool {
+        match self {
+            VerdictReason::NotBetter
+            | VerdictReason::NotReproduced
+            | VerdictReason::Crash
+            | VerdictReason::Timeout => true,
+        }
+    }
+}
+
+/// What one look at the reruns says.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Decision {
+    /// The candidate is significantly better: it may advance the head.
+    Accept { p_value: f64 },
+    /// The candidate is not (significantly) better by `min_delta`.
+    Reject { p_value: f64 },
+    /// Not yet clear: run another rerun of each and report again.
+    Continue { p_value: Option<f64> },
+}
+
+/// The number of reruns of each side a verifier is asked for; a t-test needs at least two.
+pub fn reruns_asked(rule: &Rule) -> u32 {
+    rule.reruns.max(2)
+}
+
+/// [`reruns_asked`], as a count of values.
+pub fn effective_reruns(rule: &Rule) -> usize {
+    reruns_asked(rule) as usize
+}
+
+/// Decides on `candidate` and `head` measurements (same number of reruns each; extra values
+/// beyond the shorter one are ignored so both sides are looked at together).
+pub fn decide(candidate: &[f64], head: &[f64], rule: &Rule) -> Decision {
+    let reruns = effective_reruns(rule);
+    let n = candidate.len().min(head.len()).min(reruns);
+    let (c, h) = (&candidate[..n], &head[..n]);
+    // Orient so that "a - b > delta" means "the candidate is better".
+    let (better, worse) = match rule.goal {
+        Goal::Minimize => (h, c),
+        Goal::Maximize => (c, h),
+    };
+    let Some(p_value) = welch_one_sided_p(better, worse, rule.min_delta) else {
+        return Decision::Continue { p_value: None };
+    };
+    let looks = (reruns - 1) as f64;
+    let alpha_look = rule.alpha / looks;
+    if p_value < alpha_look {
+        return Decision::Accept { p_value };
+    }
+    // Futility: the improvement is clearly below min_delta.
+    if 1.0 - p_value < alpha_look || n >= reruns {
+        return Decision::Reject { p_value };
+    }
+    Decision::Continue {
+        p_value: Some(p_value),
+    }
+}
+
+/// A verifier's decision on a job.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Verdict {
+    /// The candidate satisfied the acceptance rule.
+    Accept { p_value: f64 },
+    /// The candidate is rejected; `p_value` when the test ran.
+    Reject {
+        reason: VerdictReason,
+        p_value: Option<f64>,
+    },
+}
+
+impl Verdict {
+    /// `accept` or `reject`, as recorded.
+    pub fn decision(&self) -> &'static str {
+        match self {
+            Verdict::Accept { .. } => "accept",
+            Verdict::Reject { .. } => "reject",
+        }
+    }
+
+    /// Why it rejects, if it does.
+    pub fn reason(&self) -> Option<VerdictReason> {
+        match self {
+            Verdict::Accept { .. } => None,
+            Verdict::Reject { reason, .. } => Some(*reason),
+        }
+    }
+
+    /// The test's p-value, when it ran.
+    pub fn p_value(&self) -> Option<f64> {
+        match self {
+            Verdict::Accept { p_value } => Some(*p_value),
+            Verdict::Reject { p_value, .. } => *p_value,
+        }
+    }
+}
+
+/// What a verifier's report amounts to.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Judgement {
+    /// Keep the partial measurements: more reruns are needed.
+    Continue { p_value: Option<f64> },
+    /// The verifier failed: the job goes to another verifier.
+    Fault,
+    /// Decided.
+    Verdict(Verdict),
+}
+
+impl Judgement {
+    /// The p-value the verifier is answered with.
+    pub fn p_value(&self) -> Option<f64> {
+        match self {
+            Judgement::Continue { p_value } => *p_value,
+            Judgement::Fault => None,
+            Judgement::Verdict(v) => v.p_value(),
+        }
+    }
+}
+
+/// Judges `m` by `rule`; `claimed` is the metric the worker claimed, if it did. Refuses
+/// measurements of a finished run that lack finite values on either side.
+pub fn judge(m: &Measurements, rule: &Rule, claimed: Option<f64>) -> Result<Judgement, HubError> {
+    let reject = |reason, p_value| Judgement::Verdict(Verdict::Reject { reason, p_value });
+    Ok(match m.outcome {
+        RunOutcome::VerifierFault => Judgement::Fault,
+        RunOutcome::Crash => reject(VerdictReason::Crash, None),
+        RunOutcome::Timeout => reject(VerdictReason::Timeout, None),
+        RunOutcome::Ok => {
+            let mut values = m.candidate.iter().chain(&m.head);
+            if m.candidate.is_empty() || m.head.is_empty() || values.any(|v| !v.is_finite()) {
+                return Err(HubError::BadRequest(
+                    "measurements need finite values for both candidate and head".into(),
+                ));
+            }
+            match decide(&m.candidate, &m.head, rule) {
+                Decision::Accept { p_value } => Judgement::Verdict(Verdict::Accept { p_value }),
+                Decision::Continue { p_value } => Judgement::Continue { p_value },
+                Decision::Reject { p_value } => {
+                    let reason = match claimed {
+                        Some(claimed) if unreproduced(claimed, &m.candidate, &m.head, rule) => {
+                            VerdictReason::NotReproduced
+                        }
+                        _ => VerdictReason::NotBetter,
+                    };
+                    reject(reason, Some(p_value))
+                }
+            }
+        }
+    })
+}
+
+/// Whether a rejected candidate failed to reproduce its claim: the worker claimed the metric
+/// better than the head's measured mean by more than `min_delta`, and the candidate's
+/// measured mean is not. The means are of the reruns the rule looked at.
+fn unreproduced(claimed: f64, candidate: &[f64], head: &[f64], rule: &Rule) -> bool {
+    let n = candidate.len().min(head.len()).min(effective_reruns(rule));
+    if n == 0 {
+        return false;
+    }
+    let mean = |xs: &[f64]| xs[..n].iter().sum::<f64>() / n as f64;
+    let head = mean(head);
+    let gain = |value: f64| rule.goal.gain(head, value);
+    gain(claimed) > rule.min_delta && gain(mean(candidate)) <= rule.min_delta
+}
+
+/// What a verdict does to its submission.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    /// The head moves from the job's base to its candidate, by compare-and-swap; when the
+    /// head is no longer the base, the winner waits to be rebased and verified again. An
+    /// accepted submission grows its worker's quota.
+    MoveHead,
+    /// The submission is rejected; `charge` costs its worker one from its quota.
+    Reject { reason: VerdictReason, charge: bool },
+    /// A re-check agrees with a submission already on the chain: nothing changes.
+    Confirm,
+    /// A re-check rejects a submission already on the chain: it is marked disputed by this
+    /// verdict, and the chain stays as it is.
+    Dispute,
+}
+
+/// What `verdict` does to its submission: `recheck` when the job verifies a suspended
+/// verifier's verdict again, `on_chain` when the submission is accepted already (as the
+/// store finds it in the transaction that records the verdict). A re-check does not charge
+/// the worker twice for one claim.
+pub fn effect(verdict: &Verdict, recheck: bool, on_chain: bool) -> Effect {
+    match verdict {
+        Verdict::Accept { .. } if recheck && on_chain => Effect::Confirm,
+        Verdict::Reject { .. } if recheck && on_chain => Effect::Dispute,
+        Verdict::Reject { reason, .. } => Effect::Reject {
+            reason: *reason,
+            charge: reason.is_false_claim() && !recheck,
+        },
+        Verdict::Accept { .. } => Effect::MoveHead,
+    }
+}
+
+/// Whether a verifier decided a canary as its maintainer said it should be decided.
+pub fn canary_passed(verdict: &Verdict, expect: Expect) -> bool {
+    match (verdict, expect) {
+        (Verdict::Accept { .. }, Expect::Accept) | (Verdict::Reject { .. }, Expect::Reject) => true,
+        (Verdict::Accept { .. }, Expect::Reject) | (Verdict::Reject { .. }, Expect::Accept) => {
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// splitmix64 and Box–Muller: reproducible normal samples without a dependency.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next_u64(&mut self) -> u64 {
+            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        }
+
+        fn uniform(&mut self) -> f64 {
+            ((self.next_u64() >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+        }
+
+        fn normal(&mut self, mean: f64, sd: f64) -> f64 {
+            let (u, v) = (self.uniform(), self.uniform());
+            mean + sd * (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()
+        }
+    }
+
+    fn rule(goal: Goal, alpha: f64, min_delta: f64, reruns: u32) -> Rule {
+        Rule {
+            goal,
+            alpha,
+            min_delta,
+            reruns,
+        }
+    }
+
+    /// Runs the sequential protocol as a verifier would: one more rerun of each per look.
+    fn verify(rng: &mut Rng, rule: &Rule, cand_mean: f64, head_mean: f64, sd: f64) -> Decision {
+        let (mut c, mut h) = (Vec::new(), Vec::new());
+        loop {
+            c.push(rng.normal(cand_mean, sd));
+            h.push(rng.normal(head_mean, sd));
+            match decide(&c, &h, rule) {
+                Decision::Continue { .. } => continue,
+                done => return done,
+            }
+        }
+    }
+
+    #[test]
+    fn a_clone_of_the_head_plus_noise_is_accepted_less_often_than_alpha() {
+        for goal in [Goal::Minimize, Goal::Maximize] {
+            // min_delta = 0 is the hardest case for the rule.
+            let rule = rule(goal, 0.05, 0.0, 5);
+            let trials = 4000;
+            let mut accepted = 0;
+            for seed in 0..trials {
+                let mut rng = Rng(seed * 7919 + 1);
+                if matches!(
+                    verify(&mut rng, &rule, 1.0, 1.0, 0.02),
+                    Decision::Accept { .. }
+                ) {
+                    accepted += 1;
+                }
+            }
+            let rate = f64::from(accepted) / trials as f64;
+            // The binomial sd at p = alpha is ~0.0034; demand a clear margin below alpha.
+            assert!(rate < 0.8 * rule.alpha, "{goal}: false-accept rate {rate}");
+        }
+    }
+
+    #[test]
+    fn a_clear_improvement_is_accepted_and_often_early() {
+        let rule = rule(Goal::Minimize, 0.01, 0.002, 8);
+        let trials = 500;
+        let mut accepted = 0;
+        for seed in 0..trials {
+            let mut rng = Rng(seed + 99);
+            if let Decision::Accept { .. } = verify(&mut rng, &rule, 0.95, 1.0, 0.01) {
+                accepted += 1;
+            }
+        }
+        assert!(
+            accepted > trials * 95 / 100,
+            "power too low: {accepted}/{trials}"
+        );
+    }
+
+    #[test]
+    fn an_improvement_below_min_delta_is_rejected() {
+        let r = rule(Goal::Maximize, 0.05, 0.5, 3);
+        let c = [1.2, 1.21, 1.19];
+        let h = [1.0, 1.01, 0.99];
+        assert!(matches!(decide(&c, &h, &r), Decision::Reject { .. }));
+        let r = rule(Goal::Maximize, 0.05, 0.1, 3);
+        assert!(matches!(decide(&c, &h, &r), Decision::Accept { .. }));
+    }
+
+    #[test]
+    fn one_value_is_never_enough() {
+        let r = rule(Goal::Minimize, 0.05, 0.0, 3);
+        assert_eq!(
+            decide(&[0.1], &[1.0], &r),
+            Decision::Continue { p_value: None }
+        );
+    }
+
+    #[test]
+    fn a_claimed_gain_the_measurements_lack_is_not_reproduced() {
+        let head = [1.0, 1.02, 0.98];
+        let r = rule(Goal::Minimize, 0.05, 0.01, 3);
+        // Claimed 0.9 against a head at 1.0; measured at 1.0: not reproduced.
+        assert!(unreproduced(0.9, &[1.01, 0.99, 1.0], &head, &r));
+        // Measured 0.995: a gain, but not above min_delta either.
+        assert!(unreproduced(0.9, &[0.995, 0.995, 0.995], &head, &r));
+        // Measured 0.98: better by more than min_delta, merely not significant.
+        assert!(!unreproduced(0.9, &[0.98, 0.98, 0.98], &head, &r));
+        // A claim no better than the head claimed nothing to reproduce.
+        assert!(!unreproduced(0.995, &[1.1, 1.1, 1.1], &head, &r));
+        // Maximising flips the direction.
+        let r = rule(Goal::Maximize, 0.05, 0.0, 3);
+        assert!(unreproduced(1.2, &[0.9, 0.9, 0.9], &head, &r));
+        assert!(!unreproduced(0.8, &[0.9, 0.9, 0.9], &head, &r));
+        // Only the reruns the rule looks at count.
+        assert!(unreproduced(1.2, &[0.9, 0.9, 0.9, 5.0], &head, &r));
+    }
+
+    fn measured(outcome: RunOutcome, candidate: &[f64], head: &[f64]) -> Measurements {
+        Measurements {
+            job_id: 1,
+            verifier_id: "v".into(),
+            hardware_class: "cpu".into(),
+            outcome,
+            candidate: candidate.to_vec(),
+            head: head.to_vec(),
+            detail: None,
+        }
+    }
+
+    #[test]
+    fn a_report_is_judged_by_its_outcome_then_by_the_test() {
+        let r = rule(Goal::Minimize, 0.05, 0.0, 3);
+        let (better, same) = ([0.5, 0.51, 0.49], [1.0, 1.01, 0.99]);
+        let judged = |outcome, c: &[f64], claimed| judge(&measured(outcome, c, &same), &r, claimed);
+        assert_eq!(
+            judged(RunOutcome::VerifierFault, &[], None).unwrap(),
+            Judgement::Fault
+        );
+        let crash = judged(RunOutcome::Crash, &[], None).unwrap();
+        assert!(matches!(crash, Judgement::Verdict(v) if v.reason() == Some(VerdictReason::Crash)));
+        let accepted = judged(RunOutcome::Ok, &better, None).unwrap();
+        assert!(matches!(
+            accepted,
+            Judgement::Verdict(Verdict::Accept { .. })
+        ));
+        let not_better = judged(RunOutcome::Ok, &same, None).unwrap();
+        assert!(
+            matches!(not_better, Judgement::Verdict(v) if v.reason() == Some(VerdictReason::NotBetter))
+        );
+        let false_claim = judged(RunOutcome::Ok, &same, Some(0.5)).unwrap();
+        assert!(
+            matches!(false_claim, Judgement::Verdict(v) if v.reason() == Some(VerdictReason::NotReproduced))
+        );
+        assert!(judged(RunOutcome::Ok, &[f64::NAN, 1.0, 1.0], None).is_err());
+        assert!(judged(RunOutcome::Ok, &[], None).is_err());
+    }
+
+    #[test]
+    fn a_verdict_moves_the_head_rejects_or_leaves_the_chain_alone() {
+        let accept = Verdict::Accept { p_value: 0.001 };
+        let reject = Verdict::Reject {
+            reason: VerdictReason::NotBetter,
+            p_value: Some(0.4),
+        };
+        assert_eq!(effect(&accept, false, false), Effect::MoveHead);
+        // A re-check of a winner that is not on the chain (yet) is a verdict like any other.
+        assert_eq!(effect(&accept, true, false), Effect::MoveHead);
+        assert_eq!(effect(&accept, true, true), Effect::Confirm);
+        assert_eq!(effect(&reject, true, true), Effect::Dispute);
+        let charged = |recheck| match effect(&reject, recheck, false) {
+            Effect::Reject { charge, .. } => charge,
+            other => panic!("{other:?}"),
+        };
+        assert!(charged(false) && !charged(true));
+        assert!(canary_passed(&accept, Expect::Accept) && !canary_passed(&accept, Expect::Reject));
+        assert!(canary_passed(&reject, Expect::Reject) && !canary_passed(&reject, Expect::Accept));
+    }
+}

@@ -1,0 +1,376 @@
+//! [`audit`]: checks an exported ledger offline, against the hub's public key: hashes,
+//! signatures, the chain of `prev` links, that every head move cites a verdict that
+//! satisfied the acceptance rule the track was created with (re-decided here by
+//! `acceptance::decide`), and that every promotion to `main` names a commit already on the
+//! chain.
+
+use std::collections::HashMap;
+
+use swarmlab_proto::ledger::GENESIS;
+use swarmlab_proto::signing::{self, VerifyingKey};
+use swarmlab_proto::{EventBody, LedgerEntry, Rule};
+
+use super::acceptance::{decide, Decision};
+
+/// What an audit found in a ledger that checks out.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AuditReport {
+    pub track: String,
+    pub entries: u64,
+    pub submissions: u64,
+    pub verdicts: u64,
+    pub head_moves: u64,
+    pub promotions: u64,
+    /// Verifiers suspended for deciding a canary wrong.
+    pub suspensions: u64,
+    /// The head after the last move (the baseline when none).
+    pub head: String,
+    /// The commit of the last promotion, if any.
+    pub main: Option<String>,
+    /// The hash of the last entry: publish it to pin the ledger.
+    pub last_hash: String,
+}
+
+/// Why a ledger failed its audit; `line` counts from 1.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum AuditError {
+    #[error("the ledger is empty")]
+    Empty,
+    #[error("line {line}: not a ledger entry: {message}")]
+    Parse { line: usize, message: String },
+    #[error("line {line}: not in canonical form (the bytes were altered)")]
+    NotCanonical { line: usize },
+    #[error("line {line}: expected seq {expected}")]
+    Sequence { line: usize, expected: u64 },
+    #[error("line {line}: belongs to track `{found}`, not `{expected}`")]
+    Track {
+        line: usize,
+        expected: String,
+        found: String,
+    },
+    #[error("line {line}: `prev` does not match the previous entry's hash")]
+    BrokenLink { line: usize },
+    #[error("line {line}: hash does not match the entry's content")]
+    Hash { line: usize },
+    #[error("line {line}: the hub's signature does not verify")]
+    Signature { line: usize },
+    #[error("line {line}: the first entry must create the track")]
+    NoTrack { line: usize },
+    #[error("line {line}: head move is not backed by an accepting verdict: {why}")]
+    UnbackedHeadMove { line: usize, why: String },
+    #[error("line {line}: promotion of a commit that is not chain entry {chain_seq}")]
+    OffChainPromotion { line: usize, chain_seq: u64 },
+}
+
+/// Checks an exported ledger (JSON lines) against the hub's public key.
+pub fn audit(ledger_text: &str, hub_public_key: &VerifyingKey) -> Result<AuditReport, AuditError> {
+    // Every byte counts: split on '\n' only, and allow just one final newline.
+    let body = ledger_text.strip_suffix('\n').unwrap_or(ledger_text);
+    if body.is_empty() {
+        return Err(AuditError::Empty);
+    }
+    let mut auditor = Auditor {
+        key: hub_public_key,
+        report: AuditReport::default(),
+        rule: None,
+        verdicts: HashMap::new(),
+        prev_hash: GENESIS.to_string(),
+        chain: Vec::new(),
+    };
+    for (i, text) in body.split('\n').enumerate() {
+        let entry = auditor.sealed(i, text)?;
+        auditor.follow(i, entry)?;
+    }
+    auditor.report.last_hash = auditor.prev_hash;
+    Ok(auditor.report)
+}
+
+/// What an audit has seen so far.
+struct Auditor<'k> {
+    key: &'k VerifyingKey,
+    report: AuditReport,
+    /// The rule the track was created with.
+    rule: Option<Rule>,
+    /// Verdict entries by sequence number, for the head moves that cite them.
+    verdicts: HashMap<u64, LedgerEntry>,
+    prev_hash: String,
+    /// The chain so far, baseline first: what a promotion may name.
+    chain: Vec<String>,
+}
+
+impl Auditor<'_> {
+    /// Line `i` (from 0) as an entry whose bytes, place, link, hash and signature check out.
+    fn sealed(&self, i: usize, text: &str) -> Result<LedgerEntry, AuditError> {
+        let line = i + 1;
+        let entry: LedgerEntry = serde_json::from_str(text).map_err(|e| AuditError::Parse {
+            line,
+            message: e.to_string(),
+        })?;
+        if entry.to_line() != text {
+            return Err(AuditError::NotCanonical { line });
+        }
+        if entry.seq != i as u64 {
+            return Err(AuditError::Sequence {
+                line,
+                expected: i as u64,
+            });
+        }
+        if i > 0 && entry.track != self.report.track {
+            return Err(AuditError::Track {
+                line,
+                expected: self.report.track.clone(),
+                found: entry.track,
+            });
+        }
+        if entry.prev != self.prev_hash {
+            return Err(AuditError::BrokenLink { line });
+        }
+        if entry.compute_hash() != entry.hash {
+            return Err(AuditError::Hash { line });
+        }
+        let digest = hex::decode(&entry.hash).map_err(|_| AuditError::Hash { line })?;
+        signing::verify(self.key, &digest, &entry.signature)
+            .map_err(|_| AuditError::Signature { line })?;
+        Ok(entry)
+    }
+
+    /// Follows what entry `i` records: the track, a head move, a promotion, a count.
+    fn follow(&mut self, i: usize, entry: LedgerEntry) -> Result<(), AuditError> {
+        let line = i + 1;
+        match (&entry.event, i) {
+            (EventBody::TrackCreated { baseline, rule, .. }, 0) => {
+                self.report.track = entry.track.clone();
+                self.rule = Some(*rule);
+                self.report.head = baseline.clone();
+                self.chain.push(baseline.clone());
+            }
+            (_, 0) | (EventBody::TrackCreated { .. }, _) => {
+                return Err(AuditError::NoTrack { line });
+            }
+            (EventBody::Submission { .. }, _) => self.report.submissions += 1,
+            (EventBody::VerifierSuspended { .. }, _) => self.report.suspensions += 1,
+            (EventBody::Verdict { .. }, _) => {
+                self.report.verdicts += 1;
+                self.verdicts.insert(entry.seq, entry.clone());
+            }
+            (
+                EventBody::HeadMove {
+                    from,
+                    to,
+                    verdict_seq,
+                    ..
+                },
+                _,
+            ) => self.head_move(line, from, to, *verdict_seq)?,
+            (
+                EventBody::Promotion {
+                    commit, chain_seq, ..
+                },
+                _,
+            ) => self.promotion(line, commit, *chain_seq)?,
+        }
+        self.prev_hash = entry.hash;
+        self.report.entries += 1;
+        Ok(())
+    }
+
+    fn head_move(
+        &mut self,
+        line: usize,
+        from: &str,
+        to: &str,
+        verdict_seq: u64,
+    ) -> Result<(), AuditError> {
+        let why = |w: &str| AuditError::UnbackedHeadMove {
+            line,
+            why: w.to_string(),
+        };
+        if from != self.report.head {
+            return Err(why("it does not start from the current head"));
+        }
+        let track_rule = self.rule.ok_or_else(|| why("no track rule"))?;
+        check_backing(self.verdicts.get(&verdict_seq), from, to, &track_rule)
+            .map_err(|w| why(&w))?;
+        self.report.head = to.to_string();
+        self.report.head_moves += 1;
+        self.chain.push(to.to_string());
+        Ok(())
+    }
+
+    fn promotion(&mut self, line: usize, commit: &str, chain_seq: u64) -> Result<(), AuditError> {
+        let on_chain = usize::try_from(chain_seq)
+            .ok()
+            .and_then(|i| self.chain.get(i))
+            .is_some_and(|c| c == commit);
+        if !on_chain {
+            return Err(AuditError::OffChainPromotion { line, chain_seq });
+        }
+        self.report.promotions += 1;
+        self.report.main = Some(commit.to_string());
+        Ok(())
+    }
+}
+
+fn check_backing(
+    verdict: Option<&LedgerEntry>,
+    from: &str,
+    to: &str,
+    track_rule: &Rule,
+) -> Result<(), String> {
+    let Some(EventBody::Verdict {
+        candidate,
+        base,
+        decision,
+        rule,
+        measurements,
+        ..
+    }) = verdict.map(|v| &v.event)
+    else {
+        return Err("the cited entry is not an earlier verdict".into());
+    };
+    if candidate != to || base != from {
+        return Err("the verdict is about another candidate or head".into());
+    }
+    if rule != track_rule {
+        return Err("the verdict used another rule than the track's".into());
+    }
+    if decision != "accept" {
+        return Err("the verdict did not accept".into());
+    }
+    match decide(&measurements.candidate, &measurements.head, rule) {
+        Decision::Accept { .. } => Ok(()),
+        _ => Err("its measurements do not satisfy the acceptance rule".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::ledger::seal;
+    use swarmlab_core::Goal;
+    use swarmlab_proto::signing::SigningKey;
+    use swarmlab_proto::{Measurements, RunOutcome};
+
+    fn rule() -> Rule {
+        Rule {
+            goal: Goal::Minimize,
+            alpha: 0.05,
+            min_delta: 0.0,
+            reruns: 3,
+        }
+    }
+
+    fn verdict(candidate: Vec<f64>, head: Vec<f64>) -> EventBody {
+        EventBody::Verdict {
+            verdict_id: 1,
+            submission_id: 1,
+            candidate: "c1".into(),
+            base: "b0".into(),
+            decision: "accept".into(),
+            reason: None,
+            p_value: None,
+            rule: rule(),
+            measurements: Measurements {
+                job_id: 1,
+                verifier_id: "v".into(),
+                hardware_class: "cpu".into(),
+                outcome: RunOutcome::Ok,
+                candidate,
+                head,
+                detail: None,
+            },
+            verifier_signature: String::new(),
+        }
+    }
+
+    fn ledger(key: &SigningKey, verdict_body: EventBody) -> String {
+        ledger_with(key, verdict_body, Vec::new())
+    }
+
+    fn ledger_with(key: &SigningKey, verdict_body: EventBody, more: Vec<EventBody>) -> String {
+        let mut events = vec![
+            EventBody::TrackCreated {
+                baseline: "b0".into(),
+                metric: "loss".into(),
+                rule: rule(),
+                editable: vec!["a".into()],
+            },
+            verdict_body,
+            EventBody::HeadMove {
+                from: "b0".into(),
+                to: "c1".into(),
+                submission_id: 1,
+                verdict_seq: 1,
+            },
+        ];
+        events.extend(more);
+        let mut out = String::new();
+        let mut prev: Option<(u64, String)> = None;
+        for event in events {
+            let e = seal(
+                key,
+                "t",
+                prev.as_ref().map(|(s, h)| (*s, h.as_str())),
+                5,
+                event,
+            );
+            out.push_str(&e.to_line());
+            out.push('\n');
+            prev = Some((e.seq, e.hash));
+        }
+        out
+    }
+
+    #[test]
+    fn a_value_that_needs_seventeen_digits_keeps_its_bytes() {
+        // serde_json parses such a float one unit off unless it is built with
+        // `float_roundtrip`; the entry would then not re-serialise to its own bytes.
+        let key = signing::signing_key(&[5; 32]);
+        let good = ledger(
+            &key,
+            verdict(
+                vec![0.5, 0.51, 0.49],
+                vec![1.0010000000000001, 1.005, 1.006],
+            ),
+        );
+        audit(&good, &key.verifying_key()).unwrap();
+    }
+
+    #[test]
+    fn a_sound_ledger_audits_and_a_forged_head_move_does_not() {
+        let key = signing::signing_key(&[3; 32]);
+        let good = ledger(&key, verdict(vec![0.5, 0.51, 0.49], vec![1.0, 1.01, 0.99]));
+        let report = audit(&good, &key.verifying_key()).unwrap();
+        assert_eq!((report.head_moves, report.head.as_str()), (1, "c1"));
+        // A verdict signed by the hub but whose numbers do not pass the rule.
+        let forged = ledger(&key, verdict(vec![1.0, 1.01, 0.99], vec![1.0, 1.01, 0.99]));
+        assert!(matches!(
+            audit(&forged, &key.verifying_key()),
+            Err(AuditError::UnbackedHeadMove { line: 3, .. })
+        ));
+        // Promotions must name a commit at its place on the chain.
+        let promote = |commit: &str, chain_seq| EventBody::Promotion {
+            commit: commit.into(),
+            chain_seq,
+            by: "admin-1".into(),
+        };
+        let sound = verdict(vec![0.5, 0.51, 0.49], vec![1.0, 1.01, 0.99]);
+        let promoted = ledger_with(&key, sound.clone(), vec![promote("c1", 1)]);
+        let report = audit(&promoted, &key.verifying_key()).unwrap();
+        assert_eq!((report.promotions, report.main.as_deref()), (1, Some("c1")));
+        let off_chain = ledger_with(&key, sound, vec![promote("c9", 1)]);
+        assert_eq!(
+            audit(&off_chain, &key.verifying_key()),
+            Err(AuditError::OffChainPromotion {
+                line: 4,
+                chain_seq: 1
+            })
+        );
+        // Another key.
+        let other = signing::signing_key(&[4; 32]);
+        assert_eq!(
+            audit(&good, &other.verifying_key()),
+            Err(AuditError::Signature { line: 1 })
+        );
+    }
+}

@@ -1,0 +1,28 @@
+//! The sweep: expired idea and job leases go back to their queues (each idea lease let
+//! expire costs its holder one from its quota; an expired canary job ends), and winners that
+//! lost the race for the head are rebased and queued again. The server runs it on a timer.
+
+use super::error::HubError;
+use super::event::{EventKind, HubEvent};
+use super::hub::Hub;
+
+/// What a sweep returned to the queues.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Swept {
+    pub ideas: u64,
+    pub jobs: u64,
+}
+
+impl Hub {
+    /// Returns expired leases to their queues and re-queues winners that lost the race for
+    /// the head. The server runs it periodically; tests call it after moving the clock.
+    pub async fn sweep(&self) -> Result<Swept, HubError> {
+        let swept = self.store.sweep(self.now()).await?;
+        if swept != Swept::default() {
+            // Hub-wide: the sweep does not say which tracks it touched.
+            self.publish(HubEvent::new(EventKind::Lease, ""));
+        }
+        self.reverify_pending().await?;
+        Ok(swept)
+    }
+}

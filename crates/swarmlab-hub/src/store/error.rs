@@ -1,0 +1,31 @@
+//! [`StoreError`]: why a store operation failed. The domain turns the ones a caller can
+//! cause (not found, conflict, forbidden, quota) into the matching [`HubError`] variants.
+//!
+//! [`HubError`]: crate::HubError
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Forbidden(String),
+    /// The worker has as many submissions waiting for verification as its quota allows.
+    #[error("{0}")]
+    Quota(String),
+    /// The hub's signing key is not a key, or none could be made.
+    #[error("internal: {0}")]
+    Key(String),
+    /// The hub's signing key could not be read or written.
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        source: std::io::Error,
+    },
+}

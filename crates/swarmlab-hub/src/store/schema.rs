@@ -1,0 +1,43 @@
+//! The schema: portable SQL migrations, applied in order, each once, and recorded in
+//! `schema_migrations`. A second backend runs the same files.
+
+use sqlx::SqlitePool;
+
+use super::StoreError;
+
+/// The schema, in order; each applied once, recorded in `schema_migrations`.
+pub const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../../migrations/0001_init.sql")),
+    (2, include_str!("../../migrations/0002_quotas.sql")),
+    (
+        3,
+        include_str!("../../migrations/0003_head_measurements.sql"),
+    ),
+    (4, include_str!("../../migrations/0004_dashboard.sql")),
+    (5, include_str!("../../migrations/0005_canaries.sql")),
+];
+
+/// Applies the migrations not applied yet, in one transaction.
+pub(super) async fn migrate(writer: &SqlitePool) -> Result<(), StoreError> {
+    let mut tx = writer.begin().await?;
+    sqlx::query(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_ms BIGINT NOT NULL)",
+    )
+    .execute(&mut *tx)
+    .await?;
+    for (version, sql) in MIGRATIONS {
+        let done = sqlx::query("SELECT version FROM schema_migrations WHERE version = $1")
+            .bind(version)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if done.is_none() {
+            sqlx::raw_sql(sql).execute(&mut *tx).await?;
+            sqlx::query("INSERT INTO schema_migrations (version, applied_ms) VALUES ($1, 0)")
+                .bind(version)
+                .execute(&mut *tx)
+                .await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(())
+}

@@ -1,0 +1,280 @@
+//! The handlers: authenticate, check the caller's action, parse, call [`Hub`], answer JSON.
+//!
+//! [`Hub`]: crate::Hub
+
+use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use swarmlab_proto::{
+    AddCanaryRequest, AddTrackRequest, CanaryInfo, CreateIdentityRequest, HeadNoise, HubInfo,
+    IdeaInfo, IdentityInfo, IdentityToken, JobLease, LeaseDeadline, NewIdea, PromoteRequest,
+    PromotionInfo, RegisterRequest, ReportRequest, ReportResponse, Role, SubmissionInfo,
+    SubmitRequest, TrackInfo, API_VERSION,
+};
+
+use super::caller::{Anonymous, Caller};
+use super::{ApiJson, AppState};
+use crate::domain::roles::Action;
+use crate::HubError;
+
+type ApiResult<T> = Result<Json<T>, HubError>;
+
+fn id(text: &str) -> Result<i64, HubError> {
+    text.parse()
+        .map_err(|_| HubError::BadRequest(format!("`{text}` is not an id")))
+}
+
+fn bytes(content_type: &'static str, body: Vec<u8>) -> Response {
+    ([(header::CONTENT_TYPE, content_type)], body).into_response()
+}
+
+pub async fn hub_info(_: Anonymous, State(s): State<AppState>) -> ApiResult<HubInfo> {
+    Ok(Json(HubInfo {
+        api_version: API_VERSION.to_string(),
+        public_key: s.hub.public_key_hex(),
+        open_registration: s.hub.config().open_registration,
+    }))
+}
+
+pub async fn openapi_doc(_: Anonymous, State(s): State<AppState>) -> Json<serde_json::Value> {
+    Json((*s.openapi).clone())
+}
+
+pub async fn register(
+    _: Anonymous,
+    State(s): State<AppState>,
+    ApiJson(req): ApiJson<RegisterRequest>,
+) -> ApiResult<IdentityToken> {
+    Ok(Json(
+        s.hub.register_worker(&req.name, &req.public_key).await?,
+    ))
+}
+
+pub async fn me(caller: Caller, State(s): State<AppState>) -> ApiResult<IdentityInfo> {
+    let me = caller.0;
+    let suspended = match me.role {
+        Role::Verifier => s.hub.suspension(&me.id).await?,
+        _ => None,
+    };
+    Ok(Json(IdentityInfo {
+        identity_id: me.id,
+        name: me.name,
+        role: me.role,
+        public_key: me.public_key,
+        suspended,
+    }))
+}
+
+pub async fn add_canary(
+    caller: Caller,
+    State(s): State<AppState>,
+    ApiJson(req): ApiJson<AddCanaryRequest>,
+) -> ApiResult<CanaryInfo> {
+    let me = caller.require(Action::AddCanary)?;
+    Ok(Json(s.hub.add_canary(&req, &me.id).await?))
+}
+
+pub async fn list_canaries(
+    caller: Caller,
+    State(s): State<AppState>,
+) -> ApiResult<Vec<CanaryInfo>> {
+    caller.require(Action::ListCanaries)?;
+    Ok(Json(s.hub.canaries().await?))
+}
+
+pub async fn reinstate(
+    caller: Caller,
+    State(s): State<AppState>,
+    Path(verifier): Path<String>,
+) -> ApiResult<IdentityInfo> {
+    caller.require(Action::Reinstate)?;
+    let who = s.hub.reinstate(&verifier).await?;
+    Ok(Json(IdentityInfo {
+        identity_id: who.id,
+        name: who.name,
+        role: who.role,
+        public_key: who.public_key,
+        suspended: None,
+    }))
+}
+
+pub async fn create_identity(
+    caller: Caller,
+    State(s): State<AppState>,
+    ApiJson(req): ApiJson<CreateIdentityRequest>,
+) -> ApiResult<IdentityToken> {
+    caller.require(Action::CreateIdentity)?;
+    Ok(Json(
+        s.hub
+            .create_identity(&req.name, req.role, req.public_key)
+            .await?,
+    ))
+}
+
+pub async fn list_tracks(_: Caller, State(s): State<AppState>) -> ApiResult<Vec<TrackInfo>> {
+    Ok(Json(s.hub.list_tracks().await?))
+}
+
+pub async fn add_track(
+    caller: Caller,
+    State(s): State<AppState>,
+    ApiJson(req): ApiJson<AddTrackRequest>,
+) -> ApiResult<TrackInfo> {
+    caller.require(Action::AddTrack)?;
+    Ok(Json(s.hub.add_track(&req).await?))
+}
+
+pub async fn track(
+    _: Caller,
+    State(s): State<AppState>,
+    Path(track): Path<String>,
+) -> ApiResult<TrackInfo> {
+    Ok(Json(s.hub.track_info(&track).await?))
+}
+
+pub async fn head_bundle(
+    _: Caller,
+    State(s): State<AppState>,
+    Path(track): Path<String>,
+) -> Result<Response, HubError> {
+    Ok(bytes(
+        "application/x-git-bundle",
+        s.hub.head_bundle(&track).await?,
+    ))
+}
+
+pub async fn ledger(
+    _: Caller,
+    State(s): State<AppState>,
+    Path(track): Path<String>,
+) -> Result<Response, HubError> {
+    let text = s.hub.ledger_text(&track).await?;
+    Ok(bytes("application/x-ndjson", text.into_bytes()))
+}
+
+pub async fn noise(
+    _: Caller,
+    State(s): State<AppState>,
+    Path(track): Path<String>,
+) -> ApiResult<Vec<HeadNoise>> {
+    Ok(Json(s.hub.noise(&track).await?))
+}
+
+pub async fn list_ideas(
+    _: Caller,
+    State(s): State<AppState>,
+    Path(track): Path<String>,
+) -> ApiResult<Vec<IdeaInfo>> {
+    Ok(Json(s.hub.ideas(&track).await?))
+}
+
+pub async fn add_idea(
+    caller: Caller,
+    State(s): State<AppState>,
+    Path(track): Path<String>,
+    ApiJson(req): ApiJson<NewIdea>,
+) -> ApiResult<IdeaInfo> {
+    Ok(Json(s.hub.add_idea(&caller.0, &track, &req).await?))
+}
+
+pub async fn lease_idea(
+    caller: Caller,
+    State(s): State<AppState>,
+    Path(track): Path<String>,
+) -> ApiResult<Option<IdeaInfo>> {
+    let me = caller.require(Action::LeaseIdea)?;
+    Ok(Json(s.hub.lease_idea(me, &track).await?))
+}
+
+pub async fn idea(
+    _: Caller,
+    State(s): State<AppState>,
+    Path(idea): Path<String>,
+) -> ApiResult<IdeaInfo> {
+    Ok(Json(s.hub.idea(id(&idea)?).await?))
+}
+
+pub async fn heartbeat_idea(
+    caller: Caller,
+    State(s): State<AppState>,
+    Path(idea): Path<String>,
+) -> ApiResult<LeaseDeadline> {
+    let me = caller.require(Action::HeartbeatIdea)?;
+    Ok(Json(s.hub.heartbeat_idea(me, id(&idea)?).await?))
+}
+
+pub async fn finish_idea(
+    caller: Caller,
+    State(s): State<AppState>,
+    Path(idea): Path<String>,
+) -> ApiResult<IdeaInfo> {
+    let me = caller.require(Action::FinishIdea)?;
+    let idea = id(&idea)?;
+    s.hub.finish_idea(me, idea).await?;
+    Ok(Json(s.hub.idea(idea).await?))
+}
+
+pub async fn promote(
+    caller: Caller,
+    State(s): State<AppState>,
+    Path(track): Path<String>,
+    ApiJson(req): ApiJson<PromoteRequest>,
+) -> ApiResult<PromotionInfo> {
+    let me = caller.require(Action::Promote)?;
+    Ok(Json(s.hub.promote(me, &track, &req.commit).await?))
+}
+
+pub async fn submit(
+    caller: Caller,
+    State(s): State<AppState>,
+    Path(track): Path<String>,
+    ApiJson(req): ApiJson<SubmitRequest>,
+) -> ApiResult<SubmissionInfo> {
+    let me = caller.require(Action::Submit)?;
+    Ok(Json(s.hub.submit(me, &track, req).await?))
+}
+
+pub async fn submission(
+    caller: Caller,
+    State(s): State<AppState>,
+    Path(sub): Path<String>,
+) -> ApiResult<SubmissionInfo> {
+    Ok(Json(s.hub.submission(&caller.0, id(&sub)?).await?))
+}
+
+pub async fn lease_job(caller: Caller, State(s): State<AppState>) -> ApiResult<Option<JobLease>> {
+    let me = caller.require(Action::LeaseJob)?;
+    Ok(Json(s.hub.lease_job(me).await?))
+}
+
+pub async fn heartbeat_job(
+    caller: Caller,
+    State(s): State<AppState>,
+    Path(job): Path<String>,
+) -> ApiResult<LeaseDeadline> {
+    let me = caller.require(Action::HeartbeatJob)?;
+    Ok(Json(s.hub.heartbeat_job(me, id(&job)?).await?))
+}
+
+pub async fn job_bundle(
+    caller: Caller,
+    State(s): State<AppState>,
+    Path(job): Path<String>,
+) -> Result<Response, HubError> {
+    let me = caller.require(Action::FetchJob)?;
+    Ok(bytes(
+        "application/x-git-bundle",
+        s.hub.job_bundle(me, id(&job)?).await?,
+    ))
+}
+
+pub async fn report(
+    caller: Caller,
+    State(s): State<AppState>,
+    Path(job): Path<String>,
+    ApiJson(req): ApiJson<ReportRequest>,
+) -> ApiResult<ReportResponse> {
+    let me = caller.require(Action::Report)?;
+    Ok(Json(s.hub.report(me, id(&job)?, req).await?))
+}
