@@ -10,6 +10,7 @@
 //! | 130 | stopped by Ctrl-C or SIGTERM after cleaning up |
 
 use swarmlab_core::{GitError, SpecError};
+use swarmlab_loop::RepositoryState;
 
 pub const FAILURE: i32 = 1;
 pub const INVALID_TRACK: i32 = 3;
@@ -47,15 +48,3 @@ pub fn render(error: &anyhow::Error) -> String {
     }
     text
 }
-
-/// The repository is in a state swarmlab refuses to work in; the message says how to fix it.
-#[derive(Debug)]
-pub struct RepositoryState(pub String);
-
-impl std::fmt::Display for RepositoryState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for RepositoryState {}
