@@ -2,8 +2,9 @@
 //! world-readable checkout, a small config, and `sh -c` specs run in it.
 //!
 //! The shim is swarmlab-runner's `swarmlab-sandbox-shim`. Cargo gives a test the paths of its
-//! own package's binaries only, so it is built here, once, into the target folder this test
-//! binary was built in.
+//! own package's binaries only, so it is built here, once, into `eval-shim/` of the target
+//! folder this test binary was built in: apart, since the runner's own tests need their build
+//! of it (with the `selftest-faults` feature) where cargo put it.
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -63,7 +64,7 @@ impl Sandboxed {
     }
 }
 
-/// The runner's shim, built by cargo for this binary's profile into its target folder.
+/// The runner's shim, built by cargo for this binary's profile.
 fn shim() -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT
@@ -71,12 +72,9 @@ fn shim() -> PathBuf {
             // This binary is `<target folder>/<profile>/deps/it-<hash>`.
             let exe = std::env::current_exe().unwrap();
             let profile_dir = exe.parent().and_then(Path::parent).unwrap();
-            let target_dir = profile_dir.parent().unwrap();
-            let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
-                Some("debug") => "dev",
-                Some(name) => name,
-                None => panic!("no profile folder above {}", exe.display()),
-            };
+            let target_dir = profile_dir.parent().unwrap().join("eval-shim");
+            let folder = profile_dir.file_name().and_then(|n| n.to_str()).unwrap();
+            let profile = if folder == "debug" { "dev" } else { folder };
             let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
                 .args([
                     "build",
@@ -86,7 +84,7 @@ fn shim() -> PathBuf {
                     "swarmlab-runner",
                 ])
                 .args(["--bin", SHIM, "--profile", profile, "--target-dir"])
-                .arg(target_dir)
+                .arg(&target_dir)
                 .current_dir(env!("CARGO_MANIFEST_DIR"))
                 .output()
                 .expect("cargo runs");
@@ -95,7 +93,7 @@ fn shim() -> PathBuf {
                 "building {SHIM} failed:\n{}",
                 String::from_utf8_lossy(&out.stderr)
             );
-            profile_dir.join(SHIM)
+            target_dir.join(folder).join(SHIM)
         })
         .clone()
 }
