@@ -16,7 +16,7 @@ use swarmlab_eval::{
     check_artifact, collect_stdout, decode_tokens, evaluate_command, score_logits, stage_artifact,
     EvalError, LogitsConfig,
 };
-use swarmlab_loop::measure;
+use swarmlab_loop::{measure, one_line};
 use swarmlab_runner::{Cancel, Ending, Exit, RunSpec, SandboxConfig};
 
 /// The largest artifact a training run may leave (a checkpoint).
@@ -90,7 +90,7 @@ pub fn score(side: &Side, tokens: Option<&[u32]>, cancel: &Cancel) -> Result<Sco
         cancel,
         &mut |_| {},
     )
-    .map_err(|e| EvalError::Config(format!("{e:#}")))?;
+    .map_err(|e| EvalError::Config(one_line(&e)))?;
     if cancel.is_cancelled() {
         return Err(EvalError::Interrupted);
     }

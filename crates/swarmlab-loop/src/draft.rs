@@ -7,6 +7,8 @@ use swarmlab_core::usage::Usage;
 use swarmlab_core::{GitStore, Record, TrackSpec};
 use swarmlab_runner::Cancel;
 
+use crate::LoopError;
+
 /// What a proposal turned out to be.
 #[derive(Debug, Clone)]
 pub enum Draft {
@@ -43,7 +45,7 @@ pub fn draft(
     tree: &GitStore,
     proposer: &mut dyn Proposer,
     request: &Request<'_>,
-) -> anyhow::Result<Draft> {
+) -> Result<Draft, LoopError> {
     let before = tree.changed_paths()?;
     let ctx = Context {
         spec: request.spec,
@@ -61,7 +63,7 @@ pub fn draft(
         .into_iter()
         .filter(|p| !before.contains(p))
         .collect();
-    let undo = || -> anyhow::Result<()> {
+    let undo = || -> Result<(), LoopError> {
         tree.reset_hard(request.best_commit)?;
         tree.clean(&touched)?;
         Ok(())

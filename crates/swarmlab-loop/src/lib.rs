@@ -9,6 +9,8 @@
 //! - [`measure`] runs one experiment through the runner and is the only place where a run
 //!   becomes a status; `pending` is the journal of the experiment in flight.
 //! - [`report`] writes `progress.svg` and `summary.md`; [`load_track`] reads a track's spec.
+//! - [`LoopError`] is every failure of the loop itself (a failed experiment is a record);
+//!   exit codes are the binary's to decide.
 //!
 //! It needs no server: it depends on core, runner and agent, never on the hub or its clients
 //! (`swarmlab-client` builds on it, not the other way round), and it never parses a command
@@ -24,7 +26,7 @@ mod status;
 mod track;
 mod worktree;
 
-pub use error::RepositoryState;
+pub use error::{one_line, LoopError};
 pub use measure::{measure, Measurement};
 pub use session::{Limits, Session, Stop};
 pub use track::load_track;

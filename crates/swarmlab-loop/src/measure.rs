@@ -5,10 +5,11 @@
 
 use std::path::Path;
 
-use anyhow::Context;
 use swarmlab_core::metric::{self, Reading};
 use swarmlab_core::{Status, TrackSpec};
 use swarmlab_runner::{Cancel, Ending, Exit, RunOutcome, RunSpec, SandboxConfig, Tick};
+
+use crate::LoopError;
 
 /// The metric and all output of a run is read from at most this much of the log's end.
 const READ_TAIL_BYTES: usize = 256 * 1024;
@@ -55,9 +56,8 @@ pub fn measure(
     sandbox: Option<&SandboxConfig>,
     cancel: &Cancel,
     on_tick: &mut dyn FnMut(&Tick),
-) -> anyhow::Result<Measurement> {
-    std::fs::create_dir_all(run_dir)
-        .with_context(|| format!("failed to create {}", run_dir.display()))?;
+) -> Result<Measurement, LoopError> {
+    std::fs::create_dir_all(run_dir).map_err(LoopError::io("create", run_dir))?;
     let log_path = run_dir.join("run.log");
     let mut run = RunSpec::new(
         spec.run.command.clone(),
@@ -79,7 +79,7 @@ pub fn measure(
     run.env.push((EXPERIMENT_MARK.into(), marker.to_string()));
     let outcome = swarmlab_runner::run(&run, cancel, on_tick)?;
     let output = swarmlab_runner::tail(&log_path, READ_TAIL_BYTES)
-        .with_context(|| format!("failed to read {}", log_path.display()))?;
+        .map_err(LoopError::io("read", &log_path))?;
     let reading = metric::read(&spec.metric, &output);
     let failure = classify(outcome.ending, &reading);
     let note = failure.map(|status| {
@@ -112,12 +112,11 @@ pub fn build(
     seed: u64,
     run_dir: &Path,
     cancel: &Cancel,
-) -> anyhow::Result<Option<Measurement>> {
+) -> Result<Option<Measurement>, LoopError> {
     let Some(command) = spec.run.build.clone() else {
         return Ok(None);
     };
-    std::fs::create_dir_all(run_dir)
-        .with_context(|| format!("failed to create {}", run_dir.display()))?;
+    std::fs::create_dir_all(run_dir).map_err(LoopError::io("create", run_dir))?;
     let log_path = run_dir.join("build.log");
     let mut run = RunSpec::new(command, &spec.root, &log_path, spec.run.setup_timeout);
     run.env = spec.build_env(seed);
@@ -128,7 +127,7 @@ pub fn build(
         _ => Status::Crash,
     };
     let output = swarmlab_runner::tail(&log_path, NOTE_TAIL_BYTES)
-        .with_context(|| format!("failed to read {}", log_path.display()))?;
+        .map_err(LoopError::io("read", &log_path))?;
     let what = match outcome.ending {
         Ending::Interrupted => "stopped by the user while building".to_string(),
         Ending::TimedOut => format!(

@@ -3,8 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
 use serde::{Deserialize, Serialize};
+
+use crate::LoopError;
 
 /// What the next start needs to undo an unfinished experiment.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -30,22 +31,21 @@ impl Pending {
         Some(serde_json::from_str(&text).map_err(|e| e.to_string()))
     }
 
-    pub fn write(&self, path: &Path) -> anyhow::Result<()> {
+    pub fn write(&self, path: &Path) -> Result<(), LoopError> {
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)
-                .with_context(|| format!("failed to create {}", parent.display()))?;
+            std::fs::create_dir_all(parent).map_err(LoopError::io("create", parent))?;
         }
         let tmp = path.with_extension("json.tmp");
         let text = serde_json::to_string(self).expect("pending always serializes");
-        std::fs::write(&tmp, text).with_context(|| format!("failed to write {}", tmp.display()))?;
-        std::fs::rename(&tmp, path).with_context(|| format!("failed to write {}", path.display()))
+        std::fs::write(&tmp, text).map_err(LoopError::io("write", &tmp))?;
+        std::fs::rename(&tmp, path).map_err(LoopError::io("write", path))
     }
 
-    pub fn clear(path: &Path) -> anyhow::Result<()> {
+    pub fn clear(path: &Path) -> Result<(), LoopError> {
         match std::fs::remove_file(path) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(e).with_context(|| format!("failed to remove {}", path.display())),
+            Err(e) => Err(LoopError::io("remove", path)(e)),
         }
     }
 }

@@ -3,9 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
 use swarmlab_core::report::{progress_svg, summary_markdown};
 use swarmlab_core::{Record, TrackSpec};
+
+use crate::LoopError;
 
 /// Writes `progress.svg` and `summary.md` for one branch's records into `out`.
 pub fn write(
@@ -13,20 +14,20 @@ pub fn write(
     branch: &str,
     records: &[Record],
     out: &Path,
-) -> anyhow::Result<(PathBuf, PathBuf)> {
-    std::fs::create_dir_all(out).with_context(|| format!("failed to create {}", out.display()))?;
+) -> Result<(PathBuf, PathBuf), LoopError> {
+    std::fs::create_dir_all(out).map_err(LoopError::io("create", out))?;
     let title = format!("{} ({branch})", spec.name);
     let svg = out.join("progress.svg");
     std::fs::write(
         &svg,
         progress_svg(records, &spec.metric.name, spec.metric.goal, &title),
     )
-    .with_context(|| format!("failed to write {}", svg.display()))?;
+    .map_err(LoopError::io("write", &svg))?;
     let summary = out.join("summary.md");
     std::fs::write(
         &summary,
         summary_markdown(records, &spec.metric.name, spec.metric.goal, &title),
     )
-    .with_context(|| format!("failed to write {}", summary.display()))?;
+    .map_err(LoopError::io("write", &summary))?;
     Ok((svg, summary))
 }

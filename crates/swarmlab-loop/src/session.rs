@@ -12,7 +12,6 @@ mod summary;
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
-use anyhow::{bail, Context};
 use swarmlab_agent::Proposer;
 use swarmlab_core::results::{JSONL_FILE, TSV_FILE};
 use swarmlab_core::spec::format_duration;
@@ -24,6 +23,7 @@ use crate::measure::{build, measure, Measurement};
 use crate::pending::Pending;
 use crate::status::{Counts, StatusLine};
 use crate::worktree::{adopt, Prepared, Worktree};
+use crate::{one_line, LoopError};
 
 /// Where swarmlab keeps run logs and its journal, inside the track (excluded from git).
 const STATE_DIR: &str = ".swarmlab";
@@ -71,12 +71,12 @@ impl Session {
         seed: u64,
         proposer: Box<dyn Proposer>,
         cancel: Cancel,
-    ) -> anyhow::Result<Session> {
+    ) -> Result<Session, LoopError> {
         if tag.is_empty()
             || tag.contains(|c: char| c.is_whitespace() || "~^:?*[\\".contains(c))
             || tag.contains("..")
         {
-            bail!("`{tag}` cannot be part of a branch name; choose a tag like `nov27` or `wide-models`");
+            return Err(LoopError::Tag(tag.to_string()));
         }
         let git = GitStore::open(&spec.root)?;
         git.exclude(&[
@@ -115,7 +115,7 @@ impl Session {
     }
 
     /// Drafts the next change in a side worktree while each experiment runs.
-    pub fn enable_pipeline(&mut self) -> anyhow::Result<()> {
+    pub fn enable_pipeline(&mut self) -> Result<(), LoopError> {
         let head = self.head()?;
         self.worktree = Some(Worktree::open(&self.git, STATE_DIR, &self.tag, &head)?);
         Ok(())
@@ -127,7 +127,7 @@ impl Session {
     }
 
     /// Runs the track's setup step (e.g. a release build) once, with its own timeout.
-    pub fn setup(&mut self) -> anyhow::Result<()> {
+    pub fn setup(&mut self) -> Result<(), LoopError> {
         let Some(command) = self.spec.run.setup.clone() else {
             return Ok(());
         };
@@ -169,20 +169,22 @@ impl Session {
                 self.status.say(&format!("setup: done in {wall}"));
                 Ok(())
             }
-            Ending::Interrupted => bail!("setup interrupted"),
+            Ending::Interrupted => Err(LoopError::SetupInterrupted),
             ending => {
                 let tail = swarmlab_runner::tail(&log_path, 2000).unwrap_or_default();
-                bail!(
-                    "setup `{shown}` failed ({ending:?}) after {wall}; log {}:\n{}",
-                    log_path.display(),
-                    tail.trim_end()
-                )
+                Err(LoopError::SetupFailed {
+                    command: shown,
+                    ending,
+                    wall: outcome.wall,
+                    log: log_path,
+                    tail: tail.trim_end().to_string(),
+                })
             }
         }
     }
 
     /// The loop. Runs the baseline when this branch has no kept experiment yet.
-    pub fn run(&mut self, limits: Limits) -> anyhow::Result<Stop> {
+    pub fn run(&mut self, limits: Limits) -> Result<Stop, LoopError> {
         let started = Instant::now();
         let mut prepared = None;
         if self.best_record().is_none() {
@@ -228,7 +230,7 @@ impl Session {
     }
 
     /// Runs the baseline (and, when pipelining, drafts experiment 1 meanwhile).
-    fn baseline(&mut self, draft_next: bool) -> anyhow::Result<Result<Option<Prepared>, Stop>> {
+    fn baseline(&mut self, draft_next: bool) -> Result<Result<Option<Prepared>, Stop>, LoopError> {
         let index = self.next_index();
         let head = self.head()?;
         self.status.say(&format!(
@@ -254,10 +256,10 @@ impl Session {
         match status {
             Status::Keep => Ok(Ok(prepared)),
             Status::Interrupted => Ok(Err(Stop::Interrupted)),
-            failure => bail!(
-                "the baseline failed ({failure}); the loop needs a working baseline. See {}",
-                self.spec.root.join(log).display()
-            ),
+            failure => Err(LoopError::BaselineFailed {
+                status: failure,
+                log: self.spec.root.join(log),
+            }),
         }
     }
 
@@ -271,7 +273,7 @@ impl Session {
         prepared: Option<Prepared>,
         draft_next: bool,
         attempt: u32,
-    ) -> anyhow::Result<(Option<Record>, Option<Prepared>)> {
+    ) -> Result<(Option<Record>, Option<Prepared>), LoopError> {
         let index = self.next_index();
         let best = self.best_record().expect("the baseline ran").clone();
         let pending_path = Pending::path(&self.spec.root, &self.tag);
@@ -391,7 +393,7 @@ impl Session {
         description: &str,
         marker: &str,
         draft_from: Option<&str>,
-    ) -> anyhow::Result<(Measurement, Option<Prepared>)> {
+    ) -> Result<(Measurement, Option<Prepared>), LoopError> {
         let seed = self.experiment_seed(index);
         let run_dir = self.run_dir(index);
         let budget = self.spec.run.budget.to_string();
@@ -433,21 +435,19 @@ impl Session {
             Some(Ok(Ok(prepared))) => Some(prepared),
             Some(Ok(Err(e))) => {
                 self.status.say(&format!(
-                    "#{} drafting in the side worktree failed: {e:#}",
-                    index + 1
+                    "#{} drafting in the side worktree failed: {}",
+                    index + 1,
+                    one_line(&e)
                 ));
                 None
             }
-            Some(Err(_)) => anyhow::bail!(
-                "the proposer panicked while drafting experiment {}",
-                index + 1
-            ),
+            Some(Err(_)) => return Err(LoopError::ProposerPanicked(index + 1)),
         };
         Ok((measurement?, prepared))
     }
 
     /// Writes the journal of the experiment about to start, with a fresh process marker.
-    fn journal(&self, index: u64, parent: &str) -> anyhow::Result<Pending> {
+    fn journal(&self, index: u64, parent: &str) -> Result<Pending, LoopError> {
         let nanos = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .map(|d| d.as_nanos())
@@ -463,13 +463,17 @@ impl Session {
     }
 
     /// Logs a finished experiment and clears the journal.
-    fn finish(&mut self, record: Record, pending_path: &std::path::Path) -> anyhow::Result<Record> {
+    fn finish(
+        &mut self,
+        record: Record,
+        pending_path: &std::path::Path,
+    ) -> Result<Record, LoopError> {
         self.append(record.clone())?;
         Pending::clear(pending_path)?;
         Ok(record)
     }
 
-    fn append(&mut self, record: Record) -> anyhow::Result<()> {
+    fn append(&mut self, record: Record) -> Result<(), LoopError> {
         self.log.append(&record)?;
         self.counts.add(record.status);
         let best_before = self.best_record().and_then(|r| r.metric);
@@ -483,7 +487,7 @@ impl Session {
     }
 
     /// Puts the tree back at `best` after a proposal that will not run.
-    fn undo(&self, best: &str, touched: &[String]) -> anyhow::Result<()> {
+    fn undo(&self, best: &str, touched: &[String]) -> Result<(), LoopError> {
         self.git.reset_hard(best)?;
         self.git.clean(touched)?;
         Ok(())
@@ -586,10 +590,8 @@ impl Session {
         self.records.iter().map(|r| r.index + 1).max().unwrap_or(0)
     }
 
-    fn head(&self) -> anyhow::Result<String> {
-        self.git
-            .resolve("HEAD")?
-            .context("the repository has no commit yet; commit the track first")
+    fn head(&self) -> Result<String, LoopError> {
+        self.git.resolve("HEAD")?.ok_or(LoopError::NoCommit)
     }
 
     fn state_dir(&self) -> PathBuf {

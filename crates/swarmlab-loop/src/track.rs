@@ -5,7 +5,7 @@ use std::path::Path;
 use swarmlab_core::{SpecError, TrackSpec};
 
 /// Loads the track in `dir` and prints its warnings to stderr.
-pub fn load_track(dir: &Path) -> anyhow::Result<TrackSpec> {
+pub fn load_track(dir: &Path) -> Result<TrackSpec, SpecError> {
     match TrackSpec::load(dir) {
         Ok((spec, warnings)) => {
             warnings.iter().for_each(|w| eprintln!("warning: {w}"));
@@ -15,7 +15,7 @@ pub fn load_track(dir: &Path) -> anyhow::Result<TrackSpec> {
             if let SpecError::Invalid { warnings, .. } = &error {
                 warnings.iter().for_each(|w| eprintln!("warning: {w}"));
             }
-            Err(error.into())
+            Err(error)
         }
     }
 }

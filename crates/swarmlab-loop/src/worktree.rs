@@ -6,12 +6,12 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
 use swarmlab_agent::Proposer;
 use swarmlab_core::usage::Usage;
 use swarmlab_core::GitStore;
 
 use crate::draft::{draft, Draft, Request};
+use crate::LoopError;
 
 /// A draft prepared in the side worktree.
 pub struct Prepared {
@@ -40,13 +40,17 @@ pub struct Worktree {
 impl Worktree {
     /// Opens (or creates) the side worktree of `tag` under the track's `state_dir` (relative
     /// to its root), detached at `at`.
-    pub fn open(main: &GitStore, state_dir: &str, tag: &str, at: &str) -> anyhow::Result<Worktree> {
+    pub fn open(
+        main: &GitStore,
+        state_dir: &str,
+        tag: &str,
+        at: &str,
+    ) -> Result<Worktree, LoopError> {
         let path: PathBuf = main.root().join(state_dir).join("worktrees").join(tag);
         main.run(&["worktree", "prune"])?;
         if GitStore::open(&path).is_err() {
             if path.exists() {
-                std::fs::remove_dir_all(&path)
-                    .with_context(|| format!("failed to clear {}", path.display()))?;
+                std::fs::remove_dir_all(&path).map_err(LoopError::io("clear", &path))?;
             }
             let shown = path.display().to_string();
             main.run(&[
@@ -63,7 +67,7 @@ impl Worktree {
         &self,
         proposer: &mut dyn Proposer,
         request: &Request<'_>,
-    ) -> anyhow::Result<Prepared> {
+    ) -> Result<Prepared, LoopError> {
         self.git.reset_hard(request.best_commit)?;
         self.git.run(&["clean", "--quiet", "-d", "--force"])?;
         let outcome = match draft(&self.git, proposer, request)? {
@@ -87,7 +91,7 @@ impl Worktree {
 
 /// Brings a prepared draft into the track at `best`. `None` when it no longer applies (the
 /// experiment in flight was kept and touched the same lines): the caller re-proposes.
-pub fn adopt(track: &GitStore, prepared: Prepared, best: &str) -> anyhow::Result<Option<Draft>> {
+pub fn adopt(track: &GitStore, prepared: Prepared, best: &str) -> Result<Option<Draft>, LoopError> {
     let (description, commit, usage) = match prepared.outcome {
         Outcome::Final(draft) => return Ok(Some(draft)),
         Outcome::Change {

@@ -8,10 +8,10 @@ use swarmlab_core::{Record, Status};
 use super::{short, Session};
 use crate::measure::EXPERIMENT_MARK;
 use crate::pending::Pending;
-use crate::RepositoryState;
+use crate::LoopError;
 
 impl Session {
-    pub(super) fn enter_branch(&mut self) -> anyhow::Result<()> {
+    pub(super) fn enter_branch(&mut self) -> Result<(), LoopError> {
         let pending_path = Pending::path(&self.spec.root, &self.tag);
         let pending = Pending::read(&pending_path);
         let on_branch = self.git.current_branch()?.as_deref() == Some(self.branch.as_str());
@@ -26,21 +26,20 @@ impl Session {
         if let Some(best) = self.best_record().map(|r| r.commit.clone()) {
             let head = self.head()?;
             if head != best {
-                return Err(RepositoryState(format!(
+                return Err(LoopError::RepositoryState(format!(
                     "branch {} is at {} but its last kept experiment is {}; someone committed on it outside swarmlab. Reset it (git reset --hard {}) or run with another --tag",
                     self.branch,
                     short(&head),
                     short(&best),
                     short(&best)
-                ))
-                .into());
+                )));
             }
         }
         self.refuse_if_dirty()
     }
 
     /// Undoes an experiment that was in flight when a previous session died, and logs it.
-    fn repair(&mut self, pending: Result<Pending, String>) -> anyhow::Result<()> {
+    fn repair(&mut self, pending: Result<Pending, String>) -> Result<(), LoopError> {
         // Killed after the record was logged but before the journal was cleared, the
         // experiment is complete: its outcome is in the log and the tip is the best record.
         let logged = match &pending {
@@ -91,16 +90,15 @@ impl Session {
         Ok(())
     }
 
-    fn refuse_if_dirty(&self) -> anyhow::Result<()> {
+    fn refuse_if_dirty(&self) -> Result<(), LoopError> {
         let dirty = self.git.dirty_tracked()?;
         if dirty.is_empty() {
             return Ok(());
         }
-        Err(RepositoryState(format!(
+        Err(LoopError::RepositoryState(format!(
             "{} has uncommitted changes in {}; commit or stash them first (swarmlab never overwrites your work)",
             self.spec.root.display(),
             dirty.join(", ")
-        ))
-        .into())
+        )))
     }
 }

@@ -4,6 +4,7 @@
 use swarmlab_core::results::TSV_FILE;
 
 use super::{short, Session};
+use crate::one_line;
 
 impl Session {
     /// The closing lines: counts, best against baseline, where the logs are.
@@ -46,7 +47,7 @@ impl Session {
                 svg.display(),
                 summary.display()
             )),
-            Err(e) => lines.push(format!("chart:   not written: {e:#}")),
+            Err(e) => lines.push(format!("chart:   not written: {}", one_line(&e))),
         }
         self.status.say("");
         self.status.say(&self.results_table());
