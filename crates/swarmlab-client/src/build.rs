@@ -15,12 +15,12 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use anyhow::{bail, Context};
 use swarmlab_core::spec::{Toolchain, SPEC_FILE};
 use swarmlab_core::TrackSpec;
 use swarmlab_runner::{Cancel, Ending, Exit, RunSpec, SandboxConfig};
 
 use crate::mirror::Mirror;
+use crate::ClientError;
 
 /// The verifier's builds: its folder and sandbox.
 pub struct Builds<'a> {
@@ -56,12 +56,12 @@ impl Builds<'_> {
         mirror: &Mirror,
         baseline: &str,
         cancel: &Cancel,
-    ) -> anyhow::Result<Ready> {
+    ) -> Result<Ready, ClientError> {
         let tree = self.dir.join("trees").join("baseline");
         mirror.worktree(baseline, &tree)?;
         let text = mirror.show(baseline, SPEC_FILE)?;
         let (spec, _) = TrackSpec::parse(&tree, &text)
-            .map_err(|(_, message)| anyhow::anyhow!("the baseline's {SPEC_FILE}: {message}"))?;
+            .map_err(|(_, message)| ClientError::BaselineSpec(message))?;
         let Some(build_dir) = spec.run.build_dir.clone() else {
             return Ok(Ready::default());
         };
@@ -76,8 +76,7 @@ impl Builds<'_> {
             .trim()
             .to_string();
         let logs = self.dir.join("builds");
-        std::fs::create_dir_all(&logs)
-            .with_context(|| format!("failed to create {}", logs.display()))?;
+        std::fs::create_dir_all(&logs).map_err(ClientError::io("create", &logs))?;
         let cargo = match spec.run.toolchain {
             Some(Toolchain::Cargo) => self.cargo(&spec, &content, &logs, cancel)?,
             None => None,
@@ -101,13 +100,11 @@ impl Builds<'_> {
             || !snapshot.is_dir()
         {
             let _ = std::fs::remove_file(&stamp_path);
-            std::fs::create_dir_all(&snapshot)
-                .with_context(|| format!("failed to create {}", snapshot.display()))?;
+            std::fs::create_dir_all(&snapshot).map_err(ClientError::io("create", &snapshot))?;
             self.own(&snapshot)?;
             self.run_steps(&ready, &spec, &logs.join("baseline.log"), cancel)
-                .map_err(|why| anyhow::anyhow!("the baseline's build failed: {why}"))?;
-            std::fs::write(&stamp_path, &stamp)
-                .with_context(|| format!("failed to write {}", stamp_path.display()))?;
+                .map_err(ClientError::BaselineBuild)?;
+            std::fs::write(&stamp_path, &stamp).map_err(ClientError::io("write", &stamp_path))?;
         }
         ready.snapshot = Some(snapshot);
         Ok(ready)
@@ -122,13 +119,13 @@ impl Builds<'_> {
         spec: &TrackSpec,
         log: &Path,
         cancel: &Cancel,
-    ) -> anyhow::Result<Result<(), String>> {
+    ) -> Result<Result<(), String>, ClientError> {
         if let (Some(snapshot), Some(dir)) = (&ready.snapshot, &spec.run.build_dir) {
             let target = spec.root.join(dir);
             fresh_copy(snapshot, &target)
                 .and_then(|()| self.own(&target))
                 .and_then(|()| touch_sources(&spec.root, &target))
-                .context("copying the baseline's build")?;
+                .map_err(|e| ClientError::CopyBuild(Box::new(e)))?;
         }
         Ok(self.run_steps(ready, spec, log, cancel))
     }
@@ -177,7 +174,7 @@ impl Builds<'_> {
         content: &str,
         logs: &Path,
         cancel: &Cancel,
-    ) -> anyhow::Result<Option<CargoTools>> {
+    ) -> Result<Option<CargoTools>, ClientError> {
         let Some(sandbox) = self.sandbox else {
             return Ok(None);
         };
@@ -188,7 +185,10 @@ impl Builds<'_> {
                 .current_dir(&spec.root),
         )?);
         if !sysroot.join("bin").join("cargo").is_file() {
-            bail!("the toolchain at {} has no cargo", sysroot.display());
+            return Err(ClientError::Toolchain(format!(
+                "the toolchain at {} has no cargo",
+                sysroot.display()
+            )));
         }
         let home = self.dir.join("cargo");
         let version = output(Command::new(sysroot.join("bin/rustc")).arg("-vV"))?;
@@ -212,16 +212,14 @@ impl Builds<'_> {
             fetch.env = vec![("CARGO_HOME".into(), home.display().to_string())];
             let outcome = swarmlab_runner::run(&fetch, cancel, &mut |_| {})?;
             if outcome.ending != Ending::Exited(Exit::Code(0)) {
-                bail!(
-                    "`cargo fetch --locked` failed ({:?}); see {}",
-                    outcome.ending,
-                    logs.join("fetch.log").display()
-                );
+                return Err(ClientError::Fetch {
+                    ending: outcome.ending,
+                    log: logs.join("fetch.log"),
+                });
             }
             // Crates keep their archives' modes, often unreadable to others.
             make_readable(&home)?;
-            std::fs::write(&fetched, "")
-                .with_context(|| format!("failed to write {}", fetched.display()))?;
+            std::fs::write(&fetched, "").map_err(ClientError::io("write", &fetched))?;
         }
         Ok(Some(CargoTools {
             sysroot,
@@ -234,10 +232,10 @@ impl Builds<'_> {
     /// uid can reach it (rustup keeps toolchains in a home the sandbox cannot enter). Files
     /// are hard links where the file system allows, so it costs little; it is redone when
     /// the toolchain's version changes.
-    fn mirror_toolchain(&self, sysroot: &Path, version: &str) -> anyhow::Result<PathBuf> {
+    fn mirror_toolchain(&self, sysroot: &Path, version: &str) -> Result<PathBuf, ClientError> {
         let name = sysroot
             .file_name()
-            .context("the toolchain's sysroot has no name")?;
+            .ok_or_else(|| ClientError::Toolchain("the toolchain's sysroot has no name".into()))?;
         let dest = self.dir.join("toolchains").join(name);
         let stamp = self
             .dir
@@ -249,8 +247,7 @@ impl Builds<'_> {
         let _ = std::fs::remove_file(&stamp);
         remove(&dest)?;
         if let Some(parent) = dest.parent() {
-            std::fs::create_dir_all(parent)
-                .with_context(|| format!("failed to create {}", parent.display()))?;
+            std::fs::create_dir_all(parent).map_err(ClientError::io("create", parent))?;
         }
         let linked = Command::new("cp")
             .arg("-al")
@@ -263,14 +260,13 @@ impl Builds<'_> {
             remove(&dest)?;
             copy_tree(sysroot, &dest)?;
         }
-        std::fs::write(&stamp, version)
-            .with_context(|| format!("failed to write {}", stamp.display()))?;
+        std::fs::write(&stamp, version).map_err(ClientError::io("write", &stamp))?;
         Ok(dest)
     }
 
     /// Gives the sandbox uid everything under `dir` (when the verifier is root), so that a
     /// build can write its folder.
-    fn own(&self, dir: &Path) -> anyhow::Result<()> {
+    fn own(&self, dir: &Path) -> Result<(), ClientError> {
         let Some(sandbox) = self.sandbox else {
             return Ok(());
         };
@@ -281,7 +277,7 @@ impl Builds<'_> {
         walk(dir, &mut |path, meta| {
             if meta.uid() != sandbox.uid || meta.gid() != sandbox.gid {
                 std::os::unix::fs::lchown(path, Some(sandbox.uid), Some(sandbox.gid))
-                    .with_context(|| format!("failed to chown {}", path.display()))?;
+                    .map_err(ClientError::io("chown", path))?;
             }
             Ok(())
         })
@@ -304,11 +300,10 @@ impl CargoTools {
 }
 
 /// Replaces `dest` with a copy of `source` that keeps modes, owners, times and links.
-fn fresh_copy(source: &Path, dest: &Path) -> anyhow::Result<()> {
+fn fresh_copy(source: &Path, dest: &Path) -> Result<(), ClientError> {
     remove(dest)?;
     if let Some(parent) = dest.parent() {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("failed to create {}", parent.display()))?;
+        std::fs::create_dir_all(parent).map_err(ClientError::io("create", parent))?;
     }
     copy_tree(source, dest)
 }
@@ -317,7 +312,7 @@ fn fresh_copy(source: &Path, dest: &Path) -> anyhow::Result<()> {
 /// judges a path package fresh by comparing times, and the copy keeps the snapshot's: a
 /// source checked out before the snapshot was built would look older than its output, and
 /// the baseline's program would run in the candidate's place.
-fn touch_sources(root: &Path, build: &Path) -> anyhow::Result<()> {
+fn touch_sources(root: &Path, build: &Path) -> Result<(), ClientError> {
     let now = std::time::SystemTime::now();
     let git = root.join(".git");
     walk_skipping(root, &[build, &git], &mut |path, meta| {
@@ -326,7 +321,7 @@ fn touch_sources(root: &Path, build: &Path) -> anyhow::Result<()> {
                 .write(true)
                 .open(path)
                 .and_then(|f| f.set_modified(now))
-                .with_context(|| format!("failed to touch {}", path.display()))?;
+                .map_err(ClientError::io("touch", path))?;
         }
         Ok(())
     })
@@ -334,29 +329,31 @@ fn touch_sources(root: &Path, build: &Path) -> anyhow::Result<()> {
 
 /// `cp` of a whole tree: coreutils keeps times and ownership exactly and uses reflinks where
 /// the file system has them.
-fn copy_tree(source: &Path, dest: &Path) -> anyhow::Result<()> {
+fn copy_tree(source: &Path, dest: &Path) -> Result<(), ClientError> {
     let out = Command::new("cp")
         .args(["-a", "--reflink=auto", "--no-target-directory"])
         .arg(source)
         .arg(dest)
         .stdin(Stdio::null())
         .output()
-        .context("failed to run cp")?;
+        .map_err(|source| ClientError::Spawn {
+            program: "cp".into(),
+            source,
+        })?;
     if !out.status.success() {
-        bail!(
-            "copying {} to {} failed: {}",
-            source.display(),
-            dest.display(),
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
+        return Err(ClientError::Copy {
+            from: source.to_path_buf(),
+            to: dest.to_path_buf(),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
     }
     Ok(())
 }
 
-fn remove(path: &Path) -> anyhow::Result<()> {
+fn remove(path: &Path) -> Result<(), ClientError> {
     match std::fs::remove_dir_all(path) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            Err(e).with_context(|| format!("failed to remove {}", path.display()))
+            Err(ClientError::io("remove", path)(e))
         }
         _ => Ok(()),
     }
@@ -364,7 +361,7 @@ fn remove(path: &Path) -> anyhow::Result<()> {
 
 /// Lets everyone read what is under `dir` (and enter its folders, and run what its owner
 /// may run); changes nothing else.
-fn make_readable(dir: &Path) -> anyhow::Result<()> {
+fn make_readable(dir: &Path) -> Result<(), ClientError> {
     use std::os::unix::fs::PermissionsExt;
     walk(dir, &mut |path, meta| {
         if meta.file_type().is_symlink() {
@@ -377,7 +374,7 @@ fn make_readable(dir: &Path) -> anyhow::Result<()> {
         }
         if wanted != mode {
             std::fs::set_permissions(path, std::fs::Permissions::from_mode(wanted))
-                .with_context(|| format!("failed to chmod {}", path.display()))?;
+                .map_err(ClientError::io("chmod", path))?;
         }
         Ok(())
     })
@@ -386,8 +383,8 @@ fn make_readable(dir: &Path) -> anyhow::Result<()> {
 /// Calls `visit` on `dir` and everything under it, without following links.
 fn walk(
     dir: &Path,
-    visit: &mut dyn FnMut(&Path, &std::fs::Metadata) -> anyhow::Result<()>,
-) -> anyhow::Result<()> {
+    visit: &mut dyn FnMut(&Path, &std::fs::Metadata) -> Result<(), ClientError>,
+) -> Result<(), ClientError> {
     walk_skipping(dir, &[], visit)
 }
 
@@ -395,19 +392,16 @@ fn walk(
 fn walk_skipping(
     dir: &Path,
     skip: &[&Path],
-    visit: &mut dyn FnMut(&Path, &std::fs::Metadata) -> anyhow::Result<()>,
-) -> anyhow::Result<()> {
+    visit: &mut dyn FnMut(&Path, &std::fs::Metadata) -> Result<(), ClientError>,
+) -> Result<(), ClientError> {
     if skip.contains(&dir) {
         return Ok(());
     }
-    let meta = std::fs::symlink_metadata(dir)
-        .with_context(|| format!("failed to read {}", dir.display()))?;
+    let meta = std::fs::symlink_metadata(dir).map_err(ClientError::io("read", dir))?;
     visit(dir, &meta)?;
     if meta.is_dir() {
-        for entry in
-            std::fs::read_dir(dir).with_context(|| format!("failed to list {}", dir.display()))?
-        {
-            let entry = entry.with_context(|| format!("failed to list {}", dir.display()))?;
+        for entry in std::fs::read_dir(dir).map_err(ClientError::io("list", dir))? {
+            let entry = entry.map_err(ClientError::io("list", dir))?;
             walk_skipping(&entry.path(), skip, visit)?;
         }
     }
@@ -415,17 +409,20 @@ fn walk_skipping(
 }
 
 /// The trimmed standard output of a trusted helper (rustc), or why it failed.
-fn output(command: &mut Command) -> anyhow::Result<String> {
+fn output(command: &mut Command) -> Result<String, ClientError> {
+    let program = format!("{:?}", command.get_program());
     let out = command
         .stdin(Stdio::null())
         .output()
-        .with_context(|| format!("failed to run {:?}", command.get_program()))?;
+        .map_err(|source| ClientError::Spawn {
+            program: program.clone(),
+            source,
+        })?;
     if !out.status.success() {
-        bail!(
-            "{:?} failed: {}",
-            command.get_program(),
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
+        return Err(ClientError::Helper {
+            program,
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
     }
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
 }

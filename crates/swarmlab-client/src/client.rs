@@ -20,7 +20,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 /// A hub's refusal, or a fault that outlasted the caller's patience.
 #[derive(Debug, thiserror::Error)]
-pub enum ClientError {
+pub enum HubError {
     /// The hub answered with a 4xx (other than 429): retrying will not help.
     #[error("the hub refused {what}: {message} ({status} {code})")]
     Refused {
@@ -37,11 +37,11 @@ pub enum ClientError {
     Interrupted,
 }
 
-impl ClientError {
+impl HubError {
     /// The hub's error code when it refused (`not_found`, `conflict`, `quota`...).
     pub fn code(&self) -> Option<&str> {
         match self {
-            ClientError::Refused { code, .. } => Some(code),
+            HubError::Refused { code, .. } => Some(code),
             _ => None,
         }
     }
@@ -79,13 +79,13 @@ impl HubClient {
     }
 
     /// `GET` a JSON value, retrying faults.
-    pub fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+    pub fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, HubError> {
         let body = self.call("GET", path, None)?;
         self.decode(path, &body)
     }
 
     /// `GET` raw bytes (a bundle, a ledger), retrying faults.
-    pub fn get_bytes(&self, path: &str) -> Result<Vec<u8>, ClientError> {
+    pub fn get_bytes(&self, path: &str) -> Result<Vec<u8>, HubError> {
         self.call("GET", path, None)
     }
 
@@ -94,7 +94,7 @@ impl HubClient {
         &self,
         path: &str,
         body: &B,
-    ) -> Result<T, ClientError> {
+    ) -> Result<T, HubError> {
         let json = serde_json::to_vec(body).expect("request bodies serialise to JSON");
         let answer = self.call("POST", path, Some(&json))?;
         self.decode(path, &answer)
@@ -102,8 +102,8 @@ impl HubClient {
 
     /// An answer that is not the JSON expected is not retried: whatever answered is not a
     /// swarmlab hub of this API version.
-    fn decode<T: DeserializeOwned>(&self, path: &str, body: &[u8]) -> Result<T, ClientError> {
-        serde_json::from_slice(body).map_err(|e| ClientError::Refused {
+    fn decode<T: DeserializeOwned>(&self, path: &str, body: &[u8]) -> Result<T, HubError> {
+        serde_json::from_slice(body).map_err(|e| HubError::Refused {
             what: path.to_string(),
             status: 200,
             code: "not_a_hub".into(),
@@ -116,17 +116,17 @@ impl HubClient {
 
     /// One request, tried until it gets an answer that is not a fault. Each fault is
     /// reported on stderr with the wait before the next try.
-    fn call(&self, method: &str, path: &str, body: Option<&[u8]>) -> Result<Vec<u8>, ClientError> {
+    fn call(&self, method: &str, path: &str, body: Option<&[u8]>) -> Result<Vec<u8>, HubError> {
         let mut wait = Duration::from_millis(250);
         loop {
             match self.once(method, path, body) {
-                Err(ClientError::Unreachable { what, message }) => {
+                Err(HubError::Unreachable { what, message }) => {
                     eprintln!(
                         "hub: {method} {what} failed ({message}); retrying in {:.1}s",
                         wait.as_secs_f64()
                     );
                     if crate::pause(&self.cancel, wait) {
-                        return Err(ClientError::Interrupted);
+                        return Err(HubError::Interrupted);
                     }
                     wait = (wait * 2).min(MAX_BACKOFF);
                 }
@@ -135,9 +135,9 @@ impl HubClient {
         }
     }
 
-    fn once(&self, method: &str, path: &str, body: Option<&[u8]>) -> Result<Vec<u8>, ClientError> {
+    fn once(&self, method: &str, path: &str, body: Option<&[u8]>) -> Result<Vec<u8>, HubError> {
         if self.cancel.is_cancelled() {
-            return Err(ClientError::Interrupted);
+            return Err(HubError::Interrupted);
         }
         let url = format!("{}/{}", self.base, path.trim_start_matches('/'));
         let mut request = self.agent.request(method, &url);
@@ -150,7 +150,7 @@ impl HubClient {
                 .send_bytes(bytes),
             None => request.call(),
         };
-        let unreachable = |message: String| ClientError::Unreachable {
+        let unreachable = |message: String| HubError::Unreachable {
             what: path.to_string(),
             message,
         };
@@ -169,7 +169,7 @@ impl HubClient {
                 if status == 429 && code != "quota" || status >= 500 {
                     Err(unreachable(format!("{status} {code}: {message}")))
                 } else {
-                    Err(ClientError::Refused {
+                    Err(HubError::Refused {
                         what: format!("{method} {path}"),
                         status,
                         code,

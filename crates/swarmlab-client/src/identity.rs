@@ -6,11 +6,11 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
 use swarmlab_proto::{signing, IdentityToken, RegisterRequest, Role, SigningKey};
 
 use crate::client::HubClient;
+use crate::ClientError;
 
 /// The file's name inside a worker's or verifier's directory.
 pub const FILE: &str = "identity.json";
@@ -29,7 +29,7 @@ pub struct IdentityFile {
 
 impl IdentityFile {
     /// A fresh key for `hub`, not yet registered.
-    pub fn generate(hub: &str, role: Role) -> anyhow::Result<IdentityFile> {
+    pub fn generate(hub: &str, role: Role) -> Result<IdentityFile, ClientError> {
         Ok(IdentityFile {
             hub: hub.to_string(),
             identity_id: None,
@@ -44,26 +44,30 @@ impl IdentityFile {
     }
 
     /// Reads the identity in `dir`; `None` when there is none yet.
-    pub fn load(dir: &Path) -> anyhow::Result<Option<IdentityFile>> {
+    pub fn load(dir: &Path) -> Result<Option<IdentityFile>, ClientError> {
         let path = Self::path(dir);
         let text = match std::fs::read_to_string(&path) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(e).with_context(|| format!("failed to read {}", path.display())),
+            Err(e) => return Err(ClientError::io("read", path)(e)),
         };
-        let file: IdentityFile = serde_json::from_str(&text)
-            .with_context(|| format!("{} is not an identity file", path.display()))?;
-        file.key()
-            .with_context(|| format!("{} holds no valid key", path.display()))?;
+        let file: IdentityFile =
+            serde_json::from_str(&text).map_err(|source| ClientError::IdentityFile {
+                path: path.clone(),
+                source,
+            })?;
+        file.key().map_err(|source| ClientError::IdentityKey {
+            path,
+            source: Box::new(source),
+        })?;
         Ok(Some(file))
     }
 
     /// Writes the file atomically with mode 0600.
-    pub fn save(&self, dir: &Path) -> anyhow::Result<()> {
+    pub fn save(&self, dir: &Path) -> Result<(), ClientError> {
         use std::io::Write;
         use std::os::unix::fs::OpenOptionsExt;
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("failed to create {}", dir.display()))?;
+        std::fs::create_dir_all(dir).map_err(ClientError::io("create", dir))?;
         let path = Self::path(dir);
         let tmp = dir.join(format!(".{FILE}.tmp"));
         let _ = std::fs::remove_file(&tmp);
@@ -72,23 +76,23 @@ impl IdentityFile {
             .create_new(true)
             .mode(0o600)
             .open(&tmp)
-            .with_context(|| format!("failed to write {}", tmp.display()))?;
+            .map_err(ClientError::io("write", &tmp))?;
         let text = serde_json::to_string_pretty(self).expect("identity serialises");
         file.write_all(text.as_bytes())
             .and_then(|()| file.sync_all())
-            .with_context(|| format!("failed to write {}", tmp.display()))?;
-        std::fs::rename(&tmp, &path).with_context(|| format!("failed to write {}", path.display()))
+            .map_err(ClientError::io("write", &tmp))?;
+        std::fs::rename(&tmp, &path).map_err(ClientError::io("write", &path))
     }
 
-    pub fn key(&self) -> anyhow::Result<SigningKey> {
+    pub fn key(&self) -> Result<SigningKey, ClientError> {
         let bytes: [u8; 32] = hex::decode(&self.secret_key)
             .ok()
             .and_then(|b| b.try_into().ok())
-            .context("the secret key is not 64 hex digits")?;
+            .ok_or(ClientError::Key)?;
         Ok(signing::signing_key(&bytes))
     }
 
-    pub fn public_key_hex(&self) -> anyhow::Result<String> {
+    pub fn public_key_hex(&self) -> Result<String, ClientError> {
         Ok(signing::public_key_hex(&self.key()?))
     }
 
@@ -98,14 +102,14 @@ impl IdentityFile {
         hub: &str,
         name: &str,
         client: &HubClient,
-    ) -> anyhow::Result<IdentityFile> {
+    ) -> Result<IdentityFile, ClientError> {
         if let Some(identity) = IdentityFile::load(dir)? {
             if identity.hub.trim_end_matches('/') != hub.trim_end_matches('/') {
-                bail!(
-                    "{} belongs to the hub at {}; use another --dir for {hub}",
-                    IdentityFile::path(dir).display(),
-                    identity.hub
-                );
+                return Err(ClientError::OtherHub {
+                    path: IdentityFile::path(dir),
+                    owner: identity.hub,
+                    hub: hub.to_string(),
+                });
             }
             if identity.token.is_some() {
                 return Ok(identity);
@@ -120,7 +124,7 @@ impl IdentityFile {
                     public_key: identity.public_key_hex()?,
                 },
             )
-            .context("failed to register with the hub")?;
+            .map_err(ClientError::Register)?;
         identity.identity_id = Some(token.identity_id);
         identity.token = Some(token.token);
         identity.save(dir)?;
@@ -128,10 +132,10 @@ impl IdentityFile {
     }
 
     /// The token and id, or why this identity cannot act yet.
-    pub fn credentials(&self) -> anyhow::Result<(String, String)> {
+    pub fn credentials(&self) -> Result<(String, String), ClientError> {
         match (&self.token, &self.identity_id) {
             (Some(token), Some(id)) => Ok((token.clone(), id.clone())),
-            _ => bail!("this identity has no token yet"),
+            _ => Err(ClientError::NoToken),
         }
     }
 }

@@ -7,11 +7,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
 use swarmlab_proto::{JobLease, LeaseDeadline};
 use swarmlab_runner::Cancel;
 
-use crate::client::{ClientError, HubClient};
+use crate::client::{HubClient, HubError};
+use crate::ClientError;
 
 /// Where the job in hand is remembered, so that a verifier killed mid-job resumes it.
 fn lease_path(dir: &Path) -> PathBuf {
@@ -19,16 +19,19 @@ fn lease_path(dir: &Path) -> PathBuf {
 }
 
 /// Notes the job in hand in `dir` (or, with `None`, that there is none).
-pub fn remember(dir: &Path, lease: Option<&JobLease>) -> anyhow::Result<()> {
+pub fn remember(dir: &Path, lease: Option<&JobLease>) -> Result<(), ClientError> {
     let path = lease_path(dir);
     match lease {
-        Some(lease) => std::fs::write(&path, serde_json::to_vec(lease)?),
+        Some(lease) => std::fs::write(
+            &path,
+            serde_json::to_vec(lease).expect("a lease serialises to JSON"),
+        ),
         None => std::fs::remove_file(&path).or_else(|e| match e.kind() {
             std::io::ErrorKind::NotFound => Ok(()),
             _ => Err(e),
         }),
     }
-    .with_context(|| format!("failed to update {}", path.display()))
+    .map_err(ClientError::io("update", &path))
 }
 
 /// The job a previous run of this verifier held, if its lease still stands.
@@ -78,7 +81,7 @@ impl Heartbeat {
                     next += every;
                     let beat: Result<LeaseDeadline, _> =
                         client.post(&format!("jobs/{id}/heartbeat"), &serde_json::json!({}));
-                    if let Err(ClientError::Refused { message, .. }) = beat {
+                    if let Err(HubError::Refused { message, .. }) = beat {
                         eprintln!("verifier: job #{id} lease lost: {message}");
                         job.cancel();
                         return;

@@ -3,13 +3,17 @@
 //! candidate), `swarmlab verify` ([`verifier`], a trusted verifier re-running candidates in
 //! the sandbox), and the child processes `swarmlab demo` runs them as ([`process`]).
 //!
-//! They reach a hub only through its HTTP API ([`client`]); code travels as git bundles
-//! ([`mirror`]). This crate must never link the server: it depends on no part of
-//! `swarmlab-hub`, axum or sqlx, and what both sides check (a change's paths, a spec) comes
-//! from `swarmlab-core`. It never parses a command line.
+//! They reach a hub only through its HTTP API ([`client`], whose faults and refusals are
+//! [`client::HubError`]); code travels as git bundles ([`mirror`]). Their own failures are
+//! [`ClientError`]; exit codes are the binary's to decide.
+//!
+//! This crate must never link the server: it depends on no part of `swarmlab-hub`, axum or
+//! sqlx, and what both sides check (a change's paths, a spec) comes from `swarmlab-core`. It
+//! never parses a command line.
 
 pub mod build;
 pub mod client;
+mod error;
 pub mod evaluate;
 pub mod identity;
 pub mod lease;
@@ -22,6 +26,8 @@ pub mod worker;
 use std::time::{Duration, Instant};
 
 use swarmlab_runner::Cancel;
+
+pub use error::{ClientError, ProposerError};
 
 /// Sleeps for `duration` unless cancelled first; returns whether it was cancelled.
 pub fn pause(cancel: &Cancel, duration: Duration) -> bool {
@@ -36,18 +42,16 @@ pub fn pause(cancel: &Cancel, duration: Duration) -> bool {
 }
 
 /// `N` random bytes in hex.
-pub fn random_hex<const N: usize>() -> anyhow::Result<String> {
+pub fn random_hex<const N: usize>() -> Result<String, ClientError> {
     let mut bytes = [0u8; N];
-    getrandom::getrandom(&mut bytes)
-        .map_err(|e| anyhow::anyhow!("no randomness available: {e}"))?;
+    getrandom::getrandom(&mut bytes).map_err(ClientError::Randomness)?;
     Ok(hex::encode(bytes))
 }
 
 /// A fresh random seed.
-pub fn random_seed() -> anyhow::Result<u64> {
+pub fn random_seed() -> Result<u64, ClientError> {
     let mut bytes = [0u8; 8];
-    getrandom::getrandom(&mut bytes)
-        .map_err(|e| anyhow::anyhow!("no randomness available: {e}"))?;
+    getrandom::getrandom(&mut bytes).map_err(ClientError::Randomness)?;
     Ok(u64::from_le_bytes(bytes) % (1 << 31))
 }
 

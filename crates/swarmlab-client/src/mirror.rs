@@ -7,8 +7,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use anyhow::{bail, Context};
 use swarmlab_core::GitStore;
+
+use crate::ClientError;
 
 /// Where received commits are kept reachable.
 const RECEIVED: &str = "refs/swarmlab/hub";
@@ -19,18 +20,20 @@ pub struct Mirror {
 
 impl Mirror {
     /// Opens the repository at `dir`, creating an empty one when there is none.
-    pub fn open_or_init(dir: &Path) -> anyhow::Result<Mirror> {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("failed to create {}", dir.display()))?;
+    pub fn open_or_init(dir: &Path) -> Result<Mirror, ClientError> {
+        std::fs::create_dir_all(dir).map_err(ClientError::io("create", dir))?;
         if !dir.join(".git").exists() {
             let status = Command::new("git")
                 .args(["init", "--quiet", "--initial-branch=swarmlab-mirror"])
                 .arg(dir)
                 .stdin(Stdio::null())
                 .status()
-                .context("failed to run git")?;
+                .map_err(|source| ClientError::Spawn {
+                    program: "git".into(),
+                    source,
+                })?;
             if !status.success() {
-                bail!("git init failed in {}", dir.display());
+                return Err(ClientError::Init(dir.to_path_buf()));
             }
         }
         Ok(Mirror {
@@ -54,15 +57,16 @@ impl Mirror {
     }
 
     /// Verifies and unpacks a bundle; returns the commits it carried.
-    pub fn import(&self, bundle: &[u8]) -> anyhow::Result<Vec<String>> {
+    pub fn import(&self, bundle: &[u8]) -> Result<Vec<String>, ClientError> {
         let path = self.scratch_file("incoming.bundle")?;
-        std::fs::write(&path, bundle)
-            .with_context(|| format!("failed to write {}", path.display()))?;
-        let text = path.to_str().context("the mirror's path is not UTF-8")?;
-        let unpacked = (|| -> anyhow::Result<Vec<String>> {
+        std::fs::write(&path, bundle).map_err(ClientError::io("write", &path))?;
+        let text = path
+            .to_str()
+            .ok_or(ClientError::NotUtf8("the mirror's path"))?;
+        let unpacked = (|| -> Result<Vec<String>, ClientError> {
             self.git
                 .run(&["bundle", "verify", "--quiet", text])
-                .context("the hub sent a bundle git cannot verify")?;
+                .map_err(ClientError::Bundle)?;
             let heads = self.git.run(&["bundle", "unbundle", text])?;
             let mut commits = Vec::new();
             for commit in heads.lines().filter_map(|l| l.split_whitespace().next()) {
@@ -76,11 +80,13 @@ impl Mirror {
     }
 
     /// Writes a bundle of `commit` for a hub that has `base`.
-    pub fn bundle(&self, commit: &str, base: &str) -> anyhow::Result<Vec<u8>> {
+    pub fn bundle(&self, commit: &str, base: &str) -> Result<Vec<u8>, ClientError> {
         let refname = format!("refs/swarmlab/submit/{commit}");
         self.git.keep_ref(&refname, commit)?;
         let path = self.scratch_file("outgoing.bundle")?;
-        let text = path.to_str().context("the mirror's path is not UTF-8")?;
+        let text = path
+            .to_str()
+            .ok_or(ClientError::NotUtf8("the mirror's path"))?;
         let made = self
             .git
             .run(&[
@@ -91,17 +97,15 @@ impl Mirror {
                 &refname,
                 &format!("^{base}"),
             ])
-            .map_err(anyhow::Error::from)
-            .and_then(|_| {
-                std::fs::read(&path).with_context(|| format!("failed to read {}", path.display()))
-            });
+            .map_err(ClientError::from)
+            .and_then(|_| std::fs::read(&path).map_err(ClientError::io("read", &path)));
         let _ = std::fs::remove_file(&path);
         made
     }
 
     /// A commit with `tree` of `commit` on `parent`: one change against the hub's head,
     /// whatever local history led to it.
-    pub fn squash(&self, commit: &str, parent: &str, message: &str) -> anyhow::Result<String> {
+    pub fn squash(&self, commit: &str, parent: &str, message: &str) -> Result<String, ClientError> {
         let out = self.git.run(&[
             "commit-tree",
             &format!("{commit}^{{tree}}"),
@@ -114,14 +118,14 @@ impl Mirror {
     }
 
     /// The text of `path` at `commit`.
-    pub fn show(&self, commit: &str, path: &str) -> anyhow::Result<String> {
+    pub fn show(&self, commit: &str, path: &str) -> Result<String, ClientError> {
         Ok(self.git.run(&["show", &format!("{commit}:{path}")])?)
     }
 
     /// A detached work tree of `commit` at `dir`. An existing one is switched to `commit` and
     /// cleaned of untracked files but keeps ignored ones (build outputs), so that a compiled
     /// track rebuilds only what changed.
-    pub fn worktree(&self, commit: &str, dir: &Path) -> anyhow::Result<()> {
+    pub fn worktree(&self, commit: &str, dir: &Path) -> Result<(), ClientError> {
         if dir.join(".git").is_file() {
             let switched = GitStore::open(dir).and_then(|tree| {
                 tree.run(&["checkout", "--quiet", "--force", "--detach", commit])?;
@@ -132,7 +136,9 @@ impl Mirror {
             }
         }
         self.remove_worktree(dir);
-        let text = dir.to_str().context("the work tree's path is not UTF-8")?;
+        let text = dir
+            .to_str()
+            .ok_or(ClientError::NotUtf8("the work tree's path"))?;
         self.git.run(&[
             "worktree", "add", "--quiet", "--force", "--detach", text, commit,
         ])?;
@@ -154,7 +160,7 @@ impl Mirror {
         baseline: &str,
         trusted: &[String],
         dir: &Path,
-    ) -> anyhow::Result<()> {
+    ) -> Result<(), ClientError> {
         for entry in trusted {
             let target = dir.join(entry);
             if target.is_dir() && !target.is_symlink() {
@@ -166,7 +172,7 @@ impl Mirror {
                 std::io::ErrorKind::NotFound => Ok(()),
                 _ => Err(e),
             })
-            .with_context(|| format!("failed to clear trusted {}", target.display()))?;
+            .map_err(ClientError::io("clear trusted", &target))?;
             let listed =
                 self.git
                     .run(&["ls-tree", "-r", "-z", "--name-only", baseline, "--", entry])?;
@@ -174,30 +180,34 @@ impl Mirror {
                 let bytes = self.blob(baseline, path)?;
                 let out = dir.join(path);
                 if let Some(parent) = out.parent() {
-                    std::fs::create_dir_all(parent)
-                        .with_context(|| format!("failed to create {}", parent.display()))?;
+                    std::fs::create_dir_all(parent).map_err(ClientError::io("create", parent))?;
                 }
-                std::fs::write(&out, bytes)
-                    .with_context(|| format!("failed to write {}", out.display()))?;
+                std::fs::write(&out, bytes).map_err(ClientError::io("write", &out))?;
             }
         }
         Ok(())
     }
 
-    fn blob(&self, commit: &str, path: &str) -> anyhow::Result<Vec<u8>> {
+    fn blob(&self, commit: &str, path: &str) -> Result<Vec<u8>, ClientError> {
         let output = Command::new("git")
             .current_dir(self.root())
             .args(["cat-file", "blob", &format!("{commit}:{path}")])
             .stdin(Stdio::null())
             .output()
-            .context("failed to run git")?;
+            .map_err(|source| ClientError::Spawn {
+                program: "git".into(),
+                source,
+            })?;
         if !output.status.success() {
-            bail!("{path} is missing at {commit}");
+            return Err(ClientError::Missing {
+                path: path.to_string(),
+                commit: commit.to_string(),
+            });
         }
         Ok(output.stdout)
     }
 
-    fn scratch_file(&self, name: &str) -> anyhow::Result<PathBuf> {
+    fn scratch_file(&self, name: &str) -> Result<PathBuf, ClientError> {
         let dir = PathBuf::from(self.git.run(&["rev-parse", "--absolute-git-dir"])?.trim());
         Ok(dir.join(format!("swarmlab-{}-{name}", std::process::id())))
     }

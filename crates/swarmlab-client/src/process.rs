@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
+use crate::ClientError;
 
 /// How long a child gets to stop after SIGTERM before SIGKILL.
 const STOP_GRACE: Duration = Duration::from_secs(20);
@@ -27,19 +27,24 @@ pub struct ClientProcess {
 impl ClientProcess {
     /// Starts `command` in its own process group, its stderr going to `logs/NAME.log` and its
     /// status lines to stdout, labelled with `name`.
-    pub fn spawn(name: &str, mut command: Command, logs: &Path) -> anyhow::Result<ClientProcess> {
+    pub fn spawn(
+        name: &str,
+        mut command: Command,
+        logs: &Path,
+    ) -> Result<ClientProcess, ClientError> {
         use std::os::unix::process::CommandExt;
         let log_path = logs.join(format!("{name}.log"));
-        let mut log = std::fs::File::create(&log_path)
-            .with_context(|| format!("failed to create {}", log_path.display()))?;
+        let mut log =
+            std::fs::File::create(&log_path).map_err(ClientError::io("create", &log_path))?;
         command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .process_group(0);
-        let mut child = command
-            .spawn()
-            .with_context(|| format!("failed to start {name}"))?;
+        let mut child = command.spawn().map_err(|source| ClientError::Start {
+            name: name.to_string(),
+            source,
+        })?;
         let stderr = child.stderr.take().expect("stderr is piped");
         let label = name.to_string();
         let relay = std::thread::spawn(move || {

@@ -7,7 +7,7 @@ use swarmlab_proto::{signing, Claim, SigningKey, SubmissionInfo, SubmitRequest};
 
 use crate::client::HubClient;
 use crate::mirror::Mirror;
-use crate::random_hex;
+use crate::{random_hex, ClientError};
 
 /// The most of a run log a submission carries (its tail).
 const MAX_LOG_BYTES: usize = 1 << 20;
@@ -32,7 +32,7 @@ impl Candidate<'_> {
         mirror: &Mirror,
         key: &SigningKey,
         worker_id: &str,
-    ) -> anyhow::Result<SubmissionInfo> {
+    ) -> Result<SubmissionInfo, ClientError> {
         let bundle = mirror.bundle(self.commit, self.parent)?;
         let claim = Claim {
             track: self.track.to_string(),

@@ -11,10 +11,9 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context};
 use swarmlab_core::spec::SPEC_FILE;
 use swarmlab_core::TrackSpec;
-use swarmlab_loop::Stop;
+use swarmlab_loop::{one_line, Stop};
 use swarmlab_proto::{
     signing, IdentityInfo, JobLease, Measurements, ReportRequest, ReportResponse, Role, RunOutcome,
     SigningKey, TrackInfo,
@@ -22,12 +21,12 @@ use swarmlab_proto::{
 use swarmlab_runner::{Cancel, SandboxConfig};
 
 use crate::build::Builds;
-use crate::client::{ClientError, HubClient};
+use crate::client::{HubClient, HubError};
 use crate::evaluate::{self, Scored, Side};
 use crate::identity::IdentityFile;
 use crate::lease::{remember, resumed, Heartbeat};
 use crate::mirror::Mirror;
-use crate::{pause, random_seed, short};
+use crate::{pause, random_seed, short, ClientError};
 
 /// The largest file a verifier accepts in a candidate's change, as the hub's intake.
 const MAX_FILE_BYTES: u64 = 1 << 20;
@@ -55,7 +54,7 @@ struct Me {
     key: SigningKey,
 }
 
-pub fn verify(options: VerifyOptions, cancel: Cancel) -> anyhow::Result<Stop> {
+pub fn verify(options: VerifyOptions, cancel: Cancel) -> Result<Stop, ClientError> {
     let anonymous = HubClient::new(&options.hub, None, cancel.clone());
     let identity = enroll(&options, &anonymous)?;
     let (token, id) = identity.credentials()?;
@@ -89,7 +88,7 @@ pub fn verify(options: VerifyOptions, cancel: Cancel) -> anyhow::Result<Stop> {
             None => {
                 match client.post::<_, Option<JobLease>>("jobs/lease", &serde_json::json!({})) {
                     Ok(lease) => lease,
-                    Err(ClientError::Interrupted) => return Ok(Stop::Interrupted),
+                    Err(HubError::Interrupted) => return Ok(Stop::Interrupted),
                     Err(e) => return Err(e.into()),
                 }
             }
@@ -115,10 +114,18 @@ pub fn verify(options: VerifyOptions, cancel: Cancel) -> anyhow::Result<Stop> {
             ),
             Err(e) if cancel.is_cancelled() => {
                 // The lease is kept: a restarted verifier resumes the job.
-                eprintln!("verifier: job #{} interrupted: {e:#}", lease.job_id);
+                eprintln!(
+                    "verifier: job #{} interrupted: {}",
+                    lease.job_id,
+                    one_line(&e)
+                );
                 return Ok(Stop::Interrupted);
             }
-            Err(e) => eprintln!("verifier: job #{} abandoned: {e:#}", lease.job_id),
+            Err(e) => eprintln!(
+                "verifier: job #{} abandoned: {}",
+                lease.job_id,
+                one_line(&e)
+            ),
         }
         let _ = std::fs::remove_dir_all(job_dir(&options, lease.job_id));
         remember(&options.dir, None)?;
@@ -128,7 +135,7 @@ pub fn verify(options: VerifyOptions, cancel: Cancel) -> anyhow::Result<Stop> {
 
 /// The identity in the verifier's folder; on first start its key is created and the
 /// admin's token bound to it.
-fn enroll(options: &VerifyOptions, client: &HubClient) -> anyhow::Result<IdentityFile> {
+fn enroll(options: &VerifyOptions, client: &HubClient) -> Result<IdentityFile, ClientError> {
     let mut identity = match IdentityFile::load(&options.dir)? {
         Some(identity) => identity,
         None => {
@@ -141,26 +148,21 @@ fn enroll(options: &VerifyOptions, client: &HubClient) -> anyhow::Result<Identit
         return Ok(identity);
     }
     let Some(token) = options.token.clone() else {
-        bail!(
-            "this verifier is not enrolled yet. On the hub's machine run\n  swarmlab hub add-identity --role verifier --name NAME --public-key {}\nthen start it again with --token TOKEN",
-            identity.public_key_hex()?
-        );
+        return Err(ClientError::NotEnrolled {
+            public_key: identity.public_key_hex()?,
+        });
     };
     let me: IdentityInfo = client
         .with_token(token.clone())
         .get("me")
-        .context("the hub does not accept this token")?;
+        .map_err(ClientError::Token)?;
     if me.role != Role::Verifier {
-        bail!(
-            "the token belongs to a {}, not a verifier",
-            me.role.as_str()
-        );
+        return Err(ClientError::NotAVerifier(me.role.as_str()));
     }
     if me.public_key.as_deref() != Some(identity.public_key_hex()?.as_str()) {
-        bail!(
-            "the token was issued for another key; enroll this verifier's key {}",
-            identity.public_key_hex()?
-        );
+        return Err(ClientError::OtherKey {
+            public_key: identity.public_key_hex()?,
+        });
     }
     identity.identity_id = Some(me.identity_id);
     identity.token = Some(token);
@@ -180,7 +182,7 @@ fn run_job(
     me: &Me,
     lease: &JobLease,
     cancel: &Cancel,
-) -> anyhow::Result<ReportResponse> {
+) -> Result<ReportResponse, ClientError> {
     let job_cancel = Cancel::new();
     let heartbeat = Heartbeat::start(client, lease, cancel, &job_cancel);
     let dir = job_dir(options, lease.job_id);
@@ -203,7 +205,7 @@ fn run_job(
             Ok(prepared) => prepared,
             Err(Prepared::Candidate(why)) => return report.send(RunOutcome::Crash, Some(why)),
             Err(Prepared::Fault(e)) => {
-                return report.send(RunOutcome::VerifierFault, Some(format!("{e:#}")))
+                return report.send(RunOutcome::VerifierFault, Some(one_line(&e)))
             }
         };
         if !head_spec.eval.accepts_untrusted() {
@@ -217,13 +219,11 @@ fn run_job(
         let started = Instant::now();
         let ready = match builds.prepare(mirror, &baseline, &job_cancel) {
             Ok(ready) => ready,
-            Err(_) if job_cancel.is_cancelled() => {
-                bail!("the lease was lost or the verifier stopped")
-            }
+            Err(_) if job_cancel.is_cancelled() => return Err(ClientError::LeaseLost),
             Err(e) => {
                 return report.send(
                     RunOutcome::VerifierFault,
-                    Some(format!("preparing the build: {e:#}")),
+                    Some(format!("preparing the build: {}", one_line(&e))),
                 )
             }
         };
@@ -236,12 +236,12 @@ fn run_job(
             let built = match builds.build(&ready, spec, &log, &job_cancel) {
                 Ok(built) => built,
                 Err(e) => {
-                    return report.send(RunOutcome::VerifierFault, Some(format!("{e:#}")));
+                    return report.send(RunOutcome::VerifierFault, Some(one_line(&e)));
                 }
             };
             if let Err(why) = built {
                 if job_cancel.is_cancelled() {
-                    bail!("the lease was lost or the verifier stopped");
+                    return Err(ClientError::LeaseLost);
                 }
                 return if is_head {
                     report.send(
@@ -301,7 +301,7 @@ fn run_job(
                 };
                 let scored = evaluate::score(&side, tokens.as_deref(), &job_cancel);
                 if job_cancel.is_cancelled() {
-                    bail!("the lease was lost or the verifier stopped");
+                    return Err(ClientError::LeaseLost);
                 }
                 match (is_head, scored) {
                     (true, Ok(Scored::Metric(v))) => report.head.push(v),
@@ -336,7 +336,7 @@ fn run_job(
                 }
             }
         }
-        bail!("the hub still wants more reruns after {reruns}")
+        Err(ClientError::Reruns(reruns))
     })();
     heartbeat.stop();
     result
@@ -345,10 +345,10 @@ fn run_job(
 /// Why a job could not be set up: the candidate's fault, or ours.
 enum Prepared {
     Candidate(String),
-    Fault(anyhow::Error),
+    Fault(ClientError),
 }
 
-impl<E: Into<anyhow::Error>> From<E> for Prepared {
+impl<E: Into<ClientError>> From<E> for Prepared {
     fn from(e: E) -> Self {
         Prepared::Fault(e.into())
     }
@@ -369,22 +369,21 @@ fn prepare(
     mirror.import(&bundle)?;
     for commit in [&lease.base, &lease.candidate, &track.baseline] {
         if !mirror.has(commit) {
-            return Err(Prepared::Fault(anyhow::anyhow!(
-                "the job's bundle lacks {commit}"
-            )));
+            return Err(Prepared::Fault(ClientError::JobMissing(commit.clone())));
         }
     }
     let spec_text = mirror.show(&track.baseline, SPEC_FILE)?;
-    let trusted_at = |tree: &Path, commit: &str, trusted: &[String]| -> anyhow::Result<TrackSpec> {
-        mirror.worktree(commit, tree)?;
-        mirror.overlay_trusted(&track.baseline, trusted, tree)?;
-        let (mut spec, _) = TrackSpec::parse(tree, &spec_text)
-            .map_err(|(_, message)| anyhow::anyhow!("the baseline's {SPEC_FILE}: {message}"))?;
-        if let Some(budget) = budget {
-            spec.override_budget(budget);
-        }
-        Ok(spec)
-    };
+    let trusted_at =
+        |tree: &Path, commit: &str, trusted: &[String]| -> Result<TrackSpec, ClientError> {
+            mirror.worktree(commit, tree)?;
+            mirror.overlay_trusted(&track.baseline, trusted, tree)?;
+            let (mut spec, _) = TrackSpec::parse(tree, &spec_text)
+                .map_err(|(_, message)| ClientError::BaselineSpec(message))?;
+            if let Some(budget) = budget {
+                spec.override_budget(budget);
+            }
+            Ok(spec)
+        };
     // The spec is the baseline's, and so is the list of trusted files it names.
     let head = trusted_at(&trees[0], &lease.base, &[SPEC_FILE.to_string()])?;
     let mut trusted = head.files.trusted.clone();
@@ -413,7 +412,11 @@ struct Reporter<'a> {
 }
 
 impl Reporter<'_> {
-    fn send(&self, outcome: RunOutcome, detail: Option<String>) -> anyhow::Result<ReportResponse> {
+    fn send(
+        &self,
+        outcome: RunOutcome,
+        detail: Option<String>,
+    ) -> Result<ReportResponse, ClientError> {
         if let (RunOutcome::VerifierFault, Some(why)) = (outcome, &detail) {
             eprintln!("verifier: job #{} fault: {why}", self.lease.job_id);
         }

@@ -9,24 +9,23 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::Context;
 use swarmlab_core::{Record, TrackSpec};
 use swarmlab_loop::{Limits, Session, Stop};
 use swarmlab_proto::{IdeaInfo, LeaseDeadline, SubmissionInfo, TrackInfo};
 use swarmlab_runner::Cancel;
 
-use crate::client::{ClientError, HubClient};
+use crate::client::{HubClient, HubError};
 use crate::identity::IdentityFile;
 use crate::mirror::Mirror;
 use crate::submission::Candidate;
-use crate::{pause, short};
+use crate::{pause, short, ClientError, ProposerError};
 
 /// Experiments spent on one leased idea before it is marked done and another is leased.
 const EXPERIMENTS_PER_IDEA: u64 = 10;
 
 /// Builds the proposer for a round, from the spec of the head it works on.
 pub type MakeProposer =
-    Box<dyn Fn(&TrackSpec) -> anyhow::Result<Box<dyn swarmlab_agent::Proposer>>>;
+    Box<dyn Fn(&TrackSpec) -> Result<Box<dyn swarmlab_agent::Proposer>, ProposerError>>;
 
 /// What `swarmlab work` was asked to do.
 pub struct WorkOptions {
@@ -54,7 +53,7 @@ struct Round {
     pending: Option<i64>,
 }
 
-pub fn work(options: WorkOptions, cancel: Cancel) -> anyhow::Result<Stop> {
+pub fn work(options: WorkOptions, cancel: Cancel) -> Result<Stop, ClientError> {
     let anonymous = HubClient::new(&options.hub, None, cancel.clone());
     let identity = IdentityFile::worker(&options.dir, &options.hub, &options.name, &anonymous)?;
     let (token, worker_id) = identity.credentials()?;
@@ -77,7 +76,7 @@ pub fn work(options: WorkOptions, cancel: Cancel) -> anyhow::Result<Stop> {
         }
         let track: TrackInfo = match client.get(&format!("tracks/{}", options.track)) {
             Ok(t) => t,
-            Err(ClientError::Interrupted) => return Ok(Stop::Interrupted),
+            Err(HubError::Interrupted) => return Ok(Stop::Interrupted),
             Err(e) => return Err(e.into()),
         };
         follow(&client, &mut following);
@@ -127,7 +126,7 @@ pub fn work(options: WorkOptions, cancel: Cancel) -> anyhow::Result<Stop> {
                         }
                     }
                     Ok(None) => {}
-                    Err(e) if is_interrupted(&e) => return Ok(Stop::Interrupted),
+                    Err(e) if e.is_interrupted() => return Ok(Stop::Interrupted),
                     Err(e) => return Err(e),
                 }
             }
@@ -143,23 +142,23 @@ fn start_round(
     mirror: &Mirror,
     track: &TrackInfo,
     cancel: &Cancel,
-) -> anyhow::Result<Round> {
+) -> Result<Round, ClientError> {
     if !mirror.has(&track.head) {
         let bundle = client.get_bytes(&format!("tracks/{}/bundle", options.track))?;
         mirror.import(&bundle)?;
         if !mirror.has(&track.head) {
-            anyhow::bail!("the hub's bundle lacks its head {}", track.head);
+            return Err(ClientError::HeadMissing(track.head.clone()));
         }
     }
     mirror
         .git()
         .run(&["checkout", "--quiet", "--detach", &track.head])
-        .context("failed to check out the hub's head")?;
+        .map_err(ClientError::Checkout)?;
     let mut spec = swarmlab_loop::load_track(mirror.root())?;
     if let Some(budget) = options.budget {
         spec.override_budget(budget);
     }
-    let proposer = (options.make_proposer)(&spec)?;
+    let proposer = (options.make_proposer)(&spec).map_err(ClientError::Proposer)?;
     let tag = format!("hub-{}-{}", track.chain.len(), short(&track.head));
     let mut session = Session::open(spec, &tag, options.seed, proposer, cancel.clone())?;
     session.setup()?;
@@ -225,7 +224,7 @@ fn submit(
     worker_id: &str,
     round: &Round,
     best: &Record,
-) -> anyhow::Result<Option<SubmissionInfo>> {
+) -> Result<Option<SubmissionInfo>, ClientError> {
     let spec = round.session.spec();
     let commit = mirror.squash(&best.commit, &round.head, &best.description)?;
     let mut metrics = BTreeMap::new();
@@ -259,7 +258,7 @@ fn submit(
             );
             Ok(Some(info))
         }
-        Err(e) if e.downcast_ref::<ClientError>().and_then(ClientError::code) == Some("quota") => {
+        Err(ClientError::Hub(e)) if e.code() == Some("quota") => {
             eprintln!(
                 "worker: over quota, {} waits for earlier verdicts",
                 short(&commit)
@@ -293,11 +292,4 @@ fn follow(client: &HubClient, following: &mut Vec<i64>) {
 
 fn fmt_metric(value: Option<f64>) -> String {
     value.map_or_else(|| "?".into(), |v| format!("{v:.6}"))
-}
-
-fn is_interrupted(e: &anyhow::Error) -> bool {
-    matches!(
-        e.downcast_ref::<ClientError>(),
-        Some(ClientError::Interrupted)
-    )
 }

@@ -26,7 +26,9 @@ pub fn work(args: WorkArgs) -> anyhow::Result<i32> {
         seed,
         experiments,
         budget,
-        make_proposer: Box::new(move |spec| super::proposer(&proposer, spec, &proposer_cancel)),
+        make_proposer: Box::new(move |spec| {
+            super::proposer(&proposer, spec, &proposer_cancel).map_err(Into::into)
+        }),
     };
     Ok(match run_worker(options, cancel)? {
         Stop::Interrupted => crate::exit::INTERRUPTED,
