@@ -55,3 +55,54 @@ pub fn render(error: &anyhow::Error) -> String {
     }
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use swarmlab_client::ClientError;
+
+    use super::*;
+
+    fn spec_error() -> SpecError {
+        SpecError::Invalid {
+            path: "swarmlab.toml".into(),
+            line: Some(3),
+            message: "unknown key".into(),
+            warnings: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_library_errors_map_to_the_documented_codes_however_deep() {
+        let dirty = LoopError::RepositoryState("uncommitted changes".into());
+        assert_eq!(code_of(&dirty.into()), REPOSITORY_STATE);
+        let worker = ClientError::Loop(LoopError::RepositoryState("moved".into()));
+        assert_eq!(code_of(&worker.into()), REPOSITORY_STATE);
+        let missing = ClientError::Loop(LoopError::Git(GitError::NotARepository("/x".into())));
+        assert_eq!(code_of(&missing.into()), REPOSITORY_STATE);
+        assert_eq!(
+            code_of(&ClientError::Spec(spec_error()).into()),
+            INVALID_TRACK
+        );
+        assert_eq!(code_of(&LoopError::NoCommit.into()), FAILURE);
+        assert_eq!(code_of(&ClientError::NoToken.into()), FAILURE);
+    }
+
+    #[test]
+    fn a_wrapper_that_shows_its_cause_is_rendered_once() {
+        let error: anyhow::Error = ClientError::Spec(spec_error()).into();
+        assert_eq!(
+            render(&error),
+            "failed to parse swarmlab.toml at line 3: unknown key"
+        );
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let error: anyhow::Error = ClientError::Start {
+            name: "worker-1".into(),
+            source: io,
+        }
+        .into();
+        assert_eq!(
+            render(&error),
+            "failed to start worker-1\n  caused by: no such file"
+        );
+    }
+}
