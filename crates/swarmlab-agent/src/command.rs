@@ -80,6 +80,53 @@ pub fn preset(name: &str) -> Option<Vec<String>> {
     Some(argv.iter().map(|s| s.to_string()).collect())
 }
 
+/// A quote left open in a command line given to [`split_words`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum UnclosedQuote {
+    #[error("unclosed single quote")]
+    Single,
+    #[error("unclosed double quote")]
+    Double,
+}
+
+/// Splits a command line (an agent that is not a preset) into words the way a POSIX shell
+/// would for plain words, single and double quotes and backslashes (no expansions).
+pub fn split_words(line: &str) -> Result<Vec<String>, UnclosedQuote> {
+    let mut words = Vec::new();
+    let mut word: Option<String> = None;
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            c if c.is_whitespace() => words.extend(word.take()),
+            '\'' => {
+                let w = word.get_or_insert_with(String::new);
+                loop {
+                    match chars.next() {
+                        Some('\'') => break,
+                        Some(c) => w.push(c),
+                        None => return Err(UnclosedQuote::Single),
+                    }
+                }
+            }
+            '"' => {
+                let w = word.get_or_insert_with(String::new);
+                loop {
+                    match chars.next() {
+                        Some('"') => break,
+                        Some('\\') => w.extend(chars.next()),
+                        Some(c) => w.push(c),
+                        None => return Err(UnclosedQuote::Double),
+                    }
+                }
+            }
+            '\\' => word.get_or_insert_with(String::new).extend(chars.next()),
+            c => word.get_or_insert_with(String::new).push(c),
+        }
+    }
+    words.extend(word);
+    Ok(words)
+}
+
 /// Runs a CLI agent in the worktree with the composed prompt, under a timeout.
 #[derive(Debug, Clone)]
 pub struct CommandProposer {
@@ -292,6 +339,23 @@ mod tests {
             assert!(argv.iter().any(|a| a.contains("{prompt")), "{name}");
         }
         assert!(preset("vim").is_none());
+    }
+
+    #[test]
+    fn splits_like_a_shell_without_expansions() {
+        assert_eq!(
+            split_words(r#"my-agent --msg "two words" 'it''s' a\ b {prompt_file}"#).unwrap(),
+            vec![
+                "my-agent",
+                "--msg",
+                "two words",
+                "its",
+                "a b",
+                "{prompt_file}"
+            ]
+        );
+        assert!(split_words("say 'oops").is_err());
+        assert!(split_words("").unwrap().is_empty());
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The nouns every part of swarmlab shares: the track spec, experiment records, metric
 //! parsing, the results log, the report and the hardened git store.
 //!
-//! Nothing here spawns experiments or talks to a hub.
+//! Nothing here spawns experiments or talks to a hub, and it depends on no other swarmlab
+//! crate: they all depend on it.
 
 pub mod change;
 pub mod diff_hash;

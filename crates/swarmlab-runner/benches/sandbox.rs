@@ -7,14 +7,11 @@
 //! cargo bench -p swarmlab-runner --bench sandbox [-- STEPS]   # default 60
 //! ```
 
-#[path = "../tests/it/tinygpt.rs"]
-#[allow(dead_code)] // the bench builds no variant
-mod tinygpt;
-
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
 use swarmlab_runner::{run, Cancel, Ending, Exit, RunSpec, SandboxConfig};
+use swarmlab_testkit::tinygpt;
 
 const ROUNDS: usize = 3;
 

@@ -6,16 +6,16 @@
 //! caller cancels. When it returns, no process of the tree is left alive.
 //!
 //! With [`RunSpec::sandbox`] set, the program runs inside the [`sandbox`] instead. [`Piped`]
-//! runs a program the caller talks to over its stdin and stdout; [`eval`] builds the
-//! verifier's evaluation modes on both.
+//! runs a program the caller talks to over its stdin and stdout (`swarmlab-eval` builds the
+//! verifier's evaluation modes on both).
 //!
-//! This crate must not know about tracks, metrics or the hub: it runs a command and says what
-//! happened. It never calls `waitpid(-1)`, so a host program may keep children of its own.
+//! This crate must not know about tracks, metrics or the hub, and depends on no other swarmlab
+//! crate: it runs a command and says what happened. It never calls `waitpid(-1)`, so a host
+//! program may keep children of its own.
 
 mod cancel;
 mod child;
 mod error;
-pub mod eval;
 mod kill;
 mod leftover;
 mod log;

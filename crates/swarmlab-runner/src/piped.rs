@@ -1,6 +1,6 @@
 //! A program under the runner's supervision that the caller talks to: its stdin and stdout are
 //! pipes to the caller, its stderr goes to the log. Used to serve logits and to collect what a
-//! trusted generator writes (see `eval`).
+//! trusted generator writes (`swarmlab-eval`).
 //!
 //! The supervision is [`crate::run`]'s, on a thread of its own: the same process group, hard
 //! timeout, tree kill, sandbox and log. Reading and writing are the caller's; this module must

@@ -1,5 +1,11 @@
-//! A fake OpenAI-compatible chat-completions server on loopback: it serves canned responses
-//! in order, one per connection, and records what it received. For tests only.
+//! Test doubles and fixtures shared by swarmlab's test suites and benches, never a runtime
+//! dependency: a fake OpenAI-compatible chat-completions server on loopback ([`FakeServer`]:
+//! it serves canned responses in order, one per connection, and records what it received),
+//! and the tinygpt track built for the tests that need a real model ([`tinygpt`]).
+//!
+//! It depends on no swarmlab crate, so that every crate, the runner included, can use it.
+
+pub mod tinygpt;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};

@@ -8,8 +8,13 @@
 //! | 3 | the track spec (`swarmlab.toml`) is invalid |
 //! | 4 | the repository is not in a state swarmlab may work in (dirty tree, not a repository) |
 //! | 130 | stopped by Ctrl-C or SIGTERM after cleaning up |
+//!
+//! The library crates return their own error enums (`LoopError`, `ClientError`, ...); a variant
+//! that wraps another crate's error keeps it as its source, so the cause that decides the code
+//! is found anywhere in the chain. This is the one place that decides codes.
 
 use swarmlab_core::{GitError, SpecError};
+use swarmlab_loop::LoopError;
 
 pub const FAILURE: i32 = 1;
 pub const INVALID_TRACK: i32 = 3;
@@ -22,7 +27,9 @@ pub fn code_of(error: &anyhow::Error) -> i32 {
         if cause.downcast_ref::<SpecError>().is_some() {
             return INVALID_TRACK;
         }
-        if cause.downcast_ref::<RepositoryState>().is_some()
+        if cause
+            .downcast_ref::<LoopError>()
+            .is_some_and(|e| matches!(e, LoopError::RepositoryState(_)))
             || cause.downcast_ref::<GitError>().is_some_and(|e| {
                 matches!(
                     e,
@@ -36,7 +43,8 @@ pub fn code_of(error: &anyhow::Error) -> i32 {
     FAILURE
 }
 
-/// The message of an error and its causes, on one line each.
+/// The message of an error and its causes, on one line each; a cause whose message is already
+/// shown (a wrapper that repeats it) is not repeated.
 pub fn render(error: &anyhow::Error) -> String {
     let mut text = error.to_string();
     for cause in error.chain().skip(1) {
@@ -48,14 +56,53 @@ pub fn render(error: &anyhow::Error) -> String {
     text
 }
 
-/// The repository is in a state swarmlab refuses to work in; the message says how to fix it.
-#[derive(Debug)]
-pub struct RepositoryState(pub String);
+#[cfg(test)]
+mod tests {
+    use swarmlab_client::ClientError;
 
-impl std::fmt::Display for RepositoryState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+    use super::*;
+
+    fn spec_error() -> SpecError {
+        SpecError::Invalid {
+            path: "swarmlab.toml".into(),
+            line: Some(3),
+            message: "unknown key".into(),
+            warnings: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_library_errors_map_to_the_documented_codes_however_deep() {
+        let dirty = LoopError::RepositoryState("uncommitted changes".into());
+        assert_eq!(code_of(&dirty.into()), REPOSITORY_STATE);
+        let worker = ClientError::Loop(LoopError::RepositoryState("moved".into()));
+        assert_eq!(code_of(&worker.into()), REPOSITORY_STATE);
+        let missing = ClientError::Loop(LoopError::Git(GitError::NotARepository("/x".into())));
+        assert_eq!(code_of(&missing.into()), REPOSITORY_STATE);
+        assert_eq!(
+            code_of(&ClientError::Spec(spec_error()).into()),
+            INVALID_TRACK
+        );
+        assert_eq!(code_of(&LoopError::NoCommit.into()), FAILURE);
+        assert_eq!(code_of(&ClientError::NoToken.into()), FAILURE);
+    }
+
+    #[test]
+    fn a_wrapper_that_shows_its_cause_is_rendered_once() {
+        let error: anyhow::Error = ClientError::Spec(spec_error()).into();
+        assert_eq!(
+            render(&error),
+            "failed to parse swarmlab.toml at line 3: unknown key"
+        );
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let error: anyhow::Error = ClientError::Start {
+            name: "worker-1".into(),
+            source: io,
+        }
+        .into();
+        assert_eq!(
+            render(&error),
+            "failed to start worker-1\n  caused by: no such file"
+        );
     }
 }
-
-impl std::error::Error for RepositoryState {}

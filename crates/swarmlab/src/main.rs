@@ -5,8 +5,6 @@ mod cli;
 mod command;
 mod exit;
 mod interrupt;
-mod session;
-mod swarm;
 mod tracks;
 
 use clap::Parser;

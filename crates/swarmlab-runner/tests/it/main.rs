@@ -3,9 +3,6 @@
 
 mod cancel;
 mod errors;
-mod eval_command;
-mod eval_logits;
-mod eval_tinygpt;
 mod exit;
 mod log_limit;
 mod memory;
@@ -18,5 +15,4 @@ mod sandbox_security;
 mod sandbox_selftest;
 mod support;
 mod timeout;
-mod tinygpt;
 mod tree;

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 pub fn check(dir: &Path) -> anyhow::Result<()> {
-    let spec = super::load_track(dir)?;
+    let spec = swarmlab_loop::load_track(dir)?;
     print!("{}", spec.describe());
     println!("ok: {} is a valid track", dir.display());
     Ok(())

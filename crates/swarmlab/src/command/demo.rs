@@ -3,20 +3,21 @@
 //! group, logging to a file), relays what they report, and shows the chain growing. Ctrl-C
 //! (or `--for`) stops the children with SIGTERM, exports the ledger and audits it.
 
-use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use swarmlab_client::identity::IdentityFile;
+use swarmlab_client::process::ClientProcess;
+use swarmlab_client::{pause, random_hex};
 use swarmlab_hub::{Hub, HubConfig, Server, SystemClock};
 use swarmlab_proto::{AddTrackRequest, NewIdea, Role};
 use tokio::sync::oneshot;
 
 use crate::cli::{DemoArgs, DemoTrack, SandboxMode, TrackName};
-use crate::swarm::identity::IdentityFile;
-use crate::swarm::{pause, random_hex};
+use crate::tracks;
 
 /// Ideas the demo seeds the queue with, so that workers have something to lease.
 const IDEAS: &[&str] = &[
@@ -24,8 +25,6 @@ const IDEAS: &[&str] = &[
     "warm up longer and raise the learning rate",
     "shallower and wider",
 ];
-/// How long children get to stop after SIGTERM before SIGKILL.
-const STOP_GRACE: Duration = Duration::from_secs(20);
 
 pub fn demo(args: &DemoArgs) -> anyhow::Result<i32> {
     let cancel = crate::interrupt::install();
@@ -64,7 +63,7 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<i32> {
     }));
 
     let repo = root.join("tracks").join(track.as_str());
-    super::init::write_track(track, &repo)?;
+    tracks::write(track, &repo)?;
     let admin = runtime.block_on(setup_hub(&hub, &url, &repo, &root))?;
     let name = track.as_str();
 
@@ -82,6 +81,7 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<i32> {
         );
     }
     let sandbox = args.sandbox;
+    let logs = root.join("logs");
     let mut children = Vec::new();
     for i in 1..=args.workers {
         let mut command = child();
@@ -94,7 +94,11 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<i32> {
                 .arg("--budget")
                 .arg(humantime::format_duration(budget).to_string());
         }
-        children.push(spawn(&format!("worker-{i}"), command, &root)?);
+        children.push(ClientProcess::spawn(
+            &format!("worker-{i}"),
+            command,
+            &logs,
+        )?);
     }
     let mut command = child();
     command.args(["verify", "--hub", &url]);
@@ -105,7 +109,7 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<i32> {
             .arg("--budget")
             .arg(humantime::format_duration(budget).to_string());
     }
-    children.push(spawn("verifier", command, &root)?);
+    children.push(ClientProcess::spawn("verifier", command, &logs)?);
 
     println!(
         "swarmlab demo: {} workers and a verifier on the {name} track",
@@ -148,19 +152,14 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<i32> {
         if args.commits.is_some_and(|n| seen > n as usize) {
             break;
         }
-        if children
-            .iter_mut()
-            .all(|c| c.child.try_wait().ok().flatten().is_some())
-        {
+        if children.iter_mut().all(ClientProcess::has_ended) {
             eprintln!("every child stopped; see {}/logs", root.display());
             break;
         }
     }
 
     println!("stopping the workers and the verifier...");
-    for child in &mut children {
-        stop(child);
-    }
+    children.iter_mut().for_each(ClientProcess::stop);
     let info = runtime.block_on(hub.track_info(name))?;
     let ledger = runtime.block_on(hub.ledger_text(name))?;
     let _ = stop_tx.send(());
@@ -255,69 +254,5 @@ fn sandbox_flag(mode: SandboxMode) -> &'static str {
         SandboxMode::On => "on",
         SandboxMode::Auto => "auto",
         SandboxMode::Off => "off",
-    }
-}
-
-/// A child process and the thread relaying its output.
-struct Running {
-    name: String,
-    child: Child,
-    relay: Option<std::thread::JoinHandle<()>>,
-}
-
-/// Starts a child in its own process group (Ctrl-C reaches only the demo, which then stops
-/// each child once), its output going to `logs/NAME.log` and its status lines to stdout.
-fn spawn(name: &str, mut command: Command, root: &Path) -> anyhow::Result<Running> {
-    use std::os::unix::process::CommandExt;
-    let log_path = root.join("logs").join(format!("{name}.log"));
-    let mut log = std::fs::File::create(&log_path)
-        .with_context(|| format!("failed to create {}", log_path.display()))?;
-    command
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .process_group(0);
-    let mut child = command
-        .spawn()
-        .with_context(|| format!("failed to start {name}"))?;
-    let stderr = child.stderr.take().expect("stderr is piped");
-    let label = name.to_string();
-    let relay = std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = writeln!(log, "{line}");
-            let shown = ["worker: ", "verifier: ", "error: ", "warning: "];
-            if shown.iter().any(|p| line.starts_with(p)) {
-                println!("  {label:>9} | {line}");
-            }
-        }
-    });
-    Ok(Running {
-        name: name.to_string(),
-        child,
-        relay: Some(relay),
-    })
-}
-
-/// SIGTERM to the child alone (it stops its own runs cleanly), a grace, then SIGKILL to its
-/// whole process group.
-fn stop(running: &mut Running) {
-    let pid = running.child.id() as i32;
-    // SAFETY: signalling our own child.
-    unsafe { libc::kill(pid, libc::SIGTERM) };
-    let deadline = Instant::now() + STOP_GRACE;
-    while Instant::now() < deadline {
-        if running.child.try_wait().ok().flatten().is_some() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    if running.child.try_wait().ok().flatten().is_none() {
-        eprintln!("{} ignored SIGTERM; killing it", running.name);
-        // SAFETY: as above.
-        unsafe { libc::kill(-pid, libc::SIGKILL) };
-        let _ = running.child.wait();
-    }
-    if let Some(relay) = running.relay.take() {
-        let _ = relay.join();
     }
 }

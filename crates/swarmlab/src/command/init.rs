@@ -1,11 +1,11 @@
 //! `swarmlab init [DIR] [--track NAME]`: write an embedded track into a new git repository.
 
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use anyhow::{bail, Context};
 use swarmlab_core::GitStore;
+use swarmlab_loop::load_track;
 
 use crate::cli::{InitArgs, TrackName};
 use crate::tracks;
@@ -28,10 +28,10 @@ pub fn init(args: &InitArgs) -> anyhow::Result<()> {
             );
         }
     }
-    write_track(args.track, dir)?;
+    tracks::write(args.track, dir)?;
     let files = tracks::files(args.track);
     let name = args.track.as_str();
-    let spec = super::load_track(dir)?;
+    let spec = load_track(dir)?;
     println!("created the {name} track in {}", dir.display());
     println!(
         "  {} files, metric {} ({})",
@@ -40,31 +40,6 @@ pub fn init(args: &InitArgs) -> anyhow::Result<()> {
         spec.metric.goal
     );
     println!("next: swarmlab run {}", dir.display());
-    Ok(())
-}
-
-/// Writes an embedded track into `dir` (new or empty) and commits it as a new repository.
-pub fn write_track(track: TrackName, dir: &Path) -> anyhow::Result<()> {
-    let files = tracks::files(track);
-    if files.is_empty() {
-        bail!("the {:?} track is not embedded in this build", track);
-    }
-    fs::create_dir_all(dir).with_context(|| format!("failed to create {}", dir.display()))?;
-    for file in files {
-        let path = dir.join(file.path);
-        if let Some(parent) = path.parent() {
-            fs::create_dir_all(parent)
-                .with_context(|| format!("failed to create {}", parent.display()))?;
-        }
-        fs::write(&path, file.content)
-            .with_context(|| format!("failed to write {}", path.display()))?;
-        if file.executable {
-            fs::set_permissions(&path, fs::Permissions::from_mode(0o755))
-                .with_context(|| format!("failed to make {} executable", path.display()))?;
-        }
-    }
-    let name = track.as_str();
-    GitStore::init(dir, &format!("{name}: the track as swarmlab init wrote it"))?;
     Ok(())
 }
 
@@ -102,7 +77,7 @@ fn place_into_clone(dir: &Path) -> anyhow::Result<()> {
         bail!("the autoresearch track is embedded as one swarmlab.toml");
     };
     write_spec(dir, spec.content)?;
-    super::load_track(dir)?;
+    load_track(dir)?;
     println!(
         "next: git add swarmlab.toml && git commit -m 'swarmlab track', then swarmlab run {}",
         dir.display()

@@ -1,18 +1,29 @@
-//! One module per subcommand: thin glue between the command line and the library crates.
+//! One module per subcommand: thin glue between the command line and the library crates
+//! (`swarmlab-loop`, `swarmlab-client`, `swarmlab-hub`). A subcommand module is a leaf: none
+//! imports another. What two of them share is here: the proposer the flags name.
 
 mod audit;
 mod check;
 mod demo;
 mod hub;
-pub mod init;
-pub mod report;
+mod init;
+mod report;
 mod run;
 mod sandbox;
 mod submit;
 mod verify;
 mod work;
 
-use crate::cli::{Cli, Command, SandboxCommand, TrackCommand};
+use anyhow::{bail, Context};
+use swarmlab_agent::sweep::Strategy;
+use swarmlab_agent::{
+    command, CommandProposer, OpenAiConfig, OpenAiProposer, Prices, Proposer, ScriptProposer,
+    SweepProposer,
+};
+use swarmlab_core::TrackSpec;
+use swarmlab_runner::Cancel;
+
+use crate::cli::{Cli, Command, ProposerArgs, ProposerName, SandboxCommand, TrackCommand};
 
 /// Runs a parsed command line and returns the exit code.
 pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
@@ -35,18 +46,55 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
     }
 }
 
-/// Loads a track and prints its warnings to stderr.
-pub fn load_track(dir: &std::path::Path) -> anyhow::Result<swarmlab_core::TrackSpec> {
-    match swarmlab_core::TrackSpec::load(dir) {
-        Ok((spec, warnings)) => {
-            warnings.iter().for_each(|w| eprintln!("warning: {w}"));
-            Ok(spec)
+/// Agent logs and prompts go here, inside the track (excluded from git).
+const AGENT_LOG_DIR: &str = ".swarmlab/agent";
+
+/// The proposer the flags name, logging into the track's agent folder.
+pub fn proposer(
+    args: &ProposerArgs,
+    spec: &TrackSpec,
+    cancel: &Cancel,
+) -> anyhow::Result<Box<dyn Proposer>> {
+    // Absolute, so that drafts made in the side worktree log beside the others.
+    let log_dir = std::path::absolute(spec.root.join(AGENT_LOG_DIR))
+        .with_context(|| format!("failed to resolve {}", spec.root.display()))?;
+    Ok(match args.name {
+        ProposerName::Sweep => Box::new(SweepProposer::new(Strategy::Evolution)),
+        ProposerName::Random => Box::new(SweepProposer::new(Strategy::Random)),
+        ProposerName::Script => {
+            Box::new(ScriptProposer::new(args.script.clone().unwrap_or_default()))
         }
-        Err(error) => {
-            if let swarmlab_core::SpecError::Invalid { warnings, .. } = &error {
-                warnings.iter().for_each(|w| eprintln!("warning: {w}"));
+        ProposerName::Command => {
+            let agent = args.agent.as_deref().unwrap_or_default();
+            let argv = match command::preset(agent) {
+                Some(argv) => argv,
+                None => command::split_words(agent)
+                    .with_context(|| format!("cannot read --agent `{agent}`"))?,
+            };
+            if argv.is_empty() {
+                bail!(
+                    "--agent is empty; name a preset ({}) or give a command line",
+                    command::PRESETS.join(", ")
+                );
             }
-            Err(error.into())
+            let proposer = CommandProposer::new(argv, &log_dir, args.agent_timeout)?
+                .with_cancel(cancel.clone())
+                .with_grace(spec.run.grace);
+            Box::new(proposer)
         }
-    }
+        ProposerName::Openai => {
+            let mut config = OpenAiConfig::new(args.model.clone().unwrap_or_default());
+            config.base_url = args.base_url.clone();
+            config.api_key_env = args.api_key_env.clone();
+            config.retries = args.api_retries;
+            config.log_dir = Some(log_dir);
+            if let (Some(input), Some(output)) = (args.price_in, args.price_out) {
+                config.prices = Some(Prices {
+                    input_per_million: input,
+                    output_per_million: output,
+                });
+            }
+            Box::new(OpenAiProposer::new(config)?)
+        }
+    })
 }

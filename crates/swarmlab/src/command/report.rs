@@ -1,16 +1,16 @@
 //! `swarmlab report [DIR]`: write progress.svg and summary.md from the results log, and with
 //! `--serve ADDR` serve the run's dashboard (the hub's pages over `results.jsonl`).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::Context;
-use swarmlab_core::report::{progress_svg, summary_markdown};
-use swarmlab_core::{Record, ResultsLog, TrackSpec};
+use swarmlab_core::{ResultsLog, TrackSpec};
+use swarmlab_loop::{load_track, report};
 
 use crate::cli::ReportArgs;
 
 pub fn report(args: &ReportArgs) -> anyhow::Result<()> {
-    let spec = super::load_track(&args.dir)?;
+    let spec = load_track(&args.dir)?;
     let branch = format!("swarmlab/{}", args.tag);
     let records: Vec<_> = ResultsLog::new(&args.dir, &spec.metric.name)
         .read()?
@@ -18,7 +18,7 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<()> {
         .filter(|r| r.branch == branch)
         .collect();
     let out = args.out.clone().unwrap_or_else(|| args.dir.clone());
-    let (svg, summary) = write(&spec, &branch, &records, &out)?;
+    let (svg, summary) = report::write(&spec, &branch, &records, &out)?;
     println!("{} experiments on {branch}", records.len());
     println!("wrote {}", svg.display());
     println!("wrote {}", summary.display());
@@ -67,28 +67,4 @@ fn serve(spec: &TrackSpec, dir: &Path, branch: &str, listen: &str) -> anyhow::Re
         .await?;
         anyhow::Ok(())
     })
-}
-
-/// Writes `progress.svg` and `summary.md` for one branch's records into `out`.
-pub fn write(
-    spec: &TrackSpec,
-    branch: &str,
-    records: &[Record],
-    out: &Path,
-) -> anyhow::Result<(PathBuf, PathBuf)> {
-    std::fs::create_dir_all(out).with_context(|| format!("failed to create {}", out.display()))?;
-    let title = format!("{} ({branch})", spec.name);
-    let svg = out.join("progress.svg");
-    std::fs::write(
-        &svg,
-        progress_svg(records, &spec.metric.name, spec.metric.goal, &title),
-    )
-    .with_context(|| format!("failed to write {}", svg.display()))?;
-    let summary = out.join("summary.md");
-    std::fs::write(
-        &summary,
-        summary_markdown(records, &spec.metric.name, spec.metric.goal, &title),
-    )
-    .with_context(|| format!("failed to write {}", summary.display()))?;
-    Ok((svg, summary))
 }

@@ -5,14 +5,14 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::Context;
+use swarmlab_client::client::HubClient;
+use swarmlab_client::identity::IdentityFile;
+use swarmlab_client::mirror::Mirror;
+use swarmlab_client::pause;
+use swarmlab_client::submission::Candidate;
 use swarmlab_proto::{SubmissionInfo, TrackInfo};
 
 use crate::cli::SubmitArgs;
-use crate::swarm::client::HubClient;
-use crate::swarm::identity::IdentityFile;
-use crate::swarm::mirror::Mirror;
-use crate::swarm::pause;
-use crate::swarm::submission::Candidate;
 
 pub fn submit(args: &SubmitArgs) -> anyhow::Result<i32> {
     let cancel = crate::interrupt::install();

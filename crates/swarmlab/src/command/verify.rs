@@ -1,13 +1,13 @@
-//! `swarmlab verify`: glue between the flags and [`crate::swarm::verifier`]. The sandbox's
+//! `swarmlab verify`: glue between the flags and [`swarmlab_client::verifier`]. The sandbox's
 //! self-test runs first and, unless the sandbox is off, a failing layer stops the verifier.
 
 use anyhow::Context;
+use swarmlab_client::verifier::{hardware_class, verify as run_verifier, VerifyOptions};
+use swarmlab_loop::Stop;
 use swarmlab_runner::sandbox::self_test;
 use swarmlab_runner::SandboxConfig;
 
 use crate::cli::{SandboxMode, VerifyArgs};
-use crate::session::Stop;
-use crate::swarm::verifier::{hardware_class, verify as run_verifier, VerifyOptions};
 
 pub fn verify(args: VerifyArgs) -> anyhow::Result<i32> {
     let cancel = crate::interrupt::install();

@@ -1,8 +1,9 @@
-//! `swarmlab work`: glue between the flags and [`crate::swarm::worker`].
+//! `swarmlab work`: glue between the flags and [`swarmlab_client::worker`].
+
+use swarmlab_client::worker::{work as run_worker, WorkOptions};
+use swarmlab_loop::Stop;
 
 use crate::cli::WorkArgs;
-use crate::session::Stop;
-use crate::swarm::worker::{work as run_worker, WorkOptions};
 
 pub fn work(args: WorkArgs) -> anyhow::Result<i32> {
     let cancel = crate::interrupt::install();
@@ -26,7 +27,7 @@ pub fn work(args: WorkArgs) -> anyhow::Result<i32> {
         experiments,
         budget,
         make_proposer: Box::new(move |spec| {
-            super::run::proposer(&proposer, spec, &proposer_cancel)
+            super::proposer(&proposer, spec, &proposer_cancel).map_err(Into::into)
         }),
     };
     Ok(match run_worker(options, cancel)? {

@@ -15,6 +15,7 @@ mod canaries;
 mod check;
 mod dashboard;
 mod failures;
+mod layering;
 mod pipeline;
 mod proposals;
 mod repository;

@@ -1,0 +1,55 @@
+//! [`Candidate`]: one commit on a chain commit, sent to the hub as a signed claim with a git
+//! bundle and the run's log. Shared by `swarmlab work` and `swarmlab submit`.
+
+use std::collections::BTreeMap;
+
+use swarmlab_proto::{signing, Claim, SigningKey, SubmissionInfo, SubmitRequest};
+
+use crate::client::HubClient;
+use crate::mirror::Mirror;
+use crate::{random_hex, ClientError};
+
+/// The most of a run log a submission carries (its tail).
+const MAX_LOG_BYTES: usize = 1 << 20;
+
+pub struct Candidate<'a> {
+    pub track: &'a str,
+    /// A commit of the track's chain (its head, or a recent one).
+    pub parent: &'a str,
+    /// A child of `parent` in the mirror.
+    pub commit: &'a str,
+    /// What the submitter measured: a hint for scheduling, never the score.
+    pub metrics: BTreeMap<String, f64>,
+    pub idea_id: Option<i64>,
+    pub log: &'a [u8],
+}
+
+impl Candidate<'_> {
+    /// Bundles, signs and sends it; a refusal (over quota, invalid) is the hub's answer.
+    pub fn submit(
+        &self,
+        client: &HubClient,
+        mirror: &Mirror,
+        key: &SigningKey,
+        worker_id: &str,
+    ) -> Result<SubmissionInfo, ClientError> {
+        let bundle = mirror.bundle(self.commit, self.parent)?;
+        let claim = Claim {
+            track: self.track.to_string(),
+            parent: self.parent.to_string(),
+            commit: self.commit.to_string(),
+            metrics: self.metrics.clone(),
+            idea_id: self.idea_id,
+            worker_id: worker_id.to_string(),
+            nonce: random_hex::<16>()?,
+        };
+        let log = &self.log[self.log.len().saturating_sub(MAX_LOG_BYTES)..];
+        let request = SubmitRequest {
+            signature: signing::sign(key, &claim.signed_bytes()),
+            claim,
+            bundle: base64::Engine::encode(&base64::engine::general_purpose::STANDARD, bundle),
+            log: String::from_utf8_lossy(log).into_owned(),
+        };
+        Ok(client.post(&format!("tracks/{}/submissions", self.track), &request)?)
+    }
+}

@@ -1,0 +1,295 @@
+//! `swarmlab work`: the local loop, attached to a hub. The worker syncs the track's verified
+//! head, leases an idea, runs experiments against its own measurement of the head, and
+//! submits a signed candidate whenever one beats it. When the head moves it starts over on
+//! the new head. Hub faults are waited out with backoff; nothing local is lost meanwhile.
+//!
+//! The worker never decides what counts: the hub's verifiers do. Its claim is a hint.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use swarmlab_core::{Record, TrackSpec};
+use swarmlab_loop::{Limits, Session, Stop};
+use swarmlab_proto::{IdeaInfo, LeaseDeadline, SubmissionInfo, TrackInfo};
+use swarmlab_runner::Cancel;
+
+use crate::client::{HubClient, HubError};
+use crate::identity::IdentityFile;
+use crate::mirror::Mirror;
+use crate::submission::Candidate;
+use crate::{pause, short, ClientError, ProposerError};
+
+/// Experiments spent on one leased idea before it is marked done and another is leased.
+const EXPERIMENTS_PER_IDEA: u64 = 10;
+
+/// Builds the proposer for a round, from the spec of the head it works on.
+pub type MakeProposer =
+    Box<dyn Fn(&TrackSpec) -> Result<Box<dyn swarmlab_agent::Proposer>, ProposerError>>;
+
+/// What `swarmlab work` was asked to do.
+pub struct WorkOptions {
+    pub hub: String,
+    pub track: String,
+    pub dir: PathBuf,
+    pub name: String,
+    pub seed: u64,
+    /// Stop after this many experiments (baselines not counted); `None`: never.
+    pub experiments: Option<u64>,
+    pub budget: Option<Duration>,
+    pub make_proposer: MakeProposer,
+}
+
+/// One head of the chain being worked on.
+struct Round {
+    head: String,
+    session: Session,
+    idea: Option<IdeaInfo>,
+    /// Experiments run in this round on the current idea.
+    on_idea: u64,
+    /// The best commit already submitted in this round.
+    submitted: Option<String>,
+    /// The submission of this round still waiting for its verdict.
+    pending: Option<i64>,
+}
+
+pub fn work(options: WorkOptions, cancel: Cancel) -> Result<Stop, ClientError> {
+    let anonymous = HubClient::new(&options.hub, None, cancel.clone());
+    let identity = IdentityFile::worker(&options.dir, &options.hub, &options.name, &anonymous)?;
+    let (token, worker_id) = identity.credentials()?;
+    let key = identity.key()?;
+    let client = anonymous.with_token(token);
+    let mirror = Mirror::open_or_init(&options.dir.join("track"))?;
+    eprintln!(
+        "worker {} ({worker_id}) on {} at {}",
+        options.name, options.track, options.hub
+    );
+    let mut round: Option<Round> = None;
+    let mut following: Vec<i64> = Vec::new();
+    let mut done = 0u64;
+    loop {
+        if cancel.is_cancelled() {
+            return Ok(Stop::Interrupted);
+        }
+        if options.experiments.is_some_and(|n| done >= n) {
+            return Ok(Stop::Limit);
+        }
+        let track: TrackInfo = match client.get(&format!("tracks/{}", options.track)) {
+            Ok(t) => t,
+            Err(HubError::Interrupted) => return Ok(Stop::Interrupted),
+            Err(e) => return Err(e.into()),
+        };
+        follow(&client, &mut following);
+        if round.as_ref().is_none_or(|r| r.head != track.head) {
+            if let Some(old) = round.take() {
+                eprintln!(
+                    "worker: the head moved {} → {} (chain length {})",
+                    short(&old.head),
+                    short(&track.head),
+                    track.chain.len()
+                );
+            }
+            round = Some(start_round(&options, &client, &mirror, &track, &cancel)?);
+        }
+        let r = round.as_mut().expect("a round was just started");
+        let stop = r.session.run(Limits {
+            experiments: Some(1),
+            duration: None,
+        })?;
+        match stop {
+            Stop::Interrupted => return Ok(Stop::Interrupted),
+            Stop::NothingToPropose => {
+                eprintln!("worker: nothing left to propose on this head; waiting for it to move");
+                if pause(&cancel, Duration::from_secs(5)) {
+                    return Ok(Stop::Interrupted);
+                }
+                continue;
+            }
+            Stop::Limit => {}
+        }
+        done += 1;
+        r.on_idea += 1;
+        // One submission in flight per worker: an improvement found meanwhile waits for its
+        // verdict and is offered then, so the verifiers see the best, not every step to it.
+        let waiting = r.pending.is_some_and(|id| following.contains(&id));
+        let best = r.session.best().cloned();
+        if let Some(best) = best.filter(|b| b.index > 0 && !waiting) {
+            if r.submitted.as_ref() != Some(&best.commit) {
+                match submit(&options, &client, &mirror, &key, &worker_id, r, &best) {
+                    Ok(Some(info)) => {
+                        r.submitted = Some(best.commit.clone());
+                        r.pending = Some(info.id);
+                        following.push(info.id);
+                        // The hub marks an idea done when a submission tries it.
+                        if r.idea.take().is_some() {
+                            lease_idea(&options, &client, r);
+                        }
+                    }
+                    Ok(None) => {}
+                    Err(e) if e.is_interrupted() => return Ok(Stop::Interrupted),
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        keep_idea(&options, &client, r);
+    }
+}
+
+/// Syncs the head, checks it out and opens a session on a branch of its own.
+fn start_round(
+    options: &WorkOptions,
+    client: &HubClient,
+    mirror: &Mirror,
+    track: &TrackInfo,
+    cancel: &Cancel,
+) -> Result<Round, ClientError> {
+    if !mirror.has(&track.head) {
+        let bundle = client.get_bytes(&format!("tracks/{}/bundle", options.track))?;
+        mirror.import(&bundle)?;
+        if !mirror.has(&track.head) {
+            return Err(ClientError::HeadMissing(track.head.clone()));
+        }
+    }
+    mirror
+        .git()
+        .run(&["checkout", "--quiet", "--detach", &track.head])
+        .map_err(ClientError::Checkout)?;
+    let mut spec = swarmlab_loop::load_track(mirror.root())?;
+    if let Some(budget) = options.budget {
+        spec.override_budget(budget);
+    }
+    let proposer = (options.make_proposer)(&spec).map_err(ClientError::Proposer)?;
+    let tag = format!("hub-{}-{}", track.chain.len(), short(&track.head));
+    let mut session = Session::open(spec, &tag, options.seed, proposer, cancel.clone())?;
+    session.setup()?;
+    let mut round = Round {
+        head: track.head.clone(),
+        session,
+        idea: None,
+        on_idea: 0,
+        submitted: None,
+        pending: None,
+    };
+    lease_idea(options, client, &mut round);
+    Ok(round)
+}
+
+fn lease_idea(options: &WorkOptions, client: &HubClient, round: &mut Round) {
+    let leased: Result<Option<IdeaInfo>, _> = client.post(
+        &format!("tracks/{}/ideas/lease", options.track),
+        &serde_json::json!({}),
+    );
+    match leased {
+        Ok(Some(idea)) => {
+            eprintln!("worker: leased idea #{}: {}", idea.id, idea.text);
+            round.session.set_idea(Some(idea.text.clone()));
+            round.idea = Some(idea);
+        }
+        Ok(None) => round.session.set_idea(None),
+        Err(e) => eprintln!("worker: no idea leased: {e}"),
+    }
+    round.on_idea = 0;
+}
+
+/// Heartbeats the leased idea, or marks it done after its share of experiments.
+fn keep_idea(options: &WorkOptions, client: &HubClient, round: &mut Round) {
+    let Some(idea) = round.idea.clone() else {
+        return;
+    };
+    if round.on_idea >= EXPERIMENTS_PER_IDEA {
+        let _: Result<IdeaInfo, _> =
+            client.post(&format!("ideas/{}/done", idea.id), &serde_json::json!({}));
+        round.idea = None;
+        lease_idea(options, client, round);
+        return;
+    }
+    let beat: Result<LeaseDeadline, _> = client.post(
+        &format!("ideas/{}/heartbeat", idea.id),
+        &serde_json::json!({}),
+    );
+    if let Err(e) = beat {
+        eprintln!("worker: lost the lease on idea #{}: {e}", idea.id);
+        round.idea = None;
+        round.session.set_idea(None);
+    }
+}
+
+/// Submits `best` as one commit on the head. `None` when the hub is not taking it now
+/// (over quota): the next improvement will be offered again.
+fn submit(
+    options: &WorkOptions,
+    client: &HubClient,
+    mirror: &Mirror,
+    key: &swarmlab_proto::SigningKey,
+    worker_id: &str,
+    round: &Round,
+    best: &Record,
+) -> Result<Option<SubmissionInfo>, ClientError> {
+    let spec = round.session.spec();
+    let commit = mirror.squash(&best.commit, &round.head, &best.description)?;
+    let mut metrics = BTreeMap::new();
+    if let Some(value) = best.metric {
+        metrics.insert(spec.metric.name.clone(), value);
+    }
+    let log = std::fs::read(spec.root.join(&best.log)).unwrap_or_default();
+    let candidate = Candidate {
+        track: &options.track,
+        parent: &round.head,
+        commit: &commit,
+        metrics,
+        idea_id: round.idea.as_ref().map(|i| i.id),
+        log: &log,
+    };
+    let baseline = round.session.baseline_metric();
+    match candidate.submit(client, mirror, key, worker_id) {
+        Ok(info) => {
+            eprintln!(
+                "worker: submitted #{} {} ({} {} vs {} on the head): {}{}",
+                info.id,
+                short(&commit),
+                spec.metric.name,
+                fmt_metric(best.metric),
+                fmt_metric(baseline),
+                info.status,
+                info.reason
+                    .as_deref()
+                    .map(|r| format!(" ({r})"))
+                    .unwrap_or_default()
+            );
+            Ok(Some(info))
+        }
+        Err(ClientError::Hub(e)) if e.code() == Some("quota") => {
+            eprintln!(
+                "worker: over quota, {} waits for earlier verdicts",
+                short(&commit)
+            );
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Prints the verdicts of followed submissions as they arrive.
+fn follow(client: &HubClient, following: &mut Vec<i64>) {
+    following.retain(
+        |id| match client.get::<SubmissionInfo>(&format!("submissions/{id}")) {
+            Ok(info) if matches!(info.status.as_str(), "accepted" | "rejected" | "invalid") => {
+                eprintln!(
+                    "worker: submission #{id} {}{}",
+                    info.status,
+                    info.reason
+                        .as_deref()
+                        .map(|r| format!(" ({r})"))
+                        .unwrap_or_default()
+                );
+                false
+            }
+            Ok(_) => true,
+            Err(_) => false,
+        },
+    );
+}
+
+fn fmt_metric(value: Option<f64>) -> String {
+    value.map_or_else(|| "?".into(), |v| format!("{v:.6}"))
+}

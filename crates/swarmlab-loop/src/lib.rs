@@ -1,0 +1,32 @@
+//! The local loop (`swarmlab run`, and each round of `swarmlab work`): baseline first, then
+//! propose → check the change → commit → run → keep or reset → log, with pipelining through a
+//! side worktree and recovery of whatever a killed session left behind.
+//!
+//! - [`Session`] is the loop on one track and branch (`session.rs`; entering the branch and
+//!   repairing it in `session/recovery.rs`, the closing lines in `session/summary.rs`).
+//! - `draft` asks the proposer for a change and judges what it touched;
+//!   `worktree` drafts the next change in a side worktree while an experiment runs.
+//! - [`measure`] runs one experiment through the runner and is the only place where a run
+//!   becomes a status; `pending` is the journal of the experiment in flight.
+//! - [`report`] writes `progress.svg` and `summary.md`; [`load_track`] reads a track's spec.
+//! - [`LoopError`] is every failure of the loop itself (a failed experiment is a record);
+//!   exit codes are the binary's to decide.
+//!
+//! It needs no server: it depends on core, runner and agent, never on the hub or its clients
+//! (`swarmlab-client` builds on it, not the other way round), and it never parses a command
+//! line.
+
+mod draft;
+mod error;
+mod measure;
+mod pending;
+pub mod report;
+mod session;
+mod status;
+mod track;
+mod worktree;
+
+pub use error::{one_line, LoopError};
+pub use measure::{measure, Measurement};
+pub use session::{Limits, Session, Stop};
+pub use track::load_track;

@@ -1,0 +1,621 @@
+//! The local loop on one track: baseline first, then propose → commit → run → keep or
+//! reset → log, until a limit or Ctrl-C. The harness owns this loop, not the proposer.
+//!
+//! State lives in git (branch `swarmlab/<tag>`, whose tip is always the best kept commit),
+//! in the results log, and in a journal of the experiment in flight; a new session repairs
+//! whatever a killed one left behind. This module never spawns the experiment itself (that
+//! is `measure`'s job, through the runner) and never edits track files (the proposer's).
+
+mod recovery;
+mod summary;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant, SystemTime};
+
+use swarmlab_agent::Proposer;
+use swarmlab_core::results::{JSONL_FILE, TSV_FILE};
+use swarmlab_core::spec::format_duration;
+use swarmlab_core::{GitStore, Record, ResultsLog, Status, TrackSpec};
+use swarmlab_runner::{Cancel, Ending, Exit, RunSpec};
+
+use crate::draft::{draft, Draft, Request};
+use crate::measure::{build, measure, Measurement};
+use crate::pending::Pending;
+use crate::status::{Counts, StatusLine};
+use crate::worktree::{adopt, Prepared, Worktree};
+use crate::{one_line, LoopError};
+
+/// Where swarmlab keeps run logs and its journal, inside the track (excluded from git).
+const STATE_DIR: &str = ".swarmlab";
+/// Proposals in a row that change nothing before the loop gives up.
+const MAX_EMPTY_PROPOSALS: u32 = 5;
+
+/// When to stop starting experiments.
+pub struct Limits {
+    pub experiments: Option<u64>,
+    pub duration: Option<Duration>,
+}
+
+/// Why the loop ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    Limit,
+    Interrupted,
+    NothingToPropose,
+}
+
+/// One `swarmlab run` on one track and branch.
+pub struct Session {
+    spec: TrackSpec,
+    git: GitStore,
+    log: ResultsLog,
+    tag: String,
+    branch: String,
+    seed: u64,
+    proposer: Box<dyn Proposer>,
+    cancel: Cancel,
+    records: Vec<Record>,
+    idea: Option<String>,
+    /// The side worktree where the next change is drafted while an experiment runs.
+    worktree: Option<Worktree>,
+    counts: Counts,
+    status: StatusLine,
+}
+
+impl Session {
+    /// Opens the track's repository on `swarmlab/<tag>`, repairing what a killed session
+    /// left behind and refusing to touch uncommitted work.
+    pub fn open(
+        spec: TrackSpec,
+        tag: &str,
+        seed: u64,
+        proposer: Box<dyn Proposer>,
+        cancel: Cancel,
+    ) -> Result<Session, LoopError> {
+        if tag.is_empty()
+            || tag.contains(|c: char| c.is_whitespace() || "~^:?*[\\".contains(c))
+            || tag.contains("..")
+        {
+            return Err(LoopError::Tag(tag.to_string()));
+        }
+        let git = GitStore::open(&spec.root)?;
+        git.exclude(&[
+            TSV_FILE,
+            JSONL_FILE,
+            "/.swarmlab/",
+            "/progress.svg",
+            "/summary.md",
+        ])?;
+        let branch = format!("swarmlab/{tag}");
+        let log = ResultsLog::new(&spec.root, &spec.metric.name);
+        let records: Vec<Record> = log
+            .read()?
+            .into_iter()
+            .filter(|r| r.branch == branch)
+            .collect();
+        let mut counts = Counts::default();
+        records.iter().for_each(|r| counts.add(r.status));
+        let mut session = Session {
+            spec,
+            git,
+            log,
+            tag: tag.to_string(),
+            branch,
+            seed,
+            proposer,
+            cancel,
+            records,
+            idea: None,
+            worktree: None,
+            counts,
+            status: StatusLine::new(),
+        };
+        session.enter_branch()?;
+        Ok(session)
+    }
+
+    /// Drafts the next change in a side worktree while each experiment runs.
+    pub fn enable_pipeline(&mut self) -> Result<(), LoopError> {
+        let head = self.head()?;
+        self.worktree = Some(Worktree::open(&self.git, STATE_DIR, &self.tag, &head)?);
+        Ok(())
+    }
+
+    /// An idea handed to every proposal (`swarmlab run --idea`).
+    pub fn set_idea(&mut self, idea: Option<String>) {
+        self.idea = idea;
+    }
+
+    /// Runs the track's setup step (e.g. a release build) once, with its own timeout.
+    pub fn setup(&mut self) -> Result<(), LoopError> {
+        let Some(command) = self.spec.run.setup.clone() else {
+            return Ok(());
+        };
+        let log_path = self.state_dir().join("setup.log");
+        let mut run = RunSpec::new(
+            command.clone(),
+            &self.spec.root,
+            &log_path,
+            self.spec.run.setup_timeout,
+        );
+        run.env = self.spec.build_env(self.experiment_seed(0));
+        let shown = command.join(" ");
+        self.status
+            .say(&format!("setup: {shown} (log: {})", log_path.display()));
+        let live = std::io::IsTerminal::is_terminal(&std::io::stderr());
+        let mut last_report = Duration::ZERO;
+        let status = &mut self.status;
+        let outcome = swarmlab_runner::run(&run, &self.cancel, &mut |tick| {
+            if live {
+                status.progress(
+                    0,
+                    &format!("setup: {shown}"),
+                    tick.elapsed,
+                    &format_duration(run.timeout),
+                    None,
+                    Counts::default(),
+                );
+            } else if tick.elapsed >= last_report + Duration::from_secs(30) {
+                last_report = tick.elapsed;
+                status.say(&format!(
+                    "setup: still running after {}",
+                    format_duration(Duration::from_secs(tick.elapsed.as_secs()))
+                ));
+            }
+        })?;
+        let wall = format!("{:.1}s", outcome.wall.as_secs_f64());
+        match outcome.ending {
+            Ending::Exited(Exit::Code(0)) => {
+                self.status.say(&format!("setup: done in {wall}"));
+                Ok(())
+            }
+            Ending::Interrupted => Err(LoopError::SetupInterrupted),
+            ending => {
+                let tail = swarmlab_runner::tail(&log_path, 2000).unwrap_or_default();
+                Err(LoopError::SetupFailed {
+                    command: shown,
+                    ending,
+                    wall: outcome.wall,
+                    log: log_path,
+                    tail: tail.trim_end().to_string(),
+                })
+            }
+        }
+    }
+
+    /// The loop. Runs the baseline when this branch has no kept experiment yet.
+    pub fn run(&mut self, limits: Limits) -> Result<Stop, LoopError> {
+        let started = Instant::now();
+        let mut prepared = None;
+        if self.best_record().is_none() {
+            match self.baseline(limits.experiments != Some(0))? {
+                Ok(next) => prepared = next,
+                Err(stop) => return Ok(stop),
+            }
+        }
+        let mut done = 0u64;
+        let mut empty = 0u32;
+        loop {
+            if self.cancel.is_cancelled() {
+                return Ok(Stop::Interrupted);
+            }
+            if limits.experiments.is_some_and(|n| done >= n)
+                || limits.duration.is_some_and(|d| started.elapsed() >= d)
+            {
+                return Ok(Stop::Limit);
+            }
+            // Draft a next change only when a next experiment may follow.
+            let more = limits.experiments.is_none_or(|n| done + 1 < n);
+            let (outcome, next) = self.experiment(prepared.take(), more, empty)?;
+            prepared = next;
+            match outcome {
+                Some(record) if record.status == Status::Interrupted => {
+                    return Ok(Stop::Interrupted)
+                }
+                Some(_) => {
+                    done += 1;
+                    empty = 0;
+                }
+                None => {
+                    empty += 1;
+                    if empty >= MAX_EMPTY_PROPOSALS {
+                        self.status.say(&format!(
+                            "stopping: {MAX_EMPTY_PROPOSALS} proposals in a row were skipped (see the reasons above)"
+                        ));
+                        return Ok(Stop::NothingToPropose);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Runs the baseline (and, when pipelining, drafts experiment 1 meanwhile).
+    fn baseline(&mut self, draft_next: bool) -> Result<Result<Option<Prepared>, Stop>, LoopError> {
+        let index = self.next_index();
+        let head = self.head()?;
+        self.status.say(&format!(
+            "baseline: running {} at {}",
+            self.spec.name,
+            short(&head)
+        ));
+        let pending = self.journal(index, &head)?;
+        let (measurement, prepared) = self.measure_and_prepare(
+            index,
+            "baseline",
+            &pending.marker,
+            draft_next.then_some(head.as_str()),
+        )?;
+        let status = measurement.failure.unwrap_or(Status::Keep);
+        let record = Record {
+            status,
+            description: "baseline".into(),
+            ..self.measured_record(index, &head, &head, "baseline", &measurement)
+        };
+        let log = record.log.clone();
+        self.finish(record, &Pending::path(&self.spec.root, &self.tag))?;
+        match status {
+            Status::Keep => Ok(Ok(prepared)),
+            Status::Interrupted => Ok(Err(Stop::Interrupted)),
+            failure => Err(LoopError::BaselineFailed {
+                status: failure,
+                log: self.spec.root.join(log),
+            }),
+        }
+    }
+
+    /// One experiment, started from `prepared` when the side worktree drafted it. Returns
+    /// its record (`None` when there was nothing to run: no proposal, a duplicate, or Ctrl-C
+    /// while proposing) and, when pipelining, the draft of the next one.
+    /// `attempt` counts the proposals skipped in a row before this one: a proposer seeded by
+    /// (seed, index) alone would repeat a skipped duplicate forever.
+    fn experiment(
+        &mut self,
+        prepared: Option<Prepared>,
+        draft_next: bool,
+        attempt: u32,
+    ) -> Result<(Option<Record>, Option<Prepared>), LoopError> {
+        let index = self.next_index();
+        let best = self.best_record().expect("the baseline ran").clone();
+        let pending_path = Pending::path(&self.spec.root, &self.tag);
+        let pending = self.journal(index, &best.commit)?;
+        let adopted = match prepared {
+            Some(prepared) => {
+                let adopted = adopt(&self.git, prepared, &best.commit)?;
+                if adopted.is_none() {
+                    self.status.say(&format!(
+                        "#{index} the draft no longer applies on {}; proposing again",
+                        short(&best.commit)
+                    ));
+                }
+                adopted
+            }
+            None => None,
+        };
+        let drafted = match adopted {
+            Some(drafted) => drafted,
+            None => {
+                let request = Request {
+                    spec: &self.spec,
+                    history: &self.records,
+                    index,
+                    seed: retry_seed(self.seed, attempt),
+                    idea: self.idea.as_deref(),
+                    best_commit: &best.commit,
+                    cancel: &self.cancel,
+                };
+                draft(&self.git, &mut *self.proposer, &request)?
+            }
+        };
+        let (description, touched, usage) = match drafted {
+            Draft::Skip(reason) => {
+                Pending::clear(&pending_path)?;
+                self.status.say(&format!("#{index} skipped: {reason}"));
+                return Ok((None, None));
+            }
+            Draft::Invalid {
+                description,
+                note,
+                usage,
+            } => {
+                let record = Record {
+                    status: Status::Invalid,
+                    description,
+                    note: Some(note),
+                    usage,
+                    ..self.blank_record(index, &best.commit)
+                };
+                return Ok((Some(self.finish(record, &pending_path)?), None));
+            }
+            Draft::Ready {
+                description,
+                touched,
+                usage,
+            } => (description, touched, usage),
+        };
+
+        let proposer = self.proposer.name().to_string();
+        let message = format!("{description}\n\nswarmlab experiment {index} ({proposer})");
+        let commit = self.git.commit_paths(&touched, &message)?;
+        let hash =
+            swarmlab_agent::memory::normalised_diff_hash(&self.git.diff(&best.commit, &commit)?);
+        if let Some(earlier) = swarmlab_agent::memory::already_tried(&self.records, hash) {
+            let earlier = earlier.index;
+            self.undo(&best.commit, &touched)?;
+            Pending::clear(&pending_path)?;
+            self.status.say(&format!(
+                "#{index} skipped: the same change as experiment #{earlier}"
+            ));
+            return Ok((None, None));
+        }
+        let (measurement, next) = self.measure_and_prepare(
+            index,
+            &description,
+            &pending.marker,
+            draft_next.then_some(best.commit.as_str()),
+        )?;
+        let status = match (measurement.failure, measurement.metric()) {
+            (Some(failure), _) => failure,
+            (None, Some(value))
+                if best
+                    .metric
+                    .is_none_or(|b| self.spec.metric.goal.improves(value, b)) =>
+            {
+                Status::Keep
+            }
+            (None, _) => Status::Discard,
+        };
+        if status != Status::Keep {
+            self.undo(&best.commit, &touched)?;
+            self.git.keep_ref(
+                &format!("refs/swarmlab/{}/discarded/{index}", self.tag),
+                &commit,
+            )?;
+        }
+        let mut record = Record {
+            status,
+            description,
+            diff: self.git.diff_stat(&best.commit, &commit)?,
+            diff_hash: Some(swarmlab_agent::memory::diff_hash_hex(hash)),
+            usage,
+            ..self.measured_record(index, &commit, &best.commit, &proposer, &measurement)
+        };
+        if status == Status::Interrupted {
+            record.note = Some("stopped by the user while running; the change was dropped".into());
+        }
+        Ok((Some(self.finish(record, &pending_path)?), next))
+    }
+
+    /// Runs experiment `index`; when pipelining and given `draft_from`, drafts the next change
+    /// from that commit in the side worktree at the same time.
+    fn measure_and_prepare(
+        &mut self,
+        index: u64,
+        description: &str,
+        marker: &str,
+        draft_from: Option<&str>,
+    ) -> Result<(Measurement, Option<Prepared>), LoopError> {
+        let seed = self.experiment_seed(index);
+        let run_dir = self.run_dir(index);
+        let budget = self.spec.run.budget.to_string();
+        let best_metric = self.best_record().and_then(|r| r.metric);
+        let counts = self.counts;
+        let request = draft_from.map(|best| Request {
+            spec: &self.spec,
+            history: &self.records,
+            index: index + 1,
+            seed: self.seed,
+            idea: self.idea.as_deref(),
+            best_commit: best,
+            cancel: &self.cancel,
+        });
+        let proposer = &mut *self.proposer;
+        let status = &mut self.status;
+        let (spec, cancel, worktree) = (&self.spec, &self.cancel, self.worktree.as_ref());
+        let (measurement, prepared) = std::thread::scope(|scope| {
+            let drafting = worktree.zip(request.as_ref()).map(|(worktree, request)| {
+                scope.spawn(move || worktree.prepare(proposer, request))
+            });
+            let measurement = match build(spec, seed, &run_dir, cancel) {
+                Ok(None) => measure(spec, seed, marker, &run_dir, None, cancel, &mut |tick| {
+                    status.progress(
+                        index,
+                        description,
+                        tick.elapsed,
+                        &budget,
+                        best_metric,
+                        counts,
+                    );
+                }),
+                built => built.map(|failed| failed.expect("a build that did not pass")),
+            };
+            (measurement, drafting.map(|d| d.join()))
+        });
+        let prepared = match prepared {
+            None => None,
+            Some(Ok(Ok(prepared))) => Some(prepared),
+            Some(Ok(Err(e))) => {
+                self.status.say(&format!(
+                    "#{} drafting in the side worktree failed: {}",
+                    index + 1,
+                    one_line(&e)
+                ));
+                None
+            }
+            Some(Err(_)) => return Err(LoopError::ProposerPanicked(index + 1)),
+        };
+        Ok((measurement?, prepared))
+    }
+
+    /// Writes the journal of the experiment about to start, with a fresh process marker.
+    fn journal(&self, index: u64, parent: &str) -> Result<Pending, LoopError> {
+        let nanos = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        let pending = Pending {
+            index,
+            parent: parent.to_string(),
+            started_at: now(),
+            marker: format!("{}-{index}-{}-{nanos}", self.tag, std::process::id()),
+        };
+        pending.write(&Pending::path(&self.spec.root, &self.tag))?;
+        Ok(pending)
+    }
+
+    /// Logs a finished experiment and clears the journal.
+    fn finish(
+        &mut self,
+        record: Record,
+        pending_path: &std::path::Path,
+    ) -> Result<Record, LoopError> {
+        self.append(record.clone())?;
+        Pending::clear(pending_path)?;
+        Ok(record)
+    }
+
+    fn append(&mut self, record: Record) -> Result<(), LoopError> {
+        self.log.append(&record)?;
+        self.counts.add(record.status);
+        let best_before = self.best_record().and_then(|r| r.metric);
+        let best = match (record.status, record.metric) {
+            (Status::Keep, Some(m)) => Some(m),
+            _ => best_before,
+        };
+        self.status.finished(&record, &self.spec.metric.name, best);
+        self.records.push(record);
+        Ok(())
+    }
+
+    /// Puts the tree back at `best` after a proposal that will not run.
+    fn undo(&self, best: &str, touched: &[String]) -> Result<(), LoopError> {
+        self.git.reset_hard(best)?;
+        self.git.clean(touched)?;
+        Ok(())
+    }
+
+    fn measured_record(
+        &self,
+        index: u64,
+        commit: &str,
+        parent: &str,
+        proposer: &str,
+        m: &Measurement,
+    ) -> Record {
+        let memory_gb = match self
+            .spec
+            .metric
+            .memory
+            .as_ref()
+            .and_then(|k| m.reading.all.get(k))
+        {
+            Some(mb) if mb.is_finite() => mb / 1024.0,
+            _ => m.outcome.peak_rss_bytes as f64 / (1u64 << 30) as f64,
+        };
+        Record {
+            commit: commit.to_string(),
+            proposer: proposer.to_string(),
+            metric: m.metric(),
+            metrics: m
+                .reading
+                .all
+                .iter()
+                .filter(|(_, v)| v.is_finite())
+                .map(|(k, v)| (k.clone(), *v))
+                .collect(),
+            memory_gb,
+            peak_rss_bytes: m.outcome.peak_rss_bytes,
+            wall_seconds: m.outcome.wall.as_secs_f64(),
+            exit: m.exit_text(),
+            log: format!("{}/run.log", self.run_dir_relative(index)),
+            note: m.note.clone(),
+            ..self.blank_record(index, parent)
+        }
+    }
+
+    fn blank_record(&self, index: u64, parent: &str) -> Record {
+        Record {
+            index,
+            branch: self.branch.clone(),
+            commit: parent.to_string(),
+            parent: parent.to_string(),
+            status: Status::Invalid,
+            description: String::new(),
+            proposer: self.proposer.name().to_string(),
+            metric: None,
+            metrics: Default::default(),
+            memory_gb: 0.0,
+            peak_rss_bytes: 0,
+            wall_seconds: 0.0,
+            exit: String::new(),
+            seed: self.experiment_seed(index),
+            diff: Default::default(),
+            log: String::new(),
+            started_at: now(),
+            note: None,
+            diff_hash: None,
+            usage: None,
+        }
+    }
+
+    /// The seed an experiment runs with: the track's fixed one, or one per experiment
+    /// derived from the session seed (kept below 2^31 for programs with small seeds).
+    fn experiment_seed(&self, index: u64) -> u64 {
+        self.spec.run.seed.unwrap_or_else(|| {
+            swarmlab_agent::Rng::for_experiment(self.seed, index).next_u64() % (1 << 31)
+        })
+    }
+
+    fn best_record(&self) -> Option<&Record> {
+        self.records.iter().rev().find(|r| r.status == Status::Keep)
+    }
+
+    /// The best kept record of this branch (the baseline until something beats it).
+    pub fn best(&self) -> Option<&Record> {
+        self.best_record()
+    }
+
+    /// The metric this branch's baseline measured.
+    pub fn baseline_metric(&self) -> Option<f64> {
+        self.records
+            .iter()
+            .find(|r| r.index == 0)
+            .and_then(|r| r.metric)
+    }
+
+    pub fn spec(&self) -> &TrackSpec {
+        &self.spec
+    }
+
+    fn next_index(&self) -> u64 {
+        self.records.iter().map(|r| r.index + 1).max().unwrap_or(0)
+    }
+
+    fn head(&self) -> Result<String, LoopError> {
+        self.git.resolve("HEAD")?.ok_or(LoopError::NoCommit)
+    }
+
+    fn state_dir(&self) -> PathBuf {
+        self.spec.root.join(STATE_DIR)
+    }
+
+    fn run_dir_relative(&self, index: u64) -> String {
+        format!("{STATE_DIR}/runs/{}/{index}", self.tag)
+    }
+
+    fn run_dir(&self, index: u64) -> PathBuf {
+        self.spec.root.join(self.run_dir_relative(index))
+    }
+}
+
+/// The proposer's seed for another try at the same experiment number.
+fn retry_seed(seed: u64, attempt: u32) -> u64 {
+    seed.wrapping_add(u64::from(attempt).wrapping_mul(0x9E37_79B9_7F4A_7C15))
+}
+
+fn short(commit: &str) -> &str {
+    &commit[..commit.len().min(7)]
+}
+
+fn now() -> String {
+    humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
+}
