@@ -70,7 +70,7 @@ pub fn compose(
         spec.metric.name, spec.metric.goal
     );
     if let Some((metric, index)) = best(ctx) {
-        let short = &ctx.best_commit[..ctx.best_commit.len().min(7)];
+        let short = swarmlab_core::short(ctx.best_commit);
         let _ = writeln!(
             p,
             "- Current best: {metric:.6} (experiment #{index}, commit {short}); your change \

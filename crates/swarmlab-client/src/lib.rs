@@ -54,7 +54,3 @@ pub fn random_seed() -> Result<u64, ClientError> {
     getrandom::getrandom(&mut bytes).map_err(ClientError::Randomness)?;
     Ok(u64::from_le_bytes(bytes) % (1 << 31))
 }
-
-fn short(commit: &str) -> &str {
-    &commit[..commit.len().min(7)]
-}

@@ -26,7 +26,8 @@ use crate::evaluate::{self, Scored, Side};
 use crate::identity::IdentityFile;
 use crate::lease::{remember, resumed, Heartbeat};
 use crate::mirror::Mirror;
-use crate::{pause, random_seed, short, ClientError};
+use crate::{pause, random_seed, ClientError};
+use swarmlab_core::short;
 
 /// The largest file a verifier accepts in a candidate's change, as the hub's intake.
 const MAX_FILE_BYTES: u64 = 1 << 20;

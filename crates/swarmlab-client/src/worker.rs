@@ -18,7 +18,8 @@ use crate::client::{HubClient, HubError};
 use crate::identity::IdentityFile;
 use crate::mirror::Mirror;
 use crate::submission::Candidate;
-use crate::{pause, short, ClientError, ProposerError};
+use crate::{pause, ClientError, ProposerError};
+use swarmlab_core::short;
 
 /// Experiments spent on one leased idea before it is marked done and another is leased.
 const EXPERIMENTS_PER_IDEA: u64 = 10;

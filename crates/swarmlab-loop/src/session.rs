@@ -14,6 +14,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use swarmlab_agent::Proposer;
 use swarmlab_core::results::{JSONL_FILE, TSV_FILE};
+use swarmlab_core::short;
 use swarmlab_core::spec::format_duration;
 use swarmlab_core::{GitStore, Record, ResultsLog, Status, TrackSpec};
 use swarmlab_runner::{Cancel, Ending, Exit, RunSpec};
@@ -610,10 +611,6 @@ impl Session {
 /// The proposer's seed for another try at the same experiment number.
 fn retry_seed(seed: u64, attempt: u32) -> u64 {
     seed.wrapping_add(u64::from(attempt).wrapping_mul(0x9E37_79B9_7F4A_7C15))
-}
-
-fn short(commit: &str) -> &str {
-    &commit[..commit.len().min(7)]
 }
 
 fn now() -> String {

@@ -7,6 +7,7 @@
 use std::path::PathBuf;
 
 use swarmlab_agent::Proposer;
+use swarmlab_core::short;
 use swarmlab_core::usage::Usage;
 use swarmlab_core::GitStore;
 
@@ -131,8 +132,4 @@ pub fn adopt(track: &GitStore, prepared: Prepared, best: &str) -> Result<Option<
         touched,
         usage,
     }))
-}
-
-fn short(commit: &str) -> &str {
-    &commit[..commit.len().min(7)]
 }

@@ -5,10 +5,11 @@
 
 use swarmlab_core::{Record, Status};
 
-use super::{short, Session};
+use super::Session;
 use crate::measure::EXPERIMENT_MARK;
 use crate::pending::Pending;
 use crate::LoopError;
+use swarmlab_core::short;
 
 impl Session {
     pub(super) fn enter_branch(&mut self) -> Result<(), LoopError> {

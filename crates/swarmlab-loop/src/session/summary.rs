@@ -3,8 +3,9 @@
 
 use swarmlab_core::results::TSV_FILE;
 
-use super::{short, Session};
+use super::Session;
 use crate::one_line;
+use swarmlab_core::short;
 
 impl Session {
     /// The closing lines: counts, best against baseline, where the logs are.

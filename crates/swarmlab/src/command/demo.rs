@@ -144,7 +144,7 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<i32> {
                 "[{:>5.1}s] chain #{}: head {} (submission #{})",
                 started.elapsed().as_secs_f64(),
                 entry.seq,
-                &entry.commit[..7],
+                swarmlab_core::short(&entry.commit),
                 entry.submission_id.unwrap_or_default()
             );
         }
@@ -173,8 +173,8 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<i32> {
     println!(
         "chain: {} commits after the baseline {} (head {}) in {:.0}s",
         info.chain.len().saturating_sub(1),
-        &baseline[..7],
-        &info.head[..7],
+        swarmlab_core::short(&baseline),
+        swarmlab_core::short(&info.head),
         started.elapsed().as_secs_f64()
     );
     println!(
