@@ -1,0 +1,266 @@
+//! One verification job, from fetch to the hub's final answer, in the order it runs: the
+//! trees of head and candidate ([`super::trees`]), their builds, the held-out validation
+//! data, the reruns in alternating order, and the signed report after each pair from the
+//! second on ([`super::report`]).
+//!
+//! A phase that ends the job early says whose fault it is ([`Halt`]); the job sends that as
+//! its report. It never decides acceptance: the hub's sequential test does.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use swarmlab_core::TrackSpec;
+use swarmlab_loop::one_line;
+use swarmlab_proto::{JobLease, ReportResponse, RunOutcome};
+use swarmlab_runner::Cancel;
+
+use super::report::Reporter;
+use super::trees::{self, Prepared};
+use super::{job_dir, Me, VerifyOptions};
+use crate::build::Builds;
+use crate::client::HubClient;
+use crate::evaluate::{self, Scored, Side};
+use crate::lease::Heartbeat;
+use crate::mirror::Mirror;
+use crate::{random_seed, ClientError};
+
+/// Runs one job under a heartbeat that keeps its lease; losing the lease cancels the job.
+pub(super) fn run(
+    options: &VerifyOptions,
+    client: &HubClient,
+    mirror: &Mirror,
+    me: &Me,
+    lease: &JobLease,
+    cancel: &Cancel,
+) -> Result<ReportResponse, ClientError> {
+    let job_cancel = Cancel::new();
+    let heartbeat = Heartbeat::start(client, lease, cancel, &job_cancel);
+    let mut job = Job {
+        options,
+        client,
+        mirror,
+        lease,
+        cancel: job_cancel,
+        dir: job_dir(options, lease.job_id),
+        report: Reporter {
+            client,
+            me,
+            lease,
+            hardware_class: &options.hardware_class,
+            candidate: Vec::new(),
+            head: Vec::new(),
+        },
+    };
+    let result = job.run();
+    heartbeat.stop();
+    result
+}
+
+/// Why a job ends before the hub's answer: a report to send, or a failure of our own that
+/// leaves the job to be retried.
+enum Halt {
+    Report(RunOutcome, String),
+    Error(ClientError),
+}
+
+impl Halt {
+    /// The verifier's fault, not the candidate's.
+    fn fault(why: String) -> Halt {
+        Halt::Report(RunOutcome::VerifierFault, why)
+    }
+}
+
+impl<E: Into<ClientError>> From<E> for Halt {
+    fn from(e: E) -> Self {
+        Halt::Error(e.into())
+    }
+}
+
+/// One leased job and what it has measured so far.
+struct Job<'a> {
+    options: &'a VerifyOptions,
+    client: &'a HubClient,
+    mirror: &'a Mirror,
+    lease: &'a JobLease,
+    /// Cancelled when the lease is lost.
+    cancel: Cancel,
+    /// The job's own folder: setup logs, validation data, runs.
+    dir: PathBuf,
+    report: Reporter<'a>,
+}
+
+impl Job<'_> {
+    fn run(&mut self) -> Result<ReportResponse, ClientError> {
+        match self.phases() {
+            Ok(answer) => Ok(answer),
+            Err(Halt::Report(outcome, why)) => self.report.send(outcome, Some(why)),
+            Err(Halt::Error(e)) => Err(e),
+        }
+    }
+
+    fn phases(&mut self) -> Result<ReportResponse, Halt> {
+        let ([head, candidate], baseline) = self.trees()?;
+        self.build(&baseline, &head, &candidate)?;
+        let tokens = self.validation_data(&head)?;
+        self.reruns(&head, &candidate, tokens.as_deref())
+    }
+
+    /// Head and candidate checked out with the baseline's trusted files; with the baseline.
+    fn trees(&self) -> Result<([TrackSpec; 2], String), Halt> {
+        // The trees outlive the job: the next job's setup rebuilds only what changed.
+        let trees = [
+            self.options.dir.join("trees").join("head"),
+            self.options.dir.join("trees").join("candidate"),
+        ];
+        let prepared = trees::prepare(
+            self.client,
+            self.mirror,
+            self.lease,
+            &trees,
+            self.options.budget,
+        );
+        let ([head, candidate], baseline) = match prepared {
+            Ok(prepared) => prepared,
+            Err(Prepared::Candidate(why)) => return Err(Halt::Report(RunOutcome::Crash, why)),
+            Err(Prepared::Fault(e)) => return Err(Halt::fault(one_line(&e))),
+        };
+        if !head.eval.accepts_untrusted() {
+            let why = "the track reads its metric from the candidate's own output (eval.mode = \"stdout\" without insecure = true)";
+            return Err(Halt::fault(why.into()));
+        }
+        Ok(([head, candidate], baseline))
+    }
+
+    /// Builds both trees from the baseline's snapshot: the head's failure is ours, the
+    /// candidate's its own.
+    fn build(&self, baseline: &str, head: &TrackSpec, candidate: &TrackSpec) -> Result<(), Halt> {
+        let builds = Builds {
+            dir: &self.options.dir,
+            sandbox: self.options.sandbox.as_ref(),
+        };
+        let started = Instant::now();
+        let ready = match builds.prepare(self.mirror, baseline, &self.cancel) {
+            Ok(ready) => ready,
+            Err(_) if self.cancel.is_cancelled() => return Err(ClientError::LeaseLost.into()),
+            Err(e) => {
+                let why = format!("preparing the build: {}", one_line(&e));
+                return Err(Halt::fault(why));
+            }
+        };
+        for (is_head, spec) in [(true, head), (false, candidate)] {
+            let log = self.dir.join(if is_head {
+                "head-setup.log"
+            } else {
+                "candidate-setup.log"
+            });
+            let built = builds
+                .build(&ready, spec, &log, &self.cancel)
+                .map_err(|e| Halt::fault(one_line(&e)))?;
+            if let Err(why) = built {
+                if self.cancel.is_cancelled() {
+                    return Err(ClientError::LeaseLost.into());
+                }
+                return Err(if is_head {
+                    Halt::fault(format!("the head's setup failed: {why}"))
+                } else {
+                    Halt::Report(RunOutcome::Crash, format!("setup failed: {why}"))
+                });
+            }
+        }
+        if head.run.setup.is_some() || head.run.build.is_some() {
+            eprintln!(
+                "verifier: job #{} built in {:.1}s",
+                self.lease.job_id,
+                started.elapsed().as_secs_f64()
+            );
+        }
+        Ok(())
+    }
+
+    /// The validation tokens in logits mode, on a holdout seed of the verifier's own.
+    fn validation_data(&self, head: &TrackSpec) -> Result<Option<Vec<u32>>, Halt> {
+        let holdout = random_seed()?;
+        evaluate::tokens(
+            head,
+            &self.dir.join("data"),
+            holdout,
+            self.options.sandbox.as_ref(),
+            &self.cancel,
+        )
+        .map_err(|e| Halt::fault(format!("validation data: {e}")))
+    }
+
+    /// Runs candidate and head in pairs with fresh seeds, reporting after each pair from the
+    /// second on, until the hub's answer is no longer `continue`.
+    fn reruns(
+        &mut self,
+        head: &TrackSpec,
+        candidate: &TrackSpec,
+        tokens: Option<&[u32]>,
+    ) -> Result<ReportResponse, Halt> {
+        let reruns = self.lease.reruns.max(2);
+        for i in 0..reruns {
+            let seed = random_seed()?;
+            // Alternate the order so that neither side always runs on a warmer machine.
+            let order = if i % 2 == 0 {
+                [true, false]
+            } else {
+                [false, true]
+            };
+            for is_head in order {
+                let spec = if is_head { head } else { candidate };
+                self.rerun(i, seed, is_head, spec, tokens)?;
+            }
+            if i >= 1 {
+                let answer = self.report.send(RunOutcome::Ok, None)?;
+                if answer.decision != "continue" {
+                    return Ok(answer);
+                }
+            }
+        }
+        Err(ClientError::Reruns(reruns).into())
+    }
+
+    /// Run `i` of one side, its metric added to the report; a failure ends the job.
+    fn rerun(
+        &mut self,
+        i: u32,
+        seed: u64,
+        is_head: bool,
+        spec: &TrackSpec,
+        tokens: Option<&[u32]>,
+    ) -> Result<(), Halt> {
+        let name = if is_head { "head" } else { "candidate" };
+        let side = Side {
+            spec,
+            seed,
+            marker: format!("verify-{}-{i}-{name}", self.lease.job_id),
+            run_dir: self.dir.join("runs").join(format!("{name}-{i}")),
+            sandbox: self.options.sandbox.as_ref(),
+        };
+        let scored = evaluate::score(&side, tokens, &self.cancel);
+        if self.cancel.is_cancelled() {
+            return Err(ClientError::LeaseLost.into());
+        }
+        match (is_head, scored) {
+            (true, Ok(Scored::Metric(v))) => self.report.head.push(v),
+            (false, Ok(Scored::Metric(v))) => self.report.candidate.push(v),
+            (true, Ok(Scored::Failed { why, .. })) => {
+                return Err(Halt::fault(format!("the head failed: {why}")));
+            }
+            (false, Ok(Scored::Failed { timeout, why })) => {
+                let outcome = if timeout {
+                    RunOutcome::Timeout
+                } else {
+                    RunOutcome::Crash
+                };
+                return Err(Halt::Report(outcome, why));
+            }
+            (false, Err(e)) if e.blames_candidate() => {
+                return Err(Halt::Report(RunOutcome::Crash, e.to_string()));
+            }
+            (_, Err(e)) => return Err(Halt::fault(format!("{name}: {e}"))),
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,48 @@
+//! The last step of every phase of a job: [`Reporter`] signs the measurements so far with the
+//! verifier's key and sends them to the hub, which answers with its decision.
+//!
+//! It decides nothing itself and never sees the worker's claim.
+
+use swarmlab_proto::{signing, JobLease, Measurements, ReportRequest, ReportResponse, RunOutcome};
+
+use super::Me;
+use crate::client::HubClient;
+use crate::ClientError;
+
+/// Builds, signs and sends the measurements so far.
+pub(super) struct Reporter<'a> {
+    pub(super) client: &'a HubClient,
+    pub(super) me: &'a Me,
+    pub(super) lease: &'a JobLease,
+    pub(super) hardware_class: &'a str,
+    pub(super) candidate: Vec<f64>,
+    pub(super) head: Vec<f64>,
+}
+
+impl Reporter<'_> {
+    pub(super) fn send(
+        &self,
+        outcome: RunOutcome,
+        detail: Option<String>,
+    ) -> Result<ReportResponse, ClientError> {
+        if let (RunOutcome::VerifierFault, Some(why)) = (outcome, &detail) {
+            eprintln!("verifier: job #{} fault: {why}", self.lease.job_id);
+        }
+        let measurements = Measurements {
+            job_id: self.lease.job_id,
+            verifier_id: self.me.id.clone(),
+            hardware_class: self.hardware_class.to_string(),
+            outcome,
+            candidate: self.candidate.clone(),
+            head: self.head.clone(),
+            detail: detail.map(|d| d.chars().take(2000).collect()),
+        };
+        let request = ReportRequest {
+            signature: signing::sign(&self.me.key, &measurements.signed_bytes()),
+            measurements,
+        };
+        Ok(self
+            .client
+            .post(&format!("jobs/{}/report", self.lease.job_id), &request)?)
+    }
+}
