@@ -27,4 +27,5 @@ pub use domain::error::HubError;
 pub use domain::event::{EventKind, HubEvent};
 pub use domain::hub::Hub;
 pub use domain::identity::Identity;
+pub use web::embedded::{EmbeddedHub, Seed, Seeded};
 pub use web::server::{serve, Server};

@@ -1,9 +1,10 @@
 //! The web layer: the JSON API under `/api/v1` ([`api`], its callers and its error codes),
 //! the dashboard at `/` (this module and its pages), server-sent events, sessions, rate
-//! limits ([`rate_limit`]) and the [`server`] that binds them. It authenticates, parses,
-//! renders and answers; what may be done and what it means is the domain's: every change is a
-//! call to [`Hub`], every page reads the store's read side ([`Views`]), and nothing here
-//! touches the store's writer.
+//! limits ([`rate_limit`]) and the [`server`] that binds them ([`embedded`]: one served
+//! inside another program, as `swarmlab demo` does). It authenticates, parses, renders and
+//! answers; what may be done and what it means is the domain's: every change is a call to
+//! [`Hub`], every page reads the store's read side ([`Views`]), and nothing here touches the
+//! store's writer.
 //!
 //! The dashboard: server-rendered HTML pages of the hub's tracks, chains, ideas,
 //! leaderboards and submissions, with server-sent events that keep them moving. Every page
@@ -23,6 +24,7 @@ pub mod api;
 mod assets;
 mod chart;
 mod code;
+pub mod embedded;
 mod html;
 mod layout;
 pub mod local;

@@ -1,20 +1,20 @@
 //! `swarmlab demo`: a whole swarm on one machine. It starts a hub on loopback with an
-//! embedded track, two workers and a verifier as child processes (each in its own process
-//! group, logging to a file), relays what they report, and shows the chain growing. Ctrl-C
-//! (or `--for`) stops the children with SIGTERM, exports the ledger and audits it.
+//! embedded track ([`EmbeddedHub`]), two workers and a verifier as child processes (each in
+//! its own process group, logging to a file: [`Swarm`]), relays what they report, and shows
+//! the chain growing. Ctrl-C (or `--for`) stops the children with SIGTERM, exports the ledger
+//! and audits it. Thin glue: the flags become the children's command lines and the summary.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::Context;
 use swarmlab_client::identity::IdentityFile;
-use swarmlab_client::process::ClientProcess;
-use swarmlab_client::{pause, random_hex};
-use swarmlab_hub::{Hub, HubConfig, Server, SystemClock};
-use swarmlab_proto::{AddTrackRequest, NewIdea, Role};
-use tokio::sync::oneshot;
+use swarmlab_client::random_hex;
+use swarmlab_client::swarm::{Swarm, Watch};
+use swarmlab_core::short;
+use swarmlab_hub::{AuditReport, EmbeddedHub, HubConfig, Seed};
+use swarmlab_proto::{Role, TrackInfo};
 
 use crate::cli::{DemoArgs, DemoTrack, SandboxMode, TrackName};
 use crate::tracks;
@@ -37,80 +37,28 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<i32> {
         DemoTrack::Toy => TrackName::Toy,
         DemoTrack::Tinygpt => TrackName::Tinygpt,
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("failed to start the async runtime")?;
     let config = HubConfig {
         data_dir: root.join("hub"),
         listen: args.listen.clone(),
         ..HubConfig::default()
     };
-    let server = runtime
-        .block_on(Server::bind(config, Arc::new(SystemClock)))
-        .with_context(|| {
-            format!(
-                "failed to start the hub on {} (`--listen 127.0.0.1:0` picks a free port)",
-                args.listen
-            )
-        })?;
-    let addr = server.local_addr()?;
-    let url = format!("http://{addr}");
-    let hub = server.hub();
-    let (stop_tx, stop_rx) = oneshot::channel::<()>();
-    let serving = runtime.spawn(server.run(async {
-        let _ = stop_rx.await;
-    }));
-
-    let repo = root.join("tracks").join(track.as_str());
-    tracks::write(track, &repo)?;
-    let admin = runtime.block_on(setup_hub(&hub, &url, &repo, &root))?;
+    let hub = EmbeddedHub::start(config).with_context(|| {
+        format!(
+            "failed to start the hub on {} (`--listen 127.0.0.1:0` picks a free port)",
+            args.listen
+        )
+    })?;
     let name = track.as_str();
-
-    let me = std::env::current_exe().context("failed to find the swarmlab binary")?;
-    // Every checkout builds into its own target folder: one shared folder would let one
-    // checkout's build replace the binary another is about to run.
-    let child = || {
-        let mut command = Command::new(&me);
-        command.env_remove("CARGO_TARGET_DIR");
-        command
-    };
+    let repo = root.join("tracks").join(name);
+    tracks::write(track, &repo)?;
+    let admin = seed(&hub, &repo, &root)?;
     if track == TrackName::Tinygpt {
         println!(
             "note: each worker and the verifier build tinygpt once first (minutes on 2 cores)"
         );
     }
-    let sandbox = args.sandbox;
-    let logs = root.join("logs");
-    let mut children = Vec::new();
-    for i in 1..=args.workers {
-        let mut command = child();
-        command.args(["work", "--hub", &url, "--track", name, "--name"]);
-        command.arg(format!("worker-{i}"));
-        command.arg("--dir").arg(root.join(format!("worker-{i}")));
-        command.args(["--seed", &i.to_string()]);
-        if let Some(budget) = args.budget {
-            command
-                .arg("--budget")
-                .arg(humantime::format_duration(budget).to_string());
-        }
-        children.push(ClientProcess::spawn(
-            &format!("worker-{i}"),
-            command,
-            &logs,
-        )?);
-    }
-    let mut command = child();
-    command.args(["verify", "--hub", &url]);
-    command.arg("--dir").arg(root.join("verifier"));
-    command.args(["--sandbox", sandbox_flag(sandbox)]);
-    if let Some(budget) = args.budget {
-        command
-            .arg("--budget")
-            .arg(humantime::format_duration(budget).to_string());
-    }
-    children.push(ClientProcess::spawn("verifier", command, &logs)?);
-
+    let mut swarm = spawn(args, hub.url(), name, &root)?;
+    let url = hub.url();
     println!(
         "swarmlab demo: {} workers and a verifier on the {name} track",
         args.workers
@@ -125,70 +73,26 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<i32> {
     );
     println!("Ctrl-C stops the swarm.");
 
-    let started = Instant::now();
-    let mut seen = 0usize;
-    let baseline = runtime.block_on(hub.track_info(name))?.baseline;
-    loop {
-        if pause(&cancel, Duration::from_millis(500)) {
-            break;
-        }
-        if args.for_.is_some_and(|d| started.elapsed() >= d) {
-            break;
-        }
-        let info = runtime.block_on(hub.track_info(name))?;
-        if args.commits.is_some_and(|n| info.chain.len() > n as usize) {
-            break;
-        }
-        for entry in info.chain.iter().skip(seen.max(1)) {
-            println!(
-                "[{:>5.1}s] chain #{}: head {} (submission #{})",
-                started.elapsed().as_secs_f64(),
-                entry.seq,
-                swarmlab_core::short(&entry.commit),
-                entry.submission_id.unwrap_or_default()
-            );
-        }
-        seen = info.chain.len();
-        if args.commits.is_some_and(|n| seen > n as usize) {
-            break;
-        }
-        if children.iter_mut().all(ClientProcess::has_ended) {
-            eprintln!("every child stopped; see {}/logs", root.display());
-            break;
-        }
-    }
-
+    let watch = Watch {
+        started: Instant::now(),
+        for_: args.for_,
+        commits: args.commits,
+    };
+    let track_info = || hub.block_on(hub.hub().track_info(name));
+    let baseline = track_info()?.baseline;
+    swarm.watch(&watch, &cancel, track_info)?;
     println!("stopping the workers and the verifier...");
-    children.iter_mut().for_each(ClientProcess::stop);
-    let info = runtime.block_on(hub.track_info(name))?;
-    let ledger = runtime.block_on(hub.ledger_text(name))?;
-    let _ = stop_tx.send(());
-    let _ = runtime.block_on(serving);
+    swarm.stop();
+    let info = track_info()?;
+    let ledger = hub.block_on(hub.hub().ledger_text(name))?;
+    let key = hub.hub().public_key_hex();
+    let audit = swarmlab_hub::audit(&ledger, &hub.hub().public_key());
+    hub.stop();
     let ledger_path = root.join(format!("ledger-{name}.jsonl"));
     std::fs::write(&ledger_path, &ledger)
         .with_context(|| format!("failed to write {}", ledger_path.display()))?;
-    let key = hub.public_key_hex();
-    let report = swarmlab_hub::audit(&ledger, &hub.public_key())
-        .context("the demo's own ledger does not audit")?;
-    println!(
-        "chain: {} commits after the baseline {} (head {}) in {:.0}s",
-        info.chain.len().saturating_sub(1),
-        swarmlab_core::short(&baseline),
-        swarmlab_core::short(&info.head),
-        started.elapsed().as_secs_f64()
-    );
-    println!(
-        "ledger: {} audits: {} entries, {} submissions, {} verdicts, {} head moves",
-        ledger_path.display(),
-        report.entries,
-        report.submissions,
-        report.verdicts,
-        report.head_moves
-    );
-    println!(
-        "check it yourself: swarmlab audit {} --key {key}",
-        ledger_path.display()
-    );
+    let audit = audit.context("the demo's own ledger does not audit")?;
+    summarize(&info, &baseline, &audit, &ledger_path, &key, watch.started);
     Ok(if cancel.is_cancelled() {
         crate::exit::INTERRUPTED
     } else {
@@ -214,39 +118,84 @@ fn prepare_root(root: &Path) -> anyhow::Result<PathBuf> {
     std::path::absolute(root).with_context(|| format!("failed to resolve {}", root.display()))
 }
 
-/// Adds the track and its first ideas, enrolls the verifier; returns the admin's token.
-async fn setup_hub(hub: &Hub, url: &str, repo: &Path, root: &Path) -> anyhow::Result<String> {
-    let admin = hub.bootstrap_admin("demo-admin").await?;
-    let info = hub
-        .add_track(&AddTrackRequest {
-            repo: repo.display().to_string(),
-            baseline: "HEAD".into(),
-        })
-        .await?;
-    let caller = hub.authenticate(&admin.token).await?;
-    for text in IDEAS {
-        hub.add_idea(
-            &caller,
-            &info.name,
-            &NewIdea {
-                text: text.to_string(),
-                tags: vec!["demo".into()],
-            },
-        )
-        .await?;
-    }
-    let mut verifier = IdentityFile::generate(url, Role::Verifier)?;
-    let token = hub
-        .create_identity(
-            "verifier-1",
-            Role::Verifier,
-            Some(verifier.public_key_hex()?),
-        )
-        .await?;
-    verifier.identity_id = Some(token.identity_id);
-    verifier.token = Some(token.token);
+/// Adds the track and its first ideas, enrolls the verifier in its folder; returns the
+/// admin's token.
+fn seed(hub: &EmbeddedHub, repo: &Path, root: &Path) -> anyhow::Result<String> {
+    let mut verifier = IdentityFile::generate(hub.url(), Role::Verifier)?;
+    let seeded = hub.seed(&Seed {
+        repo,
+        ideas: IDEAS,
+        tag: "demo",
+        admin: "demo-admin",
+        verifier_name: "verifier-1",
+        verifier_key: verifier.public_key_hex()?,
+    })?;
+    verifier.identity_id = Some(seeded.verifier.identity_id);
+    verifier.token = Some(seeded.verifier.token);
     verifier.save(&root.join("verifier"))?;
-    Ok(admin.token)
+    Ok(seeded.admin.token)
+}
+
+/// The workers and the verifier, each this binary run with the flags of its subcommand.
+fn spawn(args: &DemoArgs, url: &str, track: &str, root: &Path) -> anyhow::Result<Swarm> {
+    let me = std::env::current_exe().context("failed to find the swarmlab binary")?;
+    // Every checkout builds into its own target folder: one shared folder would let one
+    // checkout's build replace the binary another is about to run.
+    let child = |subcommand: &str| {
+        let mut command = Command::new(&me);
+        command.env_remove("CARGO_TARGET_DIR");
+        command.args([subcommand, "--hub", url]);
+        if let Some(budget) = args.budget {
+            command
+                .arg("--budget")
+                .arg(humantime::format_duration(budget).to_string());
+        }
+        command
+    };
+    let mut swarm = Swarm::new(&root.join("logs"));
+    for i in 1..=args.workers {
+        let name = format!("worker-{i}");
+        let mut command = child("work");
+        command.args(["--track", track, "--name", &name]);
+        command.arg("--dir").arg(root.join(&name));
+        command.args(["--seed", &i.to_string()]);
+        swarm.spawn(&name, command)?;
+    }
+    let mut command = child("verify");
+    command.arg("--dir").arg(root.join("verifier"));
+    command.args(["--sandbox", sandbox_flag(args.sandbox)]);
+    swarm.spawn("verifier", command)?;
+    Ok(swarm)
+}
+
+/// The chain's length, the ledger's audit and how to repeat it.
+fn summarize(
+    info: &TrackInfo,
+    baseline: &str,
+    audit: &AuditReport,
+    ledger_path: &Path,
+    key: &str,
+    started: Instant,
+) {
+    println!(
+        "chain: {} commits after the baseline {} (head {}) in {:.0}s",
+        info.chain.len().saturating_sub(1),
+        short(baseline),
+        short(&info.head),
+        started.elapsed().as_secs_f64()
+    );
+    println!(
+        "ledger: {} audits: {} entries, {} submissions, {} verdicts, {} head moves",
+        ledger_path.display(),
+        audit.entries,
+        audit.submissions,
+        audit.verdicts,
+        audit.head_moves
+    );
+    println!(
+        "check it yourself: swarmlab audit {} --key {key}",
+        ledger_path.display()
+    );
 }
 
 fn sandbox_flag(mode: SandboxMode) -> &'static str {

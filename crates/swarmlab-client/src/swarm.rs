@@ -1,0 +1,94 @@
+//! [`Swarm`]: the clients one program runs as its child processes (`swarmlab demo`: workers
+//! and a verifier, each a [`ClientProcess`]), and the watch that shows the chain they grow
+//! until a limit, an interrupt, or the end of every child.
+//!
+//! It starts the commands it is given and reads the chain through the function it is given:
+//! it builds no command line and never talks to a hub itself.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use swarmlab_proto::TrackInfo;
+use swarmlab_runner::Cancel;
+
+use crate::process::ClientProcess;
+use crate::{pause, ClientError};
+
+/// How often the watch reads the chain.
+const WATCH_POLL: Duration = Duration::from_millis(500);
+
+/// Child processes of one program, logging to one folder.
+pub struct Swarm {
+    children: Vec<ClientProcess>,
+    logs: PathBuf,
+}
+
+/// When a watch ends before an interrupt.
+pub struct Watch {
+    /// The swarm's start: chain lines show the time since.
+    pub started: Instant,
+    /// Watch this long at most.
+    pub for_: Option<Duration>,
+    /// End once the chain has more than this many commits after the baseline.
+    pub commits: Option<u32>,
+}
+
+impl Swarm {
+    /// No children yet; their logs go to `logs`.
+    pub fn new(logs: &Path) -> Swarm {
+        Swarm {
+            children: Vec::new(),
+            logs: logs.to_path_buf(),
+        }
+    }
+
+    /// Starts `command` as the child `name` (see [`ClientProcess::spawn`]).
+    pub fn spawn(&mut self, name: &str, command: Command) -> Result<(), ClientError> {
+        self.children
+            .push(ClientProcess::spawn(name, command, &self.logs)?);
+        Ok(())
+    }
+
+    /// Prints each commit the chain gains, read with `chain`, until `cancel`, a limit of
+    /// `watch`, or every child has ended.
+    pub fn watch<E>(
+        &mut self,
+        watch: &Watch,
+        cancel: &Cancel,
+        mut chain: impl FnMut() -> Result<TrackInfo, E>,
+    ) -> Result<(), E> {
+        let mut seen = 0usize;
+        loop {
+            if pause(cancel, WATCH_POLL) {
+                return Ok(());
+            }
+            if watch.for_.is_some_and(|d| watch.started.elapsed() >= d) {
+                return Ok(());
+            }
+            let info = chain()?;
+            if watch.commits.is_some_and(|n| info.chain.len() > n as usize) {
+                return Ok(());
+            }
+            for entry in info.chain.iter().skip(seen.max(1)) {
+                println!(
+                    "[{:>5.1}s] chain #{}: head {} (submission #{})",
+                    watch.started.elapsed().as_secs_f64(),
+                    entry.seq,
+                    swarmlab_core::short(&entry.commit),
+                    entry.submission_id.unwrap_or_default()
+                );
+            }
+            seen = info.chain.len();
+            if self.children.iter_mut().all(ClientProcess::has_ended) {
+                eprintln!("every child stopped; see {}", self.logs.display());
+                return Ok(());
+            }
+        }
+    }
+
+    /// Stops every child (see [`ClientProcess::stop`]).
+    pub fn stop(mut self) {
+        self.children.iter_mut().for_each(ClientProcess::stop);
+    }
+}
