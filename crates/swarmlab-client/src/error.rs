@@ -10,7 +10,7 @@ use std::io;
 use std::path::PathBuf;
 
 use swarmlab_core::spec::SPEC_FILE;
-use swarmlab_core::{GitError, SpecError};
+use swarmlab_core::{FileError, GitError, SpecError};
 use swarmlab_loop::LoopError;
 use swarmlab_runner::{Ending, RunError};
 
@@ -36,13 +36,8 @@ pub enum ClientError {
     #[error("{0}")]
     Proposer(#[source] ProposerError),
     /// A file or folder of the client's own.
-    #[error("failed to {action} {}", path.display())]
-    Io {
-        action: &'static str,
-        path: PathBuf,
-        #[source]
-        source: io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] FileError),
     /// A trusted helper (git, cp, rustc) could not be started.
     #[error("failed to run {program}")]
     Spawn {
@@ -140,12 +135,8 @@ impl ClientError {
         action: &'static str,
         path: impl Into<PathBuf>,
     ) -> impl FnOnce(io::Error) -> ClientError {
-        let path = path.into();
-        move |source| ClientError::Io {
-            action,
-            path,
-            source,
-        }
+        let at = FileError::at(action, path);
+        move |source| ClientError::Io(at(source))
     }
 
     /// Whether it happened because the client was asked to stop (Ctrl-C) while waiting.

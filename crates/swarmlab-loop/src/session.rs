@@ -279,35 +279,7 @@ impl Session {
         let best = self.best_record().expect("the baseline ran").clone();
         let pending_path = Pending::path(&self.spec.root, &self.tag);
         let pending = self.journal(index, &best.commit)?;
-        let adopted = match prepared {
-            Some(prepared) => {
-                let adopted = adopt(&self.git, prepared, &best.commit)?;
-                if adopted.is_none() {
-                    self.status.say(&format!(
-                        "#{index} the draft no longer applies on {}; proposing again",
-                        short(&best.commit)
-                    ));
-                }
-                adopted
-            }
-            None => None,
-        };
-        let drafted = match adopted {
-            Some(drafted) => drafted,
-            None => {
-                let request = Request {
-                    spec: &self.spec,
-                    history: &self.records,
-                    index,
-                    seed: retry_seed(self.seed, attempt),
-                    idea: self.idea.as_deref(),
-                    best_commit: &best.commit,
-                    cancel: &self.cancel,
-                };
-                draft(&self.git, &mut *self.proposer, &request)?
-            }
-        };
-        let (description, touched, usage) = match drafted {
+        let (description, touched, usage) = match self.change(prepared, index, &best, attempt)? {
             Draft::Skip(reason) => {
                 Pending::clear(&pending_path)?;
                 self.status.say(&format!("#{index} skipped: {reason}"));
@@ -336,35 +308,16 @@ impl Session {
 
         let proposer = self.proposer.name().to_string();
         let message = format!("{description}\n\nswarmlab experiment {index} ({proposer})");
-        let commit = self.git.commit_paths(&touched, &message)?;
-        let hash =
-            swarmlab_agent::memory::normalised_diff_hash(&self.git.diff(&best.commit, &commit)?);
-        if let Some(earlier) = swarmlab_agent::memory::already_tried(&self.records, hash) {
-            let earlier = earlier.index;
-            self.undo(&best.commit, &touched)?;
-            Pending::clear(&pending_path)?;
-            self.status.say(&format!(
-                "#{index} skipped: the same change as experiment #{earlier}"
-            ));
+        let Some((commit, hash)) = self.commit_new(index, &best, &touched, &message)? else {
             return Ok((None, None));
-        }
+        };
         let (measurement, next) = self.measure_and_prepare(
             index,
             &description,
             &pending.marker,
             draft_next.then_some(best.commit.as_str()),
         )?;
-        let status = match (measurement.failure, measurement.metric()) {
-            (Some(failure), _) => failure,
-            (None, Some(value))
-                if best
-                    .metric
-                    .is_none_or(|b| self.spec.metric.goal.improves(value, b)) =>
-            {
-                Status::Keep
-            }
-            (None, _) => Status::Discard,
-        };
+        let status = self.keep_or_discard(&measurement, &best);
         if status != Status::Keep {
             self.undo(&best.commit, &touched)?;
             self.git.keep_ref(
@@ -384,6 +337,76 @@ impl Session {
             record.note = Some("stopped by the user while running; the change was dropped".into());
         }
         Ok((Some(self.finish(record, &pending_path)?), next))
+    }
+
+    /// The change of experiment `index`: the side worktree's draft when it still applies on
+    /// the best commit, else a fresh one from the proposer.
+    fn change(
+        &mut self,
+        prepared: Option<Prepared>,
+        index: u64,
+        best: &Record,
+        attempt: u32,
+    ) -> Result<Draft, LoopError> {
+        if let Some(prepared) = prepared {
+            if let Some(drafted) = adopt(&self.git, prepared, &best.commit)? {
+                return Ok(drafted);
+            }
+            self.status.say(&format!(
+                "#{index} the draft no longer applies on {}; proposing again",
+                short(&best.commit)
+            ));
+        }
+        let request = Request {
+            spec: &self.spec,
+            history: &self.records,
+            index,
+            seed: retry_seed(self.seed, attempt),
+            idea: self.idea.as_deref(),
+            best_commit: &best.commit,
+            cancel: &self.cancel,
+        };
+        draft(&self.git, &mut *self.proposer, &request)
+    }
+
+    /// Commits the change with its diff's hash; `None` (the change undone, the journal
+    /// cleared) when the same change was already tried.
+    fn commit_new(
+        &mut self,
+        index: u64,
+        best: &Record,
+        touched: &[String],
+        message: &str,
+    ) -> Result<Option<(String, u64)>, LoopError> {
+        let commit = self.git.commit_paths(touched, message)?;
+        let hash =
+            swarmlab_agent::memory::normalised_diff_hash(&self.git.diff(&best.commit, &commit)?);
+        if let Some(earlier) = swarmlab_agent::memory::already_tried(&self.records, hash) {
+            let earlier = earlier.index;
+            self.undo(&best.commit, touched)?;
+            Pending::clear(&Pending::path(&self.spec.root, &self.tag))?;
+            self.status.say(&format!(
+                "#{index} skipped: the same change as experiment #{earlier}"
+            ));
+            return Ok(None);
+        }
+        Ok(Some((commit, hash)))
+    }
+
+    /// Kept when it ran and improves on the best (or the best has no metric); a failure keeps
+    /// its own status.
+    fn keep_or_discard(&self, measurement: &Measurement, best: &Record) -> Status {
+        match (measurement.failure, measurement.metric()) {
+            (Some(failure), _) => failure,
+            (None, Some(value))
+                if best
+                    .metric
+                    .is_none_or(|b| self.spec.metric.goal.improves(value, b)) =>
+            {
+                Status::Keep
+            }
+            (None, _) => Status::Discard,
+        }
     }
 
     /// Runs experiment `index`; when pipelining and given `draft_from`, drafts the next change
