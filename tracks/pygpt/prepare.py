@@ -190,7 +190,7 @@ class Language:
 
     def __init__(self):
         rng = Rng(LANGUAGE_SEED)
-        self.text, self.cls, self.flavour = [], [], []
+        self.spelling, self.cls, self.flavour = [], [], []
         self.members = [[] for _ in range(CLASSES)]
         seen = {}
         for c, (count, lo, hi) in enumerate(WORD_CLASSES):
@@ -205,12 +205,12 @@ class Language:
                     word += "li"
                 if word in seen:
                     continue
-                seen[word] = len(self.text)
+                seen[word] = len(self.spelling)
                 self._add(c, word, ord(word[-1]) % FLAVOURS)
         for c, text in ((COMMA, ","), (STOP, "."), (PARA, ".\n")):
             self._add(c, text, 0)
         self.by_spelling = seen
-        self.index_in_class = [0] * len(self.text)
+        self.index_in_class = [0] * len(self.spelling)
         for m in self.members:
             for i, t in enumerate(m):
                 self.index_in_class[t] = i
@@ -243,17 +243,17 @@ class Language:
         # The next token for each (state, class, rank) and its rendering after each class.
         self._next = [[[m[self.order[c][f][r]] for r in range(len(m))]
                        for c, m in enumerate(self.members)] for f in range(FLAVOURS)]
-        self._rendered = [[self._render(prev, t) for t in range(len(self.text))]
+        self._rendered = [[self._render(prev, t) for t in range(len(self.spelling))]
                           for prev in range(CLASSES)]
 
     def _add(self, c, text, flavour):
-        self.members[c].append(len(self.text))
-        self.text.append(text)
+        self.members[c].append(len(self.spelling))
+        self.spelling.append(text)
         self.cls.append(c)
         self.flavour.append(flavour)
 
     def _render(self, prev_class, t):
-        text = self.text[t]
+        text = self.spelling[t]
         if self.cls[t] >= COMMA:
             return text
         if prev_class in (STOP, PARA):
@@ -316,7 +316,7 @@ class Language:
         for c in range(CLASSES):
             for f in range(FLAVOURS):
                 s = c * FLAVOURS + f
-                for t in range(len(self.text)):
+                for t in range(len(self.spelling)):
                     p = self.prob((c, f), t)
                     if p > 0.0:
                         trans[s][self.cls[t] * FLAVOURS + self.flavour[t]] += p
@@ -565,7 +565,7 @@ class Budget:
         return f"{self.steps} steps" if self.steps is not None else f"{self.tokens} tokens"
 
 
-def threads():
+def set_threads():
     """SWARMLAB_THREADS when the harness sets it (else torch's default), applied to torch."""
     import torch
 

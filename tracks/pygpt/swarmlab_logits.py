@@ -118,34 +118,38 @@ def evaluate(model, *, vocab, context, local):
     os._exit(code)
 
 
-def serve(model, *, vocab, context, input=None, output=None, max_bytes=MAX_LOGITS_BYTES):
-    """Answers requests on `input`/`output` (default: the saved channel) until `input` ends.
+def serve(model, *, vocab, context, reader=None, writer=None, max_bytes=MAX_LOGITS_BYTES):
+    """Answers requests from `reader` on `writer` (binary files; default: the saved channel)
+    until `reader` ends.
     Returns a line saying what was served; raises ProtocolError on a request it cannot
     answer or an answer of the wrong shape."""
     import torch
 
-    if input is None or output is None:
-        input, output = channel()
+    if reader is None or writer is None:
+        reader, writer = channel()
     if not 1 < vocab < 1 << 32 or context < 1:
-        raise ProtocolError(f"vocab {vocab} and context {context} are out of range")
+        raise ValueError(f"vocab {vocab} and context {context} are out of range")
     started, requests, rows_served = time.perf_counter(), 0, 0
-    output.write(MAGIC + struct.pack("<II", VERSION, vocab))
-    output.flush()
+    writer.write(MAGIC + struct.pack("<II", VERSION, vocab))
+    writer.flush()
     with torch.no_grad():
         model_mode = _eval_mode(model)
         try:
             while True:
-                header = _read(input, 8, allow_eof=True)
+                header = _read(reader, 8, allow_eof=True)
                 if header is None:
                     break
                 rows, length = struct.unpack("<II", header)
                 if not (0 < rows <= MAX_ROWS and 0 < length <= MAX_LEN):
                     raise ProtocolError(f"a request of {rows} rows of {length} tokens is out of range")
-                ids = _tokens(_read(input, rows * length * 4), rows, length, vocab)
-                output.write(header)
-                for logits in _answer(model, ids, vocab, context, max_bytes):
-                    output.write(logits)
-                output.flush()
+                ids = _tokens(_read(reader, rows * length * 4), rows, length, vocab)
+                answer = _answer(model, ids, vocab, context, max_bytes)
+                first = next(answer)  # a model that fails, fails before the header is sent
+                writer.write(header)
+                writer.write(first)
+                for logits in answer:
+                    writer.write(logits)
+                writer.flush()
                 requests += 1
                 rows_served += rows
         finally:

@@ -16,7 +16,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from prepare import CONTEXT, VOCAB_SIZE, Budget, batches, evaluate_bpb, train_tokens
+from prepare import VOCAB_SIZE, Budget, batches, evaluate_bpb, train_tokens
 
 # ---------------------------------------------------------------------------
 # Hyperparameters (edit these directly)
@@ -108,8 +108,7 @@ def learning_rate(step, progress):
 t_start = time.perf_counter()
 torch.manual_seed(prepare.SEED)
 torch.use_deterministic_algorithms(True)
-threads = prepare.threads()
-assert SEQ_LEN <= CONTEXT
+threads = prepare.set_threads()
 
 model = GPT()
 num_params = sum(p.numel() for p in model.parameters())
@@ -117,7 +116,7 @@ decay = [p for p in model.parameters() if p.dim() >= 2]
 no_decay = [p for p in model.parameters() if p.dim() < 2]
 optimizer = torch.optim.AdamW(
     [{"params": decay, "weight_decay": WEIGHT_DECAY}, {"params": no_decay, "weight_decay": 0.0}],
-    lr=LR, betas=(BETA1, BETA2), fused=False, foreach=True)
+    lr=LR, betas=(BETA1, BETA2), foreach=True)
 data = batches(train_tokens(), BATCH_SIZE, SEQ_LEN, seed=prepare.SEED)
 budget = Budget()
 print(f"pygpt: {num_params / 1e6:.2f}M parameters, {threads} threads, budget {budget.describe()}")

@@ -39,7 +39,7 @@ class TheLanguage(unittest.TestCase):
     def test_conditional_distributions_sum_to_one(self):
         for c in range(prepare.CLASSES):
             for f in range(prepare.FLAVOURS):
-                total = sum(self.lang.prob((c, f), t) for t in range(len(self.lang.text)))
+                total = sum(self.lang.prob((c, f), t) for t in range(len(self.lang.spelling)))
                 self.assertAlmostEqual(total, 1.0, places=12)
 
     def test_rendering_decodes_back_to_the_tokens_of_the_text(self):

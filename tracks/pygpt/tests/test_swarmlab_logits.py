@@ -49,8 +49,8 @@ def request(rows):
 
 def serve_bytes(model, data, vocab=V, context=4, **kw):
     out = io.BytesIO()
-    swarmlab_logits.serve(model, vocab=vocab, context=context, input=io.BytesIO(data),
-                          output=out, **kw)
+    swarmlab_logits.serve(model, vocab=vocab, context=context, reader=io.BytesIO(data),
+                          writer=out, **kw)
     return out.getvalue()
 
 
@@ -101,9 +101,12 @@ class ServeInProcess(unittest.TestCase):
             def forward(self, idx):
                 return torch.zeros(idx.shape[0], idx.shape[1], V + 1)
 
+        out = io.BytesIO()
         with self.assertRaises(swarmlab_logits.ProtocolError) as caught:
-            serve_bytes(Wrong(), request([[1, 2, 3]]))
+            swarmlab_logits.serve(Wrong(), vocab=V, context=4,
+                                  reader=io.BytesIO(request([[1, 2, 3]])), writer=out)
         self.assertIn("the model answered ids of shape (1, 3) with (1, 3, 9)", str(caught.exception))
+        self.assertEqual(len(out.getvalue()), 16, "nothing but the handshake was sent")
         with self.assertRaises(swarmlab_logits.ProtocolError) as caught:
             serve_bytes(lambda idx: [0.0], request([[1]]))
         self.assertIn("with list", str(caught.exception))
