@@ -83,9 +83,13 @@ def _marker_holds(marker):
 if __name__ == "__main__" and sys.argv[1:] in ([], ["setup"]):
     check_environment()
 
-# numpy's OpenBLAS, loaded before torch, starts a thread pool that fights torch's own threads:
-# training on 2 cores ran 10x slower. numpy does no linear algebra here.
+# Threads, set before numpy and torch load (train.py imports prepare first). numpy's OpenBLAS,
+# loaded before torch, made torch's training on 2 cores up to 10x slower; numpy does no linear
+# algebra here. torch's OpenMP threads spin while they wait: on cores that other processes
+# share, 2 threads trained 5x slower than 1 thread; sleeping waits keep the speed of a free
+# machine within reach. The environment can say otherwise.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import numpy as np  # noqa: E402
 
 # ---------------------------------------------------------------------------
