@@ -141,7 +141,8 @@ def serve(model, *, vocab, context, reader=None, writer=None, max_bytes=MAX_LOGI
                     break
                 rows, length = struct.unpack("<II", header)
                 if not (0 < rows <= MAX_ROWS and 0 < length <= MAX_LEN):
-                    raise ProtocolError(f"a request of {rows} rows of {length} tokens is out of range")
+                    raise ProtocolError(
+                        f"a request of {rows} rows of {length} tokens is out of range")
                 ids = _tokens(_read(reader, rows * length * 4), rows, length, vocab)
                 answer = _answer(model, ids, vocab, context, max_bytes)
                 first = next(answer)  # a model that fails, fails before the header is sent

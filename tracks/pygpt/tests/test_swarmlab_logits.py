@@ -105,7 +105,8 @@ class ServeInProcess(unittest.TestCase):
         with self.assertRaises(swarmlab_logits.ProtocolError) as caught:
             swarmlab_logits.serve(Wrong(), vocab=V, context=4,
                                   reader=io.BytesIO(request([[1, 2, 3]])), writer=out)
-        self.assertIn("the model answered ids of shape (1, 3) with (1, 3, 9)", str(caught.exception))
+        self.assertIn("the model answered ids of shape (1, 3) with (1, 3, 9)",
+                      str(caught.exception))
         self.assertEqual(len(out.getvalue()), 16, "nothing but the handshake was sent")
         with self.assertRaises(swarmlab_logits.ProtocolError) as caught:
             serve_bytes(lambda idx: [0.0], request([[1]]))
@@ -175,7 +176,8 @@ class ServeTheTrack(unittest.TestCase):
         probe = inputs[0].copy()
         probe[split:] = inputs[5][split:]
         noise = inputs[0].copy()
-        noise[split:] = np.random.default_rng(3).integers(0, prepare.VOCAB_SIZE, prepare.CONTEXT - split)
+        noise[split:] = np.random.default_rng(3).integers(0, prepare.VOCAB_SIZE,
+                                                          prepare.CONTEXT - split)
         perturbed = server.logits([inputs[0], probe, noise])
         for row in (1, 2):
             self.assertLess(verifier.change(perturbed[0, :split], perturbed[row, :split],
