@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use swarmlab_eval::{check_artifact, evaluate_command, stage_artifact, EvalError};
 use swarmlab_runner::{Cancel, Ending, Exit, RunSpec};
+use swarmlab_testkit::scratch::{run_plain, Scratch};
 
 use crate::sandbox::Sandboxed;
-use crate::support::{run_plain, Fixture};
 
 const BUDGET: Duration = Duration::from_secs(20);
 /// The trusted evaluator: the metric is the artifact's size in bytes.
@@ -18,7 +18,7 @@ const EVALUATOR: &str = r#"printf -- '---\nloss: %s\n' "$(wc -c < "$SWARMLAB_ART
 
 #[test]
 fn the_evaluator_scores_the_artifact_and_the_candidates_own_claim_is_not_read() {
-    let fx = Fixture::new();
+    let fx = Scratch::new();
     let run_dir = fx.path("run");
     fs::create_dir(&run_dir).unwrap();
     let training = fx.sh(
@@ -45,7 +45,7 @@ fn the_evaluator_scores_the_artifact_and_the_candidates_own_claim_is_not_read() 
 
 #[test]
 fn only_a_regular_file_inside_the_run_directory_is_staged() {
-    let fx = Fixture::new();
+    let fx = Scratch::new();
     let run_dir = fx.path("run");
     fs::create_dir_all(run_dir.join("real")).unwrap();
     fs::write(run_dir.join("real/model.bin"), "weights").unwrap();

@@ -14,20 +14,19 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use swarmlab_runner::{RunSpec, SandboxConfig};
-
-use crate::support::Fixture;
+use swarmlab_testkit::scratch::Scratch;
 
 const MIB: u64 = 1 << 20;
 const SHIM: &str = "swarmlab-sandbox-shim";
 
 pub struct Sandboxed {
-    pub fx: Fixture,
+    pub fx: Scratch,
     pub checkout: PathBuf,
 }
 
 impl Sandboxed {
     pub fn new() -> Self {
-        let fx = Fixture::new();
+        let fx = Scratch::new();
         // The sandbox uid must be able to reach the checkout.
         fs::set_permissions(fx.dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
         let checkout = fx.path("checkout");

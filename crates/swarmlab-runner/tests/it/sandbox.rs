@@ -9,13 +9,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use swarmlab_runner::{RunSpec, SandboxConfig};
-
-use crate::support::Fixture;
+use swarmlab_testkit::scratch::Scratch;
 
 pub const MIB: u64 = 1 << 20;
 
 pub struct Sandboxed {
-    pub fx: Fixture,
+    pub fx: Scratch,
     pub checkout: PathBuf,
     /// A value no other test's processes carry, passed as `SWARMLAB_TEST_MARK`.
     pub mark: String,
@@ -24,7 +23,7 @@ pub struct Sandboxed {
 impl Sandboxed {
     pub fn new() -> Self {
         static N: AtomicU64 = AtomicU64::new(0);
-        let fx = Fixture::new();
+        let fx = Scratch::new();
         // The sandbox uid must be able to reach the checkout.
         fs::set_permissions(fx.dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
         let checkout = fx.path("checkout");

@@ -6,9 +6,9 @@ use std::fs;
 use std::time::Duration;
 
 use swarmlab_runner::{Ending, Exit};
+use swarmlab_testkit::scratch::run_plain;
 
 use crate::sandbox::{Sandboxed, MIB};
-use crate::support::run_plain;
 
 const BUDGET: Duration = Duration::from_secs(20);
 

@@ -7,9 +7,9 @@ use std::net::TcpListener;
 use std::time::Duration;
 
 use swarmlab_runner::{run, Cancel, Ending, Exit, RunError, SandboxError};
+use swarmlab_testkit::scratch::{run_plain, Scratch};
 
 use crate::sandbox::{host_uid, Sandboxed};
-use crate::support::{run_plain, Fixture};
 
 const BUDGET: Duration = Duration::from_secs(20);
 
@@ -113,7 +113,7 @@ fn landlock_denies_creating_files_in_the_writable_dev_tmpfs() {
 #[test]
 fn the_shim_confines_even_root_outside_bubblewrap() {
     // The shim alone, unsandboxed, as root: only Landlock can refuse root this write.
-    let fx = Fixture::new();
+    let fx = Scratch::new();
     std::fs::create_dir(fx.path("allowed")).unwrap();
     let allowed = fx.path("allowed");
     let mut spec = fx.sh("", BUDGET);
@@ -140,7 +140,7 @@ fn the_shim_confines_even_root_outside_bubblewrap() {
 
 #[test]
 fn the_shim_refuses_to_run_a_command_it_cannot_parse() {
-    let fx = Fixture::new();
+    let fx = Scratch::new();
     let mut spec = fx.sh("", BUDGET);
     spec.command = vec![
         env!("CARGO_BIN_EXE_swarmlab-sandbox-shim").into(),

@@ -1,53 +1,6 @@
-//! Helpers shared by the runner tests: a scratch directory per test, `sh -c` specs, reading
-//! the pids a fake trainer wrote, and checking that processes are gone.
-
-use std::path::PathBuf;
-use std::time::Duration;
-
-use swarmlab_runner::{run, Cancel, RunOutcome, RunSpec};
-
-pub struct Fixture {
-    pub dir: tempfile::TempDir,
-}
-
-impl Fixture {
-    pub fn new() -> Self {
-        Fixture {
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    pub fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    /// A spec running `script` with `sh -c` in the scratch directory, logging to `log`.
-    pub fn sh(&self, script: &str, timeout: Duration) -> RunSpec {
-        RunSpec::new(
-            vec!["sh".into(), "-c".into(), script.into()],
-            self.dir.path(),
-            self.path("log"),
-            timeout,
-        )
-    }
-
-    pub fn log(&self) -> String {
-        std::fs::read_to_string(self.path("log")).unwrap()
-    }
-
-    /// The pids a script wrote, one per line, into `name`.
-    pub fn pids(&self, name: &str) -> Vec<i32> {
-        std::fs::read_to_string(self.path(name))
-            .unwrap()
-            .split_whitespace()
-            .map(|p| p.parse().unwrap())
-            .collect()
-    }
-}
-
-pub fn run_plain(spec: &RunSpec) -> RunOutcome {
-    run(spec, &Cancel::new(), &mut |_| {}).unwrap()
-}
+//! What the runner's tests check processes with: whether a pid is alive, that a whole tree
+//! is dead, a process's group and session. The scratch folder and `sh -c` specs are
+//! swarmlab-testkit's.
 
 /// Whether `pid` is a running (not exited) process.
 pub fn alive(pid: i32) -> bool {
