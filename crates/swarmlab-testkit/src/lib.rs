@@ -1,9 +1,9 @@
 //! What swarmlab's test suites and benches share, written once: a blocking HTTP client
 //! ([`http`]), git and track repositories ([`git`]), a fake OpenAI-compatible server
 //! ([`openai`]), tinygpt built for tests ([`tinygpt`]); behind features, the `Record` builder
-//! ([`record`], feature `record`), a scratch folder with `sh -c` run specs ([`scratch`],
-//! feature `runner`), a worker's bundle and signed claim ([`bundle`]) and a seeded hub
-//! ([`hub`]) (both feature `hub`).
+//! ([`record`], feature `record`), a scratch folder with `sh -c` run specs ([`scratch`]) and
+//! its sandboxed kind ([`sandbox`]) (both feature `runner`), a worker's bundle and signed
+//! claim ([`bundle`]) and a seeded hub ([`hub`]) (both feature `hub`).
 //!
 //! It is a dev-dependency only: no crate ships it, and none may reach it through a normal
 //! dependency (checked by `crates/swarmlab/tests/it/layering.rs`). A crate's own unit tests
@@ -19,6 +19,8 @@ pub mod hub;
 pub mod openai;
 #[cfg(feature = "record")]
 pub mod record;
+#[cfg(feature = "runner")]
+pub mod sandbox;
 #[cfg(feature = "runner")]
 pub mod scratch;
 pub mod tinygpt;

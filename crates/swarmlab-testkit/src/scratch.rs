@@ -1,6 +1,7 @@
 //! [`Scratch`]: a temporary folder per test, `sh -c` run specs that work and log in it, and
 //! the pids a fake trainer wrote there; [`run_plain`] runs a spec without cancelling or
-//! watching it. Shared by the runner's and the evaluation modes' tests.
+//! watching it; [`alive`] says whether a pid still runs. Shared by the runner's and the
+//! evaluation modes' tests.
 //!
 //! It builds specs and reads files; how a spec is run is the runner's, never decided here.
 
@@ -59,4 +60,16 @@ impl Scratch {
 /// Runs `spec` to its end, never cancelled, its output unwatched; panics when it cannot start.
 pub fn run_plain(spec: &RunSpec) -> RunOutcome {
     run(spec, &Cancel::new(), &mut |_| {}).expect("the run starts")
+}
+
+/// Whether `pid` is a running process (not exited, not a zombie).
+pub fn alive(pid: i32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    // The state follows the command name, which is in parentheses and may hold spaces.
+    let state = stat
+        .rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().next());
+    !matches!(state, Some("Z" | "X") | None)
 }

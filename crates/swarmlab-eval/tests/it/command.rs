@@ -10,7 +10,7 @@ use swarmlab_eval::{check_artifact, evaluate_command, stage_artifact, EvalError}
 use swarmlab_runner::{Cancel, Ending, Exit, RunSpec};
 use swarmlab_testkit::scratch::{run_plain, Scratch};
 
-use crate::sandbox::Sandboxed;
+use crate::sandbox::sandboxed;
 
 const BUDGET: Duration = Duration::from_secs(20);
 /// The trusted evaluator: the metric is the artifact's size in bytes.
@@ -94,7 +94,7 @@ fn only_a_regular_file_inside_the_run_directory_is_staged() {
 #[test]
 fn training_and_evaluation_run_in_two_sandboxes_sharing_only_the_artifact() {
     // The candidate trains in one sandbox whose scratch is a host directory.
-    let candidate = Sandboxed::new();
+    let candidate = sandboxed();
     let run_dir = candidate.fx.path("run");
     fs::create_dir(&run_dir).unwrap();
     std::os::unix::fs::chown(&run_dir, Some(65534), Some(65534)).unwrap();
@@ -108,7 +108,7 @@ fn training_and_evaluation_run_in_two_sandboxes_sharing_only_the_artifact() {
     assert_eq!(run_plain(&training).ending, Ending::Exited(Exit::Code(0)));
 
     // The trusted evaluator runs from the baseline in a second sandbox.
-    let baseline = Sandboxed::new();
+    let baseline = sandboxed();
     fs::write(baseline.checkout.join("evaluate.sh"), EVALUATOR).unwrap();
     let staged = baseline.fx.path("artifact.bin");
     stage_artifact(&run_dir, "model.bin", &staged, 1 << 20).unwrap();

@@ -11,7 +11,7 @@ use swarmlab_eval::{
 use swarmlab_runner::{Cancel, RunSpec};
 use swarmlab_testkit::scratch::Scratch;
 
-use crate::sandbox::Sandboxed;
+use crate::sandbox::sandboxed;
 
 const VOCAB: u32 = 16;
 const CONTEXT: usize = 8;
@@ -220,7 +220,7 @@ fn a_server_that_cannot_start_is_not_the_candidates_fault() {
 
 #[test]
 fn a_sandboxed_server_is_scored_the_same() {
-    let sb = Sandboxed::new();
+    let sb = sandboxed();
     fs::copy(SERVER, sb.checkout.join("serve.py")).unwrap();
     let mut spec = sb.sh(
         &format!("exec python3 serve.py {VOCAB} honest"),

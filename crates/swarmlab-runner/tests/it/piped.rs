@@ -7,7 +7,7 @@ use std::time::Duration;
 use swarmlab_runner::{Cancel, Ending, Exit, Piped, RunError};
 use swarmlab_testkit::scratch::Scratch;
 
-use crate::sandbox::Sandboxed;
+use crate::sandbox::sandboxed;
 use crate::support::assert_all_dead;
 
 const BUDGET: Duration = Duration::from_secs(20);
@@ -73,7 +73,7 @@ fn a_program_that_cannot_start_is_the_runners_error() {
 
 #[test]
 fn a_sandboxed_program_is_piped_too() {
-    let sb = Sandboxed::new();
+    let sb = sandboxed();
     let spec = sb.sh("read line; echo \"got $line\"; id -u >&2", BUDGET);
     let mut piped = Piped::start(&spec, &Cancel::new()).unwrap();
     piped.stdin.as_mut().unwrap().write_all(b"ping\n").unwrap();

@@ -1,17 +1,7 @@
-//! What the runner's tests check processes with: whether a pid is alive, that a whole tree
-//! is dead, a process's group and session. The scratch folder and `sh -c` specs are
-//! swarmlab-testkit's.
+//! What the runner's tests check processes with: that a whole tree is dead, a process's
+//! group and session. The scratch folder, `sh -c` specs and `alive` are swarmlab-testkit's.
 
-/// Whether `pid` is a running (not exited) process.
-pub fn alive(pid: i32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => {
-            let state = stat.rsplit_once(')').unwrap().1.split_whitespace().next();
-            !matches!(state, Some("Z" | "X"))
-        }
-        Err(_) => false,
-    }
-}
+use swarmlab_testkit::scratch::alive;
 
 /// The runner promises the tree is dead when `run` returns, so this checks at once, no polling.
 pub fn assert_all_dead(pids: &[i32]) {
