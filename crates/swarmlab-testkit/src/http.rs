@@ -2,7 +2,7 @@
 //! loopback, with a bearer token or the dashboard's session cookie, a JSON, form or raw body,
 //! and the answer's status, headers and body (chunked bodies decoded). Each request has a
 //! connection of its own, or, for a load generator, reuses one kept alive; while a hub
-//! rate-limits, a client may try again.
+//! rate-limits, a client may try again. An event stream is read line by line ([`Events`]).
 //!
 //! It speaks the plain HTTP swarmlab serves and nothing more: no TLS, redirects or proxies.
 //! An answer that never comes is status 0, never a hang: reads time out.
@@ -11,7 +11,7 @@ use std::fmt::Display;
 use std::io::{self, BufRead, BufReader, Write};
 use std::net::TcpStream;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use serde_json::Value;
@@ -148,6 +148,23 @@ impl Client {
         self.answer(method, path, "application/json", body)
     }
 
+    /// GET `path` and keep the answer open: its lines, the status line first, as they come.
+    /// Panics when the server cannot be reached.
+    pub fn events(&self, path: &str) -> Events {
+        let mut stream = self.connect().expect("the server is reachable");
+        let mut head = format!("GET {path} HTTP/1.1\r\nHost: {}\r\n", self.address);
+        for (name, value) in &self.headers {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        head.push_str("\r\n");
+        stream
+            .write_all(head.as_bytes())
+            .expect("the request is sent");
+        Events {
+            reader: BufReader::new(stream),
+        }
+    }
+
     /// [`Client::send`] once, saying why it failed instead of answering status 0 (for a
     /// load generator that counts failures by kind).
     pub fn try_send(&self, method: &str, path: &str, body: &[u8]) -> io::Result<Response> {
@@ -242,6 +259,43 @@ impl Client {
             Err(e) => {
                 *slot = None;
                 Err(e)
+            }
+        }
+    }
+}
+
+/// A response that does not end, read line by line as it comes: a stream of server-sent
+/// events.
+#[derive(Debug)]
+pub struct Events {
+    reader: BufReader<TcpStream>,
+}
+
+impl Events {
+    /// The next line, its line ending removed; `None` when the stream ended or nothing came
+    /// within `limit`.
+    pub fn next_line(&mut self, limit: Duration) -> Option<String> {
+        self.reader.get_ref().set_read_timeout(Some(limit)).ok()?;
+        let mut line = String::new();
+        match self.reader.read_line(&mut line) {
+            Ok(0) | Err(_) => None,
+            Ok(_) => Some(line.trim_end_matches(['\r', '\n']).to_string()),
+        }
+    }
+
+    /// Reads lines until one is `wanted` (`Some(true)`), the stream ends (`Some(false)`), or
+    /// `limit` has passed (`None`).
+    pub fn until(&mut self, limit: Duration, wanted: impl Fn(&str) -> bool) -> Option<bool> {
+        let deadline = Instant::now() + limit;
+        loop {
+            let left = deadline.checked_duration_since(Instant::now())?;
+            self.reader.get_ref().set_read_timeout(Some(left)).ok()?;
+            let mut line = String::new();
+            match self.reader.read_line(&mut line) {
+                Ok(0) => return Some(false),
+                Ok(_) if wanted(line.trim_end_matches(['\r', '\n'])) => return Some(true),
+                Ok(_) => {}
+                Err(_) => return None,
             }
         }
     }
@@ -388,6 +442,57 @@ mod tests {
         let address = nobody.local_addr().unwrap();
         drop(nobody);
         assert_eq!(Client::new(address).get("/").status, 0);
+    }
+
+    /// A server that answers `answers` in order on every connection it accepts, keeps the
+    /// connection open, and counts the connections.
+    fn serve(answers: &'static [&'static str]) -> (String, Arc<Mutex<usize>>) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        let accepted = Arc::new(Mutex::new(0));
+        let count = accepted.clone();
+        std::thread::spawn(move || {
+            let mut open = Vec::new();
+            for stream in listener.incoming().map_while(Result::ok) {
+                *count.lock().unwrap() += 1;
+                let mut reader = BufReader::new(stream);
+                for answer in answers {
+                    let mut line = String::new();
+                    while reader.read_line(&mut line).is_ok_and(|n| n > 0) {
+                        if line == "\r\n" {
+                            break;
+                        }
+                        line.clear();
+                    }
+                    let _ = reader.get_mut().write_all(answer.as_bytes());
+                }
+                open.push(reader);
+            }
+        });
+        (address, accepted)
+    }
+
+    #[test]
+    fn a_kept_connection_serves_each_request_and_a_429_is_asked_again() {
+        let (address, accepted) = serve(&[
+            "HTTP/1.1 429 Too Many Requests\r\nContent-Length: 0\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\none",
+            "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\ntwo",
+        ]);
+        let client = Client::new(&address).keep_alive().retry_on_429();
+        assert_eq!(client.get("/").body, "one");
+        assert_eq!(client.bearer("t").get("/").body, "two");
+        assert_eq!(*accepted.lock().unwrap(), 1);
+    }
+
+    #[test]
+    fn events_come_line_by_line_until_one_is_wanted_or_time_runs_out() {
+        let (address, _) = serve(&["HTTP/1.1 200 OK\r\n\r\nevent: a\r\ndata: 1\n"]);
+        let mut events = Client::new(&address).events("/events");
+        let limit = Duration::from_millis(500);
+        assert_eq!(events.next_line(limit).as_deref(), Some("HTTP/1.1 200 OK"));
+        assert_eq!(events.until(limit, |l| l == "data: 1"), Some(true));
+        assert_eq!(events.until(limit, |_| true), None);
     }
 
     #[test]

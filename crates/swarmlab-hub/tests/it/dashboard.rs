@@ -7,10 +7,10 @@ use std::time::Duration;
 use serde_json::json;
 use swarmlab_testkit::git::git;
 use swarmlab_testkit::http::{form, Client, Response};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpStream;
 
 use crate::demo::{Demo, SCRIPT_IDEA};
+
+const TEN_SECONDS: Duration = Duration::from_secs(10);
 
 /// The value of the first hidden `csrf` field of `page`.
 fn csrf_token(page: &Response) -> String {
@@ -177,30 +177,15 @@ async fn the_dashboard_shows_each_role_what_the_api_would() {
     );
 
     // The event stream says when it changes.
-    let mut events = TcpStream::connect(addr).await.unwrap();
-    events
-        .write_all(
-            format!(
-                "GET /events?track=toy HTTP/1.1\r\nHost: {addr}\r\nCookie: swarmlab_session={worker}\r\n\r\n"
-            )
-            .as_bytes(),
-        )
-        .await
-        .unwrap();
-    let mut lines = BufReader::new(events).lines();
-    let status = lines.next_line().await.unwrap().unwrap();
+    let mut events = Client::new(addr)
+        .cookie(&worker)
+        .events("/events?track=toy");
+    let status = events.next_line(TEN_SECONDS).expect("a status line");
     assert!(status.contains("200"), "{status}");
     assert_eq!(demo.verify_pending().await, "accepted");
-    let saw_verdict = tokio::time::timeout(Duration::from_secs(10), async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            if line == "event: verdict" {
-                return true;
-            }
-        }
-        false
-    })
-    .await
-    .expect("an event within 10 s");
+    let saw_verdict = events
+        .until(TEN_SECONDS, |line| line == "event: verdict")
+        .expect("an event within 10 s");
     assert!(saw_verdict);
     let r = Client::new(addr).cookie(&worker).get(&path);
     assert!(r.body.contains("data-status=\"accepted\""));
@@ -223,5 +208,5 @@ async fn the_dashboard_shows_each_role_what_the_api_would() {
 
     // The server stops although an event stream is open.
     demo.stop().await;
-    drop(lines);
+    drop(events);
 }

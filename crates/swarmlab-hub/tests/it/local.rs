@@ -7,8 +7,6 @@ use swarmlab_core::{Goal, Record, ResultsLog, Status};
 use swarmlab_hub::web::local::{serve, LocalRun};
 use swarmlab_testkit::git::Repo;
 use swarmlab_testkit::http::Client;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpStream;
 
 fn record(index: u64, commit: &str, status: Status, metric: Option<f64>, what: &str) -> Record {
     swarmlab_testkit::record::record(index)
@@ -100,13 +98,11 @@ async fn a_local_run_is_served_read_only_and_live() {
     }
 
     // A new experiment in the file is an event.
-    let mut events = TcpStream::connect(addr).await.unwrap();
-    events
-        .write_all(format!("GET /events HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes())
-        .await
-        .unwrap();
-    let mut lines = BufReader::new(events).lines();
-    assert!(lines.next_line().await.unwrap().unwrap().contains("200"));
+    let mut events = Client::new(addr).events("/events");
+    assert!(events
+        .next_line(Duration::from_secs(10))
+        .expect("a status line")
+        .contains("200"));
     log.append(&record(
         5,
         &c4,
@@ -115,16 +111,9 @@ async fn a_local_run_is_served_read_only_and_live() {
         "width 64 -> 80",
     ))
     .unwrap();
-    let seen = tokio::time::timeout(Duration::from_secs(10), async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            if line.starts_with("event: ") {
-                return true;
-            }
-        }
-        false
-    })
-    .await
-    .expect("an event within 10 s");
+    let seen = events
+        .until(Duration::from_secs(10), |line| line.starts_with("event: "))
+        .expect("an event within 10 s");
     assert!(seen);
     let r = Client::new(addr).get("/tracks/toy");
     assert!(r.body.contains("experiment #5"));
@@ -135,5 +124,5 @@ async fn a_local_run_is_served_read_only_and_live() {
         .expect("stops with an event stream open")
         .unwrap()
         .unwrap();
-    drop(lines);
+    drop(events);
 }
