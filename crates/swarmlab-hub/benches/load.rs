@@ -256,7 +256,7 @@ fn client(
             Endpoint::Track => (w, "GET", format!("/api/v1/tracks/{TRACK}"), vec![]),
             Endpoint::ListIdeas => (w, "GET", format!("/api/v1/tracks/{TRACK}/ideas"), vec![]),
             Endpoint::Submit => {
-                let (w, mut candidate): (usize, Candidate) = submission.take().unwrap();
+                let (w, mut candidate) = submission.take().unwrap();
                 candidate.claim.nonce = format!("bench-{task}-{k}");
                 let req = candidate.signed(&shared.workers[w].key);
                 (
