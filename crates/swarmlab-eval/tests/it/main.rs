@@ -4,5 +4,4 @@
 mod command;
 mod logits;
 mod sandbox;
-mod support;
 mod tinygpt;
