@@ -45,6 +45,9 @@ pub struct VerifyOptions {
     pub jobs: Option<u64>,
     /// Overrides the track's budget on both sides (test hubs and demos).
     pub budget: Option<Duration>,
+    /// Set in the environment of every run of both sides, over the track's `run.env`: the
+    /// assigned GPU's `CUDA_VISIBLE_DEVICES` ([`crate::gpu::Gpu::env`]).
+    pub env: Vec<(String, String)>,
 }
 
 /// Who this verifier is to the hub.

@@ -10,6 +10,7 @@ mod hub;
 mod agents;
 mod attacks;
 mod attacks_tinygpt;
+mod autoresearch;
 mod budget;
 mod canaries;
 mod check;
