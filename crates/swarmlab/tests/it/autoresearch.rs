@@ -111,6 +111,14 @@ impl Clone {
         fs::read_to_string(self.root.join(name)).unwrap()
     }
 
+    /// The committed byte table.
+    fn table(&self) -> Vec<u32> {
+        self.read("token_bytes.txt")
+            .lines()
+            .map(|l| l.parse().unwrap())
+            .collect()
+    }
+
     /// `swarmlab ARGS` with this clone's home.
     fn swarmlab(&self, args: &[&str]) -> crate::harness::Output {
         swarmlab_with_env(args, None, &[("HOME", &self.home)])
@@ -121,8 +129,17 @@ impl Clone {
     }
 }
 
-/// What the init commit did to a clone, checked the same way for the stand-in and the real one.
-fn check_one_commit(clone: &Clone, before: &str) {
+/// The fixture's byte table (`tests/fixtures/autoresearch/token_bytes.pt`, written by torch).
+fn fixture_table() -> Vec<u32> {
+    let mut table: Vec<u32> = (0..256).map(|i| if i < 128 { 1 } else { 3 }).collect();
+    table.extend((0..VOCAB - 256 - 4).map(|i| 2 + i % 8));
+    table.extend([0; 4]);
+    table
+}
+
+/// What the init commit did to a clone, checked the same way for the stand-in and the real
+/// one; `table` is the byte table the commit must hold.
+fn check_one_commit(clone: &Clone, before: &str, table: &[u32]) {
     assert_eq!(clone.git(&["rev-parse", "HEAD~1"]).trim(), before);
     assert_eq!(clone.git(&["status", "--porcelain"]), "", "a clean tree");
     let message = clone.git(&["log", "-1", "--format=%B"]);
@@ -151,16 +168,7 @@ fn check_one_commit(clone: &Clone, before: &str) {
         fs::read_to_string(LOGITS_MODULE).unwrap(),
         "the shipped module is the pygpt track's, byte for byte"
     );
-    let table: Vec<u32> = clone
-        .read("token_bytes.txt")
-        .lines()
-        .map(|l| l.parse().unwrap())
-        .collect();
-    assert_eq!(table.len(), VOCAB as usize);
-    assert_eq!(
-        (table[0], table[200], table[300], table[8191]),
-        (1, 3, 6, 0)
-    );
+    assert_eq!(clone.table(), table);
     let prepare = clone.read("prepare.py");
     assert!(prepare.contains("\nimport swarmlab_logits  # swarmlab: first"));
     assert!(prepare.contains(
@@ -196,7 +204,7 @@ fn init_puts_a_clone_of_autoresearch_on_a_hub_in_one_commit() {
     let before = clone.git(&["rev-parse", "HEAD"]).trim().to_string();
     let out = clone.init().success();
     assert!(out.stdout.contains(" in one commit, "), "{}", out.stdout);
-    check_one_commit(&clone, &before);
+    check_one_commit(&clone, &before, &fixture_table());
     check_hub_accepts(&clone);
 
     // Twice is refused, and changes nothing.
@@ -259,12 +267,25 @@ fn python() -> Option<String> {
     ok.then_some(python)
 }
 
-/// The verifier's view: serve `argv` in the clone and score `windows` random windows.
+/// `windows` windows of tokens from a fixed generator, none of them special.
+fn random_tokens(windows: usize) -> Vec<u32> {
+    let mut state = 12345u64;
+    (0..windows * CONTEXT + 1)
+        .map(|_| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((state >> 33) % u64::from(VOCAB - 4)) as u32
+        })
+        .collect()
+}
+
+/// The verifier's view: serve `argv` in the clone and score `tokens` with the committed table.
 fn serve(
     clone: &Clone,
     argv: Vec<String>,
     env: &[(&str, &str)],
-    windows: usize,
+    tokens: &[u32],
 ) -> Result<f64, EvalError> {
     let mut server = RunSpec::new(
         argv,
@@ -279,31 +300,17 @@ fn serve(
     server
         .env
         .push(("HOME".into(), clone.home.display().to_string()));
-    let mut state = 12345u64;
-    let tokens: Vec<u32> = (0..windows * CONTEXT + 1)
-        .map(|_| {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((state >> 33) % u64::from(VOCAB - 4)) as u32
-        })
-        .collect();
-    let table = clone
-        .read("token_bytes.txt")
-        .lines()
-        .map(|l| l.parse().unwrap())
-        .collect();
     let config = LogitsConfig {
         vocab: VOCAB,
         context: CONTEXT,
-        token_bytes: table,
+        token_bytes: clone.table(),
         windows: None,
         batch: 2,
         probes: 1,
         tolerance: 1e-4,
         seed: 11,
     };
-    score_logits(&server, &tokens, &config, &Cancel::new()).map(|s| s.bits_per_byte)
+    score_logits(&server, tokens, &config, &Cancel::new()).map(|s| s.bits_per_byte)
 }
 
 #[test]
@@ -343,7 +350,7 @@ fn the_patched_hook_serves_the_verifier_and_a_local_run_evaluates_as_before() {
         "train.py".into(),
     ];
     let budget = [("SWARMLAB_BUDGET_SECONDS", "1")];
-    let bpb = serve(&clone, launcher.clone(), &budget, 3).unwrap();
+    let bpb = serve(&clone, launcher.clone(), &budget, &random_tokens(3)).unwrap();
     // Random tokens under a model that learned a chain: worse than uniform, but finite.
     assert!(bpb.is_finite() && bpb > 0.0, "{bpb}");
 
@@ -352,7 +359,7 @@ fn the_patched_hook_serves_the_verifier_and_a_local_run_evaluates_as_before() {
         .read("train.py")
         .replace("PEEK = False", "PEEK = True");
     fs::write(clone.root.join("train.py"), train).unwrap();
-    match serve(&clone, launcher, &budget, 3) {
+    match serve(&clone, launcher, &budget, &random_tokens(3)) {
         Err(EvalError::NotCausal { .. }) => {}
         other => panic!("a peeking model must fail the probe: {other:?}"),
     }
@@ -381,20 +388,133 @@ prepare.evaluate_bpb(Tiny(), None, 4)
 sys.exit("evaluate_bpb returned under a verifier")
 "#;
 
+/// Trains autoresearch's real tokenizer (its prepare.py, rustbpe) on made-up shards in the
+/// clone's home, with a validation shard and two shards of the holdout pool; `None` when the
+/// Python lacks prepare.py's imports.
+fn train_real_tokenizer(clone: &Clone, python: &str) -> Option<Vec<u32>> {
+    let has_imports = Command::new(python)
+        .args(["-c", "import pyarrow, requests, rustbpe, tiktoken"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_imports {
+        eprintln!("skipped the data command: {python} cannot import prepare.py's pyarrow, requests, rustbpe and tiktoken");
+        return None;
+    }
+    fs::remove_dir_all(clone.home.join(".cache")).unwrap();
+    let shards = Path::new(FIXTURE).join("make_shards.py");
+    for (dir, list) in [
+        (".cache/autoresearch/data", "0,1,6542"),
+        (".cache/autoresearch-holdout", "6442,6443"),
+    ] {
+        let dir = clone.home.join(dir);
+        python_in(
+            clone,
+            python,
+            &[shards.to_str().unwrap(), dir.to_str().unwrap(), list],
+        );
+    }
+    python_in(
+        clone,
+        python,
+        &["-c", "import prepare; prepare.train_tokenizer()"],
+    );
+    Some(clone.table_from(python))
+}
+
+/// Runs `python ARGS` in the clone with its home; its stdout.
+fn python_in(clone: &Clone, python: &str, args: &[&str]) -> Vec<u8> {
+    let out = Command::new(python)
+        .args(args)
+        .current_dir(&clone.root)
+        .env("HOME", &clone.home)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{python} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+impl Clone {
+    /// The byte table as prepare.py's own `get_token_bytes` (torch.load) reads it: what init's
+    /// reader of the same file must find.
+    fn table_from(&self, python: &str) -> Vec<u32> {
+        let out = python_in(
+            self,
+            python,
+            &[
+                "-c",
+                "import prepare; print(*prepare.get_token_bytes().tolist(), sep='\\n')",
+            ],
+        );
+        String::from_utf8(out)
+            .unwrap()
+            .lines()
+            .map(|l| l.parse().unwrap())
+            .collect()
+    }
+}
+
 #[test]
 fn a_real_clone_of_autoresearch_is_put_on_a_hub() {
     let Some(clone) = Clone::real() else {
         eprintln!("skipped: SWARMLAB_AUTORESEARCH_DIR names no clone of karpathy/autoresearch");
         return;
     };
+    let python = python();
+    let trained = python
+        .as_deref()
+        .and_then(|python| train_real_tokenizer(&clone, python));
     let before = clone.git(&["rev-parse", "HEAD"]).trim().to_string();
     clone.init().success();
-    check_one_commit(&clone, &before);
+    check_one_commit(
+        &clone,
+        &before,
+        trained.as_deref().unwrap_or(&fixture_table()),
+    );
     check_hub_accepts(&clone);
-    let Some(python) = python() else { return };
+    let Some(python) = python else { return };
+
+    // The verifier's data: the public validation rows, or with a seed a held-out shard's,
+    // MAX_SEQ_LEN tokens a row, each row from a BOS on.
+    let tokens = match trained {
+        Some(_) => {
+            let run = |seed: Option<&str>| {
+                let mut command = Command::new(&python);
+                command
+                    .args(["swarmlab_data.py", "tokens"])
+                    .current_dir(&clone.root)
+                    .env("HOME", &clone.home);
+                if let Some(seed) = seed {
+                    command.env("SWARMLAB_EVAL_SEED", seed);
+                }
+                let out = command.output().unwrap();
+                assert!(
+                    out.status.success(),
+                    "{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                swarmlab_eval::decode_tokens(&out.stdout, VOCAB).unwrap()
+            };
+            let (public, holdout) = (run(None), run(Some("5")));
+            assert_ne!(public, holdout);
+            assert_eq!(run(Some("5")), holdout, "the seed decides the holdout");
+            let bos = VOCAB - 4;
+            for tokens in [&public, &holdout] {
+                assert_eq!(tokens.len(), 256 * CONTEXT + 1);
+                assert!(tokens.iter().step_by(CONTEXT).all(|&t| t == bos));
+            }
+            holdout[..4 * CONTEXT + 1].to_vec()
+        }
+        None => random_tokens(2),
+    };
+
+    // The hook: the real prepare.py's evaluate_bpb serves a model handed to it.
     let driver = clone.home.join("hook_driver.py");
     fs::write(&driver, HOOK_DRIVER).unwrap();
     let argv = vec![python, driver.display().to_string()];
-    let bpb = serve(&clone, argv, &[("SWARMLAB_LOGITS", "serve")], 2).unwrap();
+    let bpb = serve(&clone, argv, &[("SWARMLAB_LOGITS", "serve")], &tokens).unwrap();
     assert!(bpb.is_finite() && bpb > 0.0, "{bpb}");
 }
