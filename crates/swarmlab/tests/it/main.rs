@@ -16,6 +16,7 @@ mod canaries;
 mod check;
 mod dashboard;
 mod failures;
+mod gpu;
 mod layering;
 mod pipeline;
 mod proposals;
