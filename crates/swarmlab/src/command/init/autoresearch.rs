@@ -90,7 +90,14 @@ pub fn place_into_clone(dir: &Path) -> anyhow::Result<()> {
         return Err(e.into());
     }
     let paths: Vec<String> = changes.iter().map(|c| c.path.clone()).collect();
-    let commit = git.commit_paths(&paths, &message(&changes))?;
+    let commit = git
+        .commit_paths(&paths, &message(&changes))
+        .inspect_err(|_| {
+            let mut reset = vec!["reset", "--quiet", "--"];
+            reset.extend(paths.iter().map(String::as_str));
+            let _ = git.run(&reset);
+            undo(dir, &changes, &original);
+        })?;
     println!(
         "put {} on a hub in one commit, {}:",
         dir.display(),
@@ -154,41 +161,68 @@ fn changes(
 }
 
 /// The embedded spec with the clone's vocabulary, window and budget (autoresearch's own are
-/// the spec's; a fork may differ).
+/// the spec's; a fork may differ), the timeouts grown with a longer budget.
 fn spec(text: &str, patched: &prepare_patch::Patched) -> anyhow::Result<String> {
-    let minutes = |s: u32| {
-        if s % 60 == 0 {
-            format!("\"{}m\"", s / 60)
-        } else {
-            format!("\"{s}s\"")
-        }
-    };
     let budget = patched.budget_seconds;
     let mut out = text.to_string();
-    for (key, value) in [
-        ("vocab = ", patched.vocab.to_string()),
-        ("context = ", patched.context.to_string()),
-        ("budget = ", minutes(budget)),
-        ("timeout = ", minutes(budget.saturating_mul(2).max(600))),
+    for (section, key, value) in [
+        ("run", "budget", duration(budget)),
+        (
+            "run",
+            "timeout",
+            duration(budget.saturating_mul(2).max(600)),
+        ),
+        ("eval", "vocab", patched.vocab.to_string()),
+        ("eval", "context", patched.context.to_string()),
+        (
+            "eval",
+            "timeout",
+            duration(budget.saturating_mul(3).max(900)),
+        ),
     ] {
-        let line = out
-            .lines()
-            .find(|l| l.starts_with(key))
-            .with_context(|| format!("the embedded autoresearch spec has no `{key}` line"))?
-            .to_string();
-        let (old, comment) = line[key.len()..]
-            .split_once('#')
-            .map_or((line[key.len()..].trim(), ""), |(v, c)| (v.trim(), c));
-        if old != value {
-            let comment = if comment.is_empty() {
-                String::new()
-            } else {
-                format!("  #{comment}")
-            };
-            out = out.replacen(&line, &format!("{key}{value}{comment}"), 1);
-        }
+        out = set(&out, section, key, &value)
+            .with_context(|| format!("the embedded autoresearch spec has no `{section}.{key}`"))?;
     }
     Ok(out)
+}
+
+/// Seconds as the spec writes them: "5m", "90s".
+fn duration(seconds: u32) -> String {
+    if seconds % 60 == 0 {
+        format!("\"{}m\"", seconds / 60)
+    } else {
+        format!("\"{seconds}s\"")
+    }
+}
+
+/// `text` with the value of `key` in `[section]` set to `value` (TOML), its comment kept;
+/// `None` when the section has no such line.
+fn set(text: &str, section: &str, key: &str, value: &str) -> Option<String> {
+    let header = format!("[{section}]");
+    let prefix = format!("{key} = ");
+    let mut in_section = false;
+    let mut found = false;
+    let mut out = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        if line.starts_with('[') {
+            in_section = line.trim_end() == header;
+        }
+        match line.strip_prefix(&prefix) {
+            Some(rest) if in_section && !found => {
+                found = true;
+                let (old, comment) = rest.split_once('#').unwrap_or((rest, ""));
+                if old.trim() == value {
+                    out.push_str(line);
+                } else if comment.is_empty() {
+                    out.push_str(&format!("{prefix}{value}\n"));
+                } else {
+                    out.push_str(&format!("{prefix}{value}  #{comment}"));
+                }
+            }
+            _ => out.push_str(line),
+        }
+    }
+    found.then_some(out)
 }
 
 fn message(changes: &[Change]) -> String {
@@ -245,4 +279,67 @@ fn home() -> anyhow::Result<PathBuf> {
         .context(
             "HOME is not set: cannot find autoresearch's tokenizer under ~/.cache/autoresearch",
         )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn patched(vocab: u32, context: u32, budget_seconds: u32) -> prepare_patch::Patched {
+        prepare_patch::Patched {
+            text: String::new(),
+            vocab,
+            context,
+            budget_seconds,
+        }
+    }
+
+    fn embedded_spec() -> &'static str {
+        tracks::files(TrackName::Autoresearch)
+            .iter()
+            .find(|f| f.path == swarmlab_core::spec::SPEC_FILE)
+            .expect("the autoresearch track embeds its spec")
+            .content
+    }
+
+    #[test]
+    fn autoresearchs_own_constants_leave_the_spec_as_it_is() {
+        let text = embedded_spec();
+        assert_eq!(spec(text, &patched(8192, 2048, 300)).unwrap(), text);
+    }
+
+    #[test]
+    fn a_forks_constants_are_written_into_their_sections() {
+        let text = spec(embedded_spec(), &patched(4096, 1024, 600)).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        let after = |header: &str, key: &str| {
+            let start = lines.iter().position(|l| *l == header).unwrap();
+            lines[start..]
+                .iter()
+                .find(|l| l.starts_with(key))
+                .unwrap()
+                .to_string()
+        };
+        assert_eq!(
+            after("[run]", "budget = "),
+            "budget = \"10m\"  # prepare.TIME_BUDGET reads SWARMLAB_BUDGET_SECONDS"
+        );
+        assert_eq!(after("[run]", "timeout = "), "timeout = \"20m\"");
+        assert_eq!(
+            after("[eval]", "vocab = "),
+            "vocab = 4096  # prepare.VOCAB_SIZE"
+        );
+        assert!(after("[eval]", "context = ").starts_with("context = 1024  # prepare.MAX_SEQ_LEN"));
+        assert!(after("[eval]", "timeout = ").starts_with("timeout = \"30m\"  # training again"));
+    }
+
+    #[test]
+    fn the_message_is_wrapped_at_72_columns() {
+        let text = wrap("- prepare.py: one two three four five six seven eight nine ten eleven twelve thirteen fourteen");
+        assert_eq!(
+            text,
+            "- prepare.py: one two three four five six seven eight nine ten eleven\n  twelve thirteen fourteen\n"
+        );
+        assert!(text.lines().all(|l| l.len() <= 72));
+    }
 }
