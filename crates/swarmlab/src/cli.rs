@@ -23,7 +23,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Create a track: write an embedded track into a new git repository
+    /// Create a track: write an embedded track into a new git repository, or put a clone of
+    /// karpathy/autoresearch on a hub (--track autoresearch)
     Init(InitArgs),
     /// Run the experiment loop on a track: baseline first, then propose, run, keep or discard
     Run(Box<RunArgs>),
