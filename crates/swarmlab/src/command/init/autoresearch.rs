@@ -174,16 +174,13 @@ fn spec(text: &str, patched: &prepare_patch::Patched) -> anyhow::Result<String> 
         ),
         ("eval", "vocab", patched.vocab.to_string()),
         ("eval", "context", patched.context.to_string()),
-        (
-            "eval",
-            "timeout",
-            duration(budget.saturating_mul(3).max(900)),
-        ),
     ] {
         out = set(&out, section, key, &value)
             .with_context(|| format!("the embedded autoresearch spec has no `{section}.{key}`"))?;
     }
-    Ok(out)
+    // Only while the server trains again (a program in `eval.serve`) has [eval] a timeout.
+    let serving = duration(budget.saturating_mul(3).max(900));
+    Ok(set(&out, "eval", "timeout", &serving).unwrap_or(out))
 }
 
 /// Seconds as the spec writes them: "5m", "90s".
@@ -331,6 +328,19 @@ mod tests {
         );
         assert!(after("[eval]", "context = ").starts_with("context = 1024  # prepare.MAX_SEQ_LEN"));
         assert!(after("[eval]", "timeout = ").starts_with("timeout = \"30m\"  # training again"));
+    }
+
+    #[test]
+    fn a_spec_whose_run_serves_has_no_eval_timeout_to_grow() {
+        let text: String = embedded_spec()
+            .lines()
+            .filter(|l| !l.starts_with("timeout = \"15m\""))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let out = spec(&text, &patched(8192, 2048, 600)).unwrap();
+        let timeouts = out.lines().filter(|l| l.starts_with("timeout = ")).count();
+        assert_eq!(timeouts, 1, "{out}");
+        assert!(out.contains("timeout = \"20m\""));
     }
 
     #[test]
