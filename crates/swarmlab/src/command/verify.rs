@@ -37,10 +37,10 @@ pub fn verify(args: VerifyArgs) -> anyhow::Result<i32> {
             .with_context(|| format!("failed to resolve {}", args.dir.display()))?,
         token: args.token,
         hardware_class,
+        env: gpu.as_ref().map(Gpu::env).unwrap_or_default(),
         sandbox,
         jobs: args.jobs,
         budget: args.budget,
-        env: gpu.as_ref().map(Gpu::env).unwrap_or_default(),
     };
     Ok(match run_verifier(options, cancel)? {
         Stop::Interrupted => crate::exit::INTERRUPTED,
