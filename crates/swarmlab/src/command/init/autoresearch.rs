@@ -327,7 +327,16 @@ mod tests {
             "vocab = 4096  # prepare.VOCAB_SIZE"
         );
         assert!(after("[eval]", "context = ").starts_with("context = 1024  # prepare.MAX_SEQ_LEN"));
-        assert!(after("[eval]", "timeout = ").starts_with("timeout = \"30m\"  # training again"));
+    }
+
+    #[test]
+    fn a_value_is_set_in_its_own_section_with_its_comment_kept() {
+        let text = "[run]\ntimeout = \"10m\"  # run\n\n[eval]\ntimeout = \"15m\"  # serving\n";
+        assert_eq!(
+            set(text, "eval", "timeout", "\"30m\"").unwrap(),
+            "[run]\ntimeout = \"10m\"  # run\n\n[eval]\ntimeout = \"30m\"  # serving\n"
+        );
+        assert_eq!(set(text, "verify", "timeout", "\"1m\""), None);
     }
 
     #[test]
