@@ -38,6 +38,9 @@ pub struct WorkOptions {
     /// Stop after this many experiments (baselines not counted); `None`: never.
     pub experiments: Option<u64>,
     pub budget: Option<Duration>,
+    /// Set in the environment of every run, over the track's `run.env`: the GPU this worker
+    /// hands its runs ([`crate::gpu::Gpu::env`]).
+    pub env: Vec<(String, String)>,
     pub make_proposer: MakeProposer,
 }
 
@@ -159,6 +162,7 @@ fn start_round(
     if let Some(budget) = options.budget {
         spec.override_budget(budget);
     }
+    spec.run.env.extend(options.env.iter().cloned());
     let proposer = (options.make_proposer)(&spec).map_err(ClientError::Proposer)?;
     let tag = format!("hub-{}-{}", track.chain.len(), short(&track.head));
     let mut session = Session::open(spec, &tag, options.seed, proposer, cancel.clone())?;

@@ -23,7 +23,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Create a track: write an embedded track into a new git repository
+    /// Create a track: write an embedded track into a new git repository, or put a clone of
+    /// karpathy/autoresearch on a hub (--track autoresearch)
     Init(InitArgs),
     /// Run the experiment loop on a track: baseline first, then propose, run, keep or discard
     Run(Box<RunArgs>),
@@ -145,6 +146,10 @@ pub struct WorkArgs {
     /// Override the track's budget for local runs, e.g. "20s"
     #[arg(long, value_parser = parse_duration)]
     pub budget: Option<std::time::Duration>,
+    /// The NVIDIA GPU the runs use, by device minor (/dev/nvidia0 is 0): CUDA_VISIBLE_DEVICES
+    /// names it in every run's environment
+    #[arg(long, value_name = "N")]
+    pub gpu: Option<u32>,
     #[command(flatten)]
     pub proposer: ProposerArgs,
 }
@@ -194,7 +199,8 @@ pub struct VerifyArgs {
     /// The token `swarmlab hub add-identity` printed for this verifier's key (first start)
     #[arg(long, env = "SWARMLAB_VERIFIER_TOKEN")]
     pub token: Option<String>,
-    /// The hardware class reported with every measurement (default: CPU model and count)
+    /// The hardware class reported with every measurement (default: the model of the --gpu,
+    /// else the CPU model and count)
     #[arg(long)]
     pub hardware_class: Option<String>,
     /// Run candidates in the sandbox: on (refuse to start without it), auto (use it when its
@@ -207,9 +213,14 @@ pub struct VerifyArgs {
     /// The unprivileged host uid (and gid) sandboxed programs run as
     #[arg(long, default_value_t = 65534)]
     pub uid: u32,
-    /// A device node the sandbox binds, e.g. /dev/nvidia0 (repeat for /dev/nvidiactl,
-    /// /dev/nvidia-uvm): only the GPU assigned to this verifier
-    #[arg(long = "device")]
+    /// The NVIDIA GPU this verifier's runs use, by device minor (/dev/nvidia0 is 0): the
+    /// sandbox binds its node and the driver's shared ones (/dev/nvidiactl, /dev/nvidia-uvm,
+    /// /dev/nvidia-uvm-tools, as present), and CUDA_VISIBLE_DEVICES names it
+    #[arg(long, value_name = "N")]
+    pub gpu: Option<u32>,
+    /// A further device node the sandbox binds as it is, e.g. another accelerator's (repeat
+    /// for several); --gpu is the way for an NVIDIA GPU
+    #[arg(long = "device", value_name = "PATH")]
     pub devices: Vec<PathBuf>,
     /// Memory cap of each sandboxed run, in MiB
     #[arg(long, default_value_t = 8192)]
@@ -319,7 +330,7 @@ pub enum TrackCommand {
 #[derive(Debug, Args)]
 pub struct InitArgs {
     /// Where to create the track (created if missing; must be empty). For autoresearch: the
-    /// existing clone to place swarmlab.toml into
+    /// existing clone to put on a hub (one commit; its setup must have trained the tokenizer)
     #[arg(default_value = "tinygpt")]
     pub dir: PathBuf,
     /// Which embedded track to write
@@ -336,7 +347,8 @@ pub enum TrackName {
     Tinygpt,
     /// A fast synthetic track: a known noisy function of its knobs
     Toy,
-    /// swarmlab.toml for an existing clone of karpathy/autoresearch (GPU)
+    /// Put an existing clone of karpathy/autoresearch on a hub, as one commit: the trusted
+    /// hook and the budget in prepare.py, swarmlab.toml and the verifier's files (GPU)
     Autoresearch,
 }
 

@@ -112,13 +112,7 @@ impl Job<'_> {
             self.options.dir.join("trees").join("head"),
             self.options.dir.join("trees").join("candidate"),
         ];
-        let prepared = trees::prepare(
-            self.client,
-            self.mirror,
-            self.lease,
-            &trees,
-            self.options.budget,
-        );
+        let prepared = trees::prepare(self.client, self.mirror, self.lease, &trees, self.options);
         let ([head, candidate], baseline) = match prepared {
             Ok(prepared) => prepared,
             Err(Prepared::Candidate(why)) => return Err(Halt::Report(RunOutcome::Crash, why)),

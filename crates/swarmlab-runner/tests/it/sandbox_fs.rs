@@ -3,6 +3,7 @@
 //! the environment the spec passes.
 
 use std::fs;
+use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
 use swarmlab_runner::{Ending, Exit};
@@ -175,4 +176,45 @@ fn nothing_a_run_writes_is_visible_to_the_next_run() {
     let log = sb.fx.log();
     assert!(!log.contains("SAW-LEFTOVERS"), "{log}");
     assert!(!log.contains("left\n"), "{log}");
+}
+
+#[test]
+fn a_bound_device_is_the_only_host_device_the_program_sees() {
+    // Stand-ins for an assigned GPU's nodes (no GPU here): files bound as devices at their
+    // own paths, and a sibling that is not bound.
+    let sb = Sandboxed::new();
+    let dev = sb.fx.path("dev");
+    fs::create_dir(&dev).unwrap();
+    fs::set_permissions(&dev, fs::Permissions::from_mode(0o755)).unwrap();
+    for node in ["nvidia1", "nvidiactl", "nvidia0"] {
+        fs::write(dev.join(node), format!("{node}\n")).unwrap();
+        fs::set_permissions(dev.join(node), fs::Permissions::from_mode(0o666)).unwrap();
+    }
+    let mut config = sb.config();
+    config.devices = vec![dev.join("nvidia1"), dev.join("nvidiactl")];
+    let spec = sb.sh_with(
+        config,
+        &format!(
+            "cat {0}/nvidia1 {0}/nvidiactl; echo more >> {0}/nvidia1 && echo WROTE-DEVICE; cat {0}/nvidia0; echo /dev: $(ls /dev)",
+            dev.display()
+        ),
+        BUDGET,
+    );
+    let outcome = run_plain(&spec);
+    let log = sb.fx.log();
+    assert_eq!(outcome.ending, Ending::Exited(Exit::Code(0)), "{log}");
+    assert!(
+        log.starts_with("nvidia1\nnvidiactl\nWROTE-DEVICE\n"),
+        "{log}"
+    );
+    assert!(
+        log.contains("No such file or directory"),
+        "the unbound node: {log}"
+    );
+    assert!(!log.contains("nvidia0\n"), "{log}");
+    let listing = log.lines().find(|l| l.starts_with("/dev: ")).unwrap();
+    assert!(
+        listing.contains(" null ") && !listing.contains("nvidia"),
+        "{log}"
+    );
 }

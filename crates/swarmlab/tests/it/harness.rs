@@ -349,10 +349,18 @@ impl fmt::Display for Output {
 
 /// Runs the binary with `args` (in `dir`, if given) and waits for it.
 pub fn swarmlab(args: &[&str], dir: Option<&Path>) -> Output {
+    swarmlab_with_env(args, dir, &[])
+}
+
+/// Runs the binary with `args` (in `dir`, if given) and `env` added to its environment.
+pub fn swarmlab_with_env(args: &[&str], dir: Option<&Path>, env: &[(&str, &Path)]) -> Output {
     let mut command = Command::new(BIN);
     command.args(args).stdin(Stdio::null());
     if let Some(dir) = dir {
         command.current_dir(dir);
+    }
+    for (key, value) in env {
+        command.env(key, value);
     }
     let output = command.output().expect("the swarmlab binary runs");
     Output {
