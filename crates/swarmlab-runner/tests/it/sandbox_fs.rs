@@ -182,7 +182,7 @@ fn nothing_a_run_writes_is_visible_to_the_next_run() {
 fn a_bound_device_is_the_only_host_device_the_program_sees() {
     // Stand-ins for an assigned GPU's nodes (no GPU here): files bound as devices at their
     // own paths, and a sibling that is not bound.
-    let sb = Sandboxed::new();
+    let sb = sandboxed();
     let dev = sb.fx.path("dev");
     fs::create_dir(&dev).unwrap();
     fs::set_permissions(&dev, fs::Permissions::from_mode(0o755)).unwrap();
