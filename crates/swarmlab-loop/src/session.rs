@@ -6,6 +6,7 @@
 //! whatever a killed one left behind. This module never spawns the experiment itself (that
 //! is `measure`'s job, through the runner) and never edits track files (the proposer's).
 
+mod pace;
 mod recovery;
 mod summary;
 
@@ -15,14 +16,13 @@ use std::time::{Duration, Instant, SystemTime};
 use swarmlab_agent::Proposer;
 use swarmlab_core::results::{JSONL_FILE, TSV_FILE};
 use swarmlab_core::short;
-use swarmlab_core::spec::format_duration;
 use swarmlab_core::{GitStore, Record, ResultsLog, Status, TrackSpec};
 use swarmlab_runner::{Cancel, Ending, Exit, RunSpec};
 
 use crate::draft::{draft, Draft, Request};
 use crate::measure::{build, measure, Measurement};
 use crate::pending::Pending;
-use crate::status::{Counts, StatusLine};
+use crate::status::{is_baseline, last_line, Counts, Progress, StatusLine};
 use crate::worktree::{adopt, Prepared, Worktree};
 use crate::{one_line, LoopError};
 
@@ -60,6 +60,9 @@ pub struct Session {
     /// The side worktree where the next change is drafted while an experiment runs.
     worktree: Option<Worktree>,
     counts: Counts,
+    /// How many records the branch had when this session opened (after repairs).
+    records_at_open: usize,
+    pace: pace::Pace,
     status: StatusLine,
 }
 
@@ -95,7 +98,7 @@ impl Session {
             .filter(|r| r.branch == branch)
             .collect();
         let mut counts = Counts::default();
-        records.iter().for_each(|r| counts.add(r.status));
+        records.iter().for_each(|r| counts.add(r));
         let mut session = Session {
             spec,
             git,
@@ -109,10 +112,40 @@ impl Session {
             idea: None,
             worktree: None,
             counts,
+            records_at_open: 0,
+            pace: pace::Pace::default(),
             status: StatusLine::new(),
         };
         session.enter_branch()?;
+        session.records_at_open = session.records.len();
+        if let Some(line) = session.resume_line() {
+            session.status.say(&line);
+        }
         Ok(session)
+    }
+
+    /// `resuming swarmlab/main at #41: the baseline and 40 experiments logged, best loss
+    /// 1.234567 (#31)`, when the branch has a history.
+    fn resume_line(&self) -> Option<String> {
+        let last = self.records.last()?;
+        let mut line = format!(
+            "resuming {} at #{}: {} logged",
+            self.branch,
+            self.next_index(),
+            logged(&self.records),
+        );
+        if let Some(best) = self.best_record().filter(|b| b.metric.is_some()) {
+            line.push_str(&format!(
+                ", best {} {:.6} (#{})",
+                self.spec.metric.name,
+                best.metric.unwrap_or(f64::NAN),
+                best.index
+            ));
+        }
+        if last.status == Status::Interrupted {
+            line.push_str(&format!("; #{} was interrupted", last.index));
+        }
+        Some(line)
     }
 
     /// Drafts the next change in a side worktree while each experiment runs.
@@ -143,28 +176,18 @@ impl Session {
         let shown = command.join(" ");
         self.status
             .say(&format!("setup: {shown} (log: {})", log_path.display()));
-        let live = std::io::IsTerminal::is_terminal(&std::io::stderr());
-        let mut last_report = Duration::ZERO;
         let status = &mut self.status;
+        let mut watch = SetupWatch::new(status.is_live());
         let outcome = swarmlab_runner::run(&run, &self.cancel, &mut |tick| {
-            if live {
-                status.progress(
-                    0,
-                    &format!("setup: {shown}"),
-                    tick.elapsed,
-                    &format_duration(run.timeout),
-                    None,
-                    Counts::default(),
-                );
-            } else if tick.elapsed >= last_report + Duration::from_secs(30) {
-                last_report = tick.elapsed;
-                status.say(&format!(
-                    "setup: still running after {}",
-                    format_duration(Duration::from_secs(tick.elapsed.as_secs()))
-                ));
+            if let Some(text) = watch.tick(tick.elapsed, &log_path) {
+                if status.is_live() {
+                    status.redraw(&text);
+                } else {
+                    status.say(&text);
+                }
             }
         })?;
-        let wall = format!("{:.1}s", outcome.wall.as_secs_f64());
+        let wall = crate::status::clock(outcome.wall);
         match outcome.ending {
             Ending::Exited(Exit::Code(0)) => {
                 self.status.say(&format!("setup: done in {wall}"));
@@ -187,6 +210,7 @@ impl Session {
     /// The loop. Runs the baseline when this branch has no kept experiment yet.
     pub fn run(&mut self, limits: Limits) -> Result<Stop, LoopError> {
         let started = Instant::now();
+        self.pace = pace::Pace::start(limits.experiments, limits.duration);
         let mut prepared = None;
         if self.best_record().is_none() {
             match self.baseline(limits.experiments != Some(0))? {
@@ -421,8 +445,20 @@ impl Session {
         let seed = self.experiment_seed(index);
         let run_dir = self.run_dir(index);
         let budget = self.spec.run.budget.to_string();
-        let best_metric = self.best_record().and_then(|r| r.metric);
-        let counts = self.counts;
+        let baseline = self.best_record().is_none();
+        let typical = pace::typical_run(&self.records);
+        let mut progress = Progress {
+            index,
+            quota: self.pace.place(baseline),
+            description,
+            elapsed: Duration::ZERO,
+            typical,
+            budget: &budget,
+            best: self.best_record().and_then(|r| Some((r.metric?, r.index))),
+            counts: self.counts,
+            eta: None,
+        };
+        let eta = self.pace.eta(baseline, typical);
         let request = draft_from.map(|best| Request {
             spec: &self.spec,
             history: &self.records,
@@ -441,14 +477,9 @@ impl Session {
             });
             let measurement = match build(spec, seed, &run_dir, cancel) {
                 Ok(None) => measure(spec, seed, marker, &run_dir, None, cancel, &mut |tick| {
-                    status.progress(
-                        index,
-                        description,
-                        tick.elapsed,
-                        &budget,
-                        best_metric,
-                        counts,
-                    );
+                    progress.elapsed = tick.elapsed;
+                    progress.eta = eta.at(tick.elapsed);
+                    status.progress(&progress);
                 }),
                 built => built.map(|failed| failed.expect("a build that did not pass")),
             };
@@ -499,13 +530,21 @@ impl Session {
 
     fn append(&mut self, record: Record) -> Result<(), LoopError> {
         self.log.append(&record)?;
-        self.counts.add(record.status);
+        self.counts.add(&record);
         let best_before = self.best_record().and_then(|r| r.metric);
         let best = match (record.status, record.metric) {
             (Status::Keep, Some(m)) => Some(m),
             _ => best_before,
         };
-        self.status.finished(&record, &self.spec.metric.name, best);
+        let baseline = is_baseline(&record);
+        let quota = self.pace.place(baseline);
+        self.status.say(&crate::status::finished_text(
+            &record,
+            quota,
+            &self.spec.metric.name,
+            best,
+        ));
+        self.pace.finished(baseline);
         self.records.push(record);
         Ok(())
     }
@@ -628,6 +667,66 @@ impl Session {
 
     fn run_dir(&self, index: u64) -> PathBuf {
         self.spec.root.join(self.run_dir_relative(index))
+    }
+}
+
+/// What the setup shows while it runs: its own last output line (cargo's `Compiling x`), in
+/// place on a terminal about five times a second, otherwise as a plain line every 30 seconds.
+struct SetupWatch {
+    live: bool,
+    next: Duration,
+}
+
+impl SetupWatch {
+    const LIVE_EVERY: Duration = Duration::from_millis(200);
+    const PLAIN_EVERY: Duration = Duration::from_secs(30);
+
+    fn new(live: bool) -> SetupWatch {
+        SetupWatch {
+            live,
+            next: if live {
+                Duration::ZERO
+            } else {
+                SetupWatch::PLAIN_EVERY
+            },
+        }
+    }
+
+    /// The line to show at `elapsed`, when one is due.
+    fn tick(&mut self, elapsed: Duration, log: &std::path::Path) -> Option<String> {
+        if elapsed < self.next {
+            return None;
+        }
+        self.next = elapsed
+            + if self.live {
+                SetupWatch::LIVE_EVERY
+            } else {
+                SetupWatch::PLAIN_EVERY
+            };
+        let last = swarmlab_runner::tail(log, 4096)
+            .ok()
+            .and_then(|text| last_line(&text));
+        let clock = crate::status::clock_coarse(elapsed);
+        Some(match last {
+            Some(line) => format!("setup: {clock} | {line}"),
+            None => format!("setup: {clock} | no output yet"),
+        })
+    }
+}
+
+/// `the baseline and 40 experiments`: what a branch's records hold.
+fn logged(records: &[Record]) -> String {
+    let baselines = records.iter().filter(|r| is_baseline(r)).count();
+    let experiments = records.len() - baselines;
+    let noun = if experiments == 1 {
+        "experiment"
+    } else {
+        "experiments"
+    };
+    match (baselines > 0, experiments) {
+        (true, 0) => "the baseline".into(),
+        (true, n) => format!("the baseline and {n} {noun}"),
+        (false, n) => format!("{n} {noun}"),
     }
 }
 
