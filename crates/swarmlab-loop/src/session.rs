@@ -738,3 +738,44 @@ fn retry_seed(seed: u64, attempt: u32) -> u64 {
 fn now() -> String {
     humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_setup_shows_its_last_line_every_30s_when_not_on_a_terminal() {
+        let log = std::env::temp_dir().join(format!("swarmlab-setup-{}.log", std::process::id()));
+        std::fs::write(&log, "   Compiling a v1.0.0\n   Compiling b v2.0.0\n").unwrap();
+        let mut watch = SetupWatch::new(false);
+        assert_eq!(watch.tick(Duration::from_secs(1), &log), None);
+        assert_eq!(
+            watch.tick(Duration::from_secs(30), &log).as_deref(),
+            Some("setup: 30s | Compiling b v2.0.0")
+        );
+        assert_eq!(watch.tick(Duration::from_secs(31), &log), None);
+        assert!(watch.tick(Duration::from_secs(60), &log).is_some());
+        let mut live = SetupWatch::new(true);
+        assert!(live.tick(Duration::ZERO, &log).is_some());
+        assert_eq!(live.tick(Duration::from_millis(100), &log), None);
+        std::fs::remove_file(&log).unwrap();
+        assert_eq!(
+            live.tick(Duration::from_millis(200), &log).as_deref(),
+            Some("setup: 0s | no output yet")
+        );
+    }
+
+    #[test]
+    fn logged_names_the_baseline_and_counts_the_rest() {
+        let record = |proposer: &str| Record {
+            proposer: proposer.into(),
+            ..crate::status::tests::record(1, Status::Keep, None, "")
+        };
+        assert_eq!(logged(&[record("baseline")]), "the baseline");
+        assert_eq!(
+            logged(&[record("baseline"), record("sweep")]),
+            "the baseline and 1 experiment"
+        );
+        assert_eq!(logged(&[record("sweep"), record("sweep")]), "2 experiments");
+    }
+}

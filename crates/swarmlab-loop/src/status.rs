@@ -256,23 +256,30 @@ fn terminal_width() -> usize {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn record(index: u64, status: Status, metric: Option<f64>, wall: f64) -> Record {
+    /// A record of experiment `index` (the baseline at 0), its commit named after it, run
+    /// for 1.25 s.
+    pub(crate) fn record(
+        index: u64,
+        status: Status,
+        metric: Option<f64>,
+        description: &str,
+    ) -> Record {
         Record {
             index,
             branch: "swarmlab/main".into(),
-            commit: "0123456789abcdef".into(),
-            parent: "0123456789abcdef".into(),
+            commit: format!("{index:07x}abcdef"),
+            parent: String::new(),
             status,
-            description: "lr 0.003 -> 0.01".into(),
-            proposer: if index == 0 { "baseline" } else { "sweep" }.into(),
+            description: description.into(),
+            proposer: if index == 0 { "baseline" } else { "script" }.into(),
             metric,
             metrics: Default::default(),
-            memory_gb: 0.0,
+            memory_gb: 0.1,
             peak_rss_bytes: 0,
-            wall_seconds: wall,
+            wall_seconds: 1.25,
             exit: String::new(),
             seed: 0,
             diff: Default::default(),
@@ -281,6 +288,13 @@ mod tests {
             note: None,
             diff_hash: None,
             usage: None,
+        }
+    }
+
+    fn timed(index: u64, status: Status, metric: Option<f64>, wall: f64) -> Record {
+        Record {
+            wall_seconds: wall,
+            ..record(index, status, metric, "lr 0.003 -> 0.01")
         }
     }
 
@@ -326,19 +340,19 @@ mod tests {
     fn finished_lines_align_and_count_the_quota() {
         let lines = [
             finished_text(
-                &record(0, Status::Keep, Some(2.0), 1.04),
+                &timed(0, Status::Keep, Some(2.0), 1.04),
                 None,
                 "loss",
                 Some(2.0),
             ),
             finished_text(
-                &record(9, Status::Discard, Some(2.1), 75.0),
+                &timed(9, Status::Discard, Some(2.1), 75.0),
                 Some((9, 10)),
                 "loss",
                 Some(2.0),
             ),
             finished_text(
-                &record(10, Status::Crash, None, 0.2),
+                &timed(10, Status::Crash, None, 0.2),
                 Some((10, 10)),
                 "loss",
                 Some(2.0),
@@ -364,7 +378,7 @@ mod tests {
         .into_iter()
         .enumerate()
         {
-            counts.add(&record(i as u64, status, None, 0.0));
+            counts.add(&record(i as u64, status, None, ""));
         }
         assert_eq!(counts.total(), 4);
         assert_eq!(

@@ -179,31 +179,7 @@ fn table(rows: &[&Record], best: Option<&Record>, metric: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn record(index: u64, status: Status, metric: Option<f64>, description: &str) -> Record {
-        Record {
-            index,
-            branch: "swarmlab/main".into(),
-            commit: format!("{index:07x}abcdef"),
-            parent: String::new(),
-            status,
-            description: description.into(),
-            proposer: if index == 0 { "baseline" } else { "script" }.into(),
-            metric,
-            metrics: Default::default(),
-            memory_gb: 0.1,
-            peak_rss_bytes: 0,
-            wall_seconds: 1.25,
-            exit: String::new(),
-            seed: 0,
-            diff: Default::default(),
-            log: String::new(),
-            started_at: String::new(),
-            note: None,
-            diff_hash: None,
-            usage: None,
-        }
-    }
+    use crate::status::tests::record;
 
     fn history(n: u64) -> Vec<Record> {
         let mut records = vec![record(0, Status::Keep, Some(2.0), "baseline")];
