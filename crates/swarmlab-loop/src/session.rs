@@ -16,6 +16,7 @@ use std::time::{Duration, Instant, SystemTime};
 use swarmlab_agent::Proposer;
 use swarmlab_core::results::{JSONL_FILE, TSV_FILE};
 use swarmlab_core::short;
+use swarmlab_core::spec::Toolchain;
 use swarmlab_core::{GitStore, Record, ResultsLog, Status, TrackSpec};
 use swarmlab_runner::{Cancel, Ending, Exit, RunSpec};
 
@@ -173,6 +174,14 @@ impl Session {
             self.spec.run.setup_timeout,
         );
         run.env = self.spec.build_env(self.experiment_seed(0));
+        if self.spec.run.toolchain == Some(Toolchain::Cargo) {
+            // cargo draws its progress bar (`Building [===>  ] 45/120: serde`) only on a
+            // terminal unless asked, and the setup's log is none; its last line is shown.
+            run.env
+                .push(("CARGO_TERM_PROGRESS_WHEN".into(), "always".into()));
+            run.env
+                .push(("CARGO_TERM_PROGRESS_WIDTH".into(), "100".into()));
+        }
         let shown = command.join(" ");
         self.status
             .say(&format!("setup: {shown} (log: {})", log_path.display()));

@@ -167,10 +167,9 @@ pub fn clock_coarse(d: Duration) -> String {
 pub fn last_line(output: &str) -> Option<String> {
     output
         .split(['\n', '\r'])
-        .map(printable)
-        .map(|line| line.trim().to_string())
-        .filter(|line| !line.is_empty())
-        .last()
+        .rev()
+        .map(|line| printable(line).trim().to_string())
+        .find(|line| !line.is_empty())
 }
 
 /// `text` without ANSI escape sequences (`ESC [ ... letter`) and control characters.

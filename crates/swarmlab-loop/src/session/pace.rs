@@ -14,8 +14,8 @@ const RECENT_RUNS: usize = 10;
 #[derive(Debug, Clone, Default)]
 pub(super) struct Pace {
     started: Option<Instant>,
-    /// Experiments asked for; shown as a quota only when more than one (each round of
-    /// `swarmlab work` asks for one, which says nothing worth a column).
+    /// Experiments asked for; shown as a quota, and counted for the ETA, only when more than
+    /// one (each round of `swarmlab work` asks for one, and the worker goes on after it).
     quota: Option<u64>,
     until: Option<Instant>,
     /// Experiments finished since `started` (baselines not counted).
@@ -62,7 +62,10 @@ impl Pace {
         let position = if baseline { 0 } else { self.done + 1 };
         Eta {
             per,
-            left_after: self.quota.map(|n| n.saturating_sub(position)),
+            left_after: self
+                .quota
+                .filter(|n| *n > 1)
+                .map(|n| n.saturating_sub(position)),
             until: self.until,
         }
     }

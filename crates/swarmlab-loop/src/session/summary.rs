@@ -33,7 +33,7 @@ impl Session {
             metric: &self.spec.metric.name,
             records: &self.records,
             new: self.records.len() - self.records_at_open.min(self.records.len()),
-            tsv: &self.log.tsv_path(),
+            tsv: self.log.tsv_path(),
             stop,
         });
         self.status.say("");
