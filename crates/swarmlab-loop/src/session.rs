@@ -8,6 +8,7 @@
 
 mod pace;
 mod recovery;
+mod setup;
 mod summary;
 
 use std::path::PathBuf;
@@ -16,14 +17,13 @@ use std::time::{Duration, Instant, SystemTime};
 use swarmlab_agent::Proposer;
 use swarmlab_core::results::{JSONL_FILE, TSV_FILE};
 use swarmlab_core::short;
-use swarmlab_core::spec::Toolchain;
 use swarmlab_core::{GitStore, Record, ResultsLog, Status, TrackSpec};
-use swarmlab_runner::{Cancel, Ending, Exit, RunSpec};
+use swarmlab_runner::Cancel;
 
 use crate::draft::{draft, Draft, Request};
 use crate::measure::{build, measure, Measurement};
 use crate::pending::Pending;
-use crate::status::{is_baseline, last_line, Counts, Progress, StatusLine};
+use crate::status::{is_baseline, Counts, Progress, StatusLine};
 use crate::worktree::{adopt, Prepared, Worktree};
 use crate::{one_line, LoopError};
 
@@ -159,61 +159,6 @@ impl Session {
     /// An idea handed to every proposal (`swarmlab run --idea`).
     pub fn set_idea(&mut self, idea: Option<String>) {
         self.idea = idea;
-    }
-
-    /// Runs the track's setup step (e.g. a release build) once, with its own timeout.
-    pub fn setup(&mut self) -> Result<(), LoopError> {
-        let Some(command) = self.spec.run.setup.clone() else {
-            return Ok(());
-        };
-        let log_path = self.state_dir().join("setup.log");
-        let mut run = RunSpec::new(
-            command.clone(),
-            &self.spec.root,
-            &log_path,
-            self.spec.run.setup_timeout,
-        );
-        run.env = self.spec.build_env(self.experiment_seed(0));
-        if self.spec.run.toolchain == Some(Toolchain::Cargo) {
-            // cargo draws its progress bar (`Building [===>  ] 45/120: serde`) only on a
-            // terminal unless asked, and the setup's log is none; its last line is shown.
-            run.env
-                .push(("CARGO_TERM_PROGRESS_WHEN".into(), "always".into()));
-            run.env
-                .push(("CARGO_TERM_PROGRESS_WIDTH".into(), "100".into()));
-        }
-        let shown = command.join(" ");
-        self.status
-            .say(&format!("setup: {shown} (log: {})", log_path.display()));
-        let status = &mut self.status;
-        let mut watch = SetupWatch::new(status.is_live());
-        let outcome = swarmlab_runner::run(&run, &self.cancel, &mut |tick| {
-            if let Some(text) = watch.tick(tick.elapsed, &log_path) {
-                if status.is_live() {
-                    status.redraw(&text);
-                } else {
-                    status.say(&text);
-                }
-            }
-        })?;
-        let wall = crate::status::clock(outcome.wall);
-        match outcome.ending {
-            Ending::Exited(Exit::Code(0)) => {
-                self.status.say(&format!("setup: done in {wall}"));
-                Ok(())
-            }
-            Ending::Interrupted => Err(LoopError::SetupInterrupted),
-            ending => {
-                let tail = swarmlab_runner::tail(&log_path, 2000).unwrap_or_default();
-                Err(LoopError::SetupFailed {
-                    command: shown,
-                    ending,
-                    wall: outcome.wall,
-                    log: log_path,
-                    tail: tail.trim_end().to_string(),
-                })
-            }
-        }
     }
 
     /// The loop. Runs the baseline when this branch has no kept experiment yet.
@@ -463,6 +408,7 @@ impl Session {
             elapsed: Duration::ZERO,
             typical,
             budget: &budget,
+            building: false,
             best: self.best_record().and_then(|r| Some((r.metric?, r.index))),
             counts: self.counts,
             eta: None,
@@ -484,7 +430,13 @@ impl Session {
             let drafting = worktree.zip(request.as_ref()).map(|(worktree, request)| {
                 scope.spawn(move || worktree.prepare(proposer, request))
             });
-            let measurement = match build(spec, seed, &run_dir, cancel) {
+            progress.building = true;
+            let built = build(spec, seed, &run_dir, cancel, &mut |tick| {
+                progress.elapsed = tick.elapsed;
+                status.progress(&progress);
+            });
+            progress.building = false;
+            let measurement = match built {
                 Ok(None) => measure(spec, seed, marker, &run_dir, None, cancel, &mut |tick| {
                     progress.elapsed = tick.elapsed;
                     progress.eta = eta.at(tick.elapsed);
@@ -679,50 +631,6 @@ impl Session {
     }
 }
 
-/// What the setup shows while it runs: its own last output line (cargo's `Compiling x`), in
-/// place on a terminal about five times a second, otherwise as a plain line every 30 seconds.
-struct SetupWatch {
-    live: bool,
-    next: Duration,
-}
-
-impl SetupWatch {
-    const LIVE_EVERY: Duration = Duration::from_millis(200);
-    const PLAIN_EVERY: Duration = Duration::from_secs(30);
-
-    fn new(live: bool) -> SetupWatch {
-        SetupWatch {
-            live,
-            next: if live {
-                Duration::ZERO
-            } else {
-                SetupWatch::PLAIN_EVERY
-            },
-        }
-    }
-
-    /// The line to show at `elapsed`, when one is due.
-    fn tick(&mut self, elapsed: Duration, log: &std::path::Path) -> Option<String> {
-        if elapsed < self.next {
-            return None;
-        }
-        self.next = elapsed
-            + if self.live {
-                SetupWatch::LIVE_EVERY
-            } else {
-                SetupWatch::PLAIN_EVERY
-            };
-        let last = swarmlab_runner::tail(log, 4096)
-            .ok()
-            .and_then(|text| last_line(&text));
-        let clock = crate::status::clock_coarse(elapsed);
-        Some(match last {
-            Some(line) => format!("setup: {clock} | {line}"),
-            None => format!("setup: {clock} | no output yet"),
-        })
-    }
-}
-
 /// `the baseline and 40 experiments`: what a branch's records hold.
 fn logged(records: &[Record]) -> String {
     let baselines = records.iter().filter(|r| is_baseline(r)).count();
@@ -751,28 +659,6 @@ fn now() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_setup_shows_its_last_line_every_30s_when_not_on_a_terminal() {
-        let log = std::env::temp_dir().join(format!("swarmlab-setup-{}.log", std::process::id()));
-        std::fs::write(&log, "   Compiling a v1.0.0\n   Compiling b v2.0.0\n").unwrap();
-        let mut watch = SetupWatch::new(false);
-        assert_eq!(watch.tick(Duration::from_secs(1), &log), None);
-        assert_eq!(
-            watch.tick(Duration::from_secs(30), &log).as_deref(),
-            Some("setup: 30s | Compiling b v2.0.0")
-        );
-        assert_eq!(watch.tick(Duration::from_secs(31), &log), None);
-        assert!(watch.tick(Duration::from_secs(60), &log).is_some());
-        let mut live = SetupWatch::new(true);
-        assert!(live.tick(Duration::ZERO, &log).is_some());
-        assert_eq!(live.tick(Duration::from_millis(100), &log), None);
-        std::fs::remove_file(&log).unwrap();
-        assert_eq!(
-            live.tick(Duration::from_millis(200), &log).as_deref(),
-            Some("setup: 0s | no output yet")
-        );
-    }
 
     #[test]
     fn logged_names_the_baseline_and_counts_the_rest() {

@@ -77,6 +77,8 @@ pub struct Progress<'a> {
     pub typical: Option<Duration>,
     /// The track's budget as it reads (`60s`, `2000 steps`), shown until a run has a time.
     pub budget: &'a str,
+    /// The track's `build` step runs before the experiment, `elapsed` its time.
+    pub building: bool,
     /// The best metric so far and its experiment.
     pub best: Option<(f64, u64)>,
     pub counts: Counts,
@@ -94,6 +96,7 @@ pub fn progress_text(p: &Progress) -> String {
         None => format!("#{}", p.index),
     }];
     parts.push(match p.typical {
+        _ if p.building => format!("building {}", clock(p.elapsed)),
         Some(typical) => format!("{} of ~{}", clock(p.elapsed), clock(typical)),
         None => format!("{} (budget {})", clock(p.elapsed), p.budget),
     });
@@ -305,6 +308,7 @@ pub(crate) mod tests {
             elapsed: Duration::from_millis(4040),
             typical: Some(Duration::from_millis(4100)),
             budget: "1s",
+            building: false,
             best: Some((1.234567, 31)),
             counts: Counts {
                 keep: 2,
@@ -333,6 +337,11 @@ pub(crate) mod tests {
             ..progress()
         };
         insta::assert_snapshot!(progress_text(&baseline), @"#0 | 4.0s (budget 1s) | baseline");
+        let building = Progress {
+            building: true,
+            ..progress()
+        };
+        assert!(progress_text(&building).starts_with("#43 3/10 | building 4.0s | best"));
     }
 
     #[test]

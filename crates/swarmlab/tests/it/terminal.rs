@@ -121,10 +121,11 @@ fn an_interrupted_run_is_counted_and_says_how_to_go_on() {
 }
 
 #[test]
-fn on_a_terminal_the_setup_and_the_experiment_redraw_one_line() {
+fn on_a_terminal_the_setup_the_build_and_the_experiment_redraw_one_line() {
     let setup = r#"["sh", "-c", "echo '   Compiling fake v0.1.0'; sleep 1"]"#;
     let track = Track::builder()
         .run("setup", setup)
+        .run("build", r#"["sleep", "0.5"]"#)
         .file("params.txt", "mode = slow\nvalue = 1\n")
         .build();
     // `script` gives swarmlab a terminal; its output is what the terminal received.
@@ -143,6 +144,10 @@ fn on_a_terminal_the_setup_and_the_experiment_redraw_one_line() {
     assert!(
         screen.contains(&format!("{redraw}setup: 0s | Compiling fake v0.1.0")),
         "the setup's own output is shown in place: {screen:?}"
+    );
+    assert!(
+        screen.contains(&format!("{redraw}#0 | building 0.")),
+        "the build's live line: {screen:?}"
     );
     assert!(
         screen.contains(&format!("{redraw}#0 | ")) && screen.contains("(budget 1s) | baseline"),
