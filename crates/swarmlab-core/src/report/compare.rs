@@ -5,6 +5,7 @@
 //! Pure functions of the records, like the rest of the report; the caller reads and writes.
 
 use std::fmt::Write;
+use std::time::Duration;
 
 use super::history::{value, History, Outcome};
 use super::scale::{Axis, Ticks};
@@ -35,7 +36,8 @@ struct Facts {
     best: Option<(f64, u64)>,
     /// `(experiment number, running best)` at each kept experiment.
     steps: Vec<(u64, f64)>,
-    hours: f64,
+    /// Summed wall time of its runs.
+    seconds: f64,
 }
 
 impl Facts {
@@ -58,7 +60,7 @@ impl Facts {
                 .iter()
                 .map(|s| (history.records[s.pos].index, s.best))
                 .collect(),
-            hours: records.iter().map(|r| r.wall_seconds.max(0.0)).sum::<f64>() / 3600.0,
+            seconds: records.iter().map(|r| r.wall_seconds.max(0.0)).sum::<f64>(),
         }
     }
 
@@ -92,7 +94,9 @@ fn rows(runs: &[Run], metric: &str, goal: Goal) -> Vec<Vec<String>> {
     row("failed".into(), &|f| {
         format!("{} ({})", f.failed, percent(f.failed, f.experiments))
     });
-    row("run time".into(), &|f| format!("{:.2} h", f.hours));
+    row("run time".into(), &|f| {
+        crate::spec::format_duration(Duration::from_secs_f64(f.seconds.round()))
+    });
     row(format!("baseline {metric}"), &|f| {
         f.baseline.map_or("-".into(), format_value)
     });
@@ -392,7 +396,7 @@ mod tests {
         | experiments     |                   4 |                   5 |
         | kept            |             2 (50%) |             1 (20%) |
         | failed          |             1 (25%) |              0 (0%) |
-        | run time        |              0.08 h |              0.10 h |
+        | run time        |                  5m |                  6m |
         | baseline loss   |            2.000000 |            2.000000 |
         | best loss       |       1.500000 (#4) |       1.700000 (#2) |
         | best - baseline | -0.500000 (-25.00%) | -0.300000 (-15.00%) |
