@@ -105,13 +105,14 @@ pub fn measure(
 }
 
 /// Runs the track's `build` step (when it has one) before experiment's run, in `run_dir`'s
-/// `build.log`. `None`: built, go on; otherwise the experiment's measurement: `crash` with
+/// `build.log`, calling `on_tick` as it goes. `None`: built, go on; otherwise the experiment's measurement: `crash` with
 /// the log's tail when the build failed or timed out, `interrupted` when stopped.
 pub fn build(
     spec: &TrackSpec,
     seed: u64,
     run_dir: &Path,
     cancel: &Cancel,
+    on_tick: &mut dyn FnMut(&Tick),
 ) -> Result<Option<Measurement>, LoopError> {
     let Some(command) = spec.run.build.clone() else {
         return Ok(None);
@@ -120,7 +121,7 @@ pub fn build(
     let log_path = run_dir.join("build.log");
     let mut run = RunSpec::new(command, &spec.root, &log_path, spec.run.setup_timeout);
     run.env = spec.build_env(seed);
-    let outcome = swarmlab_runner::run(&run, cancel, &mut |_| {})?;
+    let outcome = swarmlab_runner::run(&run, cancel, on_tick)?;
     let failure = match outcome.ending {
         Ending::Exited(Exit::Code(0)) => return Ok(None),
         Ending::Interrupted => Status::Interrupted,

@@ -8,8 +8,8 @@ const EXIT_CODES: &str = "\
 Exit codes:
   0    success
   1    failure (the error message says which)
-  2    wrong usage of the command line
-  3    the track spec (swarmlab.toml) is invalid
+  2    wrong usage of the command line (a bad flag or value, a bad --tag, no such track folder)
+  3    the track spec (swarmlab.toml) is missing or invalid
   4    the repository is not in a state swarmlab may work in (dirty tree, not a repository)
   130  stopped by Ctrl-C or SIGTERM after cleaning up";
 
@@ -141,7 +141,7 @@ pub struct WorkArgs {
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Stop after this many experiments (baselines not counted); default: never
-    #[arg(long, short = 'n')]
+    #[arg(long, short = 'n', allow_negative_numbers = true, value_parser = parse_count)]
     pub experiments: Option<u64>,
     /// Override the track's budget for local runs, e.g. "20s"
     #[arg(long, value_parser = parse_duration)]
@@ -371,7 +371,7 @@ pub struct RunArgs {
     #[arg(long, default_value = "main")]
     pub tag: String,
     /// Stop after this many experiments (the baseline not counted); default: never
-    #[arg(long, short = 'n')]
+    #[arg(long, short = 'n', allow_negative_numbers = true, value_parser = parse_count)]
     pub experiments: Option<u64>,
     /// Stop starting experiments after this long, e.g. "8h" or "30m"
     #[arg(long = "for", value_parser = parse_duration)]
@@ -467,8 +467,21 @@ pub struct ReportArgs {
     /// Then serve the run's dashboard at ADDR (e.g. 127.0.0.1:7879), live, until Ctrl-C
     #[arg(long, value_name = "ADDR")]
     pub serve: Option<String>,
+    /// Compare two runs of the track side by side instead: their best, keep rates and running
+    /// best in one chart (compare-TAG1-TAG2.svg) and one table (printed, and in
+    /// compare-TAG1-TAG2.md)
+    #[arg(long, num_args = 2, value_names = ["TAG1", "TAG2"], conflicts_with_all = ["tag", "serve"])]
+    pub compare: Vec<String>,
 }
 
 fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     swarmlab_core::spec::parse_duration(text)
+}
+
+/// A count of experiments: a whole number, 0 or more. A negative one is read as a value (not
+/// as a flag, which would earn clap's `-- -1` tip) and refused here.
+fn parse_count(text: &str) -> Result<u64, String> {
+    text.trim().parse().map_err(|_| {
+        format!("`{text}` is not a number of experiments: give a whole number, 0 or more (0 runs only the baseline)")
+    })
 }

@@ -8,6 +8,7 @@ mod budget;
 mod duration;
 mod eval;
 mod knob;
+mod place;
 mod raw;
 mod unknown;
 
@@ -21,6 +22,7 @@ pub use budget::Budget;
 pub use duration::{format_duration, parse_duration};
 pub use eval::{CommandEval, DataSource, Eval, EvalMode, LogitsEval};
 pub use knob::{Domain, Knob, Scale};
+pub use place::Place;
 pub use unknown::{suggest, Warning};
 
 use crate::Goal;
@@ -120,26 +122,54 @@ pub struct Verify {
     pub min_delta: f64,
 }
 
-/// Why a track could not be loaded.
+/// Why a track could not be loaded. A message names the file and line and says what to do;
+/// [`SpecError::Invalid`] shows the line itself under its first line.
 #[derive(Debug, thiserror::Error)]
 pub enum SpecError {
+    /// The track's folder is not there (a mistyped path, or a track not made yet).
+    #[error("there is no folder {}; `swarmlab init {}` creates a track there", dir.display(), dir.display())]
+    NoFolder { dir: PathBuf },
+    /// The folder holds no `swarmlab.toml`.
+    #[error(
+        "{} has no {SPEC_FILE}: give the folder of a track, or write a fully commented one with `swarmlab init --spec-only {}`",
+        dir.display(),
+        dir.display()
+    )]
+    NoSpec { dir: PathBuf },
     #[error("failed to read {path}: {source}")]
     Read {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("failed to parse {path}{}: {message}", at_line(*line))]
+    #[error("{}{}: {message}{}", path.display(), at_line(place.as_ref()), excerpt(place.as_ref()))]
     Invalid {
         path: PathBuf,
-        line: Option<usize>,
+        /// The line and column, with the line's text, when the error has one.
+        place: Option<Place>,
         message: String,
         /// Unknown keys found before the error; a typo is often its cause.
         warnings: Vec<Warning>,
     },
 }
 
-fn at_line(line: Option<usize>) -> String {
-    line.map(|l| format!(" at line {l}")).unwrap_or_default()
+impl SpecError {
+    /// The line of an [`SpecError::Invalid`] that has one.
+    pub fn line(&self) -> Option<usize> {
+        match self {
+            SpecError::Invalid { place, .. } => place.as_ref().map(|p| p.line),
+            _ => None,
+        }
+    }
+}
+
+fn at_line(place: Option<&Place>) -> String {
+    place
+        .map(|p| format!(" at line {}", p.line))
+        .unwrap_or_default()
+}
+
+fn excerpt(place: Option<&Place>) -> String {
+    place.map(Place::to_string).unwrap_or_default()
 }
 
 /// True when `pattern` names `path` itself or a directory above it.
@@ -154,19 +184,29 @@ fn covers(pattern: &str, path: &str) -> bool {
 impl TrackSpec {
     /// Loads `DIR/swarmlab.toml` and validates it against the files in `DIR`.
     pub fn load(dir: &Path) -> Result<(TrackSpec, Vec<Warning>), SpecError> {
+        if !dir.exists() {
+            return Err(SpecError::NoFolder {
+                dir: dir.to_path_buf(),
+            });
+        }
         let path = dir.join(SPEC_FILE);
-        let text = std::fs::read_to_string(&path).map_err(|source| SpecError::Read {
-            path: path.clone(),
-            source,
-        })?;
-        Self::parse(dir, &text).map_err(|(line, message)| {
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && dir.is_dir() => {
+                return Err(SpecError::NoSpec {
+                    dir: dir.to_path_buf(),
+                })
+            }
+            Err(source) => return Err(SpecError::Read { path, source }),
+        };
+        raw::parse(dir, &text).map_err(|(span, message)| {
             let warnings = text
                 .parse::<toml::Table>()
                 .map(|doc| unknown::unknown_keys(&text, &doc))
                 .unwrap_or_default();
             SpecError::Invalid {
                 path,
-                line,
+                place: span.map(|span| Place::of(&text, span)),
                 message,
                 warnings,
             }
@@ -179,6 +219,7 @@ impl TrackSpec {
         text: &str,
     ) -> Result<(TrackSpec, Vec<Warning>), (Option<usize>, String)> {
         raw::parse(dir, text)
+            .map_err(|(span, message)| (span.map(|s| Place::of(text, s).line), message))
     }
 
     /// Replaces the budget with a time budget (`swarmlab run --budget`), growing the timeout

@@ -179,9 +179,46 @@ fn missing_section_is_named() {
 #[test]
 fn unreadable_spec_names_the_file() {
     let dir = tempfile::tempdir().unwrap();
+    // A folder where the file should be: there, but not readable as text.
+    fs::create_dir(dir.path().join(SPEC_FILE)).unwrap();
     let message = TrackSpec::load(dir.path()).unwrap_err().to_string();
     assert!(message.starts_with("failed to read "), "{message}");
     assert!(message.contains("swarmlab.toml"), "{message}");
+}
+
+#[test]
+fn a_missing_spec_or_folder_says_how_to_make_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let error = TrackSpec::load(dir.path()).unwrap_err();
+    assert!(matches!(error, SpecError::NoSpec { .. }), "{error:?}");
+    assert!(
+        error.to_string().contains("has no swarmlab.toml")
+            && error.to_string().contains("swarmlab init --spec-only"),
+        "{error}"
+    );
+    let error = TrackSpec::load(&dir.path().join("nope")).unwrap_err();
+    assert!(matches!(error, SpecError::NoFolder { .. }), "{error:?}");
+    assert!(
+        error.to_string().starts_with("there is no folder "),
+        "{error}"
+    );
+}
+
+#[test]
+fn an_error_shows_its_line_with_carets_under_the_value() {
+    let error = track(&GOOD.replace("timeout = \"10s\"", "timeout = \"1s\""))
+        .1
+        .unwrap_err();
+    assert_eq!(error.line(), Some(9));
+    let message = error.to_string();
+    let excerpt = message
+        .split_once('\n')
+        .map(|(_, rest)| rest)
+        .unwrap_or_default();
+    assert_eq!(
+        excerpt, "  |\n9 | timeout = \"1s\"\n  |           ^^^^",
+        "{message}"
+    );
 }
 
 #[test]
