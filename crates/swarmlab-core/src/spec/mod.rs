@@ -20,7 +20,7 @@ use regex::Regex;
 pub use budget::Budget;
 pub use duration::{format_duration, parse_duration};
 pub use eval::{CommandEval, DataSource, Eval, EvalMode, LogitsEval};
-pub use knob::{Domain, Knob, Scale};
+pub use knob::{Domain, Knob, KnobPlace, Scale};
 pub use unknown::{suggest, Warning};
 
 use crate::Goal;
@@ -179,6 +179,12 @@ impl TrackSpec {
         text: &str,
     ) -> Result<(TrackSpec, Vec<Warning>), (Option<usize>, String)> {
         raw::parse(dir, text)
+    }
+
+    /// The knobs' places in spec text, read without the track's files (a hub keeps only
+    /// the baseline spec's text): each knob's file and its pattern.
+    pub fn knob_places(text: &str) -> Result<Vec<KnobPlace>, String> {
+        raw::knob_places(text)
     }
 
     /// Replaces the budget with a time budget (`swarmlab run --budget`), growing the timeout

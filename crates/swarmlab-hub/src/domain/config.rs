@@ -28,6 +28,15 @@ pub struct HubConfig {
     pub max_log_bytes: usize,
     /// Largest file a submission may add or change, in bytes.
     pub max_file_bytes: u64,
+    /// Most objects a submission's bundle may carry (read from its pack's header).
+    pub max_bundle_objects: u32,
+    /// Most bytes a submission's objects may inflate to, deltas applied (read from its
+    /// pack before git sees it).
+    pub max_bundle_inflated_bytes: u64,
+    /// How long git may work on one submission (unpacking, checking, rebasing) before it
+    /// is killed and the submission refused as `too_costly` ("20s").
+    #[serde(deserialize_with = "humane")]
+    pub git_timeout: Duration,
     /// How long an idea lease lasts without a heartbeat ("30m").
     #[serde(deserialize_with = "humane")]
     pub idea_lease: Duration,
@@ -136,6 +145,9 @@ impl Default for HubConfig {
             max_bundle_bytes: 32 << 20,
             max_log_bytes: 4 << 20,
             max_file_bytes: 1 << 20,
+            max_bundle_objects: 2_000,
+            max_bundle_inflated_bytes: 64 << 20,
+            git_timeout: Duration::from_secs(20),
             idea_lease: Duration::from_secs(30 * 60),
             job_lease: Duration::from_secs(2 * 60 * 60),
             sweep_interval: Duration::from_secs(10),
@@ -169,6 +181,9 @@ const ENV_KEYS: &[(&str, &[&str])] = &[
     ("MAX_BUNDLE_BYTES", &["max_bundle_bytes"]),
     ("MAX_LOG_BYTES", &["max_log_bytes"]),
     ("MAX_FILE_BYTES", &["max_file_bytes"]),
+    ("MAX_BUNDLE_OBJECTS", &["max_bundle_objects"]),
+    ("MAX_BUNDLE_INFLATED_BYTES", &["max_bundle_inflated_bytes"]),
+    ("GIT_TIMEOUT", &["git_timeout"]),
     ("IDEA_LEASE", &["idea_lease"]),
     ("JOB_LEASE", &["job_lease"]),
     ("SWEEP_INTERVAL", &["sweep_interval"]),
@@ -255,9 +270,15 @@ impl HubConfig {
         self.data_dir.join("tracks").join(track)
     }
 
-    /// Scratch space for bundles in flight.
+    /// Scratch space for bundles and quarantines in flight.
     pub fn scratch_dir(&self) -> PathBuf {
         self.data_dir.join("tmp")
+    }
+
+    /// How old a scratch entry must be for the periodic sweep to take it for a leftover:
+    /// well past the longest any request keeps one.
+    pub fn scratch_max_age(&self) -> Duration {
+        self.git_timeout.saturating_mul(2) + Duration::from_secs(600)
     }
 }
 

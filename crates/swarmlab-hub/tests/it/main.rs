@@ -2,6 +2,7 @@
 
 mod canaries;
 mod chain;
+mod cost;
 mod dashboard;
 mod demo;
 mod http;

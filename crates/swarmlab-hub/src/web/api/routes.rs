@@ -231,8 +231,14 @@ pub async fn submit(
     Path(track): Path<String>,
     ApiJson(req): ApiJson<SubmitRequest>,
 ) -> ApiResult<SubmissionInfo> {
-    let me = caller.require(Action::Submit)?;
-    Ok(Json(s.hub.submit(me, &track, req).await?))
+    let me = caller.require(Action::Submit)?.clone();
+    // Carried to its end even when the client hangs up: a submission is recorded whole or
+    // not at all, and its objects leave quarantine only for a recorded one.
+    let hub = s.hub.clone();
+    let submitted = tokio::spawn(async move { hub.submit(&me, &track, req).await })
+        .await
+        .map_err(|e| HubError::Internal(format!("the submission's task failed: {e}")))?;
+    Ok(Json(submitted?))
 }
 
 pub async fn submission(
