@@ -195,6 +195,19 @@ pub struct SubmissionInfo {
     /// An accepted submission that a re-check rejected: the id of that verdict.
     #[serde(default)]
     pub disputed_by: Option<i64>,
+    /// The faults verifiers reported on it, oldest first: why one ended `unverifiable`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<FaultInfo>,
+}
+
+/// A verifier's report that it could not verify a job (not the candidate's fault, as it
+/// judged): a submission that enough verifiers fault on ends `rejected` as `unverifiable`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FaultInfo {
+    pub verifier: String,
+    pub at_ms: i64,
+    /// What the verifier said went wrong.
+    pub detail: Option<String>,
 }
 
 /// `POST /api/v1/canaries` (admin): a submission whose right verdict is known, to test

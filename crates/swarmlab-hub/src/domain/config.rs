@@ -48,6 +48,9 @@ pub struct HubConfig {
     pub sweep_interval: Duration,
     /// How many chain commits behind the head a submission's parent may be.
     pub stale_depth: u32,
+    /// How many distinct verifiers' faults on a job end its submission as `rejected` for
+    /// `unverifiable` (fewer when the hub has fewer verifiers: every one of them).
+    pub unverifiable_after: u32,
     /// Jaccard similarity of word shingles at or above which an idea is flagged as a
     /// near-duplicate.
     pub idea_similarity: f64,
@@ -152,6 +155,7 @@ impl Default for HubConfig {
             job_lease: Duration::from_secs(2 * 60 * 60),
             sweep_interval: Duration::from_secs(10),
             stale_depth: 8,
+            unverifiable_after: 3,
             idea_similarity: 0.6,
             rate_limit: RateLimitConfig::default(),
             quota: QuotaConfig::default(),
@@ -188,6 +192,7 @@ const ENV_KEYS: &[(&str, &[&str])] = &[
     ("JOB_LEASE", &["job_lease"]),
     ("SWEEP_INTERVAL", &["sweep_interval"]),
     ("STALE_DEPTH", &["stale_depth"]),
+    ("UNVERIFIABLE_AFTER", &["unverifiable_after"]),
     ("IDEA_SIMILARITY", &["idea_similarity"]),
     ("RATE_LIMIT_BURST", &["rate_limit", "burst"]),
     ("RATE_LIMIT_PER_SECOND", &["rate_limit", "per_second"]),

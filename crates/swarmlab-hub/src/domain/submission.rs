@@ -222,12 +222,13 @@ impl Hub {
 
     /// A submission, as the caller may see it: its submitter, verifiers and admins only.
     pub async fn submission(&self, caller: &Identity, id: i64) -> Result<SubmissionInfo, HubError> {
-        let sub = self
+        let mut sub = self
             .store
             .submission(id)
             .await?
             .filter(|s| may_see_submission(caller, &s.worker))
             .ok_or_else(|| HubError::NotFound(format!("submission {id}")))?;
+        sub.faults = self.store.faults(id).await?;
         Ok(sub)
     }
 }

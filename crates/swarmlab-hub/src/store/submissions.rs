@@ -27,6 +27,7 @@ pub(super) fn submission_from(row: &SqliteRow) -> Result<SubmissionInfo, StoreEr
         reason: row.try_get("reason")?,
         received_ms: row.try_get("received_ms")?,
         disputed_by: row.try_get("disputed_by")?,
+        faults: Vec::new(),
     })
 }
 

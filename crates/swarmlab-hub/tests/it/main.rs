@@ -10,6 +10,7 @@ mod ideas;
 mod intake;
 mod jobs;
 mod ledger;
+mod liveness;
 mod local;
 mod noise;
 mod quotas;
