@@ -43,7 +43,12 @@ pub struct HubInfo {
     pub api_version: String,
     /// The key that signs the ledger, 64 hex digits.
     pub public_key: String,
+    /// Whether anyone may register (`registration` is `open`).
     pub open_registration: bool,
+    /// Who may register as a worker: `open`, `invite` (with a code an admin made) or
+    /// `closed`. Absent from hubs older than the field.
+    #[serde(default)]
+    pub registration: Option<String>,
 }
 
 /// `POST /api/v1/register`: a worker registers its ed25519 key.
@@ -52,6 +57,24 @@ pub struct RegisterRequest {
     pub name: String,
     /// 64 hex digits.
     pub public_key: String,
+    /// An invite code an admin made, on a hub whose registration is by invite.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invite: Option<String>,
+}
+
+/// `POST /api/v1/invites` (admin): an invite code for one worker to register with.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct InviteRequest {
+    /// How long the code stays usable, e.g. `7d`; absent: until used.
+    #[serde(default)]
+    pub expires: Option<String>,
+}
+
+/// An invite code, shown once and stored only hashed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Invite {
+    pub code: String,
+    pub expires_ms: Option<i64>,
 }
 
 /// `POST /api/v1/identities` (admin): any role.

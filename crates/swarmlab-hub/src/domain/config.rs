@@ -18,8 +18,12 @@ pub struct HubConfig {
     pub data_dir: PathBuf,
     /// `host:port` to listen on; port 0 picks a free one.
     pub listen: String,
-    /// Whether workers may register themselves (`POST /api/v1/register`).
+    /// `false` closes self-registration whatever `registration.mode` says (the older
+    /// spelling of `registration.mode = "closed"`).
     pub open_registration: bool,
+    /// Who may register as a worker (`POST /api/v1/register`), and how often from one
+    /// address.
+    pub registration: RegistrationConfig,
     /// Largest request body accepted, in bytes (413 above).
     pub max_request_bytes: usize,
     /// Largest git bundle of a submission, in bytes (decoded).
@@ -62,6 +66,51 @@ pub struct HubConfig {
     pub canary: CanaryConfig,
 }
 
+/// Self-registration of workers. `mode`: `open` (anyone with a key), `invite` (a code an
+/// admin made, `swarmlab hub invite`, used once), or `closed` (only admins create
+/// identities). Whatever the mode, one source address (an IPv6 /64) may register
+/// `per_address` workers at once and `per_address_per_hour` more each hour.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RegistrationConfig {
+    pub mode: RegistrationMode,
+    pub per_address: u32,
+    pub per_address_per_hour: f64,
+}
+
+impl Default for RegistrationConfig {
+    fn default() -> Self {
+        RegistrationConfig {
+            mode: RegistrationMode::Open,
+            per_address: 5,
+            per_address_per_hour: 20.0,
+        }
+    }
+}
+
+/// Who may register as a worker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RegistrationMode {
+    /// Anyone with a key.
+    Open,
+    /// Whoever holds an unused invite code.
+    Invite,
+    /// Nobody: admins create identities.
+    Closed,
+}
+
+impl RegistrationMode {
+    /// `open`, `invite` or `closed`, as the config and `GET /api/v1/hub` spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RegistrationMode::Open => "open",
+            RegistrationMode::Invite => "invite",
+            RegistrationMode::Closed => "closed",
+        }
+    }
+}
+
 /// Canaries (`POST /api/v1/canaries`): submissions whose right verdict is known, handed to
 /// verifiers among their jobs. A verifier gets one before its first job and then after a
 /// random number of real jobs, from 1 to `2 * every - 1` (`every` on average; 0 hands out
@@ -87,12 +136,16 @@ impl Default for CanaryConfig {
 /// Verification quotas, BOINC's rule: a worker's submissions waiting for verification are
 /// capped; the cap starts at `initial`, doubles with each accepted submission up to `max`,
 /// and drops by one (never below one) with each false claim (a submission rejected as
-/// `not_better`, `not_reproduced`, `crash` or `timeout`) and each idea lease let expire.
+/// `not_better`, `not_reproduced`, `crash`, `timeout` or `unverifiable`) and each idea
+/// lease let expire. The stake: workers with no accepted submission yet wait together, at
+/// most `unproven_pool` of their submissions at a time on the whole hub, however many
+/// identities they are (0: no such cap).
 #[derive(Debug, Clone, Copy, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct QuotaConfig {
     pub initial: u32,
     pub max: u32,
+    pub unproven_pool: u32,
 }
 
 impl Default for QuotaConfig {
@@ -100,6 +153,7 @@ impl Default for QuotaConfig {
         QuotaConfig {
             initial: 2,
             max: 32,
+            unproven_pool: 16,
         }
     }
 }
@@ -144,6 +198,7 @@ impl Default for HubConfig {
             data_dir: PathBuf::from("swarmlab-hub"),
             listen: "127.0.0.1:7878".to_string(),
             open_registration: true,
+            registration: RegistrationConfig::default(),
             max_request_bytes: 48 << 20,
             max_bundle_bytes: 32 << 20,
             max_log_bytes: 4 << 20,
@@ -181,6 +236,12 @@ const ENV_KEYS: &[(&str, &[&str])] = &[
     ("DATA_DIR", &["data_dir"]),
     ("LISTEN", &["listen"]),
     ("OPEN_REGISTRATION", &["open_registration"]),
+    ("REGISTRATION_MODE", &["registration", "mode"]),
+    ("REGISTRATION_PER_ADDRESS", &["registration", "per_address"]),
+    (
+        "REGISTRATION_PER_ADDRESS_PER_HOUR",
+        &["registration", "per_address_per_hour"],
+    ),
     ("MAX_REQUEST_BYTES", &["max_request_bytes"]),
     ("MAX_BUNDLE_BYTES", &["max_bundle_bytes"]),
     ("MAX_LOG_BYTES", &["max_log_bytes"]),
@@ -198,11 +259,22 @@ const ENV_KEYS: &[(&str, &[&str])] = &[
     ("RATE_LIMIT_PER_SECOND", &["rate_limit", "per_second"]),
     ("QUOTA_INITIAL", &["quota", "initial"]),
     ("QUOTA_MAX", &["quota", "max"]),
+    ("QUOTA_UNPROVEN_POOL", &["quota", "unproven_pool"]),
     ("CANARY_EVERY", &["canary", "every"]),
     ("CANARY_RECHECK_WINDOW", &["canary", "recheck_window"]),
 ];
 
 impl HubConfig {
+    /// Who may register as a worker: `registration.mode`, unless `open_registration =
+    /// false` closed it.
+    pub fn registration_mode(&self) -> RegistrationMode {
+        if self.open_registration {
+            self.registration.mode
+        } else {
+            RegistrationMode::Closed
+        }
+    }
+
     /// Reads `path` (when given), then applies `SWARMLAB_HUB_*` variables from the process
     /// environment.
     pub fn from_file_and_env(path: Option<&Path>) -> Result<HubConfig, ConfigError> {
@@ -334,6 +406,28 @@ mod tests {
             ],
             [3, 1, 1, 1]
         );
+    }
+
+    #[test]
+    fn registration_is_open_unless_a_mode_or_the_older_switch_says_otherwise() {
+        let mode = |text: &str| {
+            HubConfig::from_sources(Some(text), "t", |_| None)
+                .unwrap()
+                .registration_mode()
+        };
+        assert_eq!(mode(""), RegistrationMode::Open);
+        assert_eq!(
+            mode("[registration]\nmode = \"invite\"\n"),
+            RegistrationMode::Invite
+        );
+        assert_eq!(
+            mode("open_registration = false\n"),
+            RegistrationMode::Closed
+        );
+        let err = HubConfig::from_sources(Some("[registration]\nmode = \"ajar\"\n"), "t", |_| None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("ajar"), "{err}");
     }
 
     #[test]

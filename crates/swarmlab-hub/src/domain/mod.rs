@@ -32,6 +32,7 @@ pub mod noise;
 pub mod promotion;
 pub(crate) mod quarantine;
 pub mod quota;
+pub mod registration;
 pub mod report;
 pub mod roles;
 pub mod scratch;

@@ -1,7 +1,7 @@
 //! The store: the hub's state in one SQLite database (WAL mode), and the only place that
 //! writes. [`Store`] has a method per state transition, each one database transaction with
 //! its ledger entry inside it; its methods live beside their SQL, one file per concern
-//! (`identities`, `tracks`, `ideas`, `heartbeats`, `sweep`, `submissions`, `jobs`,
+//! (`identities`, `invites`, `tracks`, `ideas`, `heartbeats`, `sweep`, `submissions`, `jobs`,
 //! `verdicts`, `faults`, `quotas`, `canaries`, `standing`, `promotions`, `ledger`).
 //!
 //! The hub's signing key lives here only (`key.rs`): a ledger entry is sealed and appended
@@ -34,6 +34,7 @@ mod faults;
 mod heartbeats;
 mod ideas;
 mod identities;
+mod invites;
 mod jobs;
 mod key;
 mod ledger;

@@ -14,4 +14,5 @@ mod liveness;
 mod local;
 mod noise;
 mod quotas;
+mod registration;
 mod support;

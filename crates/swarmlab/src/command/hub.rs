@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use swarmlab_hub::{Hub, HubConfig, Server, SystemClock};
+use swarmlab_hub::{Hub, HubConfig, RegistrationMode, Server, SystemClock};
 use tokio::signal::unix::{signal, SignalKind};
 
 use swarmlab_proto::{AddCanaryRequest, AddTrackRequest, Role};
@@ -122,6 +122,42 @@ pub fn hub(command: HubCommand) -> anyhow::Result<()> {
             eprintln!(
                 "canary {} added: submission {} of track `{}`, expected to be {}ed",
                 info.id, info.submission_id, info.track, info.expect
+            );
+        }
+        HubCommand::Invite {
+            hub,
+            count,
+            expires,
+        } => {
+            let config = config(&hub)?;
+            let mode = config.registration_mode();
+            let codes = runtime.block_on(async {
+                let hub = Hub::open(config, Arc::new(SystemClock)).await?;
+                let expires_ms = expires.map(|after| {
+                    let after = i64::try_from(after.as_millis()).unwrap_or(i64::MAX);
+                    hub.now().saturating_add(after)
+                });
+                let mut codes = Vec::new();
+                for _ in 0..count {
+                    codes.push(hub.create_invite("hub-cli", expires_ms).await?);
+                }
+                anyhow::Ok(codes)
+            })?;
+            for invite in &codes {
+                println!("{}", invite.code);
+            }
+            eprintln!(
+                "{} invite code{} made; each registers one worker (`swarmlab work --invite CODE`){}",
+                codes.len(),
+                if codes.len() == 1 { "" } else { "s" },
+                if mode == RegistrationMode::Invite {
+                    String::new()
+                } else {
+                    format!(
+                        "; this hub's registration is `{}`, not `invite`: set registration.mode = \"invite\" for codes to be asked for",
+                        mode.as_str()
+                    )
+                }
             );
         }
         HubCommand::Reinstate { hub, verifier } => {
