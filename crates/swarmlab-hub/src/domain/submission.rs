@@ -38,12 +38,16 @@ pub struct NewSubmission {
 /// Intake's judgement before the store's checks.
 enum Judged {
     Refused(IntakeReason),
-    /// Passed: its objects wait in `objects` until it is admitted.
-    Passed {
-        intake: Intake,
-        diff_hash: String,
-        objects: Quarantine,
-    },
+    Passed(Passed),
+}
+
+/// A submission that passed intake: verify `candidate` (the commit, or it rebased onto the
+/// head) against `base`. Its objects wait in `objects` until it is admitted.
+struct Passed {
+    candidate: String,
+    base: String,
+    diff_hash: String,
+    objects: Quarantine,
 }
 
 /// The length of base64 `text` once decoded (for valid base64), without decoding it.
@@ -76,16 +80,12 @@ impl Hub {
         quota.check().map_err(HubError::Quota)?;
         let (intake, diff_hash) = match self.intake(caller, &track, &req).await? {
             Judged::Refused(reason) => (reason.into(), String::new()),
-            Judged::Passed {
-                intake,
-                diff_hash,
-                objects,
-            } => {
-                let commit = req.claim.commit.clone();
-                let intake = self
-                    .admit(&track, &commit, intake, &diff_hash, objects)
-                    .await?;
-                (intake, diff_hash)
+            Judged::Passed(passed) => {
+                let diff_hash = passed.diff_hash.clone();
+                (
+                    self.admit(&track, &req.claim.commit, passed).await?,
+                    diff_hash,
+                )
             }
         };
         let new = NewSubmission {
@@ -176,14 +176,12 @@ impl Hub {
                     Err(e) => return Err(e),
                 }
             };
-            Ok(Judged::Passed {
-                intake: Intake::Queued {
-                    candidate,
-                    base: head,
-                },
+            Ok(Judged::Passed(Passed {
+                candidate,
+                base: head,
                 diff_hash,
                 objects,
-            })
+            }))
         })
         .await
     }
@@ -195,16 +193,17 @@ impl Hub {
         &self,
         track: &TrackRecord,
         commit: &str,
-        intake: Intake,
-        diff_hash: &str,
-        objects: Quarantine,
+        passed: Passed,
     ) -> Result<Intake, HubError> {
-        if self.store.duplicate(&track.name, diff_hash).await? {
+        if self.store.duplicate(&track.name, &passed.diff_hash).await? {
             return Ok(IntakeReason::Duplicate.into());
         }
-        let Intake::Queued { candidate, base } = intake else {
-            return Ok(intake);
-        };
+        let Passed {
+            candidate,
+            base,
+            objects,
+            ..
+        } = passed;
         let repo = self.repo(&track.name)?;
         let commit = commit.to_string();
         blocking(move || {
