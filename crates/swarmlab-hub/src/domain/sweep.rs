@@ -1,7 +1,8 @@
 //! The sweep: expired idea and job leases go back to their queues (each idea lease let
 //! expire costs its holder one from its quota; an expired canary job ends), winners that
-//! lost the race for the head are rebased and queued again, and scratch files older than
-//! any request keeps one are removed. The server runs it on a timer, and clears the scratch
+//! lost the race for the head are rebased and queued again, jobs that enough verifiers
+//! faulted on as the rule stands now end `unverifiable`, and scratch files older than any
+//! request keeps one are removed. The server runs it on a timer, and clears the scratch
 //! folder when it starts.
 
 use super::error::HubError;
@@ -26,6 +27,12 @@ impl Hub {
             self.publish(HubEvent::new(EventKind::Lease, ""));
         }
         self.reverify_pending().await?;
+        for submission in self.store.give_up_due(self.now()).await? {
+            let track = self.store.submission(submission).await?.map(|s| s.track);
+            if let Some(track) = track {
+                self.publish(HubEvent::new(EventKind::Verdict, &track).about(submission));
+            }
+        }
         sweep_scratch(&self.config, Some(self.config.scratch_max_age()));
         Ok(swept)
     }

@@ -2,12 +2,15 @@
 //! take it again) and keeps what the verifier signed; when `acceptance::gives_up` says
 //! enough distinct verifiers faulted, the job ends and its submission is rejected as
 //! `unverifiable`, its worker charged as for a false claim, with a ledger entry carrying
-//! every fault. A re-check job given up leaves its submission's verdict as it is.
+//! every fault. A re-check job given up leaves its submission's verdict as it is. The sweep
+//! asks again about open jobs with faults, for when the hub has fewer verifiers than when
+//! they faulted (one was suspended) or asks for fewer faults.
 
 use sqlx::Row;
 use swarmlab_proto::{EventBody, FaultInfo, Measurements, SignedFault};
 
 use super::columns::to_json;
+use super::jobs::job_from;
 use super::{Store, StoreError, Tx};
 use crate::domain::acceptance::{gives_up, VerdictReason};
 use crate::domain::job::JobRecord;
@@ -24,36 +27,67 @@ impl Store {
         now: i64,
     ) -> Result<ReportOutcome, StoreError> {
         give_back(&mut tx, job, report, now).await?;
+        let ended = self.give_up_if_due(&mut tx, job, now).await?;
+        tx.commit().await?;
+        Ok(match ended {
+            true => ReportOutcome::Unverifiable {
+                submission_id: job.submission_id,
+            },
+            false => ReportOutcome::Retry,
+        })
+    }
+
+    /// Ends every open job that enough distinct verifiers faulted on, as the rule stands
+    /// now. Returns the submissions whose jobs ended.
+    pub async fn give_up_due(&self, now: i64) -> Result<Vec<i64>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let rows = sqlx::query(
+            "SELECT j.* FROM jobs j WHERE j.state = 'open' AND EXISTS \
+             (SELECT 1 FROM job_leases l WHERE l.job_id = j.id AND l.outcome = 'fault') ORDER BY j.id",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut ended = Vec::new();
+        for row in rows {
+            let job = job_from(&row)?;
+            if self.give_up_if_due(&mut tx, &job, now).await? {
+                ended.push(job.submission_id);
+            }
+        }
+        tx.commit().await?;
+        Ok(ended)
+    }
+
+    /// Ends `job` if `acceptance::gives_up` says so; whether it did.
+    async fn give_up_if_due(
+        &self,
+        tx: &mut Tx<'_>,
+        job: &JobRecord,
+        now: i64,
+    ) -> Result<bool, StoreError> {
         let counts = sqlx::query(
             "SELECT (SELECT COUNT(*) FROM job_leases WHERE job_id = $1 AND outcome = 'fault') AS faults, \
              (SELECT COUNT(*) FROM identities i WHERE i.role = 'verifier' AND NOT EXISTS \
               (SELECT 1 FROM verifier_standing s WHERE s.verifier = i.id AND s.suspended_ms IS NOT NULL)) AS verifiers",
         )
         .bind(job.id)
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut **tx)
         .await?;
         let count = |name: &str| -> Result<u32, StoreError> {
             Ok(u32::try_from(counts.try_get::<i64, _>(name)?).unwrap_or(u32::MAX))
         };
-        if !gives_up(
-            count("faults")?,
-            self.unverifiable_after,
-            count("verifiers")?,
-        ) {
-            tx.commit().await?;
-            return Ok(ReportOutcome::Retry);
+        let (faults, verifiers) = (count("faults")?, count("verifiers")?);
+        if !gives_up(faults, self.unverifiable_after, verifiers) {
+            return Ok(false);
         }
         sqlx::query("UPDATE jobs SET state = 'done', verifier = NULL, lease_deadline_ms = NULL WHERE id = $1")
             .bind(job.id)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
         if job.recheck_of.is_none() {
-            self.reject_unverifiable(&mut tx, job, now).await?;
+            self.reject_unverifiable(tx, job, now).await?;
         }
-        tx.commit().await?;
-        Ok(ReportOutcome::Unverifiable {
-            submission_id: job.submission_id,
-        })
+        Ok(true)
     }
 
     /// Rejects the job's submission as `unverifiable` and appends its ledger entry.

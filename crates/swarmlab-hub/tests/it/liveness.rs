@@ -41,7 +41,8 @@ async fn a_job_that_enough_verifiers_fault_on_ends_unverifiable_and_audits() {
     );
     assert!(f.lease(&f.v1).await.is_none());
 
-    // A second verifier's fault ends it.
+    // A second verifier's fault, a second later, ends it.
+    f.clock.advance(1_000);
     let again = f.lease(&f.v2).await.unwrap();
     assert_eq!(again.job_id, job.job_id);
     let answer = fault(&f, &f.v2, job.job_id, "out of disk").await;
@@ -205,4 +206,33 @@ async fn intake_refuses_a_file_the_spec_names_that_is_gone_and_a_knob_that_no_lo
         let got = info.reason.as_deref().unwrap_or(info.status.as_str());
         assert_eq!(got, expect, "case {i}");
     }
+}
+
+#[tokio::test]
+async fn a_job_left_waiting_when_the_rule_changes_ends_at_the_next_sweep() {
+    let f = Fixture::new().await;
+    let sub = f
+        .submit(&f.w1, &f.baseline.clone(), "lr = 0.06\nwidth = 64\n")
+        .await;
+    let job = f.lease(&f.v1).await.unwrap();
+    fault(&f, &f.v1, job.job_id, "no sandbox").await;
+    f.hub.sweep().await.unwrap();
+    let waiting = f.hub.submission(&f.w1.identity, sub.id).await.unwrap();
+    assert_eq!(waiting.status, "queued");
+    // The same hub, restarted asking for one fault only: the job ends.
+    let mut config = f.hub.config().clone();
+    config.unverifiable_after = 1;
+    let restarted = swarmlab_hub::Hub::open(config, f.clock.clone())
+        .await
+        .unwrap();
+    restarted.sweep().await.unwrap();
+    let ended = restarted.submission(&f.w1.identity, sub.id).await.unwrap();
+    assert_eq!(ended.reason.as_deref(), Some("unverifiable"));
+    let ledger = restarted.ledger_text("toy").await.unwrap();
+    assert_eq!(
+        audit(&ledger, &restarted.public_key())
+            .unwrap()
+            .unverifiable,
+        1
+    );
 }
