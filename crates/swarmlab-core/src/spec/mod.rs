@@ -21,7 +21,7 @@ use regex::Regex;
 pub use budget::Budget;
 pub use duration::{format_duration, parse_duration};
 pub use eval::{CommandEval, DataSource, Eval, EvalMode, LogitsEval};
-pub use knob::{Domain, Knob, Scale};
+pub use knob::{Domain, Knob, KnobPlace, Scale};
 pub use place::Place;
 pub use unknown::{suggest, Warning};
 
@@ -220,6 +220,12 @@ impl TrackSpec {
     ) -> Result<(TrackSpec, Vec<Warning>), (Option<usize>, String)> {
         raw::parse(dir, text)
             .map_err(|(span, message)| (span.map(|s| Place::of(text, s).line), message))
+    }
+
+    /// The knobs' places in spec text, read without the track's files (a hub keeps only
+    /// the baseline spec's text): each knob's file and its pattern.
+    pub fn knob_places(text: &str) -> Result<Vec<KnobPlace>, String> {
+        raw::knob_places(text)
     }
 
     /// Replaces the budget with a time budget (`swarmlab run --budget`), growing the timeout

@@ -15,7 +15,8 @@ use super::duration::{parse_duration, seconds_to_duration};
 use super::eval::{self, RawEval};
 use super::unknown::unknown_keys;
 use super::{
-    Budget, Domain, Files, Knob, MetricSpec, RunSpec, Scale, Toolchain, TrackSpec, Verify, Warning,
+    Budget, Domain, Files, Knob, KnobPlace, MetricSpec, RunSpec, Scale, Toolchain, TrackSpec,
+    Verify, Warning,
 };
 use crate::Goal;
 
@@ -190,6 +191,25 @@ impl Ctx<'_> {
         }
         Ok(re)
     }
+}
+
+/// The knobs' places in spec text, without the files it names: what a hub that keeps only
+/// the spec's text checks a change against.
+pub(super) fn knob_places(text: &str) -> Result<Vec<KnobPlace>, String> {
+    let raw: RawSpec = toml::from_str(text).map_err(|e| e.message().to_string())?;
+    raw.knobs
+        .iter()
+        .map(|(name, knob)| {
+            let knob = knob.get_ref();
+            let pattern = Regex::new(knob.pattern.get_ref())
+                .map_err(|e| format!("`knobs.{name}.pattern` is not a valid regex: {e}"))?;
+            Ok(KnobPlace {
+                name: name.clone(),
+                file: knob.file.get_ref().clone(),
+                pattern,
+            })
+        })
+        .collect()
 }
 
 pub(super) fn parse(root: &Path, text: &str) -> Result<(TrackSpec, Vec<Warning>), Failure> {

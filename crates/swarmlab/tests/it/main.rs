@@ -6,6 +6,7 @@ mod harness;
 mod hubs;
 
 mod hub;
+mod hub_liveness;
 
 mod agents;
 mod attacks;
