@@ -43,6 +43,7 @@ fn config() -> LogitsConfig {
         probes: 2,
         tolerance: 1e-4,
         seed: 7,
+        serve_within: None,
     }
 }
 

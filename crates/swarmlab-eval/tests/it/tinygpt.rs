@@ -57,6 +57,7 @@ fn config() -> LogitsConfig {
         probes: 8,
         tolerance: 1e-4,
         seed: 11,
+        serve_within: None,
     }
 }
 
