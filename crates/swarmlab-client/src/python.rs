@@ -27,6 +27,8 @@ use crate::ClientError;
 pub struct PythonEnv {
     /// The venv's folder; `bin/python3` is its interpreter.
     pub root: PathBuf,
+    /// How long making it took; `None`: it was ready from an earlier job.
+    pub made_in: Option<Duration>,
 }
 
 /// Where environments are made, and from which interpreter.
@@ -56,8 +58,12 @@ impl PythonEnvs<'_> {
         let root = self.store.join(&key);
         let ready = self.store.join(format!("{key}.ready"));
         if ready.is_file() && root.is_dir() {
-            return Ok(PythonEnv { root });
+            return Ok(PythonEnv {
+                root,
+                made_in: None,
+            });
         }
+        let started = std::time::Instant::now();
         let _ = std::fs::remove_file(&ready);
         remove(&root)?;
         std::fs::create_dir_all(self.store).map_err(ClientError::io("create", self.store))?;
@@ -116,7 +122,10 @@ impl PythonEnvs<'_> {
         // pip keeps the umask's modes: the sandbox's uid must be able to read everything.
         crate::build::make_readable(&root)?;
         std::fs::write(&ready, &text).map_err(ClientError::io("write", &ready))?;
-        Ok(PythonEnv { root })
+        Ok(PythonEnv {
+            root,
+            made_in: Some(started.elapsed()),
+        })
     }
 
     /// The interpreter's real path, its version and its prefix; in a sandbox, both must be
@@ -410,5 +419,118 @@ mod tests {
             a,
             key(b"numpy==2\n", Path::new("/usr/bin/python3.12"), "3.11.2")
         );
+    }
+
+    /// The system's interpreter, which a sandbox shows.
+    const PYTHON: &str = "/usr/bin/python3";
+
+    fn envs(store: &Path) -> PythonEnvs<'_> {
+        PythonEnvs {
+            store,
+            interpreter: Path::new(PYTHON),
+            sandbox: None,
+            timeout: Duration::from_secs(300),
+        }
+    }
+
+    #[test]
+    fn an_environment_is_made_once_per_lock_and_then_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let lock = dir.path().join("requirements.lock");
+        std::fs::write(&lock, "# nothing beyond the standard library\n").unwrap();
+        let store = dir.path().join("python");
+        let env = envs(&store).prepare(&lock, &Cancel::new()).unwrap();
+        assert!(env.made_in.is_some());
+        assert!(env.root.starts_with(&store));
+        assert!(env.root.join("bin/python3").exists());
+        let ready = store.join(format!(
+            "{}.ready",
+            env.root.file_name().unwrap().to_string_lossy()
+        ));
+        let made = std::fs::metadata(&ready).unwrap().modified().unwrap();
+        // Seen before: nothing runs, the same folder comes back.
+        let again = envs(&store).prepare(&lock, &Cancel::new()).unwrap();
+        assert_eq!((&again.root, again.made_in), (&env.root, None));
+        assert_eq!(std::fs::metadata(&ready).unwrap().modified().unwrap(), made);
+        // Another lock, another environment.
+        std::fs::write(&lock, "# another lock\n").unwrap();
+        assert_ne!(
+            envs(&store).prepare(&lock, &Cancel::new()).unwrap().root,
+            env.root
+        );
+        let (_, path) = env
+            .env(false)
+            .into_iter()
+            .find(|(k, _)| k == "PATH")
+            .unwrap();
+        assert!(
+            path.starts_with(&format!("{}/bin:", env.root.display())),
+            "{path}"
+        );
+    }
+
+    #[test]
+    fn a_lock_that_does_not_resolve_is_a_clear_error_and_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let index = dir.path().join("index");
+        std::fs::create_dir(&index).unwrap();
+        let lock = dir.path().join("requirements.lock");
+        std::fs::write(
+            &lock,
+            format!(
+                "--index-url file://{}\nswarmlab-no-such-package==1.0\n",
+                index.display()
+            ),
+        )
+        .unwrap();
+        let store = dir.path().join("python");
+        let err = envs(&store).prepare(&lock, &Cancel::new()).unwrap_err();
+        let message = err.to_string();
+        assert!(matches!(err, ClientError::Lock(_)), "{message}");
+        assert!(message.contains("did not install with"), "{message}");
+        assert!(
+            message.contains("installing the lock ended with Exited(Code(1))"),
+            "{message}"
+        );
+        assert!(
+            message.contains("swarmlab-no-such-package==1.0"),
+            "{message}"
+        );
+        let left: Vec<_> = std::fs::read_dir(&store)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+            .collect();
+        assert!(left.iter().all(|name| name.ends_with(".log")), "{left:?}");
+    }
+
+    #[test]
+    fn a_lock_that_does_not_pin_or_an_unseen_interpreter_fail_before_anything_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let lock = dir.path().join("requirements.lock");
+        std::fs::write(&lock, "numpy\n").unwrap();
+        let store = dir.path().join("python");
+        let err = envs(&store).prepare(&lock, &Cancel::new()).unwrap_err();
+        assert!(
+            err.to_string().ends_with(
+                "requirements.lock: line 1: `numpy` does not pin an exact version (`name==version`)"
+            ),
+            "{err}"
+        );
+        assert!(!store.exists());
+
+        std::fs::write(&lock, "numpy==2.4.6\n").unwrap();
+        let mut sandbox = SandboxConfig::new("/bin/true", dir.path());
+        sandbox.system_paths = vec![PathBuf::from("/nowhere")];
+        let envs = PythonEnvs {
+            sandbox: Some(&sandbox),
+            ..envs(&store)
+        };
+        let err = envs.prepare(&lock, &Cancel::new()).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("lies outside what the sandbox shows (/nowhere)"),
+            "{err}"
+        );
+        assert!(!store.exists());
     }
 }

@@ -1,10 +1,12 @@
 //! Test doubles and fixtures shared by swarmlab's test suites and benches, never a runtime
 //! dependency: a fake OpenAI-compatible chat-completions server on loopback ([`FakeServer`]:
 //! it serves canned responses in order, one per connection, and records what it received),
-//! and the tinygpt track built for the tests that need a real model ([`tinygpt`]).
+//! the tinygpt track built for the tests that need a real model ([`tinygpt`]), and the
+//! PyTorch track pygpt with its test environment ([`pygpt`]).
 //!
 //! It depends on no swarmlab crate, so that every crate, the runner included, can use it.
 
+pub mod pygpt;
 pub mod tinygpt;
 
 use std::io::{Read, Write};

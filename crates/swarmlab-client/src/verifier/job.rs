@@ -109,6 +109,14 @@ impl Job<'_> {
         }
         let ready = self.build(&baseline, &head, &candidate)?;
         if let Some(python) = &ready.python {
+            if let Some(took) = python.made_in {
+                eprintln!(
+                    "verifier: job #{} made the Python environment {} in {:.1}s",
+                    self.lease.job_id,
+                    python.root.display(),
+                    took.as_secs_f64()
+                );
+            }
             let sandboxed = self.sandbox.is_some();
             python.apply(&mut head, sandboxed);
             python.apply(&mut candidate, sandboxed);

@@ -9,6 +9,7 @@ mod hub;
 
 mod agents;
 mod attacks;
+mod attacks_pygpt;
 mod attacks_tinygpt;
 mod budget;
 mod canaries;
@@ -18,6 +19,7 @@ mod failures;
 mod layering;
 mod pipeline;
 mod proposals;
+mod pygpt;
 mod repository;
 mod resume;
 mod sandbox;
