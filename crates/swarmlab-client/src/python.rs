@@ -4,8 +4,8 @@
 //! Outside the sandbox, where no track code runs, the verifier makes a venv from its own
 //! interpreter and installs exactly what the baseline's trusted lock pins: wheels only
 //! (`--only-binary :all:`, so no package's build code runs), nothing the lock does not name
-//! (`--no-deps`, then `pip check`), every file checked against its hash when the lock gives
-//! hashes. The environment is keyed by the lock's bytes and the interpreter and kept for
+//! (`--no-deps`, then `pip check`, which starts the new environment and so runs in the
+//! sandbox), every file checked against its hash when the lock gives hashes. The environment is keyed by the lock's bytes and the interpreter and kept for
 //! later jobs, so a lock seen before costs nothing. Inside the sandbox every build and run
 //! sees it read-only and offline, its `python3` first on `PATH`.
 //!
@@ -100,13 +100,25 @@ impl PythonEnvs<'_> {
             "pip".into(),
             "check".into(),
         ];
-        let steps: [(&[String], &str); 3] = [
-            (&venv, "making the venv"),
-            (&install, "installing the lock"),
-            (&check, "checking that the lock is complete"),
+        // Installing runs pip alone; checking starts the environment's interpreter, which
+        // runs what the installed packages put in `.pth` files: in the sandbox, when there is
+        // one.
+        let steps: [(&[String], &str, bool); 3] = [
+            (&venv, "making the venv", false),
+            (&install, "installing the lock", false),
+            (&check, "checking that the lock is complete", true),
         ];
-        for (argv, what) in steps {
-            if let Err(e) = self.step(argv, &log, cancel) {
+        for (argv, what, confined) in steps {
+            // pip keeps the umask's modes: the sandbox's uid must be able to read everything.
+            if confined {
+                crate::build::make_readable(&root)?;
+            }
+            let sandbox = self.sandbox.filter(|_| confined).map(|template| {
+                let mut config = template.clone();
+                config.checkout = root.clone();
+                config
+            });
+            if let Err(e) = self.step(argv, sandbox, &log, cancel) {
                 remove(&root)?;
                 return Err(match e {
                     Step::Failed(ending) => ClientError::Lock(format!(
@@ -119,8 +131,6 @@ impl PythonEnvs<'_> {
                 });
             }
         }
-        // pip keeps the umask's modes: the sandbox's uid must be able to read everything.
-        crate::build::make_readable(&root)?;
         std::fs::write(&ready, &text).map_err(ClientError::io("write", &ready))?;
         Ok(PythonEnv {
             root,
@@ -171,11 +181,22 @@ impl PythonEnvs<'_> {
         Ok((real, version.trim().to_string(), base.trim().to_string()))
     }
 
-    /// One step of making an environment, unsandboxed (it runs pip, never a track's code),
-    /// its output appended to `log`.
-    fn step(&self, argv: &[String], log: &Path, cancel: &Cancel) -> Result<(), Step> {
-        let mut run = RunSpec::new(argv.to_vec(), self.store, log, self.timeout);
+    /// One step of making an environment, never a track's code, its output appended to
+    /// `log`.
+    fn step(
+        &self,
+        argv: &[String],
+        sandbox: Option<SandboxConfig>,
+        log: &Path,
+        cancel: &Cancel,
+    ) -> Result<(), Step> {
+        let cwd = match &sandbox {
+            Some(config) => config.checkout.clone(),
+            None => self.store.to_path_buf(),
+        };
+        let mut run = RunSpec::new(argv.to_vec(), cwd, log, self.timeout);
         run.env = vec![("PYTHONNOUSERSITE".into(), "1".into())];
+        run.sandbox = sandbox;
         let outcome =
             swarmlab_runner::run(&run, cancel, &mut |_| {}).map_err(|e| Step::Error(e.into()))?;
         match outcome.ending {
