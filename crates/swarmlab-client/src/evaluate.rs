@@ -225,7 +225,16 @@ fn served_by_the_run(
             timeout: true,
             why: e.to_string(),
         }),
-        Err(e) => Err(e),
+        // Its log stays here: the reason is public.
+        Err(e) => match e.ended_before_serving() {
+            Some(ending) => Ok(Scored::Failed {
+                timeout: false,
+                why: format!(
+                    "the run {ending} without serving logits: its training never handed the model to the track's evaluation hook"
+                ),
+            }),
+            None => Err(e),
+        },
     }
 }
 

@@ -125,6 +125,19 @@ pub enum EvalError {
 }
 
 impl EvalError {
+    /// How the server ended when it ended before it said hello (for a run that serves once
+    /// trained: its training never handed its model to the hook), e.g. "exited with code 0".
+    pub fn ended_before_serving(&self) -> Option<&str> {
+        match self {
+            EvalError::Ended { during, ending, .. }
+                if during.starts_with(logits::WAITING_FOR_THE_HANDSHAKE) =>
+            {
+                Some(ending)
+            }
+            _ => None,
+        }
+    }
+
     /// Whether the candidate caused it (reject the candidate) rather than the verifier or
     /// the track's trusted side (retry, or fix the track).
     pub fn blames_candidate(&self) -> bool {

@@ -186,6 +186,9 @@ fn check_config(config: &LogitsConfig, tokens: &[u32]) -> Result<(), EvalError> 
     Ok(())
 }
 
+/// What the verifier does until the server has said hello.
+pub(crate) const WAITING_FOR_THE_HANDSHAKE: &str = "waiting for the handshake";
+
 /// How long a server that closed its stdout gets to exit by itself.
 const HANG_UP_GRACE: Duration = Duration::from_secs(2);
 
@@ -317,7 +320,7 @@ impl Session<'_> {
     fn handshake(&mut self, wire: &mut Wire) -> Result<(), Failure> {
         let mut hello = [0u8; HANDSHAKE_BYTES];
         wire.read_exact(&mut hello).map_err(|error| Failure::Wire {
-            during: "waiting for the handshake".into(),
+            during: WAITING_FOR_THE_HANDSHAKE.into(),
             error,
         })?;
         if &hello[..8] != MAGIC {

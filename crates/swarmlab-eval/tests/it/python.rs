@@ -81,6 +81,7 @@ fn a_run_that_never_calls_the_hook_is_the_candidates_crash_when_it_ends() {
     let err = score_logits(&spec, &tokens(), &config(), &Cancel::new()).unwrap_err();
     assert!(matches!(err, EvalError::Ended { .. }), "{err}");
     assert!(err.blames_candidate());
+    assert_eq!(err.ended_before_serving(), Some("exited with code 0"));
     let message = err.to_string();
     assert!(
         message.starts_with(
@@ -110,6 +111,7 @@ fn a_python_model_of_the_wrong_shape_or_with_nan_is_named() {
     );
     let err = score_logits(&spec, &tokens(), &config(), &Cancel::new()).unwrap_err();
     assert!(err.blames_candidate(), "{err}");
+    assert_eq!(err.ended_before_serving(), None, "it said hello first");
     let message = err.to_string();
     assert!(
         message
