@@ -1,18 +1,20 @@
 //! pygpt, the PyTorch track, outside a hub: the local loop trains it under a step budget and
 //! reads the metric its trusted hook prints; the verifier's scoring of a run that serves
 //! once trained (`serve = "run"`) scores an honest run and stops one that overruns its time
-//! budget as soon as its budget and allowance are spent.
+//! budget as soon as its budget and allowance are spent; a verifier's Python environment is
+//! read-only in the sandbox.
 //!
-//! The tests need PyTorch: they run with `SWARMLAB_TEST_PYTHON` (see `swarmlab_testkit::pygpt`)
-//! and say so and pass without it.
+//! The tests that train need PyTorch: they run with `SWARMLAB_TEST_PYTHON` (see
+//! `swarmlab_testkit::pygpt`) and say so and pass without it.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use swarmlab_client::evaluate::{self, Scored, Side};
+use swarmlab_client::python::PythonEnvs;
 use swarmlab_core::TrackSpec;
-use swarmlab_runner::Cancel;
+use swarmlab_runner::{Cancel, Ending, Exit, RunSpec, SandboxConfig};
 use swarmlab_testkit::pygpt;
 
 use crate::harness::{Output, BIN};
@@ -168,6 +170,51 @@ fn the_verifier_scores_a_run_that_serves_and_stops_one_that_overran_its_budget()
             Duration::from_secs(42)
         )
     );
+}
+
+#[test]
+fn a_python_environment_is_made_once_and_read_only_in_the_sandbox() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    // The sandbox's uid must reach the environment and the checkout.
+    let open = |p: &Path| std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755));
+    open(tmp.path()).unwrap();
+    let checkout = tmp.path().join("checkout");
+    std::fs::create_dir(&checkout).unwrap();
+    open(&checkout).unwrap();
+    let lock = tmp.path().join("requirements.lock");
+    std::fs::write(&lock, "# the standard library is enough\n").unwrap();
+    let mut sandbox = SandboxConfig::new(BIN, &checkout);
+    sandbox.shim_args = vec!["__sandbox-shim".into()];
+    let envs = PythonEnvs {
+        store: &tmp.path().join("python"),
+        interpreter: Path::new("/usr/bin/python3"),
+        sandbox: Some(&sandbox),
+        timeout: Duration::from_secs(300),
+    };
+    // Made (its `pip check` in the sandbox), then found as it is.
+    let env = envs.prepare(&lock, &Cancel::new()).unwrap();
+    assert!(env.made_in.is_some());
+    assert_eq!(envs.prepare(&lock, &Cancel::new()).unwrap().made_in, None);
+
+    // A run finds the environment's python3 first on PATH and cannot write into it.
+    let mut config = sandbox.clone();
+    env.bind(&mut config);
+    let script = "import os, sys\nprint(sys.prefix, flush=True)\nopen(os.path.join(sys.prefix, 'poisoned'), 'w')";
+    let mut run = RunSpec::new(
+        vec!["python3".into(), "-c".into(), script.into()],
+        &checkout,
+        tmp.path().join("run.log"),
+        Duration::from_secs(120),
+    );
+    run.env = env.env(true);
+    run.sandbox = Some(config);
+    let outcome = swarmlab_runner::run(&run, &Cancel::new(), &mut |_| {}).unwrap();
+    let log = std::fs::read_to_string(tmp.path().join("run.log")).unwrap();
+    assert_eq!(outcome.ending, Ending::Exited(Exit::Code(1)), "{log}");
+    assert!(log.starts_with(&format!("{}\n", env.root.display())), "{log}");
+    assert!(log.contains("Read-only file system"), "{log}");
+    assert!(!env.root.join("poisoned").exists());
 }
 
 fn log(run_dir: &Path) -> String {
