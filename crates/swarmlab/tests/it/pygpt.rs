@@ -212,7 +212,10 @@ fn a_python_environment_is_made_once_and_read_only_in_the_sandbox() {
     let outcome = swarmlab_runner::run(&run, &Cancel::new(), &mut |_| {}).unwrap();
     let log = std::fs::read_to_string(tmp.path().join("run.log")).unwrap();
     assert_eq!(outcome.ending, Ending::Exited(Exit::Code(1)), "{log}");
-    assert!(log.starts_with(&format!("{}\n", env.root.display())), "{log}");
+    assert!(
+        log.starts_with(&format!("{}\n", env.root.display())),
+        "{log}"
+    );
     assert!(log.contains("Read-only file system"), "{log}");
     assert!(!env.root.join("poisoned").exists());
 }
