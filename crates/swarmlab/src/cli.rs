@@ -252,6 +252,10 @@ pub struct VerifyArgs {
     /// Override the track's budget for both head and candidate, e.g. "20s" (test hubs)
     #[arg(long, value_parser = parse_duration)]
     pub budget: Option<std::time::Duration>,
+    /// The Python interpreter the environments of Python tracks (run.toolchain = "python")
+    /// are made from; sandboxed runs see it, so it must be installed under /usr
+    #[arg(long, env = "SWARMLAB_PYTHON", default_value = "/usr/bin/python3")]
+    pub python: PathBuf,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -49,6 +49,7 @@ struct RawRun {
     build: Option<Spanned<Vec<String>>>,
     build_dir: Option<Spanned<String>>,
     toolchain: Option<Spanned<String>>,
+    lock: Option<Spanned<String>>,
     budget: Option<Spanned<toml::Value>>,
     timeout: Spanned<toml::Value>,
     grace: Option<Spanned<toml::Value>>,
@@ -238,9 +239,11 @@ pub(super) fn parse(root: &Path, text: &str) -> Result<(TrackSpec, Vec<Warning>)
     };
 
     let build_dir = run.build_dir.clone();
-    let run = convert_run(&ctx, run)?;
+    let lock = run.lock.clone();
+    let mut run = convert_run(&ctx, run)?;
     let metric = convert_metric(&ctx, metric)?;
     let files = convert_files(&ctx, files)?;
+    run.lock = convert_lock(&ctx, lock.as_ref(), run.toolchain, &files)?;
     if let (Some(at), Some(dir)) = (&build_dir, &run.build_dir) {
         if let Some(f) = files
             .editable
@@ -322,15 +325,19 @@ fn convert_run(ctx: &Ctx, run: RawRun) -> Result<RunSpec, Failure> {
     };
     let toolchain = match &run.toolchain {
         Some(t) if t.get_ref() == "cargo" => Some(Toolchain::Cargo),
+        Some(t) if t.get_ref() == "python" => Some(Toolchain::Python),
         Some(t) => {
             return Err(ctx.at(
                 t,
-                format!("`run.toolchain` must be \"cargo\", found `{}`", t.get_ref()),
+                format!(
+                    "`run.toolchain` must be \"cargo\" or \"python\", found `{}`",
+                    t.get_ref()
+                ),
             ))
         }
         None => None,
     };
-    if let (Some(at), None) = (&run.toolchain, &build_dir) {
+    if let (Some(at), Some(Toolchain::Cargo), None) = (&run.toolchain, toolchain, &build_dir) {
         return Err(ctx.at(
             at,
             "`run.toolchain` needs `run.build_dir`, the folder the build writes",
@@ -367,12 +374,44 @@ fn convert_run(ctx: &Ctx, run: RawRun) -> Result<RunSpec, Failure> {
         build,
         build_dir,
         toolchain,
+        lock: None,
         budget,
         timeout,
         grace,
         seed: run.seed,
         env: run.env,
     })
+}
+
+/// `run.lock`: required by the Python toolchain and only allowed with it; a file of the track
+/// that no proposal may change.
+fn convert_lock(
+    ctx: &Ctx,
+    lock: Option<&Spanned<String>>,
+    toolchain: Option<Toolchain>,
+    files: &Files,
+) -> Result<Option<String>, Failure> {
+    match (lock, toolchain) {
+        (Some(lock), Some(Toolchain::Python)) => {
+            let path = ctx.existing_path(lock, "run.lock")?;
+            if let Some(e) = files.editable.iter().find(|e| super::covers(e, &path)) {
+                return Err(ctx.at(
+                    lock,
+                    format!("`run.lock` `{path}` is editable (through `{e}`); it must be trusted"),
+                ));
+            }
+            Ok(Some(path))
+        }
+        (Some(lock), _) => Err(ctx.at(
+            lock,
+            "`run.lock` belongs to toolchain = \"python\", the environment it pins",
+        )),
+        (None, Some(Toolchain::Python)) => Err((
+            None,
+            "`run.toolchain = \"python\"` needs `run.lock`, the file that pins every package (`name==version` lines)".into(),
+        )),
+        (None, _) => Ok(None),
+    }
 }
 
 fn convert_metric(ctx: &Ctx, metric: RawMetric) -> Result<MetricSpec, Failure> {

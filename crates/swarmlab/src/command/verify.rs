@@ -41,6 +41,7 @@ pub fn verify(args: VerifyArgs) -> anyhow::Result<i32> {
         sandbox,
         jobs: args.jobs,
         budget: args.budget,
+        python: args.python,
     };
     Ok(match run_verifier(options, cancel)? {
         Stop::Interrupted => crate::exit::INTERRUPTED,

@@ -10,6 +10,7 @@ mod hub_liveness;
 
 mod agents;
 mod attacks;
+mod attacks_pygpt;
 mod attacks_tinygpt;
 mod autoresearch;
 mod budget;
@@ -23,6 +24,7 @@ mod layering;
 mod parent_death;
 mod pipeline;
 mod proposals;
+mod pygpt;
 mod report;
 mod repository;
 mod resume;
