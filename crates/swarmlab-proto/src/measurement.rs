@@ -30,6 +30,15 @@ pub struct Measurements {
     pub head: Vec<f64>,
     /// Free text for faults, crashes and timeouts.
     pub detail: Option<String>,
+    /// The verifier ran the candidate outside any sandbox (`swarmlab verify --sandbox off`):
+    /// trusted code only. Left out of the signed bytes when false, so that the reports of
+    /// sandboxed verifiers sign as they always did.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub unsandboxed: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !b
 }
 
 impl Measurements {

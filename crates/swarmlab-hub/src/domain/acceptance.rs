@@ -400,6 +400,7 @@ mod tests {
             candidate: candidate.to_vec(),
             head: head.to_vec(),
             detail: None,
+            unsandboxed: false,
         }
     }
 

@@ -278,6 +278,7 @@ mod tests {
                 candidate,
                 head,
                 detail: None,
+                unsandboxed: false,
             },
             verifier_signature: String::new(),
         }

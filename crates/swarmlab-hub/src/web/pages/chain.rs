@@ -121,7 +121,7 @@ pub fn verdict_facts(
         &mut out,
         format_args!(
             "<dt>Decision</dt><dd>{decision}{reason}</dd><dt>Verifier</dt><dd><span title=\"{vid}\">{vname}</span> \
-             <span class=\"hint\">on {hw}</span></dd><dt>Reruns</dt><dd>{nc} of the candidate, {nh} of the head</dd>\
+             <span class=\"hint\">on {hw}</span>{unsandboxed}</dd><dt>Reruns</dt><dd>{nc} of the candidate, {nh} of the head</dd>\
              <dt>Candidate</dt><dd>{cand}<div class=\"values\">{cvals}</div></dd>\
              <dt>Head</dt><dd>{head}<div class=\"values\">{hvals}</div></dd><dt>Improvement</dt><dd>{improvement}</dd>\
              <dt>p-value</dt><dd>{p}{rule}</dd><dt>Decided</dt><dd>{at}</dd>",
@@ -133,6 +133,11 @@ pub fn verdict_facts(
             vid = esc(&v.verifier.id),
             vname = esc(&v.verifier.name),
             hw = esc(&v.hardware_class),
+            unsandboxed = if v.unsandboxed {
+                " <span class=\"badge bad\" title=\"this verifier ran the candidate outside any sandbox (--sandbox off)\">unsandboxed</span>"
+            } else {
+                ""
+            },
             nc = v.candidate.len(),
             nh = v.head.len(),
             cand = mean_pm(&v.candidate),
