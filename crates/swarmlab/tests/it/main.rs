@@ -16,6 +16,7 @@ mod check;
 mod dashboard;
 mod failures;
 mod layering;
+mod liveness;
 mod pipeline;
 mod proposals;
 mod repository;

@@ -366,3 +366,32 @@ fn promote_panel(hub_viewer: &Signed, row: &ChainRow, name: &str, seq: i64) -> S
     body.push_str("</section>");
     body
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::views::Party;
+
+    fn verdict(unsandboxed: bool) -> VerdictView {
+        VerdictView {
+            id: 1,
+            verifier: Party::unnamed("v1"),
+            decision: "accept".into(),
+            reason: None,
+            p_value: Some(1e-4),
+            hardware_class: "cpu-x2".into(),
+            unsandboxed,
+            candidate: vec![1.0, 1.1],
+            head: vec![2.0, 2.1],
+            at_ms: 0,
+            ledger: None,
+        }
+    }
+
+    #[test]
+    fn a_verdict_of_an_unsandboxed_verifier_says_so() {
+        let goal = swarmlab_core::Goal::Minimize;
+        assert!(verdict_facts(&verdict(true), goal, None, 0).contains(">unsandboxed</span>"));
+        assert!(!verdict_facts(&verdict(false), goal, None, 0).contains("unsandboxed"));
+    }
+}
