@@ -142,6 +142,9 @@ impl Job<'_> {
         let ([head, candidate], baseline) = match prepared {
             Ok(prepared) => prepared,
             Err(Prepared::Candidate(why)) => return Err(Halt::Report(RunOutcome::Crash, why)),
+            // The hub refused (the lease is gone) or cannot be reached: no one's fault to
+            // report; the job ends here and the hub leases it again.
+            Err(Prepared::Fault(e @ ClientError::Hub(_))) => return Err(Halt::Error(e)),
             Err(Prepared::Fault(e)) => return Err(Halt::fault(one_line(&e))),
         };
         if !head.eval.accepts_untrusted() {

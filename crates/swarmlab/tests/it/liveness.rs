@@ -50,7 +50,33 @@ pub fn params_with(from: &str, to: &str) -> Vec<u8> {
     params.replacen(from, to, 1).into_bytes()
 }
 
-/// A hostile tree, as a commit on `parent` in the corpus's repository.
+/// Runs git in `repo` as a test user; its trimmed output.
+pub fn git(repo: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .current_dir(repo)
+        .args(["-c", "user.name=t", "-c", "user.email=t@t"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// A new repository at `repo` holding [`toy_with_setup`]; its baseline.
+pub fn toy_repo(repo: &Path) -> String {
+    std::fs::create_dir_all(repo).unwrap();
+    toy_with_setup(repo);
+    git(repo, &["init", "-q", "-b", "main"]);
+    git(repo, &["add", "-A"]);
+    git(repo, &["commit", "-q", "-m", "the track"]);
+    git(repo, &["rev-parse", "HEAD"])
+}
+
+/// A hostile tree, as a commit on `parent` in the track's repository.
 #[derive(Clone, Copy, Debug)]
 pub enum Hostile {
     /// `params.txt`, the only editable file, deleted.
@@ -71,34 +97,26 @@ impl Hostile {
         Hostile::SetupFails,
     ];
 
-    pub fn commit(self, corpus: &Corpus, parent: &str) -> String {
+    pub fn commit(self, repo: &Path, parent: &str) -> String {
+        git(repo, &["checkout", "-q", "--detach", parent]);
+        let params = repo.join("params.txt");
         match self {
-            Hostile::KnobBroken => corpus.commit(
-                parent,
-                &Change::File("params.txt", params_with("lr = 0.001", "lr: 0.001")),
-                "lr as a colon",
-            ),
-            Hostile::SetupFails => corpus.commit(
-                parent,
-                &Change::File(
-                    "params.txt",
-                    params_with("lr = 0.001", "# broken\nlr = 0.01"),
-                ),
-                "a broken build",
-            ),
-            Hostile::Deleted | Hostile::Folder => {
-                corpus.git(&["checkout", "-q", "--detach", parent]);
-                let params = corpus.repo.join("params.txt");
+            Hostile::Deleted => std::fs::remove_file(&params).unwrap(),
+            Hostile::Folder => {
                 std::fs::remove_file(&params).unwrap();
-                if let Hostile::Folder = self {
-                    std::fs::create_dir(&params).unwrap();
-                    std::fs::write(params.join("lr"), "lr = 0.01\n").unwrap();
-                }
-                corpus.git(&["add", "-A"]);
-                corpus.git(&["commit", "-q", "-m", &format!("{self:?}")]);
-                corpus.git(&["rev-parse", "HEAD"])
+                std::fs::create_dir(&params).unwrap();
+                std::fs::write(params.join("lr"), "lr = 0.01\n").unwrap();
+            }
+            Hostile::KnobBroken => {
+                std::fs::write(&params, params_with("lr = 0.001", "lr: 0.001")).unwrap()
+            }
+            Hostile::SetupFails => {
+                std::fs::write(&params, params_with("lr = 0.001", "# broken\nlr = 0.01")).unwrap()
             }
         }
+        git(repo, &["add", "-A"]);
+        git(repo, &["commit", "-q", "-m", &format!("{self:?}")]);
+        git(repo, &["rev-parse", "HEAD"])
     }
 }
 
@@ -144,7 +162,7 @@ fn hostile_trees_get_the_candidates_verdict_and_never_a_verifier_fault() {
     let baseline = corpus.baseline.clone();
     let mut wrong = Vec::new();
     for hostile in Hostile::ALL {
-        let commit = hostile.commit(&corpus, &baseline);
+        let commit = hostile.commit(&corpus.repo, &baseline);
         // `submit` fails the test at once on a verifier fault.
         let (_, line) = corpus.submit(&commit, 1.0, "mallory", true);
         corpus.assert_verifier_alive(&format!("{hostile:?}"));

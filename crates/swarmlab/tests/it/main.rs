@@ -22,6 +22,7 @@ mod proposals;
 mod repository;
 mod resume;
 mod sandbox;
+mod soak;
 mod spec;
 mod swarm;
 mod tinygpt;
