@@ -47,3 +47,36 @@ impl Measurements {
         crate::canonical("swarmlab/measurements/v1", self)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn measured(unsandboxed: bool) -> Measurements {
+        Measurements {
+            job_id: 3,
+            verifier_id: "v1".into(),
+            hardware_class: "cpu-x2".into(),
+            outcome: RunOutcome::Ok,
+            candidate: vec![1.0],
+            head: vec![2.0],
+            detail: None,
+            unsandboxed,
+        }
+    }
+
+    #[test]
+    fn a_sandboxed_report_signs_the_bytes_it_always_signed_and_an_unsandboxed_one_says_so() {
+        let before = "swarmlab/measurements/v1\n{\"job_id\":3,\"verifier_id\":\"v1\",\
+            \"hardware_class\":\"cpu-x2\",\"outcome\":\"ok\",\"candidate\":[1.0],\"head\":[2.0],\
+            \"detail\":null}";
+        assert_eq!(measured(false).signed_bytes(), before.as_bytes());
+        let unsandboxed = String::from_utf8(measured(true).signed_bytes()).unwrap();
+        assert!(
+            unsandboxed.ends_with(",\"unsandboxed\":true}"),
+            "{unsandboxed}"
+        );
+        let old: Measurements = serde_json::from_str(&before[before.find('{').unwrap()..]).unwrap();
+        assert_eq!(old, measured(false));
+    }
+}
