@@ -14,10 +14,11 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
+use swarmlab_testkit::git::Repo;
 
 use crate::attacks::{verdict_matches, Background, Change, Corpus, Expect};
 use crate::harness::{poll_until, swarmlab, BIN};
-use crate::hubs::{enroll_verifier, get};
+use crate::hubs::{client, enroll_verifier};
 
 const TOY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tracks/toy");
 
@@ -50,30 +51,14 @@ pub fn params_with(from: &str, to: &str) -> Vec<u8> {
     params.replacen(from, to, 1).into_bytes()
 }
 
-/// Runs git in `repo` as a test user; its trimmed output.
-pub fn git(repo: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .current_dir(repo)
-        .args(["-c", "user.name=t", "-c", "user.email=t@t"])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-/// A new repository at `repo` holding [`toy_with_setup`]; its baseline.
-pub fn toy_repo(repo: &Path) -> String {
-    std::fs::create_dir_all(repo).unwrap();
-    toy_with_setup(repo);
-    git(repo, &["init", "-q", "-b", "main"]);
-    git(repo, &["add", "-A"]);
-    git(repo, &["commit", "-q", "-m", "the track"]);
-    git(repo, &["rev-parse", "HEAD"])
+/// A new repository at `root` holding [`toy_with_setup`], its baseline committed.
+pub fn toy_repo(root: &Path) -> Repo {
+    std::fs::create_dir_all(root).unwrap();
+    toy_with_setup(root);
+    let repo = Repo::open(root);
+    repo.git(&["init", "-q", "-b", "main"]);
+    repo.commit_all("the track");
+    repo
 }
 
 /// A hostile tree, as a commit on `parent` in the track's repository.
@@ -97,26 +82,29 @@ impl Hostile {
         Hostile::SetupFails,
     ];
 
-    pub fn commit(self, repo: &Path, parent: &str) -> String {
-        git(repo, &["checkout", "-q", "--detach", parent]);
-        let params = repo.join("params.txt");
+    pub fn commit(self, repo: &Repo, parent: &str) -> String {
+        let message = format!("{self:?}");
+        let params = |from, to| params_with(from, to);
         match self {
-            Hostile::Deleted => std::fs::remove_file(&params).unwrap(),
-            Hostile::Folder => {
-                std::fs::remove_file(&params).unwrap();
-                std::fs::create_dir(&params).unwrap();
-                std::fs::write(params.join("lr"), "lr = 0.01\n").unwrap();
-            }
-            Hostile::KnobBroken => {
-                std::fs::write(&params, params_with("lr = 0.001", "lr: 0.001")).unwrap()
-            }
-            Hostile::SetupFails => {
-                std::fs::write(&params, params_with("lr = 0.001", "# broken\nlr = 0.01")).unwrap()
+            Hostile::KnobBroken => repo.commit_on(
+                parent,
+                &[("params.txt", &params("lr = 0.001", "lr: 0.001"))],
+                &message,
+            ),
+            Hostile::SetupFails => repo.commit_on(
+                parent,
+                &[("params.txt", &params("lr = 0.001", "# broken\nlr = 0.01"))],
+                &message,
+            ),
+            Hostile::Deleted | Hostile::Folder => {
+                repo.git(&["checkout", "-q", "--detach", parent]);
+                std::fs::remove_file(repo.root().join("params.txt")).unwrap();
+                if let Hostile::Folder = self {
+                    repo.write("params.txt/lr", "lr = 0.01\n");
+                }
+                repo.commit_all(&message)
             }
         }
-        git(repo, &["add", "-A"]);
-        git(repo, &["commit", "-q", "-m", &format!("{self:?}")]);
-        git(repo, &["rev-parse", "HEAD"])
     }
 }
 
@@ -137,13 +125,10 @@ fn admin_token(corpus: &Corpus) -> String {
 }
 
 fn ledger(corpus: &Corpus) -> String {
-    let (status, body) = get(
-        &corpus.address,
-        &format!("/api/v1/tracks/{}/ledger", corpus.track),
-        &admin_token(corpus),
-    );
-    assert_eq!(status, 200, "{body}");
-    body
+    let path = format!("/api/v1/tracks/{}/ledger", corpus.track);
+    let answer = client(&corpus.address, &admin_token(corpus)).get(&path);
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    answer.body
 }
 
 /// A folder only its owner may enter, as `mktemp -d` makes one.
@@ -162,7 +147,7 @@ fn hostile_trees_get_the_candidates_verdict_and_never_a_verifier_fault() {
     let baseline = corpus.baseline.clone();
     let mut wrong = Vec::new();
     for hostile in Hostile::ALL {
-        let commit = hostile.commit(&corpus.repo, &baseline);
+        let commit = hostile.commit(&Repo::open(&corpus.repo), &baseline);
         // `submit` fails the test at once on a verifier fault.
         let (_, line) = corpus.submit(&commit, 1.0, "mallory", true);
         corpus.assert_verifier_alive(&format!("{hostile:?}"));

@@ -20,10 +20,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use swarmlab_proto::signing;
+use swarmlab_testkit::http::Client;
 
 use crate::harness::{poll_until, send, swarmlab, BIN};
-use crate::hubs::{enroll_verifier, free_address, get, get_json, is_final, post_once, status_of};
-use crate::liveness::{git, toy_repo, Hostile};
+use crate::hubs::{client, enroll_verifier, free_address, is_final, status_of};
+use crate::liveness::{toy_repo, Hostile};
 
 /// How long processes are killed, submissions refused and the disk filled.
 const CHAOS: Duration = Duration::from_secs(75);
@@ -55,21 +56,22 @@ fn a_swarm_under_attack_and_faults_gives_every_submission_its_verdict() {
     let data_str = data.to_str().unwrap().to_string();
 
     // The track, and every hostile commit, made before anything runs.
-    let repo = root.join("toy");
-    let baseline = toy_repo(&repo);
+    let repo = toy_repo(&root.join("toy"));
+    let baseline = repo.head();
     let mut hostile: Vec<(String, String)> = Hostile::ALL
         .iter()
         .map(|h| (format!("{h:?}"), h.commit(&repo, &baseline)))
         .collect();
-    git(&repo, &["checkout", "-q", "--detach", &baseline]);
-    std::fs::write(repo.join("params.txt"), vec![b'#'; INFLATED_BYTES]).unwrap();
-    git(&repo, &["commit", "-q", "-am", "inflates"]);
-    let inflating = git(&repo, &["rev-parse", "HEAD"]);
-    let inflated_blob = git(&repo, &["rev-parse", "HEAD:params.txt"]);
-    git(&repo, &["checkout", "-q", "--detach", &baseline]);
+    let inflating = repo.commit_on(
+        &baseline,
+        &[("params.txt", &vec![b'#'; INFLATED_BYTES])],
+        "inflates",
+    );
+    let inflated_blob = repo.rev("HEAD:params.txt");
+    repo.git(&["checkout", "-q", "--detach", &baseline]);
     hostile.push(("Inflating".into(), inflating));
 
-    let repo_str = repo.to_str().unwrap();
+    let repo_str = repo.root().to_str().unwrap();
     swarmlab(
         &["hub", "add-track", "--data-dir", &data_str, repo_str],
         None,
@@ -194,7 +196,7 @@ fn a_swarm_under_attack_and_faults_gives_every_submission_its_verdict() {
         while submitters.len() < due.min(hostile.len()) {
             let (kind, commit) = hostile[submitters.len()].clone();
             let identity = root.join(format!("mallory-{}", submitters.len()));
-            let handle = submit(&url, &repo, &identity, &commit);
+            let handle = submit(&url, repo.root(), &identity, &commit);
             submitters.push((kind, commit, handle));
         }
         if filler.is_none() && now >= DISK_FULL.0 && now < DISK_FULL.1 {
@@ -217,11 +219,12 @@ fn a_swarm_under_attack_and_faults_gives_every_submission_its_verdict() {
         .into_iter()
         .map(|(kind, commit, handle)| (kind, commit, handle.join().unwrap()))
         .collect();
-    let ledger = || get(&address, "/api/v1/tracks/toy/ledger", &admin).1;
+    let hub_client = client(&address, &admin);
+    let ledger = || hub_client.get("/api/v1/tracks/toy/ledger").body;
     let unfinished = || -> Vec<(i64, String)> {
         submissions(&ledger())
             .into_iter()
-            .map(|(id, _)| (id, status_of(&address, id, &admin)))
+            .map(|(id, _)| (id, status_of(&hub_client, id)))
             .filter(|(_, status)| !is_final(status))
             .collect()
     };
@@ -271,7 +274,7 @@ fn a_swarm_under_attack_and_faults_gives_every_submission_its_verdict() {
             );
         }
         for id in received {
-            let status = status_of(&address, id, &admin);
+            let status = status_of(&hub_client, id);
             assert!(
                 is_final(&status) && status != "accepted",
                 "{kind} (#{id}) is {status}\n{context}"
@@ -280,7 +283,7 @@ fn a_swarm_under_attack_and_faults_gives_every_submission_its_verdict() {
     }
 
     // Every accepted submission moved the head once, and no commit is on the chain twice.
-    let track = get_json(&address, "/api/v1/tracks/toy", &admin);
+    let track = hub_client.get("/api/v1/tracks/toy").json();
     let chain = track["chain"].as_array().unwrap();
     let mut commits: Vec<&str> = chain
         .iter()
@@ -300,7 +303,7 @@ fn a_swarm_under_attack_and_faults_gives_every_submission_its_verdict() {
     let accepted: Vec<i64> = all
         .iter()
         .map(|(id, _)| *id)
-        .filter(|id| status_of(&address, *id, &admin) == "accepted")
+        .filter(|id| status_of(&hub_client, *id) == "accepted")
         .collect();
     assert_eq!(
         accepted, moved_by,
@@ -315,7 +318,7 @@ fn a_swarm_under_attack_and_faults_gives_every_submission_its_verdict() {
     );
 
     // The ledger audits.
-    let key = get_json(&address, "/api/v1/hub", &admin)["public_key"]
+    let key = hub_client.get("/api/v1/hub").json()["public_key"]
         .as_str()
         .unwrap()
         .to_string();
@@ -401,13 +404,15 @@ fn submit(url: &str, repo: &Path, identity: &Path, commit: &str) -> JoinHandle<S
 
 /// `count` registrations of fresh keys, as fast as one client can: their HTTP statuses.
 fn register_many(address: &str, count: usize) -> Vec<u16> {
+    // Not tried again on a 429: a refusal is what is counted.
+    let hub = Client::new(address);
     (0..count)
         .map(|i| {
             let mut seed = [7u8; 32];
             seed[..8].copy_from_slice(&(i as u64).to_le_bytes());
             let key = signing::public_key_hex(&signing::signing_key(&seed));
             let body = json!({ "name": format!("flood-{i}"), "public_key": key });
-            post_once(address, "/api/v1/register", "", &body).0
+            hub.post_json("/api/v1/register", &body).status
         })
         .collect()
 }
