@@ -36,10 +36,10 @@ const FLOOD_AT: Duration = Duration::from_secs(55);
 const FLOOD: usize = 300;
 /// Registrations one address may make at once: the soak's own 7 (two workers, five hostile
 /// submitters, all on loopback) and 3 to spare for answers a kill lost.
-const PER_ADDRESS: &str = "10";
-/// The most identities the flood may get: what is left of [`PER_ADDRESS`] and what an
-/// hour's refill gives in a minute.
-const FLOOD_GRANTED_AT_MOST: usize = 5;
+const PER_ADDRESS: usize = 10;
+/// The most identities the flood may get: one address's allowance (whole, as a restarted hub
+/// may count afresh) and what its hourly refill adds in the minute or so the soak lasts.
+const FLOOD_GRANTED_AT_MOST: usize = PER_ADDRESS + 2;
 /// How long the verifier has, once the workers stop, to give every submission its verdict.
 const DRAIN: Duration = Duration::from_secs(150);
 /// The size of the hub's data folder.
@@ -98,12 +98,18 @@ fn a_swarm_under_attack_and_faults_gives_every_submission_its_verdict() {
             &address,
         ],
     );
-    hub.env = vec![
+    let per_address = PER_ADDRESS.to_string();
+    hub.env = [
         ("SWARMLAB_HUB_JOB_LEASE", "20s"),
         ("SWARMLAB_HUB_IDEA_LEASE", "30s"),
         ("SWARMLAB_HUB_SWEEP_INTERVAL", "2s"),
-        ("SWARMLAB_HUB_REGISTRATION_PER_ADDRESS", PER_ADDRESS),
-    ];
+        (
+            "SWARMLAB_HUB_REGISTRATION_PER_ADDRESS",
+            per_address.as_str(),
+        ),
+    ]
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .to_vec();
     hub.ready = Some(address.clone());
     hub.start();
 
@@ -127,10 +133,7 @@ fn a_swarm_under_attack_and_faults_gives_every_submission_its_verdict() {
     );
     verifier.start();
     verifier.args.truncate(verify.len());
-    let enrolled = poll_until(Duration::from_secs(60), || {
-        std::fs::read_to_string(verifier_dir.join("identity.json"))
-            .is_ok_and(|t| t.contains("\"token\""))
-    });
+    let enrolled = poll_until(Duration::from_secs(60), || has_token(&verifier_dir));
     assert!(
         enrolled,
         "the verifier did not bind its token\n{}",
@@ -150,10 +153,7 @@ fn a_swarm_under_attack_and_faults_gives_every_submission_its_verdict() {
             );
             worker.start();
             // Registered before the chaos, so that no restart registers again.
-            let registered = poll_until(Duration::from_secs(60), || {
-                std::fs::read_to_string(dir.join("identity.json"))
-                    .is_ok_and(|t| t.contains("\"token\""))
-            });
+            let registered = poll_until(Duration::from_secs(60), || has_token(&dir));
             assert!(registered, "worker-{i} did not register\n{}", worker.log());
             worker
         })
@@ -417,6 +417,14 @@ fn register_many(address: &str, count: usize) -> Vec<u16> {
         .collect()
 }
 
+/// Whether the identity in `dir` holds its token: it is enrolled, and a restart needs none.
+fn has_token(dir: &Path) -> bool {
+    std::fs::read(dir.join("identity.json"))
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
+        .is_some_and(|identity| identity["token"].is_string())
+}
+
 /// Every submission in a ledger: its id and commit.
 fn submissions(ledger: &str) -> Vec<(i64, String)> {
     ledger
@@ -469,7 +477,7 @@ fn leftovers(data: &Path) -> Vec<PathBuf> {
 struct Daemon {
     name: String,
     args: Vec<String>,
-    env: Vec<(&'static str, &'static str)>,
+    env: Vec<(String, String)>,
     log: PathBuf,
     /// The `host:port` a hub serves on: `start` waits until it answers.
     ready: Option<String>,
@@ -496,7 +504,7 @@ impl Daemon {
             .unwrap();
         let child = Command::new(BIN)
             .args(&self.args)
-            .envs(self.env.iter().copied())
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
