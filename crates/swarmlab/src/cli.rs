@@ -394,6 +394,16 @@ pub struct RunArgs {
     /// Skip the track's setup step
     #[arg(long)]
     pub no_setup: bool,
+    /// Keep N experiments in flight at once, one per slot, each drafted in a worktree of its
+    /// own from the best known then (default: one per device of --devices, else 1)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub parallel: Option<u32>,
+    /// The devices the slots run on, in turn: GPU ids (`0,1,2,3`, `cuda:0-7`), or CPU cores
+    /// (`cpu:0-7` one slot per core, `cpu:0-7/2` one per two, `cpu` this machine's cores
+    /// split into --parallel slots). The track's [devices] section says how a run gets its
+    /// device (default CUDA_VISIBLE_DEVICES; on CPU the run is pinned to its cores)
+    #[arg(long, value_name = "LIST", value_parser = parse_devices)]
+    pub devices: Option<String>,
 }
 
 /// Which proposer makes each change, and its settings (`run` and `work`).
@@ -472,6 +482,11 @@ pub struct ReportArgs {
     /// compare-TAG1-TAG2.md)
     #[arg(long, num_args = 2, value_names = ["TAG1", "TAG2"], conflicts_with_all = ["tag", "serve"])]
     pub compare: Vec<String>,
+}
+
+/// A device list that reads (`cpu` is split by --parallel later).
+fn parse_devices(text: &str) -> Result<String, String> {
+    swarmlab_loop::Device::parse_list(text, None).map(|_| text.to_string())
 }
 
 fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
