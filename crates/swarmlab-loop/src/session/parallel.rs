@@ -97,6 +97,9 @@ struct Fleet {
     empty: u32,
     stop: Option<Stop>,
     started: Instant,
+    /// The commit every baseline measures: the first kept baseline's, or the tip this run
+    /// started at when it measures that baseline itself.
+    origin: String,
 }
 
 impl Session {
@@ -159,6 +162,7 @@ impl Session {
             empty: 0,
             stop: None,
             started: Instant::now(),
+            origin: self.reference().map_or(head, |r| r.commit.clone()),
         };
         std::thread::scope(|scope| {
             for (slot, proposer, jobs) in servers {
@@ -251,14 +255,9 @@ impl Session {
             let Some(work) = self.next_work(fleet, k) else {
                 continue;
             };
-            let baseline = self.reference();
-            let base = match (work, baseline) {
-                (Work::Experiment, _) => match self.best_record() {
-                    Some(best) => best.commit.clone(),
-                    None => self.head()?,
-                },
-                (_, Some(reference)) => reference.commit.clone(),
-                (_, None) => self.head()?,
+            let base = match (work, self.best_record()) {
+                (Work::Experiment, Some(best)) => best.commit.clone(),
+                _ => fleet.origin.clone(),
             };
             let index = match work {
                 Work::Experiment => fleet.free.pop_first(),
@@ -328,7 +327,7 @@ impl Session {
         };
         let measuring_here =
             busy(Work::Baseline, Some(key)) || busy(Work::DeviceBaseline, Some(key));
-        let measured_here = self.reference().is_some() && self.device_baseline(key).is_some();
+        let measured_here = self.device_baseline(&fleet.origin, key).is_some();
         if self.reference().is_none() && !busy(Work::Baseline, None) {
             return Some(Work::Baseline);
         }
@@ -421,6 +420,7 @@ impl Session {
                     ..flight
                 };
                 self.count_run(fleet, k, &measurement);
+                self.retire_if_failing(fleet, k);
                 match flight.work {
                     Work::Baseline => self.baseline_ran(fleet, k, flight, &measurement)?,
                     Work::DeviceBaseline => {
@@ -507,7 +507,6 @@ impl Session {
             ..self.parallel_record(fleet, k, &flight, &flight.base, measurement)
         };
         self.finish(record, &self.journal_path(flight.index))?;
-        self.retire_if_failing(fleet, k);
         Ok(())
     }
 
@@ -611,7 +610,6 @@ impl Session {
         self.finish(record, &self.journal_path(flight.index))?;
         fleet.done += 1;
         fleet.empty = 0;
-        self.retire_if_failing(fleet, k);
         Ok(())
     }
 
@@ -660,7 +658,7 @@ impl Session {
     /// last run went well: then the device, not the change, is what fails.
     fn retire_if_failing(&mut self, fleet: &mut Fleet, k: usize) {
         let slot = &fleet.slots[k];
-        let Some(device) = slot.key.clone() else {
+        let Some(device) = slot.key.clone().filter(|_| !slot.retired) else {
             return;
         };
         let others_fine = fleet
@@ -690,9 +688,10 @@ impl Session {
         if fleet.compare != Compare::Device {
             return 0.0;
         }
+        let origin = &fleet.origin;
         match (
-            self.device_baseline(&best.device),
-            self.device_baseline(key),
+            self.device_baseline(origin, &best.device),
+            self.device_baseline(origin, key),
         ) {
             (Some(theirs), Some(ours)) => theirs - ours,
             _ => 0.0,
@@ -706,12 +705,11 @@ impl Session {
             .find(|r| is_baseline(r) && r.status == Status::Keep)
     }
 
-    /// The baseline's metric as measured on device `key`.
-    fn device_baseline(&self, key: &Option<String>) -> Option<f64> {
-        let reference = self.reference()?;
+    /// The metric of the baseline at `origin` as measured on device `key`.
+    fn device_baseline(&self, origin: &str, key: &Option<String>) -> Option<f64> {
         self.records
             .iter()
-            .filter(|r| is_baseline(r) && r.commit == reference.commit && &r.device == key)
+            .filter(|r| is_baseline(r) && r.commit == origin && &r.device == key)
             .find_map(|r| r.metric)
     }
 

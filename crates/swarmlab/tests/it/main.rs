@@ -19,6 +19,7 @@ mod errors;
 mod failures;
 mod gpu;
 mod layering;
+mod parallel;
 mod parent_death;
 mod pipeline;
 mod proposals;
