@@ -150,6 +150,11 @@ pub struct WorkArgs {
     /// names it in every run's environment
     #[arg(long, value_name = "N")]
     pub gpu: Option<u32>,
+    /// One worker per device from this process, each named NAME-DEVICE with a folder of its
+    /// own under --dir: GPU ids (`0,1`, `cuda:0-3`, each handed over as --gpu would) or CPU
+    /// cores (`cpu:0-7/2`, each worker pinned to its cores)
+    #[arg(long, value_name = "LIST", value_parser = parse_devices, conflicts_with = "gpu")]
+    pub devices: Option<String>,
     #[command(flatten)]
     pub proposer: ProposerArgs,
 }
@@ -222,6 +227,11 @@ pub struct VerifyArgs {
     /// for several); --gpu is the way for an NVIDIA GPU
     #[arg(long = "device", value_name = "PATH")]
     pub devices: Vec<PathBuf>,
+    /// One verifier per device from this process, one job each, sharing this verifier's
+    /// identity, each with a folder of its own under --dir: GPU ids (`0,1`, `cuda:0-3`, each
+    /// bound as --gpu would) or CPU cores (`cpu:0-7/2`, each verifier pinned to its cores)
+    #[arg(long = "devices", id = "device_list", value_name = "LIST", value_parser = parse_devices, conflicts_with = "gpu")]
+    pub device_list: Option<String>,
     /// Memory cap of each sandboxed run, in MiB
     #[arg(long, default_value_t = 8192)]
     pub memory_mb: u64,

@@ -8,7 +8,11 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::harness::{alive, assert_all_dead, set_params, wait_for_file, Track, FAKE_PARAMS};
+use crate::harness::{
+    alive, assert_all_dead, poll_until, set_params, swarmlab, wait_for_file, Track, FAKE_PARAMS,
+};
+use crate::hubs::{client, enroll_verifier, free_address};
+use crate::swarm::{Client, HubProcess};
 
 /// The fake track's spec with a `[devices]` section: the device id reaches the trainer as
 /// `SWARMLAB_GPU`, which the fake trainer records with the rest of its `SWARMLAB_*` env.
@@ -440,4 +444,99 @@ fn a_device_list_that_does_not_read_is_a_usage_error() {
     assert!(out.stderr.contains("expected an id or a range"), "{out}");
     let out = track.swarmlab(&["run", "--parallel", "0"]).fails_with(2);
     assert!(out.stderr.contains("--parallel"), "{out}");
+}
+
+#[test]
+fn work_and_verify_run_one_worker_and_one_verifier_per_device_from_one_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("hub");
+    let data_str = data.to_str().unwrap();
+    let repo = dir.path().join("toy");
+    swarmlab(&["init", "--track", "toy", repo.to_str().unwrap()], None).success();
+    let admin = swarmlab(&["hub", "admin-token", "--data-dir", data_str], None).success();
+    let admin = admin.stdout.trim().to_string();
+    swarmlab(
+        &[
+            "hub",
+            "add-track",
+            "--data-dir",
+            data_str,
+            repo.to_str().unwrap(),
+        ],
+        None,
+    )
+    .success();
+    let address = free_address();
+    let url = format!("http://{address}");
+    let _hub = HubProcess::start(&data, &address);
+    let as_admin = client(&address, &admin);
+
+    // The verifier's key is made and enrolled once; each device's verifier shares it.
+    let verifier_dir = dir.path().join("verifier");
+    let verifier_str = verifier_dir.to_str().unwrap();
+    let token = enroll_verifier(&url, data_str, verifier_str);
+    let logs = dir.path();
+    let mut verifier = Client::start(
+        &[
+            "verify",
+            "--hub",
+            &url,
+            "--dir",
+            verifier_str,
+            "--sandbox",
+            "off",
+            "--token",
+            &token,
+            "--devices",
+            "rocm:0-1",
+        ],
+        &logs.join("verifier.log"),
+    );
+    let worker_dir = dir.path().join("worker");
+    let mut workers = Client::start(
+        &[
+            "work",
+            "--hub",
+            &url,
+            "--track",
+            "toy",
+            "--dir",
+            worker_dir.to_str().unwrap(),
+            "--devices",
+            "rocm:0-1",
+        ],
+        &logs.join("workers.log"),
+    );
+    let grew = poll_until(Duration::from_secs(120), || {
+        let r = as_admin.get("/api/v1/tracks/toy");
+        r.status == 200 && r.json()["chain"].as_array().is_some_and(|c| c.len() >= 2)
+    });
+    workers.stop();
+    verifier.stop();
+    let worker_log = std::fs::read_to_string(logs.join("workers.log")).unwrap();
+    let verifier_log = std::fs::read_to_string(logs.join("verifier.log")).unwrap();
+    assert!(
+        grew,
+        "no verified commit\n--- workers\n{worker_log}\n--- verifier\n{verifier_log}"
+    );
+    for device in ["rocm-0", "rocm-1"] {
+        assert!(
+            worker_log.contains(&format!("worker worker-{device}: runs on")),
+            "{worker_log}"
+        );
+        // Each worker has its own identity and its own copy of the track, where it ran.
+        let own = worker_dir.join(device);
+        assert!(own.join("identity.json").exists());
+        let results = std::fs::read_to_string(own.join("track/results.jsonl")).unwrap();
+        assert!(results.lines().count() >= 1, "{device} ran nothing");
+        assert!(verifier_log.contains(&format!("verifier {device}: runs on")));
+    }
+    let key = |dir: &std::path::Path| -> String {
+        let text = std::fs::read_to_string(dir.join("identity.json")).unwrap();
+        let identity: Value = serde_json::from_str(&text).unwrap();
+        identity["secret_key"].to_string()
+    };
+    let shared = key(&verifier_dir);
+    assert_eq!(key(&verifier_dir.join("rocm-0")), shared);
+    assert_eq!(key(&verifier_dir.join("rocm-1")), shared);
 }
