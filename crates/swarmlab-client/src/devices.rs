@@ -93,6 +93,35 @@ pub fn share_identity(base: &Path, hub: &str, dirs: &[PathBuf]) -> Result<(), Cl
     Ok(())
 }
 
+/// The invite code each folder of `dirs` registers its worker with, from `codes` (comma
+/// separated): one code each, in order, to the folders that hold no identity yet (a worker
+/// registered on an earlier start needs none). More codes than such folders is an error,
+/// so that no code is silently wasted; fewer leaves the last ones without, for a hub that
+/// registers openly.
+pub fn hand_out_invites(
+    dirs: &[PathBuf],
+    codes: Option<&str>,
+) -> Result<Vec<Option<String>>, ClientError> {
+    let mut codes = codes
+        .into_iter()
+        .flat_map(|codes| codes.split(','))
+        .map(str::trim)
+        .filter(|code| !code.is_empty())
+        .map(str::to_string);
+    let mut invites = Vec::with_capacity(dirs.len());
+    for dir in dirs {
+        invites.push(match IdentityFile::load(dir)? {
+            Some(_) => None,
+            None => codes.next(),
+        });
+    }
+    let left = codes.count();
+    if left > 0 {
+        return Err(ClientError::Invites { left });
+    }
+    Ok(invites)
+}
+
 /// Runs `work` once per placement, each in its own thread (pinned to its cores when it has
 /// some), and waits for all. The outcome: the first error, else `Interrupted` if any was
 /// stopped, else what the first one ended with.
@@ -155,6 +184,28 @@ mod tests {
             id: "2".into(),
         };
         assert_eq!(Placement::of(&rocm).unwrap().slug, "rocm-2");
+    }
+
+    #[test]
+    fn each_unregistered_folder_gets_the_next_invite_code() {
+        let base = tempfile::tempdir().unwrap();
+        let dirs: Vec<PathBuf> = (0..3).map(|i| base.path().join(format!("d{i}"))).collect();
+        IdentityFile::generate("http://hub", Role::Worker)
+            .unwrap()
+            .save(&dirs[1])
+            .unwrap();
+        let invites = hand_out_invites(&dirs, Some("sli_a, sli_b")).unwrap();
+        assert_eq!(
+            invites,
+            [Some("sli_a".to_string()), None, Some("sli_b".to_string())]
+        );
+        assert_eq!(
+            hand_out_invites(&dirs, Some("sli_a")).unwrap(),
+            [Some("sli_a".to_string()), None, None]
+        );
+        assert_eq!(hand_out_invites(&dirs, None).unwrap(), [None, None, None]);
+        let e = hand_out_invites(&dirs, Some("a,b,c")).unwrap_err();
+        assert!(e.to_string().contains("1 invite code(s) left over"), "{e}");
     }
 
     #[test]

@@ -98,6 +98,8 @@ pub enum ClientError {
     Register(#[source] HubError),
     #[error("this identity has no token yet")]
     NoToken,
+    #[error("{left} invite code(s) left over: --devices registers one worker per device not yet registered, one code each")]
+    Invites { left: usize },
     #[error("this verifier is not enrolled yet. On the hub's machine run\n  swarmlab hub add-identity --role verifier --name NAME --public-key {public_key}\nthen start it again with --token TOKEN")]
     NotEnrolled { public_key: String },
     #[error("the hub does not accept this token")]
@@ -124,6 +126,10 @@ pub enum ClientError {
     Toolchain(String),
     #[error("`cargo fetch --locked` failed ({ending:?}); see {}", log.display())]
     Fetch { ending: Ending, log: PathBuf },
+    /// A Python track's lock that is not a lock, or that does not install: the track's
+    /// problem (or the network's), never a candidate's.
+    #[error("the Python lock {0}")]
+    Lock(String),
     #[error("the lease was lost or the verifier stopped")]
     LeaseLost,
     #[error("the hub still wants more reruns after {0}")]

@@ -23,6 +23,7 @@ pub mod identity;
 pub mod lease;
 pub mod mirror;
 pub mod process;
+pub mod python;
 pub mod submission;
 pub mod swarm;
 pub mod verifier;

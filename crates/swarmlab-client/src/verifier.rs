@@ -48,6 +48,8 @@ pub struct VerifyOptions {
     pub jobs: Option<u64>,
     /// Overrides the track's budget on both sides (test hubs and demos).
     pub budget: Option<Duration>,
+    /// The interpreter the environments of Python tracks are made from.
+    pub python: PathBuf,
 }
 
 /// Who this verifier is to the hub.

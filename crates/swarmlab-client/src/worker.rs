@@ -34,6 +34,8 @@ pub struct WorkOptions {
     pub track: String,
     pub dir: PathBuf,
     pub name: String,
+    /// The code to register with, on a hub that registers workers by invite.
+    pub invite: Option<String>,
     pub seed: u64,
     /// Stop after this many experiments (baselines not counted); `None`: never.
     pub experiments: Option<u64>,
@@ -59,7 +61,13 @@ struct Round {
 
 pub fn work(options: WorkOptions, cancel: Cancel) -> Result<Stop, ClientError> {
     let anonymous = HubClient::new(&options.hub, None, cancel.clone());
-    let identity = IdentityFile::worker(&options.dir, &options.hub, &options.name, &anonymous)?;
+    let identity = IdentityFile::worker(
+        &options.dir,
+        &options.hub,
+        &options.name,
+        options.invite.as_deref(),
+        &anonymous,
+    )?;
     let (token, worker_id) = identity.credentials()?;
     let key = identity.key()?;
     let client = anonymous.with_token(token);

@@ -32,6 +32,6 @@ mod worktree;
 
 pub use device::{assign, Device};
 pub use error::{one_line, LoopError};
-pub use measure::{measure, Measurement};
+pub use measure::{measure, run_spec, Measurement};
 pub use session::{Limits, Session, Stop};
 pub use track::load_track;

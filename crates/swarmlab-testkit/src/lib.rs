@@ -1,6 +1,7 @@
 //! What swarmlab's test suites and benches share, written once: a blocking HTTP client
 //! ([`http`]), git and track repositories ([`git`]), a fake OpenAI-compatible server
-//! ([`openai`]), tinygpt built for tests ([`tinygpt`]); behind features, the `Record` builder
+//! ([`openai`]), tinygpt built for tests ([`tinygpt`]), the PyTorch track pygpt with its
+//! test environment ([`pygpt`]); behind features, the `Record` builder
 //! ([`record`], feature `record`), a scratch folder with `sh -c` run specs ([`scratch`]) and
 //! its sandboxed kind ([`sandbox`]) (both feature `runner`), a worker's bundle and signed
 //! claim ([`bundle`]) and a seeded hub ([`hub`]) (both feature `hub`).
@@ -17,6 +18,7 @@ pub mod http;
 #[cfg(feature = "hub")]
 pub mod hub;
 pub mod openai;
+pub mod pygpt;
 #[cfg(feature = "record")]
 pub mod record;
 #[cfg(feature = "runner")]

@@ -107,6 +107,18 @@ pub enum HubCommand {
         #[arg(long, default_value = "")]
         note: String,
     },
+    /// Make invite codes for workers to register with (`registration.mode = "invite"`); each
+    /// is printed once and used once
+    Invite {
+        #[command(flatten)]
+        hub: HubArgs,
+        /// How many codes
+        #[arg(long, default_value_t = 1)]
+        count: u32,
+        /// How long each stays usable, e.g. `7d` (default: until used)
+        #[arg(long, value_parser = parse_duration)]
+        expires: Option<std::time::Duration>,
+    },
     /// Let a verifier that a canary suspended take jobs again
     Reinstate {
         #[command(flatten)]
@@ -137,6 +149,9 @@ pub struct WorkArgs {
     /// The name the worker registers under
     #[arg(long, default_value = "worker")]
     pub name: String,
+    /// An invite code from the hub's admin, where the hub registers workers by invite
+    #[arg(long, env = "SWARMLAB_INVITE")]
+    pub invite: Option<String>,
     /// Seed of the proposer
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -179,6 +194,9 @@ pub struct SubmitArgs {
     /// The name the identity registers under
     #[arg(long, default_value = "worker")]
     pub name: String,
+    /// An invite code from the hub's admin, where the hub registers workers by invite
+    #[arg(long, env = "SWARMLAB_INVITE")]
+    pub invite: Option<String>,
     /// The metric you measured (a hint for scheduling; verifiers measure for themselves)
     #[arg(long)]
     pub claim: Option<f64>,
@@ -244,6 +262,10 @@ pub struct VerifyArgs {
     /// Override the track's budget for both head and candidate, e.g. "20s" (test hubs)
     #[arg(long, value_parser = parse_duration)]
     pub budget: Option<std::time::Duration>,
+    /// The Python interpreter the environments of Python tracks (run.toolchain = "python")
+    /// are made from; sandboxed runs see it, so it must be installed under /usr
+    #[arg(long, env = "SWARMLAB_PYTHON", default_value = "/usr/bin/python3")]
+    pub python: PathBuf,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -22,8 +22,8 @@ use regex::Regex;
 pub use budget::Budget;
 pub use devices::{Compare, DeviceSpec, Remeasure};
 pub use duration::{format_duration, parse_duration};
-pub use eval::{CommandEval, DataSource, Eval, EvalMode, LogitsEval};
-pub use knob::{Domain, Knob, Scale};
+pub use eval::{CommandEval, DataSource, Eval, EvalMode, LogitsEval, Serve};
+pub use knob::{Domain, Knob, KnobPlace, Scale};
 pub use place::Place;
 pub use unknown::{suggest, Warning};
 
@@ -67,8 +67,12 @@ pub struct RunSpec {
     /// verifier lets nothing else write it, and keeps it from one job to the next only as a
     /// fresh copy of the baseline's build (docs/security.md).
     pub build_dir: Option<String>,
-    /// What the build needs beyond the system, which a verifier provides read-only.
+    /// What the build (and, for Python, every run) needs beyond the system, which a verifier
+    /// provides read-only.
     pub toolchain: Option<Toolchain>,
+    /// With the Python toolchain: the trusted lock file, relative to the root, that pins
+    /// every package of the environment.
+    pub lock: Option<String>,
     pub budget: Budget,
     /// Hard wall-clock limit of one experiment, start-up included.
     pub timeout: Duration,
@@ -86,6 +90,10 @@ pub enum Toolchain {
     /// sandbox from the trusted manifests; cargo runs offline and builds into `build_dir`
     /// (`CARGO_TARGET_DIR`).
     Cargo,
+    /// Python: an environment with exactly the packages `run.lock` pins, prepared by a
+    /// verifier outside the sandbox (a venv keyed by the lock, reused across jobs) and seen
+    /// read-only and offline by every build and run; `python3` on `PATH` is its interpreter.
+    Python,
 }
 
 /// `[metric]`: what is measured and which way is better.
@@ -226,6 +234,12 @@ impl TrackSpec {
             .map_err(|(span, message)| (span.map(|s| Place::of(text, s).line), message))
     }
 
+    /// The knobs' places in spec text, read without the track's files (a hub keeps only
+    /// the baseline spec's text): each knob's file and its pattern.
+    pub fn knob_places(text: &str) -> Result<Vec<KnobPlace>, String> {
+        raw::knob_places(text)
+    }
+
     /// Replaces the budget with a time budget (`swarmlab run --budget`), growing the timeout
     /// so that it keeps its margin over the budget.
     pub fn override_budget(&mut self, budget: Duration) {
@@ -298,9 +312,12 @@ impl TrackSpec {
         if let Some(dir) = &self.run.build_dir {
             let toolchain = match self.run.toolchain {
                 Some(Toolchain::Cargo) => ", toolchain cargo",
-                None => "",
+                _ => "",
             };
             line(format!("build dir  {dir}{toolchain}"));
+        }
+        if let (Some(Toolchain::Python), Some(lock)) = (self.run.toolchain, &self.run.lock) {
+            line(format!("toolchain  python, pinned by {lock}"));
         }
         line(format!("command    {}", shell_words(&self.run.command)));
         line(format!(

@@ -16,7 +16,8 @@ use super::duration::{parse_duration, seconds_to_duration};
 use super::eval::{self, RawEval};
 use super::unknown::unknown_keys;
 use super::{
-    Budget, Domain, Files, Knob, MetricSpec, RunSpec, Scale, Toolchain, TrackSpec, Verify, Warning,
+    Budget, Domain, Files, Knob, KnobPlace, MetricSpec, RunSpec, Scale, Toolchain, TrackSpec,
+    Verify, Warning,
 };
 use crate::Goal;
 
@@ -50,6 +51,7 @@ struct RawRun {
     build: Option<Spanned<Vec<String>>>,
     build_dir: Option<Spanned<String>>,
     toolchain: Option<Spanned<String>>,
+    lock: Option<Spanned<String>>,
     budget: Option<Spanned<toml::Value>>,
     timeout: Spanned<toml::Value>,
     grace: Option<Spanned<toml::Value>>,
@@ -202,6 +204,25 @@ impl Ctx<'_> {
     }
 }
 
+/// The knobs' places in spec text, without the files it names: what a hub that keeps only
+/// the spec's text checks a change against.
+pub(super) fn knob_places(text: &str) -> Result<Vec<KnobPlace>, String> {
+    let raw: RawSpec = toml::from_str(text).map_err(|e| e.message().to_string())?;
+    raw.knobs
+        .iter()
+        .map(|(name, knob)| {
+            let knob = knob.get_ref();
+            let pattern = Regex::new(knob.pattern.get_ref())
+                .map_err(|e| format!("`knobs.{name}.pattern` is not a valid regex: {e}"))?;
+            Ok(KnobPlace {
+                name: name.clone(),
+                file: knob.file.get_ref().clone(),
+                pattern,
+            })
+        })
+        .collect()
+}
+
 pub(super) fn parse(root: &Path, text: &str) -> Result<(TrackSpec, Vec<Warning>), Failure> {
     let doc: toml::Table = text.parse().map_err(|e: toml::de::Error| {
         (
@@ -228,9 +249,11 @@ pub(super) fn parse(root: &Path, text: &str) -> Result<(TrackSpec, Vec<Warning>)
     };
 
     let build_dir = run.build_dir.clone();
-    let run = convert_run(&ctx, run)?;
+    let lock = run.lock.clone();
+    let mut run = convert_run(&ctx, run)?;
     let metric = convert_metric(&ctx, metric)?;
     let files = convert_files(&ctx, files)?;
+    run.lock = convert_lock(&ctx, lock.as_ref(), run.toolchain, &files)?;
     if let (Some(at), Some(dir)) = (&build_dir, &run.build_dir) {
         if let Some(f) = files
             .editable
@@ -314,15 +337,19 @@ fn convert_run(ctx: &Ctx, run: RawRun) -> Result<RunSpec, Failure> {
     };
     let toolchain = match &run.toolchain {
         Some(t) if t.get_ref() == "cargo" => Some(Toolchain::Cargo),
+        Some(t) if t.get_ref() == "python" => Some(Toolchain::Python),
         Some(t) => {
             return Err(ctx.at(
                 t,
-                format!("`run.toolchain` must be \"cargo\", found `{}`", t.get_ref()),
+                format!(
+                    "`run.toolchain` must be \"cargo\" or \"python\", found `{}`",
+                    t.get_ref()
+                ),
             ))
         }
         None => None,
     };
-    if let (Some(at), None) = (&run.toolchain, &build_dir) {
+    if let (Some(at), Some(Toolchain::Cargo), None) = (&run.toolchain, toolchain, &build_dir) {
         return Err(ctx.at(
             at,
             "`run.toolchain` needs `run.build_dir`, the folder the build writes",
@@ -359,12 +386,44 @@ fn convert_run(ctx: &Ctx, run: RawRun) -> Result<RunSpec, Failure> {
         build,
         build_dir,
         toolchain,
+        lock: None,
         budget,
         timeout,
         grace,
         seed: run.seed,
         env: run.env,
     })
+}
+
+/// `run.lock`: required by the Python toolchain and only allowed with it; a file of the track
+/// that no proposal may change.
+fn convert_lock(
+    ctx: &Ctx,
+    lock: Option<&Spanned<String>>,
+    toolchain: Option<Toolchain>,
+    files: &Files,
+) -> Result<Option<String>, Failure> {
+    match (lock, toolchain) {
+        (Some(lock), Some(Toolchain::Python)) => {
+            let path = ctx.existing_path(lock, "run.lock")?;
+            if let Some(e) = files.editable.iter().find(|e| super::covers(e, &path)) {
+                return Err(ctx.at(
+                    lock,
+                    format!("`run.lock` `{path}` is editable (through `{e}`); it must be trusted"),
+                ));
+            }
+            Ok(Some(path))
+        }
+        (Some(lock), _) => Err(ctx.at(
+            lock,
+            "`run.lock` belongs to toolchain = \"python\", the environment it pins",
+        )),
+        (None, Some(Toolchain::Python)) => Err((
+            None,
+            "`run.toolchain = \"python\"` needs `run.lock`, the file that pins every package (`name==version` lines)".into(),
+        )),
+        (None, _) => Ok(None),
+    }
 }
 
 fn convert_metric(ctx: &Ctx, metric: RawMetric) -> Result<MetricSpec, Failure> {

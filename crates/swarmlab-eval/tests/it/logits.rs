@@ -43,6 +43,7 @@ fn config() -> LogitsConfig {
         probes: 2,
         tolerance: 1e-4,
         seed: 7,
+        serve_within: None,
     }
 }
 
@@ -197,6 +198,35 @@ fn a_short_answer_or_a_hang_times_out_and_the_server_is_gone() {
         assert!(err.to_string().contains(expected), "{err}");
         assert!(started.elapsed() < Duration::from_secs(10));
     }
+}
+
+#[test]
+fn a_server_that_floods_the_pipe_breaks_the_protocol_and_is_stopped() {
+    let err = serve("flood", &random(40)).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "the logits server broke the protocol: response 2 is for 4294967295 rows of 4294967295 tokens; 8 rows of 8 were asked"
+    );
+    assert!(err.blames_candidate());
+}
+
+#[test]
+fn a_server_that_trains_past_its_budget_and_allowance_overran_it() {
+    let fx = Scratch::new();
+    let spec = server(&fx, "late", Duration::from_secs(60));
+    let mut late = config();
+    late.serve_within = Some(Duration::from_millis(500));
+    let err = score_logits(&spec, &cyclic(40), &late, &Cancel::new()).unwrap_err();
+    assert!(matches!(err, EvalError::Overran { .. }), "{err}");
+    assert_eq!(
+        err.to_string(),
+        "the run was not serving logits within 500ms of its start (its time budget and the allowance): its training overran the budget"
+    );
+    assert!(err.blames_candidate());
+    // Within its allowance, the same server is scored.
+    late.serve_within = Some(Duration::from_secs(30));
+    let score = score_logits(&spec, &cyclic(40), &late, &Cancel::new()).unwrap();
+    assert!(score.startup >= Duration::from_secs(3), "{score:?}");
 }
 
 #[test]

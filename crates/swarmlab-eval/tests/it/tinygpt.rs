@@ -56,6 +56,7 @@ fn config() -> LogitsConfig {
         probes: 8,
         tolerance: 1e-4,
         seed: 11,
+        serve_within: None,
     }
 }
 

@@ -105,6 +105,7 @@ async fn the_openapi_document_lists_every_route_and_every_route_exists() {
         ("get", "/api/v1/hub"),
         ("get", "/api/v1/openapi.json"),
         ("post", "/api/v1/register"),
+        ("post", "/api/v1/invites"),
         ("get", "/api/v1/me"),
         ("post", "/api/v1/identities"),
         ("get", "/api/v1/tracks"),

@@ -22,7 +22,7 @@ pub enum Edit<'a> {
 }
 
 pub struct Fixture {
-    _tmp: tempfile::TempDir,
+    pub tmp: tempfile::TempDir,
     pub clock: Arc<ManualClock>,
     pub hub: Arc<Hub>,
     pub src: Repo,
@@ -45,7 +45,7 @@ impl Fixture {
         let w2 = seeded.member("worker-2", Role::Worker, 2).await;
         let v2 = seeded.member("verifier-4", Role::Verifier, 4).await;
         Fixture {
-            _tmp: seeded.tmp,
+            tmp: seeded.tmp,
             clock,
             hub: seeded.hub,
             src: seeded.repo,

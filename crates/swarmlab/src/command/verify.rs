@@ -60,6 +60,7 @@ pub fn verify(args: VerifyArgs) -> anyhow::Result<i32> {
                 sandbox,
                 jobs: args.jobs,
                 budget: args.budget,
+                python: args.python.clone(),
             };
             run_verifier(options, cancel.clone())
         };

@@ -1,10 +1,12 @@
 //! `swarmlab work`: glue between the flags and [`swarmlab_client::worker`]; with `--devices`,
-//! one worker per device ([`swarmlab_client::devices`]).
+//! one worker per device ([`swarmlab_client::devices`]), each registered on first start with
+//! a code of its own from `--invite A,B,...` where the hub registers by invite.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use swarmlab_client::devices::{each, Placement};
+use swarmlab_client::devices::{each, hand_out_invites, Placement};
 use swarmlab_client::gpu::Gpu;
 use swarmlab_client::worker::{work as run_worker, WorkOptions};
 use swarmlab_client::ClientError;
@@ -19,6 +21,7 @@ pub fn work(args: WorkArgs) -> anyhow::Result<i32> {
         track,
         dir,
         name,
+        invite,
         seed,
         experiments,
         budget,
@@ -27,23 +30,25 @@ pub fn work(args: WorkArgs) -> anyhow::Result<i32> {
         proposer,
     } = args;
     let proposer = Arc::new(proposer);
-    let worker = |dir: PathBuf, name: String, env: Vec<(String, String)>| {
-        let (proposer, proposer_cancel) = (Arc::clone(&proposer), cancel.clone());
-        let options = WorkOptions {
-            hub: hub.clone(),
-            track: track.clone(),
-            dir,
-            name,
-            seed,
-            experiments,
-            budget,
-            env,
-            make_proposer: Box::new(move |spec| {
-                super::proposer(&proposer, spec, &proposer_cancel).map_err(Into::into)
-            }),
+    let worker =
+        |dir: PathBuf, name: String, invite: Option<String>, env: Vec<(String, String)>| {
+            let (proposer, proposer_cancel) = (Arc::clone(&proposer), cancel.clone());
+            let options = WorkOptions {
+                hub: hub.clone(),
+                track: track.clone(),
+                dir,
+                name,
+                invite,
+                seed,
+                experiments,
+                budget,
+                env,
+                make_proposer: Box::new(move |spec| {
+                    super::proposer(&proposer, spec, &proposer_cancel).map_err(Into::into)
+                }),
+            };
+            run_worker(options, cancel.clone())
         };
-        run_worker(options, cancel.clone())
-    };
     let stop = match devices {
         Some(list) => {
             let placements = Device::parse_list(&list, None)
@@ -51,17 +56,25 @@ pub fn work(args: WorkArgs) -> anyhow::Result<i32> {
                 .iter()
                 .map(Placement::of)
                 .collect::<Result<Vec<_>, _>>()?;
+            let dirs: Vec<PathBuf> = placements.iter().map(|p| dir.join(&p.slug)).collect();
+            let invites = hand_out_invites(&dirs, invite.as_deref())?;
             for placement in &placements {
                 eprintln!(
                     "worker {name}-{}: runs on {}",
                     placement.slug, placement.device
                 );
             }
+            let invites: HashMap<String, Option<String>> = placements
+                .iter()
+                .map(|p| p.slug.clone())
+                .zip(invites)
+                .collect();
             each(
                 placements,
                 |placement: Placement| -> Result<Stop, ClientError> {
                     let name = format!("{name}-{}", placement.slug);
-                    worker(dir.join(&placement.slug), name, placement.env)
+                    let invite = invites.get(&placement.slug).cloned().flatten();
+                    worker(dir.join(&placement.slug), name, invite, placement.env)
                 },
             )?
         }
@@ -74,7 +87,7 @@ pub fn work(args: WorkArgs) -> anyhow::Result<i32> {
                 }
                 None => Vec::new(),
             };
-            worker(dir.clone(), name.clone(), env)?
+            worker(dir.clone(), name.clone(), invite.clone(), env)?
         }
     };
     Ok(match stop {

@@ -185,7 +185,7 @@ fn check_hub_accepts(clone: &Clone) {
     assert!(
         check
             .stdout
-            .contains("eval       logits: serve uv run swarmlab_logits.py train.py\n"),
+            .contains("eval       logits: the run serves once trained (SWARMLAB_LOGITS=serve), within its budget + 3m\n"),
         "{}",
         check.stdout
     );
@@ -301,6 +301,7 @@ fn serve(
         .env
         .push(("HOME".into(), clone.home.display().to_string()));
     let config = LogitsConfig {
+        serve_within: None,
         vocab: VOCAB,
         context: CONTEXT,
         token_bytes: clone.table(),

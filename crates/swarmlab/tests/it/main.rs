@@ -6,9 +6,11 @@ mod harness;
 mod hubs;
 
 mod hub;
+mod hub_liveness;
 
 mod agents;
 mod attacks;
+mod attacks_pygpt;
 mod attacks_tinygpt;
 mod autoresearch;
 mod budget;
@@ -23,6 +25,7 @@ mod parallel;
 mod parent_death;
 mod pipeline;
 mod proposals;
+mod pygpt;
 mod report;
 mod repository;
 mod resume;
