@@ -449,6 +449,32 @@ fn a_device_list_that_does_not_read_is_a_usage_error() {
 }
 
 #[test]
+fn work_devices_take_one_invite_code_each_and_refuse_codes_left_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let worker_dir = dir.path().join("worker");
+    // Checked before the hub is asked anything: nothing listens at this address.
+    let out = swarmlab(
+        &[
+            "work",
+            "--hub",
+            "http://127.0.0.1:9",
+            "--track",
+            "toy",
+            "--dir",
+            worker_dir.to_str().unwrap(),
+            "--devices",
+            "rocm:0-1",
+            "--invite",
+            "sli_a,sli_b,sli_c",
+        ],
+        None,
+    )
+    .fails_with(1);
+    assert!(out.stderr.contains("1 invite code(s) left over"), "{out}");
+    assert!(!worker_dir.join("rocm-0").exists());
+}
+
+#[test]
 fn work_and_verify_run_one_worker_and_one_verifier_per_device_from_one_process() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("hub");
