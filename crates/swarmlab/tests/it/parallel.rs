@@ -257,12 +257,14 @@ fn a_device_that_always_crashes_is_taken_out_and_the_others_go_on() {
             "24",
         ])
         .success();
-    assert!(
-        out.stderr.contains(
-            "cuda:1 taken out: its last 3 runs failed while other devices' runs went well"
-        ),
-        "{out}"
-    );
+    let taken_out = "cuda:1 taken out: its last 3 runs failed while other devices' runs went well";
+    assert!(out.stderr.contains(taken_out), "{out}");
+    // Said again in the closing lines, where the run's outcome is read.
+    let (_, closing) = out
+        .stderr
+        .split_once("swarmlab/main: the baseline and")
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(closing.contains(taken_out), "{out}");
     let records = track.records();
     let on = |device: &str| -> Vec<&Value> {
         records.iter().filter(|r| r["device"] == device).collect()
