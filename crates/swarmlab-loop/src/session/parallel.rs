@@ -599,7 +599,7 @@ impl Session {
             description: flight.description.clone(),
             diff: self.git.diff_stat(&flight.drafted_on, drafted)?,
             diff_hash: flight.hash.map(swarmlab_agent::memory::diff_hash_hex),
-            usage: flight.usage.clone(),
+            usage: flight.usage,
             note: match note {
                 _ if fleet.compare == Compare::Metric => note,
                 Some(note) => Some(format!("{note}; {}", scale(shift))),
