@@ -149,7 +149,8 @@ pub struct WorkArgs {
     /// The name the worker registers under
     #[arg(long, default_value = "worker")]
     pub name: String,
-    /// An invite code from the hub's admin, where the hub registers workers by invite
+    /// An invite code from the hub's admin, where the hub registers workers by invite; with
+    /// --devices, one code per worker not yet registered, separated by commas
     #[arg(long, env = "SWARMLAB_INVITE")]
     pub invite: Option<String>,
     /// Seed of the proposer
