@@ -98,6 +98,8 @@ pub enum ClientError {
     Register(#[source] HubError),
     #[error("this identity has no token yet")]
     NoToken,
+    #[error("{left} invite code(s) left over: --devices registers one worker per device not yet registered, one code each")]
+    Invites { left: usize },
     #[error("this verifier is not enrolled yet. On the hub's machine run\n  swarmlab hub add-identity --role verifier --name NAME --public-key {public_key}\nthen start it again with --token TOKEN")]
     NotEnrolled { public_key: String },
     #[error("the hub does not accept this token")]

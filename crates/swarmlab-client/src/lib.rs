@@ -1,8 +1,9 @@
 //! The swarm's clients of a hub: `swarmlab work` ([`worker`], an untrusted worker running the
 //! local loop against a hub's verified head), `swarmlab submit` ([`submission`], one signed
 //! candidate), `swarmlab verify` ([`verifier`], a trusted verifier re-running candidates in
-//! the sandbox), the GPU either hands its runs ([`gpu`]), and the child processes `swarmlab
-//! demo` runs them as ([`process`], [`swarm`]).
+//! the sandbox), the GPU either hands its runs ([`gpu`]), one of either per device from one
+//! process ([`devices`]), and the child processes `swarmlab demo` runs them as ([`process`],
+//! [`swarm`]).
 //!
 //! They reach a hub only through its HTTP API ([`client`], whose faults and refusals are
 //! [`client::HubError`]); code travels as git bundles ([`mirror`]). Their own failures are
@@ -14,6 +15,7 @@
 
 pub mod build;
 pub mod client;
+pub mod devices;
 mod error;
 pub mod evaluate;
 pub mod gpu;

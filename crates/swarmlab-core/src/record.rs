@@ -129,6 +129,12 @@ pub struct Record {
     /// What asking a model for this proposal cost, for proposers that know.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage: Option<crate::usage::Usage>,
+    /// The slot of a parallel run (`swarmlab run --parallel N`) that ran it, from 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slot: Option<u32>,
+    /// The device that slot runs on (`cuda:3`, `cpu:0-3`), when it was given one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
 }
 
 impl Record {
@@ -193,6 +199,8 @@ mod tests {
             note: None,
             diff_hash: None,
             usage: None,
+            slot: None,
+            device: None,
         }
     }
 

@@ -178,6 +178,8 @@ mod tests {
             note: None,
             diff_hash: None,
             usage: None,
+            slot: None,
+            device: None,
         }
     }
 

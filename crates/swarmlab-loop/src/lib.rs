@@ -3,7 +3,9 @@
 //! side worktree and recovery of whatever a killed session left behind.
 //!
 //! - [`Session`] is the loop on one track and branch (`session.rs`; entering the branch and
-//!   repairing it in `session/recovery.rs`, the closing lines in `session/summary.rs`).
+//!   repairing it in `session/recovery.rs`, the closing lines in `session/summary.rs`);
+//!   [`Session::run_parallel`] keeps N experiments in flight (`session/parallel.rs`), each in
+//!   a `slot` of its own on a [`Device`].
 //! - `draft` asks the proposer for a change and judges what it touched;
 //!   `worktree` drafts the next change in a side worktree while an experiment runs.
 //! - [`measure`] runs one experiment through the runner and is the only place where a run
@@ -16,16 +18,19 @@
 //! (`swarmlab-client` builds on it, not the other way round), and it never parses a command
 //! line.
 
+mod device;
 mod draft;
 mod error;
 mod measure;
 mod pending;
 pub mod report;
 mod session;
+mod slot;
 mod status;
 mod track;
 mod worktree;
 
+pub use device::{assign, Device};
 pub use error::{one_line, LoopError};
 pub use measure::{measure, run_spec, Measurement};
 pub use session::{Limits, Session, Stop};

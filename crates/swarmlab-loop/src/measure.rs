@@ -160,6 +160,24 @@ pub fn build(
     }))
 }
 
+/// The track's build step (when it has one), then the run: what one experiment measured.
+/// `on_tick` is told whether the build (`true`) or the run is going on.
+pub fn build_and_measure(
+    spec: &TrackSpec,
+    seed: u64,
+    marker: &str,
+    run_dir: &Path,
+    cancel: &Cancel,
+    on_tick: &mut dyn FnMut(&Tick, bool),
+) -> Result<Measurement, LoopError> {
+    match build(spec, seed, run_dir, cancel, &mut |tick| on_tick(tick, true))? {
+        Some(failed) => Ok(failed),
+        None => measure(spec, seed, marker, run_dir, None, cancel, &mut |tick| {
+            on_tick(tick, false)
+        }),
+    }
+}
+
 /// The one place where a run's ending and output become a status.
 pub fn classify(ending: Ending, reading: &Reading) -> Option<Status> {
     match ending {

@@ -7,6 +7,7 @@
 //! is `measure`'s job, through the runner) and never edits track files (the proposer's).
 
 mod pace;
+mod parallel;
 mod recovery;
 mod setup;
 mod summary;
@@ -21,7 +22,7 @@ use swarmlab_core::{GitStore, Record, ResultsLog, Status, TrackSpec};
 use swarmlab_runner::Cancel;
 
 use crate::draft::{draft, Draft, Request};
-use crate::measure::{build, measure, Measurement};
+use crate::measure::{build_and_measure, Measurement};
 use crate::pending::Pending;
 use crate::status::{is_baseline, Counts, Progress, StatusLine};
 use crate::worktree::{adopt, Prepared, Worktree};
@@ -65,6 +66,8 @@ pub struct Session {
     records_at_open: usize,
     pace: pace::Pace,
     status: StatusLine,
+    /// Devices a parallel run took out after they failed again and again, and why.
+    retired: Vec<String>,
 }
 
 impl Session {
@@ -116,6 +119,7 @@ impl Session {
             records_at_open: 0,
             pace: pace::Pace::default(),
             status: StatusLine::new(),
+            retired: Vec::new(),
         };
         session.enter_branch()?;
         session.records_at_open = session.records.len();
@@ -295,7 +299,7 @@ impl Session {
             &pending.marker,
             draft_next.then_some(best.commit.as_str()),
         )?;
-        let status = self.keep_or_discard(&measurement, &best);
+        let status = self.keep_or_discard(&measurement, 0.0, best.metric);
         if status != Status::Keep {
             self.undo(&best.commit, &touched)?;
             self.git.keep_ref(
@@ -372,14 +376,14 @@ impl Session {
     }
 
     /// Kept when it ran and improves on the best (or the best has no metric); a failure keeps
-    /// its own status.
-    fn keep_or_discard(&self, measurement: &Measurement, best: &Record) -> Status {
+    /// its own status. The one place where keep or discard is decided, in sequence and in
+    /// parallel: `shift` moves the metric onto the best's scale (devices compared by their
+    /// baselines), zero when the metric is compared as printed.
+    fn keep_or_discard(&self, measurement: &Measurement, shift: f64, best: Option<f64>) -> Status {
         match (measurement.failure, measurement.metric()) {
             (Some(failure), _) => failure,
             (None, Some(value))
-                if best
-                    .metric
-                    .is_none_or(|b| self.spec.metric.goal.improves(value, b)) =>
+                if best.is_none_or(|b| self.spec.metric.goal.improves(value + shift, b)) =>
             {
                 Status::Keep
             }
@@ -430,20 +434,21 @@ impl Session {
             let drafting = worktree.zip(request.as_ref()).map(|(worktree, request)| {
                 scope.spawn(move || worktree.prepare(proposer, request))
             });
-            progress.building = true;
-            let built = build(spec, seed, &run_dir, cancel, &mut |tick| {
-                progress.elapsed = tick.elapsed;
-                status.progress(&progress);
-            });
-            progress.building = false;
-            let measurement = match built {
-                Ok(None) => measure(spec, seed, marker, &run_dir, None, cancel, &mut |tick| {
+            let measurement = build_and_measure(
+                spec,
+                seed,
+                marker,
+                &run_dir,
+                cancel,
+                &mut |tick, building| {
+                    progress.building = building;
                     progress.elapsed = tick.elapsed;
-                    progress.eta = eta.at(tick.elapsed);
+                    if !building {
+                        progress.eta = eta.at(tick.elapsed);
+                    }
                     status.progress(&progress);
-                }),
-                built => built.map(|failed| failed.expect("a build that did not pass")),
-            };
+                },
+            );
             (measurement, drafting.map(|d| d.join()))
         });
         let prepared = match prepared {
@@ -464,18 +469,25 @@ impl Session {
 
     /// Writes the journal of the experiment about to start, with a fresh process marker.
     fn journal(&self, index: u64, parent: &str) -> Result<Pending, LoopError> {
+        let pending = self.pending(index, parent);
+        pending.write(&Pending::path(&self.spec.root, &self.tag))?;
+        Ok(pending)
+    }
+
+    /// The journal entry of experiment `index` from `parent`, with a fresh process marker.
+    fn pending(&self, index: u64, parent: &str) -> Pending {
         let nanos = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .map(|d| d.as_nanos())
             .unwrap_or_default();
-        let pending = Pending {
+        Pending {
             index,
             parent: parent.to_string(),
             started_at: now(),
             marker: format!("{}-{index}-{}-{nanos}", self.tag, std::process::id()),
-        };
-        pending.write(&Pending::path(&self.spec.root, &self.tag))?;
-        Ok(pending)
+            slot: None,
+            device: None,
+        }
     }
 
     /// Logs a finished experiment and clears the journal.
@@ -499,8 +511,15 @@ impl Session {
         };
         let baseline = is_baseline(&record);
         let quota = self.pace.place(baseline);
+        let shown = match &record.device {
+            Some(device) => Record {
+                description: format!("[{device}] {}", record.description),
+                ..record.clone()
+            },
+            None => record.clone(),
+        };
         self.status.say(&crate::status::finished_text(
-            &record,
+            &shown,
             quota,
             &self.spec.metric.name,
             best,
@@ -578,6 +597,8 @@ impl Session {
             note: None,
             diff_hash: None,
             usage: None,
+            slot: None,
+            device: None,
         }
     }
 

@@ -290,6 +290,8 @@ pub(crate) mod tests {
             note: None,
             diff_hash: None,
             usage: None,
+            slot: None,
+            device: None,
         }
     }
 

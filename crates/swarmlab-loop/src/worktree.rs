@@ -3,8 +3,11 @@
 //! draft is committed there, detached, and later brought into the track with a 3-way
 //! cherry-pick: cleanly when k was discarded, rebased onto k when k was kept, or dropped (and
 //! re-proposed) when it conflicts. The device never waits for the agent unless it must.
+//!
+//! A parallel run (`session/parallel.rs`) keeps one such worktree per slot and brings a
+//! result onto a best that moved on with [`merge_onto`].
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use swarmlab_agent::Proposer;
 use swarmlab_core::short;
@@ -48,10 +51,15 @@ impl Worktree {
         at: &str,
     ) -> Result<Worktree, LoopError> {
         let path: PathBuf = main.root().join(state_dir).join("worktrees").join(tag);
+        Worktree::open_at(main, &path, at)
+    }
+
+    /// Opens (or creates) a worktree of `main` at `path`, detached at `at` when created.
+    pub fn open_at(main: &GitStore, path: &Path, at: &str) -> Result<Worktree, LoopError> {
         main.run(&["worktree", "prune"])?;
-        if GitStore::open(&path).is_err() {
+        if GitStore::open(path).is_err() {
             if path.exists() {
-                std::fs::remove_dir_all(&path).map_err(LoopError::io("clear", &path))?;
+                std::fs::remove_dir_all(path).map_err(LoopError::io("clear", path))?;
             }
             let shown = path.display().to_string();
             main.run(&[
@@ -59,8 +67,13 @@ impl Worktree {
             ])?;
         }
         Ok(Worktree {
-            git: GitStore::open(&path)?,
+            git: GitStore::open(path)?,
         })
+    }
+
+    /// The worktree's own git.
+    pub fn git(&self) -> &GitStore {
+        &self.git
     }
 
     /// Resets the worktree to `request.best_commit`, asks for a change there and commits it.
@@ -132,4 +145,58 @@ pub fn adopt(track: &GitStore, prepared: Prepared, best: &str) -> Result<Option<
         touched,
         usage,
     }))
+}
+
+/// What became of a change brought onto a best other than the one it was drafted from.
+pub enum Merged {
+    /// git's 3-way merge applied cleanly: this commit, on the best.
+    Clean(String),
+    /// The merge conflicted; this commit resolves every conflict toward the change.
+    Conflicted(String),
+    /// The change adds nothing to the best (the best already holds it).
+    Empty,
+    /// Not even a merge that favours the change applies (a file deleted on one side).
+    Impossible,
+}
+
+/// Brings `change` (a commit drafted from an older best) onto `best` in `tree`, as one new
+/// detached commit with `message`: git's 3-way merge, and when that conflicts, the same merge
+/// with every conflicting hunk taken from the change. The caller owns `tree` meanwhile.
+pub fn merge_onto(
+    tree: &GitStore,
+    change: &str,
+    best: &str,
+    message: &str,
+) -> Result<Merged, LoopError> {
+    let reset = || -> Result<(), LoopError> {
+        tree.reset_hard(best)?;
+        tree.run(&["clean", "--quiet", "-d", "--force"])?;
+        Ok(())
+    };
+    reset()?;
+    let pick = |favour: &[&str]| {
+        let mut args = vec!["cherry-pick", "--no-commit", "--strategy=ort"];
+        args.extend_from_slice(favour);
+        args.push(change);
+        tree.run(&args).is_ok()
+    };
+    let clean = pick(&[]);
+    if !clean {
+        reset()?;
+        if !pick(&["-X", "theirs"]) {
+            reset()?;
+            return Ok(Merged::Impossible);
+        }
+    }
+    let touched = tree.changed_paths()?;
+    if touched.is_empty() {
+        reset()?;
+        return Ok(Merged::Empty);
+    }
+    let merged = tree.commit_paths(&touched, message)?;
+    Ok(if clean {
+        Merged::Clean(merged)
+    } else {
+        Merged::Conflicted(merged)
+    })
 }

@@ -38,6 +38,8 @@ pub fn record(index: u64) -> RecordBuilder {
             note: None,
             diff_hash: None,
             usage: None,
+            slot: None,
+            device: None,
         },
     }
 }

@@ -149,7 +149,8 @@ pub struct WorkArgs {
     /// The name the worker registers under
     #[arg(long, default_value = "worker")]
     pub name: String,
-    /// An invite code from the hub's admin, where the hub registers workers by invite
+    /// An invite code from the hub's admin, where the hub registers workers by invite; with
+    /// --devices, one code per worker not yet registered, separated by commas
     #[arg(long, env = "SWARMLAB_INVITE")]
     pub invite: Option<String>,
     /// Seed of the proposer
@@ -165,6 +166,11 @@ pub struct WorkArgs {
     /// names it in every run's environment
     #[arg(long, value_name = "N")]
     pub gpu: Option<u32>,
+    /// One worker per device from this process, each named NAME-DEVICE with a folder of its
+    /// own under --dir: GPU ids (`0,1`, `cuda:0-3`, each handed over as --gpu would) or CPU
+    /// cores (`cpu:0-7/2`, each worker pinned to its cores)
+    #[arg(long, value_name = "LIST", value_parser = parse_devices, conflicts_with = "gpu")]
+    pub devices: Option<String>,
     #[command(flatten)]
     pub proposer: ProposerArgs,
 }
@@ -240,6 +246,11 @@ pub struct VerifyArgs {
     /// for several); --gpu is the way for an NVIDIA GPU
     #[arg(long = "device", value_name = "PATH")]
     pub devices: Vec<PathBuf>,
+    /// One verifier per device from this process, one job each, sharing this verifier's
+    /// identity, each with a folder of its own under --dir: GPU ids (`0,1`, `cuda:0-3`, each
+    /// bound as --gpu would) or CPU cores (`cpu:0-7/2`, each verifier pinned to its cores)
+    #[arg(long = "devices", id = "device_list", value_name = "LIST", value_parser = parse_devices, conflicts_with = "gpu")]
+    pub device_list: Option<String>,
     /// Memory cap of each sandboxed run, in MiB
     #[arg(long, default_value_t = 8192)]
     pub memory_mb: u64,
@@ -428,6 +439,16 @@ pub struct RunArgs {
     /// Skip the track's setup step
     #[arg(long)]
     pub no_setup: bool,
+    /// Keep N experiments in flight at once, one per slot, each drafted in a worktree of its
+    /// own from the best known then (default: one per device of --devices, else 1)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub parallel: Option<u32>,
+    /// The devices the slots run on, in turn: GPU ids (`0,1,2,3`, `cuda:0-7`), or CPU cores
+    /// (`cpu:0-7` one slot per core, `cpu:0-7/2` one per two, `cpu` this machine's cores
+    /// split into --parallel slots). The track's [devices] section says how a run gets its
+    /// device (default CUDA_VISIBLE_DEVICES; on CPU the run is pinned to its cores)
+    #[arg(long, value_name = "LIST", value_parser = parse_devices)]
+    pub devices: Option<String>,
 }
 
 /// Which proposer makes each change, and its settings (`run` and `work`).
@@ -506,6 +527,11 @@ pub struct ReportArgs {
     /// compare-TAG1-TAG2.md)
     #[arg(long, num_args = 2, value_names = ["TAG1", "TAG2"], conflicts_with_all = ["tag", "serve"])]
     pub compare: Vec<String>,
+}
+
+/// A device list that reads (`cpu` is split by --parallel later).
+fn parse_devices(text: &str) -> Result<String, String> {
+    swarmlab_loop::Device::parse_list(text, None).map(|_| text.to_string())
 }
 
 fn parse_duration(text: &str) -> Result<std::time::Duration, String> {

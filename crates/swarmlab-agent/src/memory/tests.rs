@@ -26,6 +26,8 @@ fn record(index: u64, status: Status, metric: Option<f64>, description: &str) ->
         note: None,
         diff_hash: None,
         usage: None,
+        slot: None,
+        device: None,
     }
 }
 

@@ -134,6 +134,8 @@ fn step_size_follows_the_one_fifth_rule() {
         note: None,
         diff_hash: None,
         usage: None,
+        slot: None,
+        device: None,
     };
     assert_eq!(sweep.step_size(&[]), INITIAL_STEP);
     let kept = [record(0, Status::Keep), record(1, Status::Keep)];

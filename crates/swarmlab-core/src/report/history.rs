@@ -156,6 +156,8 @@ pub(super) mod tests {
             note: None,
             diff_hash: None,
             usage: None,
+            slot: None,
+            device: None,
         }
     }
 

@@ -5,6 +5,7 @@
 //! runs anything.
 
 mod budget;
+mod devices;
 mod duration;
 mod eval;
 mod knob;
@@ -19,6 +20,7 @@ use std::time::Duration;
 use regex::Regex;
 
 pub use budget::Budget;
+pub use devices::{Compare, DeviceSpec, Remeasure};
 pub use duration::{format_duration, parse_duration};
 pub use eval::{CommandEval, DataSource, Eval, EvalMode, LogitsEval, Serve};
 pub use knob::{Domain, Knob, KnobPlace, Scale};
@@ -46,6 +48,8 @@ pub struct TrackSpec {
     pub files: Files,
     pub eval: Eval,
     pub verify: Verify,
+    /// `[devices]`: how a run is handed its device when several run at once.
+    pub devices: DeviceSpec,
     pub knobs: Vec<Knob>,
 }
 
@@ -356,6 +360,22 @@ impl TrackSpec {
             "verify     {} reruns, alpha {}, min_delta {}",
             self.verify.reruns, self.verify.alpha, self.verify.min_delta
         ));
+        if self.devices != DeviceSpec::default() {
+            let env = |table: &BTreeMap<String, String>| {
+                table
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            };
+            line(format!(
+                "devices    {}; cpu cores: {}; compare {}, re-measure on {}",
+                env(&self.devices.env),
+                env(&self.devices.cpu_env),
+                self.devices.compare(&self.run.budget).as_str(),
+                self.devices.remeasure.as_str()
+            ));
+        }
         for knob in &self.knobs {
             let domain = match &knob.domain {
                 Domain::Range { low, high, scale } => {

@@ -11,6 +11,7 @@ use regex::Regex;
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::devices::{Compare, DeviceSpec, Remeasure};
 use super::duration::{parse_duration, seconds_to_duration};
 use super::eval::{self, RawEval};
 use super::unknown::unknown_keys;
@@ -31,6 +32,7 @@ struct RawSpec {
     files: Option<RawFiles>,
     eval: Option<RawEval>,
     verify: Option<RawVerify>,
+    devices: Option<RawDevices>,
     #[serde(default)]
     knobs: BTreeMap<String, Spanned<RawKnob>>,
 }
@@ -80,6 +82,14 @@ struct RawVerify {
     reruns: Option<Spanned<u32>>,
     alpha: Option<Spanned<f64>>,
     min_delta: Option<Spanned<f64>>,
+}
+
+#[derive(Deserialize)]
+struct RawDevices {
+    env: Option<Spanned<BTreeMap<String, String>>>,
+    cpu_env: Option<Spanned<BTreeMap<String, String>>>,
+    compare: Option<Spanned<String>>,
+    remeasure: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -259,6 +269,7 @@ pub(super) fn parse(root: &Path, text: &str) -> Result<(TrackSpec, Vec<Warning>)
     }
     let eval = eval::convert(&ctx, raw.eval, run.timeout, metric.goal, &files)?;
     let verify = convert_verify(&ctx, raw.verify)?;
+    let devices = convert_devices(&ctx, raw.devices)?;
     let knobs = raw
         .knobs
         .iter()
@@ -274,6 +285,7 @@ pub(super) fn parse(root: &Path, text: &str) -> Result<(TrackSpec, Vec<Warning>)
         files,
         eval,
         verify,
+        devices,
         knobs,
     };
     Ok((spec, warnings))
@@ -499,6 +511,73 @@ fn convert_verify(ctx: &Ctx, verify: Option<RawVerify>) -> Result<Verify, Failur
             return Err(ctx.at(d, "`verify.min_delta` must be zero or more"));
         }
         out.min_delta = *d.get_ref();
+    }
+    Ok(out)
+}
+
+fn convert_devices(ctx: &Ctx, devices: Option<RawDevices>) -> Result<DeviceSpec, Failure> {
+    let mut out = DeviceSpec::default();
+    let Some(d) = devices else { return Ok(out) };
+    let templates = |table: &Spanned<BTreeMap<String, String>>,
+                     key: &str,
+                     known: &[&str]|
+     -> Result<BTreeMap<String, String>, Failure> {
+        for (name, value) in table.get_ref() {
+            let mut rest = value.as_str();
+            while let Some(open) = rest.find('{') {
+                let Some(close) = rest[open..].find('}') else {
+                    break;
+                };
+                let word = &rest[open + 1..open + close];
+                if !known.contains(&word) {
+                    return Err(ctx.at(
+                        table,
+                        format!(
+                            "`devices.{key}.{name}`: unknown placeholder `{{{word}}}`; known: {}",
+                            known
+                                .iter()
+                                .map(|k| format!("{{{k}}}"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    ));
+                }
+                rest = &rest[open + close + 1..];
+            }
+        }
+        Ok(table.get_ref().clone())
+    };
+    if let Some(env) = &d.env {
+        out.env = templates(env, "env", &["device"])?;
+    }
+    if let Some(env) = &d.cpu_env {
+        out.cpu_env = templates(env, "cpu_env", &["threads", "cores"])?;
+    }
+    if let Some(compare) = &d.compare {
+        out.compare = Some(match compare.get_ref().as_str() {
+            "metric" => Compare::Metric,
+            "device" => Compare::Device,
+            other => {
+                return Err(ctx.at(
+                    compare,
+                    format!("`devices.compare` must be \"metric\" or \"device\", found `{other}`"),
+                ))
+            }
+        });
+    }
+    if let Some(remeasure) = &d.remeasure {
+        out.remeasure = match remeasure.get_ref().as_str() {
+            "conflicts" => Remeasure::Conflicts,
+            "merges" => Remeasure::Merges,
+            other => {
+                return Err(ctx.at(
+                    remeasure,
+                    format!(
+                        "`devices.remeasure` must be \"conflicts\" or \"merges\", found `{other}`"
+                    ),
+                ))
+            }
+        };
     }
     Ok(out)
 }

@@ -572,6 +572,40 @@ fn a_build_folder_must_stay_inside_and_away_from_the_sources() {
 }
 
 #[test]
+fn devices_say_how_a_run_gets_its_device_and_how_results_compare() {
+    let (_d, loaded) = track(GOOD);
+    let spec = loaded.unwrap().0;
+    assert_eq!(spec.devices, DeviceSpec::default());
+    assert_eq!(spec.devices.env["CUDA_VISIBLE_DEVICES"], "{device}");
+    assert_eq!(spec.devices.compare(&spec.run.budget), Compare::Device);
+
+    let with = |section: &str| GOOD.replace("[knobs]", &format!("{section}\n\n[knobs]"));
+    let text = with("[devices]\nenv = { HIP_VISIBLE_DEVICES = \"{device}\" }\ncompare = \"metric\"\nremeasure = \"merges\"");
+    let (_d, loaded) = track(&text);
+    let (spec, warnings) = loaded.unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(
+        spec.devices.env.keys().collect::<Vec<_>>(),
+        ["HIP_VISIBLE_DEVICES"]
+    );
+    assert_eq!(spec.devices.compare(&spec.run.budget), Compare::Metric);
+    assert_eq!(spec.devices.remeasure, Remeasure::Merges);
+    assert!(spec
+        .describe()
+        .contains("compare metric, re-measure on merges"));
+
+    let e = error(&with(
+        "[devices]\ncpu_env = { OMP_NUM_THREADS = \"{thread}\" }",
+    ));
+    assert!(
+        e.contains("unknown placeholder `{thread}`; known: {threads}, {cores}"),
+        "{e}"
+    );
+    let e = error(&with("[devices]\ncompare = \"speed\""));
+    assert!(e.contains("`devices.compare` must be"), "{e}");
+}
+
+#[test]
 fn a_run_that_serves_once_trained_is_timed_by_its_budget_and_allowance() {
     let eval = LOGITS.replace("[\"python3\", \"serve.py\"]", "\"run\"");
     let (spec, warnings) = with_eval(&format!("{eval}\nallowance = \"20s\""))

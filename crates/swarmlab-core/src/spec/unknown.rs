@@ -20,7 +20,9 @@ impl fmt::Display for Warning {
     }
 }
 
-const TOP: &[&str] = &["track", "run", "metric", "files", "eval", "verify", "knobs"];
+const TOP: &[&str] = &[
+    "track", "run", "metric", "files", "eval", "verify", "devices", "knobs",
+];
 const TRACK: &[&str] = &["name", "program", "description"];
 const RUN: &[&str] = &[
     "command",
@@ -59,6 +61,7 @@ const EVAL: &[&str] = &[
     "tolerance",
 ];
 const VERIFY: &[&str] = &["reruns", "alpha", "min_delta", "hardware"];
+const DEVICES: &[&str] = &["env", "cpu_env", "compare", "remeasure"];
 const KNOB: &[&str] = &["file", "pattern", "range", "scale", "choices"];
 const BUDGET: &[&str] = &["steps", "tokens"];
 
@@ -105,6 +108,7 @@ fn section_keys(section: &str) -> Option<&'static [&'static str]> {
         "files" => FILES,
         "eval" => EVAL,
         "verify" => VERIFY,
+        "devices" => DEVICES,
         "knobs" => &[],
         _ => return None,
     })

@@ -1,28 +1,32 @@
 //! Entering the branch of a session: refuse uncommitted work, and repair what a killed
-//! session left behind (the experiment in flight, the processes it left running).
+//! session left behind (the experiments in flight, one or one per slot, and the processes
+//! they left running).
 //!
 //! Nothing here proposes or runs experiments.
 
-use swarmlab_core::{Record, Status};
+use std::path::PathBuf;
+
+use swarmlab_core::{GitStore, Record, Status};
 
 use super::Session;
 use crate::measure::EXPERIMENT_MARK;
-use crate::pending::Pending;
+use crate::pending::{slots_dir, Pending};
 use crate::LoopError;
 use swarmlab_core::short;
 
 impl Session {
     pub(super) fn enter_branch(&mut self) -> Result<(), LoopError> {
-        let pending_path = Pending::path(&self.spec.root, &self.tag);
-        let pending = Pending::read(&pending_path);
+        let journals = Pending::all(&self.spec.root, &self.tag);
         let on_branch = self.git.current_branch()?.as_deref() == Some(self.branch.as_str());
         if !on_branch {
             self.refuse_if_dirty()?;
             self.git.switch_to(&self.branch)?;
         }
-        if let Some(pending) = pending {
-            self.repair(pending)?;
-            Pending::clear(&pending_path)?;
+        if !journals.is_empty() {
+            self.repair(&journals)?;
+            for (path, _) in &journals {
+                Pending::clear(path)?;
+            }
         }
         if let Some(best) = self.best_record().map(|r| r.commit.clone()) {
             let head = self.head()?;
@@ -39,26 +43,30 @@ impl Session {
         self.refuse_if_dirty()
     }
 
-    /// Undoes an experiment that was in flight when a previous session died, and logs it.
-    fn repair(&mut self, pending: Result<Pending, String>) -> Result<(), LoopError> {
-        // Killed after the record was logged but before the journal was cleared, the
+    /// Undoes the experiments that were in flight when a previous session died (one, or one
+    /// per slot of a parallel session), and logs them.
+    fn repair(&mut self, journals: &[(PathBuf, Result<Pending, String>)]) -> Result<(), LoopError> {
+        // Killed after a record was logged but before its journal was cleared, the
         // experiment is complete: its outcome is in the log and the tip is the best record.
-        let logged = match &pending {
-            Ok(p) => self.records.iter().any(|r| r.index == p.index),
-            Err(_) => false,
-        };
-        let parent = match (&pending, self.best_record()) {
-            (Ok(p), _) if !logged => p.parent.clone(),
-            (_, Some(best)) => best.commit.clone(),
-            (_, None) => self.head()?,
+        let unlogged: Vec<&Pending> = journals
+            .iter()
+            .filter_map(|(_, p)| p.as_ref().ok())
+            .filter(|p| !self.records.iter().any(|r| r.index == p.index))
+            .collect();
+        // The tip goes back to the best logged record: a sequential experiment started from
+        // it, and a parallel one never moved the branch before its record was logged.
+        let parent = match (self.best_record(), unlogged.first()) {
+            (Some(best), _) => best.commit.clone(),
+            (None, Some(p)) => p.parent.clone(),
+            (None, None) => self.head()?,
         };
         let head = self.head()?;
-        let survivors = match &pending {
-            Ok(p) if !p.marker.is_empty() => {
-                swarmlab_runner::kill_marked(EXPERIMENT_MARK, &p.marker)
-            }
-            _ => 0,
-        };
+        let survivors: usize = journals
+            .iter()
+            .filter_map(|(_, p)| p.as_ref().ok())
+            .filter(|p| !p.marker.is_empty())
+            .map(|p| swarmlab_runner::kill_marked(EXPERIMENT_MARK, &p.marker))
+            .sum();
         if survivors > 0 {
             let noun = if survivors == 1 {
                 "process"
@@ -76,20 +84,37 @@ impl Session {
         checkout.extend(editable.iter().map(String::as_str));
         self.git.run(&checkout)?;
         self.git.clean(&editable)?;
-        if let (Ok(p), false) = (&pending, logged) {
-            if p.index > 0 {
-                let record = Record {
-                    commit: if head != parent { head.clone() } else { parent.clone() },
-                    status: Status::Interrupted,
-                    description: "unfinished when swarmlab stopped".into(),
-                    note: Some("swarmlab was killed while this experiment was in flight; its change was dropped at the next start".into()),
-                    ..self.blank_record(p.index, &parent)
-                };
-                self.append(record)?;
-            }
+        let mut lost: Vec<&Pending> = unlogged.into_iter().filter(|p| p.index > 0).collect();
+        lost.sort_by_key(|p| p.index);
+        for p in &lost {
+            let commit = match p.slot {
+                // A slot committed its change in its own worktree.
+                Some(slot) => {
+                    GitStore::open(&slots_dir(&self.spec.root, &self.tag).join(slot.to_string()))
+                        .ok()
+                        .and_then(|tree| tree.resolve("HEAD").ok().flatten())
+                        .unwrap_or_else(|| p.parent.clone())
+                }
+                None if head != parent => head.clone(),
+                None => parent.clone(),
+            };
+            let record = Record {
+                commit,
+                status: Status::Interrupted,
+                description: "unfinished when swarmlab stopped".into(),
+                note: Some("swarmlab was killed while this experiment was in flight; its change was dropped at the next start".into()),
+                slot: p.slot,
+                device: p.device.clone(),
+                ..self.blank_record(p.index, &p.parent)
+            };
+            self.append(record)?;
         }
+        let what = match journals.len() {
+            1 => "an experiment was in flight".to_string(),
+            n => format!("{n} experiments were in flight"),
+        };
         self.status.say(&format!(
-            "repaired: an experiment was in flight when swarmlab last stopped; {} is back at {}",
+            "repaired: {what} when swarmlab last stopped; {} is back at {}",
             self.branch,
             short(&parent)
         ));

@@ -1,6 +1,6 @@
 //! The closing lines of a session: the totals (this session's and the branch's), the best
 //! against the baseline, a short table (the best and the last few rows, with the path of the
-//! full one), where the chart is, and how to go on.
+//! full one), the devices a parallel run took out, where the chart is, and how to go on.
 //!
 //! The text is a pure function of the records ([`summary_text`]); writing the report files is
 //! `report`'s.
@@ -38,6 +38,10 @@ impl Session {
         });
         self.status.say("");
         for line in text.lines() {
+            self.status.say(line);
+        }
+        // Devices a parallel run took out, said again where the run's outcome is read.
+        for line in &self.retired {
             self.status.say(line);
         }
         self.status.say(&chart);

@@ -1,6 +1,8 @@
-//! `swarmlab run [DIR]`: the experiment loop.
+//! `swarmlab run [DIR]`: the experiment loop, one experiment at a time or, with `--parallel`
+//! or `--devices`, one per slot.
 
-use swarmlab_loop::{load_track, Limits, Session, Stop};
+use anyhow::Context;
+use swarmlab_loop::{assign, load_track, Device, Limits, Session, Stop};
 
 use crate::cli::{Pipeline, ProposerName, RunArgs};
 
@@ -15,19 +17,44 @@ pub fn run(args: &RunArgs) -> anyhow::Result<i32> {
         experiments: args.experiments,
         duration: args.for_,
     };
+    let slots = match (&args.devices, args.parallel) {
+        (None, None | Some(1)) => None,
+        (devices, parallel) => {
+            let parallel = parallel.map(|n| n as usize);
+            let devices = match devices {
+                Some(text) => Device::parse_list(text, parallel)
+                    .map_err(anyhow::Error::msg)
+                    .context("--devices")?,
+                None => Vec::new(),
+            };
+            Some(assign(&devices, parallel.unwrap_or(devices.len().max(1))))
+        }
+    };
+    let proposers = match &slots {
+        Some(slots) => slots
+            .iter()
+            .map(|_| super::proposer(&args.proposer, &spec, &cancel))
+            .collect::<anyhow::Result<Vec<_>>>()?,
+        None => Vec::new(),
+    };
     let mut session = Session::open(spec, &args.tag, args.seed, proposer, cancel)?;
     session.set_idea(args.idea.clone());
     let slow_proposer = matches!(
         args.proposer.name,
         ProposerName::Command | ProposerName::Openai
     );
-    if args.pipeline == Pipeline::On || (args.pipeline == Pipeline::Auto && slow_proposer) {
+    if slots.is_none()
+        && (args.pipeline == Pipeline::On || (args.pipeline == Pipeline::Auto && slow_proposer))
+    {
         session.enable_pipeline()?;
     }
     if !args.no_setup {
         session.setup()?;
     }
-    let stop = session.run(limits)?;
+    let stop = match slots {
+        Some(slots) => session.run_parallel(limits, slots, proposers)?,
+        None => session.run(limits)?,
+    };
     session.print_summary(stop);
     Ok(match stop {
         Stop::Interrupted => crate::exit::INTERRUPTED,

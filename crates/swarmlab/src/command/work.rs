@@ -1,14 +1,21 @@
-//! `swarmlab work`: glue between the flags and [`swarmlab_client::worker`].
+//! `swarmlab work`: glue between the flags and [`swarmlab_client::worker`]; with `--devices`,
+//! one worker per device ([`swarmlab_client::devices`]), each registered on first start with
+//! a code of its own from `--invite A,B,...` where the hub registers by invite.
 
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use swarmlab_client::devices::{each, hand_out_invites, Placement};
 use swarmlab_client::gpu::Gpu;
 use swarmlab_client::worker::{work as run_worker, WorkOptions};
-use swarmlab_loop::Stop;
+use swarmlab_client::ClientError;
+use swarmlab_loop::{Device, Stop};
 
 use crate::cli::WorkArgs;
 
 pub fn work(args: WorkArgs) -> anyhow::Result<i32> {
     let cancel = crate::interrupt::install();
-    let proposer_cancel = cancel.clone();
     let WorkArgs {
         hub,
         track,
@@ -19,31 +26,71 @@ pub fn work(args: WorkArgs) -> anyhow::Result<i32> {
         experiments,
         budget,
         gpu,
+        devices,
         proposer,
     } = args;
-    let env = match gpu {
-        Some(minor) => {
-            let gpu = Gpu::find(minor)?;
-            eprintln!("worker: runs use GPU {minor}, {}", gpu.model);
-            gpu.env()
+    let proposer = Arc::new(proposer);
+    let worker =
+        |dir: PathBuf, name: String, invite: Option<String>, env: Vec<(String, String)>| {
+            let (proposer, proposer_cancel) = (Arc::clone(&proposer), cancel.clone());
+            let options = WorkOptions {
+                hub: hub.clone(),
+                track: track.clone(),
+                dir,
+                name,
+                invite,
+                seed,
+                experiments,
+                budget,
+                env,
+                make_proposer: Box::new(move |spec| {
+                    super::proposer(&proposer, spec, &proposer_cancel).map_err(Into::into)
+                }),
+            };
+            run_worker(options, cancel.clone())
+        };
+    let stop = match devices {
+        Some(list) => {
+            let placements = Device::parse_list(&list, None)
+                .map_err(anyhow::Error::msg)?
+                .iter()
+                .map(Placement::of)
+                .collect::<Result<Vec<_>, _>>()?;
+            let dirs: Vec<PathBuf> = placements.iter().map(|p| dir.join(&p.slug)).collect();
+            let invites = hand_out_invites(&dirs, invite.as_deref())?;
+            for placement in &placements {
+                eprintln!(
+                    "worker {name}-{}: runs on {}",
+                    placement.slug, placement.device
+                );
+            }
+            let invites: HashMap<String, Option<String>> = placements
+                .iter()
+                .map(|p| p.slug.clone())
+                .zip(invites)
+                .collect();
+            each(
+                placements,
+                |placement: Placement| -> Result<Stop, ClientError> {
+                    let name = format!("{name}-{}", placement.slug);
+                    let invite = invites.get(&placement.slug).cloned().flatten();
+                    worker(dir.join(&placement.slug), name, invite, placement.env)
+                },
+            )?
         }
-        None => Vec::new(),
+        None => {
+            let env = match gpu {
+                Some(minor) => {
+                    let gpu = Gpu::find(minor)?;
+                    eprintln!("worker: runs use GPU {minor}, {}", gpu.model);
+                    gpu.env()
+                }
+                None => Vec::new(),
+            };
+            worker(dir.clone(), name.clone(), invite.clone(), env)?
+        }
     };
-    let options = WorkOptions {
-        hub,
-        track,
-        dir,
-        name,
-        invite,
-        seed,
-        experiments,
-        budget,
-        env,
-        make_proposer: Box::new(move |spec| {
-            super::proposer(&proposer, spec, &proposer_cancel).map_err(Into::into)
-        }),
-    };
-    Ok(match run_worker(options, cancel)? {
+    Ok(match stop {
         Stop::Interrupted => crate::exit::INTERRUPTED,
         _ => 0,
     })

@@ -22,6 +22,7 @@ mod failures;
 mod gpu;
 mod layering;
 mod liveness;
+mod parallel;
 mod parent_death;
 mod pipeline;
 mod proposals;

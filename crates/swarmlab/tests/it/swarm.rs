@@ -64,14 +64,14 @@ fn the_demo_grows_the_chain_and_its_ledger_audits_until_one_byte_changes() {
 }
 
 /// A hub on a fixed port, killed and restarted by the test.
-struct HubProcess {
+pub(crate) struct HubProcess {
     data_dir: String,
     address: String,
     child: Option<Child>,
 }
 
 impl HubProcess {
-    fn start(data_dir: &Path, address: &str) -> HubProcess {
+    pub(crate) fn start(data_dir: &Path, address: &str) -> HubProcess {
         let mut hub = HubProcess {
             data_dir: data_dir.to_str().unwrap().to_string(),
             address: address.to_string(),
@@ -112,10 +112,10 @@ impl Drop for HubProcess {
 }
 
 /// A worker or verifier, stopped with SIGTERM (or killed) when dropped.
-struct Client(Child);
+pub(crate) struct Client(Child);
 
 impl Client {
-    fn start(args: &[&str], log: &Path) -> Client {
+    pub(crate) fn start(args: &[&str], log: &Path) -> Client {
         let log = std::fs::File::create(log).unwrap();
         Client(
             Command::new(BIN)
@@ -128,7 +128,7 @@ impl Client {
         )
     }
 
-    fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         send(self.0.id() as i32, libc::SIGTERM);
         let stopped = poll_until(Duration::from_secs(30), || {
             self.0.try_wait().unwrap().is_some()
