@@ -14,6 +14,9 @@ use crate::LoopError;
 pub enum Draft {
     /// Nothing to run, and why; the tree is back at the best commit.
     Skip(String),
+    /// The proposer failed (or claimed a change and made none), and why; the tree is back at
+    /// the best commit.
+    Failed(String),
     /// It changed paths outside `files.editable`; the tree is back at the best commit.
     Invalid {
         description: String,
@@ -77,8 +80,12 @@ pub fn draft(
             undo()?;
             return Ok(Draft::Skip(format!("no proposal: {reason}")));
         }
+        Proposal::Failed { reason } => {
+            undo()?;
+            return Ok(Draft::Failed(reason));
+        }
         Proposal::Change { .. } if touched.is_empty() => {
-            return Ok(Draft::Skip("the proposal changed no file".into()))
+            return Ok(Draft::Failed("the proposal changed no file".into()))
         }
         Proposal::Change { description } => one_line(&description),
     };

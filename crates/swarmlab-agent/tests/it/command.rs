@@ -116,8 +116,8 @@ wait
     );
     let mut proposer = agent(scripts.path(), &script, Duration::from_secs(1));
     let proposal = proposer.propose(&track.context()).unwrap();
-    let Proposal::Nothing { reason } = proposal else {
-        panic!("expected nothing, got {proposal:?}");
+    let Proposal::Failed { reason } = proposal else {
+        panic!("expected a failure, got {proposal:?}");
     };
     assert!(reason.contains("timed out after 1s"), "{reason}");
     assert!(
@@ -140,8 +140,8 @@ fn an_agent_that_fails_yields_nothing_with_its_log_tail() {
         Duration::from_secs(30),
     );
     let proposal = proposer.propose(&track.context()).unwrap();
-    let Proposal::Nothing { reason } = proposal else {
-        panic!("expected nothing, got {proposal:?}");
+    let Proposal::Failed { reason } = proposal else {
+        panic!("expected a failure, got {proposal:?}");
     };
     assert!(reason.contains("exited with code 3"), "{reason}");
     assert!(reason.contains("%%garbage%%"), "{reason}");

@@ -1,6 +1,6 @@
 //! `swarmlab run [DIR]`: the experiment loop.
 
-use swarmlab_loop::{load_track, Limits, Session, Stop};
+use swarmlab_loop::{load_track, Limits, LoopError, Session, Stop};
 
 use crate::cli::{Pipeline, ProposerName, RunArgs};
 
@@ -9,6 +9,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<i32> {
     if let Some(budget) = args.budget {
         spec.override_budget(budget);
     }
+    super::check_agent(&args.proposer, &spec.root)?;
     let cancel = crate::interrupt::install();
     let proposer = super::proposer(&args.proposer, &spec, &cancel)?;
     let limits = Limits {
@@ -27,7 +28,14 @@ pub fn run(args: &RunArgs) -> anyhow::Result<i32> {
     if !args.no_setup {
         session.setup()?;
     }
-    let stop = session.run(limits)?;
+    let stop = match session.run(limits) {
+        Err(failing @ LoopError::ProposerFailing { .. }) => {
+            // What ran before the proposer stopped working is still worth its table.
+            session.print_summary();
+            return Err(failing.into());
+        }
+        stop => stop?,
+    };
     session.print_summary();
     Ok(match stop {
         Stop::Interrupted => crate::exit::INTERRUPTED,

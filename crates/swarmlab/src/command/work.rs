@@ -1,5 +1,6 @@
 //! `swarmlab work`: glue between the flags and [`swarmlab_client::worker`].
 
+use anyhow::Context;
 use swarmlab_client::worker::{work as run_worker, WorkOptions};
 use swarmlab_loop::Stop;
 
@@ -18,6 +19,9 @@ pub fn work(args: WorkArgs) -> anyhow::Result<i32> {
         budget,
         proposer,
     } = args;
+    std::fs::create_dir_all(&dir)
+        .with_context(|| format!("failed to create {}", dir.display()))?;
+    super::check_agent(&proposer, &dir)?;
     let options = WorkOptions {
         hub,
         track,
