@@ -207,7 +207,12 @@ impl Proposer for CommandProposer {
                 },
             )?;
         }
-        let argv = self.argv(&prompt, &prompt_file, &ignore_file, &ctx.spec.files.editable);
+        let argv = self.argv(
+            &prompt,
+            &prompt_file,
+            &ignore_file,
+            &ctx.spec.files.editable,
+        );
         if let Some(long) = argv.iter().find(|a| a.len() > MAX_ARG_BYTES) {
             return Err(ProposeError::Unusable(format!(
                 "the prompt is {} bytes, more than one command-line argument may hold ({MAX_ARG_BYTES}); \
@@ -363,7 +368,11 @@ mod tests {
         for preset in crate::preset::PRESETS {
             let argv = crate::preset::find(preset.name).unwrap().argv();
             assert_eq!(argv[0], preset.name);
-            assert!(argv.iter().any(|a| a.contains("{prompt")), "{}", preset.name);
+            assert!(
+                argv.iter().any(|a| a.contains("{prompt")),
+                "{}",
+                preset.name
+            );
         }
         assert!(crate::preset::find("vim").is_none());
     }
@@ -417,7 +426,14 @@ mod tests {
         );
         assert_eq!(
             argv,
-            ["agent", "--msg=hi", "/p.md", "--ignore=/1.ignore", "a.rs", "b/"]
+            [
+                "agent",
+                "--msg=hi",
+                "/p.md",
+                "--ignore=/1.ignore",
+                "a.rs",
+                "b/"
+            ]
         );
         assert!(CommandProposer::new(vec![], "logs", Duration::from_secs(1)).is_err());
     }

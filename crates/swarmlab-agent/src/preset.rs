@@ -261,15 +261,16 @@ fn run_quietly(
     let shown = command.join(" ");
     let argv = command.iter().map(|s| s.to_string()).collect();
     let spec = RunSpec::new(argv, cwd, log, HELP_TIMEOUT);
-    let outcome = swarmlab_runner::run(&spec, &Cancel::new(), &mut |_| {}).map_err(|e| match e {
-        RunError::CommandNotFound { .. } => PresetError::NotFound {
-            program: command[0].to_string(),
-        },
-        source => PresetError::Run {
-            command: shown.clone(),
-            source,
-        },
-    })?;
+    let outcome =
+        swarmlab_runner::run(&spec, &Cancel::new(), &mut |_| {}).map_err(|e| match e {
+            RunError::CommandNotFound { .. } => PresetError::NotFound {
+                program: command[0].to_string(),
+            },
+            source => PresetError::Run {
+                command: shown.clone(),
+                source,
+            },
+        })?;
     let output = swarmlab_runner::tail(log, 256 * 1024).unwrap_or_default();
     let ending = match outcome.ending {
         Ending::Exited(Exit::Code(0)) => return Ok(output),

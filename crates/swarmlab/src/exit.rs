@@ -14,7 +14,7 @@
 //! that wraps another crate's error keeps it as its source, so the cause that decides the code
 //! is found anywhere in the chain. This is the one place that decides codes.
 
-use swarmlab_agent::ProposeError;
+use swarmlab_agent::{PresetError, ProposeError};
 use swarmlab_core::{GitError, SpecError};
 use swarmlab_loop::LoopError;
 
@@ -43,6 +43,7 @@ pub fn code_of(error: &anyhow::Error) -> i32 {
             return REPOSITORY_STATE;
         }
         if cause.downcast_ref::<ProposeError>().is_some()
+            || cause.downcast_ref::<PresetError>().is_some()
             || cause
                 .downcast_ref::<LoopError>()
                 .is_some_and(|e| matches!(e, LoopError::ProposerFailing { .. }))
@@ -103,6 +104,10 @@ mod tests {
         assert_eq!(code_of(&ClientError::Loop(failing).into()), PROPOSER);
         let missing = ProposeError::Unusable("agent `claude` not found on PATH".into());
         assert_eq!(code_of(&LoopError::Propose(missing).into()), PROPOSER);
+        let absent = PresetError::NotFound {
+            program: "gemini".into(),
+        };
+        assert_eq!(code_of(&absent.into()), PROPOSER);
         assert_eq!(code_of(&ClientError::NoToken.into()), FAILURE);
     }
 

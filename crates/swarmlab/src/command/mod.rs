@@ -117,9 +117,9 @@ pub fn check_agent(args: &ProposerArgs, dir: &std::path::Path) -> anyhow::Result
         .with_context(|| format!("failed to resolve {}", dir.display()))?;
     let checked = preset.check(dir, &log_dir)?;
     eprintln!(
-        "agent: {} ({}), the preset's flags listed by `{}`",
+        "agent: {} preset, installed {}; its flags are listed by `{}`",
         preset.name,
-        checked.version.as_deref().unwrap_or("version unknown"),
+        checked.version.as_deref().unwrap_or("(version unknown)"),
         preset.help.join(" ")
     );
     for warning in checked.warnings {

@@ -19,8 +19,7 @@ pub fn work(args: WorkArgs) -> anyhow::Result<i32> {
         budget,
         proposer,
     } = args;
-    std::fs::create_dir_all(&dir)
-        .with_context(|| format!("failed to create {}", dir.display()))?;
+    std::fs::create_dir_all(&dir).with_context(|| format!("failed to create {}", dir.display()))?;
     super::check_agent(&proposer, &dir)?;
     let options = WorkOptions {
         hub,

@@ -190,6 +190,13 @@ impl Track {
         swarmlab(&all, None)
     }
 
+    /// Runs `swarmlab ARGS... ROOT` with `env` added to its environment.
+    pub fn swarmlab_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut all = args.to_vec();
+        all.push(self.root_str());
+        swarmlab_with(&all, None, env)
+    }
+
     /// `swarmlab run ROOT --proposer script --script SCRIPT --experiments N`.
     pub fn run_script(&self, script: &str, experiments: u64) -> Output {
         let n = experiments.to_string();
@@ -366,8 +373,16 @@ impl fmt::Display for Output {
 
 /// Runs the binary with `args` (in `dir`, if given) and waits for it.
 pub fn swarmlab(args: &[&str], dir: Option<&Path>) -> Output {
+    swarmlab_with(args, dir, &[])
+}
+
+/// [`swarmlab`] with `env` added to the environment.
+pub fn swarmlab_with(args: &[&str], dir: Option<&Path>, env: &[(&str, &str)]) -> Output {
     let mut command = Command::new(BIN);
-    command.args(args).stdin(Stdio::null());
+    command
+        .args(args)
+        .envs(env.iter().copied())
+        .stdin(Stdio::null());
     if let Some(dir) = dir {
         command.current_dir(dir);
     }
