@@ -1,8 +1,9 @@
 //! The presets of the `command` proposer: the exact command line of each known CLI agent, the
 //! flags and values of it that the installed CLI's help must list (checked before a run starts,
-//! so that a renamed flag is a clear message instead of five failed proposals), and the lines
-//! an agent prints when it cannot work (seen while it runs, so that an agent retrying forever
-//! without a network is stopped at once instead of at `--agent-timeout`).
+//! with the help's own output, so that a renamed flag or a broken install is a clear message
+//! instead of five failed proposals), and the lines an agent prints when it cannot work (seen
+//! while it runs, so that an agent retrying forever without a network is stopped at once
+//! instead of at `--agent-timeout`).
 //!
 //! Why these command lines (each checked against the CLI version in `docs/agents.md`):
 //! - `claude -p` runs one prompt and exits; `--permission-mode acceptEdits` lets it edit files
@@ -43,8 +44,8 @@ pub struct Preset {
     pub checked: &'static [&'static str],
     /// Output lines after which the agent cannot succeed: the proposal stops there.
     pub stalls: &'static [Known],
-    /// Output lines of the help run that mean the agent will not work as it should.
-    pub warnings: &'static [Known],
+    /// Output lines of the help run after which the agent cannot edit: the check fails.
+    pub broken: &'static [Known],
 }
 
 /// A line of an agent's output that swarmlab recognises, and what it means.
@@ -70,7 +71,7 @@ pub const PRESETS: [Preset; 4] = [
         help: &["claude", "--help"],
         checked: &["-p", "--permission-mode", "acceptEdits"],
         stalls: &[],
-        warnings: &[],
+        broken: &[],
     },
     Preset {
         name: "codex",
@@ -82,11 +83,12 @@ pub const PRESETS: [Preset; 4] = [
             meaning: "codex cannot reach its model provider (no network, or a base_url \
                       nothing answers at)",
         }],
-        warnings: &[Known {
+        broken: &[Known {
             contains: "could not create PATH aliases",
-            meaning: "codex could not create its helper binaries (it refuses to under a \
-                      temporary folder such as /tmp), so its sandbox and edit tools may \
-                      fail; set CODEX_HOME to a folder outside /tmp",
+            meaning: "codex could not create its sandbox helper (it refuses to while \
+                      CODEX_HOME lies in a temporary folder such as /tmp), so every command \
+                      it runs, its edits included, fails; set CODEX_HOME to a folder outside \
+                      /tmp",
         }],
     },
     Preset {
@@ -134,7 +136,7 @@ pub const PRESETS: [Preset; 4] = [
             "--message-file",
         ],
         stalls: &[],
-        warnings: &[],
+        broken: &[],
     },
     Preset {
         name: "gemini",
@@ -149,7 +151,7 @@ pub const PRESETS: [Preset; 4] = [
         help: &["gemini", "--help"],
         checked: &["-p", "--approval-mode", "yolo", "--skip-trust"],
         stalls: &[],
-        warnings: &[],
+        broken: &[],
     },
 ];
 
@@ -167,8 +169,6 @@ pub fn find(name: &str) -> Option<&'static Preset> {
 pub struct Checked {
     /// The CLI's own `--version` line, when it printed one.
     pub version: Option<String>,
-    /// Lines of the help run that mean trouble, with what they mean.
-    pub warnings: Vec<String>,
 }
 
 /// Why a preset cannot run with the installed CLI.
@@ -202,6 +202,12 @@ pub enum PresetError {
         missing: Vec<&'static str>,
         version: Option<String>,
         log: PathBuf,
+    },
+    #[error("{meaning} (`{command}` printed `{line}`)")]
+    Broken {
+        command: String,
+        line: &'static str,
+        meaning: &'static str,
     },
     #[error("failed to run `{command}`: {source}")]
     Run { command: String, source: RunError },
@@ -241,13 +247,14 @@ impl Preset {
                 log: help_log,
             });
         }
-        let warnings = self
-            .warnings
-            .iter()
-            .filter(|w| help.contains(w.contains))
-            .map(|w| w.meaning.to_string())
-            .collect();
-        Ok(Checked { version, warnings })
+        if let Some(known) = self.broken.iter().find(|k| help.contains(k.contains)) {
+            return Err(PresetError::Broken {
+                command: self.help.join(" "),
+                line: known.contains,
+                meaning: known.meaning,
+            });
+        }
+        Ok(Checked { version })
     }
 }
 

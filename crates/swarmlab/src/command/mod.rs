@@ -103,7 +103,7 @@ pub fn proposer(
 
 /// When `--agent` names a preset, checks it against the installed CLI's `--help` (run in
 /// `dir`, its output kept in `dir`'s agent log folder) before any experiment runs, and says
-/// which version will work and what it warned about.
+/// which version will work.
 pub fn check_agent(args: &ProposerArgs, dir: &std::path::Path) -> anyhow::Result<()> {
     let Some(preset) = args
         .agent
@@ -122,9 +122,6 @@ pub fn check_agent(args: &ProposerArgs, dir: &std::path::Path) -> anyhow::Result
         checked.version.as_deref().unwrap_or("(version unknown)"),
         preset.help.join(" ")
     );
-    for warning in checked.warnings {
-        eprintln!("warning: {warning}");
-    }
     Ok(())
 }
 

@@ -340,18 +340,12 @@ fn an_agent_that_cannot_reach_its_model_is_stopped_at_once() {
         bin.path(),
         "codex",
         r#"case "$*" in
-"exec --help") echo 'WARNING: proceeding, even though we could not create PATH aliases' >&2
-               echo "  -s, --sandbox <SANDBOX_MODE>  [possible values: read-only, workspace-write]" ;;
+"exec --help") echo "  -s, --sandbox <SANDBOX_MODE>  [possible values: read-only, workspace-write]" ;;
 --version) echo "codex-cli 0.171.0" ;;
 *) echo "ERROR: Reconnecting... 5/5"; echo "ERROR: Reconnecting... waiting for network"; sleep 300 ;;
 esac"#,
     );
     let out = run_preset(&track, "codex", bin.path(), &["--agent-timeout", "10m"]).fails_with(5);
-    assert!(
-        out.stderr
-            .contains("warning: codex could not create its helper binaries"),
-        "{out}"
-    );
     assert!(
         out.stderr
             .contains("codex cannot reach its model provider (no network"),
@@ -360,6 +354,30 @@ esac"#,
     assert!(out.stderr.contains("and was stopped after"), "{out}");
     assert!(!out.stderr.contains("timed out"), "{out}");
     assert_eq!(track.statuses(), ["keep"]);
+}
+
+#[test]
+fn a_codex_without_its_sandbox_helper_stops_before_the_baseline() {
+    let track = Track::fake();
+    let bin = tempfile::tempdir().unwrap();
+    // Codex CLI 0.171 with CODEX_HOME under /tmp: every command it runs fails in its sandbox.
+    fake_cli(
+        bin.path(),
+        "codex",
+        r#"echo 'WARNING: proceeding, even though we could not create PATH aliases: Refusing to create helper binaries under temporary dir "/tmp"' >&2
+case "$*" in
+"exec --help") echo "  -s, --sandbox <SANDBOX_MODE>  [possible values: read-only, workspace-write]" ;;
+--version) echo "codex-cli 0.171.0" ;;
+*) printf 'mode = good\nvalue = 1.5\n' > params.txt ;;
+esac"#,
+    );
+    let out = run_preset(&track, "codex", bin.path(), &[]).fails_with(5);
+    assert!(
+        out.stderr
+            .contains("set CODEX_HOME to a folder outside /tmp (`codex exec --help` printed"),
+        "{out}"
+    );
+    assert!(track.records().is_empty(), "an experiment ran: {out}");
 }
 
 /// An answer in aider's SEARCH/REPLACE format that names the trusted `train.sh`, as a model's
