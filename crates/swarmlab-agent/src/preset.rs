@@ -150,7 +150,14 @@ pub const PRESETS: [Preset; 4] = [
         ],
         help: &["gemini", "--help"],
         checked: &["-p", "--approval-mode", "yolo", "--skip-trust"],
-        stalls: &[],
+        // Offline it retries each request with backoff for minutes; the fourth failure in a
+        // row (after about 40 s) is the sign.
+        stalls: &[Known {
+            contains: "Attempt 4 failed. Retrying with backoff... Error: exception TypeError: \
+                       fetch failed",
+            meaning: "gemini cannot reach its model (no network, or a GOOGLE_GEMINI_BASE_URL \
+                      nothing answers at)",
+        }],
         broken: &[],
     },
 ];

@@ -84,8 +84,12 @@ pub fn draft(
             undo()?;
             return Ok(Draft::Failed(reason));
         }
-        Proposal::Change { .. } if touched.is_empty() => {
-            return Ok(Draft::Failed("the proposal changed no file".into()))
+        Proposal::Change { description } if touched.is_empty() => {
+            // An agent that gave up (aider offline exits 0) says why in its last words.
+            return Ok(Draft::Failed(format!(
+                "the proposal changed no file; it said: {}",
+                one_line(&description)
+            )));
         }
         Proposal::Change { description } => one_line(&description),
     };
