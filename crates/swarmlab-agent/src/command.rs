@@ -21,7 +21,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use swarmlab_runner::{Cancel, Ending, Exit, RunError, RunSpec};
+use swarmlab_runner::{Cancel, Ending, Exit, RunError, RunOutcome, RunSpec};
 
 use crate::preset::Known;
 use crate::prompt::{self, EditStyle, PromptLimits};
@@ -84,6 +84,12 @@ pub fn split_words(line: &str) -> Result<Vec<String>, UnclosedQuote> {
     }
     words.extend(word);
     Ok(words)
+}
+
+/// A known stall that showed in a running agent's log, and when.
+struct Stall {
+    known: &'static Known,
+    after: Duration,
 }
 
 /// Runs a CLI agent in the worktree with the composed prompt, under a timeout.
@@ -149,6 +155,31 @@ impl CommandProposer {
     pub fn with_stalls(mut self, stalls: &'static [Known]) -> CommandProposer {
         self.stalls = stalls;
         self
+    }
+
+    /// Runs the agent, stopping it as soon as its log shows one of the known stalls; returns
+    /// how it ended and the stall with the time it showed, if one did.
+    fn run_watched(&self, spec: &RunSpec) -> Result<(RunOutcome, Option<Stall>), ProposeError> {
+        // A child flag: a stalled agent is stopped without stopping the loop.
+        let agent = self.cancel.child();
+        let mut stalled = None;
+        let mut next_look = STALL_LOOK_EVERY;
+        let outcome = swarmlab_runner::run(spec, &agent, &mut |tick| {
+            if self.stalls.is_empty() || stalled.is_some() || tick.elapsed < next_look {
+                return;
+            }
+            next_look = tick.elapsed + STALL_LOOK_EVERY;
+            let output = swarmlab_runner::tail(&spec.log_path, LOG_READ_BYTES).unwrap_or_default();
+            if let Some(known) = self.stalls.iter().find(|k| output.contains(k.contains)) {
+                stalled = Some(Stall {
+                    known,
+                    after: tick.elapsed,
+                });
+                agent.cancel();
+            }
+        })
+        .map_err(|e| unusable(&self.argv[0], e))?;
+        Ok((outcome, stalled))
     }
 
     /// The argv with the placeholders replaced.
@@ -234,22 +265,7 @@ impl Proposer for CommandProposer {
                 prompt_file.to_string_lossy().into_owned(),
             ),
         ];
-        // A child flag: a stalled agent is stopped without stopping the loop.
-        let agent = self.cancel.child();
-        let mut stalled: Option<(&Known, Duration)> = None;
-        let mut next_look = STALL_LOOK_EVERY;
-        let outcome = swarmlab_runner::run(&spec, &agent, &mut |tick| {
-            if self.stalls.is_empty() || stalled.is_some() || tick.elapsed < next_look {
-                return;
-            }
-            next_look = tick.elapsed + STALL_LOOK_EVERY;
-            let output = swarmlab_runner::tail(&log_path, LOG_READ_BYTES).unwrap_or_default();
-            if let Some(known) = self.stalls.iter().find(|k| output.contains(k.contains)) {
-                stalled = Some((known, tick.elapsed));
-                agent.cancel();
-            }
-        })
-        .map_err(|e| unusable(&self.argv[0], e))?;
+        let (outcome, stalled) = self.run_watched(&spec)?;
         let output = swarmlab_runner::tail(&log_path, LOG_READ_BYTES).unwrap_or_default();
         let failed = |what: String| Proposal::Failed {
             reason: format!(
@@ -258,7 +274,7 @@ impl Proposer for CommandProposer {
                 tail_lines(&output, TAIL_LINES)
             ),
         };
-        if let (Some((known, after)), false) = (stalled, self.cancel.is_cancelled()) {
+        if let (Some(Stall { known, after }), false) = (stalled, self.cancel.is_cancelled()) {
             return Ok(failed(format!(
                 "{}: the agent printed `{}` and was stopped after {:.0}s",
                 known.meaning,

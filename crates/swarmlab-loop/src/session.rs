@@ -47,8 +47,8 @@ pub enum Stop {
 
 /// What one turn of the loop came to.
 enum Turn {
-    /// An experiment was logged: it ran, or was refused as invalid.
-    Logged(Record),
+    /// An experiment was logged with this status: it ran, or was refused as invalid.
+    Logged(Status),
     /// Nothing to run: no proposal, a duplicate, or Ctrl-C while proposing.
     Skipped,
     /// The proposal failed, and why.
@@ -222,9 +222,7 @@ impl Session {
             let (turn, next) = self.experiment(prepared.take(), more, empty)?;
             prepared = next;
             match turn {
-                Turn::Logged(record) if record.status == Status::Interrupted => {
-                    return Ok(Stop::Interrupted)
-                }
+                Turn::Logged(Status::Interrupted) => return Ok(Stop::Interrupted),
                 Turn::Logged(_) => {
                     done += 1;
                     (empty, failed, last_failure) = (0, 0, None);
@@ -326,7 +324,8 @@ impl Session {
                     usage,
                     ..self.blank_record(index, &best.commit)
                 };
-                return Ok((Turn::Logged(self.finish(record, &pending_path)?), None));
+                let logged = self.finish(record, &pending_path)?;
+                return Ok((Turn::Logged(logged.status), None));
             }
             Draft::Ready {
                 description,
@@ -365,7 +364,10 @@ impl Session {
         if status == Status::Interrupted {
             record.note = Some("stopped by the user while running; the change was dropped".into());
         }
-        Ok((Turn::Logged(self.finish(record, &pending_path)?), next))
+        Ok((
+            Turn::Logged(self.finish(record, &pending_path)?.status),
+            next,
+        ))
     }
 
     /// The change of experiment `index`: the side worktree's draft when it still applies on
