@@ -465,14 +465,20 @@ def load_token_bytes(path=TOKEN_BYTES_FILE):
 # ---------------------------------------------------------------------------
 
 def _cache_key():
-    with open(TOKENIZER_FILE, "rb") as f:
-        h = hashlib.sha256(f.read())
-    h.update(f"{TRAIN_SEED} {TRAIN_BYTES} {VAL_SEED} {VAL_BYTES} v1".encode())
+    h = hashlib.sha256()
+    for path in (TOKENIZER_FILE, TOKEN_BYTES_FILE):
+        with open(path, "rb") as f:
+            h.update(f.read())
+    h.update(f"{TRAIN_SEED} {TRAIN_BYTES} {VAL_SEED} {VAL_BYTES} v2".encode())
     return h.hexdigest()[:16]
 
 
+def _cache_path(name):
+    return os.path.join(CACHE_DIR, f"{name}-{_cache_key()}.u16")
+
+
 def _tokens(name, make):
-    path = os.path.join(CACHE_DIR, f"{name}-{_cache_key()}.u16")
+    path = _cache_path(name)
     if os.path.exists(path):
         return np.fromfile(path, dtype="<u2")
     tokens = np.asarray(make(), dtype="<u2")
@@ -603,17 +609,25 @@ def evaluate_bpb(model, model_context=CONTEXT, batch_size=16):
 # ---------------------------------------------------------------------------
 
 def setup():
+    """Checks the committed tokenizer files against a tokenizer trained again and caches the
+    tokens; when the tokens of exactly these files are cached, an earlier setup checked them
+    and this one does not train again (a verifier runs setup in every tree of every job)."""
     t0 = time.perf_counter()
     lang = Language()
-    text = lang.generate(TRAIN_SEED, TRAIN_BYTES)
-    tok = train_tokenizer(text)
-    with open(TOKENIZER_FILE, encoding="utf-8") as f:
-        committed = f.read()
-    if committed != tok.dump() or load_token_bytes() != tok.token_bytes():
-        sys.exit("prepare: the tokenizer trained here differs from tokenizer.txt or "
-                 "token_bytes.txt; rewrite them with `python3 prepare.py tokenizer` only if the "
-                 "language changed on purpose")
-    train = _tokens("train", lambda: tok.encode(text))
+    if all(os.path.exists(_cache_path(name)) for name in ("train", "val")):
+        tok = Tokenizer.load()
+        train = train_tokens()
+        print("tokens of these tokenizer files are cached: checked when they were cached")
+    else:
+        text = lang.generate(TRAIN_SEED, TRAIN_BYTES)
+        tok = train_tokenizer(text)
+        with open(TOKENIZER_FILE, encoding="utf-8") as f:
+            committed = f.read()
+        if committed != tok.dump() or load_token_bytes() != tok.token_bytes():
+            sys.exit("prepare: the tokenizer trained here differs from tokenizer.txt or "
+                     "token_bytes.txt; rewrite them with `python3 prepare.py tokenizer` only if "
+                     "the language changed on purpose")
+        train = _tokens("train", lambda: tok.encode(text))
     val = _tokens("val", lambda: tok.encode(validation_text(lang)))
     print(f"vocab {tok.vocab_size}, {len(train):,} training tokens "
           f"({TRAIN_BYTES / len(train):.2f} bytes per token), {len(val):,} validation tokens")

@@ -124,6 +124,10 @@ pub enum ClientError {
     Toolchain(String),
     #[error("`cargo fetch --locked` failed ({ending:?}); see {}", log.display())]
     Fetch { ending: Ending, log: PathBuf },
+    /// A Python track's lock that is not a lock, or that does not install: the track's
+    /// problem (or the network's), never a candidate's.
+    #[error("the Python lock {0}")]
+    Lock(String),
     #[error("the lease was lost or the verifier stopped")]
     LeaseLost,
     #[error("the hub still wants more reruns after {0}")]

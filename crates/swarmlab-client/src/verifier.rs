@@ -39,12 +39,17 @@ pub struct VerifyOptions {
     /// A token from `swarmlab hub add-identity`, bound to this verifier's key on first use.
     pub token: Option<String>,
     pub hardware_class: String,
+    /// Set in the environment of every run of both sides, over the track's `run.env`: the
+    /// assigned GPU's `CUDA_VISIBLE_DEVICES` ([`crate::gpu::Gpu::env`]).
+    pub env: Vec<(String, String)>,
     /// The sandbox every run goes through; `None` runs candidates unconfined.
     pub sandbox: Option<SandboxConfig>,
     /// Stop after this many jobs; `None`: never.
     pub jobs: Option<u64>,
     /// Overrides the track's budget on both sides (test hubs and demos).
     pub budget: Option<Duration>,
+    /// The interpreter the environments of Python tracks are made from.
+    pub python: PathBuf,
 }
 
 /// Who this verifier is to the hub.

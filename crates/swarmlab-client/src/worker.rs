@@ -34,10 +34,15 @@ pub struct WorkOptions {
     pub track: String,
     pub dir: PathBuf,
     pub name: String,
+    /// The code to register with, on a hub that registers workers by invite.
+    pub invite: Option<String>,
     pub seed: u64,
     /// Stop after this many experiments (baselines not counted); `None`: never.
     pub experiments: Option<u64>,
     pub budget: Option<Duration>,
+    /// Set in the environment of every run, over the track's `run.env`: the GPU this worker
+    /// hands its runs ([`crate::gpu::Gpu::env`]).
+    pub env: Vec<(String, String)>,
     pub make_proposer: MakeProposer,
 }
 
@@ -56,7 +61,13 @@ struct Round {
 
 pub fn work(options: WorkOptions, cancel: Cancel) -> Result<Stop, ClientError> {
     let anonymous = HubClient::new(&options.hub, None, cancel.clone());
-    let identity = IdentityFile::worker(&options.dir, &options.hub, &options.name, &anonymous)?;
+    let identity = IdentityFile::worker(
+        &options.dir,
+        &options.hub,
+        &options.name,
+        options.invite.as_deref(),
+        &anonymous,
+    )?;
     let (token, worker_id) = identity.credentials()?;
     let key = identity.key()?;
     let client = anonymous.with_token(token);
@@ -159,6 +170,7 @@ fn start_round(
     if let Some(budget) = options.budget {
         spec.override_budget(budget);
     }
+    spec.run.env.extend(options.env.iter().cloned());
     let proposer = (options.make_proposer)(&spec).map_err(ClientError::Proposer)?;
     let tag = format!("hub-{}-{}", track.chain.len(), short(&track.head));
     let mut session = Session::open(spec, &tag, options.seed, proposer, cancel.clone())?;

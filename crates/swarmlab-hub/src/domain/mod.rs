@@ -14,6 +14,7 @@
 
 pub mod acceptance;
 pub mod audit;
+pub mod bundle;
 pub mod canary;
 pub mod chain;
 pub mod clock;
@@ -29,7 +30,9 @@ pub mod job;
 pub mod ledger;
 pub mod noise;
 pub mod promotion;
+pub(crate) mod quarantine;
 pub mod quota;
+pub mod registration;
 pub mod report;
 pub mod roles;
 pub mod scratch;

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
-use swarmlab_hub::{Hub, HubConfig, HubError, Server, SystemClock};
+use swarmlab_hub::{Hub, HubConfig, HubError, RegistrationMode, Server, SystemClock};
 use tokio::runtime::Runtime;
 use tokio::signal::unix::{signal, SignalKind};
 
@@ -45,6 +45,11 @@ pub fn hub(command: HubCommand) -> anyhow::Result<()> {
             };
             add_canary(&runtime, &hub, &request)
         }
+        HubCommand::Invite {
+            hub,
+            count,
+            expires,
+        } => invite(&runtime, &hub, count, expires),
         HubCommand::Reinstate { hub, verifier } => reinstate(&runtime, &hub, &verifier),
     }
 }
@@ -147,6 +152,45 @@ fn add_canary(runtime: &Runtime, args: &HubArgs, request: &AddCanaryRequest) -> 
     eprintln!(
         "canary {} added: submission {} of track `{}`, expected to be {}ed",
         info.id, info.submission_id, info.track, info.expect
+    );
+    Ok(())
+}
+
+/// Makes `count` invite codes, each good for one worker's registration.
+fn invite(
+    runtime: &Runtime,
+    args: &HubArgs,
+    count: u32,
+    expires: Option<std::time::Duration>,
+) -> anyhow::Result<()> {
+    let config = config(args)?;
+    let mode = config.registration_mode();
+    let codes = with_hub(runtime, config, async |hub| {
+        let expires_ms = expires.map(|after| {
+            let after = i64::try_from(after.as_millis()).unwrap_or(i64::MAX);
+            hub.now().saturating_add(after)
+        });
+        let mut codes = Vec::new();
+        for _ in 0..count {
+            codes.push(hub.create_invite("hub-cli", expires_ms).await?);
+        }
+        Ok(codes)
+    })?;
+    for invite in &codes {
+        println!("{}", invite.code);
+    }
+    let unasked = if mode == RegistrationMode::Invite {
+        String::new()
+    } else {
+        format!(
+            "; this hub's registration is `{}`, not `invite`: set registration.mode = \"invite\" for codes to be asked for",
+            mode.as_str()
+        )
+    };
+    eprintln!(
+        "{} invite code{} made; each registers one worker (`swarmlab work --invite CODE`){unasked}",
+        codes.len(),
+        if codes.len() == 1 { "" } else { "s" },
     );
     Ok(())
 }

@@ -30,13 +30,14 @@ pub fn run(args: &RunArgs) -> anyhow::Result<i32> {
     }
     let stop = match session.run(limits) {
         Err(failing @ LoopError::ProposerFailing { .. }) => {
-            // What ran before the proposer stopped working is still worth its table.
-            session.print_summary();
+            // What ran before the proposer stopped working is still worth its table; no
+            // "run the same command" hint, since the error that follows says what to fix first.
+            session.print_summary(Stop::NothingToPropose);
             return Err(failing.into());
         }
         stop => stop?,
     };
-    session.print_summary();
+    session.print_summary(stop);
     Ok(match stop {
         Stop::Interrupted => crate::exit::INTERRUPTED,
         _ => 0,

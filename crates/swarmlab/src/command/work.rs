@@ -1,6 +1,7 @@
 //! `swarmlab work`: glue between the flags and [`swarmlab_client::worker`].
 
 use anyhow::Context;
+use swarmlab_client::gpu::Gpu;
 use swarmlab_client::worker::{work as run_worker, WorkOptions};
 use swarmlab_loop::Stop;
 
@@ -14,21 +15,33 @@ pub fn work(args: WorkArgs) -> anyhow::Result<i32> {
         track,
         dir,
         name,
+        invite,
         seed,
         experiments,
         budget,
+        gpu,
         proposer,
     } = args;
     std::fs::create_dir_all(&dir).with_context(|| format!("failed to create {}", dir.display()))?;
     super::check_agent(&proposer, &dir)?;
+    let env = match gpu {
+        Some(minor) => {
+            let gpu = Gpu::find(minor)?;
+            eprintln!("worker: runs use GPU {minor}, {}", gpu.model);
+            gpu.env()
+        }
+        None => Vec::new(),
+    };
     let options = WorkOptions {
         hub,
         track,
         dir,
         name,
+        invite,
         seed,
         experiments,
         budget,
+        env,
         make_proposer: Box::new(move |spec| {
             super::proposer(&proposer, spec, &proposer_cancel).map_err(Into::into)
         }),

@@ -109,7 +109,7 @@ fn an_agent_that_always_fails_is_reported_with_its_output_and_exits_5() {
     );
     assert!(out.stderr.contains("exited with code 3"), "{out}");
     assert!(
-        out.stderr.contains("1 experiments on swarmlab/main"),
+        out.stderr.contains("swarmlab/main: the baseline"),
         "the summary is still printed: {out}"
     );
     assert_eq!(track.statuses(), ["keep"]);

@@ -4,6 +4,7 @@
 //! Every test gets its own temporary folder, so tests may run in parallel threads.
 
 use std::collections::BTreeMap;
+use std::ffi::OsStr;
 use std::fmt;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -194,7 +195,7 @@ impl Track {
     pub fn swarmlab_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
         let mut all = args.to_vec();
         all.push(self.root_str());
-        swarmlab_with(&all, None, env)
+        swarmlab_with_env(&all, None, env)
     }
 
     /// `swarmlab run ROOT --proposer script --script SCRIPT --experiments N`.
@@ -243,24 +244,7 @@ impl Track {
 
     /// Runs git in the track and returns its trimmed stdout; panics when git fails.
     pub fn git(&self, args: &[&str]) -> String {
-        let output = Command::new("git")
-            .args(args)
-            .current_dir(&self.root)
-            .env("GIT_AUTHOR_NAME", "test")
-            .env("GIT_AUTHOR_EMAIL", "test@example.com")
-            .env("GIT_COMMITTER_NAME", "test")
-            .env("GIT_COMMITTER_EMAIL", "test@example.com")
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .stdin(Stdio::null())
-            .output()
-            .expect("git runs");
-        assert!(
-            output.status.success(),
-            "git {args:?} failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8_lossy(&output.stdout).trim().to_string()
+        swarmlab_testkit::git::git(&self.root, args)
     }
 
     /// The commit `rev` names.
@@ -373,18 +357,22 @@ impl fmt::Display for Output {
 
 /// Runs the binary with `args` (in `dir`, if given) and waits for it.
 pub fn swarmlab(args: &[&str], dir: Option<&Path>) -> Output {
-    swarmlab_with(args, dir, &[])
+    swarmlab_with_env::<&str>(args, dir, &[])
 }
 
-/// [`swarmlab`] with `env` added to the environment.
-pub fn swarmlab_with(args: &[&str], dir: Option<&Path>, env: &[(&str, &str)]) -> Output {
+/// Runs the binary with `args` (in `dir`, if given) and `env` added to its environment.
+pub fn swarmlab_with_env<V: AsRef<OsStr>>(
+    args: &[&str],
+    dir: Option<&Path>,
+    env: &[(&str, V)],
+) -> Output {
     let mut command = Command::new(BIN);
-    command
-        .args(args)
-        .envs(env.iter().copied())
-        .stdin(Stdio::null());
+    command.args(args).stdin(Stdio::null());
     if let Some(dir) = dir {
         command.current_dir(dir);
+    }
+    for (key, value) in env {
+        command.env(key, value);
     }
     let output = command.output().expect("the swarmlab binary runs");
     Output {

@@ -215,6 +215,7 @@ impl Reader {
                         "verdict" => "verdict",
                         "head_move" => "head_move",
                         "promotion" => "promotion",
+                        "unverifiable" => "unverifiable",
                         _ => "track_created",
                     };
                     if kind == "promotion" {
