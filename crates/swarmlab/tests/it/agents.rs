@@ -1,11 +1,13 @@
-//! LLM agents through the real binary: the `command` proposer with scripted fake agents and
-//! the `openai` proposer against a fake chat-completions server, each outcome as it lands in
-//! results.jsonl.
+//! LLM agents through the real binary: the `command` proposer with scripted fake agents (and
+//! fake preset CLIs that behave as the real ones do), the `openai` proposer against a fake
+//! chat-completions server, each outcome as it lands in results.jsonl. The presets against
+//! the real CLIs are in `agent_clis`.
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
+use swarmlab_testkit::agent_cli::path_with;
 use swarmlab_testkit::{Canned, FakeServer};
 
 use crate::harness::{alive, poll_until, Output, Track, FAKE_TRAINER};
@@ -237,15 +239,6 @@ fn fake_cli(bin: &Path, name: &str, body: &str) {
     fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
 }
 
-/// `PATH` with `bin` first.
-fn path_with(bin: &Path) -> String {
-    format!(
-        "{}:{}",
-        bin.display(),
-        std::env::var("PATH").unwrap_or_default()
-    )
-}
-
 fn run_preset(track: &Track, preset: &str, bin: &Path, extra: &[&str]) -> Output {
     let mut args = vec![
         "run",
@@ -300,6 +293,38 @@ fn a_missing_preset_cli_stops_before_the_baseline() {
         "{out}"
     );
     assert!(track.records().is_empty(), "an experiment ran: {out}");
+}
+
+#[test]
+fn the_claude_preset_edits_as_root() {
+    let track = Track::fake();
+    let bin = tempfile::tempdir().unwrap();
+    // Like Claude Code 2.1 as root: the flags that skip every permission refuse to start.
+    fake_cli(
+        bin.path(),
+        "claude",
+        r#"case "$1" in
+--help) echo "  -p, --print  Print response and exit"; echo "  --dangerously-skip-permissions"
+        echo '  --permission-mode <mode>  (choices: "acceptEdits", "bypassPermissions", "default")' ;;
+--version) echo "2.1.197 (Claude Code)" ;;
+*) case " $* " in *" --dangerously-skip-permissions "*|*" bypassPermissions "*)
+     echo "--dangerously-skip-permissions cannot be used with root/sudo privileges for security reasons"
+     exit 1 ;;
+   esac
+   case " $* " in *" --permission-mode acceptEdits "*) ;; *) echo "asked for permission"; exit 1 ;; esac
+   printf 'mode = good\nvalue = 1.5\n' > params.txt
+   echo "DESCRIPTION: lower the value to 1.5" ;;
+esac"#,
+    );
+    let out = run_preset(&track, "claude", bin.path(), &[]).success();
+    assert!(
+        out.stderr
+            .contains("agent: claude preset, installed 2.1.197 (Claude Code)"),
+        "{out}"
+    );
+    let record = track.record(1);
+    assert_eq!(record["status"], "keep", "{out}");
+    assert_eq!(record["description"], "lower the value to 1.5");
 }
 
 #[test]
@@ -378,95 +403,4 @@ esac"#,
         "{out}"
     );
     assert!(track.records().is_empty(), "an experiment ran: {out}");
-}
-
-/// An answer in aider's SEARCH/REPLACE format that names the trusted `train.sh`, as a model's
-/// explanation would.
-const AIDER_ANSWER: &str = "\
-I lower the value; train.sh and program.md stay as they are.
-
-params.txt
-```
-<<<<<<< SEARCH
-value = 2.0
-=======
-value = 1.25
->>>>>>> REPLACE
-```
-
-DESCRIPTION: lower the value to 1.25
-";
-
-/// The real aider, when `SWARMLAB_TEST_AIDER` names its executable (`.ci/run` installs it and
-/// sets it, so there a missing aider fails the test); `None` (the test skipped) when unset.
-fn real_aider() -> Option<PathBuf> {
-    let Some(path) = std::env::var_os("SWARMLAB_TEST_AIDER") else {
-        eprintln!("skipped: set SWARMLAB_TEST_AIDER to an aider executable (`.ci/run` does)");
-        return None;
-    };
-    let path = PathBuf::from(path);
-    assert!(
-        path.is_file(),
-        "SWARMLAB_TEST_AIDER={} is not a file; install aider-chat as .ci/run does",
-        path.display()
-    );
-    Some(path)
-}
-
-#[test]
-fn the_real_aider_edits_only_the_editable_file_through_a_local_model() {
-    let Some(aider) = real_aider() else { return };
-    let track = Track::fake();
-    let server = FakeServer::start(vec![Canned::answer(AIDER_ANSWER)]);
-    let home = tempfile::tempdir().unwrap();
-    let bin = aider.parent().expect("aider lies in a folder");
-    let out = track
-        .swarmlab_env(
-            &[
-                "run",
-                "--proposer",
-                "command",
-                "--agent",
-                "aider",
-                "--pipeline",
-                "off",
-                "--experiments",
-                "1",
-            ],
-            &[
-                ("PATH", &path_with(bin)),
-                ("HOME", home.path().to_str().unwrap()),
-                ("OPENAI_API_BASE", &server.base_url),
-                ("OPENAI_API_KEY", "sk-test"),
-                ("AIDER_MODEL", "openai/fake-model"),
-                ("AIDER_EDIT_FORMAT", "diff"),
-                ("AIDER_SHOW_MODEL_WARNINGS", "false"),
-            ],
-        )
-        .success();
-    assert!(
-        out.stderr.contains("agent: aider preset, installed aider"),
-        "{out}"
-    );
-    let record = track.record(1);
-    assert_eq!(record["status"], "keep", "{out}");
-    assert_eq!(record["metric"], 1.25);
-    assert_eq!(record["description"], "lower the value to 1.25");
-    let received = server.received();
-    // Had aider added the trusted train.sh that the answer names, it would have asked again.
-    assert_eq!(received.len(), 1, "{out}");
-    let prompt = received[0].body.clone();
-    assert!(prompt.contains("value = 2.0"), "the editable file is shown");
-    assert!(
-        !prompt.contains(FAKE_TRAINER.lines().nth(1).unwrap()),
-        "the trusted file's text was sent as part of the chat"
-    );
-    assert_eq!(track.porcelain(), "", "aider left files in the track");
-    let aider_files: Vec<_> = fs::read_dir(track.path(""))
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_name().to_string_lossy().starts_with(".aider"))
-        .map(|e| e.file_name())
-        .collect();
-    assert!(aider_files.is_empty(), "{aider_files:?}");
 }
