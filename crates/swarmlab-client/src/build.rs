@@ -131,7 +131,7 @@ impl Builds<'_> {
             let _ = std::fs::remove_file(&stamp_path);
             std::fs::create_dir_all(&snapshot).map_err(ClientError::io("create", &snapshot))?;
             self.own(&snapshot)?;
-            self.run_steps(&ready, &spec, &logs.join("baseline.log"), cancel)
+            self.run_steps(&ready, &spec, &logs.join("baseline.log"), cancel)?
                 .map_err(ClientError::BaselineBuild)?;
             std::fs::write(&stamp_path, &stamp).map_err(ClientError::io("write", &stamp_path))?;
         }
@@ -140,8 +140,9 @@ impl Builds<'_> {
     }
 
     /// Builds one tree: a fresh copy of the snapshot as its build folder, then its setup and
-    /// build steps in the sandbox. The outer error is the verifier's (the copy); the inner
-    /// one is the steps' failure, a short reason, with the log at `log`.
+    /// build steps in the sandbox. The outer error is the verifier's (the copy, a sandbox
+    /// that could not start); the inner one is the steps' failure, a short reason, with the
+    /// log at `log`.
     pub fn build(
         &self,
         ready: &Ready,
@@ -156,17 +157,18 @@ impl Builds<'_> {
                 .and_then(|()| touch_sources(&spec.root, &target))
                 .map_err(|e| ClientError::CopyBuild(Box::new(e)))?;
         }
-        Ok(self.run_steps(ready, spec, log, cancel))
+        self.run_steps(ready, spec, log, cancel)
     }
 
-    /// Runs `setup` then `build` in the tree of `spec`, the build folder writable.
+    /// Runs `setup` then `build` in the tree of `spec`, the build folder writable. The outer
+    /// error is the runner's (ours); the inner one a step that failed.
     fn run_steps(
         &self,
         ready: &Ready,
         spec: &TrackSpec,
         log: &Path,
         cancel: &Cancel,
-    ) -> Result<(), String> {
+    ) -> Result<Result<(), String>, ClientError> {
         let steps = [&spec.run.setup, &spec.run.build];
         for (i, command) in steps.into_iter().flatten().enumerate() {
             let log = log.with_extension(format!("{i}.log"));
@@ -191,14 +193,18 @@ impl Builds<'_> {
                 }
                 run.sandbox = Some(config);
             }
-            let outcome =
-                swarmlab_runner::run(&run, cancel, &mut |_| {}).map_err(|e| e.to_string())?;
+            let outcome = swarmlab_runner::run(&run, cancel, &mut |_| {})?;
             match outcome.ending {
                 Ending::Exited(Exit::Code(0)) => {}
-                ending => return Err(format!("`{}` ended with {ending:?}", command.join(" "))),
+                ending => {
+                    return Ok(Err(format!(
+                        "`{}` ended with {ending:?}",
+                        command.join(" ")
+                    )))
+                }
             }
         }
-        Ok(())
+        Ok(Ok(()))
     }
 
     /// The toolchain the baseline's tree asks for and its locked crates, ready for the

@@ -130,6 +130,25 @@ pub enum ClientError {
     Lock(String),
     #[error("the lease was lost or the verifier stopped")]
     LeaseLost,
+    #[error("the sandbox's user (uid {uid}) cannot enter {f} (mode {mode:o}), so it could not read the verifier's trees in {d}: give --dir a folder it can reach (e.g. under /var/lib or /srv), or let others through {f} (chmod o+x {f})", f = folder.display(), d = dir.display())]
+    SandboxUnreachable {
+        dir: PathBuf,
+        folder: PathBuf,
+        mode: u32,
+        uid: u32,
+    },
+    #[error("the sandbox's self-test failed in {}", dir.display())]
+    SandboxSelfTest {
+        dir: PathBuf,
+        #[source]
+        source: swarmlab_runner::SandboxError,
+    },
+    #[error("the verifier faulted on {jobs} jobs in a row, so it takes no more: {last} (the last job's files are in {}); see `swarmlab sandbox check --dir`, the free disk space and the head's own runs", dir.display())]
+    Faulting {
+        jobs: u32,
+        last: String,
+        dir: PathBuf,
+    },
     #[error("the hub still wants more reruns after {0}")]
     Reruns(u32),
 }

@@ -62,6 +62,11 @@ impl ClientProcess {
         })
     }
 
+    /// The name it was started with.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     /// Whether the child has ended.
     pub fn has_ended(&mut self) -> bool {
         self.child.try_wait().ok().flatten().is_some()

@@ -51,24 +51,26 @@ impl Swarm {
     }
 
     /// Prints each commit the chain gains, read with `chain`, until `cancel`, a limit of
-    /// `watch`, or every child has ended.
+    /// `watch`, or a child ends on its own (the children of a swarm run until stopped: one
+    /// that ends has failed, and the swarm cannot go on without it). Returns the name of that
+    /// child.
     pub fn watch<E>(
         &mut self,
         watch: &Watch,
         cancel: &Cancel,
         mut chain: impl FnMut() -> Result<TrackInfo, E>,
-    ) -> Result<(), E> {
+    ) -> Result<Option<String>, E> {
         let mut seen = 0usize;
         loop {
             if pause(cancel, WATCH_POLL) {
-                return Ok(());
+                return Ok(None);
             }
             if watch.for_.is_some_and(|d| watch.started.elapsed() >= d) {
-                return Ok(());
+                return Ok(None);
             }
             let info = chain()?;
             if watch.commits.is_some_and(|n| info.chain.len() > n as usize) {
-                return Ok(());
+                return Ok(None);
             }
             for entry in info.chain.iter().skip(seen.max(1)) {
                 println!(
@@ -80,9 +82,13 @@ impl Swarm {
                 );
             }
             seen = info.chain.len();
-            if self.children.iter_mut().all(ClientProcess::has_ended) {
-                eprintln!("every child stopped; see {}", self.logs.display());
-                return Ok(());
+            let ended = self
+                .children
+                .iter_mut()
+                .find_map(|c| c.has_ended().then(|| c.name().to_string()));
+            if let Some(name) = ended {
+                eprintln!("the {name} stopped; see {}", self.logs.display());
+                return Ok(Some(name));
             }
         }
     }

@@ -6,14 +6,21 @@
 //! test has its answer.
 //!
 //! A failure of the candidate is the submission's fault (`crash`, `timeout`); a failure of
-//! the head, or of anything here, is the verifier's (`verifier_fault`), retried elsewhere.
+//! the head, or of anything here, is the verifier's (`verifier_fault`), retried elsewhere. A
+//! verifier that faults on several jobs in a row is broken, not unlucky: it stops taking
+//! jobs and says why.
 //!
 //! This file holds the verifier's loop and its enrolment; one job's phases are in `job`, the
-//! trees it starts from in `trees`, its signed report in `report`.
+//! trees it starts from in `trees`, its signed report in `report` (details scrubbed of local
+//! paths by `scrub`), the self-test in its own folder at start in `sandbox`.
 
 mod job;
 mod report;
+mod sandbox;
+mod scrub;
 mod trees;
+
+pub use sandbox::test_sandbox_in;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -31,6 +38,9 @@ use crate::{pause, ClientError};
 
 /// How long the verifier waits between polls of an empty queue.
 const IDLE_POLL: Duration = Duration::from_secs(1);
+/// Faults on this many jobs in a row stop the verifier: each job it faults on goes to
+/// another verifier, so a broken one would otherwise lease, fault and release forever.
+const FAULTS_IN_A_ROW: u32 = 3;
 
 /// What `swarmlab verify` was asked to do.
 pub struct VerifyOptions {
@@ -67,6 +77,13 @@ pub fn verify(options: VerifyOptions, cancel: Cancel) -> Result<Stop, ClientErro
         key: identity.key()?,
     };
     let client = anonymous.with_token(token);
+    if options.sandbox.is_some() {
+        // The sandbox's uid reads the trees, builds and runs this verifier writes: whatever
+        // the caller's umask, they are readable by others (they hold the hub's public code;
+        // the identity file sets its own mode).
+        // SAFETY: umask has no preconditions and cannot fail.
+        unsafe { libc::umask(0o022) };
+    }
     let mirror = Mirror::open_or_init(&options.dir.join("repo"))?;
     eprintln!(
         "verifier {} at {} (hardware class {}, {})",
@@ -80,6 +97,8 @@ pub fn verify(options: VerifyOptions, cancel: Cancel) -> Result<Stop, ClientErro
         }
     );
     let mut done = 0u64;
+    let mut faults = 0u32;
+    let mut kept: Option<PathBuf> = None;
     loop {
         if cancel.is_cancelled() {
             return Ok(Stop::Interrupted);
@@ -104,18 +123,23 @@ pub fn verify(options: VerifyOptions, cancel: Cancel) -> Result<Stop, ClientErro
             continue;
         };
         remember(&options.dir, Some(&lease))?;
+        let mut fault = None;
         match job::run(&options, &client, &mirror, &me, &lease, &cancel) {
-            Ok(answer) => eprintln!(
-                "verifier: job #{} ({}) {}{}{}",
-                lease.job_id,
-                short(&lease.candidate),
-                answer.decision,
-                answer.reason.map(|r| format!(" ({r})")).unwrap_or_default(),
-                answer
-                    .p_value
-                    .map(|p| format!(", p = {p:.2e}"))
-                    .unwrap_or_default()
-            ),
+            Ok(ended) => {
+                let answer = ended.answer;
+                eprintln!(
+                    "verifier: job #{} ({}) {}{}{}",
+                    lease.job_id,
+                    short(&lease.candidate),
+                    answer.decision,
+                    answer.reason.map(|r| format!(" ({r})")).unwrap_or_default(),
+                    answer
+                        .p_value
+                        .map(|p| format!(", p = {p:.2e}"))
+                        .unwrap_or_default()
+                );
+                fault = ended.fault;
+            }
             Err(e) if cancel.is_cancelled() => {
                 // The lease is kept: a restarted verifier resumes the job.
                 eprintln!(
@@ -131,9 +155,30 @@ pub fn verify(options: VerifyOptions, cancel: Cancel) -> Result<Stop, ClientErro
                 one_line(&e)
             ),
         }
-        let _ = std::fs::remove_dir_all(job_dir(&options, lease.job_id));
         remember(&options.dir, None)?;
         done += 1;
+        // The last faulted job's files stay for whoever looks into it, until the next job.
+        if let Some(old) = kept.take() {
+            let _ = std::fs::remove_dir_all(old);
+        }
+        let dir = job_dir(&options, lease.job_id);
+        match fault {
+            None => {
+                faults = 0;
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            Some(last) => {
+                faults += 1;
+                if faults >= FAULTS_IN_A_ROW {
+                    return Err(ClientError::Faulting {
+                        jobs: faults,
+                        last,
+                        dir,
+                    });
+                }
+                kept = Some(dir);
+            }
+        }
     }
 }
 

@@ -5,10 +5,11 @@
 //! comparison, a local run of the same budget and its own evaluation.
 //!
 //! ```sh
-//! SWARMLAB_TEST_PYTHON=.../bin/python3 cargo bench -p swarmlab-eval --bench pygpt [-- BUDGET_SECONDS]   # default 20
+//! cargo bench -p swarmlab-eval --bench pygpt [-- BUDGET_SECONDS]   # default 20
 //! ```
 //!
-//! `SWARMLAB_TEST_PYTHON` is a venv of tracks/pygpt/requirements.lock, as `.ci/run` makes it.
+//! Python is the tests' environment (`swarmlab_testkit::pygpt`: `target/pygpt-venv`, a venv of
+//! tracks/pygpt/requirements.lock made on first use, or `SWARMLAB_TEST_PYTHON`).
 //! The settings are the track's: windows of 256 tokens, 16 per request, 8 probes, vocab 512,
 //! 2 threads (`SWARMLAB_THREADS`).
 
@@ -39,7 +40,7 @@ fn main() {
         .find(|a| !a.starts_with('-'))
         .map(|a| a.parse().expect("BUDGET_SECONDS is a number"))
         .unwrap_or(20.0);
-    let python = pygpt::python().expect("the bench needs SWARMLAB_TEST_PYTHON");
+    let python = pygpt::python();
     let threads = std::env::var("SWARMLAB_THREADS").unwrap_or_else(|_| "2".into());
     let dir = tempfile::tempdir().expect("temp dir");
     let track = dir.path();

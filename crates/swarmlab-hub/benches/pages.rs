@@ -297,6 +297,7 @@ async fn seed(data_dir: &Path, baseline: &str, chain: &[String], scale: Scale, k
                 candidate: around(if accepted { value(k) } else { head + 0.01 }),
                 head: around(head),
                 detail: None,
+                unsandboxed: false,
             };
             let decision = if accepted { "accept" } else { "reject" };
             sqlx::query("INSERT INTO verdicts (id, job_id, submission_id, verifier, decision, reason, p_value, measurements, at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")

@@ -223,8 +223,8 @@ pub struct VerifyArgs {
     /// else the CPU model and count)
     #[arg(long)]
     pub hardware_class: Option<String>,
-    /// Run candidates in the sandbox: on (refuse to start without it), auto (use it when its
-    /// self-test passes, else warn), off (trusted code only)
+    /// Run candidates in the sandbox: on (refuse to start unless its self-test passes in
+    /// --dir; `auto` is the same), off (trusted code only: every report says so)
     #[arg(long, value_enum, default_value_t = SandboxMode::On)]
     pub sandbox: SandboxMode,
     /// The bubblewrap binary
@@ -260,10 +260,14 @@ pub struct VerifyArgs {
     pub python: PathBuf,
 }
 
+/// Whether a verifier runs candidates in the sandbox. There is no fallback: without a
+/// working sandbox a verifier refuses to start unless told `off`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum SandboxMode {
+    /// The sandbox, or no start (`auto`, which once fell back to unsandboxed runs, means on)
+    #[value(alias = "auto")]
     On,
-    Auto,
+    /// No sandbox: trusted code only
     Off,
 }
 
@@ -287,9 +291,13 @@ pub struct DemoArgs {
     /// Stop once the chain has this many verified commits after the baseline
     #[arg(long)]
     pub commits: Option<u32>,
-    /// The verifier's sandbox (auto: use it when this machine can)
-    #[arg(long, value_enum, default_value_t = SandboxMode::Auto)]
+    /// The verifier's sandbox: on (refuse to start without it; `auto` is the same), off (the
+    /// demo's own candidates run unsandboxed, and every report says so)
+    #[arg(long, value_enum, default_value_t = SandboxMode::On)]
     pub sandbox: SandboxMode,
+    /// The bubblewrap binary of the verifier's sandbox
+    #[arg(long, default_value = "/usr/bin/bwrap")]
+    pub bwrap: PathBuf,
     /// Override the track's budget, e.g. "20s"
     #[arg(long, value_parser = parse_duration)]
     pub budget: Option<std::time::Duration>,
@@ -333,6 +341,10 @@ pub enum SandboxCommand {
 
 #[derive(Debug, Args)]
 pub struct SandboxCheckArgs {
+    /// Run the test in this folder (a verifier's --dir), so that it also checks that the
+    /// sandbox's user can reach it; default: the temporary folder
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
     /// The bubblewrap binary
     #[arg(long, default_value = "/usr/bin/bwrap")]
     pub bwrap: PathBuf,

@@ -5,7 +5,10 @@
 //! from the second on ([`super::report`]).
 //!
 //! A phase that ends the job early says whose fault it is ([`Halt`]); the job sends that as
-//! its report. It never decides acceptance: the hub's sequential test does.
+//! its report. Whatever the candidate's commit causes (a change that fails intake, a tree the
+//! track's spec does not fit, a failing setup or build, a run that fails) is the candidate's
+//! outcome; only what is the verifier's own (its disk, its sandbox, the head failing) is a
+//! `verifier_fault`. It never decides acceptance: the hub's sequential test does.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -16,6 +19,7 @@ use swarmlab_proto::{JobLease, ReportResponse, RunOutcome};
 use swarmlab_runner::{Cancel, SandboxConfig};
 
 use super::report::Reporter;
+use super::scrub::Scrubber;
 use super::trees::{self, Prepared};
 use super::{job_dir, Me, VerifyOptions};
 use crate::build::{Builds, Ready};
@@ -25,6 +29,13 @@ use crate::lease::Heartbeat;
 use crate::mirror::Mirror;
 use crate::{random_seed, ClientError};
 
+/// How a job ended: the hub's last answer, and the fault reported when it was ours.
+pub(super) struct Ended {
+    pub(super) answer: ReportResponse,
+    /// Why the verifier reported a `verifier_fault` (unscrubbed, for its own log).
+    pub(super) fault: Option<String>,
+}
+
 /// Runs one job under a heartbeat that keeps its lease; losing the lease cancels the job.
 pub(super) fn run(
     options: &VerifyOptions,
@@ -33,7 +44,7 @@ pub(super) fn run(
     me: &Me,
     lease: &JobLease,
     cancel: &Cancel,
-) -> Result<ReportResponse, ClientError> {
+) -> Result<Ended, ClientError> {
     let job_cancel = Cancel::new();
     let heartbeat = Heartbeat::start(client, lease, cancel, &job_cancel);
     let mut job = Job {
@@ -51,6 +62,8 @@ pub(super) fn run(
             hardware_class: &options.hardware_class,
             candidate: Vec::new(),
             head: Vec::new(),
+            scrubber: Scrubber::new(&options.dir),
+            unsandboxed: options.sandbox.is_none(),
         },
     };
     let result = job.run();
@@ -94,10 +107,17 @@ struct Job<'a> {
 }
 
 impl Job<'_> {
-    fn run(&mut self) -> Result<ReportResponse, ClientError> {
+    fn run(&mut self) -> Result<Ended, ClientError> {
         match self.phases() {
-            Ok(answer) => Ok(answer),
-            Err(Halt::Report(outcome, why)) => self.report.send(outcome, Some(why)),
+            Ok(answer) => Ok(Ended {
+                answer,
+                fault: None,
+            }),
+            Err(Halt::Report(outcome, why)) => {
+                let answer = self.report.send(outcome, Some(why.clone()))?;
+                let fault = (outcome == RunOutcome::VerifierFault).then_some(why);
+                Ok(Ended { answer, fault })
+            }
             Err(Halt::Error(e)) => Err(e),
         }
     }
@@ -139,6 +159,9 @@ impl Job<'_> {
         let ([head, candidate], baseline) = match prepared {
             Ok(prepared) => prepared,
             Err(Prepared::Candidate(why)) => return Err(Halt::Report(RunOutcome::Crash, why)),
+            // The hub refused (the lease is gone) or cannot be reached: no one's fault to
+            // report; the job ends here and the hub leases it again.
+            Err(Prepared::Fault(e @ ClientError::Hub(_))) => return Err(Halt::Error(e)),
             Err(Prepared::Fault(e)) => return Err(Halt::fault(one_line(&e))),
         };
         if !head.eval.accepts_untrusted() {
@@ -176,6 +199,8 @@ impl Job<'_> {
             } else {
                 "candidate-setup.log"
             });
+            // The outer error is ours (copying the build, starting the sandbox); the inner
+            // one the steps' own failure.
             let built = builds
                 .build(&ready, spec, &log, &self.cancel)
                 .map_err(|e| Halt::fault(one_line(&e)))?;

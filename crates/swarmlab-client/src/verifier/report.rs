@@ -1,10 +1,13 @@
 //! The last step of every phase of a job: [`Reporter`] signs the measurements so far with the
 //! verifier's key and sends them to the hub, which answers with its decision.
 //!
-//! It decides nothing itself and never sees the worker's claim.
+//! A detail goes out scrubbed of the verifier's local paths ([`Scrubber`]), and the reports
+//! of a verifier without a sandbox say so. It decides nothing itself and never sees the
+//! worker's claim.
 
 use swarmlab_proto::{signing, JobLease, Measurements, ReportRequest, ReportResponse, RunOutcome};
 
+use super::scrub::Scrubber;
 use super::Me;
 use crate::client::HubClient;
 use crate::ClientError;
@@ -17,6 +20,10 @@ pub(super) struct Reporter<'a> {
     pub(super) hardware_class: &'a str,
     pub(super) candidate: Vec<f64>,
     pub(super) head: Vec<f64>,
+    /// Takes the verifier's local paths out of details.
+    pub(super) scrubber: Scrubber,
+    /// The runs are not sandboxed (`--sandbox off`).
+    pub(super) unsandboxed: bool,
 }
 
 impl Reporter<'_> {
@@ -35,7 +42,8 @@ impl Reporter<'_> {
             outcome,
             candidate: self.candidate.clone(),
             head: self.head.clone(),
-            detail: detail.map(|d| d.chars().take(2000).collect()),
+            detail: detail.map(|d| self.scrubber.scrub(&d).chars().take(2000).collect()),
+            unsandboxed: self.unsandboxed,
         };
         let request = ReportRequest {
             signature: signing::sign(&self.me.key, &measurements.signed_bytes()),

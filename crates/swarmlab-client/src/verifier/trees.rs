@@ -3,6 +3,8 @@
 //! trusted files of the track's pinned baseline over them, with the baseline's spec in each.
 //!
 //! It builds and runs nothing, and it reports nothing: it says whose fault a failure is.
+//! What the candidate's commit causes is the candidate's (a change that fails intake, a
+//! tree the track's spec does not fit); fetching, git and the head's tree are ours.
 
 use std::path::{Path, PathBuf};
 
@@ -49,20 +51,24 @@ pub(super) fn prepare(
         }
     }
     let spec_text = mirror.show(&track.baseline, SPEC_FILE)?;
-    let trusted_at =
-        |tree: &Path, commit: &str, trusted: &[String]| -> Result<TrackSpec, ClientError> {
-            mirror.worktree(commit, tree)?;
-            mirror.overlay_trusted(&track.baseline, trusted, tree)?;
-            let (mut spec, _) = TrackSpec::parse(tree, &spec_text)
-                .map_err(|(_, message)| ClientError::BaselineSpec(message))?;
-            if let Some(budget) = options.budget {
-                spec.override_budget(budget);
-            }
-            spec.run.env.extend(options.env.iter().cloned());
-            Ok(spec)
-        };
+    // The baseline's spec, read against a tree: its editable paths must exist there and its
+    // knobs' patterns match. It holds for the baseline; a tree where it does not is the
+    // tree's commit's doing.
+    let spec_in = |tree: &Path| -> Result<TrackSpec, String> {
+        let (mut spec, _) = TrackSpec::parse(tree, &spec_text).map_err(|(_, message)| message)?;
+        if let Some(budget) = options.budget {
+            spec.override_budget(budget);
+        }
+        spec.run.env.extend(options.env.iter().cloned());
+        Ok(spec)
+    };
+    let checkout = |tree: &Path, commit: &str, trusted: &[String]| -> Result<(), ClientError> {
+        mirror.worktree(commit, tree)?;
+        mirror.overlay_trusted(&track.baseline, trusted, tree)
+    };
     // The spec is the baseline's, and so is the list of trusted files it names.
-    let head = trusted_at(&trees[0], &lease.base, &[SPEC_FILE.to_string()])?;
+    checkout(&trees[0], &lease.base, &[SPEC_FILE.to_string()])?;
+    let head = spec_in(&trees[0]).map_err(ClientError::BaselineSpec)?;
     let mut trusted = head.files.trusted.clone();
     trusted.push(SPEC_FILE.to_string());
     mirror.overlay_trusted(&track.baseline, &trusted, &trees[0])?;
@@ -74,6 +80,12 @@ pub(super) fn prepare(
         MAX_FILE_BYTES,
     )
     .map_err(|why| Prepared::Candidate(format!("the change fails intake: {why}")))?;
-    let candidate = trusted_at(&trees[1], &lease.candidate, &trusted)?;
+    checkout(&trees[1], &lease.candidate, &trusted)?;
+    // An editable path deleted or made a folder, a knob's line rewritten past its pattern.
+    let candidate = spec_in(&trees[1]).map_err(|message| {
+        Prepared::Candidate(format!(
+            "the candidate's tree does not fit the track's {SPEC_FILE}: {message}"
+        ))
+    })?;
     Ok(([head, candidate], track.baseline))
 }

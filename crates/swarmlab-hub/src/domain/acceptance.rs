@@ -425,6 +425,7 @@ mod tests {
             candidate: candidate.to_vec(),
             head: head.to_vec(),
             detail: None,
+            unsandboxed: false,
         }
     }
 

@@ -317,6 +317,7 @@ mod tests {
                 candidate,
                 head,
                 detail: None,
+                unsandboxed: false,
             },
             verifier_signature: String::new(),
         }
@@ -372,6 +373,7 @@ mod tests {
                 candidate: vec![],
                 head: vec![],
                 detail: Some("no sandbox".into()),
+                unsandboxed: false,
             },
             verifier_signature: String::new(),
         };

@@ -97,6 +97,18 @@ pub struct Store {
     recheck_window_ms: i64,
 }
 
+/// Whether the writer may be used again once released. A write that fails on a full disk
+/// can end SQLite's transaction while sqlx still counts it open (its rollback then fails);
+/// reused, that connection would run every later transaction as a savepoint inside one that
+/// never commits: acknowledged writes that no reader sees and a restart loses. It is closed
+/// instead, and the pool opens a fresh one.
+async fn sound_after_release(conn: &mut sqlx::SqliteConnection) -> Result<bool, sqlx::Error> {
+    use sqlx::Connection;
+    // Runs the rollback a dropped transaction queued, so that its count is settled.
+    conn.ping().await?;
+    Ok(!conn.is_in_transaction())
+}
+
 impl Store {
     /// Opens (creating if needed) the database at `path` and applies pending migrations;
     /// ledger entries are signed with the key at `key_path` (created when missing).
@@ -115,6 +127,7 @@ impl Store {
         let pool = SqlitePoolOptions::new()
             .max_connections(1)
             .test_before_acquire(false)
+            .after_release(|conn, _| Box::pin(sound_after_release(conn)))
             .connect_with(options.clone().create_if_missing(true))
             .await?;
         let store = Store {

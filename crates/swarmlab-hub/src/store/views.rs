@@ -166,6 +166,8 @@ pub struct VerdictView {
     pub reason: Option<String>,
     pub p_value: Option<f64>,
     pub hardware_class: String,
+    /// The verifier ran the candidate without a sandbox (it says so in its signed report).
+    pub unsandboxed: bool,
     pub candidate: Vec<f64>,
     pub head: Vec<f64>,
     pub at_ms: i64,

@@ -142,6 +142,7 @@ impl Fixture {
             candidate: candidate.to_vec(),
             head: head.to_vec(),
             detail: None,
+            unsandboxed: false,
         };
         let signature = signing::sign(&v.key, &m.signed_bytes());
         ReportRequest {

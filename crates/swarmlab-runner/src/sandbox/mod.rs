@@ -28,5 +28,5 @@ pub use error::SandboxError;
 pub(crate) use launch::Launch;
 pub use layer::Layer;
 pub(crate) use probe::Probes;
-pub use selftest::{self_test, Report};
+pub use selftest::{self_test, self_test_in, Report};
 pub use shim::{shim_main, SHIM_FAILED};

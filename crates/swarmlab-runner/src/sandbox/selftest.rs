@@ -53,9 +53,15 @@ impl fmt::Display for Report {
 /// Tries every layer of `config`'s sandbox and reports them, or names the first one missing
 /// (bubblewrap absent, user namespaces unavailable, cgroup not writable, Landlock or seccomp
 /// failing, network reachable, a path writable that must not be...). The checkout in
-/// `config` is replaced by a temporary one.
+/// `config` is replaced by a temporary one in the system's temporary folder.
 pub fn self_test(config: &SandboxConfig) -> Result<Report, SandboxError> {
-    let dir = TempDir::new()?;
+    self_test_in(config, &std::env::temp_dir())
+}
+
+/// [`self_test`] with its temporary checkout in `parent`, the folder real checkouts will be
+/// in: the test then also fails where the sandbox's uid cannot reach that folder.
+pub fn self_test_in(config: &SandboxConfig, parent: &Path) -> Result<Report, SandboxError> {
+    let dir = TempDir::new(parent)?;
     let mut config = config.clone();
     config.checkout = dir.checkout();
     let version = match RunCgroup::create(
@@ -324,13 +330,12 @@ fn unique() -> String {
     format!("{}-{nanos}", std::process::id())
 }
 
-/// A directory under the system's temporary directory holding a world-readable `checkout`,
-/// removed on drop.
+/// A directory in `parent` holding a world-readable `checkout`, removed on drop.
 struct TempDir(PathBuf);
 
 impl TempDir {
-    fn new() -> Result<Self, SandboxError> {
-        let dir = std::env::temp_dir().join(format!("swarmlab-selftest-{}", unique()));
+    fn new(parent: &Path) -> Result<Self, SandboxError> {
+        let dir = parent.join(format!("swarmlab-selftest-{}", unique()));
         let make = |path: &Path| {
             fs::create_dir(path)?;
             fs::set_permissions(path, fs::Permissions::from_mode(0o755))

@@ -3,6 +3,10 @@
 //! its own process group, logging to a file: [`Swarm`]), relays what they report, and shows
 //! the chain growing. Ctrl-C (or `--for`) stops the children with SIGTERM, exports the ledger
 //! and audits it. Thin glue: the flags become the children's command lines and the summary.
+//!
+//! Unless `--sandbox off`, the verifier's sandbox is tested before anything starts, in the
+//! verifier's folder; where the sandbox's user cannot reach the demo's folder (a private one
+//! such as `/root`), the verifier works in a new folder in the temporary folder instead.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -10,11 +14,13 @@ use std::time::Instant;
 
 use anyhow::Context;
 use swarmlab_client::identity::IdentityFile;
-use swarmlab_client::random_hex;
 use swarmlab_client::swarm::{Swarm, Watch};
+use swarmlab_client::verifier::test_sandbox_in;
+use swarmlab_client::{random_hex, ClientError};
 use swarmlab_core::short;
 use swarmlab_hub::{AuditReport, EmbeddedHub, HubConfig, Seed};
 use swarmlab_proto::{Role, TrackInfo};
+use swarmlab_runner::SandboxConfig;
 
 use crate::cli::{DemoArgs, DemoTrack, SandboxMode, TrackName};
 use crate::tracks;
@@ -33,6 +39,10 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<i32> {
         None => std::env::temp_dir().join(format!("swarmlab-demo-{}", random_hex::<4>()?)),
     };
     let root = prepare_root(&root)?;
+    let verifier = match args.sandbox {
+        SandboxMode::On => verifier_dir(&root, &args.bwrap)?,
+        SandboxMode::Off => root.join("verifier"),
+    };
     let track = match args.track {
         DemoTrack::Toy => TrackName::Toy,
         DemoTrack::Tinygpt => TrackName::Tinygpt,
@@ -51,13 +61,13 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<i32> {
     let name = track.as_str();
     let repo = root.join("tracks").join(name);
     tracks::write(track, &repo)?;
-    let admin = seed(&hub, &repo, &root)?;
+    let admin = seed(&hub, &repo, &verifier)?;
     if track == TrackName::Tinygpt {
         println!(
             "note: each worker and the verifier build tinygpt once first (minutes on 2 cores)"
         );
     }
-    let mut swarm = spawn(args, hub.url(), name, &root)?;
+    let mut swarm = spawn(args, hub.url(), name, &root, &verifier)?;
     let url = hub.url();
     println!(
         "swarmlab demo: {} workers and a verifier on the {name} track",
@@ -80,7 +90,7 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<i32> {
     };
     let track_info = || hub.block_on(hub.hub().track_info(name));
     let baseline = track_info()?.baseline;
-    swarm.watch(&watch, &cancel, track_info)?;
+    let stopped = swarm.watch(&watch, &cancel, track_info)?;
     println!("stopping the workers and the verifier...");
     swarm.stop();
     let info = track_info()?;
@@ -93,6 +103,12 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<i32> {
         .with_context(|| format!("failed to write {}", ledger_path.display()))?;
     let audit = audit.context("the demo's own ledger does not audit")?;
     summarize(&info, &baseline, &audit, &ledger_path, &key, watch.started);
+    if let Some(child) = stopped {
+        anyhow::bail!(
+            "the {child} stopped on its own, so the swarm could not go on; its log: {}",
+            root.join("logs").join(format!("{child}.log")).display()
+        );
+    }
     Ok(if cancel.is_cancelled() {
         crate::exit::INTERRUPTED
     } else {
@@ -118,9 +134,36 @@ fn prepare_root(root: &Path) -> anyhow::Result<PathBuf> {
     std::path::absolute(root).with_context(|| format!("failed to resolve {}", root.display()))
 }
 
+/// The verifier's folder, its sandbox tested there: in the demo's folder, or where the
+/// sandbox's user cannot reach that, a new folder in the temporary folder.
+fn verifier_dir(root: &Path, bwrap: &Path) -> anyhow::Result<PathBuf> {
+    const NO_SANDBOX: &str = "the demo's verifier runs its workers' candidates in the sandbox, \
+        and it does not work here; `swarmlab demo --sandbox off` runs them unsandboxed (they \
+        come from the embedded track and the demo's own workers), and every report says so";
+    let template = super::sandbox_template(bwrap, SandboxConfig::DEFAULT_ID)?;
+    let inside = root.join("verifier");
+    match test_sandbox_in(&inside, &template) {
+        Ok(_) => return Ok(inside),
+        Err(ClientError::SandboxUnreachable { .. }) => {}
+        Err(e) => return Err(anyhow::Error::new(e).context(NO_SANDBOX)),
+    }
+    let _ = std::fs::remove_dir(&inside);
+    let outside =
+        std::env::temp_dir().join(format!("swarmlab-demo-verifier-{}", random_hex::<4>()?));
+    std::fs::create_dir(&outside)
+        .with_context(|| format!("failed to create {}", outside.display()))?;
+    test_sandbox_in(&outside, &template).context(NO_SANDBOX)?;
+    println!(
+        "note: the sandbox's user cannot reach {}; the verifier works in {}",
+        root.display(),
+        outside.display()
+    );
+    Ok(outside)
+}
+
 /// Adds the track and its first ideas, enrolls the verifier in its folder; returns the
 /// admin's token.
-fn seed(hub: &EmbeddedHub, repo: &Path, root: &Path) -> anyhow::Result<String> {
+fn seed(hub: &EmbeddedHub, repo: &Path, verifier_dir: &Path) -> anyhow::Result<String> {
     let mut verifier = IdentityFile::generate(hub.url(), Role::Verifier)?;
     let seeded = hub.seed(&Seed {
         repo,
@@ -132,12 +175,18 @@ fn seed(hub: &EmbeddedHub, repo: &Path, root: &Path) -> anyhow::Result<String> {
     })?;
     verifier.identity_id = Some(seeded.verifier.identity_id);
     verifier.token = Some(seeded.verifier.token);
-    verifier.save(&root.join("verifier"))?;
+    verifier.save(verifier_dir)?;
     Ok(seeded.admin.token)
 }
 
 /// The workers and the verifier, each this binary run with the flags of its subcommand.
-fn spawn(args: &DemoArgs, url: &str, track: &str, root: &Path) -> anyhow::Result<Swarm> {
+fn spawn(
+    args: &DemoArgs,
+    url: &str,
+    track: &str,
+    root: &Path,
+    verifier: &Path,
+) -> anyhow::Result<Swarm> {
     let me = std::env::current_exe().context("failed to find the swarmlab binary")?;
     // Every checkout builds into its own target folder: one shared folder would let one
     // checkout's build replace the binary another is about to run.
@@ -162,8 +211,9 @@ fn spawn(args: &DemoArgs, url: &str, track: &str, root: &Path) -> anyhow::Result
         swarm.spawn(&name, command)?;
     }
     let mut command = child("verify");
-    command.arg("--dir").arg(root.join("verifier"));
+    command.arg("--dir").arg(verifier);
     command.args(["--sandbox", sandbox_flag(args.sandbox)]);
+    command.arg("--bwrap").arg(&args.bwrap);
     swarm.spawn("verifier", command)?;
     Ok(swarm)
 }
@@ -201,7 +251,6 @@ fn summarize(
 fn sandbox_flag(mode: SandboxMode) -> &'static str {
     match mode {
         SandboxMode::On => "on",
-        SandboxMode::Auto => "auto",
         SandboxMode::Off => "off",
     }
 }

@@ -1,6 +1,7 @@
 //! One module per subcommand: thin glue between the command line and the library crates
 //! (`swarmlab-loop`, `swarmlab-client`, `swarmlab-hub`). A subcommand module is a leaf: none
-//! imports another. What two of them share is here: the proposer the flags name.
+//! imports another. What two of them share is here: the proposer the flags name, and the
+//! sandbox a verifier's flags ask for.
 
 mod audit;
 mod check;
@@ -21,7 +22,7 @@ use swarmlab_agent::{
     ScriptProposer, SweepProposer,
 };
 use swarmlab_core::TrackSpec;
-use swarmlab_runner::Cancel;
+use swarmlab_runner::{Cancel, SandboxConfig};
 
 use crate::cli::{Cli, Command, ProposerArgs, ProposerName, SandboxCommand, TrackCommand};
 
@@ -44,6 +45,19 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             command: SandboxCommand::Check(args),
         } => sandbox::check(&args),
     }
+}
+
+/// The sandbox of a verifier as its flags describe it, this binary as its shim; not yet
+/// tested (see `swarmlab_client::verifier::test_sandbox_in`).
+pub fn sandbox_template(bwrap: &std::path::Path, uid: u32) -> anyhow::Result<SandboxConfig> {
+    let me = std::env::current_exe()
+        .context("failed to find the swarmlab binary for the sandbox shim")?;
+    let mut config = SandboxConfig::new(me, std::env::temp_dir());
+    config.shim_args = vec![crate::SANDBOX_SHIM.to_string()];
+    config.bwrap = bwrap.to_path_buf();
+    config.uid = uid;
+    config.gid = uid;
+    Ok(config)
 }
 
 /// Agent logs and prompts go here, inside the track (excluded from git).

@@ -13,8 +13,8 @@
 //! workspace and outlives the test: its Python environment is keyed by the lock, so only the
 //! first run pays for making it (about 6.8 GB, torch from PyPI).
 //!
-//! It needs PyTorch for the pool and for the claims: it runs with `SWARMLAB_TEST_PYTHON`
-//! (see `swarmlab_testkit::pygpt`) and says so and passes without it.
+//! It needs PyTorch for the pool and for the claims: the test environment of
+//! `swarmlab_testkit::pygpt`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -285,9 +285,7 @@ fn verifier_dir() -> PathBuf {
 
 #[test]
 fn pygpt_is_verified_from_its_logits_and_every_attack_gets_its_verdict() {
-    let Some(python) = pygpt::python() else {
-        return;
-    };
+    let python = pygpt::python();
     let verifier = verifier_dir();
     // A new identity for the new hub, and no job from a killed run to resume; the Python
     // environment, the trees and the build stay.

@@ -3,8 +3,8 @@
 //! the same names and anchor lines, code of their own that runs on a CPU), and on a real clone
 //! when `SWARMLAB_AUTORESEARCH_DIR` names one.
 //!
-//! The tests of the patched hook run Python with torch: `SWARMLAB_PYTHON` (default `python3`),
-//! with `PYTHONPATH` passed on as set. Without torch they say so and pass.
+//! The tests of the patched hook run Python with torch: `SWARMLAB_PYTHON` when set, else the
+//! tests' PyTorch environment (`swarmlab_testkit::pygpt`), with `PYTHONPATH` passed on as set.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -254,17 +254,11 @@ fn init_refuses_a_clone_it_cannot_patch_and_writes_nothing() {
     assert_eq!(clone.git(&["status", "--porcelain"]), "", "nothing written");
 }
 
-/// A Python that has torch, or `None` (the tests that need one say so and pass).
-fn python() -> Option<String> {
-    let python = std::env::var("SWARMLAB_PYTHON").unwrap_or_else(|_| "python3".into());
-    let ok = Command::new(&python)
-        .args(["-c", "import torch"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        eprintln!("skipped: {python} cannot import torch (set SWARMLAB_PYTHON to one that can)");
-    }
-    ok.then_some(python)
+/// A Python with torch: `SWARMLAB_PYTHON` when set (a real clone's own environment, with
+/// its packages), else the tests' PyTorch environment (`swarmlab_testkit::pygpt`).
+fn python() -> String {
+    std::env::var("SWARMLAB_PYTHON")
+        .unwrap_or_else(|_| swarmlab_testkit::pygpt::python().display().to_string())
 }
 
 /// `windows` windows of tokens from a fixed generator, none of them special.
@@ -316,7 +310,7 @@ fn serve(
 
 #[test]
 fn the_patched_hook_serves_the_verifier_and_a_local_run_evaluates_as_before() {
-    let Some(python) = python() else { return };
+    let python = python();
     let clone = Clone::fixture();
     clone.init().success();
 
@@ -465,9 +459,7 @@ fn a_real_clone_of_autoresearch_is_put_on_a_hub() {
         return;
     };
     let python = python();
-    let trained = python
-        .as_deref()
-        .and_then(|python| train_real_tokenizer(&clone, python));
+    let trained = train_real_tokenizer(&clone, &python);
     let before = clone.git(&["rev-parse", "HEAD"]).trim().to_string();
     clone.init().success();
     check_one_commit(
@@ -476,7 +468,6 @@ fn a_real_clone_of_autoresearch_is_put_on_a_hub() {
         trained.as_deref().unwrap_or(&fixture_table()),
     );
     check_hub_accepts(&clone);
-    let Some(python) = python else { return };
 
     // The verifier's data: the public validation rows, or with a seed a held-out shard's,
     // MAX_SEQ_LEN tokens a row, each row from a BOS on.

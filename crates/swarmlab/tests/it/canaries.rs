@@ -41,6 +41,7 @@ impl Lazy {
             candidate: vec![1.0, 1.01, 0.99],
             head: vec![2.0, 2.01, 1.99],
             detail: None,
+            unsandboxed: false,
         };
         let signature = signing::sign(&self.key, &measurements.signed_bytes());
         let report = ReportRequest {

@@ -194,6 +194,18 @@ fn the_dashboard_of_a_live_demo_works_in_a_browser() {
     );
     let c = checkout.to_str().unwrap();
     let mine = Repo::open(&checkout);
+    // Worker-1's clone may predate the head (another worker's candidate became it while
+    // worker-1 was paused), so the head comes from the hub's own bundle.
+    let bundle = client(address, &worker_token).get("/api/v1/tracks/toy/bundle");
+    assert_eq!(bundle.status, 200, "{}", bundle.body);
+    let bundle_path = tmp.path().join("head.bundle");
+    std::fs::write(&bundle_path, &bundle.bytes).unwrap();
+    mine.git(&[
+        "fetch",
+        "-q",
+        bundle_path.to_str().unwrap(),
+        "+refs/heads/*:refs/remotes/hub/*",
+    ]);
     mine.git(&["checkout", "-q", "--detach", &head]);
     mine.write("params.txt", OPTIMUM);
     mine.git(&["commit", "-qam", "every knob at the optimum"]);

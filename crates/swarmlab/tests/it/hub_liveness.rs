@@ -150,6 +150,7 @@ impl FaultyVerifier {
             candidate: vec![],
             head: vec![],
             detail: Some("the sandbox self-test failed".into()),
+            unsandboxed: false,
         };
         let signature = signing::sign(&self.key, &measurements.signed_bytes());
         let report = serde_json::to_value(ReportRequest {

@@ -4,8 +4,8 @@
 //! budget as soon as its budget and allowance are spent; a verifier's Python environment is
 //! read-only in the sandbox.
 //!
-//! The tests that train need PyTorch: they run with `SWARMLAB_TEST_PYTHON` (see
-//! `swarmlab_testkit::pygpt`) and say so and pass without it.
+//! The tests that train need PyTorch: the test environment of `swarmlab_testkit::pygpt`
+//! (`target/pygpt-venv`, made on first use, or `SWARMLAB_TEST_PYTHON`).
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -65,9 +65,7 @@ fn python(python: &Path, dir: &Path, args: &[&str]) {
 
 #[test]
 fn pygpt_runs_in_the_local_loop_under_a_step_budget() {
-    let Some(test_python) = pygpt::python() else {
-        return;
-    };
+    let test_python = pygpt::python();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("pygpt");
     track(&dir, &[("budget = \"60s\"", "budget = { steps = 20 }")]);
@@ -104,9 +102,7 @@ fn pygpt_runs_in_the_local_loop_under_a_step_budget() {
 
 #[test]
 fn the_verifier_scores_a_run_that_serves_and_stops_one_that_overran_its_budget() {
-    let Some(test_python) = pygpt::python() else {
-        return;
-    };
+    let test_python = pygpt::python();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("pygpt");
     track(
@@ -222,4 +218,20 @@ fn a_python_environment_is_made_once_and_read_only_in_the_sandbox() {
 
 fn log(run_dir: &Path) -> String {
     std::fs::read_to_string(run_dir.join("run.log")).unwrap_or_default()
+}
+
+/// The track's own Python tests (`tracks/pygpt/tests`: prepare.py, the logits module), in
+/// the tests' PyTorch environment, leaving no bytecode in the track.
+#[test]
+fn the_tracks_own_python_tests_pass() {
+    let out = Command::new(pygpt::python())
+        .args(["-m", "unittest"])
+        .current_dir(pygpt::track())
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("\nOK"), "{stderr}");
 }

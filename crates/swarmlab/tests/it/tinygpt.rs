@@ -79,3 +79,26 @@ fn tinygpt_trains_end_to_end_and_reports_its_entropy_floor() {
         );
     }
 }
+
+/// tinygpt is a workspace of its own (a track's files, copied out by `swarmlab init`), so
+/// `cargo test --workspace` does not reach its unit tests: they run here, in release as the
+/// track runs, built in `target/tinygpt`.
+#[test]
+fn the_tracks_own_tests_pass_in_release() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let out = Command::new(cargo)
+        .args(["test", "--release", "--locked", "--target-dir"])
+        .arg(root.join("target/tinygpt"))
+        .current_dir(root.join("tracks/tinygpt"))
+        .stdin(Stdio::null())
+        .output()
+        .expect("cargo runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("test result: ok"), "{stdout}");
+}

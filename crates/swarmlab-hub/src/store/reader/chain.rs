@@ -128,6 +128,7 @@ pub(super) fn verdict_view(
         reason: row.try_get("reason")?,
         p_value: row.try_get("p_value")?,
         hardware_class: m.hardware_class,
+        unsandboxed: m.unsandboxed,
         candidate: m.candidate,
         head: m.head,
         at_ms: row.try_get("verdict_at")?,

@@ -121,7 +121,7 @@ pub fn verdict_facts(
         &mut out,
         format_args!(
             "<dt>Decision</dt><dd>{decision}{reason}</dd><dt>Verifier</dt><dd><span title=\"{vid}\">{vname}</span> \
-             <span class=\"hint\">on {hw}</span></dd><dt>Reruns</dt><dd>{nc} of the candidate, {nh} of the head</dd>\
+             <span class=\"hint\">on {hw}</span>{unsandboxed}</dd><dt>Reruns</dt><dd>{nc} of the candidate, {nh} of the head</dd>\
              <dt>Candidate</dt><dd>{cand}<div class=\"values\">{cvals}</div></dd>\
              <dt>Head</dt><dd>{head}<div class=\"values\">{hvals}</div></dd><dt>Improvement</dt><dd>{improvement}</dd>\
              <dt>p-value</dt><dd>{p}{rule}</dd><dt>Decided</dt><dd>{at}</dd>",
@@ -133,6 +133,11 @@ pub fn verdict_facts(
             vid = esc(&v.verifier.id),
             vname = esc(&v.verifier.name),
             hw = esc(&v.hardware_class),
+            unsandboxed = if v.unsandboxed {
+                " <span class=\"badge bad\" title=\"this verifier ran the candidate outside any sandbox (--sandbox off)\">unsandboxed</span>"
+            } else {
+                ""
+            },
             nc = v.candidate.len(),
             nh = v.head.len(),
             cand = mean_pm(&v.candidate),
@@ -360,4 +365,33 @@ fn promote_panel(hub_viewer: &Signed, row: &ChainRow, name: &str, seq: i64) -> S
     }
     body.push_str("</section>");
     body
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::views::Party;
+
+    fn verdict(unsandboxed: bool) -> VerdictView {
+        VerdictView {
+            id: 1,
+            verifier: Party::unnamed("v1"),
+            decision: "accept".into(),
+            reason: None,
+            p_value: Some(1e-4),
+            hardware_class: "cpu-x2".into(),
+            unsandboxed,
+            candidate: vec![1.0, 1.1],
+            head: vec![2.0, 2.1],
+            at_ms: 0,
+            ledger: None,
+        }
+    }
+
+    #[test]
+    fn a_verdict_of_an_unsandboxed_verifier_says_so() {
+        let goal = swarmlab_core::Goal::Minimize;
+        assert!(verdict_facts(&verdict(true), goal, None, 0).contains(">unsandboxed</span>"));
+        assert!(!verdict_facts(&verdict(false), goal, None, 0).contains("unsandboxed"));
+    }
 }
