@@ -47,9 +47,6 @@ pub enum ProposeError {
     },
     #[error("{0}")]
     Unusable(String),
-    /// A preset that the installed agent CLI cannot run.
-    #[error(transparent)]
-    Preset(#[from] crate::PresetError),
 }
 
 /// Produces the next change of a track.

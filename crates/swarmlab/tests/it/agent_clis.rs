@@ -22,8 +22,8 @@ fn home() -> tempfile::TempDir {
         .unwrap()
 }
 
-/// `swarmlab run TRACK --proposer command --agent PRESET --pipeline off --experiments N` with
-/// `bin` first on `PATH` and `home` as `HOME`, plus `env`.
+/// `swarmlab run TRACK --proposer command --agent PRESET --pipeline off --agent-timeout 2m
+/// --experiments N` with `bin` first on `PATH` and `home` as `HOME`, plus `env`.
 fn run_real(
     track: &Track,
     preset: &str,
@@ -41,6 +41,9 @@ fn run_real(
         preset,
         "--pipeline",
         "off",
+        // A CLI that waited on a network that drops its packets must not hold the suite.
+        "--agent-timeout",
+        "2m",
         "--experiments",
         &n,
     ];
