@@ -10,36 +10,22 @@
 //! refuses changes outside `files.editable` (the agent may well touch them; that is caught
 //! there, not here) and resets on failure.
 //!
-//! # Presets
+//! # Placeholders
 //!
 //! `{prompt}` is replaced by the prompt text, `{prompt_file}` by the path of the file holding
-//! it, and an argument that is exactly `{files}` by the editable paths (one argument each).
-//!
-//! | name     | argv |
-//! |----------|------|
-//! | `claude` | `claude -p {prompt} --dangerously-skip-permissions` |
-//! | `codex`  | `codex exec --sandbox workspace-write {prompt}` |
-//! | `aider`  | `aider --yes-always --no-auto-commits --no-dirty-commits --no-gitignore --no-check-update --no-pretty --no-stream --map-tokens 0 --chat-history-file /dev/null --input-history-file /dev/null --message-file {prompt_file} {files}` |
-//! | `gemini` | `gemini -p {prompt} --approval-mode yolo` |
-//!
-//! Why these flags: `claude -p` and `gemini -p` run one prompt without a UI and exit;
-//! `--dangerously-skip-permissions` and `--approval-mode yolo` let them edit and run checks
-//! without asking (older Gemini CLI releases spell it `--yolo`). `codex exec` is Codex's
-//! non-interactive mode, read-only unless given `--sandbox workspace-write`. aider commits by
-//! default, which a proposer must never do, hence `--no-auto-commits --no-dirty-commits`; the
-//! other aider flags keep it from writing `.gitignore`, history files and its repo-map cache
-//! into the worktree, where they would count as changes outside `files.editable`.
+//! it, `{ignore_file}` by the path of a file in `.gitignore` syntax that ignores every path but
+//! the editable ones (for agents that take such a file), and an argument that is exactly
+//! `{files}` by the editable paths (one argument each). The presets (`claude`, `codex`,
+//! `aider`, `gemini`) and why their flags are what they are live in [`crate::preset`].
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use swarmlab_runner::{Cancel, Ending, Exit, RunError, RunSpec};
+use swarmlab_runner::{Cancel, Ending, Exit, RunError, RunOutcome, RunSpec};
 
+use crate::preset::Known;
 use crate::prompt::{self, EditStyle, PromptLimits};
 use crate::{Context, Proposal, ProposeError, Proposer};
-
-/// The names [`preset`] knows.
-pub const PRESETS: [&str; 4] = ["claude", "codex", "aider", "gemini"];
 
 /// The largest single argument Linux accepts (`MAX_ARG_STRLEN`, the NUL included).
 const MAX_ARG_BYTES: usize = 128 * 1024 - 1;
@@ -50,35 +36,8 @@ const LOG_READ_BYTES: usize = 64 * 1024;
 /// Lines of the log tail put into the reason of a failure.
 const TAIL_LINES: usize = 20;
 
-/// The argv template of a known agent (see the table in the module doc), or `None`.
-pub fn preset(name: &str) -> Option<Vec<String>> {
-    let argv: &[&str] = match name {
-        "claude" => &["claude", "-p", "{prompt}", "--dangerously-skip-permissions"],
-        "codex" => &["codex", "exec", "--sandbox", "workspace-write", "{prompt}"],
-        "aider" => &[
-            "aider",
-            "--yes-always",
-            "--no-auto-commits",
-            "--no-dirty-commits",
-            "--no-gitignore",
-            "--no-check-update",
-            "--no-pretty",
-            "--no-stream",
-            "--map-tokens",
-            "0",
-            "--chat-history-file",
-            "/dev/null",
-            "--input-history-file",
-            "/dev/null",
-            "--message-file",
-            "{prompt_file}",
-            "{files}",
-        ],
-        "gemini" => &["gemini", "-p", "{prompt}", "--approval-mode", "yolo"],
-        _ => return None,
-    };
-    Some(argv.iter().map(|s| s.to_string()).collect())
-}
+/// How often the log of a running agent is read for lines that mean it cannot succeed.
+const STALL_LOOK_EVERY: Duration = Duration::from_millis(500);
 
 /// A quote left open in a command line given to [`split_words`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -127,6 +86,12 @@ pub fn split_words(line: &str) -> Result<Vec<String>, UnclosedQuote> {
     Ok(words)
 }
 
+/// A known stall that showed in a running agent's log, and when.
+struct Stall {
+    known: &'static Known,
+    after: Duration,
+}
+
 /// Runs a CLI agent in the worktree with the composed prompt, under a timeout.
 #[derive(Debug, Clone)]
 pub struct CommandProposer {
@@ -136,6 +101,7 @@ pub struct CommandProposer {
     grace: Duration,
     cancel: Cancel,
     limits: PromptLimits,
+    stalls: &'static [Known],
 }
 
 impl CommandProposer {
@@ -160,6 +126,7 @@ impl CommandProposer {
             grace: RunSpec::DEFAULT_GRACE,
             cancel: Cancel::new(),
             limits: PromptLimits::default(),
+            stalls: &[],
         })
     }
 
@@ -182,9 +149,49 @@ impl CommandProposer {
         self
     }
 
+    /// Lines of the agent's output after which it cannot succeed (a preset's
+    /// [`crate::preset::Preset::stalls`]): the agent is stopped as soon as one shows and the
+    /// proposal fails with its meaning.
+    pub fn with_stalls(mut self, stalls: &'static [Known]) -> CommandProposer {
+        self.stalls = stalls;
+        self
+    }
+
+    /// Runs the agent, stopping it as soon as its log shows one of the known stalls; returns
+    /// how it ended and the stall with the time it showed, if one did.
+    fn run_watched(&self, spec: &RunSpec) -> Result<(RunOutcome, Option<Stall>), ProposeError> {
+        // A child flag: a stalled agent is stopped without stopping the loop.
+        let agent = self.cancel.child();
+        let mut stalled = None;
+        let mut next_look = STALL_LOOK_EVERY;
+        let outcome = swarmlab_runner::run(spec, &agent, &mut |tick| {
+            if self.stalls.is_empty() || stalled.is_some() || tick.elapsed < next_look {
+                return;
+            }
+            next_look = tick.elapsed + STALL_LOOK_EVERY;
+            let output = swarmlab_runner::tail(&spec.log_path, LOG_READ_BYTES).unwrap_or_default();
+            if let Some(known) = self.stalls.iter().find(|k| output.contains(k.contains)) {
+                stalled = Some(Stall {
+                    known,
+                    after: tick.elapsed,
+                });
+                agent.cancel();
+            }
+        })
+        .map_err(|e| unusable(&self.argv[0], e))?;
+        Ok((outcome, stalled))
+    }
+
     /// The argv with the placeholders replaced.
-    fn argv(&self, prompt: &str, prompt_file: &Path, editable: &[String]) -> Vec<String> {
+    fn argv(
+        &self,
+        prompt: &str,
+        prompt_file: &Path,
+        ignore_file: &Path,
+        editable: &[String],
+    ) -> Vec<String> {
         let file = prompt_file.to_string_lossy();
+        let ignore = ignore_file.to_string_lossy();
         let mut out = Vec::with_capacity(self.argv.len() + editable.len());
         for arg in &self.argv {
             if arg == "{files}" {
@@ -193,6 +200,7 @@ impl CommandProposer {
                 out.push(
                     arg.replace("{files}", &editable.join(" "))
                         .replace("{prompt_file}", &file)
+                        .replace("{ignore_file}", &ignore)
                         .replace("{prompt}", prompt),
                 );
             }
@@ -220,7 +228,22 @@ impl Proposer for CommandProposer {
             path: prompt_file.clone(),
             source,
         })?;
-        let argv = self.argv(&prompt, &prompt_file, &ctx.spec.files.editable);
+        let ignore_file = log_dir.join(format!("{}.ignore", ctx.index));
+        if self.argv.iter().any(|a| a.contains("{ignore_file}")) {
+            std::fs::write(&ignore_file, ignore_all_but(&ctx.spec.files.editable)).map_err(
+                |source| ProposeError::Io {
+                    action: "write the ignore file",
+                    path: ignore_file.clone(),
+                    source,
+                },
+            )?;
+        }
+        let argv = self.argv(
+            &prompt,
+            &prompt_file,
+            &ignore_file,
+            &ctx.spec.files.editable,
+        );
         if let Some(long) = argv.iter().find(|a| a.len() > MAX_ARG_BYTES) {
             return Err(ProposeError::Unusable(format!(
                 "the prompt is {} bytes, more than one command-line argument may hold ({MAX_ARG_BYTES}); \
@@ -242,16 +265,23 @@ impl Proposer for CommandProposer {
                 prompt_file.to_string_lossy().into_owned(),
             ),
         ];
-        let outcome = swarmlab_runner::run(&spec, &self.cancel, &mut |_| {})
-            .map_err(|e| unusable(&self.argv[0], e))?;
+        let (outcome, stalled) = self.run_watched(&spec)?;
         let output = swarmlab_runner::tail(&log_path, LOG_READ_BYTES).unwrap_or_default();
-        let failed = |what: String| Proposal::Nothing {
+        let failed = |what: String| Proposal::Failed {
             reason: format!(
                 "{what} (log {}){}",
                 log_path.display(),
                 tail_lines(&output, TAIL_LINES)
             ),
         };
+        if let (Some(Stall { known, after }), false) = (stalled, self.cancel.is_cancelled()) {
+            return Ok(failed(format!(
+                "{}: the agent printed `{}` and was stopped after {:.0}s",
+                known.meaning,
+                known.contains,
+                after.as_secs_f64()
+            )));
+        }
         Ok(match outcome.ending {
             Ending::Exited(Exit::Code(0)) => Proposal::Change {
                 description: description_from_output(&output),
@@ -280,6 +310,24 @@ fn unusable(program: &str, e: RunError) -> ProposeError {
         )),
         other => ProposeError::Unusable(format!("failed to run the agent: {other}")),
     }
+}
+
+/// A file in `.gitignore` syntax that ignores every path but the `editable` ones (a file, or a
+/// folder and everything below it).
+fn ignore_all_but(editable: &[String]) -> String {
+    let mut text = String::from("# written by swarmlab: every path but files.editable\n*\n");
+    for entry in editable {
+        let path: String = entry
+            .trim_end_matches('/')
+            .chars()
+            .flat_map(|c| {
+                let escape = matches!(c, '\\' | '*' | '?' | '[' | ']' | '!' | '#' | ' ');
+                escape.then_some('\\').into_iter().chain([c])
+            })
+            .collect();
+        text.push_str(&format!("!/{path}\n!/{path}/**\n"));
+    }
+    text
 }
 
 /// The last `n` non-empty lines of `output`, indented under a colon, or nothing.
@@ -333,12 +381,26 @@ mod tests {
 
     #[test]
     fn every_preset_exists_and_mentions_the_prompt() {
-        for name in PRESETS {
-            let argv = preset(name).unwrap();
-            assert_eq!(argv[0], name);
-            assert!(argv.iter().any(|a| a.contains("{prompt")), "{name}");
+        for preset in crate::preset::PRESETS {
+            let argv = crate::preset::find(preset.name).unwrap().argv();
+            assert_eq!(argv[0], preset.name);
+            assert!(
+                argv.iter().any(|a| a.contains("{prompt")),
+                "{}",
+                preset.name
+            );
         }
-        assert!(preset("vim").is_none());
+        assert!(crate::preset::find("vim").is_none());
+    }
+
+    #[test]
+    fn the_ignore_file_keeps_only_the_editable_paths() {
+        let text = ignore_all_but(&["src/model.rs".into(), "configs/".into(), "a b*".into()]);
+        assert_eq!(
+            text,
+            "# written by swarmlab: every path but files.editable\n*\n\
+             !/src/model.rs\n!/src/model.rs/**\n!/configs\n!/configs/**\n!/a\\ b\\*\n!/a\\ b\\*/**\n"
+        );
     }
 
     #[test]
@@ -365,14 +427,30 @@ mod tests {
                 "agent".into(),
                 "--msg={prompt}".into(),
                 "{prompt_file}".into(),
+                "--ignore={ignore_file}".into(),
                 "{files}".into(),
             ],
             "logs",
             Duration::from_secs(1),
         )
         .unwrap();
-        let argv = p.argv("hi", Path::new("/p.md"), &["a.rs".into(), "b/".into()]);
-        assert_eq!(argv, ["agent", "--msg=hi", "/p.md", "a.rs", "b/"]);
+        let argv = p.argv(
+            "hi",
+            Path::new("/p.md"),
+            Path::new("/1.ignore"),
+            &["a.rs".into(), "b/".into()],
+        );
+        assert_eq!(
+            argv,
+            [
+                "agent",
+                "--msg=hi",
+                "/p.md",
+                "--ignore=/1.ignore",
+                "a.rs",
+                "b/"
+            ]
+        );
         assert!(CommandProposer::new(vec![], "logs", Duration::from_secs(1)).is_err());
     }
 

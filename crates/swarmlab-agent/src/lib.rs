@@ -8,6 +8,7 @@ pub mod command;
 pub mod edits;
 pub mod memory;
 pub mod openai;
+pub mod preset;
 pub mod prompt;
 mod proposer;
 mod rng;
@@ -16,6 +17,7 @@ pub mod sweep;
 
 pub use command::CommandProposer;
 pub use openai::{OpenAiConfig, OpenAiProposer};
+pub use preset::{Preset, PresetError};
 pub use proposer::{Context, Proposal, ProposeError, Proposer};
 pub use rng::Rng;
 pub use script::ScriptProposer;

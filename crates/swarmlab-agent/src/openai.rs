@@ -165,7 +165,7 @@ impl OpenAiProposer {
             }
         }
         let err = last_error.map_or_else(String::new, |e| e.to_string());
-        Ok(Proposal::Nothing {
+        Ok(Proposal::Failed {
             reason: format!(
                 "the model's edits could not be applied after {} repair turns: {err}",
                 self.repair_turns

@@ -28,8 +28,12 @@ pub struct Context<'a> {
 pub enum Proposal {
     /// Files in the worktree were edited; `description` says how, in one line.
     Change { description: String },
-    /// No change this time, and why.
+    /// No change this time, and why: the proposer has nothing (more) to propose.
     Nothing { reason: String },
+    /// The proposer tried and failed (the agent exited non-zero, timed out or could not reach
+    /// its model; the model's edits did not apply), and why. Anything it changed is reverted;
+    /// failures in a row stop the loop with an error.
+    Failed { reason: String },
 }
 
 /// Why a proposer failed outright (as opposed to having nothing to propose).

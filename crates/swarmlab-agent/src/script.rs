@@ -49,7 +49,7 @@ impl Proposer for ScriptProposer {
             .trim();
         if !output.status.success() {
             let stderr = String::from_utf8_lossy(&output.stderr);
-            return Ok(Proposal::Nothing {
+            return Ok(Proposal::Failed {
                 reason: format!("script exited with {}: {}", output.status, stderr.trim()),
             });
         }

@@ -14,6 +14,9 @@ use crate::LoopError;
 pub enum Draft {
     /// Nothing to run, and why; the tree is back at the best commit.
     Skip(String),
+    /// The proposer failed (or claimed a change and made none), and why; the tree is back at
+    /// the best commit.
+    Failed(String),
     /// It changed paths outside `files.editable`; the tree is back at the best commit.
     Invalid {
         description: String,
@@ -77,8 +80,16 @@ pub fn draft(
             undo()?;
             return Ok(Draft::Skip(format!("no proposal: {reason}")));
         }
-        Proposal::Change { .. } if touched.is_empty() => {
-            return Ok(Draft::Skip("the proposal changed no file".into()))
+        Proposal::Failed { reason } => {
+            undo()?;
+            return Ok(Draft::Failed(reason));
+        }
+        Proposal::Change { description } if touched.is_empty() => {
+            // An agent that gave up (aider offline exits 0) says why in its last words.
+            return Ok(Draft::Failed(format!(
+                "the proposal changed no file; it said: {}",
+                one_line(&description)
+            )));
         }
         Proposal::Change { description } => one_line(&description),
     };

@@ -36,6 +36,24 @@ pub enum LoopError {
     Run(#[from] RunError),
     #[error("{0}")]
     Propose(#[from] ProposeError),
+    /// Proposals in a row came to nothing to run and some of them failed (the agent could not
+    /// start, exited non-zero, timed out or could not reach its model; a change that touched
+    /// no file).
+    #[error(
+        "{}: {failed} of the last {in_a_row} proposals failed; the last failure: {last}",
+        if *experiments == 0 {
+            "no proposal succeeded".to_string()
+        } else {
+            format!("the proposer stopped working after {experiments} experiments")
+        }
+    )]
+    ProposerFailing {
+        failed: u32,
+        in_a_row: u32,
+        /// Experiments run in this session before the failures (the baseline not counted).
+        experiments: u64,
+        last: String,
+    },
     #[error("the proposer panicked while drafting experiment {0}")]
     ProposerPanicked(u64),
     #[error("setup interrupted")]

@@ -47,6 +47,16 @@ pub enum Stop {
     NothingToPropose,
 }
 
+/// What one turn of the loop came to.
+enum Turn {
+    /// An experiment was logged with this status: it ran, or was refused as invalid.
+    Logged(Status),
+    /// Nothing to run: no proposal, a duplicate, or Ctrl-C while proposing.
+    Skipped,
+    /// The proposal failed, and why.
+    Failed(String),
+}
+
 /// One `swarmlab run` on one track and branch.
 pub struct Session {
     spec: TrackSpec,
@@ -177,7 +187,9 @@ impl Session {
             }
         }
         let mut done = 0u64;
-        let mut empty = 0u32;
+        // Proposals in a row with nothing to run, how many of them failed, and the last
+        // failure's reason.
+        let (mut empty, mut failed, mut last_failure) = (0u32, 0u32, None);
         loop {
             if self.cancel.is_cancelled() {
                 return Ok(Stop::Interrupted);
@@ -189,26 +201,37 @@ impl Session {
             }
             // Draft a next change only when a next experiment may follow.
             let more = limits.experiments.is_none_or(|n| done + 1 < n);
-            let (outcome, next) = self.experiment(prepared.take(), more, empty)?;
+            let (turn, next) = self.experiment(prepared.take(), more, empty)?;
             prepared = next;
-            match outcome {
-                Some(record) if record.status == Status::Interrupted => {
-                    return Ok(Stop::Interrupted)
-                }
-                Some(_) => {
+            match turn {
+                Turn::Logged(Status::Interrupted) => return Ok(Stop::Interrupted),
+                Turn::Logged(_) => {
                     done += 1;
-                    empty = 0;
+                    (empty, failed, last_failure) = (0, 0, None);
+                    continue;
                 }
-                None => {
+                Turn::Skipped => empty += 1,
+                Turn::Failed(reason) => {
                     empty += 1;
-                    if empty >= MAX_EMPTY_PROPOSALS {
-                        self.status.say(&format!(
-                            "stopping: {MAX_EMPTY_PROPOSALS} proposals in a row were skipped (see the reasons above)"
-                        ));
-                        return Ok(Stop::NothingToPropose);
-                    }
+                    failed += 1;
+                    last_failure = Some(reason);
                 }
             }
+            if empty < MAX_EMPTY_PROPOSALS {
+                continue;
+            }
+            self.status.say(&format!(
+                "stopping: {MAX_EMPTY_PROPOSALS} proposals in a row came to nothing (see the reasons above)"
+            ));
+            return match last_failure {
+                Some(last) => Err(LoopError::ProposerFailing {
+                    failed,
+                    in_a_row: empty,
+                    experiments: done,
+                    last,
+                }),
+                None => Ok(Stop::NothingToPropose),
+            };
         }
     }
 
@@ -247,8 +270,7 @@ impl Session {
     }
 
     /// One experiment, started from `prepared` when the side worktree drafted it. Returns
-    /// its record (`None` when there was nothing to run: no proposal, a duplicate, or Ctrl-C
-    /// while proposing) and, when pipelining, the draft of the next one.
+    /// what came of it and, when pipelining, the draft of the next one.
     /// `attempt` counts the proposals skipped in a row before this one: a proposer seeded by
     /// (seed, index) alone would repeat a skipped duplicate forever.
     fn experiment(
@@ -256,7 +278,7 @@ impl Session {
         prepared: Option<Prepared>,
         draft_next: bool,
         attempt: u32,
-    ) -> Result<(Option<Record>, Option<Prepared>), LoopError> {
+    ) -> Result<(Turn, Option<Prepared>), LoopError> {
         let index = self.next_index();
         let best = self.best_record().expect("the baseline ran").clone();
         let pending_path = Pending::path(&self.spec.root, &self.tag);
@@ -265,7 +287,12 @@ impl Session {
             Draft::Skip(reason) => {
                 Pending::clear(&pending_path)?;
                 self.status.say(&format!("#{index} skipped: {reason}"));
-                return Ok((None, None));
+                return Ok((Turn::Skipped, None));
+            }
+            Draft::Failed(reason) => {
+                Pending::clear(&pending_path)?;
+                self.status.say(&format!("#{index} failed: {reason}"));
+                return Ok((Turn::Failed(reason), None));
             }
             Draft::Invalid {
                 description,
@@ -279,7 +306,8 @@ impl Session {
                     usage,
                     ..self.blank_record(index, &best.commit)
                 };
-                return Ok((Some(self.finish(record, &pending_path)?), None));
+                let logged = self.finish(record, &pending_path)?;
+                return Ok((Turn::Logged(logged.status), None));
             }
             Draft::Ready {
                 description,
@@ -291,7 +319,7 @@ impl Session {
         let proposer = self.proposer.name().to_string();
         let message = format!("{description}\n\nswarmlab experiment {index} ({proposer})");
         let Some((commit, hash)) = self.commit_new(index, &best, &touched, &message)? else {
-            return Ok((None, None));
+            return Ok((Turn::Skipped, None));
         };
         let (measurement, next) = self.measure_and_prepare(
             index,
@@ -318,7 +346,10 @@ impl Session {
         if status == Status::Interrupted {
             record.note = Some("stopped by the user while running; the change was dropped".into());
         }
-        Ok((Some(self.finish(record, &pending_path)?), next))
+        Ok((
+            Turn::Logged(self.finish(record, &pending_path)?.status),
+            next,
+        ))
     }
 
     /// The change of experiment `index`: the side worktree's draft when it still applies on

@@ -207,6 +207,10 @@ impl Slot {
         self.reset(base)?;
         let (description, touched, usage) = match draft(&self.tree, proposer, request)? {
             Draft::Skip(reason) => return Ok(Outcome::Skip(reason)),
+            // In parallel a failed proposal counts as a skip: the slot drafts again.
+            Draft::Failed(reason) => {
+                return Ok(Outcome::Skip(format!("the proposer failed: {reason}")))
+            }
             Draft::Invalid {
                 description,
                 note,

@@ -11,6 +11,8 @@ Exit codes:
   2    wrong usage of the command line (a bad flag or value, a bad --tag, no such track folder)
   3    the track spec (swarmlab.toml) is missing or invalid
   4    the repository is not in a state swarmlab may work in (dirty tree, not a repository)
+  5    the proposer cannot work: the agent is missing or its flags disagree with its --help,
+       the model API refuses, or proposals in a row failed
   130  stopped by Ctrl-C or SIGTERM after cleaning up";
 
 /// Autoresearch, made real: a harness that owns the experiment loop.

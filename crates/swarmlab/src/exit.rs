@@ -7,12 +7,14 @@
 //! | 2 | wrong usage of the command line (clap's own errors, a bad `--tag`, a track folder that does not exist) |
 //! | 3 | the track spec (`swarmlab.toml`) is missing or invalid |
 //! | 4 | the repository is not in a state swarmlab may work in (dirty tree, not a repository) |
+//! | 5 | the proposer cannot work: the agent is missing or its flags disagree with its `--help`, the model API refuses, or proposals in a row failed (none ran) |
 //! | 130 | stopped by Ctrl-C or SIGTERM after cleaning up |
 //!
 //! The library crates return their own error enums (`LoopError`, `ClientError`, ...); a variant
 //! that wraps another crate's error keeps it as its source, so the cause that decides the code
 //! is found anywhere in the chain. This is the one place that decides codes.
 
+use swarmlab_agent::{PresetError, ProposeError};
 use swarmlab_core::{GitError, SpecError};
 use swarmlab_loop::LoopError;
 
@@ -21,6 +23,7 @@ pub const FAILURE: i32 = 1;
 pub const USAGE: i32 = 2;
 pub const INVALID_TRACK: i32 = 3;
 pub const REPOSITORY_STATE: i32 = 4;
+pub const PROPOSER: i32 = 5;
 pub const INTERRUPTED: i32 = 130;
 
 /// The exit code an error maps to.
@@ -46,6 +49,14 @@ pub fn code_of(error: &anyhow::Error) -> i32 {
             })
         {
             return REPOSITORY_STATE;
+        }
+        if cause.downcast_ref::<ProposeError>().is_some()
+            || cause.downcast_ref::<PresetError>().is_some()
+            || cause
+                .downcast_ref::<LoopError>()
+                .is_some_and(|e| matches!(e, LoopError::ProposerFailing { .. }))
+        {
+            return PROPOSER;
         }
     }
     FAILURE
@@ -94,6 +105,19 @@ mod tests {
             INVALID_TRACK
         );
         assert_eq!(code_of(&LoopError::NoCommit.into()), FAILURE);
+        let failing = LoopError::ProposerFailing {
+            failed: 5,
+            in_a_row: 5,
+            experiments: 0,
+            last: "the agent exited with code 1".into(),
+        };
+        assert_eq!(code_of(&ClientError::Loop(failing).into()), PROPOSER);
+        let missing = ProposeError::Unusable("agent `claude` not found on PATH".into());
+        assert_eq!(code_of(&LoopError::Propose(missing).into()), PROPOSER);
+        let absent = PresetError::NotFound {
+            program: "gemini".into(),
+        };
+        assert_eq!(code_of(&absent.into()), PROPOSER);
         assert_eq!(code_of(&LoopError::Tag("a b".into()).into()), USAGE);
         let missing = SpecError::NoFolder { dir: "/x".into() };
         assert_eq!(code_of(&ClientError::Spec(missing).into()), USAGE);

@@ -116,8 +116,8 @@ wait
     );
     let mut proposer = agent(scripts.path(), &script, Duration::from_secs(1));
     let proposal = proposer.propose(&track.context()).unwrap();
-    let Proposal::Nothing { reason } = proposal else {
-        panic!("expected nothing, got {proposal:?}");
+    let Proposal::Failed { reason } = proposal else {
+        panic!("expected a failure, got {proposal:?}");
     };
     assert!(reason.contains("timed out after 1s"), "{reason}");
     assert!(
@@ -140,8 +140,8 @@ fn an_agent_that_fails_yields_nothing_with_its_log_tail() {
         Duration::from_secs(30),
     );
     let proposal = proposer.propose(&track.context()).unwrap();
-    let Proposal::Nothing { reason } = proposal else {
-        panic!("expected nothing, got {proposal:?}");
+    let Proposal::Failed { reason } = proposal else {
+        panic!("expected a failure, got {proposal:?}");
     };
     assert!(reason.contains("exited with code 3"), "{reason}");
     assert!(reason.contains("%%garbage%%"), "{reason}");
@@ -164,5 +164,53 @@ fn a_missing_agent_is_an_error_naming_it() {
         err.to_string()
             .contains("`swarmlab-no-such-agent` not found"),
         "{err}"
+    );
+}
+
+#[test]
+fn an_agent_that_prints_a_known_stall_is_stopped_at_once() {
+    const STALLS: &[swarmlab_agent::preset::Known] = &[swarmlab_agent::preset::Known {
+        contains: "waiting for network",
+        meaning: "the agent cannot reach its model",
+    }];
+    let track = Track::new();
+    let scripts = tempfile::tempdir().unwrap();
+    let mut proposer = agent(
+        scripts.path(),
+        "echo 'Reconnecting... waiting for network'\nsleep 300\n",
+        Duration::from_secs(300),
+    )
+    .with_stalls(STALLS);
+    let proposal = proposer.propose(&track.context()).unwrap();
+    let Proposal::Failed { reason } = proposal else {
+        panic!("expected a failure, got {proposal:?}");
+    };
+    assert!(
+        reason.starts_with("the agent cannot reach its model: the agent printed `waiting for network` and was stopped after"),
+        "{reason}"
+    );
+}
+
+#[test]
+fn the_ignore_file_names_what_the_agent_may_see() {
+    let track = Track::new();
+    let scripts = tempfile::tempdir().unwrap();
+    let path = scripts.path().join("agent.sh");
+    fs::write(&path, "cat \"$1\"\necho 'lr = 0.003' > params.txt\n").unwrap();
+    let argv = vec![
+        "sh".to_string(),
+        path.to_string_lossy().into_owned(),
+        "{ignore_file}".to_string(),
+    ];
+    let mut proposer = CommandProposer::new(argv, ".swarmlab/agent", Duration::from_secs(30))
+        .unwrap()
+        .with_grace(Duration::from_millis(200));
+    let proposal = proposer.propose(&track.context()).unwrap();
+    assert!(matches!(proposal, Proposal::Change { .. }), "{proposal:?}");
+    let ignore = track.read(".swarmlab/agent/1.ignore");
+    assert!(ignore.contains("\n*\n!/params.txt\n"), "{ignore}");
+    assert!(
+        log_of(&track).contains("!/params.txt"),
+        "the agent got the path"
     );
 }

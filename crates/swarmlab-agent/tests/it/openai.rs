@@ -109,14 +109,14 @@ fn a_malformed_answer_is_sent_back_with_the_error_and_the_repair_applied() {
 }
 
 #[test]
-fn answers_that_never_apply_give_nothing_after_the_repair_turns() {
+fn answers_that_never_apply_fail_after_the_repair_turns() {
     let track = Track::new();
     let cheat = GOOD.replace("params.txt", "eval.txt");
     let server = FakeServer::start(vec![Canned::answer(&cheat)]);
     let mut proposer = OpenAiProposer::new(config(&server, "SWARMLAB_TEST_KEY_UNSET")).unwrap();
     let proposal = proposer.propose(&track.context()).unwrap();
-    let Proposal::Nothing { reason } = proposal else {
-        panic!("expected nothing, got {proposal:?}");
+    let Proposal::Failed { reason } = proposal else {
+        panic!("expected a failure, got {proposal:?}");
     };
     assert!(reason.contains("after 2 repair turns"), "{reason}");
     assert!(reason.contains("`eval.txt` is not editable"), "{reason}");

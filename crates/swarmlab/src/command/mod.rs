@@ -18,8 +18,8 @@ mod work;
 use anyhow::{bail, Context};
 use swarmlab_agent::sweep::Strategy;
 use swarmlab_agent::{
-    command, CommandProposer, OpenAiConfig, OpenAiProposer, Prices, Proposer, ScriptProposer,
-    SweepProposer,
+    command, preset, CommandProposer, OpenAiConfig, OpenAiProposer, Prices, Proposer,
+    ScriptProposer, SweepProposer,
 };
 use swarmlab_core::TrackSpec;
 use swarmlab_runner::{Cancel, SandboxConfig};
@@ -80,20 +80,22 @@ pub fn proposer(
         }
         ProposerName::Command => {
             let agent = args.agent.as_deref().unwrap_or_default();
-            let argv = match command::preset(agent) {
-                Some(argv) => argv,
+            let preset = preset::find(agent);
+            let argv = match preset {
+                Some(preset) => preset.argv(),
                 None => command::split_words(agent)
                     .with_context(|| format!("cannot read --agent `{agent}`"))?,
             };
             if argv.is_empty() {
                 bail!(
                     "--agent is empty; name a preset ({}) or give a command line",
-                    command::PRESETS.join(", ")
+                    preset_names()
                 );
             }
             let proposer = CommandProposer::new(argv, &log_dir, args.agent_timeout)?
                 .with_cancel(cancel.clone())
-                .with_grace(spec.run.grace);
+                .with_grace(spec.run.grace)
+                .with_stalls(preset.map_or(&[], |p| p.stalls));
             Box::new(proposer)
         }
         ProposerName::Openai => {
@@ -111,4 +113,36 @@ pub fn proposer(
             Box::new(OpenAiProposer::new(config)?)
         }
     })
+}
+
+/// When `--agent` names a preset, checks it against the installed CLI's `--help` (run in
+/// `dir`, its output kept in `dir`'s agent log folder) before any experiment runs, and says
+/// which version will work.
+pub fn check_agent(args: &ProposerArgs, dir: &std::path::Path) -> anyhow::Result<()> {
+    let Some(preset) = args
+        .agent
+        .as_deref()
+        .filter(|_| args.name == ProposerName::Command)
+        .and_then(preset::find)
+    else {
+        return Ok(());
+    };
+    let log_dir = std::path::absolute(dir.join(AGENT_LOG_DIR))
+        .with_context(|| format!("failed to resolve {}", dir.display()))?;
+    let checked = preset.check(dir, &log_dir)?;
+    eprintln!(
+        "agent: {} preset, installed {}; its flags are listed by `{}`",
+        preset.name,
+        checked.version.as_deref().unwrap_or("(version unknown)"),
+        preset.help.join(" ")
+    );
+    Ok(())
+}
+
+fn preset_names() -> String {
+    preset::PRESETS
+        .iter()
+        .map(|p| p.name)
+        .collect::<Vec<_>>()
+        .join(", ")
 }

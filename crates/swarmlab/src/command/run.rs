@@ -2,7 +2,7 @@
 //! or `--devices`, one per slot.
 
 use anyhow::Context;
-use swarmlab_loop::{assign, load_track, Device, Limits, Session, Stop};
+use swarmlab_loop::{assign, load_track, Device, Limits, LoopError, Session, Stop};
 
 use crate::cli::{Pipeline, ProposerName, RunArgs};
 
@@ -11,6 +11,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<i32> {
     if let Some(budget) = args.budget {
         spec.override_budget(budget);
     }
+    super::check_agent(&args.proposer, &spec.root)?;
     let cancel = crate::interrupt::install();
     let proposer = super::proposer(&args.proposer, &spec, &cancel)?;
     let limits = Limits {
@@ -51,9 +52,18 @@ pub fn run(args: &RunArgs) -> anyhow::Result<i32> {
     if !args.no_setup {
         session.setup()?;
     }
-    let stop = match slots {
-        Some(slots) => session.run_parallel(limits, slots, proposers)?,
-        None => session.run(limits)?,
+    let ran = match slots {
+        Some(slots) => session.run_parallel(limits, slots, proposers),
+        None => session.run(limits),
+    };
+    let stop = match ran {
+        Err(failing @ LoopError::ProposerFailing { .. }) => {
+            // What ran before the proposer stopped working is still worth its table; no
+            // "run the same command" hint, since the error that follows says what to fix first.
+            session.print_summary(Stop::NothingToPropose);
+            return Err(failing.into());
+        }
+        stop => stop?,
     };
     session.print_summary(stop);
     Ok(match stop {

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use anyhow::Context;
 use swarmlab_client::devices::{each, hand_out_invites, Placement};
 use swarmlab_client::gpu::Gpu;
 use swarmlab_client::worker::{work as run_worker, WorkOptions};
@@ -29,6 +30,8 @@ pub fn work(args: WorkArgs) -> anyhow::Result<i32> {
         devices,
         proposer,
     } = args;
+    std::fs::create_dir_all(&dir).with_context(|| format!("failed to create {}", dir.display()))?;
+    super::check_agent(&proposer, &dir)?;
     let proposer = Arc::new(proposer);
     let worker =
         |dir: PathBuf, name: String, invite: Option<String>, env: Vec<(String, String)>| {

@@ -1,11 +1,13 @@
-//! LLM agents through the real binary: the `command` proposer with scripted fake agents and
-//! the `openai` proposer against a fake chat-completions server, each outcome as it lands in
-//! results.jsonl.
+//! LLM agents through the real binary: the `command` proposer with scripted fake agents (and
+//! fake preset CLIs that behave as the real ones do), the `openai` proposer against a fake
+//! chat-completions server, each outcome as it lands in results.jsonl. The presets against
+//! the real CLIs are in `agent_clis`.
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
+use swarmlab_testkit::agent_cli::path_with;
 use swarmlab_testkit::{Canned, FakeServer};
 
 use crate::harness::{alive, poll_until, Output, Track, FAKE_TRAINER};
@@ -78,7 +80,7 @@ fn a_hanging_agent_is_killed_at_its_timeout_and_nothing_runs() {
         &scratch,
         &format!("echo $$ > {}; trap '' TERM; sleep 300", pid_file.display()),
     );
-    let out = run_agent(&track, &agent, &["--agent-timeout", "1s"]).success();
+    let out = run_agent(&track, &agent, &["--agent-timeout", "1s"]).fails_with(5);
     assert!(
         out.stderr.contains("timed out") || out.stderr.contains("timeout"),
         "{out}"
@@ -96,13 +98,55 @@ fn a_hanging_agent_is_killed_at_its_timeout_and_nothing_runs() {
 }
 
 #[test]
-fn an_agent_that_fails_is_reported_with_its_output() {
+fn an_agent_that_always_fails_is_reported_with_its_output_and_exits_5() {
     let track = Track::fake();
     let scratch = tempfile::tempdir().unwrap();
     let agent = agent(&scratch, "echo 'garbage: model overloaded'; exit 3");
-    let out = run_agent(&track, &agent, &[]).success();
+    let out = run_agent(&track, &agent, &[]).fails_with(5);
     assert!(out.stderr.contains("model overloaded"), "{out}");
+    assert!(
+        out.stderr
+            .contains("error: no proposal succeeded: 5 of the last 5 proposals failed"),
+        "{out}"
+    );
+    assert!(out.stderr.contains("exited with code 3"), "{out}");
+    assert!(
+        out.stderr.contains("swarmlab/main: the baseline"),
+        "the summary is still printed: {out}"
+    );
     assert_eq!(track.statuses(), ["keep"]);
+}
+
+#[test]
+fn an_agent_that_fails_after_a_success_still_exits_5() {
+    let track = Track::fake();
+    let scratch = tempfile::tempdir().unwrap();
+    let agent = agent(
+        &scratch,
+        "grep -q 'value = 2.0' params.txt || { echo 'out of credits'; exit 1; }
+printf 'mode = good\nvalue = 1.5\n' > params.txt",
+    );
+    let argv = format!("{} {{prompt_file}}", agent.display());
+    let out = track
+        .swarmlab(&[
+            "run",
+            "--proposer",
+            "command",
+            "--agent",
+            &argv,
+            "--experiments",
+            "3",
+            "--pipeline",
+            "off",
+        ])
+        .fails_with(5);
+    assert!(
+        out.stderr
+            .contains("the proposer stopped working after 1 experiments"),
+        "{out}"
+    );
+    assert!(out.stderr.contains("out of credits"), "{out}");
+    assert_eq!(track.statuses(), ["keep", "keep"]);
 }
 
 const GOOD_EDIT: &str = "\
@@ -182,8 +226,181 @@ fn a_rate_limit_is_retried() {
 fn a_server_that_keeps_failing_stops_the_loop_with_a_clear_error() {
     let track = Track::fake();
     let server = FakeServer::start(vec![Canned::error(500, "internal error")]);
-    let out = run_openai(&track, &server).fails_with(1);
+    let out = run_openai(&track, &server).fails_with(5);
     assert!(out.stderr.contains("gave up"), "{out}");
     assert_eq!(track.statuses(), ["keep"], "nothing but the baseline ran");
     assert_eq!(track.porcelain(), "");
+}
+
+/// Writes an executable shell script `name` into `bin`: a stand-in for an agent CLI.
+fn fake_cli(bin: &Path, name: &str, body: &str) {
+    let path = bin.join(name);
+    fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+fn run_preset(track: &Track, preset: &str, bin: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "run",
+        "--proposer",
+        "command",
+        "--agent",
+        preset,
+        "--experiments",
+        "1",
+    ];
+    args.extend_from_slice(extra);
+    track.swarmlab_env(&args, &[("PATH", &path_with(bin))])
+}
+
+#[test]
+fn a_preset_whose_flags_the_installed_cli_lacks_stops_before_the_baseline() {
+    let track = Track::fake();
+    let bin = tempfile::tempdir().unwrap();
+    fake_cli(
+        bin.path(),
+        "claude",
+        r#"case "$1" in
+--help) echo "  -p, --print  Print response and exit"; echo "  --dangerously-skip-permissions" ;;
+--version) echo "1.0.0 (Claude Code)" ;;
+*) printf 'mode = good\nvalue = 1.5\n' > params.txt ;;
+esac"#,
+    );
+    let out = run_preset(&track, "claude", bin.path(), &[]).fails_with(5);
+    assert!(
+        out.stderr.contains(
+            "the `claude` preset passes `--permission-mode`, `acceptEdits` but `claude --help` \
+             of the installed 1.0.0 (Claude Code) does not list them"
+        ),
+        "{out}"
+    );
+    assert!(out.stderr.contains("claude.help.log"), "{out}");
+    assert!(track.records().is_empty(), "an experiment ran: {out}");
+}
+
+#[test]
+fn a_missing_preset_cli_stops_before_the_baseline() {
+    let track = Track::fake();
+    let empty = tempfile::tempdir().unwrap();
+    let out = track
+        .swarmlab_env(
+            &["run", "--proposer", "command", "--agent", "gemini"],
+            &[("PATH", &format!("{}:/usr/bin:/bin", empty.path().display()))],
+        )
+        .fails_with(5);
+    assert!(
+        out.stderr.contains("agent `gemini` not found on PATH"),
+        "{out}"
+    );
+    assert!(track.records().is_empty(), "an experiment ran: {out}");
+}
+
+#[test]
+fn the_claude_preset_edits_as_root() {
+    let track = Track::fake();
+    let bin = tempfile::tempdir().unwrap();
+    // Like Claude Code 2.1 as root: the flags that skip every permission refuse to start.
+    fake_cli(
+        bin.path(),
+        "claude",
+        r#"case "$1" in
+--help) echo "  -p, --print  Print response and exit"; echo "  --dangerously-skip-permissions"
+        echo '  --permission-mode <mode>  (choices: "acceptEdits", "bypassPermissions", "default")' ;;
+--version) echo "2.1.197 (Claude Code)" ;;
+*) case " $* " in *" --dangerously-skip-permissions "*|*" bypassPermissions "*)
+     echo "--dangerously-skip-permissions cannot be used with root/sudo privileges for security reasons"
+     exit 1 ;;
+   esac
+   case " $* " in *" --permission-mode acceptEdits "*) ;; *) echo "asked for permission"; exit 1 ;; esac
+   printf 'mode = good\nvalue = 1.5\n' > params.txt
+   echo "DESCRIPTION: lower the value to 1.5" ;;
+esac"#,
+    );
+    let out = run_preset(&track, "claude", bin.path(), &[]).success();
+    assert!(
+        out.stderr
+            .contains("agent: claude preset, installed 2.1.197 (Claude Code)"),
+        "{out}"
+    );
+    let record = track.record(1);
+    assert_eq!(record["status"], "keep", "{out}");
+    assert_eq!(record["description"], "lower the value to 1.5");
+}
+
+#[test]
+fn a_preset_runs_with_the_flags_its_cli_lists_in_an_untrusted_folder() {
+    let track = Track::fake();
+    let bin = tempfile::tempdir().unwrap();
+    // Like Gemini CLI 0.61: without --skip-trust it falls back to asking, which fails.
+    fake_cli(
+        bin.path(),
+        "gemini",
+        r#"case "$1" in
+--help) echo "  -p, --prompt  headless"; echo "      --skip-trust  Trust the folder"
+        echo '      --approval-mode  [choices: "default", "auto_edit", "yolo", "plan"]' ;;
+--version) echo "0.61.0" ;;
+*) case " $* " in *" --skip-trust "*) ;; *) echo 'Approval mode overridden to "default"'; exit 1 ;; esac
+   case " $* " in *" --approval-mode yolo "*) ;; *) echo "not yolo"; exit 1 ;; esac
+   printf 'mode = good\nvalue = 1.5\n' > params.txt
+   echo "DESCRIPTION: lower the value to 1.5" ;;
+esac"#,
+    );
+    let out = run_preset(&track, "gemini", bin.path(), &[]).success();
+    assert!(
+        out.stderr
+            .contains("agent: gemini preset, installed 0.61.0"),
+        "{out}"
+    );
+    let record = track.record(1);
+    assert_eq!(record["status"], "keep", "{out}");
+    assert_eq!(record["description"], "lower the value to 1.5");
+}
+
+#[test]
+fn an_agent_that_cannot_reach_its_model_is_stopped_at_once() {
+    let track = Track::fake();
+    let bin = tempfile::tempdir().unwrap();
+    // Like Codex CLI 0.171 offline: it waits for the network until killed.
+    fake_cli(
+        bin.path(),
+        "codex",
+        r#"case "$*" in
+"exec --help") echo "  -s, --sandbox <SANDBOX_MODE>  [possible values: read-only, workspace-write]" ;;
+--version) echo "codex-cli 0.171.0" ;;
+*) echo "ERROR: Reconnecting... 5/5"; echo "ERROR: Reconnecting... waiting for network"; sleep 300 ;;
+esac"#,
+    );
+    let out = run_preset(&track, "codex", bin.path(), &["--agent-timeout", "10m"]).fails_with(5);
+    assert!(
+        out.stderr
+            .contains("codex cannot reach its model provider (no network"),
+        "{out}"
+    );
+    assert!(out.stderr.contains("and was stopped after"), "{out}");
+    assert!(!out.stderr.contains("timed out"), "{out}");
+    assert_eq!(track.statuses(), ["keep"]);
+}
+
+#[test]
+fn a_codex_without_its_sandbox_helper_stops_before_the_baseline() {
+    let track = Track::fake();
+    let bin = tempfile::tempdir().unwrap();
+    // Codex CLI 0.171 with CODEX_HOME under /tmp: every command it runs fails in its sandbox.
+    fake_cli(
+        bin.path(),
+        "codex",
+        r#"echo 'WARNING: proceeding, even though we could not create PATH aliases: Refusing to create helper binaries under temporary dir "/tmp"' >&2
+case "$*" in
+"exec --help") echo "  -s, --sandbox <SANDBOX_MODE>  [possible values: read-only, workspace-write]" ;;
+--version) echo "codex-cli 0.171.0" ;;
+*) printf 'mode = good\nvalue = 1.5\n' > params.txt ;;
+esac"#,
+    );
+    let out = run_preset(&track, "codex", bin.path(), &[]).fails_with(5);
+    assert!(
+        out.stderr
+            .contains("set CODEX_HOME to a folder outside /tmp (`codex exec --help` printed"),
+        "{out}"
+    );
+    assert!(track.records().is_empty(), "an experiment ran: {out}");
 }

@@ -4,6 +4,7 @@
 //! Every test gets its own temporary folder, so tests may run in parallel threads.
 
 use std::collections::BTreeMap;
+use std::ffi::OsStr;
 use std::fmt;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -190,6 +191,13 @@ impl Track {
         swarmlab(&all, None)
     }
 
+    /// Runs `swarmlab ARGS... ROOT` with `env` added to its environment.
+    pub fn swarmlab_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut all = args.to_vec();
+        all.push(self.root_str());
+        swarmlab_with_env(&all, None, env)
+    }
+
     /// `swarmlab run ROOT --proposer script --script SCRIPT --experiments N`.
     pub fn run_script(&self, script: &str, experiments: u64) -> Output {
         let n = experiments.to_string();
@@ -349,11 +357,15 @@ impl fmt::Display for Output {
 
 /// Runs the binary with `args` (in `dir`, if given) and waits for it.
 pub fn swarmlab(args: &[&str], dir: Option<&Path>) -> Output {
-    swarmlab_with_env(args, dir, &[])
+    swarmlab_with_env::<&str>(args, dir, &[])
 }
 
 /// Runs the binary with `args` (in `dir`, if given) and `env` added to its environment.
-pub fn swarmlab_with_env(args: &[&str], dir: Option<&Path>, env: &[(&str, &Path)]) -> Output {
+pub fn swarmlab_with_env<V: AsRef<OsStr>>(
+    args: &[&str],
+    dir: Option<&Path>,
+    env: &[(&str, V)],
+) -> Output {
     let mut command = Command::new(BIN);
     command.args(args).stdin(Stdio::null());
     if let Some(dir) = dir {

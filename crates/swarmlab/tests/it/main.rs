@@ -8,6 +8,7 @@ mod hubs;
 mod hub;
 mod hub_liveness;
 
+mod agent_clis;
 mod agents;
 mod attacks;
 mod attacks_pygpt;

@@ -59,12 +59,13 @@ fn a_better_result_is_kept_and_the_branch_advances() {
 }
 
 #[test]
-fn a_proposer_with_nothing_to_propose_stops_the_loop() {
+fn a_proposer_that_keeps_failing_stops_the_loop_with_exit_5() {
     let track = Track::fake();
     let out = track
         .run_script("echo 'no idea' >&2; exit 1", 100)
-        .success();
+        .fails_with(5);
     assert!(out.stderr.contains("no idea"), "{out}");
+    assert!(out.stderr.contains("no proposal succeeded"), "{out}");
     assert!(out.stderr.contains("5 proposals in a row"), "{out}");
     assert_eq!(track.statuses(), ["keep"]);
     assert_eq!(track.porcelain(), "");
