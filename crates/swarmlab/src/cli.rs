@@ -399,16 +399,6 @@ pub enum TrackName {
     Autoresearch,
 }
 
-impl TrackName {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TrackName::Tinygpt => "tinygpt",
-            TrackName::Toy => "toy",
-            TrackName::Autoresearch => "autoresearch",
-        }
-    }
-}
-
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// The track's folder (a git repository with swarmlab.toml at its root)

@@ -5,7 +5,6 @@ mod cli;
 mod command;
 mod exit;
 mod interrupt;
-mod tracks;
 
 use clap::Parser;
 

@@ -21,9 +21,9 @@ use swarmlab_core::short;
 use swarmlab_hub::{AuditReport, EmbeddedHub, HubConfig, Seed};
 use swarmlab_proto::{Role, TrackInfo};
 use swarmlab_runner::SandboxConfig;
+use swarmlab_tracks::Embedded;
 
-use crate::cli::{DemoArgs, DemoTrack, SandboxMode, TrackName};
-use crate::tracks;
+use crate::cli::{DemoArgs, DemoTrack, SandboxMode};
 
 /// Ideas the demo seeds the queue with, so that workers have something to lease.
 const IDEAS: &[&str] = &[
@@ -44,8 +44,8 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<i32> {
         SandboxMode::Off => root.join("verifier"),
     };
     let track = match args.track {
-        DemoTrack::Toy => TrackName::Toy,
-        DemoTrack::Tinygpt => TrackName::Tinygpt,
+        DemoTrack::Toy => Embedded::Toy,
+        DemoTrack::Tinygpt => Embedded::Tinygpt,
     };
     let config = HubConfig {
         data_dir: root.join("hub"),
@@ -58,11 +58,11 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<i32> {
             args.listen
         )
     })?;
-    let name = track.as_str();
+    let name = track.name();
     let repo = root.join("tracks").join(name);
-    tracks::write(track, &repo)?;
+    track.write(&repo)?;
     let admin = seed(&hub, &repo, &verifier)?;
-    if track == TrackName::Tinygpt {
+    if track == Embedded::Tinygpt {
         println!(
             "note: each worker and the verifier build tinygpt once first (minutes on 2 cores)"
         );

@@ -1,40 +1,26 @@
 //! `swarmlab init [DIR] [--track NAME]`: write an embedded track into a new git repository,
 //! or (`--track autoresearch`) put an existing clone of karpathy/autoresearch on a hub.
 
-mod autoresearch;
-mod prepare_patch;
-mod token_table;
-
-use std::fs;
 use std::path::Path;
 
-use anyhow::{bail, Context};
 use swarmlab_loop::load_track;
+use swarmlab_tracks::autoresearch;
 
 use crate::cli::{InitArgs, TrackName};
-use crate::tracks;
 
 pub fn init(args: &InitArgs) -> anyhow::Result<()> {
     let dir = &args.dir;
     if args.spec_only {
-        return write_spec(dir, swarmlab_core::spec::REFERENCE);
+        return write_spec(dir);
     }
-    if args.track == TrackName::Autoresearch {
-        return autoresearch::place_into_clone(dir);
-    }
-    if dir.exists() {
-        let mut entries =
-            fs::read_dir(dir).with_context(|| format!("failed to read {}", dir.display()))?;
-        if entries.next().is_some() {
-            bail!(
-                "{} is not empty; swarmlab init writes a track into a new or empty folder",
-                dir.display()
-            );
-        }
-    }
-    tracks::write(args.track, dir)?;
-    let files = tracks::files(args.track);
-    let name = args.track.as_str();
+    let track = match args.track {
+        TrackName::Autoresearch => return place_autoresearch(dir),
+        TrackName::Tinygpt => swarmlab_tracks::Embedded::Tinygpt,
+        TrackName::Toy => swarmlab_tracks::Embedded::Toy,
+    };
+    track.write_new(dir)?;
+    let files = track.files();
+    let name = track.name();
     let spec = load_track(dir)?;
     println!("created the {name} track in {}", dir.display());
     println!(
@@ -47,17 +33,27 @@ pub fn init(args: &InitArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Writes a spec into an existing folder, never over an existing one.
-fn write_spec(dir: &Path, text: &str) -> anyhow::Result<()> {
-    let path = dir.join(swarmlab_core::spec::SPEC_FILE);
-    if path.exists() {
-        bail!(
-            "{} already exists; swarmlab init never overwrites it",
-            path.display()
-        );
+/// `swarmlab init --track autoresearch DIR`, and what it committed.
+fn place_autoresearch(dir: &Path) -> anyhow::Result<()> {
+    let placed = autoresearch::place_into_clone(dir)?;
+    println!(
+        "put {} on a hub in one commit, {}:",
+        dir.display(),
+        swarmlab_core::short(&placed.commit)
+    );
+    for (path, what) in &placed.files {
+        println!("  {path:<20}{what}");
     }
-    fs::create_dir_all(dir).with_context(|| format!("failed to create {}", dir.display()))?;
-    fs::write(&path, text).with_context(|| format!("failed to write {}", path.display()))?;
+    println!(
+        "see it with `git show`; next: swarmlab track check {0}, swarmlab run {0}",
+        dir.display()
+    );
+    Ok(())
+}
+
+/// Writes the reference spec into a folder, never over an existing one.
+fn write_spec(dir: &Path) -> anyhow::Result<()> {
+    let path = swarmlab_tracks::write_reference_spec(dir)?;
     println!(
         "wrote {}: check it with `swarmlab track check {}`",
         path.display(),

@@ -31,6 +31,15 @@ const RULES: &[(&str, &[&str])] = &[
     ),
     ("swarmlab-agent", &["swarmlab-testkit"]),
     (
+        "swarmlab-tracks",
+        &[
+            "swarmlab-hub",
+            "swarmlab-client",
+            "swarmlab-eval",
+            "swarmlab-testkit",
+        ],
+    ),
+    (
         "swarmlab-loop",
         &["swarmlab-hub", "swarmlab-client", "swarmlab-testkit"],
     ),

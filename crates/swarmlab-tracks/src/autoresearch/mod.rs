@@ -7,16 +7,16 @@
 //! Every check comes before the first write; a spec that does not validate after the writes
 //! undoes them. It must not touch any other file of the clone, nor commit anything but its own.
 
+mod prepare_patch;
+mod token_table;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context};
 use swarmlab_core::GitStore;
 use swarmlab_loop::{load_track, LoopError};
 
-use super::{prepare_patch, token_table};
-use crate::cli::TrackName;
-use crate::tracks;
+use crate::{Embedded, TrackError, SWARMLAB_LOGITS};
 
 /// Where autoresearch's setup keeps the tokenizer's byte table, under the home folder.
 const TOKEN_BYTES_PT: &str = ".cache/autoresearch/tokenizer/token_bytes.pt";
@@ -31,13 +31,21 @@ struct Change {
     what: String,
 }
 
-pub fn place_into_clone(dir: &Path) -> anyhow::Result<()> {
+/// What the import committed: the commit, and each file it added or changed with what it is.
+pub struct Placed {
+    pub commit: String,
+    pub files: Vec<(String, String)>,
+}
+
+/// Puts the clone at `dir` on a hub: patches `prepare.py`, adds the track's files and commits
+/// them as one commit. Everything is checked before the first write.
+pub fn place_into_clone(dir: &Path) -> Result<Placed, TrackError> {
     for file in ["train.py", "prepare.py"] {
         if !dir.join(file).is_file() {
-            bail!(
+            return Err(TrackError::Refused(format!(
                 "{} has no {file}; --track autoresearch goes into a clone of karpathy/autoresearch (git clone https://github.com/karpathy/autoresearch)",
                 dir.display()
-            );
+            )));
         }
     }
     let git = GitStore::open(dir)?;
@@ -51,37 +59,34 @@ pub fn place_into_clone(dir: &Path) -> anyhow::Result<()> {
         .into());
     }
     let read = |file: &str| {
-        fs::read_to_string(dir.join(file))
-            .with_context(|| format!("failed to read {}", dir.join(file).display()))
+        let path = dir.join(file);
+        fs::read_to_string(&path).map_err(TrackError::file("read", &path))
     };
     let original = read("prepare.py")?;
-    let patched = prepare_patch::patch_prepare(&original).map_err(anyhow::Error::msg)?;
-    prepare_patch::check_train(&read("train.py")?).map_err(anyhow::Error::msg)?;
+    let patched = prepare_patch::patch_prepare(&original).map_err(TrackError::Refused)?;
+    prepare_patch::check_train(&read("train.py")?).map_err(TrackError::Refused)?;
     let table_path = home()?.join(TOKEN_BYTES_PT);
     let table_name = format!("~/{TOKEN_BYTES_PT}");
     let table = token_table::read(&table_path).map_err(|e| {
-        anyhow::anyhow!(
+        TrackError::Refused(format!(
             "cannot read the tokenizer's byte table {}: {e}\n  the verifier scores with the byte table of the tokenizer autoresearch's setup trains: run `uv run prepare.py` in {} first (autoresearch's README, step 2), then swarmlab init again",
             table_path.display(),
             dir.display()
-        )
+        ))
     })?;
     if table.len() != patched.vocab as usize {
-        bail!(
+        return Err(TrackError::Refused(format!(
             "{} has {} tokens, but prepare.py's VOCAB_SIZE is {}: run `uv run prepare.py` again to retrain the tokenizer",
             table_path.display(),
             table.len(),
             patched.vocab
-        );
+        )));
     }
 
     let changes = changes(&patched, &table, &table_name)?;
     for change in &changes[1..] {
         if dir.join(&change.path).exists() {
-            bail!(
-                "{} already exists; swarmlab init never overwrites it",
-                dir.join(&change.path).display()
-            );
+            return Err(TrackError::Exists(dir.join(&change.path)));
         }
     }
     write(dir, &changes).inspect_err(|_| undo(dir, &changes, &original))?;
@@ -98,19 +103,10 @@ pub fn place_into_clone(dir: &Path) -> anyhow::Result<()> {
             let _ = git.run(&reset);
             undo(dir, &changes, &original);
         })?;
-    println!(
-        "put {} on a hub in one commit, {}:",
-        dir.display(),
-        swarmlab_core::short(&commit)
-    );
-    for change in &changes {
-        println!("  {:<20}{}", change.path, change.what);
-    }
-    println!(
-        "see it with `git show`; next: swarmlab track check {0}, swarmlab run {0}",
-        dir.display()
-    );
-    Ok(())
+    Ok(Placed {
+        commit,
+        files: changes.into_iter().map(|c| (c.path, c.what)).collect(),
+    })
 }
 
 /// What the commit holds: `prepare.py` first, then the files it adds.
@@ -118,7 +114,7 @@ fn changes(
     patched: &prepare_patch::Patched,
     table: &[u32],
     table_name: &str,
-) -> anyhow::Result<Vec<Change>> {
+) -> Result<Vec<Change>, TrackError> {
     let mut changes = vec![
         Change {
             path: "prepare.py".into(),
@@ -127,11 +123,11 @@ fn changes(
         },
         Change {
             path: LOGITS_MODULE.into(),
-            content: tracks::SWARMLAB_LOGITS.into(),
+            content: SWARMLAB_LOGITS.into(),
             what: "swarmlab's logits protocol, served from the training process (trusted)".into(),
         },
     ];
-    for file in tracks::files(TrackName::Autoresearch) {
+    for file in Embedded::Autoresearch.files() {
         let (content, what) = match file.path {
             swarmlab_core::spec::SPEC_FILE => (
                 spec(file.content, patched)?,
@@ -162,7 +158,7 @@ fn changes(
 
 /// The embedded spec with the clone's vocabulary, window and budget (autoresearch's own are
 /// the spec's; a fork may differ), the timeouts grown with a longer budget.
-fn spec(text: &str, patched: &prepare_patch::Patched) -> anyhow::Result<String> {
+fn spec(text: &str, patched: &prepare_patch::Patched) -> Result<String, TrackError> {
     let budget = patched.budget_seconds;
     let mut out = text.to_string();
     for (section, key, value) in [
@@ -175,8 +171,11 @@ fn spec(text: &str, patched: &prepare_patch::Patched) -> anyhow::Result<String> 
         ("eval", "vocab", patched.vocab.to_string()),
         ("eval", "context", patched.context.to_string()),
     ] {
-        out = set(&out, section, key, &value)
-            .with_context(|| format!("the embedded autoresearch spec has no `{section}.{key}`"))?;
+        out = set(&out, section, key, &value).ok_or_else(|| {
+            TrackError::Refused(format!(
+                "the embedded autoresearch spec has no `{section}.{key}`"
+            ))
+        })?;
     }
     // Only while the server trains again (a program in `eval.serve`) has [eval] a timeout.
     let serving = duration(budget.saturating_mul(3).max(900));
@@ -251,11 +250,10 @@ fn wrap(bullet: &str) -> String {
     out
 }
 
-fn write(dir: &Path, changes: &[Change]) -> anyhow::Result<()> {
+fn write(dir: &Path, changes: &[Change]) -> Result<(), TrackError> {
     for change in changes {
         let path = dir.join(&change.path);
-        fs::write(&path, &change.content)
-            .with_context(|| format!("failed to write {}", path.display()))?;
+        fs::write(&path, &change.content).map_err(TrackError::file("write", &path))?;
     }
     Ok(())
 }
@@ -269,13 +267,16 @@ fn undo(dir: &Path, changes: &[Change], original: &str) {
 }
 
 /// The home folder, as Python's `os.path.expanduser("~")` finds it for autoresearch.
-fn home() -> anyhow::Result<PathBuf> {
+fn home() -> Result<PathBuf, TrackError> {
     std::env::var_os("HOME")
         .filter(|h| !h.is_empty())
         .map(PathBuf::from)
-        .context(
-            "HOME is not set: cannot find autoresearch's tokenizer under ~/.cache/autoresearch",
-        )
+        .ok_or_else(|| {
+            TrackError::Refused(
+                "HOME is not set: cannot find autoresearch's tokenizer under ~/.cache/autoresearch"
+                    .into(),
+            )
+        })
 }
 
 #[cfg(test)]
@@ -292,7 +293,8 @@ mod tests {
     }
 
     fn embedded_spec() -> &'static str {
-        tracks::files(TrackName::Autoresearch)
+        Embedded::Autoresearch
+            .files()
             .iter()
             .find(|f| f.path == swarmlab_core::spec::SPEC_FILE)
             .expect("the autoresearch track embeds its spec")

@@ -148,14 +148,16 @@ fn bytes_of<'a>(data: &'a [u8], entry: &Entry) -> Result<&'a [u8], String> {
 mod tests {
     use super::*;
 
+    /// The byte table of the stand-in clone that the binary's tests put on a hub.
     fn fixture() -> std::path::PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/autoresearch/token_bytes.pt")
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../swarmlab/tests/fixtures/autoresearch/token_bytes.pt")
     }
 
     #[test]
     fn the_table_torch_saved_is_read_entry_for_entry() {
         // Written by torch.save(torch.tensor(table, dtype=torch.int32), ...), as autoresearch's
-        // prepare.py saves it; the table is the fixture's (`tests/fixtures/autoresearch`).
+        // prepare.py saves it; the table is the fixture's (`crates/swarmlab/tests/fixtures/autoresearch`).
         let table = read(&fixture()).unwrap();
         assert_eq!(table.len(), 8192);
         assert_eq!(&table[..3], &[1, 1, 1]);
