@@ -193,49 +193,10 @@ pub fn check_change_beside<T: Send>(
     if changed.is_empty() {
         return Err(ChangeRefusal::EmptyChange);
     }
-    let files = Files {
-        editable: rules.editable.clone(),
-        trusted: Vec::new(),
-    };
-    for change in &changed {
-        let file = change.path;
-        let name = file.rsplit('/').next().unwrap_or(file);
-        if ATTRIBUTE_FILES.contains(&name) || file.split('/').any(|c| c == ".git") {
-            return Err(ChangeRefusal::AttributeFile);
-        }
-        if change.old_mode == "160000" || change.new_mode == "160000" {
-            return Err(ChangeRefusal::Submodule);
-        }
-        if change.new_mode == "120000" {
-            return Err(ChangeRefusal::Symlink);
-        }
-        if change.status == "D" && rules.keeps_file(file) {
-            return Err(ChangeRefusal::NotAFile);
-        }
-        if !files.is_editable(file) {
-            return Err(ChangeRefusal::OutsideEditable);
-        }
-    }
-    // Sizes first, so that no oversized blob is ever read.
-    let tree = tree?.map_err(|_| ChangeRefusal::BadBundle)?;
-    // "<mode> <type> <id> <size>\t<path>" per file.
-    let sizes: HashMap<&str, &str> = tree
-        .split('\0')
-        .filter_map(|entry| {
-            let (meta, path) = entry.split_once('\t')?;
-            Some((path, meta.split_whitespace().nth(3)?))
-        })
-        .collect();
+    check_paths(&changed, rules)?;
     let kept: Vec<&Change> = changed.iter().filter(|c| c.status != "D").collect();
-    for change in &kept {
-        let size: u64 = sizes
-            .get(change.path)
-            .and_then(|s| s.parse().ok())
-            .ok_or(ChangeRefusal::BadBundle)?;
-        if size > rules.max_file_bytes {
-            return Err(ChangeRefusal::FileTooLarge);
-        }
-    }
+    // Sizes first, so that no oversized blob is ever read.
+    check_sizes(&tree?.map_err(|_| ChangeRefusal::BadBundle)?, &kept, rules)?;
     // Every changed file's content in one run, file by file.
     let read = || {
         if kept.is_empty() {
@@ -260,6 +221,57 @@ pub fn check_change_beside<T: Send>(
         }
     }
     beside
+}
+
+/// What each changed path may be: no attribute file or `.git`, no submodule or symlink, no
+/// deleted file the track keeps, nothing outside `files.editable`.
+fn check_paths(changed: &[Change<'_>], rules: &ChangeRules) -> Result<(), ChangeRefusal> {
+    let files = Files {
+        editable: rules.editable.clone(),
+        trusted: Vec::new(),
+    };
+    for change in changed {
+        let file = change.path;
+        let name = file.rsplit('/').next().unwrap_or(file);
+        if ATTRIBUTE_FILES.contains(&name) || file.split('/').any(|c| c == ".git") {
+            return Err(ChangeRefusal::AttributeFile);
+        }
+        if change.old_mode == "160000" || change.new_mode == "160000" {
+            return Err(ChangeRefusal::Submodule);
+        }
+        if change.new_mode == "120000" {
+            return Err(ChangeRefusal::Symlink);
+        }
+        if change.status == "D" && rules.keeps_file(file) {
+            return Err(ChangeRefusal::NotAFile);
+        }
+        if !files.is_editable(file) {
+            return Err(ChangeRefusal::OutsideEditable);
+        }
+    }
+    Ok(())
+}
+
+/// Every kept file's size, from `git ls-tree -r -l -z` of the commit, within the limit.
+fn check_sizes(tree: &str, kept: &[&Change<'_>], rules: &ChangeRules) -> Result<(), ChangeRefusal> {
+    // "<mode> <type> <id> <size>\t<path>" per file.
+    let sizes: HashMap<&str, &str> = tree
+        .split('\0')
+        .filter_map(|entry| {
+            let (meta, path) = entry.split_once('\t')?;
+            Some((path, meta.split_whitespace().nth(3)?))
+        })
+        .collect();
+    for change in kept {
+        let size: u64 = sizes
+            .get(change.path)
+            .and_then(|s| s.parse().ok())
+            .ok_or(ChangeRefusal::BadBundle)?;
+        if size > rules.max_file_bytes {
+            return Err(ChangeRefusal::FileTooLarge);
+        }
+    }
+    Ok(())
 }
 
 /// Splits `git cat-file --batch` output (`<id> <type> <size>\n<content>\n` per object) into

@@ -250,9 +250,17 @@ pub fn compare_svg(runs: &[Run], metric: &str, goal: Goal, title: &str) -> Strin
         r##"<text x="{LEFT}" y="24" font-size="15" font-weight="bold" fill="#222222">{}</text>"##,
         escape(title)
     );
-    // The legend: one entry per run, with its best.
+    write_legend(&mut out, runs, &facts);
+    write_axes(&mut out, &x, &y, metric);
+    write_runs(&mut out, runs, &facts, &x, &y);
+    let _ = writeln!(out, "</svg>");
+    out
+}
+
+/// One legend entry per run, with its best.
+fn write_legend(out: &mut String, runs: &[Run], facts: &[Facts]) {
     let mut legend_x = LEFT;
-    for (i, (run, f)) in runs.iter().zip(&facts).enumerate() {
+    for (i, (run, f)) in runs.iter().zip(facts).enumerate() {
         let best = f.best.map_or("no kept result".into(), |(v, n)| {
             format!("best {} (#{n})", format_value(v))
         });
@@ -267,7 +275,11 @@ pub fn compare_svg(runs: &[Run], metric: &str, goal: Goal, title: &str) -> Strin
         );
         legend_x += 40.0 + text.chars().count() as f64 * 6.6;
     }
-    // Axes and grid.
+}
+
+/// The grid, the ticks and the axes' names.
+fn write_axes(out: &mut String, x: &Axis, y: &Axis, metric: &str) {
+    let (lo, hi, last) = (y.lo, y.hi, x.hi);
     let ticks = Ticks::new(lo, hi, 6, 0.0);
     for v in &ticks.values {
         let py = y.px(*v);
@@ -280,7 +292,7 @@ pub fn compare_svg(runs: &[Run], metric: &str, goal: Goal, title: &str) -> Strin
             ticks.label(*v)
         );
     }
-    let xticks = Ticks::new(0.0, last as f64, 8, 1.0);
+    let xticks = Ticks::new(0.0, last, 8, 1.0);
     for v in &xticks.values {
         let px = x.px(*v);
         let _ = writeln!(
@@ -298,8 +310,13 @@ pub fn compare_svg(runs: &[Run], metric: &str, goal: Goal, title: &str) -> Strin
         (TOP + HEIGHT - BOTTOM) / 2.0,
         escape(metric)
     );
+}
+
+/// Each run's points within the scale and its running best as a step line.
+fn write_runs(out: &mut String, runs: &[Run], facts: &[Facts], x: &Axis, y: &Axis) {
+    let (lo, hi) = (y.lo, y.hi);
     let inside = |v: f64| v >= lo && v <= hi;
-    for (i, (run, f)) in runs.iter().zip(&facts).enumerate() {
+    for (i, (run, f)) in runs.iter().zip(facts).enumerate() {
         let colour = COLOURS[i % 2];
         let _ = writeln!(out, r#"<g class="run" data-tag="{}">"#, escape(run.tag));
         for record in run.records {
@@ -335,8 +352,6 @@ pub fn compare_svg(runs: &[Run], metric: &str, goal: Goal, title: &str) -> Strin
         }
         let _ = writeln!(out, "</g>");
     }
-    let _ = writeln!(out, "</svg>");
-    out
 }
 
 fn escape(text: &str) -> String {

@@ -575,13 +575,7 @@ impl Session {
                 }
             }
         }
-        if !flight.earlier.is_empty() {
-            let before = flight.earlier.join(", then ");
-            note = Some(match note {
-                Some(n) => format!("{n}; measured {before} before"),
-                None => format!("measured {before}, then merged onto the best and measured again"),
-            });
-        }
+        note = with_earlier(note, &flight.earlier);
         if status == Status::Keep {
             self.git.run(&["merge", "--ff-only", "--quiet", &kept])?;
         } else {
@@ -831,6 +825,18 @@ fn fleet_text(
         parts.push(counts.to_string());
     }
     parts.join(" | ")
+}
+
+/// The note of a change measured more than once: what it measured before its last merge.
+fn with_earlier(note: Option<String>, earlier: &[String]) -> Option<String> {
+    if earlier.is_empty() {
+        return note;
+    }
+    let before = earlier.join(", then ");
+    Some(match note {
+        Some(n) => format!("{n}; measured {before} before"),
+        None => format!("measured {before}, then merged onto the best and measured again"),
+    })
 }
 
 #[cfg(test)]
