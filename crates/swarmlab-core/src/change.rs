@@ -58,6 +58,54 @@ pub enum ChangeRefusal {
 }
 
 impl ChangeRefusal {
+    /// Every refusal, for looking one up by its name.
+    pub const ALL: [ChangeRefusal; 12] = [
+        ChangeRefusal::BadBundle,
+        ChangeRefusal::CommitMissing,
+        ChangeRefusal::NotAChildOfParent,
+        ChangeRefusal::EmptyChange,
+        ChangeRefusal::OutsideEditable,
+        ChangeRefusal::Symlink,
+        ChangeRefusal::Submodule,
+        ChangeRefusal::AttributeFile,
+        ChangeRefusal::BinaryFile,
+        ChangeRefusal::FileTooLarge,
+        ChangeRefusal::NotAFile,
+        ChangeRefusal::KnobUnmatched,
+    ];
+
+    /// What the refusal means, for the person whose change it is.
+    pub fn explanation(self) -> &'static str {
+        match self {
+            ChangeRefusal::BadBundle => {
+                "the bundle could not be read as a git bundle of the commit"
+            }
+            ChangeRefusal::CommitMissing => "the bundle does not hold the commit it claims",
+            ChangeRefusal::NotAChildOfParent => {
+                "the commit is not a single child of the parent it names"
+            }
+            ChangeRefusal::EmptyChange => "the commit changes nothing",
+            ChangeRefusal::OutsideEditable => {
+                "it changes a path outside the track's files.editable"
+            }
+            ChangeRefusal::Symlink => "it adds or changes a symbolic link",
+            ChangeRefusal::Submodule => "it adds, changes or removes a submodule",
+            ChangeRefusal::AttributeFile => {
+                "it changes a file that steers git (.gitattributes, .gitignore, ...) or a .git path"
+            }
+            ChangeRefusal::BinaryFile => {
+                "a changed file holds a NUL byte (binary files are refused)"
+            }
+            ChangeRefusal::FileTooLarge => "a changed file is over the size cap",
+            ChangeRefusal::NotAFile => {
+                "it deletes a file the track's spec names, or makes it a folder"
+            }
+            ChangeRefusal::KnobUnmatched => {
+                "a knob's line no longer matches the pattern the track's spec gives it"
+            }
+        }
+    }
+
     /// The reason's name, as the hub records and reports it.
     pub fn as_str(self) -> &'static str {
         match self {

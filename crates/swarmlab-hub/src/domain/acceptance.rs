@@ -48,6 +48,26 @@ pub enum VerdictReason {
 }
 
 impl VerdictReason {
+    /// Every reason, for looking one up by its name.
+    pub const ALL: [VerdictReason; 5] = [
+        VerdictReason::NotBetter,
+        VerdictReason::NotReproduced,
+        VerdictReason::Crash,
+        VerdictReason::Timeout,
+        VerdictReason::Unverifiable,
+    ];
+
+    /// What the reason means, for the worker whose submission it is.
+    pub fn explanation(self) -> &'static str {
+        match self {
+            VerdictReason::NotBetter => "the verifier's reruns do not show it beating the head by min_delta at the track's significance",
+            VerdictReason::NotReproduced => "the worker claimed a gain over the head that the verifier's reruns do not show",
+            VerdictReason::Crash => "the candidate's run failed under the verifier (or its tree no longer fits the track)",
+            VerdictReason::Timeout => "the candidate's run overran the track's timeout under the verifier",
+            VerdictReason::Unverifiable => "several verifiers faulted on it, so no verdict could be reached",
+        }
+    }
+
     /// The reason's name, as recorded and reported.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -68,6 +68,53 @@ impl IntakeReason {
         }
     }
 
+    /// The reason named `code` (as [`IntakeReason::as_str`] writes it).
+    pub fn parse(code: &str) -> Option<IntakeReason> {
+        const SIMPLE: [IntakeReason; 15] = [
+            IntakeReason::WrongWorker,
+            IntakeReason::WrongTrack,
+            IntakeReason::BadSignature,
+            IntakeReason::BundleTooLarge,
+            IntakeReason::TooManyObjects,
+            IntakeReason::InflatedTooLarge,
+            IntakeReason::TooCostly,
+            IntakeReason::LogTooLarge,
+            IntakeReason::BadCommitId,
+            IntakeReason::MissingMetric,
+            IntakeReason::Replay,
+            IntakeReason::ParentUnknown,
+            IntakeReason::Stale,
+            IntakeReason::RebaseConflict,
+            IntakeReason::Duplicate,
+        ];
+        SIMPLE
+            .into_iter()
+            .chain(ChangeRefusal::ALL.map(IntakeReason::Change))
+            .find(|r| r.as_str() == code)
+    }
+
+    /// What the reason means, for the worker whose submission it is.
+    pub fn explanation(self) -> &'static str {
+        match self {
+            IntakeReason::WrongWorker => "the claim names another worker than the one who sent it",
+            IntakeReason::WrongTrack => "the claim names another track than the one it was sent to",
+            IntakeReason::BadSignature => "the claim's signature does not verify with the worker's key",
+            IntakeReason::BundleTooLarge => "the bundle is over the hub's size cap",
+            IntakeReason::TooManyObjects => "the bundle holds more git objects than the hub allows",
+            IntakeReason::InflatedTooLarge => "the bundle's objects would inflate past the hub's cap",
+            IntakeReason::TooCostly => "git's work on the bundle ran past the hub's time cap",
+            IntakeReason::LogTooLarge => "the run log is over the hub's size cap",
+            IntakeReason::BadCommitId => "the commit or its parent is not a full commit id",
+            IntakeReason::MissingMetric => "the claim has no finite value for the track's metric",
+            IntakeReason::Replay => "the claim's nonce was used before by the same worker",
+            IntakeReason::ParentUnknown => "the parent is not a commit of the track's chain",
+            IntakeReason::Change(refusal) => refusal.explanation(),
+            IntakeReason::Stale => "the parent is further behind the head than the hub allows: start again from the head",
+            IntakeReason::RebaseConflict => "the change does not apply to the head that moved past its parent",
+            IntakeReason::Duplicate => "an earlier submission of this track made the same change",
+        }
+    }
+
     /// The submission's status: `rejected` for a well-formed submission refused (stale, not
     /// applicable to the head, or a duplicate), `invalid` for one that broke a rule.
     pub fn status(self) -> &'static str {

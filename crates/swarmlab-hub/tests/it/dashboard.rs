@@ -191,6 +191,28 @@ async fn the_dashboard_shows_each_role_what_the_api_would() {
     assert!(r.body.contains("data-status=\"accepted\""));
     assert!(r.body.contains("chain #12"));
 
+    // A rejected submission says what its reason means, and shows its diff.
+    let rejected = (1..demo.pending)
+        .map(|id| {
+            Client::new(addr)
+                .cookie(&admin)
+                .get(&format!("/submissions/{id}"))
+        })
+        .find(|r| r.body.contains("data-status=\"rejected\""))
+        .expect("the demo has a rejected submission");
+    let meaning = ["the verifier", "the candidate's run failed"];
+    assert!(
+        rejected.body.contains("<p class=\"reason\"><code>")
+            && meaning.iter().any(|m| rejected.body.contains(m)),
+        "{}",
+        rejected.body
+    );
+    assert!(
+        rejected.body.contains("<span class=\"add\">+seed = "),
+        "{}",
+        rejected.body
+    );
+
     // The leaderboard credits verified improvement.
     let r = Client::new(addr)
         .cookie(&worker)

@@ -15,6 +15,8 @@ use swarmlab_core::{short, Goal};
 use super::chart::labels_wanted;
 use super::html::{badge, delta, esc, percent, put, url, value, when};
 use super::{PageError, Web};
+use crate::domain::acceptance::VerdictReason;
+use crate::domain::intake_reason::IntakeReason;
 use crate::store::views::{ChainRow, Point, TrackSummary};
 
 /// The link to a track's page.
@@ -223,10 +225,64 @@ pub fn chain_table(
     out
 }
 
-/// The status badge of a submission, with its reason.
+/// The status badge of a submission, with its reason and, on hover, what the reason means.
 pub fn status(status: &str, reason: Option<&str>) -> String {
     match reason {
-        Some(r) => format!("{} <span class=\"hint\">{}</span>", badge(status), esc(r)),
+        Some(r) => format!(
+            "{} <span class=\"hint\" title=\"{}\">{}</span>",
+            badge(status),
+            esc(reason_meaning(r).unwrap_or_default()),
+            esc(r)
+        ),
         None => badge(status),
+    }
+}
+
+/// What a recorded reason code means, whether intake or a verdict gave it.
+pub fn reason_meaning(code: &str) -> Option<&'static str> {
+    VerdictReason::ALL
+        .into_iter()
+        .find(|r| r.as_str() == code)
+        .map(VerdictReason::explanation)
+        .or_else(|| IntakeReason::parse(code).map(IntakeReason::explanation))
+}
+
+#[cfg(test)]
+mod tests {
+    use swarmlab_core::change::ChangeRefusal;
+
+    use super::*;
+
+    #[test]
+    fn every_reason_a_submission_can_have_is_explained() {
+        let intake = [
+            "wrong_worker",
+            "wrong_track",
+            "bad_signature",
+            "bundle_too_large",
+            "too_many_objects",
+            "inflated_too_large",
+            "too_costly",
+            "log_too_large",
+            "bad_commit_id",
+            "missing_metric",
+            "replay",
+            "parent_unknown",
+            "stale",
+            "rebase_conflict",
+            "duplicate",
+        ];
+        let codes = intake
+            .into_iter()
+            .chain(ChangeRefusal::ALL.map(ChangeRefusal::as_str))
+            .chain(VerdictReason::ALL.map(VerdictReason::as_str));
+        for code in codes {
+            let meaning = reason_meaning(code).unwrap_or_else(|| panic!("{code} is unexplained"));
+            assert!(meaning.len() > 20, "{code}: {meaning}");
+        }
+        assert_eq!(reason_meaning("no_such_reason"), None);
+        assert!(
+            status("rejected", Some("not_better")).contains("title=\"the verifier&#39;s reruns")
+        );
     }
 }

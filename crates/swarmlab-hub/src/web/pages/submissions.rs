@@ -15,7 +15,7 @@ use super::super::layout::{pager, Page, Tab};
 use super::super::session::{Params, Viewer};
 use super::super::{page, PageError, PageResult, Web};
 use super::chain::verdict_facts;
-use super::{entry_href, status, summary, track_href};
+use super::{entry_href, reason_meaning, status, summary, track_href};
 use crate::domain::roles::submissions_visible_to;
 use crate::store::views::{Paging, SubmissionView};
 use crate::HubError;
@@ -198,12 +198,30 @@ pub async fn submission(
             steps = steps(&v, now),
         ),
     );
+    if let Some(meaning) = info.reason.as_deref().and_then(reason_meaning) {
+        put(
+            &mut body,
+            format_args!(
+                "<p class=\"reason\"><code>{}</code>: {}.</p>",
+                esc(info.reason.as_deref().unwrap_or_default()),
+                esc(meaning)
+            ),
+        );
+    }
     body.push_str("<section class=\"panel\" aria-labelledby=\"claim-h\"><h2 id=\"claim-h\">Candidate</h2><dl class=\"facts\">");
     body.push_str(&candidate_facts(&v));
     body.push_str("</dl></section><section class=\"panel\" aria-labelledby=\"ver-h\"><h2 id=\"ver-h\">Verification</h2>");
     let rule = hub.track(&info.track).await?.rule;
     body.push_str(&verification(&v, s.goal, &rule, now));
     body.push_str("</section></div>");
+    body.push_str("<section aria-labelledby=\"diff-h\"><h2 id=\"diff-h\">Diff</h2>");
+    match web.code.diff(&info.track, &info.parent, &info.commit).await {
+        Some(diff) => body.push_str(&diff),
+        None => body.push_str(
+            "<p class=\"hint\">The diff is not available: the hub keeps no objects of a submission its intake refused.</p>",
+        ),
+    }
+    body.push_str("</section>");
     if !v.log_tail.is_empty() {
         put(
             &mut body,
