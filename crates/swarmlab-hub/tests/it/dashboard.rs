@@ -70,6 +70,15 @@ async fn the_dashboard_shows_each_role_what_the_api_would() {
         "labels come from git"
     );
     assert!(r.body.contains("floor 0.5500"));
+    assert!(
+        r.body
+            .contains("11 <small>improvements on the baseline</small>"),
+        "the baseline is not counted as an improvement"
+    );
+    assert!(
+        r.body.contains("Submissions, last hour"),
+        "a count, not a rate"
+    );
 
     // The chain, an entry with its verdict and its diff.
     let r = Client::new(addr).cookie(&worker).get("/tracks/toy/chain");

@@ -87,20 +87,25 @@ pub fn stats(s: &TrackSummary) -> String {
         _ => "—".to_string(),
     };
     tile("Since baseline", since);
+    // The baseline is where the chain starts, not one of its improvements.
+    let improvements = s.chain_len.saturating_sub(1);
     tile(
         "Chain",
         format!(
-            "{} <small>commit{}</small>",
-            s.chain_len,
-            if s.chain_len == 1 { "" } else { "s" }
+            "{improvements} <small>improvement{} on the baseline</small>",
+            if improvements == 1 { "" } else { "s" }
         ),
     );
+    // Counts over the last hour, not rates: a run of a minute shows what it did.
     tile(
-        &format!("{noun} / hour"),
+        &format!("{noun}, last hour"),
         s.experiments_per_hour.to_string(),
     );
     if !s.local {
-        tile("Verifications / hour", s.verifications_per_hour.to_string());
+        tile(
+            "Verifications, last hour",
+            s.verifications_per_hour.to_string(),
+        );
         tile("Workers online", s.workers_online.to_string());
         tile("Verifiers online", s.verifiers_online.to_string());
         tile("Pending", s.pending.to_string());

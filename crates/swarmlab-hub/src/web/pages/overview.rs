@@ -40,12 +40,12 @@ fn card(s: &TrackSummary) -> String {
             format_args!("<div><dt>{label}</dt><dd>{v}</dd></div>"),
         );
     };
-    item("Chain", s.chain_len);
+    item("Improvements", s.chain_len.saturating_sub(1));
     if s.local {
-        item("Experiments / h", s.experiments_per_hour);
+        item("Experiments, last hour", s.experiments_per_hour);
     } else {
-        item("Submissions / h", s.experiments_per_hour);
-        item("Verifications / h", s.verifications_per_hour);
+        item("Submissions, last hour", s.experiments_per_hour);
+        item("Verifications, last hour", s.verifications_per_hour);
         item("Workers online", s.workers_online);
         item("Verifiers online", s.verifiers_online);
         item("Pending", s.pending);
