@@ -299,6 +299,13 @@ impl CargoTools {
     }
 }
 
+/// The baseline's build in the verifier folder `dir`, once it is complete: the trusted build
+/// a demo seeds its workers' build folders from (`build_dir` is the track's `run.build_dir`).
+pub fn snapshot(dir: &Path, build_dir: &str) -> Option<PathBuf> {
+    let snapshot = dir.join("trees").join("baseline").join(build_dir);
+    (dir.join("builds").join("snapshot.stamp").is_file() && snapshot.is_dir()).then_some(snapshot)
+}
+
 /// Replaces `dest` with a copy of `source` that keeps modes, owners, times and links.
 fn fresh_copy(source: &Path, dest: &Path) -> Result<(), ClientError> {
     remove(dest)?;
@@ -329,7 +336,7 @@ fn touch_sources(root: &Path, build: &Path) -> Result<(), ClientError> {
 
 /// `cp` of a whole tree: coreutils keeps times and ownership exactly and uses reflinks where
 /// the file system has them.
-fn copy_tree(source: &Path, dest: &Path) -> Result<(), ClientError> {
+pub(crate) fn copy_tree(source: &Path, dest: &Path) -> Result<(), ClientError> {
     let out = Command::new("cp")
         .args(["-a", "--reflink=auto", "--no-target-directory"])
         .arg(source)

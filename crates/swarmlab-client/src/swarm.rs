@@ -34,6 +34,13 @@ pub struct Watch {
     pub commits: Option<u32>,
 }
 
+/// What a watch saw.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Watched {
+    /// When the chain first grew, since the swarm's start.
+    pub first_commit: Option<Duration>,
+}
+
 impl Swarm {
     /// No children yet; their logs go to `logs`.
     pub fn new(logs: &Path) -> Swarm {
@@ -50,6 +57,31 @@ impl Swarm {
         Ok(())
     }
 
+    /// Waits until `ready` says so, calling `tick` every `every` meanwhile; `false` when
+    /// `cancel` or the end of every child came first.
+    pub fn wait_until(
+        &mut self,
+        cancel: &Cancel,
+        every: Duration,
+        mut ready: impl FnMut() -> bool,
+        mut tick: impl FnMut(),
+    ) -> bool {
+        let mut next = Instant::now() + every;
+        loop {
+            if ready() {
+                return true;
+            }
+            if pause(cancel, WATCH_POLL) || self.children.iter_mut().all(ClientProcess::has_ended)
+            {
+                return false;
+            }
+            if Instant::now() >= next {
+                tick();
+                next += every;
+            }
+        }
+    }
+
     /// Prints each commit the chain gains, read with `chain`, until `cancel`, a limit of
     /// `watch`, or every child has ended.
     pub fn watch<E>(
@@ -57,18 +89,22 @@ impl Swarm {
         watch: &Watch,
         cancel: &Cancel,
         mut chain: impl FnMut() -> Result<TrackInfo, E>,
-    ) -> Result<(), E> {
+    ) -> Result<Watched, E> {
         let mut seen = 0usize;
+        let mut watched = Watched::default();
         loop {
             if pause(cancel, WATCH_POLL) {
-                return Ok(());
+                return Ok(watched);
             }
             if watch.for_.is_some_and(|d| watch.started.elapsed() >= d) {
-                return Ok(());
+                return Ok(watched);
             }
             let info = chain()?;
+            if info.chain.len() > 1 && watched.first_commit.is_none() {
+                watched.first_commit = Some(watch.started.elapsed());
+            }
             if watch.commits.is_some_and(|n| info.chain.len() > n as usize) {
-                return Ok(());
+                return Ok(watched);
             }
             for entry in info.chain.iter().skip(seen.max(1)) {
                 println!(
@@ -82,7 +118,7 @@ impl Swarm {
             seen = info.chain.len();
             if self.children.iter_mut().all(ClientProcess::has_ended) {
                 eprintln!("every child stopped; see {}", self.logs.display());
-                return Ok(());
+                return Ok(watched);
             }
         }
     }

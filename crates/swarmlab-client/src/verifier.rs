@@ -8,10 +8,17 @@
 //! A failure of the candidate is the submission's fault (`crash`, `timeout`); a failure of
 //! the head, or of anything here, is the verifier's (`verifier_fault`), retried elsewhere.
 //!
-//! This file holds the verifier's loop and its enrolment; one job's phases are in `job`, the
-//! trees it starts from in `trees`, its signed report in `report`.
+//! Asked to (`--warm TRACK`), it builds a compiled track's baseline before it leases any job,
+//! so that its first job starts warm and a demo can seed its workers' builds from that
+//! trusted build. It tells the hub what it is doing as it goes (`activity`).
+//!
+//! This file holds the verifier's loop, its warm-up and its enrolment; one job's phases are in
+//! `job`, the trees it starts from in `trees`, the load of each run in `load`, its signed
+//! report in `report`, what it tells the pages in `activity`.
 
+mod activity;
 mod job;
+mod load;
 mod report;
 mod trees;
 
@@ -19,10 +26,13 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use swarmlab_core::short;
+use swarmlab_core::spec::Budget;
 use swarmlab_loop::{one_line, Stop};
-use swarmlab_proto::{IdentityInfo, JobLease, Role, SigningKey};
+use swarmlab_proto::{IdentityInfo, JobLease, Role, SigningKey, TrackInfo};
 use swarmlab_runner::{Cancel, SandboxConfig};
 
+use self::activity::Beacon;
+use crate::build::Builds;
 use crate::client::{HubClient, HubError};
 use crate::identity::IdentityFile;
 use crate::lease::{remember, resumed};
@@ -44,7 +54,9 @@ pub struct VerifyOptions {
     /// Stop after this many jobs; `None`: never.
     pub jobs: Option<u64>,
     /// Overrides the track's budget on both sides (test hubs and demos).
-    pub budget: Option<Duration>,
+    pub budget: Option<Budget>,
+    /// Tracks whose baseline to build before the first job (compiled tracks).
+    pub warm: Vec<String>,
 }
 
 /// Who this verifier is to the hub.
@@ -74,7 +86,18 @@ pub fn verify(options: VerifyOptions, cancel: Cancel) -> Result<Stop, ClientErro
             "NOT sandboxed"
         }
     );
+    let beacon = Beacon::start(&client);
+    for track in &options.warm {
+        beacon.set(Some(track), "building the baseline");
+        if let Err(e) = warm(&options, &client, &mirror, track, &cancel) {
+            if cancel.is_cancelled() {
+                return Ok(Stop::Interrupted);
+            }
+            return Err(e);
+        }
+    }
     let mut done = 0u64;
+    let mut idle = false;
     loop {
         if cancel.is_cancelled() {
             return Ok(Stop::Interrupted);
@@ -93,19 +116,28 @@ pub fn verify(options: VerifyOptions, cancel: Cancel) -> Result<Stop, ClientErro
             }
         };
         let Some(lease) = lease else {
+            if !idle {
+                beacon.set(None, "waiting for a job");
+                idle = true;
+            }
             if pause(&cancel, IDLE_POLL) {
                 return Ok(Stop::Interrupted);
             }
             continue;
         };
+        idle = false;
         remember(&options.dir, Some(&lease))?;
-        match job::run(&options, &client, &mirror, &me, &lease, &cancel) {
+        match job::run(&options, &client, &mirror, &me, &lease, &beacon, &cancel) {
             Ok(answer) => eprintln!(
-                "verifier: job #{} ({}) {}{}{}",
+                "verifier: job #{} ({}) {}{}{}{}",
                 lease.job_id,
                 short(&lease.candidate),
                 answer.decision,
                 answer.reason.map(|r| format!(" ({r})")).unwrap_or_default(),
+                answer
+                    .reruns
+                    .map(|n| format!(" after {n} reruns of each"))
+                    .unwrap_or_default(),
                 answer
                     .p_value
                     .map(|p| format!(", p = {p:.2e}"))
@@ -130,6 +162,36 @@ pub fn verify(options: VerifyOptions, cancel: Cancel) -> Result<Stop, ClientErro
         remember(&options.dir, None)?;
         done += 1;
     }
+}
+
+/// Builds `track`'s baseline into the verifier's snapshot (docs/security.md, "Builds"), as
+/// the first job would; a track that compiles nothing needs nothing.
+fn warm(
+    options: &VerifyOptions,
+    client: &HubClient,
+    mirror: &Mirror,
+    track: &str,
+    cancel: &Cancel,
+) -> Result<(), ClientError> {
+    let info: TrackInfo = client.get(&format!("tracks/{track}"))?;
+    if !mirror.has(&info.baseline) {
+        mirror.import(&client.get_bytes(&format!("tracks/{track}/bundle"))?)?;
+        if !mirror.has(&info.baseline) {
+            return Err(ClientError::HeadMissing(info.baseline));
+        }
+    }
+    let started = std::time::Instant::now();
+    eprintln!("verifier: building the baseline of {track}");
+    let builds = Builds {
+        dir: &options.dir,
+        sandbox: options.sandbox.as_ref(),
+    };
+    builds.prepare(mirror, &info.baseline, cancel)?;
+    eprintln!(
+        "verifier: the baseline of {track} is built ({:.0}s)",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
 }
 
 /// The identity in the verifier's folder; on first start its key is created and the

@@ -6,9 +6,10 @@
 //! The worker never decides what counts: the hub's verifiers do. Its claim is a hint.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use swarmlab_core::spec::Budget;
 use swarmlab_core::{Record, TrackSpec};
 use swarmlab_loop::{Limits, Session, Stop};
 use swarmlab_proto::{IdeaInfo, LeaseDeadline, SubmissionInfo, TrackInfo};
@@ -37,7 +38,11 @@ pub struct WorkOptions {
     pub seed: u64,
     /// Stop after this many experiments (baselines not counted); `None`: never.
     pub experiments: Option<u64>,
-    pub budget: Option<Duration>,
+    /// Overrides the track's budget for local runs.
+    pub budget: Option<Budget>,
+    /// A trusted build of the baseline, copied into the track's build folder when that is
+    /// missing, before the first setup.
+    pub build_from: Option<PathBuf>,
     pub make_proposer: MakeProposer,
 }
 
@@ -158,6 +163,9 @@ fn start_round(
     let mut spec = swarmlab_loop::load_track(mirror.root())?;
     if let Some(budget) = options.budget {
         spec.override_budget(budget);
+    }
+    if let (Some(from), Some(dir)) = (&options.build_from, &spec.run.build_dir) {
+        seed_build(from, &spec.root.join(dir))?;
     }
     let proposer = (options.make_proposer)(&spec).map_err(ClientError::Proposer)?;
     let tag = format!("hub-{}-{}", track.chain.len(), short(&track.head));
@@ -293,4 +301,21 @@ fn follow(client: &HubClient, following: &mut Vec<i64>) {
 
 fn fmt_metric(value: Option<f64>) -> String {
     value.map_or_else(|| "?".into(), |v| format!("{v:.6}"))
+}
+
+/// Copies the trusted build at `from` to `build` when `build` does not exist yet: the first
+/// setup then compiles only what differs. A build never goes the other way (a worker's code
+/// is untrusted).
+fn seed_build(from: &Path, build: &Path) -> Result<(), ClientError> {
+    if build.exists() {
+        return Ok(());
+    }
+    let started = std::time::Instant::now();
+    crate::build::copy_tree(from, build)?;
+    eprintln!(
+        "worker: the build folder starts from {} ({:.1}s)",
+        from.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
 }

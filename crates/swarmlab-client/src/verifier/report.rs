@@ -3,7 +3,9 @@
 //!
 //! It decides nothing itself and never sees the worker's claim.
 
-use swarmlab_proto::{signing, JobLease, Measurements, ReportRequest, ReportResponse, RunOutcome};
+use swarmlab_proto::{
+    signing, JobLease, Measurements, Pairs, ReportRequest, ReportResponse, RunOutcome,
+};
 
 use super::Me;
 use crate::client::HubClient;
@@ -17,6 +19,8 @@ pub(super) struct Reporter<'a> {
     pub(super) hardware_class: &'a str,
     pub(super) candidate: Vec<f64>,
     pub(super) head: Vec<f64>,
+    /// How the pairs were made, once the reruns have begun.
+    pub(super) pairs: Option<Pairs>,
 }
 
 impl Reporter<'_> {
@@ -36,6 +40,7 @@ impl Reporter<'_> {
             candidate: self.candidate.clone(),
             head: self.head.clone(),
             detail: detail.map(|d| d.chars().take(2000).collect()),
+            pairs: self.pairs.clone(),
         };
         let request = ReportRequest {
             signature: signing::sign(&self.me.key, &measurements.signed_bytes()),

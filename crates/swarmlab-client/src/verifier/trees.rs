@@ -5,9 +5,8 @@
 //! It builds and runs nothing, and it reports nothing: it says whose fault a failure is.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use swarmlab_core::spec::SPEC_FILE;
+use swarmlab_core::spec::{Budget, SPEC_FILE};
 use swarmlab_core::TrackSpec;
 use swarmlab_proto::{JobLease, TrackInfo};
 
@@ -38,7 +37,7 @@ pub(super) fn prepare(
     mirror: &Mirror,
     lease: &JobLease,
     trees: &[PathBuf; 2],
-    budget: Option<Duration>,
+    budget: Option<Budget>,
 ) -> Result<([TrackSpec; 2], String), Prepared> {
     let track: TrackInfo = client.get(&format!("tracks/{}", lease.track))?;
     let bundle = client.get_bytes(&format!("jobs/{}/bundle", lease.job_id))?;

@@ -44,6 +44,8 @@ pub enum Action {
     FetchJob,
     /// Report measurements on a leased job.
     Report,
+    /// Say what the verifier is doing, for the pages.
+    ReportActivity,
 }
 
 impl Action {
@@ -59,9 +61,11 @@ impl Action {
             Action::LeaseIdea | Action::HeartbeatIdea | Action::FinishIdea | Action::Submit => {
                 Role::Worker
             }
-            Action::LeaseJob | Action::HeartbeatJob | Action::FetchJob | Action::Report => {
-                Role::Verifier
-            }
+            Action::LeaseJob
+            | Action::HeartbeatJob
+            | Action::FetchJob
+            | Action::Report
+            | Action::ReportActivity => Role::Verifier,
         }
     }
 }

@@ -15,6 +15,7 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
     ),
     (4, include_str!("../../migrations/0004_dashboard.sql")),
     (5, include_str!("../../migrations/0005_canaries.sql")),
+    (6, include_str!("../../migrations/0006_rerun_cap.sql")),
 ];
 
 /// Applies the migrations not applied yet, in one transaction.

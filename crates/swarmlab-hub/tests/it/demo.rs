@@ -286,6 +286,7 @@ impl Demo {
             candidate: if ok { around(value) } else { Vec::new() },
             head: if ok { around(head) } else { Vec::new() },
             detail: (!ok).then(|| "exit 101".to_string()),
+            pairs: None,
         };
         let signature = signing::sign(&v.key, &m.signed_bytes());
         self.hub

@@ -470,6 +470,7 @@ async fn a_worker_and_a_verifier_move_the_head_over_http_and_the_ledger_audits()
         candidate: vec![0.80, 0.81, 0.79],
         head: vec![1.0, 1.01, 0.99],
         detail: None,
+        pairs: None,
     };
     let report = swarmlab_proto::ReportRequest {
         signature: signing::sign(&vkey, &m.signed_bytes()),

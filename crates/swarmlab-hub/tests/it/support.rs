@@ -240,6 +240,7 @@ impl Fixture {
             candidate: candidate.to_vec(),
             head: head.to_vec(),
             detail: None,
+            pairs: None,
         };
         let signature = signing::sign(&v.key, &m.signed_bytes());
         ReportRequest {

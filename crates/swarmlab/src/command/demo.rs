@@ -1,23 +1,34 @@
 //! `swarmlab demo`: a whole swarm on one machine. It starts a hub on loopback with an
-//! embedded track ([`EmbeddedHub`]), two workers and a verifier as child processes (each in
+//! embedded track ([`EmbeddedHub`]), a verifier and two workers as child processes (each in
 //! its own process group, logging to a file: [`Swarm`]), relays what they report, and shows
-//! the chain growing. Ctrl-C (or `--for`) stops the children with SIGTERM, exports the ledger
-//! and audits it. Thin glue: the flags become the children's command lines and the summary.
+//! the chain growing. On a compiled track (tinygpt) the verifier builds the baseline first, in
+//! its sandbox, and the workers start from a copy of that trusted build; meanwhile the demo
+//! says what the verifier is doing. Ctrl-C (or `--for`, `--commits`) stops the children with
+//! SIGTERM, exports the ledger, audits it and sums up the verdicts and what they cost. Thin
+//! glue: the flags become the children's command lines and the summary.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use swarmlab_client::identity::IdentityFile;
 use swarmlab_client::random_hex;
-use swarmlab_client::swarm::{Swarm, Watch};
+use swarmlab_client::swarm::{Swarm, Watch, Watched};
 use swarmlab_core::short;
+use swarmlab_core::spec::Budget;
 use swarmlab_hub::{AuditReport, EmbeddedHub, HubConfig, Seed};
 use swarmlab_proto::{Role, TrackInfo};
 
 use crate::cli::{DemoArgs, DemoTrack, SandboxMode, TrackName};
 use crate::tracks;
+
+/// tinygpt's budget in the demo: short runs, the same work however loaded the machine is, so
+/// that head and candidate reruns differ by the change alone.
+const TINYGPT_BUDGET: Budget = Budget::Steps(300);
+
+/// How often the demo says what the verifier is doing while it builds.
+const PROGRESS: Duration = Duration::from_secs(15);
 
 /// Ideas the demo seeds the queue with, so that workers have something to lease.
 const IDEAS: &[&str] = &[
@@ -37,6 +48,10 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<i32> {
         DemoTrack::Toy => TrackName::Toy,
         DemoTrack::Tinygpt => TrackName::Tinygpt,
     };
+    let budget = args.budget.or(match track {
+        TrackName::Tinygpt => Some(TINYGPT_BUDGET),
+        _ => None,
+    });
     let config = HubConfig {
         data_dir: root.join("hub"),
         listen: args.listen.clone(),
@@ -51,20 +66,16 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<i32> {
     let name = track.as_str();
     let repo = root.join("tracks").join(name);
     tracks::write(track, &repo)?;
+    let build_dir = swarmlab_loop::load_track(&repo)?.run.build_dir;
     let admin = seed(&hub, &repo, &root)?;
-    if track == TrackName::Tinygpt {
-        println!(
-            "note: each worker and the verifier build tinygpt once first (minutes on 2 cores)"
-        );
-    }
-    let mut swarm = spawn(args, hub.url(), name, &root)?;
     let url = hub.url();
     println!(
-        "swarmlab demo: {} workers and a verifier on the {name} track",
-        args.workers
+        "swarmlab demo: {} workers and a verifier on the {name} track{}",
+        args.workers,
+        budget.map_or(String::new(), |b| format!(", {b} per run"))
     );
     println!("  hub       {url}/api/v1/tracks/{name}");
-    println!("  dashboard {url}/");
+    println!("  dashboard {url}/tracks/{name}");
     println!("  admin     token {admin}");
     println!(
         "  state     {} (logs in {}/logs)",
@@ -72,15 +83,60 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<i32> {
         root.display()
     );
     println!("Ctrl-C stops the swarm.");
+    let started = Instant::now();
+    let me = std::env::current_exe().context("failed to find the swarmlab binary")?;
+    let children = Children {
+        me: &me,
+        args,
+        budget,
+        url,
+        track: name,
+        root: &root,
+    };
+    let mut swarm = Swarm::new(&root.join("logs"));
+    swarm.spawn("verifier", children.verifier(build_dir.is_some()))?;
+    let mut build_from = None;
+    if let Some(build_dir) = &build_dir {
+        // One cold build, the verifier's trusted one in its sandbox, instead of one per
+        // child fighting for the same cores; the workers start from a copy of it.
+        println!("the verifier builds {name} first (minutes on 2 cores); the workers start from its build");
+        let verifier = root.join("verifier");
+        let doing = || activity(&hub, name);
+        let ready = swarm.wait_until(
+            &cancel,
+            PROGRESS,
+            || swarmlab_client::build::snapshot(&verifier, build_dir).is_some(),
+            || println!("[{:>6.1}s] {}", started.elapsed().as_secs_f64(), doing()),
+        );
+        if !ready {
+            println!("the verifier stopped before its build was done; see {}/logs", root.display());
+            swarm.stop();
+            hub.stop();
+            return Ok(if cancel.is_cancelled() {
+                crate::exit::INTERRUPTED
+            } else {
+                1
+            });
+        }
+        println!(
+            "[{:>6.1}s] the verifier's build is ready; starting the workers",
+            started.elapsed().as_secs_f64()
+        );
+        build_from = swarmlab_client::build::snapshot(&verifier, build_dir);
+    }
+    for i in 1..=args.workers {
+        let worker = format!("worker-{i}");
+        swarm.spawn(&worker, children.worker(i, build_from.as_deref()))?;
+    }
 
     let watch = Watch {
-        started: Instant::now(),
+        started,
         for_: args.for_,
         commits: args.commits,
     };
     let track_info = || hub.block_on(hub.hub().track_info(name));
     let baseline = track_info()?.baseline;
-    swarm.watch(&watch, &cancel, track_info)?;
+    let watched = swarm.watch(&watch, &cancel, track_info)?;
     println!("stopping the workers and the verifier...");
     swarm.stop();
     let info = track_info()?;
@@ -92,12 +148,40 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<i32> {
     std::fs::write(&ledger_path, &ledger)
         .with_context(|| format!("failed to write {}", ledger_path.display()))?;
     let audit = audit.context("the demo's own ledger does not audit")?;
-    summarize(&info, &baseline, &audit, &ledger_path, &key, watch.started);
+    summarize(&Summary {
+        info: &info,
+        baseline: &baseline,
+        audit: &audit,
+        ledger_path: &ledger_path,
+        key: &key,
+        started,
+        watched,
+    });
     Ok(if cancel.is_cancelled() {
         crate::exit::INTERRUPTED
     } else {
         0
     })
+}
+
+/// What the verifiers of `track` are doing, in one line.
+fn activity(hub: &EmbeddedHub, track: &str) -> String {
+    let now = hub.hub().now();
+    match hub.block_on(hub.hub().activities(track)) {
+        Ok(all) if !all.is_empty() => all
+            .iter()
+            .map(|a| {
+                format!(
+                    "{}: {} ({:.0}s)",
+                    a.name,
+                    a.doing,
+                    (now - a.since_ms) as f64 / 1000.0
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+        _ => "the verifier is starting".into(),
+    }
 }
 
 /// An empty folder for the demo's state, absolute (children run elsewhere).
@@ -136,65 +220,107 @@ fn seed(hub: &EmbeddedHub, repo: &Path, root: &Path) -> anyhow::Result<String> {
     Ok(seeded.admin.token)
 }
 
-/// The workers and the verifier, each this binary run with the flags of its subcommand.
-fn spawn(args: &DemoArgs, url: &str, track: &str, root: &Path) -> anyhow::Result<Swarm> {
-    let me = std::env::current_exe().context("failed to find the swarmlab binary")?;
-    // Every checkout builds into its own target folder: one shared folder would let one
-    // checkout's build replace the binary another is about to run.
-    let child = |subcommand: &str| {
-        let mut command = Command::new(&me);
-        command.env_remove("CARGO_TARGET_DIR");
-        command.args([subcommand, "--hub", url]);
-        if let Some(budget) = args.budget {
-            command
-                .arg("--budget")
-                .arg(humantime::format_duration(budget).to_string());
-        }
-        command
-    };
-    let mut swarm = Swarm::new(&root.join("logs"));
-    for i in 1..=args.workers {
-        let name = format!("worker-{i}");
-        let mut command = child("work");
-        command.args(["--track", track, "--name", &name]);
-        command.arg("--dir").arg(root.join(&name));
-        command.args(["--seed", &i.to_string()]);
-        swarm.spawn(&name, command)?;
-    }
-    let mut command = child("verify");
-    command.arg("--dir").arg(root.join("verifier"));
-    command.args(["--sandbox", sandbox_flag(args.sandbox)]);
-    swarm.spawn("verifier", command)?;
-    Ok(swarm)
+/// The command lines of the workers and the verifier: this binary, run with the flags of
+/// its subcommand.
+struct Children<'a> {
+    /// This binary.
+    me: &'a Path,
+    args: &'a DemoArgs,
+    budget: Option<Budget>,
+    url: &'a str,
+    track: &'a str,
+    root: &'a Path,
 }
 
-/// The chain's length, the ledger's audit and how to repeat it.
-fn summarize(
-    info: &TrackInfo,
-    baseline: &str,
-    audit: &AuditReport,
-    ledger_path: &Path,
-    key: &str,
+impl Children<'_> {
+    fn command(&self, subcommand: &str) -> Command {
+        // Every checkout builds into its own target folder: one shared folder would let one
+        // checkout's build replace the binary another is about to run.
+        let mut command = Command::new(self.me);
+        command.env_remove("CARGO_TARGET_DIR");
+        command.args([subcommand, "--hub", self.url]);
+        if let Some(budget) = self.budget {
+            command.arg("--budget").arg(budget.to_string());
+        }
+        command
+    }
+
+    /// The verifier; `warm`: it builds the baseline before its first job.
+    fn verifier(&self, warm: bool) -> Command {
+        let mut command = self.command("verify");
+        command.arg("--dir").arg(self.root.join("verifier"));
+        command.args(["--sandbox", sandbox_flag(self.args.sandbox)]);
+        if warm {
+            command.args(["--warm", self.track]);
+        }
+        command
+    }
+
+    /// Worker `i`; its build folder starts as a copy of `build_from` when given.
+    fn worker(&self, i: u32, build_from: Option<&Path>) -> Command {
+        let name = format!("worker-{i}");
+        let mut command = self.command("work");
+        command.args(["--track", self.track, "--name", &name]);
+        command.arg("--dir").arg(self.root.join(&name));
+        command.args(["--seed", &i.to_string()]);
+        if let Some(from) = build_from {
+            command.arg("--build-from").arg(from);
+        }
+        command
+    }
+}
+
+/// What the demo's last lines report.
+struct Summary<'a> {
+    info: &'a TrackInfo,
+    baseline: &'a str,
+    audit: &'a AuditReport,
+    ledger_path: &'a Path,
+    key: &'a str,
     started: Instant,
-) {
+    watched: Watched,
+}
+
+/// The chain's length, the verdicts and what they cost, the ledger's audit and how to repeat
+/// it.
+fn summarize(s: &Summary) {
+    let (info, audit) = (s.info, s.audit);
     println!(
-        "chain: {} commits after the baseline {} (head {}) in {:.0}s",
+        "chain: {} commits after the baseline {} (head {}) in {:.0}s; first verified commit {}",
         info.chain.len().saturating_sub(1),
-        short(baseline),
+        short(s.baseline),
         short(&info.head),
-        started.elapsed().as_secs_f64()
+        s.started.elapsed().as_secs_f64(),
+        s.watched
+            .first_commit
+            .map_or("none".into(), |t| format!("after {:.0}s", t.as_secs_f64()))
+    );
+    println!(
+        "verdicts: {} accepted, {} rejected; {} reruns of each side in all ({})",
+        audit.accepted,
+        audit.rejected,
+        audit.reruns,
+        if audit.verdicts > 0 {
+            format!(
+                "{:.1} per verdict",
+                audit.reruns as f64 / audit.verdicts as f64
+            )
+        } else {
+            "no verdict yet".into()
+        }
     );
     println!(
         "ledger: {} audits: {} entries, {} submissions, {} verdicts, {} head moves",
-        ledger_path.display(),
+        s.ledger_path.display(),
         audit.entries,
         audit.submissions,
         audit.verdicts,
         audit.head_moves
     );
     println!(
-        "check it yourself: swarmlab audit {} --key {key}",
-        ledger_path.display()
+        "check it yourself: swarmlab audit {} --key {}",
+        s.ledger_path.display(),
+        s.key
     );
 }
 

@@ -26,6 +26,7 @@ pub fn verify(args: VerifyArgs) -> anyhow::Result<i32> {
         sandbox,
         jobs: args.jobs,
         budget: args.budget,
+        warm: args.warm,
     };
     Ok(match run_verifier(options, cancel)? {
         Stop::Interrupted => crate::exit::INTERRUPTED,

@@ -16,6 +16,7 @@ pub fn work(args: WorkArgs) -> anyhow::Result<i32> {
         seed,
         experiments,
         budget,
+        build_from,
         proposer,
     } = args;
     let options = WorkOptions {
@@ -26,6 +27,7 @@ pub fn work(args: WorkArgs) -> anyhow::Result<i32> {
         seed,
         experiments,
         budget,
+        build_from,
         make_proposer: Box::new(move |spec| {
             super::proposer(&proposer, spec, &proposer_cancel).map_err(Into::into)
         }),

@@ -40,6 +40,7 @@ impl Lazy {
             candidate: vec![1.0, 1.01, 0.99],
             head: vec![2.0, 2.01, 1.99],
             detail: None,
+            pairs: None,
         };
         let signature = signing::sign(&self.key, &measurements.signed_bytes());
         let report = ReportRequest {
