@@ -299,6 +299,7 @@ async fn the_openapi_document_lists_every_route_and_every_route_exists() {
         ("get", "/api/v1/tracks/{track}/ideas"),
         ("post", "/api/v1/tracks/{track}/ideas"),
         ("post", "/api/v1/tracks/{track}/ideas/lease"),
+        ("get", "/api/v1/tracks/{track}/activity"),
         ("get", "/api/v1/ideas/{id}"),
         ("post", "/api/v1/ideas/{id}/heartbeat"),
         ("post", "/api/v1/ideas/{id}/done"),
@@ -312,6 +313,7 @@ async fn the_openapi_document_lists_every_route_and_every_route_exists() {
         ("post", "/api/v1/canaries"),
         ("get", "/api/v1/canaries"),
         ("post", "/api/v1/verifiers/{id}/reinstate"),
+        ("post", "/api/v1/verifiers/activity"),
     ];
     let paths = doc["paths"].as_object().unwrap();
     let documented: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();
