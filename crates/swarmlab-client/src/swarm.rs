@@ -71,8 +71,7 @@ impl Swarm {
             if ready() {
                 return true;
             }
-            if pause(cancel, WATCH_POLL) || self.children.iter_mut().all(ClientProcess::has_ended)
-            {
+            if pause(cancel, WATCH_POLL) || self.children.iter_mut().all(ClientProcess::has_ended) {
                 return false;
             }
             if Instant::now() >= next {

@@ -119,7 +119,7 @@ pub fn work(options: WorkOptions, cancel: Cancel) -> Result<Stop, ClientError> {
         // verdict and is offered then, so the verifiers see the best, not every step to it.
         let waiting = r.pending.is_some_and(|id| following.contains(&id));
         let best = r.session.best().cloned();
-        if let Some(best) = best.filter(|b| b.index > 0 && !waiting) {
+        if let Some(best) = best.filter(|b| b.index > 0 && !waiting && clears_min_delta(r, b)) {
             if r.submitted.as_ref() != Some(&best.commit) {
                 match submit(&options, &client, &mirror, &key, &worker_id, r, &best) {
                     Ok(Some(info)) => {
@@ -223,6 +223,16 @@ fn keep_idea(options: &WorkOptions, client: &HubClient, round: &mut Round) {
     }
 }
 
+/// Whether `best` beats the worker's own measurement of the head by more than the track's
+/// `min_delta`: a smaller gain cannot pass verification, so it is kept locally but not sent.
+fn clears_min_delta(round: &Round, best: &Record) -> bool {
+    let spec = round.session.spec();
+    match (round.session.baseline_metric(), best.metric) {
+        (Some(head), Some(value)) => spec.metric.goal.gain(head, value) > spec.verify.min_delta,
+        _ => false,
+    }
+}
+
 /// Submits `best` as one commit on the head. `None` when the hub is not taking it now
 /// (over quota): the next improvement will be offered again.
 fn submit(
@@ -284,11 +294,14 @@ fn follow(client: &HubClient, following: &mut Vec<i64>) {
         |id| match client.get::<SubmissionInfo>(&format!("submissions/{id}")) {
             Ok(info) if matches!(info.status.as_str(), "accepted" | "rejected" | "invalid") => {
                 eprintln!(
-                    "worker: submission #{id} {}{}",
+                    "worker: submission #{id} {}{}{}",
                     info.status,
                     info.reason
                         .as_deref()
                         .map(|r| format!(" ({r})"))
+                        .unwrap_or_default(),
+                    info.reruns
+                        .map(|n| format!(" after {n} reruns of each"))
                         .unwrap_or_default()
                 );
                 false

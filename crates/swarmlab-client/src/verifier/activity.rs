@@ -52,8 +52,7 @@ impl Beacon {
                     b.current.clone()
                 };
                 let Some(report) = report else { continue };
-                let sent: Result<serde_json::Value, _> =
-                    client.post("verifiers/activity", &report);
+                let sent: Result<serde_json::Value, _> = client.post("verifiers/activity", &report);
                 if let Err(e) = sent {
                     if !warned {
                         eprintln!("verifier: the hub was not told what this verifier does: {e}");

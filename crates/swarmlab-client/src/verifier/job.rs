@@ -11,9 +11,9 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
+use swarmlab_core::spec::Budget;
 use swarmlab_core::TrackSpec;
 use swarmlab_loop::one_line;
-use swarmlab_core::spec::Budget;
 use swarmlab_proto::{BudgetKind, JobLease, PairLoad, Pairs, ReportResponse, RunOutcome};
 use swarmlab_runner::Cancel;
 

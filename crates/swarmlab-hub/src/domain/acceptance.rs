@@ -256,7 +256,10 @@ pub fn judge(m: &Measurements, rule: &Rule, claimed: Option<f64>) -> Result<Judg
 /// better than the head's measured mean by more than `min_delta`, and the candidate's
 /// measured mean is not. The means are of the reruns the rule looked at.
 fn unreproduced(claimed: f64, candidate: &[f64], head: &[f64], rule: &Rule) -> bool {
-    let n = candidate.len().min(head.len()).min(reruns_cap(rule) as usize);
+    let n = candidate
+        .len()
+        .min(head.len())
+        .min(reruns_cap(rule) as usize);
     if n == 0 {
         return false;
     }

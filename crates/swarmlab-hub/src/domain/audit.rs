@@ -359,7 +359,10 @@ mod tests {
         assert_eq!(report.head_moves, 1);
         // The same numbers as independent samples do not pass.
         assert!(matches!(
-            audit(&ledger(&key, verdict(candidate, head)), &key.verifying_key()),
+            audit(
+                &ledger(&key, verdict(candidate, head)),
+                &key.verifying_key()
+            ),
             Err(AuditError::UnbackedHeadMove { line: 3, .. })
         ));
     }

@@ -231,7 +231,10 @@ mod tests {
         // upper tail is 0.037037 (closed form for df = 2).
         let p = paired_one_sided_p(&[11.0, 22.0, 33.0], &[10.0, 20.0, 30.0], 0.0).unwrap();
         let t: f64 = 12f64.sqrt();
-        assert!(close(p, 0.5 - t / (2.0 * (2.0 + t * t).sqrt()), 1e-12), "{p}");
+        assert!(
+            close(p, 0.5 - t / (2.0 * (2.0 + t * t).sqrt()), 1e-12),
+            "{p}"
+        );
         // Each pair shares a large offset that Welch counts as noise.
         let a = [1.10, 2.11, 0.61, 3.09];
         let b = [1.0, 2.0, 0.5, 3.0];
@@ -239,14 +242,8 @@ mod tests {
         assert!(welch_one_sided_p(&a, &b, 0.05).unwrap() > 0.4);
         assert_eq!(paired_one_sided_p(&[1.0], &[0.0], 0.0), None);
         // Zero spread of the differences: certain.
-        assert_eq!(
-            paired_one_sided_p(&[2.0, 3.0], &[1.0, 2.0], 0.5),
-            Some(0.0)
-        );
-        assert_eq!(
-            paired_one_sided_p(&[2.0, 3.0], &[1.0, 2.0], 1.0),
-            Some(1.0)
-        );
+        assert_eq!(paired_one_sided_p(&[2.0, 3.0], &[1.0, 2.0], 0.5), Some(0.0));
+        assert_eq!(paired_one_sided_p(&[2.0, 3.0], &[1.0, 2.0], 1.0), Some(1.0));
     }
 
     #[test]

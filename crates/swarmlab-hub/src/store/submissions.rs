@@ -181,8 +181,9 @@ impl Store {
         .await?;
         if let Some(row) = latest {
             let text: String = row.try_get("measurements")?;
-            let m: Measurements = serde_json::from_str(&text)
-                .map_err(|e| StoreError::Corrupt(format!("measurements of submission {id}: {e}")))?;
+            let m: Measurements = serde_json::from_str(&text).map_err(|e| {
+                StoreError::Corrupt(format!("measurements of submission {id}: {e}"))
+            })?;
             info.reruns = u32::try_from(m.reruns()).ok();
         }
         Ok(Some(info))

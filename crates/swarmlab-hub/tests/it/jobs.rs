@@ -94,7 +94,7 @@ async fn sequential_testing_asks_for_more_reruns_until_clear() {
     let (mut c, mut h) = (vec![0.95, 1.02, 1.0], vec![1.0, 0.98, 1.01]);
     let r = f.report(&f.v1, job.job_id, &c, &h).await.unwrap();
     assert_eq!((r.decision.as_str(), r.reruns), ("continue", Some(3)));
-    let mut more = |c: &mut Vec<f64>, h: &mut Vec<f64>| {
+    let more = |c: &mut Vec<f64>, h: &mut Vec<f64>| {
         c.push(if c.len() % 2 == 1 { 0.96 } else { 1.03 });
         h.push(if h.len() % 2 == 1 { 1.01 } else { 0.99 });
     };

@@ -12,6 +12,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use swarmlab_client::build::Snapshot;
 use swarmlab_client::identity::IdentityFile;
 use swarmlab_client::random_hex;
 use swarmlab_client::swarm::{Swarm, Watch, Watched};
@@ -19,6 +20,7 @@ use swarmlab_core::short;
 use swarmlab_core::spec::Budget;
 use swarmlab_hub::{AuditReport, EmbeddedHub, HubConfig, Seed};
 use swarmlab_proto::{Role, TrackInfo};
+use swarmlab_runner::Cancel;
 
 use crate::cli::{DemoArgs, DemoTrack, SandboxMode, TrackName};
 use crate::tracks;
@@ -28,7 +30,11 @@ use crate::tracks;
 const TINYGPT_BUDGET: Budget = Budget::Steps(300);
 
 /// How often the demo says what the verifier is doing while it builds.
-const PROGRESS: Duration = Duration::from_secs(15);
+const PROGRESS: Duration = Duration::from_secs(30);
+
+/// The workers run at this lower priority: on a small machine verification, which moves the
+/// chain, should not wait for the search it verifies; the search takes what is left.
+const WORKER_NICENESS: &str = "10";
 
 /// Ideas the demo seeds the queue with, so that workers have something to lease.
 const IDEAS: &[&str] = &[
@@ -95,38 +101,15 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<i32> {
     };
     let mut swarm = Swarm::new(&root.join("logs"));
     swarm.spawn("verifier", children.verifier(build_dir.is_some()))?;
-    let mut build_from = None;
-    if let Some(build_dir) = &build_dir {
-        // One cold build, the verifier's trusted one in its sandbox, instead of one per
-        // child fighting for the same cores; the workers start from a copy of it.
-        println!("the verifier builds {name} first (minutes on 2 cores); the workers start from its build");
-        let verifier = root.join("verifier");
-        let doing = || activity(&hub, name);
-        let ready = swarm.wait_until(
-            &cancel,
-            PROGRESS,
-            || swarmlab_client::build::snapshot(&verifier, build_dir).is_some(),
-            || println!("[{:>6.1}s] {}", started.elapsed().as_secs_f64(), doing()),
-        );
-        if !ready {
-            println!("the verifier stopped before its build was done; see {}/logs", root.display());
-            swarm.stop();
-            hub.stop();
-            return Ok(if cancel.is_cancelled() {
-                crate::exit::INTERRUPTED
-            } else {
-                1
-            });
+    let snapshot = match &build_dir {
+        Some(build_dir) => verifier_build(&mut swarm, &hub, &children, build_dir, &cancel, started),
+        None => None,
+    };
+    if build_dir.is_none() || snapshot.is_some() {
+        for i in 1..=args.workers {
+            let worker = format!("worker-{i}");
+            swarm.spawn(&worker, children.worker(i, snapshot.as_ref()))?;
         }
-        println!(
-            "[{:>6.1}s] the verifier's build is ready; starting the workers",
-            started.elapsed().as_secs_f64()
-        );
-        build_from = swarmlab_client::build::snapshot(&verifier, build_dir);
-    }
-    for i in 1..=args.workers {
-        let worker = format!("worker-{i}");
-        swarm.spawn(&worker, children.worker(i, build_from.as_deref()))?;
     }
 
     let watch = Watch {
@@ -164,6 +147,50 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<i32> {
     })
 }
 
+/// Waits for the verifier's build of the baseline, saying what the verifier is doing
+/// meanwhile: one cold build, the verifier's trusted one in its sandbox, instead of one per
+/// child fighting for the same cores; the workers start from a copy of it. `None` when the
+/// demo stops first (Ctrl-C, `--for`, the verifier gone).
+fn verifier_build(
+    swarm: &mut Swarm,
+    hub: &EmbeddedHub,
+    children: &Children,
+    build_dir: &str,
+    cancel: &Cancel,
+    started: Instant,
+) -> Option<Snapshot> {
+    let verifier = children.root.join("verifier");
+    let over = || children.args.for_.is_some_and(|d| started.elapsed() >= d);
+    println!(
+        "the verifier builds {} first (minutes on 2 cores); the workers start from its build",
+        children.track
+    );
+    swarm.wait_until(
+        cancel,
+        PROGRESS,
+        || swarmlab_client::build::snapshot(&verifier, build_dir).is_some() || over(),
+        || {
+            println!(
+                "[{:>6.1}s] {}",
+                started.elapsed().as_secs_f64(),
+                activity(hub, children.track)
+            )
+        },
+    );
+    let snapshot = swarmlab_client::build::snapshot(&verifier, build_dir);
+    match &snapshot {
+        Some(_) => println!(
+            "[{:>6.1}s] the verifier's build is ready; starting the workers",
+            started.elapsed().as_secs_f64()
+        ),
+        None => println!(
+            "the verifier's build is not done; see {}",
+            children.root.join("logs").display()
+        ),
+    }
+    snapshot
+}
+
 /// What the verifiers of `track` are doing, in one line.
 fn activity(hub: &EmbeddedHub, track: &str) -> String {
     let now = hub.hub().now();
@@ -171,12 +198,8 @@ fn activity(hub: &EmbeddedHub, track: &str) -> String {
         Ok(all) if !all.is_empty() => all
             .iter()
             .map(|a| {
-                format!(
-                    "{}: {} ({:.0}s)",
-                    a.name,
-                    a.doing,
-                    (now - a.since_ms) as f64 / 1000.0
-                )
+                let s = ((now - a.since_ms) / 1000).max(0);
+                format!("{}: {} for {}m{:02}s", a.name, a.doing, s / 60, s % 60)
             })
             .collect::<Vec<_>>()
             .join("; "),
@@ -233,10 +256,18 @@ struct Children<'a> {
 }
 
 impl Children<'_> {
-    fn command(&self, subcommand: &str) -> Command {
+    /// This binary running `subcommand`; `lower` at a lower priority (`nice`, which then
+    /// replaces itself with it).
+    fn command(&self, subcommand: &str, lower: bool) -> Command {
+        let mut command = if lower {
+            let mut nice = Command::new("nice");
+            nice.args(["-n", WORKER_NICENESS]).arg(self.me);
+            nice
+        } else {
+            Command::new(self.me)
+        };
         // Every checkout builds into its own target folder: one shared folder would let one
         // checkout's build replace the binary another is about to run.
-        let mut command = Command::new(self.me);
         command.env_remove("CARGO_TARGET_DIR");
         command.args([subcommand, "--hub", self.url]);
         if let Some(budget) = self.budget {
@@ -247,7 +278,7 @@ impl Children<'_> {
 
     /// The verifier; `warm`: it builds the baseline before its first job.
     fn verifier(&self, warm: bool) -> Command {
-        let mut command = self.command("verify");
+        let mut command = self.command("verify", false);
         command.arg("--dir").arg(self.root.join("verifier"));
         command.args(["--sandbox", sandbox_flag(self.args.sandbox)]);
         if warm {
@@ -256,15 +287,22 @@ impl Children<'_> {
         command
     }
 
-    /// Worker `i`; its build folder starts as a copy of `build_from` when given.
-    fn worker(&self, i: u32, build_from: Option<&Path>) -> Command {
+    /// Worker `i`; its build folder starts as a copy of the verifier's, when there is one.
+    fn worker(&self, i: u32, snapshot: Option<&Snapshot>) -> Command {
         let name = format!("worker-{i}");
-        let mut command = self.command("work");
+        let mut command = self.command("work", true);
         command.args(["--track", self.track, "--name", &name]);
         command.arg("--dir").arg(self.root.join(&name));
         command.args(["--seed", &i.to_string()]);
-        if let Some(from) = build_from {
-            command.arg("--build-from").arg(from);
+        if let Some(snapshot) = snapshot {
+            command.arg("--build-from").arg(&snapshot.build);
+            // The crates the verifier fetched for its sandbox, read offline: cargo takes the
+            // copied build as fresh only against crates at the same path. The workers' builds
+            // compile the track's trusted manifests, which run no code of theirs.
+            if let Some(home) = &snapshot.cargo_home {
+                command.env("CARGO_HOME", home);
+                command.env("CARGO_NET_OFFLINE", "true");
+            }
         }
         command
     }

@@ -26,7 +26,7 @@ fn test_spec() -> String {
     let spec = std::fs::read_to_string(Path::new(TRACK).join("swarmlab.toml")).unwrap();
     let mut out = spec.clone();
     for (from, to) in [
-        ("budget = \"60s\"", "budget = { steps = 120 }"),
+        ("budget = { steps = 2500 }", "budget = { steps = 120 }"),
         ("reruns = 3", "reruns = 2"),
         ("alpha = 0.01", "alpha = 0.05"),
         ("min_delta = 0.002", "min_delta = 0.01"),

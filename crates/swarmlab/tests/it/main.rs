@@ -23,5 +23,6 @@ mod resume;
 mod sandbox;
 mod spec;
 mod swarm;
+mod swarm_tinygpt;
 mod tinygpt;
 mod toy;

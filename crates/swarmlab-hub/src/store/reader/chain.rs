@@ -130,6 +130,7 @@ pub(super) fn verdict_view(
         hardware_class: m.hardware_class,
         candidate: m.candidate,
         head: m.head,
+        pairs: m.pairs,
         at_ms: row.try_get("verdict_at")?,
         ledger: entries
             .iter()

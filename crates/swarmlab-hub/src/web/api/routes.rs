@@ -7,10 +7,10 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use swarmlab_proto::{
-    ActivityReport, AddCanaryRequest, AddTrackRequest, CanaryInfo, CreateIdentityRequest, HeadNoise, HubInfo,
-    IdeaInfo, IdentityInfo, IdentityToken, JobLease, LeaseDeadline, NewIdea, PromoteRequest,
-    PromotionInfo, RegisterRequest, ReportRequest, ReportResponse, Role, SubmissionInfo,
-    SubmitRequest, TrackInfo, VerifierActivity, API_VERSION,
+    ActivityReport, AddCanaryRequest, AddTrackRequest, CanaryInfo, CreateIdentityRequest,
+    HeadNoise, HubInfo, IdeaInfo, IdentityInfo, IdentityToken, JobLease, LeaseDeadline, NewIdea,
+    PromoteRequest, PromotionInfo, RegisterRequest, ReportRequest, ReportResponse, Role,
+    SubmissionInfo, SubmitRequest, TrackInfo, VerifierActivity, API_VERSION,
 };
 
 use super::caller::{Anonymous, Caller};
