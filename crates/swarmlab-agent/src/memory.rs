@@ -30,7 +30,6 @@ const VERBS: &[&str] = &[
 /// line saying how many.
 pub fn summarize(history: &[Record], metric: &str, goal: Goal, max_lines: usize) -> String {
     let max_lines = max_lines.max(6);
-    let mut lines = Vec::new();
     let measured: Vec<&Record> = history
         .iter()
         .filter(|r| r.status != Status::Interrupted)
@@ -38,31 +37,16 @@ pub fn summarize(history: &[Record], metric: &str, goal: Goal, max_lines: usize)
     if measured.is_empty() {
         return "No experiments have run yet.\n".to_string();
     }
-    lines.push(format!("Experiments so far: {}", counts(&measured)));
-    let baseline = measured.iter().find(|r| r.index == 0);
+    let baseline = measured
+        .iter()
+        .find(|r| r.index == 0)
+        .and_then(|b| b.metric);
+    let mut lines = headline(&measured, baseline, metric, goal);
     let kept: Vec<&Record> = measured
         .iter()
         .copied()
         .filter(|r| r.status == Status::Keep && r.index > 0)
         .collect();
-    let best = measured
-        .iter()
-        .filter(|r| r.status == Status::Keep)
-        .filter_map(|r| r.metric.map(|m| (m, r.index)))
-        .reduce(|a, b| if goal.improves(b.0, a.0) { b } else { a });
-    match (baseline.and_then(|b| b.metric), best) {
-        (Some(base), Some((best, index))) => lines.push(format!(
-            "Baseline {metric}: {}; best: {} (#{index}, {} vs baseline)",
-            number(base),
-            number(best),
-            delta(best - base)
-        )),
-        (None, Some((best, index))) => {
-            lines.push(format!("Best {metric}: {} (#{index})", number(best)))
-        }
-        _ => {}
-    }
-
     let others: Vec<&Record> = measured
         .iter()
         .copied()
@@ -79,68 +63,104 @@ pub fn summarize(history: &[Record], metric: &str, goal: Goal, max_lines: usize)
         (room / 2).max(3).min(kept.len().max(1))
     };
     let group_room = room.saturating_sub(kept_room).max(2);
-
     if !kept.is_empty() {
-        lines.push(format!(
-            "Kept, in order ({metric}, change vs the best before):"
-        ));
-        let mut shown = kept.len().min(kept_room.max(1));
-        if shown < kept.len() {
-            // The elision line takes one of the lines.
-            shown = shown.saturating_sub(1).max(1);
-        }
-        let skipped = kept.len() - shown;
-        if skipped > 0 {
-            lines.push(format!("  ... {skipped} earlier kept changes"));
-        }
-        let mut previous = baseline.and_then(|b| b.metric);
-        for r in &kept {
-            let line = match (r.metric, previous) {
-                (Some(m), Some(p)) => {
-                    format!(
-                        "  #{} {} ({}) {}",
-                        r.index,
-                        number(m),
-                        delta(m - p),
-                        r.description
-                    )
-                }
-                (Some(m), None) => format!("  #{} {} {}", r.index, number(m), r.description),
-                (None, _) => format!("  #{} {}", r.index, r.description),
-            };
-            if r.metric.is_some() {
-                previous = r.metric;
-            }
-            if r.index >= kept[skipped].index {
-                lines.push(line);
-            }
-        }
+        lines.extend(kept_lines(&kept, baseline, metric, kept_room));
     }
     if !groups.is_empty() {
-        lines.push("Tried without improvement, grouped by what was changed:".to_string());
-        let shown = groups.len().min(group_room);
-        let shown = if shown < groups.len() {
-            shown.saturating_sub(1)
-        } else {
-            shown
-        };
-        for g in &groups[..shown] {
-            lines.push(g.line());
-        }
-        let rest = &groups[shown..];
-        if !rest.is_empty() {
-            let n: usize = rest.iter().map(|g| g.records.len()).sum();
-            lines.push(format!(
-                "  ... {} smaller groups ({n} experiments)",
-                rest.len()
-            ));
-        }
+        lines.extend(group_lines(&groups, group_room));
     }
     let mut out = String::new();
     for line in lines.iter().take(max_lines) {
         let _ = writeln!(out, "{line}");
     }
     out
+}
+
+/// The counts by status, then the baseline's metric and the best one.
+fn headline(measured: &[&Record], baseline: Option<f64>, metric: &str, goal: Goal) -> Vec<String> {
+    let mut lines = vec![format!("Experiments so far: {}", counts(measured))];
+    let best = measured
+        .iter()
+        .filter(|r| r.status == Status::Keep)
+        .filter_map(|r| r.metric.map(|m| (m, r.index)))
+        .reduce(|a, b| if goal.improves(b.0, a.0) { b } else { a });
+    match (baseline, best) {
+        (Some(base), Some((best, index))) => lines.push(format!(
+            "Baseline {metric}: {}; best: {} (#{index}, {} vs baseline)",
+            number(base),
+            number(best),
+            delta(best - base)
+        )),
+        (None, Some((best, index))) => {
+            lines.push(format!("Best {metric}: {} (#{index})", number(best)))
+        }
+        _ => {}
+    }
+    lines
+}
+
+/// The kept changes in order, each with its delta to the best before it; the oldest elided
+/// past `room` lines.
+fn kept_lines(kept: &[&Record], baseline: Option<f64>, metric: &str, room: usize) -> Vec<String> {
+    let mut lines = vec![format!(
+        "Kept, in order ({metric}, change vs the best before):"
+    )];
+    let mut shown = kept.len().min(room.max(1));
+    if shown < kept.len() {
+        // The elision line takes one of the lines.
+        shown = shown.saturating_sub(1).max(1);
+    }
+    let skipped = kept.len() - shown;
+    if skipped > 0 {
+        lines.push(format!("  ... {skipped} earlier kept changes"));
+    }
+    let mut previous = baseline;
+    for r in kept {
+        let line = match (r.metric, previous) {
+            (Some(m), Some(p)) => {
+                format!(
+                    "  #{} {} ({}) {}",
+                    r.index,
+                    number(m),
+                    delta(m - p),
+                    r.description
+                )
+            }
+            (Some(m), None) => format!("  #{} {} {}", r.index, number(m), r.description),
+            (None, _) => format!("  #{} {}", r.index, r.description),
+        };
+        if r.metric.is_some() {
+            previous = r.metric;
+        }
+        if r.index >= kept[skipped].index {
+            lines.push(line);
+        }
+    }
+    lines
+}
+
+/// The groups tried without improvement, largest first; the smallest elided past `room`
+/// lines.
+fn group_lines(groups: &[Group<'_>], room: usize) -> Vec<String> {
+    let mut lines = vec!["Tried without improvement, grouped by what was changed:".to_string()];
+    let shown = groups.len().min(room);
+    let shown = if shown < groups.len() {
+        shown.saturating_sub(1)
+    } else {
+        shown
+    };
+    for g in &groups[..shown] {
+        lines.push(g.line());
+    }
+    let rest = &groups[shown..];
+    if !rest.is_empty() {
+        let n: usize = rest.iter().map(|g| g.records.len()).sum();
+        lines.push(format!(
+            "  ... {} smaller groups ({n} experiments)",
+            rest.len()
+        ));
+    }
+    lines
 }
 
 /// "57 (5 kept, 40 discarded, 8 crash, 4 invalid)", baseline included in the total.

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use std::fs;
 use std::path::Path;
 
-use swarmlab_core::{Goal, Status};
+use swarmlab_core::{Goal, Status, TrackSpec};
 
 use crate::edits::EDIT_FORMAT;
 use crate::memory;
@@ -48,7 +48,6 @@ pub fn compose(
     style: EditStyle,
     limits: PromptLimits,
 ) -> Result<String, ProposeError> {
-    let spec = ctx.spec;
     let mut p = String::new();
     let _ = writeln!(
         p,
@@ -56,9 +55,22 @@ pub fn compose(
          track `{}`). Make ONE focused change that you expect to improve the metric. The \
          harness, not you, commits the change, runs the experiment under its budget and keeps \
          it only if the metric improves; otherwise it is reverted.",
-        spec.name
+        ctx.spec.name
     );
+    objective(&mut p, ctx);
+    files(&mut p, ctx.spec);
+    instructions(&mut p, ctx)?;
+    history(&mut p, ctx, limits);
+    if let Some(idea) = ctx.idea {
+        let _ = writeln!(p, "\n## Idea to try\n\n{}", idea.trim());
+    }
+    hand_back(&mut p, ctx, style, limits)?;
+    Ok(p)
+}
 
+/// The metric and its direction, the current best, the budget.
+fn objective(p: &mut String, ctx: &Context<'_>) {
+    let spec = ctx.spec;
     let _ = writeln!(p, "\n## Objective\n");
     let direction = match spec.metric.goal {
         Goal::Minimize => "lower is better",
@@ -85,7 +97,10 @@ pub fn compose(
         spec.run.budget,
         swarmlab_core::spec::format_duration(spec.run.timeout)
     );
+}
 
+/// Which files may change and which must not.
+fn files(p: &mut String, spec: &TrackSpec) {
     let _ = writeln!(p, "\n## Files\n");
     let _ = writeln!(
         p,
@@ -104,8 +119,11 @@ pub fn compose(
         "- A change to any other path makes the whole proposal invalid: it is reverted and \
          never run."
     );
+}
 
-    if let Some(program) = &spec.program {
+/// The track's own `program.md`, when it has one.
+fn instructions(p: &mut String, ctx: &Context<'_>) -> Result<(), ProposeError> {
+    if let Some(program) = &ctx.spec.program {
         let path = ctx.worktree.join(program);
         let text = fs::read_to_string(&path).map_err(|source| ProposeError::Io {
             action: "read the track's program",
@@ -115,7 +133,12 @@ pub fn compose(
         let _ = writeln!(p, "\n## Instructions of the track ({program})\n");
         let _ = writeln!(p, "{}", text.trim_end());
     }
+    Ok(())
+}
 
+/// A bounded summary of the experiments so far.
+fn history(p: &mut String, ctx: &Context<'_>, limits: PromptLimits) {
+    let spec = ctx.spec;
     let _ = writeln!(p, "\n## History\n");
     p.push_str(&memory::summarize(
         ctx.history,
@@ -127,11 +150,16 @@ pub fn compose(
         p,
         "Do not repeat a change that was already tried; build on what was kept."
     );
+}
 
-    if let Some(idea) = ctx.idea {
-        let _ = writeln!(p, "\n## Idea to try\n\n{}", idea.trim());
-    }
-
+/// How to hand back the change: edits in place, or SEARCH/REPLACE blocks over the editable
+/// files shown here.
+fn hand_back(
+    p: &mut String,
+    ctx: &Context<'_>,
+    style: EditStyle,
+    limits: PromptLimits,
+) -> Result<(), ProposeError> {
     match style {
         EditStyle::InPlace => {
             let _ = writeln!(p, "\n## What to do\n");
@@ -147,7 +175,7 @@ pub fn compose(
         }
         EditStyle::SearchReplace => {
             let _ = writeln!(p, "\n## The editable files\n");
-            for (path, text) in editable_files(ctx.worktree, &spec.files.editable)? {
+            for (path, text) in editable_files(ctx.worktree, &ctx.spec.files.editable)? {
                 let (shown, cut) = cut_at(&text, limits.file_bytes);
                 let _ = writeln!(p, "{path}\n```\n{shown}```");
                 if cut {
@@ -162,7 +190,7 @@ pub fn compose(
             let _ = writeln!(p, "## Answer format\n\n{EDIT_FORMAT}");
         }
     }
-    Ok(p)
+    Ok(())
 }
 
 /// The metric and experiment number of the best commit, from the history.

@@ -1,8 +1,10 @@
-//! How a verifier builds the trees of a compiled track (docs/security.md, "Builds").
+//! How a verifier builds the trees of a compiled track (docs/security.md, "Builds"), and
+//! gives a Python track its environment.
 //!
 //! Outside the sandbox, where no track code runs: the toolchain is found and mirrored into
 //! the verifier's folder, and the dependencies that the baseline's trusted manifests pin are
-//! fetched (`cargo fetch --locked`, the only step with a network). Inside the sandbox, with
+//! fetched (`cargo fetch --locked`, the only step with a network), or the Python environment
+//! the baseline's lock pins is made (`crate::python`). Inside the sandbox, with
 //! both read-only and no network: the baseline is built once into its build folder, the
 //! snapshot; each job's head and candidate start from a fresh copy of the snapshot, and only
 //! their setup and build may write that copy. Runs see it read-only, and the next job gets a
@@ -20,14 +22,18 @@ use swarmlab_core::TrackSpec;
 use swarmlab_runner::{Cancel, Ending, Exit, RunSpec, SandboxConfig};
 
 use crate::mirror::Mirror;
+use crate::python::{PythonEnv, PythonEnvs};
 use crate::ClientError;
 
 /// The verifier's builds: its folder and sandbox.
 pub struct Builds<'a> {
-    /// The verifier's folder: `trees/baseline`, `toolchains/`, `cargo/` and `builds/` live here.
+    /// The verifier's folder: `trees/baseline`, `toolchains/`, `cargo/`, `python/` and
+    /// `builds/` live here.
     pub dir: &'a Path,
     /// The sandbox template; `None`: builds run unconfined.
     pub sandbox: Option<&'a SandboxConfig>,
+    /// The interpreter a Python track's environment is made from.
+    pub python: &'a Path,
 }
 
 /// What every build of one job uses, ready.
@@ -36,6 +42,8 @@ pub struct Ready {
     /// The baseline's build folder, copied into each tree before its build.
     snapshot: Option<PathBuf>,
     cargo: Option<CargoTools>,
+    /// A Python track's environment, for its builds and its runs.
+    pub python: Option<PythonEnv>,
 }
 
 /// The Rust toolchain and the fetched crates, as the sandbox sees them.
@@ -62,8 +70,23 @@ impl Builds<'_> {
         let text = mirror.show(baseline, SPEC_FILE)?;
         let (spec, _) = TrackSpec::parse(&tree, &text)
             .map_err(|(_, message)| ClientError::BaselineSpec(message))?;
+        let python = match (spec.run.toolchain, &spec.run.lock) {
+            (Some(Toolchain::Python), Some(lock)) => Some(
+                PythonEnvs {
+                    store: &self.dir.join("python"),
+                    interpreter: self.python,
+                    sandbox: self.sandbox,
+                    timeout: spec.run.setup_timeout,
+                }
+                .prepare(&tree.join(lock), cancel)?,
+            ),
+            _ => None,
+        };
         let Some(build_dir) = spec.run.build_dir.clone() else {
-            return Ok(Ready::default());
+            return Ok(Ready {
+                python,
+                ..Ready::default()
+            });
         };
         // Cleaning a tree for the next job keeps ignored files: the build folder must be one,
         // whether or not the track's own .gitignore says so.
@@ -79,20 +102,26 @@ impl Builds<'_> {
         std::fs::create_dir_all(&logs).map_err(ClientError::io("create", &logs))?;
         let cargo = match spec.run.toolchain {
             Some(Toolchain::Cargo) => self.cargo(&spec, &content, &logs, cancel)?,
-            None => None,
+            _ => None,
         };
         let mut ready = Ready {
             snapshot: None,
             cargo,
+            python,
         };
-        // The snapshot is good for this baseline built with this toolchain.
+        // The snapshot is good for this baseline built with this toolchain or environment.
         let stamp_path = logs.join("snapshot.stamp");
         let stamp = format!(
-            "{content}\n{}\n",
+            "{content}\n{}\n{}",
             ready
                 .cargo
                 .as_ref()
                 .map(|c| c.version.as_str())
+                .unwrap_or_default(),
+            ready
+                .python
+                .as_ref()
+                .map(|p| format!("{}\n", p.root.display()))
                 .unwrap_or_default()
         );
         let snapshot = tree.join(&build_dir);
@@ -143,6 +172,9 @@ impl Builds<'_> {
             let log = log.with_extension(format!("{i}.log"));
             let mut run = RunSpec::new(command.clone(), &spec.root, &log, spec.run.setup_timeout);
             run.env = spec.build_env(0);
+            if let Some(python) = &ready.python {
+                run.env.extend(python.env(self.sandbox.is_some()));
+            }
             if let Some(template) = self.sandbox {
                 let mut config = template.clone();
                 config.checkout = spec.root.clone();
@@ -153,6 +185,9 @@ impl Builds<'_> {
                     config.read_only.push(cargo.sysroot.clone());
                     config.read_only.push(cargo.home.clone());
                     run.env.extend(cargo.env());
+                }
+                if let Some(python) = &ready.python {
+                    python.bind(&mut config);
                 }
                 run.sandbox = Some(config);
             }
@@ -380,7 +415,7 @@ fn remove(path: &Path) -> Result<(), ClientError> {
 
 /// Lets everyone read what is under `dir` (and enter its folders, and run what its owner
 /// may run); changes nothing else.
-fn make_readable(dir: &Path) -> Result<(), ClientError> {
+pub(crate) fn make_readable(dir: &Path) -> Result<(), ClientError> {
     use std::os::unix::fs::PermissionsExt;
     walk(dir, &mut |path, meta| {
         if meta.file_type().is_symlink() {

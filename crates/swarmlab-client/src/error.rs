@@ -10,7 +10,7 @@ use std::io;
 use std::path::PathBuf;
 
 use swarmlab_core::spec::SPEC_FILE;
-use swarmlab_core::{GitError, SpecError};
+use swarmlab_core::{FileError, GitError, SpecError};
 use swarmlab_loop::LoopError;
 use swarmlab_runner::{Ending, RunError};
 
@@ -36,13 +36,8 @@ pub enum ClientError {
     #[error("{0}")]
     Proposer(#[source] ProposerError),
     /// A file or folder of the client's own.
-    #[error("failed to {action} {}", path.display())]
-    Io {
-        action: &'static str,
-        path: PathBuf,
-        #[source]
-        source: io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] FileError),
     /// A trusted helper (git, cp, rustc) could not be started.
     #[error("failed to run {program}")]
     Spawn {
@@ -129,6 +124,10 @@ pub enum ClientError {
     Toolchain(String),
     #[error("`cargo fetch --locked` failed ({ending:?}); see {}", log.display())]
     Fetch { ending: Ending, log: PathBuf },
+    /// A Python track's lock that is not a lock, or that does not install: the track's
+    /// problem (or the network's), never a candidate's.
+    #[error("the Python lock {0}")]
+    Lock(String),
     #[error("the lease was lost or the verifier stopped")]
     LeaseLost,
     #[error("the hub still wants more reruns after {0}")]
@@ -140,12 +139,8 @@ impl ClientError {
         action: &'static str,
         path: impl Into<PathBuf>,
     ) -> impl FnOnce(io::Error) -> ClientError {
-        let path = path.into();
-        move |source| ClientError::Io {
-            action,
-            path,
-            source,
-        }
+        let at = FileError::at(action, path);
+        move |source| ClientError::Io(at(source))
     }
 
     /// Whether it happened because the client was asked to stop (Ctrl-C) while waiting.

@@ -1,8 +1,9 @@
 //! How a verifier gets one number for one run of one side, by the track's `[eval]` mode
 //! (docs/eval.md): `stdout` reads what the program printed (only for tracks that opted in as
 //! insecure), `command` runs the baseline's evaluator in a second sandbox on the artifact the
-//! training run left, `logits` serves the candidate's model and scores it on the verifier's
-//! own tokens after the causality probe.
+//! training run left, `logits` serves the candidate's model (from a server started after the
+//! training run, or from the training run itself once trained, timed against its budget) and
+//! scores it on the verifier's own tokens after the causality probe.
 //!
 //! The one place that says whose fault a failure is: the candidate's (its run crashed, timed
 //! out, wrote no artifact, broke the protocol) or the verifier's (anything on our side).
@@ -10,13 +11,13 @@
 use std::path::{Path, PathBuf};
 
 use swarmlab_core::metric;
-use swarmlab_core::spec::{DataSource, EvalMode};
+use swarmlab_core::spec::{DataSource, EvalMode, LogitsEval, Serve};
 use swarmlab_core::{Status, TrackSpec};
 use swarmlab_eval::{
-    check_artifact, collect_stdout, decode_tokens, evaluate_command, score_logits, stage_artifact,
-    EvalError, LogitsConfig,
+    check_artifact, collect_stdout, decode_tokens, evaluate_command, holdout_tokens, score_logits,
+    stage_artifact, EvalError, LogitsConfig, SERVE_VAR,
 };
-use swarmlab_loop::{measure, one_line};
+use swarmlab_loop::{measure, one_line, run_spec};
 use swarmlab_runner::{Cancel, Ending, Exit, RunSpec, SandboxConfig};
 
 /// The largest artifact a training run may leave (a checkpoint).
@@ -77,6 +78,23 @@ impl Side<'_> {
 
 /// Runs one side and scores it. `tokens` are the job's validation tokens in logits mode.
 pub fn score(side: &Side, tokens: Option<&[u32]>, cancel: &Cancel) -> Result<Scored, EvalError> {
+    match &side.spec.eval.mode {
+        EvalMode::Logits(logits) if logits.serve == Serve::Run => {
+            let tokens = tokens
+                .ok_or_else(|| EvalError::Config("logits mode without validation tokens".into()))?;
+            served_by_the_run(side, logits, tokens, cancel)
+        }
+        _ => trained_then_scored(side, tokens, cancel),
+    }
+}
+
+/// The training run, then the metric by the mode: the run's output (`stdout`), the
+/// evaluator's on its artifact (`command`), or the logits of a server started after it.
+fn trained_then_scored(
+    side: &Side,
+    tokens: Option<&[u32]>,
+    cancel: &Cancel,
+) -> Result<Scored, EvalError> {
     let spec = side.spec;
     let scratch = side.scratch();
     make_scratch(&scratch, side.sandbox)?;
@@ -145,11 +163,16 @@ pub fn score(side: &Side, tokens: Option<&[u32]>, cancel: &Cancel) -> Result<Sco
         EvalMode::Logits(logits) => {
             let tokens = tokens
                 .ok_or_else(|| EvalError::Config("logits mode without validation tokens".into()))?;
+            let Serve::Command(serve) = &logits.serve else {
+                return Err(EvalError::Config(
+                    "serve = \"run\" serves from the training run itself".into(),
+                ));
+            };
             if let Some(artifact) = &logits.artifact {
                 check_artifact(&scratch, artifact, MAX_ARTIFACT_BYTES)?;
             }
             let mut server = RunSpec::new(
-                logits.serve.clone(),
+                serve.clone(),
                 &spec.root,
                 side.run_dir.join("serve.log"),
                 logits.timeout,
@@ -159,27 +182,85 @@ pub fn score(side: &Side, tokens: Option<&[u32]>, cancel: &Cancel) -> Result<Sco
                 .env
                 .push(("SWARMLAB_RUN_DIR".into(), side.program_run_dir()));
             server.sandbox = side.sandbox(Some(&scratch));
-            let config = LogitsConfig {
-                vocab: logits.vocab,
-                context: logits.context,
-                token_bytes: logits.token_bytes.clone(),
-                windows: logits.windows,
-                batch: logits.batch,
-                probes: logits.probes,
-                tolerance: logits.tolerance,
-                seed: side.seed,
-            };
-            let score = score_logits(&server, tokens, &config, cancel)?;
+            let score = score_logits(&server, tokens, &logits_config(logits, side.seed), cancel)?;
             Ok(Scored::Metric(score.bits_per_byte))
         }
     }
 }
 
-/// The validation tokens of a job in logits mode, from the baseline's data in the head's
-/// tree; a generator gets the verifier's secret `holdout_seed`, so every job is scored on a
-/// fresh holdout nobody else has seen.
+/// `serve = "run"`: the training run itself serves once trained (with [`SERVE_VAR`] set),
+/// one process and one training per rerun. Its log is `run.log`; its scratch is the
+/// sandbox's own capped tmpfs, since nothing outlives it. With a time budget the verifier
+/// times it from outside: a run that is not serving within its budget and the allowance
+/// overran the budget and is a `timeout`, as is one that runs past `run.timeout`.
+fn served_by_the_run(
+    side: &Side,
+    logits: &LogitsEval,
+    tokens: &[u32],
+    cancel: &Cancel,
+) -> Result<Scored, EvalError> {
+    let spec = side.spec;
+    std::fs::create_dir_all(&side.run_dir).map_err(|source| EvalError::Io {
+        what: format!("creating {}", side.run_dir.display()),
+        source,
+    })?;
+    let sandbox = side.sandbox(None);
+    let mut server = run_spec(
+        spec,
+        side.seed,
+        &side.marker,
+        &side.run_dir,
+        sandbox.as_ref(),
+    );
+    server.env.push((SERVE_VAR.into(), "serve".into()));
+    let mut config = logits_config(logits, side.seed);
+    config.serve_within = spec
+        .run
+        .budget
+        .time()
+        .map(|budget| budget + logits.allowance);
+    match score_logits(&server, tokens, &config, cancel) {
+        Ok(score) => Ok(Scored::Metric(score.bits_per_byte)),
+        Err(e @ (EvalError::Overran { .. } | EvalError::Timeout { .. })) => Ok(Scored::Failed {
+            timeout: true,
+            why: e.to_string(),
+        }),
+        // Its log stays here: the reason is public.
+        Err(e) => match e.ended_before_serving() {
+            Some(ending) => Ok(Scored::Failed {
+                timeout: false,
+                why: format!(
+                    "the run {ending} without serving logits: its training never handed the model to the track's evaluation hook"
+                ),
+            }),
+            None => Err(e),
+        },
+    }
+}
+
+/// The scoring settings of the track, with the verifier's seed for this run.
+fn logits_config(logits: &LogitsEval, seed: u64) -> LogitsConfig {
+    LogitsConfig {
+        vocab: logits.vocab,
+        context: logits.context,
+        token_bytes: logits.token_bytes.clone(),
+        windows: logits.windows,
+        batch: logits.batch,
+        probes: logits.probes,
+        tolerance: logits.tolerance,
+        seed,
+        serve_within: None,
+    }
+}
+
+/// The validation tokens of a job in logits mode, from the baseline's data: a file, a
+/// generator run in the head's tree with the verifier's secret `holdout_seed` (so every job is
+/// scored on a fresh holdout nobody else has seen), or files drawn by that seed from the
+/// holdout pool in `baseline`, the baseline's tree (the runs' trees do not have it: see
+/// [`hide_holdout`]).
 pub fn tokens(
     head: &TrackSpec,
+    baseline: &Path,
     run_dir: &Path,
     holdout_seed: u64,
     sandbox: Option<&SandboxConfig>,
@@ -195,6 +276,16 @@ pub fn tokens(
                 source,
             })?
         }
+        DataSource::Holdout { folder, files } => {
+            return holdout_tokens(
+                &baseline.join(folder),
+                *files,
+                logits.vocab,
+                holdout_seed,
+                MAX_DATA_BYTES,
+            )
+            .map(Some);
+        }
         DataSource::Command(command) => {
             std::fs::create_dir_all(run_dir).map_err(|source| EvalError::Io {
                 what: format!("creating {}", run_dir.display()),
@@ -206,7 +297,16 @@ pub fn tokens(
                 run_dir.join("data.log"),
                 logits.timeout,
             );
-            generator.env = vec![("SWARMLAB_EVAL_SEED".into(), holdout_seed.to_string())];
+            // The track's environment (its toolchain's PATH among it), and the seed.
+            generator.env = head
+                .run
+                .env
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            generator
+                .env
+                .push(("SWARMLAB_EVAL_SEED".into(), holdout_seed.to_string()));
             generator.sandbox = sandbox.map(|template| {
                 let mut config = template.clone();
                 config.checkout = head.root.clone();
@@ -216,6 +316,27 @@ pub fn tokens(
         }
     };
     decode_tokens(&bytes, logits.vocab).map(Some)
+}
+
+/// Removes the track's holdout pool from a tree that builds and runs will see, so that no
+/// code of a candidate can read it during verification; the next checkout of the tree brings
+/// it back. The pool is read from the baseline's own tree (see [`tokens`]).
+pub fn hide_holdout(spec: &TrackSpec) -> Result<(), EvalError> {
+    let EvalMode::Logits(LogitsEval {
+        data: DataSource::Holdout { folder, .. },
+        ..
+    }) = &spec.eval.mode
+    else {
+        return Ok(());
+    };
+    let path = spec.root.join(folder);
+    match std::fs::remove_dir_all(&path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(EvalError::Io {
+            what: format!("hiding the holdout pool {}", path.display()),
+            source: e,
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// The run's writable folder, owned by the sandbox's uid when the verifier is root.

@@ -96,11 +96,13 @@ impl IdentityFile {
         Ok(signing::public_key_hex(&self.key()?))
     }
 
-    /// The worker identity in `dir`, registered with `hub` on first use.
+    /// The worker identity in `dir`, registered with `hub` on first use (with `invite`, a
+    /// code from the hub's admin, where the hub registers workers by invite).
     pub fn worker(
         dir: &Path,
         hub: &str,
         name: &str,
+        invite: Option<&str>,
         client: &HubClient,
     ) -> Result<IdentityFile, ClientError> {
         if let Some(identity) = IdentityFile::load(dir)? {
@@ -122,6 +124,7 @@ impl IdentityFile {
                 &RegisterRequest {
                     name: name.to_string(),
                     public_key: identity.public_key_hex()?,
+                    invite: invite.map(str::to_string),
                 },
             )
             .map_err(ClientError::Register)?;

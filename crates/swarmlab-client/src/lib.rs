@@ -1,7 +1,8 @@
 //! The swarm's clients of a hub: `swarmlab work` ([`worker`], an untrusted worker running the
 //! local loop against a hub's verified head), `swarmlab submit` ([`submission`], one signed
 //! candidate), `swarmlab verify` ([`verifier`], a trusted verifier re-running candidates in
-//! the sandbox), and the child processes `swarmlab demo` runs them as ([`process`], [`swarm`]).
+//! the sandbox), the GPU either hands its runs ([`gpu`]), and the child processes `swarmlab
+//! demo` runs them as ([`process`], [`swarm`]).
 //!
 //! They reach a hub only through its HTTP API ([`client`], whose faults and refusals are
 //! [`client::HubError`]); code travels as git bundles ([`mirror`]). Their own failures are
@@ -15,10 +16,12 @@ pub mod build;
 pub mod client;
 mod error;
 pub mod evaluate;
+pub mod gpu;
 pub mod identity;
 pub mod lease;
 pub mod mirror;
 pub mod process;
+pub mod python;
 pub mod submission;
 pub mod swarm;
 pub mod verifier;

@@ -49,6 +49,9 @@ pub struct VerifyOptions {
     /// A token from `swarmlab hub add-identity`, bound to this verifier's key on first use.
     pub token: Option<String>,
     pub hardware_class: String,
+    /// Set in the environment of every run of both sides, over the track's `run.env`: the
+    /// assigned GPU's `CUDA_VISIBLE_DEVICES` ([`crate::gpu::Gpu::env`]).
+    pub env: Vec<(String, String)>,
     /// The sandbox every run goes through; `None` runs candidates unconfined.
     pub sandbox: Option<SandboxConfig>,
     /// Stop after this many jobs; `None`: never.
@@ -57,6 +60,8 @@ pub struct VerifyOptions {
     pub budget: Option<Budget>,
     /// Tracks whose baseline to build before the first job (compiled tracks).
     pub warm: Vec<String>,
+    /// The interpreter the environments of Python tracks are made from.
+    pub python: PathBuf,
 }
 
 /// Who this verifier is to the hub.
@@ -185,6 +190,7 @@ fn warm(
     let builds = Builds {
         dir: &options.dir,
         sandbox: options.sandbox.as_ref(),
+        python: &options.python,
     };
     builds.prepare(mirror, &info.baseline, cancel)?;
     eprintln!(

@@ -35,6 +35,8 @@ pub struct WorkOptions {
     pub track: String,
     pub dir: PathBuf,
     pub name: String,
+    /// The code to register with, on a hub that registers workers by invite.
+    pub invite: Option<String>,
     pub seed: u64,
     /// Stop after this many experiments (baselines not counted); `None`: never.
     pub experiments: Option<u64>,
@@ -43,6 +45,9 @@ pub struct WorkOptions {
     /// A trusted build of the baseline, copied into the track's build folder when that is
     /// missing, before the first setup.
     pub build_from: Option<PathBuf>,
+    /// Set in the environment of every run, over the track's `run.env`: the GPU this worker
+    /// hands its runs ([`crate::gpu::Gpu::env`]).
+    pub env: Vec<(String, String)>,
     pub make_proposer: MakeProposer,
 }
 
@@ -61,7 +66,13 @@ struct Round {
 
 pub fn work(options: WorkOptions, cancel: Cancel) -> Result<Stop, ClientError> {
     let anonymous = HubClient::new(&options.hub, None, cancel.clone());
-    let identity = IdentityFile::worker(&options.dir, &options.hub, &options.name, &anonymous)?;
+    let identity = IdentityFile::worker(
+        &options.dir,
+        &options.hub,
+        &options.name,
+        options.invite.as_deref(),
+        &anonymous,
+    )?;
     let (token, worker_id) = identity.credentials()?;
     let key = identity.key()?;
     let client = anonymous.with_token(token);
@@ -167,6 +178,7 @@ fn start_round(
     if let (Some(from), Some(dir)) = (&options.build_from, &spec.run.build_dir) {
         seed_build(from, &spec.root.join(dir))?;
     }
+    spec.run.env.extend(options.env.iter().cloned());
     let proposer = (options.make_proposer)(&spec).map_err(ClientError::Proposer)?;
     let tag = format!("hub-{}-{}", track.chain.len(), short(&track.head));
     let mut session = Session::open(spec, &tag, options.seed, proposer, cancel.clone())?;

@@ -6,6 +6,7 @@
 
 pub mod change;
 pub mod diff_hash;
+pub mod file_error;
 pub mod git;
 pub mod goal;
 pub mod metric;
@@ -15,6 +16,7 @@ pub mod results;
 pub mod spec;
 pub mod usage;
 
+pub use file_error::FileError;
 pub use git::{short, GitError, GitStore};
 pub use goal::Goal;
 pub use record::{DiffStat, Record, Status};

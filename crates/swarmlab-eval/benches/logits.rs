@@ -73,6 +73,7 @@ fn main() {
         probes: 8,
         tolerance: 1e-4,
         seed: 1,
+        serve_within: None,
     };
     let server = spec(
         vec![

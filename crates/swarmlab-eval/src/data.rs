@@ -1,11 +1,14 @@
-//! The validation tokens of `logits` mode: what a trusted generator writes, or a trusted file,
-//! decoded as the spec says (one byte per token when the vocabulary fits a byte, else u32
-//! little-endian).
+//! The validation tokens of `logits` mode: what a trusted generator writes, a trusted file,
+//! or files drawn from a trusted pool of held-out files, decoded as the spec says (one byte
+//! per token when the vocabulary fits a byte, else u32 little-endian).
 //!
 //! The generator is trusted code, but it still runs under the runner (timeout, tree kill,
 //! sandbox when asked); its stderr goes to its log and only its stdout is data.
 
+use std::path::{Path, PathBuf};
 use std::time::Instant;
+
+use crate::rng::Rng;
 
 use crate::wire::{self, WireError};
 use crate::EvalError;
@@ -88,6 +91,67 @@ pub fn decode_tokens(bytes: &[u8], vocab: u32) -> Result<Vec<u32>, EvalError> {
     Ok(tokens)
 }
 
+/// The tokens of `draw` files picked at random by `seed` among the regular files under `pool`
+/// (at any depth, symlinks ignored), each decoded as [`decode_tokens`] says and joined in the
+/// order drawn; more than `max_bytes` in all is an error. The pool is trusted; the seed is
+/// the verifier's secret, so no run can know which files a job scores.
+pub fn holdout_tokens(
+    pool: &Path,
+    draw: usize,
+    vocab: u32,
+    seed: u64,
+    max_bytes: usize,
+) -> Result<Vec<u32>, EvalError> {
+    let mut files = Vec::new();
+    list_files(pool, &mut files)?;
+    files.sort();
+    if files.len() < draw || draw == 0 {
+        return Err(EvalError::Data(format!(
+            "the holdout pool {} holds {} file(s); {draw} are drawn per job",
+            pool.display(),
+            files.len()
+        )));
+    }
+    let mut tokens = Vec::new();
+    let mut read = 0;
+    for i in Rng::new(seed).choose(files.len(), draw) {
+        let path = &files[i];
+        let bytes = std::fs::read(path).map_err(|source| EvalError::Io {
+            what: format!("reading the held-out file {}", path.display()),
+            source,
+        })?;
+        read += bytes.len();
+        if read > max_bytes {
+            return Err(EvalError::Data(format!(
+                "the held-out files drawn hold more than {max_bytes} bytes"
+            )));
+        }
+        tokens.extend(
+            decode_tokens(&bytes, vocab)
+                .map_err(|e| EvalError::Data(format!("held-out file {}: {e}", path.display())))?,
+        );
+    }
+    Ok(tokens)
+}
+
+/// The regular files under `dir`, not following symlinks.
+fn list_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), EvalError> {
+    let io = |source| EvalError::Io {
+        what: format!("listing the holdout pool {}", dir.display()),
+        source,
+    };
+    for entry in std::fs::read_dir(dir).map_err(io)? {
+        let entry = entry.map_err(io)?;
+        let kind = entry.file_type().map_err(io)?;
+        if kind.is_dir() {
+            list_files(&entry.path(), out)?;
+        } else if kind.is_file() {
+            out.push(entry.path());
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,5 +165,29 @@ mod tests {
             .contains("token 98 at 1 is outside the vocabulary of 98"));
         assert_eq!(decode_tokens(&[1, 1, 0, 0], 300).unwrap(), [257]);
         assert!(decode_tokens(&[1, 1, 0], 300).is_err());
+    }
+
+    #[test]
+    fn the_holdout_draw_is_distinct_files_chosen_by_the_seed() {
+        let pool = tempfile::tempdir().unwrap();
+        std::fs::create_dir(pool.path().join("sub")).unwrap();
+        for (name, byte) in [("a", b'a'), ("b", b'b'), ("sub/c", b'c'), ("sub/d", b'd')] {
+            std::fs::write(pool.path().join(name), [byte; 3]).unwrap();
+        }
+        std::os::unix::fs::symlink("/etc/passwd", pool.path().join("link")).unwrap();
+        let drawn = |seed| holdout_tokens(pool.path(), 2, 256, seed, 1 << 20).unwrap();
+        let first = drawn(1);
+        assert_eq!(first.len(), 6);
+        assert_eq!(first, drawn(1), "the same seed draws the same files");
+        assert_ne!(first[0], first[3], "two distinct files");
+        let seen: std::collections::BTreeSet<u32> = (0..32).flat_map(drawn).collect();
+        assert_eq!(seen, (u32::from(b'a')..=u32::from(b'd')).collect());
+        let err = holdout_tokens(pool.path(), 5, 256, 1, 1 << 20).unwrap_err();
+        assert!(
+            err.to_string().contains("holds 4 file(s); 5 are drawn"),
+            "{err}"
+        );
+        let err = holdout_tokens(pool.path(), 2, 256, 1, 4).unwrap_err();
+        assert!(err.to_string().contains("more than 4 bytes"), "{err}");
     }
 }

@@ -6,8 +6,10 @@
 //!   trusted evaluator on it, sandboxed as the caller says; the metric is read from the
 //!   evaluator's output only.
 //! - `logits`: [`check_artifact`] checks the checkpoint the server will read in place;
-//!   [`collect_stdout`] and [`decode_tokens`] get the validation tokens from a trusted
-//!   generator or file; [`score_logits`] serves the candidate's model, runs the
+//!   [`collect_stdout`], [`decode_tokens`] and [`holdout_tokens`] get the validation tokens
+//!   from a trusted generator, a file or a pool of held-out files; [`score_logits`] serves
+//!   the candidate's model (a server of its own, or its training run once trained, which
+//!   finds [`SERVE_VAR`] in its environment), runs the
 //!   causality probe, scores every window with the verifier's own log-softmax and byte table,
 //!   and checks that repeated windows get the same answers.
 //!
@@ -28,10 +30,15 @@ use std::io;
 use std::time::Duration;
 
 pub use command::{check_artifact, evaluate_command, stage_artifact, CommandOutput, ARTIFACT_VAR};
-pub use data::{collect_stdout, decode_tokens};
+pub use data::{collect_stdout, decode_tokens, holdout_tokens};
 pub use logits::{score_logits, LogitsConfig, LogitsScore};
 
 use swarmlab_runner::RunError;
+
+/// In the environment of a training run that serves logits once trained, with the value
+/// `serve`: its trusted evaluation hook then answers the verifier on stdin/stdout instead of
+/// evaluating locally (docs/eval.md).
+pub const SERVE_VAR: &str = "SWARMLAB_LOGITS";
 
 /// Why an evaluation gave no metric.
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +69,13 @@ pub enum EvalError {
     /// The server did not speak the protocol.
     #[error("the logits server broke the protocol: {0}")]
     Protocol(String),
+    /// A server that trains first (the run itself) was not serving by the end of its time
+    /// budget and allowance: it overran its budget.
+    #[error("the run was not serving logits within {limit:?} of its start (its time budget and the allowance): its training overran the budget")]
+    Overran {
+        /// The budget and the allowance.
+        limit: Duration,
+    },
     /// The server's time ran out.
     #[error("the logits server timed out while {during} (limit {after:?})")]
     Timeout {
@@ -111,6 +125,19 @@ pub enum EvalError {
 }
 
 impl EvalError {
+    /// How the server ended when it ended before it said hello (for a run that serves once
+    /// trained: its training never handed its model to the hook), e.g. "exited with code 0".
+    pub fn ended_before_serving(&self) -> Option<&str> {
+        match self {
+            EvalError::Ended { during, ending, .. }
+                if during.starts_with(logits::WAITING_FOR_THE_HANDSHAKE) =>
+            {
+                Some(ending)
+            }
+            _ => None,
+        }
+    }
+
     /// Whether the candidate caused it (reject the candidate) rather than the verifier or
     /// the track's trusted side (retry, or fix the track).
     pub fn blames_candidate(&self) -> bool {
@@ -119,6 +146,7 @@ impl EvalError {
             EvalError::Artifact(_)
                 | EvalError::Protocol(_)
                 | EvalError::Timeout { .. }
+                | EvalError::Overran { .. }
                 | EvalError::Ended { .. }
                 | EvalError::NonFinite { .. }
                 | EvalError::NotCausal { .. }

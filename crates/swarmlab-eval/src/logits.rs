@@ -1,10 +1,17 @@
 //! `logits` mode: the candidate serves logits, the verifier scores them.
 //!
 //! [`score_logits`] starts the candidate's server as a piped run (the runner's supervision and
-//! sandbox), checks its handshake, runs the causality probe (phase 1), then scores every
-//! window with spot checks and the canary hidden among them (phase 2; see `plan`), and
-//! computes bits per byte itself (see `score`). It trusts nothing the server says but the
-//! numbers, and those only after checking them.
+//! sandbox), checks its handshake (in time, when the server is a run that trains first),
+//! runs the causality probe (phase 1), then scores every window with spot checks and the
+//! canary hidden among them (phase 2; see `plan`), and computes bits per byte itself (see
+//! `score`). It trusts nothing the server says but the numbers, and those only after checking
+//! them.
+//!
+//! Memory: a response is read one row at a time (a row is `context * vocab` f32s), so a
+//! request costs two rows whatever its size; the windows kept for the checks cost at most
+//! `5 * probes` rows (each probe's window, its two perturbed prefixes, each spot check's window
+//! and its perturbed prefix). For vocab 8,192 and context 2,048 a row is 64 MiB: with 8 probes
+//! at most 42 rows, 2.6 GiB.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -41,6 +48,10 @@ pub struct LogitsConfig {
     /// Seeds which windows are probed, where they split, their new suffixes and the order of
     /// rows. The verifier's choice; a server must not be able to guess it.
     pub seed: u64,
+    /// The server must send its handshake within this long of its start, else
+    /// [`EvalError::Overran`]: for a server that is the training run itself, its time budget
+    /// plus an allowance. `None`: only the session's timeout bounds it.
+    pub serve_within: Option<Duration>,
 }
 
 /// What scoring measured.
@@ -109,6 +120,8 @@ pub fn score_logits(
         tally: Tally::default(),
         largest: 0.0,
         request: 0,
+        row_bytes: Vec::new(),
+        row: Vec::new(),
     };
     let result = session.run(&mut piped, deadline, started);
     // A server that hung up mid-session gets a moment to exit, so that its exit code (a
@@ -172,6 +185,9 @@ fn check_config(config: &LogitsConfig, tokens: &[u32]) -> Result<(), EvalError> 
     }
     Ok(())
 }
+
+/// What the verifier does until the server has said hello.
+pub(crate) const WAITING_FOR_THE_HANDSHAKE: &str = "waiting for the handshake";
 
 /// How long a server that closed its stdout gets to exit by itself.
 const HANG_UP_GRACE: Duration = Duration::from_secs(2);
@@ -248,6 +264,9 @@ struct Session<'a> {
     largest: f64,
     /// Requests sent so far.
     request: usize,
+    /// One row of a response, as read and as decoded.
+    row_bytes: Vec<u8>,
+    row: Vec<f32>,
 }
 
 impl Session<'_> {
@@ -258,13 +277,30 @@ impl Session<'_> {
         started: Instant,
     ) -> Result<(Duration, Duration, Duration), Failure> {
         let stdin = piped.stdin.as_mut().expect("a started run has its stdin");
-        let mut wire =
-            Wire::new(stdin, &mut piped.stdout, deadline).map_err(|source| EvalError::Io {
+        // A server that trains first must be serving by the end of its budget and allowance.
+        let serve_by = self
+            .config
+            .serve_within
+            .map(|within| started + within)
+            .filter(|&by| by < deadline);
+        let mut wire = Wire::new(stdin, &mut piped.stdout, serve_by.unwrap_or(deadline)).map_err(
+            |source| EvalError::Io {
                 what: "setting up the server's pipes".into(),
                 source,
-            })?;
-        self.handshake(&mut wire)?;
+            },
+        )?;
+        match (self.handshake(&mut wire), self.config.serve_within) {
+            (
+                Err(Failure::Wire {
+                    error: WireError::Timeout { .. },
+                    ..
+                }),
+                Some(limit),
+            ) if serve_by.is_some() => return Err(EvalError::Overran { limit }.into()),
+            (result, _) => result?,
+        }
         let startup = started.elapsed();
+        wire.extend(deadline);
 
         let phase = Instant::now();
         for request in &self.plan.probe_requests {
@@ -284,7 +320,7 @@ impl Session<'_> {
     fn handshake(&mut self, wire: &mut Wire) -> Result<(), Failure> {
         let mut hello = [0u8; HANDSHAKE_BYTES];
         wire.read_exact(&mut hello).map_err(|error| Failure::Wire {
-            during: "waiting for the handshake".into(),
+            during: WAITING_FOR_THE_HANDSHAKE.into(),
             error,
         })?;
         if &hello[..8] != MAGIC {
@@ -328,15 +364,12 @@ impl Session<'_> {
                 rows.len()
             )));
         }
-        let mut body = vec![0u8; rows.len() * len * vocab * 4];
-        wire.read_exact(&mut body).map_err(wire_failure)?;
-        let logits = wire::decode_logits(&body);
-        for (r, (row, logits)) in rows
-            .iter()
-            .zip(logits.chunks_exact(len * vocab))
-            .enumerate()
-        {
-            if let Some((position, token, value)) = first_non_finite(logits, vocab) {
+        // One row at a time: a request costs two rows of memory, whatever its size.
+        self.row_bytes.resize(len * vocab * 4, 0);
+        for (r, row) in rows.iter().enumerate() {
+            wire.read_exact(&mut self.row_bytes).map_err(wire_failure)?;
+            wire::decode_logits_into(&self.row_bytes, &mut self.row);
+            if let Some((position, token, value)) = first_non_finite(&self.row, vocab) {
                 return Err(EvalError::NonFinite {
                     request: n,
                     row: r,
@@ -346,7 +379,10 @@ impl Session<'_> {
                 }
                 .into());
             }
-            self.accept(row, logits)?;
+            let logits = std::mem::take(&mut self.row);
+            let accepted = self.accept(row, &logits);
+            self.row = logits;
+            accepted?;
         }
         Ok(())
     }

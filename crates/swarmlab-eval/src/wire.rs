@@ -65,6 +65,11 @@ impl<'a> Wire<'a> {
         })
     }
 
+    /// Moves the deadline of every later wait to `deadline`.
+    pub(crate) fn extend(&mut self, deadline: Instant) {
+        self.deadline = deadline;
+    }
+
     /// Reads exactly `buf.len()` bytes.
     pub(crate) fn read_exact(&mut self, buf: &mut [u8]) -> Result<(), WireError> {
         self.exchange(&[], buf)
@@ -217,11 +222,14 @@ pub(crate) fn u32_at(bytes: &[u8], at: usize) -> u32 {
     u32::from_le_bytes(bytes[at..at + 4].try_into().expect("a slice of four bytes"))
 }
 
-/// The f32 logits of a response body, decoded in place of the bytes.
-pub(crate) fn decode_logits(body: &[u8]) -> Vec<f32> {
-    body.chunks_exact(4)
-        .map(|b| f32::from_le_bytes(b.try_into().expect("chunks of four bytes")))
-        .collect()
+/// The f32 logits of (a row of) a response body, decoded into `out`, whose allocation is
+/// reused.
+pub(crate) fn decode_logits_into(body: &[u8], out: &mut Vec<f32>) {
+    out.clear();
+    out.extend(
+        body.chunks_exact(4)
+            .map(|b| f32::from_le_bytes(b.try_into().expect("chunks of four bytes"))),
+    );
 }
 
 #[cfg(test)]
@@ -235,7 +243,8 @@ mod tests {
         assert_eq!((u32_at(&bytes, 0), u32_at(&bytes, 4)), (2, 2));
         assert_eq!(&bytes[8..12], &[1, 0, 0, 0]);
         assert_eq!(&bytes[20..24], &[0, 1, 0, 0]);
-        let logits = decode_logits(&[0, 0, 128, 63, 0, 0, 0, 192]);
+        let mut logits = vec![7.0];
+        decode_logits_into(&[0, 0, 128, 63, 0, 0, 0, 192], &mut logits);
         assert_eq!(logits, [1.0, -2.0]);
     }
 }

@@ -19,9 +19,8 @@
 //! Without `--bench` (as `cargo test --benches` runs it) it only does a small smoke run.
 
 use std::io::Write;
-use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -32,11 +31,11 @@ use swarmlab_hub::domain::ledger::seal;
 use swarmlab_hub::{HubConfig, Server, SystemClock};
 use swarmlab_proto::signing::{self, SigningKey};
 use swarmlab_proto::{AddTrackRequest, Claim, EventBody, Measurements, Rule, RunOutcome};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use swarmlab_testkit::git;
+use swarmlab_testkit::http::Client;
+use swarmlab_testkit::hub::{track_repo, TRACK_SPEC};
 
 const TRACK: &str = "toy";
-const SPEC: &str = include_str!("../tests/fixtures/swarmlab.toml");
 
 /// How big a hub to build.
 #[derive(Clone, Copy)]
@@ -76,39 +75,9 @@ const SMOKE: Scale = Scale {
     workers: 5,
 };
 
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .current_dir(dir)
-        .args([
-            "-c",
-            "user.name=b",
-            "-c",
-            "user.email=b@b",
-            "-c",
-            "commit.gpgSign=false",
-        ])
-        .args(args)
-        .output()
-        .expect("git runs");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
 /// A track repository whose `chain` branch has `n` commits on the baseline; their ids.
 fn repository(dir: &Path, n: usize) -> (String, Vec<String>) {
-    std::fs::create_dir_all(dir.join("src")).unwrap();
-    std::fs::write(dir.join("swarmlab.toml"), SPEC).unwrap();
-    std::fs::write(dir.join("train.sh"), "echo loss: 1\n").unwrap();
-    std::fs::write(dir.join("params.txt"), "lr = 0.01\nwidth = 64\n").unwrap();
-    std::fs::write(dir.join("src/model.txt"), "layers = 2\n").unwrap();
-    git(dir, &["init", "-q", "-b", "main"]);
-    git(dir, &["add", "-A"]);
-    git(dir, &["commit", "-qm", "baseline"]);
-    let baseline = git(dir, &["rev-parse", "HEAD"]);
+    let baseline = track_repo(dir, TRACK_SPEC).head();
     let mut stream = Vec::new();
     for k in 1..=n {
         let message = format!("Step {k}: learning rate {:.5}\n", 0.01 + k as f64 * 1e-6);
@@ -135,8 +104,7 @@ fn repository(dir: &Path, n: usize) -> (String, Vec<String>) {
         .unwrap();
     }
     let marks = dir.join("../marks");
-    let mut child = Command::new("git")
-        .current_dir(dir)
+    let mut child = git::command(dir)
         .args([
             "fast-import",
             "--quiet",
@@ -422,28 +390,11 @@ async fn seed(data_dir: &Path, baseline: &str, chain: &[String], scale: Scale, k
     db.close().await.unwrap();
 }
 
-/// One GET on a fresh connection: the status, the server's own time in milliseconds and
-/// the response.
-async fn get(addr: SocketAddr, path: &str, cookie: &str) -> (u16, f64, String) {
-    let mut stream = TcpStream::connect(addr).await.unwrap();
-    let head = format!(
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nCookie: swarmlab_session={cookie}\r\nConnection: close\r\n\r\n"
-    );
-    stream.write_all(head.as_bytes()).await.unwrap();
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).await.unwrap();
-    let text = String::from_utf8_lossy(&raw);
-    let status = text
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let server = text
-        .lines()
-        .find_map(|l| l.strip_prefix("server-timing: app;dur="))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(f64::NAN);
-    (status, server, text.into_owned())
+/// The server's own time for a page, in milliseconds, from its `Server-Timing` header.
+fn server_time(page: &swarmlab_testkit::http::Response) -> f64 {
+    page.header("server-timing")
+        .and_then(|t| t.strip_prefix("app;dur=")?.trim().parse().ok())
+        .unwrap_or(f64::NAN)
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -518,19 +469,24 @@ async fn run(scale: Scale, repeat: usize, keep: bool) {
         "{:<32} {:>8} {:>8} {:>8} {:>8} {:>9}",
         "page", "first", "median", "p95", "worst", "bytes"
     );
+    // A fresh connection per request, signed in by the admin's token as the session.
+    let browser = Client::new(addr)
+        .cookie(&admin)
+        .timeout(Duration::from_secs(600));
     for path in &pages {
-        let (status, first, page) = get(addr, path, &admin).await;
-        assert_eq!(status, 200, "{path}");
+        let page = browser.get(path);
+        assert_eq!(page.status, 200, "{path}");
+        let first = server_time(&page);
         if path.contains("/chain/") {
-            assert!(page.contains("class=\"diff\""), "{path} shows no diff");
+            assert!(page.body.contains("class=\"diff\""), "{path} shows no diff");
         }
         let mut times = Vec::with_capacity(repeat);
         let mut bytes = 0;
         for _ in 0..repeat {
-            let (status, t, n) = get(addr, path, &admin).await;
-            assert_eq!(status, 200, "{path}");
-            times.push(t);
-            bytes = n.len();
+            let page = browser.get(path);
+            assert_eq!(page.status, 200, "{path}");
+            times.push(server_time(&page));
+            bytes = page.bytes.len();
         }
         times.sort_by(f64::total_cmp);
         println!(

@@ -22,7 +22,7 @@ pub mod web;
 
 pub use domain::audit::{audit, AuditError, AuditReport};
 pub use domain::clock::{Clock, ManualClock, SystemClock};
-pub use domain::config::{ConfigError, HubConfig, RateLimitConfig};
+pub use domain::config::{ConfigError, HubConfig, RateLimitConfig, RegistrationMode};
 pub use domain::error::HubError;
 pub use domain::event::{EventKind, HubEvent};
 pub use domain::hub::Hub;

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use swarmlab_agent::ProposeError;
-use swarmlab_core::{GitError, ResultsError, Status};
+use swarmlab_core::{FileError, GitError, ResultsError, Status};
 use swarmlab_runner::{Ending, RunError};
 
 /// A failure of the loop.
@@ -56,13 +56,8 @@ pub enum LoopError {
     #[error("the baseline failed ({status}); the loop needs a working baseline. See {}", log.display())]
     BaselineFailed { status: Status, log: PathBuf },
     /// A file or folder of the loop's own (results, journal, run folders, report files).
-    #[error("failed to {action} {}", path.display())]
-    Io {
-        action: &'static str,
-        path: PathBuf,
-        #[source]
-        source: io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] FileError),
 }
 
 impl LoopError {
@@ -70,12 +65,8 @@ impl LoopError {
         action: &'static str,
         path: impl Into<PathBuf>,
     ) -> impl FnOnce(io::Error) -> LoopError {
-        let path = path.into();
-        move |source| LoopError::Io {
-            action,
-            path,
-            source,
-        }
+        let at = FileError::at(action, path);
+        move |source| LoopError::Io(at(source))
     }
 }
 

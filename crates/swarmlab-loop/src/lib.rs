@@ -27,6 +27,6 @@ mod track;
 mod worktree;
 
 pub use error::{one_line, LoopError};
-pub use measure::{measure, Measurement};
+pub use measure::{measure, run_spec, Measurement};
 pub use session::{Limits, Session, Stop};
 pub use track::load_track;

@@ -45,9 +45,7 @@ impl Measurement {
 /// start can find what a killed swarmlab left running.
 pub const EXPERIMENT_MARK: &str = "SWARMLAB_EXPERIMENT";
 
-/// Runs the track's command with its budget, seed and timeout; the log goes to
-/// `run_dir/run.log`, and every process carries `SWARMLAB_EXPERIMENT=marker`. In `sandbox`
-/// the program sees the checkout read-only and gets the scratch as its run folder.
+/// Runs the track's command as [`run_spec`] says and classifies how it ended.
 pub fn measure(
     spec: &TrackSpec,
     seed: u64,
@@ -58,25 +56,8 @@ pub fn measure(
     on_tick: &mut dyn FnMut(&Tick),
 ) -> Result<Measurement, LoopError> {
     std::fs::create_dir_all(run_dir).map_err(LoopError::io("create", run_dir))?;
-    let log_path = run_dir.join("run.log");
-    let mut run = RunSpec::new(
-        spec.run.command.clone(),
-        &spec.root,
-        &log_path,
-        spec.run.timeout,
-    );
-    run.grace = spec.run.grace;
-    run.env = spec.experiment_env(seed);
-    let program_run_dir = match sandbox {
-        Some(config) => config.scratch.clone(),
-        None => run_dir.to_path_buf(),
-    };
-    run.env.push((
-        "SWARMLAB_RUN_DIR".into(),
-        program_run_dir.display().to_string(),
-    ));
-    run.sandbox = sandbox.cloned();
-    run.env.push((EXPERIMENT_MARK.into(), marker.to_string()));
+    let run = run_spec(spec, seed, marker, run_dir, sandbox);
+    let log_path = run.log_path.clone();
     let outcome = swarmlab_runner::run(&run, cancel, on_tick)?;
     let output = swarmlab_runner::tail(&log_path, READ_TAIL_BYTES)
         .map_err(LoopError::io("read", &log_path))?;
@@ -104,14 +85,46 @@ pub fn measure(
     })
 }
 
+/// One run of the track's command with its budget, seed and timeout; the log goes to
+/// `run_dir/run.log`, and every process carries `SWARMLAB_EXPERIMENT=marker`. In `sandbox`
+/// the program sees the checkout read-only and gets the scratch as its run folder.
+pub fn run_spec(
+    spec: &TrackSpec,
+    seed: u64,
+    marker: &str,
+    run_dir: &Path,
+    sandbox: Option<&SandboxConfig>,
+) -> RunSpec {
+    let mut run = RunSpec::new(
+        spec.run.command.clone(),
+        &spec.root,
+        run_dir.join("run.log"),
+        spec.run.timeout,
+    );
+    run.grace = spec.run.grace;
+    run.env = spec.experiment_env(seed);
+    let program_run_dir = match sandbox {
+        Some(config) => config.scratch.clone(),
+        None => run_dir.to_path_buf(),
+    };
+    run.env.push((
+        "SWARMLAB_RUN_DIR".into(),
+        program_run_dir.display().to_string(),
+    ));
+    run.sandbox = sandbox.cloned();
+    run.env.push((EXPERIMENT_MARK.into(), marker.to_string()));
+    run
+}
+
 /// Runs the track's `build` step (when it has one) before experiment's run, in `run_dir`'s
-/// `build.log`. `None`: built, go on; otherwise the experiment's measurement: `crash` with
+/// `build.log`, calling `on_tick` as it goes. `None`: built, go on; otherwise the experiment's measurement: `crash` with
 /// the log's tail when the build failed or timed out, `interrupted` when stopped.
 pub fn build(
     spec: &TrackSpec,
     seed: u64,
     run_dir: &Path,
     cancel: &Cancel,
+    on_tick: &mut dyn FnMut(&Tick),
 ) -> Result<Option<Measurement>, LoopError> {
     let Some(command) = spec.run.build.clone() else {
         return Ok(None);
@@ -120,7 +133,7 @@ pub fn build(
     let log_path = run_dir.join("build.log");
     let mut run = RunSpec::new(command, &spec.root, &log_path, spec.run.setup_timeout);
     run.env = spec.build_env(seed);
-    let outcome = swarmlab_runner::run(&run, cancel, &mut |_| {})?;
+    let outcome = swarmlab_runner::run(&run, cancel, on_tick)?;
     let failure = match outcome.ending {
         Ending::Exited(Exit::Code(0)) => return Ok(None),
         Ending::Interrupted => Status::Interrupted,

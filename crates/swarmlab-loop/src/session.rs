@@ -6,7 +6,9 @@
 //! whatever a killed one left behind. This module never spawns the experiment itself (that
 //! is `measure`'s job, through the runner) and never edits track files (the proposer's).
 
+mod pace;
 mod recovery;
+mod setup;
 mod summary;
 
 use std::path::PathBuf;
@@ -15,14 +17,13 @@ use std::time::{Duration, Instant, SystemTime};
 use swarmlab_agent::Proposer;
 use swarmlab_core::results::{JSONL_FILE, TSV_FILE};
 use swarmlab_core::short;
-use swarmlab_core::spec::format_duration;
 use swarmlab_core::{GitStore, Record, ResultsLog, Status, TrackSpec};
-use swarmlab_runner::{Cancel, Ending, Exit, RunSpec};
+use swarmlab_runner::Cancel;
 
 use crate::draft::{draft, Draft, Request};
 use crate::measure::{build, measure, Measurement};
 use crate::pending::Pending;
-use crate::status::{Counts, StatusLine};
+use crate::status::{is_baseline, Counts, Progress, StatusLine};
 use crate::worktree::{adopt, Prepared, Worktree};
 use crate::{one_line, LoopError};
 
@@ -60,6 +61,9 @@ pub struct Session {
     /// The side worktree where the next change is drafted while an experiment runs.
     worktree: Option<Worktree>,
     counts: Counts,
+    /// How many records the branch had when this session opened (after repairs).
+    records_at_open: usize,
+    pace: pace::Pace,
     status: StatusLine,
 }
 
@@ -95,7 +99,7 @@ impl Session {
             .filter(|r| r.branch == branch)
             .collect();
         let mut counts = Counts::default();
-        records.iter().for_each(|r| counts.add(r.status));
+        records.iter().for_each(|r| counts.add(r));
         let mut session = Session {
             spec,
             git,
@@ -109,10 +113,40 @@ impl Session {
             idea: None,
             worktree: None,
             counts,
+            records_at_open: 0,
+            pace: pace::Pace::default(),
             status: StatusLine::new(),
         };
         session.enter_branch()?;
+        session.records_at_open = session.records.len();
+        if let Some(line) = session.resume_line() {
+            session.status.say(&line);
+        }
         Ok(session)
+    }
+
+    /// `resuming swarmlab/main at #41: the baseline and 40 experiments logged, best loss
+    /// 1.234567 (#31)`, when the branch has a history.
+    fn resume_line(&self) -> Option<String> {
+        let last = self.records.last()?;
+        let mut line = format!(
+            "resuming {} at #{}: {} logged",
+            self.branch,
+            self.next_index(),
+            logged(&self.records),
+        );
+        if let Some(best) = self.best_record().filter(|b| b.metric.is_some()) {
+            line.push_str(&format!(
+                ", best {} {:.6} (#{})",
+                self.spec.metric.name,
+                best.metric.unwrap_or(f64::NAN),
+                best.index
+            ));
+        }
+        if last.status == Status::Interrupted {
+            line.push_str(&format!("; #{} was interrupted", last.index));
+        }
+        Some(line)
     }
 
     /// Drafts the next change in a side worktree while each experiment runs.
@@ -127,66 +161,10 @@ impl Session {
         self.idea = idea;
     }
 
-    /// Runs the track's setup step (e.g. a release build) once, with its own timeout.
-    pub fn setup(&mut self) -> Result<(), LoopError> {
-        let Some(command) = self.spec.run.setup.clone() else {
-            return Ok(());
-        };
-        let log_path = self.state_dir().join("setup.log");
-        let mut run = RunSpec::new(
-            command.clone(),
-            &self.spec.root,
-            &log_path,
-            self.spec.run.setup_timeout,
-        );
-        run.env = self.spec.build_env(self.experiment_seed(0));
-        let shown = command.join(" ");
-        self.status
-            .say(&format!("setup: {shown} (log: {})", log_path.display()));
-        let live = std::io::IsTerminal::is_terminal(&std::io::stderr());
-        let mut last_report = Duration::ZERO;
-        let status = &mut self.status;
-        let outcome = swarmlab_runner::run(&run, &self.cancel, &mut |tick| {
-            if live {
-                status.progress(
-                    0,
-                    &format!("setup: {shown}"),
-                    tick.elapsed,
-                    &format_duration(run.timeout),
-                    None,
-                    Counts::default(),
-                );
-            } else if tick.elapsed >= last_report + Duration::from_secs(30) {
-                last_report = tick.elapsed;
-                status.say(&format!(
-                    "setup: still running after {}",
-                    format_duration(Duration::from_secs(tick.elapsed.as_secs()))
-                ));
-            }
-        })?;
-        let wall = format!("{:.1}s", outcome.wall.as_secs_f64());
-        match outcome.ending {
-            Ending::Exited(Exit::Code(0)) => {
-                self.status.say(&format!("setup: done in {wall}"));
-                Ok(())
-            }
-            Ending::Interrupted => Err(LoopError::SetupInterrupted),
-            ending => {
-                let tail = swarmlab_runner::tail(&log_path, 2000).unwrap_or_default();
-                Err(LoopError::SetupFailed {
-                    command: shown,
-                    ending,
-                    wall: outcome.wall,
-                    log: log_path,
-                    tail: tail.trim_end().to_string(),
-                })
-            }
-        }
-    }
-
     /// The loop. Runs the baseline when this branch has no kept experiment yet.
     pub fn run(&mut self, limits: Limits) -> Result<Stop, LoopError> {
         let started = Instant::now();
+        self.pace = pace::Pace::start(limits.experiments, limits.duration);
         let mut prepared = None;
         if self.best_record().is_none() {
             match self.baseline(limits.experiments != Some(0))? {
@@ -279,35 +257,7 @@ impl Session {
         let best = self.best_record().expect("the baseline ran").clone();
         let pending_path = Pending::path(&self.spec.root, &self.tag);
         let pending = self.journal(index, &best.commit)?;
-        let adopted = match prepared {
-            Some(prepared) => {
-                let adopted = adopt(&self.git, prepared, &best.commit)?;
-                if adopted.is_none() {
-                    self.status.say(&format!(
-                        "#{index} the draft no longer applies on {}; proposing again",
-                        short(&best.commit)
-                    ));
-                }
-                adopted
-            }
-            None => None,
-        };
-        let drafted = match adopted {
-            Some(drafted) => drafted,
-            None => {
-                let request = Request {
-                    spec: &self.spec,
-                    history: &self.records,
-                    index,
-                    seed: retry_seed(self.seed, attempt),
-                    idea: self.idea.as_deref(),
-                    best_commit: &best.commit,
-                    cancel: &self.cancel,
-                };
-                draft(&self.git, &mut *self.proposer, &request)?
-            }
-        };
-        let (description, touched, usage) = match drafted {
+        let (description, touched, usage) = match self.change(prepared, index, &best, attempt)? {
             Draft::Skip(reason) => {
                 Pending::clear(&pending_path)?;
                 self.status.say(&format!("#{index} skipped: {reason}"));
@@ -336,35 +286,16 @@ impl Session {
 
         let proposer = self.proposer.name().to_string();
         let message = format!("{description}\n\nswarmlab experiment {index} ({proposer})");
-        let commit = self.git.commit_paths(&touched, &message)?;
-        let hash =
-            swarmlab_agent::memory::normalised_diff_hash(&self.git.diff(&best.commit, &commit)?);
-        if let Some(earlier) = swarmlab_agent::memory::already_tried(&self.records, hash) {
-            let earlier = earlier.index;
-            self.undo(&best.commit, &touched)?;
-            Pending::clear(&pending_path)?;
-            self.status.say(&format!(
-                "#{index} skipped: the same change as experiment #{earlier}"
-            ));
+        let Some((commit, hash)) = self.commit_new(index, &best, &touched, &message)? else {
             return Ok((None, None));
-        }
+        };
         let (measurement, next) = self.measure_and_prepare(
             index,
             &description,
             &pending.marker,
             draft_next.then_some(best.commit.as_str()),
         )?;
-        let status = match (measurement.failure, measurement.metric()) {
-            (Some(failure), _) => failure,
-            (None, Some(value))
-                if best
-                    .metric
-                    .is_none_or(|b| self.spec.metric.goal.improves(value, b)) =>
-            {
-                Status::Keep
-            }
-            (None, _) => Status::Discard,
-        };
+        let status = self.keep_or_discard(&measurement, &best);
         if status != Status::Keep {
             self.undo(&best.commit, &touched)?;
             self.git.keep_ref(
@@ -386,6 +317,76 @@ impl Session {
         Ok((Some(self.finish(record, &pending_path)?), next))
     }
 
+    /// The change of experiment `index`: the side worktree's draft when it still applies on
+    /// the best commit, else a fresh one from the proposer.
+    fn change(
+        &mut self,
+        prepared: Option<Prepared>,
+        index: u64,
+        best: &Record,
+        attempt: u32,
+    ) -> Result<Draft, LoopError> {
+        if let Some(prepared) = prepared {
+            if let Some(drafted) = adopt(&self.git, prepared, &best.commit)? {
+                return Ok(drafted);
+            }
+            self.status.say(&format!(
+                "#{index} the draft no longer applies on {}; proposing again",
+                short(&best.commit)
+            ));
+        }
+        let request = Request {
+            spec: &self.spec,
+            history: &self.records,
+            index,
+            seed: retry_seed(self.seed, attempt),
+            idea: self.idea.as_deref(),
+            best_commit: &best.commit,
+            cancel: &self.cancel,
+        };
+        draft(&self.git, &mut *self.proposer, &request)
+    }
+
+    /// Commits the change with its diff's hash; `None` (the change undone, the journal
+    /// cleared) when the same change was already tried.
+    fn commit_new(
+        &mut self,
+        index: u64,
+        best: &Record,
+        touched: &[String],
+        message: &str,
+    ) -> Result<Option<(String, u64)>, LoopError> {
+        let commit = self.git.commit_paths(touched, message)?;
+        let hash =
+            swarmlab_agent::memory::normalised_diff_hash(&self.git.diff(&best.commit, &commit)?);
+        if let Some(earlier) = swarmlab_agent::memory::already_tried(&self.records, hash) {
+            let earlier = earlier.index;
+            self.undo(&best.commit, touched)?;
+            Pending::clear(&Pending::path(&self.spec.root, &self.tag))?;
+            self.status.say(&format!(
+                "#{index} skipped: the same change as experiment #{earlier}"
+            ));
+            return Ok(None);
+        }
+        Ok(Some((commit, hash)))
+    }
+
+    /// Kept when it ran and improves on the best (or the best has no metric); a failure keeps
+    /// its own status.
+    fn keep_or_discard(&self, measurement: &Measurement, best: &Record) -> Status {
+        match (measurement.failure, measurement.metric()) {
+            (Some(failure), _) => failure,
+            (None, Some(value))
+                if best
+                    .metric
+                    .is_none_or(|b| self.spec.metric.goal.improves(value, b)) =>
+            {
+                Status::Keep
+            }
+            (None, _) => Status::Discard,
+        }
+    }
+
     /// Runs experiment `index`; when pipelining and given `draft_from`, drafts the next change
     /// from that commit in the side worktree at the same time.
     fn measure_and_prepare(
@@ -398,8 +399,21 @@ impl Session {
         let seed = self.experiment_seed(index);
         let run_dir = self.run_dir(index);
         let budget = self.spec.run.budget.to_string();
-        let best_metric = self.best_record().and_then(|r| r.metric);
-        let counts = self.counts;
+        let baseline = self.best_record().is_none();
+        let typical = pace::typical_run(&self.records);
+        let mut progress = Progress {
+            index,
+            quota: self.pace.place(baseline),
+            description,
+            elapsed: Duration::ZERO,
+            typical,
+            budget: &budget,
+            building: false,
+            best: self.best_record().and_then(|r| Some((r.metric?, r.index))),
+            counts: self.counts,
+            eta: None,
+        };
+        let eta = self.pace.eta(baseline, typical);
         let request = draft_from.map(|best| Request {
             spec: &self.spec,
             history: &self.records,
@@ -416,16 +430,17 @@ impl Session {
             let drafting = worktree.zip(request.as_ref()).map(|(worktree, request)| {
                 scope.spawn(move || worktree.prepare(proposer, request))
             });
-            let measurement = match build(spec, seed, &run_dir, cancel) {
+            progress.building = true;
+            let built = build(spec, seed, &run_dir, cancel, &mut |tick| {
+                progress.elapsed = tick.elapsed;
+                status.progress(&progress);
+            });
+            progress.building = false;
+            let measurement = match built {
                 Ok(None) => measure(spec, seed, marker, &run_dir, None, cancel, &mut |tick| {
-                    status.progress(
-                        index,
-                        description,
-                        tick.elapsed,
-                        &budget,
-                        best_metric,
-                        counts,
-                    );
+                    progress.elapsed = tick.elapsed;
+                    progress.eta = eta.at(tick.elapsed);
+                    status.progress(&progress);
                 }),
                 built => built.map(|failed| failed.expect("a build that did not pass")),
             };
@@ -476,13 +491,21 @@ impl Session {
 
     fn append(&mut self, record: Record) -> Result<(), LoopError> {
         self.log.append(&record)?;
-        self.counts.add(record.status);
+        self.counts.add(&record);
         let best_before = self.best_record().and_then(|r| r.metric);
         let best = match (record.status, record.metric) {
             (Status::Keep, Some(m)) => Some(m),
             _ => best_before,
         };
-        self.status.finished(&record, &self.spec.metric.name, best);
+        let baseline = is_baseline(&record);
+        let quota = self.pace.place(baseline);
+        self.status.say(&crate::status::finished_text(
+            &record,
+            quota,
+            &self.spec.metric.name,
+            best,
+        ));
+        self.pace.finished(baseline);
         self.records.push(record);
         Ok(())
     }
@@ -608,6 +631,22 @@ impl Session {
     }
 }
 
+/// `the baseline and 40 experiments`: what a branch's records hold.
+fn logged(records: &[Record]) -> String {
+    let baselines = records.iter().filter(|r| is_baseline(r)).count();
+    let experiments = records.len() - baselines;
+    let noun = if experiments == 1 {
+        "experiment"
+    } else {
+        "experiments"
+    };
+    match (baselines > 0, experiments) {
+        (true, 0) => "the baseline".into(),
+        (true, n) => format!("the baseline and {n} {noun}"),
+        (false, n) => format!("{n} {noun}"),
+    }
+}
+
 /// The proposer's seed for another try at the same experiment number.
 fn retry_seed(seed: u64, attempt: u32) -> u64 {
     seed.wrapping_add(u64::from(attempt).wrapping_mul(0x9E37_79B9_7F4A_7C15))
@@ -615,4 +654,23 @@ fn retry_seed(seed: u64, attempt: u32) -> u64 {
 
 fn now() -> String {
     humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logged_names_the_baseline_and_counts_the_rest() {
+        let record = |proposer: &str| Record {
+            proposer: proposer.into(),
+            ..crate::status::tests::record(1, Status::Keep, None, "")
+        };
+        assert_eq!(logged(&[record("baseline")]), "the baseline");
+        assert_eq!(
+            logged(&[record("baseline"), record("sweep")]),
+            "the baseline and 1 experiment"
+        );
+        assert_eq!(logged(&[record("sweep"), record("sweep")]), "2 experiments");
+    }
 }

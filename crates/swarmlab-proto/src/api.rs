@@ -43,7 +43,12 @@ pub struct HubInfo {
     pub api_version: String,
     /// The key that signs the ledger, 64 hex digits.
     pub public_key: String,
+    /// Whether anyone may register (`registration` is `open`).
     pub open_registration: bool,
+    /// Who may register as a worker: `open`, `invite` (with a code an admin made) or
+    /// `closed`. Absent from hubs older than the field.
+    #[serde(default)]
+    pub registration: Option<String>,
 }
 
 /// `POST /api/v1/register`: a worker registers its ed25519 key.
@@ -52,6 +57,24 @@ pub struct RegisterRequest {
     pub name: String,
     /// 64 hex digits.
     pub public_key: String,
+    /// An invite code an admin made, on a hub whose registration is by invite.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invite: Option<String>,
+}
+
+/// `POST /api/v1/invites` (admin): an invite code for one worker to register with.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct InviteRequest {
+    /// How long the code stays usable, e.g. `7d`; absent: until used.
+    #[serde(default)]
+    pub expires: Option<String>,
+}
+
+/// An invite code, shown once and stored only hashed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Invite {
+    pub code: String,
+    pub expires_ms: Option<i64>,
 }
 
 /// `POST /api/v1/identities` (admin): any role.
@@ -201,6 +224,19 @@ pub struct SubmissionInfo {
     /// The reruns of each side its latest verdict took: the cost of verifying it.
     #[serde(default)]
     pub reruns: Option<u32>,
+    /// The faults verifiers reported on it, oldest first: why one ended `unverifiable`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<FaultInfo>,
+}
+
+/// A verifier's report that it could not verify a job (not the candidate's fault, as it
+/// judged): a submission that enough verifiers fault on ends `rejected` as `unverifiable`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FaultInfo {
+    pub verifier: String,
+    pub at_ms: i64,
+    /// What the verifier said went wrong.
+    pub detail: Option<String>,
 }
 
 /// `POST /api/v1/canaries` (admin): a submission whose right verdict is known, to test

@@ -63,6 +63,17 @@ pub enum EventBody {
         measurements: Measurements,
         verifier_signature: String,
     },
+    /// A submission ended `rejected` as `unverifiable`: `faults` distinct verifiers (as many
+    /// as the hub's `unverifiable_after`, or every verifier it had) reported a fault on its
+    /// job, each signed by its verifier.
+    Unverifiable {
+        submission_id: i64,
+        candidate: String,
+        base: String,
+        /// How many distinct verifiers' faults the hub asked for.
+        after: u32,
+        faults: Vec<SignedFault>,
+    },
     /// The head moved from `from` to `to` on the strength of the verdict at `verdict_seq`.
     HeadMove {
         from: String,
@@ -91,6 +102,13 @@ pub enum EventBody {
         /// The admin who promoted it.
         by: String,
     },
+}
+
+/// A verifier's fault report as it signed it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SignedFault {
+    pub measurements: Measurements,
+    pub verifier_signature: String,
 }
 
 /// One exported line of a track's ledger.

@@ -13,7 +13,7 @@ pub mod signing;
 
 pub use api::*;
 pub use claim::Claim;
-pub use ledger::{EventBody, LedgerEntry, Rule};
+pub use ledger::{EventBody, LedgerEntry, Rule, SignedFault};
 pub use measurement::{BudgetKind, Measurements, PairLoad, Pairs, RunLoad, RunOutcome};
 pub use signing::{SignatureError, SigningKey, VerifyingKey};
 

@@ -146,7 +146,10 @@ mod tests {
             }],
         }));
         let text = serde_json::to_string(&m).unwrap();
-        assert!(text.contains(r#""pairs":{"seeds":[7,8],"budget":"steps""#), "{text}");
+        assert!(
+            text.contains(r#""pairs":{"seeds":[7,8],"budget":"steps""#),
+            "{text}"
+        );
         assert_eq!(serde_json::from_str::<Measurements>(&text).unwrap(), m);
         assert_ne!(m.signed_bytes(), measured(None).signed_bytes());
         assert_eq!(m.reruns(), 2);

@@ -1,5 +1,9 @@
 //! Starts the program in its own process group with its output on one pipe, and waits for it
-//! on a dedicated thread.
+//! on a dedicated thread. A program started plainly dies with swarmlab: `PR_SET_PDEATHSIG`
+//! SIGKILLs it when the thread that forked it ends, and that thread is the supervisor's, which
+//! outlives the program's whole tree unless swarmlab itself dies (kill -9). The sandbox gets the
+//! same from bubblewrap's `--die-with-parent`. What the program started itself may survive it;
+//! the marker finds those (`leftover`).
 //!
 //! It must not decide anything about budgets or killing; the supervisor in `run` does.
 
@@ -109,7 +113,27 @@ fn plain(spec: &RunSpec) -> Result<Command, RunError> {
         .args(args)
         .current_dir(&spec.cwd)
         .envs(spec.env.iter().map(|(k, v)| (k, v)));
+    let parent = std::process::id() as libc::pid_t;
+    // SAFETY: the hook only makes async-signal-safe system calls (prctl, getppid, _exit).
+    unsafe {
+        command.pre_exec(move || {
+            die_with_parent(parent);
+            Ok(())
+        });
+    }
     Ok(command)
+}
+
+/// In the forked child: asks for SIGKILL when the forking thread ends, and ends now when the
+/// parent died before the request was made (the child was already reparented).
+fn die_with_parent(parent: libc::pid_t) {
+    // SAFETY: prctl with integer arguments, getppid and _exit are async-signal-safe.
+    unsafe {
+        let signal = libc::SIGKILL as libc::c_ulong;
+        if libc::prctl(libc::PR_SET_PDEATHSIG, signal, 0, 0, 0) != 0 || libc::getppid() != parent {
+            libc::_exit(127);
+        }
+    }
 }
 
 /// bubblewrap with the sandbox's arguments; only the marker is in its own environment (the

@@ -9,6 +9,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
+use swarmlab_testkit::git::Repo;
+
 const SWARMLAB: &str = env!("CARGO_BIN_EXE_swarmlab");
 const AGENT_SECONDS: f64 = 1.0;
 const TRAIN_SECONDS: f64 = 1.0;
@@ -33,36 +35,18 @@ const PARAMS: &str = "p0 = 0\n#\n#\n#\np1 = 0\n#\n#\n#\np2 = 0\n#\n#\n#\np3 = 0\
 
 fn track(parent: &Path, name: &str) -> std::path::PathBuf {
     let dir = parent.join(name);
-    std::fs::create_dir_all(&dir).expect("a track folder");
-    std::fs::write(dir.join("swarmlab.toml"), SPEC).expect("spec");
-    std::fs::write(dir.join("params.txt"), PARAMS).expect("params");
     let train = format!(
         "sleep {TRAIN_SECONDS}\nawk -v s=\"$SWARMLAB_SEED\" 'BEGIN {{ srand(s); print \"---\"; printf \"loss: %.6f\\n\", rand() }}'\n"
     );
-    std::fs::write(dir.join("train.sh"), train).expect("trainer");
-    let git = |args: &[&str]| {
-        let ok = Command::new("git")
-            .args(args)
-            .current_dir(&dir)
-            .output()
-            .expect("git runs");
-        assert!(
-            ok.status.success(),
-            "git {args:?}: {}",
-            String::from_utf8_lossy(&ok.stderr)
-        );
-    };
-    git(&["init", "-q"]);
-    git(&["add", "."]);
-    git(&[
-        "-c",
-        "user.name=b",
-        "-c",
-        "user.email=b@b",
-        "commit",
-        "-qm",
+    Repo::init(
+        &dir,
+        &[
+            ("swarmlab.toml", SPEC),
+            ("params.txt", PARAMS),
+            ("train.sh", &train),
+        ],
         "bench track",
-    ]);
+    );
     dir
 }
 

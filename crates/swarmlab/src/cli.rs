@@ -9,8 +9,8 @@ const EXIT_CODES: &str = "\
 Exit codes:
   0    success
   1    failure (the error message says which)
-  2    wrong usage of the command line
-  3    the track spec (swarmlab.toml) is invalid
+  2    wrong usage of the command line (a bad flag or value, a bad --tag, no such track folder)
+  3    the track spec (swarmlab.toml) is missing or invalid
   4    the repository is not in a state swarmlab may work in (dirty tree, not a repository)
   130  stopped by Ctrl-C or SIGTERM after cleaning up";
 
@@ -24,7 +24,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Create a track: write an embedded track into a new git repository
+    /// Create a track: write an embedded track into a new git repository, or put a clone of
+    /// karpathy/autoresearch on a hub (--track autoresearch)
     Init(InitArgs),
     /// Run the experiment loop on a track: baseline first, then propose, run, keep or discard
     Run(Box<RunArgs>),
@@ -107,6 +108,18 @@ pub enum HubCommand {
         #[arg(long, default_value = "")]
         note: String,
     },
+    /// Make invite codes for workers to register with (`registration.mode = "invite"`); each
+    /// is printed once and used once
+    Invite {
+        #[command(flatten)]
+        hub: HubArgs,
+        /// How many codes
+        #[arg(long, default_value_t = 1)]
+        count: u32,
+        /// How long each stays usable, e.g. `7d` (default: until used)
+        #[arg(long, value_parser = parse_duration)]
+        expires: Option<std::time::Duration>,
+    },
     /// Let a verifier that a canary suspended take jobs again
     Reinstate {
         #[command(flatten)]
@@ -137,11 +150,14 @@ pub struct WorkArgs {
     /// The name the worker registers under
     #[arg(long, default_value = "worker")]
     pub name: String,
+    /// An invite code from the hub's admin, where the hub registers workers by invite
+    #[arg(long, env = "SWARMLAB_INVITE")]
+    pub invite: Option<String>,
     /// Seed of the proposer
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Stop after this many experiments (baselines not counted); default: never
-    #[arg(long, short = 'n')]
+    #[arg(long, short = 'n', allow_negative_numbers = true, value_parser = parse_count)]
     pub experiments: Option<u64>,
     /// Override the track's budget for local runs: a duration ("20s"), "400steps" or
     /// "1000000tokens"
@@ -151,6 +167,10 @@ pub struct WorkArgs {
     /// to copy into the track's build folder before the first build, so that it starts warm
     #[arg(long, value_name = "DIR")]
     pub build_from: Option<PathBuf>,
+    /// The NVIDIA GPU the runs use, by device minor (/dev/nvidia0 is 0): CUDA_VISIBLE_DEVICES
+    /// names it in every run's environment
+    #[arg(long, value_name = "N")]
+    pub gpu: Option<u32>,
     #[command(flatten)]
     pub proposer: ProposerArgs,
 }
@@ -175,6 +195,9 @@ pub struct SubmitArgs {
     /// The name the identity registers under
     #[arg(long, default_value = "worker")]
     pub name: String,
+    /// An invite code from the hub's admin, where the hub registers workers by invite
+    #[arg(long, env = "SWARMLAB_INVITE")]
+    pub invite: Option<String>,
     /// The metric you measured (a hint for scheduling; verifiers measure for themselves)
     #[arg(long)]
     pub claim: Option<f64>,
@@ -200,7 +223,8 @@ pub struct VerifyArgs {
     /// The token `swarmlab hub add-identity` printed for this verifier's key (first start)
     #[arg(long, env = "SWARMLAB_VERIFIER_TOKEN")]
     pub token: Option<String>,
-    /// The hardware class reported with every measurement (default: CPU model and count)
+    /// The hardware class reported with every measurement (default: the model of the --gpu,
+    /// else the CPU model and count)
     #[arg(long)]
     pub hardware_class: Option<String>,
     /// Run candidates in the sandbox: on (refuse to start without it), auto (use it when its
@@ -213,9 +237,14 @@ pub struct VerifyArgs {
     /// The unprivileged host uid (and gid) sandboxed programs run as
     #[arg(long, default_value_t = 65534)]
     pub uid: u32,
-    /// A device node the sandbox binds, e.g. /dev/nvidia0 (repeat for /dev/nvidiactl,
-    /// /dev/nvidia-uvm): only the GPU assigned to this verifier
-    #[arg(long = "device")]
+    /// The NVIDIA GPU this verifier's runs use, by device minor (/dev/nvidia0 is 0): the
+    /// sandbox binds its node and the driver's shared ones (/dev/nvidiactl, /dev/nvidia-uvm,
+    /// /dev/nvidia-uvm-tools, as present), and CUDA_VISIBLE_DEVICES names it
+    #[arg(long, value_name = "N")]
+    pub gpu: Option<u32>,
+    /// A further device node the sandbox binds as it is, e.g. another accelerator's (repeat
+    /// for several); --gpu is the way for an NVIDIA GPU
+    #[arg(long = "device", value_name = "PATH")]
     pub devices: Vec<PathBuf>,
     /// Memory cap of each sandboxed run, in MiB
     #[arg(long, default_value_t = 8192)]
@@ -234,6 +263,10 @@ pub struct VerifyArgs {
     /// that jobs start warm
     #[arg(long, value_name = "TRACK")]
     pub warm: Vec<String>,
+    /// The Python interpreter the environments of Python tracks (run.toolchain = "python")
+    /// are made from; sandboxed runs see it, so it must be installed under /usr
+    #[arg(long, env = "SWARMLAB_PYTHON", default_value = "/usr/bin/python3")]
+    pub python: PathBuf,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -331,7 +364,7 @@ pub enum TrackCommand {
 #[derive(Debug, Args)]
 pub struct InitArgs {
     /// Where to create the track (created if missing; must be empty). For autoresearch: the
-    /// existing clone to place swarmlab.toml into
+    /// existing clone to put on a hub (one commit; its setup must have trained the tokenizer)
     #[arg(default_value = "tinygpt")]
     pub dir: PathBuf,
     /// Which embedded track to write
@@ -348,7 +381,8 @@ pub enum TrackName {
     Tinygpt,
     /// A fast synthetic track: a known noisy function of its knobs
     Toy,
-    /// swarmlab.toml for an existing clone of karpathy/autoresearch (GPU)
+    /// Put an existing clone of karpathy/autoresearch on a hub, as one commit: the trusted
+    /// hook and the budget in prepare.py, swarmlab.toml and the verifier's files (GPU)
     Autoresearch,
 }
 
@@ -371,7 +405,7 @@ pub struct RunArgs {
     #[arg(long, default_value = "main")]
     pub tag: String,
     /// Stop after this many experiments (the baseline not counted); default: never
-    #[arg(long, short = 'n')]
+    #[arg(long, short = 'n', allow_negative_numbers = true, value_parser = parse_count)]
     pub experiments: Option<u64>,
     /// Stop starting experiments after this long, e.g. "8h" or "30m"
     #[arg(long = "for", value_parser = parse_duration)]
@@ -468,6 +502,11 @@ pub struct ReportArgs {
     /// Then serve the run's dashboard at ADDR (e.g. 127.0.0.1:7879), live, until Ctrl-C
     #[arg(long, value_name = "ADDR")]
     pub serve: Option<String>,
+    /// Compare two runs of the track side by side instead: their best, keep rates and running
+    /// best in one chart (compare-TAG1-TAG2.svg) and one table (printed, and in
+    /// compare-TAG1-TAG2.md)
+    #[arg(long, num_args = 2, value_names = ["TAG1", "TAG2"], conflicts_with_all = ["tag", "serve"])]
+    pub compare: Vec<String>,
 }
 
 fn parse_budget(text: &str) -> Result<Budget, String> {
@@ -476,4 +515,12 @@ fn parse_budget(text: &str) -> Result<Budget, String> {
 
 fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     swarmlab_core::spec::parse_duration(text)
+}
+
+/// A count of experiments: a whole number, 0 or more. A negative one is read as a value (not
+/// as a flag, which would earn clap's `-- -1` tip) and refused here.
+fn parse_count(text: &str) -> Result<u64, String> {
+    text.trim().parse().map_err(|_| {
+        format!("`{text}` is not a number of experiments: give a whole number, 0 or more (0 runs only the baseline)")
+    })
 }

@@ -4,8 +4,8 @@
 //! |---|---|
 //! | 0 | success |
 //! | 1 | failure (an error message says which) |
-//! | 2 | wrong usage of the command line |
-//! | 3 | the track spec (`swarmlab.toml`) is invalid |
+//! | 2 | wrong usage of the command line (clap's own errors, a bad `--tag`, a track folder that does not exist) |
+//! | 3 | the track spec (`swarmlab.toml`) is missing or invalid |
 //! | 4 | the repository is not in a state swarmlab may work in (dirty tree, not a repository) |
 //! | 130 | stopped by Ctrl-C or SIGTERM after cleaning up |
 //!
@@ -17,6 +17,8 @@ use swarmlab_core::{GitError, SpecError};
 use swarmlab_loop::LoopError;
 
 pub const FAILURE: i32 = 1;
+/// The code clap exits with for its own usage errors; ours match it.
+pub const USAGE: i32 = 2;
 pub const INVALID_TRACK: i32 = 3;
 pub const REPOSITORY_STATE: i32 = 4;
 pub const INTERRUPTED: i32 = 130;
@@ -24,8 +26,14 @@ pub const INTERRUPTED: i32 = 130;
 /// The exit code an error maps to.
 pub fn code_of(error: &anyhow::Error) -> i32 {
     for cause in error.chain() {
-        if cause.downcast_ref::<SpecError>().is_some() {
-            return INVALID_TRACK;
+        if let Some(spec) = cause.downcast_ref::<SpecError>() {
+            return match spec {
+                SpecError::NoFolder { .. } => USAGE,
+                _ => INVALID_TRACK,
+            };
+        }
+        if let Some(LoopError::Tag(_)) = cause.downcast_ref::<LoopError>() {
+            return USAGE;
         }
         if cause
             .downcast_ref::<LoopError>()
@@ -63,9 +71,11 @@ mod tests {
     use super::*;
 
     fn spec_error() -> SpecError {
+        let text = "[run]\ncommand = [\"sh\"]\nbugdet = 3\n";
+        let start = text.find("bugdet").unwrap();
         SpecError::Invalid {
             path: "swarmlab.toml".into(),
-            line: Some(3),
+            place: Some(swarmlab_core::spec::Place::of(text, start..start + 6)),
             message: "unknown key".into(),
             warnings: Vec::new(),
         }
@@ -84,6 +94,11 @@ mod tests {
             INVALID_TRACK
         );
         assert_eq!(code_of(&LoopError::NoCommit.into()), FAILURE);
+        assert_eq!(code_of(&LoopError::Tag("a b".into()).into()), USAGE);
+        let missing = SpecError::NoFolder { dir: "/x".into() };
+        assert_eq!(code_of(&ClientError::Spec(missing).into()), USAGE);
+        let no_spec = SpecError::NoSpec { dir: "/x".into() };
+        assert_eq!(code_of(&no_spec.into()), INVALID_TRACK);
         assert_eq!(code_of(&ClientError::NoToken.into()), FAILURE);
     }
 
@@ -92,7 +107,7 @@ mod tests {
         let error: anyhow::Error = ClientError::Spec(spec_error()).into();
         assert_eq!(
             render(&error),
-            "failed to parse swarmlab.toml at line 3: unknown key"
+            "swarmlab.toml at line 3: unknown key\n  |\n3 | bugdet = 3\n  | ^^^^^^"
         );
         let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
         let error: anyhow::Error = ClientError::Start {

@@ -17,6 +17,10 @@ pub struct EmbeddedFile {
     pub executable: bool,
 }
 
+/// `swarmlab_logits.py`, the logits protocol served from a Python process: one source, the
+/// pygpt track's, which `swarmlab init --track autoresearch` writes into a clone.
+pub const SWARMLAB_LOGITS: &str = include_str!("../../../tracks/pygpt/swarmlab_logits.py");
+
 mod generated {
     use super::EmbeddedFile;
     include!(concat!(env!("OUT_DIR"), "/tracks.rs"));

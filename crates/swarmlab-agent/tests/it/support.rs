@@ -1,11 +1,11 @@
 //! A throwaway track and a context for it; the fake OpenAI server comes from swarmlab-testkit.
 
-use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 
 use swarmlab_agent::Context;
-use swarmlab_core::{DiffStat, Record, Status, TrackSpec};
+use swarmlab_core::{Record, TrackSpec};
+use swarmlab_testkit::record::record;
 
 const SPEC: &str = r#"
 [track]
@@ -66,28 +66,14 @@ impl Track {
 }
 
 fn baseline() -> Record {
-    Record {
-        index: 0,
-        branch: "swarmlab/t".into(),
-        commit: "0123456789abcdef".into(),
-        parent: String::new(),
-        status: Status::Keep,
-        description: "baseline".into(),
-        proposer: "baseline".into(),
-        metric: Some(1.5),
-        metrics: BTreeMap::new(),
-        memory_gb: 0.0,
-        peak_rss_bytes: 0,
-        wall_seconds: 1.0,
-        exit: "exit 0".into(),
-        seed: 7,
-        diff: DiffStat::default(),
-        log: String::new(),
-        started_at: String::new(),
-        note: None,
-        diff_hash: None,
-        usage: None,
-    }
+    record(0)
+        .branch("swarmlab/t")
+        .commit("0123456789abcdef")
+        .description("baseline")
+        .metric(Some(1.5))
+        .seed(7)
+        .started_at("")
+        .build()
 }
 
 pub use swarmlab_testkit::{Canned, FakeServer};

@@ -1,8 +1,9 @@
 //! One verification job, from fetch to the hub's final answer, in the order it runs: the
-//! trees of head and candidate ([`super::trees`]), their builds, the held-out validation
-//! data, the reruns in pairs (one seed per pair, the order alternating, the load of each run
-//! noted: [`super::load`]), and the signed report after each pair from the second on
-//! ([`super::report`]), for as long as the hub answers `continue`. Each phase is announced
+//! trees of head and candidate ([`super::trees`]) with the track's holdout pool taken out,
+//! their builds (and a Python track's environment, given to every run), the held-out
+//! validation data, the reruns in pairs (one seed per pair, the order alternating, the load
+//! of each run noted: [`super::load`]), and the signed report after each pair from the second
+//! on ([`super::report`]), for as long as the hub answers `continue`. Each phase is announced
 //! to the hub ([`super::activity`]) for the pages.
 //!
 //! A phase that ends the job early says whose fault it is ([`Halt`]); the job sends that as
@@ -15,14 +16,14 @@ use swarmlab_core::spec::Budget;
 use swarmlab_core::TrackSpec;
 use swarmlab_loop::one_line;
 use swarmlab_proto::{BudgetKind, JobLease, PairLoad, Pairs, ReportResponse, RunOutcome};
-use swarmlab_runner::Cancel;
+use swarmlab_runner::{Cancel, SandboxConfig};
 
 use super::activity::Beacon;
 use super::load::LoadMeter;
 use super::report::Reporter;
 use super::trees::{self, Prepared};
 use super::{job_dir, Me, VerifyOptions};
-use crate::build::Builds;
+use crate::build::{Builds, Ready};
 use crate::client::HubClient;
 use crate::evaluate::{self, Scored, Side};
 use crate::lease::Heartbeat;
@@ -49,6 +50,7 @@ pub(super) fn run(
         beacon,
         cancel: job_cancel,
         dir: job_dir(options, lease.job_id),
+        sandbox: options.sandbox.clone(),
         report: Reporter {
             client,
             me,
@@ -95,6 +97,8 @@ struct Job<'a> {
     cancel: Cancel,
     /// The job's own folder: setup logs, validation data, runs.
     dir: PathBuf,
+    /// The sandbox of the job's runs: the verifier's, with what the track's toolchain adds.
+    sandbox: Option<SandboxConfig>,
     report: Reporter<'a>,
 }
 
@@ -109,8 +113,27 @@ impl Job<'_> {
 
     fn phases(&mut self) -> Result<ReportResponse, Halt> {
         self.doing("fetching and checking the candidate".into());
-        let ([head, candidate], baseline) = self.trees()?;
-        self.build(&baseline, &head, &candidate)?;
+        let ([mut head, mut candidate], baseline) = self.trees()?;
+        for spec in [&head, &candidate] {
+            evaluate::hide_holdout(spec).map_err(|e| Halt::fault(e.to_string()))?;
+        }
+        let ready = self.build(&baseline, &head, &candidate)?;
+        if let Some(python) = &ready.python {
+            if let Some(took) = python.made_in {
+                eprintln!(
+                    "verifier: job #{} made the Python environment {} in {:.1}s",
+                    self.lease.job_id,
+                    python.root.display(),
+                    took.as_secs_f64()
+                );
+            }
+            let sandboxed = self.sandbox.is_some();
+            python.apply(&mut head, sandboxed);
+            python.apply(&mut candidate, sandboxed);
+            if let Some(config) = &mut self.sandbox {
+                python.bind(config);
+            }
+        }
         self.doing("making the validation data".into());
         let tokens = self.validation_data(&head)?;
         self.reruns(&head, &candidate, tokens.as_deref())
@@ -131,13 +154,7 @@ impl Job<'_> {
             self.options.dir.join("trees").join("head"),
             self.options.dir.join("trees").join("candidate"),
         ];
-        let prepared = trees::prepare(
-            self.client,
-            self.mirror,
-            self.lease,
-            &trees,
-            self.options.budget,
-        );
+        let prepared = trees::prepare(self.client, self.mirror, self.lease, &trees, self.options);
         let ([head, candidate], baseline) = match prepared {
             Ok(prepared) => prepared,
             Err(Prepared::Candidate(why)) => return Err(Halt::Report(RunOutcome::Crash, why)),
@@ -151,11 +168,17 @@ impl Job<'_> {
     }
 
     /// Builds both trees from the baseline's snapshot: the head's failure is ours, the
-    /// candidate's its own.
-    fn build(&self, baseline: &str, head: &TrackSpec, candidate: &TrackSpec) -> Result<(), Halt> {
+    /// candidate's its own. Returns what the runs need of the toolchain.
+    fn build(
+        &self,
+        baseline: &str,
+        head: &TrackSpec,
+        candidate: &TrackSpec,
+    ) -> Result<Ready, Halt> {
         let builds = Builds {
             dir: &self.options.dir,
             sandbox: self.options.sandbox.as_ref(),
+            python: &self.options.python,
         };
         let started = Instant::now();
         if head.run.build_dir.is_some() {
@@ -200,17 +223,19 @@ impl Job<'_> {
                 started.elapsed().as_secs_f64()
             );
         }
-        Ok(())
+        Ok(ready)
     }
 
-    /// The validation tokens in logits mode, on a holdout seed of the verifier's own.
+    /// The validation tokens in logits mode, on a holdout seed of the verifier's own; a
+    /// holdout pool is read from the baseline's tree, which no run sees.
     fn validation_data(&self, head: &TrackSpec) -> Result<Option<Vec<u32>>, Halt> {
         let holdout = random_seed()?;
         evaluate::tokens(
             head,
+            &self.options.dir.join("trees").join("baseline"),
             &self.dir.join("data"),
             holdout,
-            self.options.sandbox.as_ref(),
+            self.sandbox.as_ref(),
             &self.cancel,
         )
         .map_err(|e| Halt::fault(format!("validation data: {e}")))
@@ -283,7 +308,7 @@ impl Job<'_> {
             seed,
             marker: format!("verify-{}-{i}-{name}", self.lease.job_id),
             run_dir: self.dir.join("runs").join(format!("{name}-{i}")),
-            sandbox: self.options.sandbox.as_ref(),
+            sandbox: self.sandbox.as_ref(),
         };
         let scored = evaluate::score(&side, tokens, &self.cancel);
         if self.cancel.is_cancelled() {

@@ -6,10 +6,11 @@
 
 use std::path::{Path, PathBuf};
 
-use swarmlab_core::spec::{Budget, SPEC_FILE};
+use swarmlab_core::spec::SPEC_FILE;
 use swarmlab_core::TrackSpec;
 use swarmlab_proto::{JobLease, TrackInfo};
 
+use super::VerifyOptions;
 use crate::client::HubClient;
 use crate::mirror::Mirror;
 use crate::ClientError;
@@ -30,14 +31,14 @@ impl<E: Into<ClientError>> From<E> for Prepared {
 }
 
 /// Fetches the job, re-checks the change, checks out head and candidate with the baseline's
-/// trusted files over both, and loads the baseline's spec for each; with the track's
-/// baseline commit.
+/// trusted files over both, and loads the baseline's spec for each (with the verifier's budget
+/// and environment over it); with the track's baseline commit.
 pub(super) fn prepare(
     client: &HubClient,
     mirror: &Mirror,
     lease: &JobLease,
     trees: &[PathBuf; 2],
-    budget: Option<Budget>,
+    options: &VerifyOptions,
 ) -> Result<([TrackSpec; 2], String), Prepared> {
     let track: TrackInfo = client.get(&format!("tracks/{}", lease.track))?;
     let bundle = client.get_bytes(&format!("jobs/{}/bundle", lease.job_id))?;
@@ -54,9 +55,10 @@ pub(super) fn prepare(
             mirror.overlay_trusted(&track.baseline, trusted, tree)?;
             let (mut spec, _) = TrackSpec::parse(tree, &spec_text)
                 .map_err(|(_, message)| ClientError::BaselineSpec(message))?;
-            if let Some(budget) = budget {
+            if let Some(budget) = options.budget {
                 spec.override_budget(budget);
             }
+            spec.run.env.extend(options.env.iter().cloned());
             Ok(spec)
         };
     // The spec is the baseline's, and so is the list of trusted files it names.

@@ -1,7 +1,10 @@
 //! [`GitStore`]: the few git operations the loop needs, each one hardened.
 
+use std::ffi::OsString;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use crate::DiffStat;
 
@@ -50,12 +53,18 @@ pub enum GitError {
     NotARepository(PathBuf),
     #[error("{path} names a filter or diff driver; swarmlab refuses to run git where a repository's own files could make it execute code")]
     UnsafeAttributes { path: PathBuf },
+    #[error("`git {command}` in {dir} ran past its deadline and was killed")]
+    TimedOut { command: String, dir: PathBuf },
 }
 
 /// A git working tree that swarmlab drives.
 #[derive(Debug, Clone)]
 pub struct GitStore {
     root: PathBuf,
+    /// Set for a quarantined view ([`GitStore::quarantined`]).
+    env: Vec<(&'static str, OsString)>,
+    /// Every git run after it is killed ([`GitStore::with_deadline`]).
+    deadline: Option<Instant>,
 }
 
 impl GitStore {
@@ -64,7 +73,7 @@ impl GitStore {
         let root = root
             .canonicalize()
             .map_err(|_| GitError::NotARepository(root.to_path_buf()))?;
-        let store = GitStore { root: root.clone() };
+        let store = GitStore::at(root.clone());
         let top = store
             .run(&["rev-parse", "--show-toplevel"])
             .map_err(|_| GitError::NotARepository(root.clone()))?;
@@ -77,17 +86,58 @@ impl GitStore {
 
     /// Creates a repository at `root` (which must exist) with a first commit of everything in it.
     pub fn init(root: &Path, message: &str) -> Result<GitStore, GitError> {
-        let store = GitStore {
-            root: root.to_path_buf(),
-        };
+        let store = GitStore::at(root.to_path_buf());
         store.run(&["init", "--quiet", "--initial-branch=main"])?;
         store.run(&["add", "--all"])?;
         store.commit(message)?;
         GitStore::open(root)
     }
 
+    fn at(root: PathBuf) -> GitStore {
+        GitStore {
+            root,
+            env: Vec::new(),
+            deadline: None,
+        }
+    }
+
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// The repository's object folder (absolute).
+    pub fn objects_dir(&self) -> Result<PathBuf, GitError> {
+        let path = PathBuf::from(self.run(&["rev-parse", "--git-path", "objects"])?.trim());
+        Ok(if path.is_absolute() {
+            path
+        } else {
+            self.root.join(path)
+        })
+    }
+
+    /// This repository seen through a quarantine, as git's receive-pack does: objects that
+    /// git writes go to `objects` (an empty folder), objects it reads come from there or
+    /// from the repository's own store, and refs cannot be changed. Whoever made the
+    /// quarantine moves its objects into the repository once they are wanted, or deletes it.
+    pub fn quarantined(&self, objects: &Path) -> Result<GitStore, GitError> {
+        let own = self.objects_dir()?;
+        let mut view = self.clone();
+        view.env = vec![
+            ("GIT_OBJECT_DIRECTORY", objects.as_os_str().to_owned()),
+            ("GIT_ALTERNATE_OBJECT_DIRECTORIES", own.into_os_string()),
+            ("GIT_QUARANTINE_PATH", objects.as_os_str().to_owned()),
+        ];
+        Ok(view)
+    }
+
+    /// This repository with every git run killed once `deadline` passes, and none started
+    /// after it (the run then fails with [`GitError::TimedOut`]): a cap on the time a
+    /// request may spend in git. Only git itself is killed: run commands that do their work
+    /// in one process (`index-pack`, not `bundle unbundle`).
+    pub fn with_deadline(&self, deadline: Instant) -> GitStore {
+        let mut view = self.clone();
+        view.deadline = Some(deadline);
+        view
     }
 
     /// `$GIT_DIR/info/attributes` is read even with the attribute source pinned: refuse
@@ -133,17 +183,102 @@ impl GitStore {
             .env_remove("GIT_WORK_TREE")
             .env_remove("GIT_INDEX_FILE")
             .env_remove("GIT_EXTERNAL_DIFF")
+            .env_remove("GIT_OBJECT_DIRECTORY")
+            .env_remove("GIT_ALTERNATE_OBJECT_DIRECTORIES")
+            .env_remove("GIT_QUARANTINE_PATH")
             .stdin(Stdio::null());
+        for (name, value) in &self.env {
+            command.env(name, value);
+        }
         command
     }
 
     fn output(&self, args: &[&str]) -> Result<Output, GitError> {
-        self.command(args).output().map_err(GitError::Spawn)
+        self.output_with(args, None)
+    }
+
+    /// Runs git with `input` on its stdin (none: null) and waits, killing it at the deadline.
+    fn output_with(&self, args: &[&str], input: Option<&[u8]>) -> Result<Output, GitError> {
+        let mut command = self.command(args);
+        if self.deadline.is_none() && input.is_none() {
+            return command.output().map_err(GitError::Spawn);
+        }
+        if self.deadline.is_some_and(|d| Instant::now() >= d) {
+            return Err(self.timed_out(args));
+        }
+        if input.is_some() {
+            command.stdin(Stdio::piped());
+        }
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(GitError::Spawn)?;
+        // Pipes drain on their own threads, so that neither side waits on a full pipe. A run
+        // killed at the deadline leaves them behind: a child of git's may hold the pipes.
+        let (stdout, stderr, stdin) =
+            (child.stdout.take(), child.stderr.take(), child.stdin.take());
+        let input = input.map(<[u8]>::to_vec);
+        let writer = std::thread::spawn(move || {
+            if let (Some(mut stdin), Some(input)) = (stdin, input) {
+                // A child that exits early closes the pipe: its status says why.
+                let _ = stdin.write_all(&input);
+            }
+        });
+        let out = std::thread::spawn(move || drain(stdout));
+        let err = std::thread::spawn(move || drain(stderr));
+        let status = self.wait(&mut child, args)?;
+        let _ = writer.join();
+        Ok(Output {
+            status,
+            stdout: out.join().unwrap_or_default(),
+            stderr: err.join().unwrap_or_default(),
+        })
+    }
+
+    /// Waits for `child`, killing it when the deadline passes.
+    fn wait(&self, child: &mut Child, args: &[&str]) -> Result<ExitStatus, GitError> {
+        let Some(deadline) = self.deadline else {
+            return child.wait().map_err(GitError::Spawn);
+        };
+        // Short runs are most runs: look often at first, then less.
+        let mut pause = Duration::from_micros(100);
+        loop {
+            if let Some(status) = child.try_wait().map_err(GitError::Spawn)? {
+                return Ok(status);
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(self.timed_out(args));
+            }
+            std::thread::sleep(pause.min(deadline - now));
+            pause = (pause * 2).min(Duration::from_millis(10));
+        }
+    }
+
+    fn timed_out(&self, args: &[&str]) -> GitError {
+        GitError::TimedOut {
+            command: args.join(" "),
+            dir: self.root.clone(),
+        }
     }
 
     /// Runs git and returns its stdout; a non-zero exit is an error carrying stderr.
     pub fn run(&self, args: &[&str]) -> Result<String, GitError> {
-        let output = self.output(args)?;
+        let output = self.checked(args, self.output(args)?)?;
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    }
+
+    /// Runs git with `input` on its stdin and returns its stdout as bytes; a non-zero exit
+    /// is an error carrying stderr.
+    pub fn run_with_input(&self, args: &[&str], input: &[u8]) -> Result<Vec<u8>, GitError> {
+        let output = self.checked(args, self.output_with(args, Some(input))?)?;
+        Ok(output.stdout)
+    }
+
+    fn checked(&self, args: &[&str], output: Output) -> Result<Output, GitError> {
         if !output.status.success() {
             return Err(GitError::Failed {
                 command: args.join(" "),
@@ -151,7 +286,7 @@ impl GitStore {
                 stderr: String::from_utf8_lossy(&output.stderr).trim().to_string(),
             });
         }
-        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+        Ok(output)
     }
 
     /// The full id of a revision, or `None` when it does not resolve.
@@ -343,6 +478,15 @@ impl GitStore {
     pub fn parent_of(&self, commit: &str) -> Result<Option<String>, GitError> {
         self.resolve(&format!("{commit}^"))
     }
+}
+
+/// Everything a pipe holds until its writer closes it.
+fn drain(pipe: Option<impl Read>) -> Vec<u8> {
+    let mut out = Vec::new();
+    if let Some(mut pipe) = pipe {
+        let _ = pipe.read_to_end(&mut out);
+    }
+    out
 }
 
 #[cfg(test)]

@@ -1,16 +1,18 @@
 //! `swarmlab report`'s two artefacts: `progress.svg`, the autoresearch progress chart, and a
-//! markdown summary of a branch's experiments; and the [`chart`] that draws every progress
-//! chart, `progress.svg` and the dashboard's alike.
+//! markdown summary of a branch's experiments; the comparison of two runs (`--compare`); and
+//! the [`chart`] that draws every progress chart, `progress.svg` and the dashboard's alike.
 //!
 //! All are pure functions of their input: nothing here reads `results.jsonl` or writes files,
 //! that is the caller's job.
 
 pub mod chart;
+mod compare;
 mod history;
 mod progress;
 mod scale;
 mod summary;
 
+pub use compare::{compare_markdown, compare_svg, compare_table, Run};
 pub use progress::progress_svg;
 pub use summary::summary_markdown;
 

@@ -23,9 +23,8 @@ pub fn summary_markdown(records: &[Record], metric_name: &str, goal: Goal, title
 }
 
 fn render(out: &mut String, history: &History, metric_name: &str, title: &str) -> fmt::Result {
-    let records = history.records;
     writeln!(out, "# {}\n", one_line(title))?;
-    if records.is_empty() {
+    if history.records.is_empty() {
         return writeln!(out, "No experiments yet.");
     }
     let direction = match history.goal {
@@ -33,7 +32,14 @@ fn render(out: &mut String, history: &History, metric_name: &str, title: &str) -
         Goal::Maximize => "higher is better",
     };
     writeln!(out, "Metric: `{}` ({direction}).\n", one_line(metric_name))?;
+    counts(out, history.records)?;
+    baseline_and_best(out, history)?;
+    wall_time(out, history.records)?;
+    top_improvements(out, history, metric_name)
+}
 
+/// The experiments by status, and the keep rate after the baseline.
+fn counts(out: &mut String, records: &[Record]) -> fmt::Result {
     let count = |status| records.iter().filter(|r| r.status == status).count();
     let counts: Vec<String> = Status::ALL
         .iter()
@@ -60,7 +66,12 @@ fn render(out: &mut String, history: &History, metric_name: &str, title: &str) -
             "- Keep rate: {rate:.1}% ({kept_after} of {after} after the baseline)"
         )?;
     }
+    Ok(())
+}
 
+/// The baseline, the best and the improvement between them.
+fn baseline_and_best(out: &mut String, history: &History) -> fmt::Result {
+    let records = history.records;
     match (history.baseline(), history.best()) {
         (Some(base), Some(best)) => {
             let base_record = &records[base.pos];
@@ -89,7 +100,11 @@ fn render(out: &mut String, history: &History, metric_name: &str, title: &str) -
         }
         _ => writeln!(out, "- Baseline: no kept experiment has a metric yet")?,
     }
+    Ok(())
+}
 
+/// The total and mean wall time of the runs that recorded one.
+fn wall_time(out: &mut String, records: &[Record]) -> fmt::Result {
     let ran: Vec<f64> = records
         .iter()
         .map(|r| r.wall_seconds)
@@ -108,7 +123,12 @@ fn render(out: &mut String, history: &History, metric_name: &str, title: &str) -
             if ran.len() == 1 { "" } else { "s" }
         )?;
     }
+    Ok(())
+}
 
+/// The biggest steps of the kept chain, as a table.
+fn top_improvements(out: &mut String, history: &History, metric_name: &str) -> fmt::Result {
+    let records = history.records;
     let improvements = history.improvements();
     writeln!(out, "\n## Top improvements\n")?;
     if improvements.is_empty() {

@@ -1,8 +1,10 @@
 //! `[eval]`: who computes the metric when a run is verified, and what each mode needs.
 //!
 //! `stdout` trusts what the run printed; `command` runs a trusted evaluator from the baseline
-//! on the artifact the run wrote; `logits` has the candidate serve logits and the verifier
-//! score them (docs/eval.md). This module only describes and validates; it runs nothing.
+//! on the artifact the run wrote; `logits` has the candidate serve logits (from a program of
+//! its own, or from the training run itself once it has trained) and the verifier score them
+//! on validation tokens it gets from a trusted file, a trusted generator or a pool of
+//! held-out files (docs/eval.md). This module only describes and validates; it runs nothing.
 
 use std::time::Duration;
 
@@ -48,9 +50,8 @@ pub struct CommandEval {
 /// `mode = "logits"`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LogitsEval {
-    /// The candidate's argv that serves logits on stdin/stdout (docs/eval.md), run at the root
-    /// of the candidate's checkout with the training run's `$SWARMLAB_RUN_DIR`.
-    pub serve: Vec<String>,
+    /// Who answers the verifier's windows on stdin/stdout (docs/eval.md).
+    pub serve: Serve,
     /// What the training run must write (e.g. its checkpoint), relative to
     /// `$SWARMLAB_RUN_DIR`; checked before serving when given.
     pub artifact: Option<String>,
@@ -72,8 +73,25 @@ pub struct LogitsEval {
     pub probes: usize,
     /// Largest change of a log-probability (nats) that still counts as unchanged.
     pub tolerance: f64,
-    /// Hard wall-clock limit of the whole serving session.
+    /// Hard wall-clock limit of the whole serving session; with [`Serve::Run`], the run's
+    /// timeout (training and serving).
     pub timeout: Duration,
+    /// With [`Serve::Run`] and a time budget: how much longer than the budget the run may take,
+    /// from its start, before it serves (start-up, compilation, loading data). A run that
+    /// serves later overran its budget. The only check of a time budget from outside.
+    pub allowance: Duration,
+}
+
+/// Who serves the logits of a verified run.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Serve {
+    /// `serve = "run"`: `run.command` itself serves once it has trained, with
+    /// `SWARMLAB_LOGITS=serve` in its environment: one process trains and serves, once per
+    /// rerun.
+    Run,
+    /// `serve = [argv]`: a program of the candidate's, started at the root of its checkout
+    /// once the training run has ended, with the run's `$SWARMLAB_RUN_DIR`.
+    Command(Vec<String>),
 }
 
 /// Where the validation tokens of `logits` mode come from: bytes when `vocab <= 256`,
@@ -85,6 +103,15 @@ pub enum DataSource {
     /// A trusted generator from the baseline that writes the tokens to stdout; it gets the
     /// verifier's holdout seed as `$SWARMLAB_EVAL_SEED` when there is one.
     Command(Vec<String>),
+    /// A folder of the baseline holding held-out token files (each as `File`), which the
+    /// training never reads: the verifier draws `files` of them at random for each job and
+    /// hides the folder from the runs it verifies.
+    Holdout {
+        /// Track-relative.
+        folder: String,
+        /// Files drawn per job.
+        files: usize,
+    },
 }
 
 impl Eval {
@@ -124,6 +151,9 @@ impl Eval {
                 let data = match &l.data {
                     DataSource::File(f) => format!("file {f}"),
                     DataSource::Command(c) => format!("command {}", shell_words(c)),
+                    DataSource::Holdout { folder, files } => {
+                        format!("{files} held-out file(s) of {folder}/ drawn per job")
+                    }
                 };
                 let bytes = match &l.token_bytes_file {
                     Some(f) => format!("bytes per token from {f}"),
@@ -136,8 +166,15 @@ impl Eval {
                     .artifact
                     .as_ref()
                     .map_or(String::new(), |a| format!(" on $SWARMLAB_RUN_DIR/{a}"));
+                let server = match &l.serve {
+                    Serve::Run => format!(
+                        "the run serves once trained (SWARMLAB_LOGITS=serve), within its budget + {}",
+                        format_duration(l.allowance)
+                    ),
+                    Serve::Command(argv) => format!("serve {}{artifact}", shell_words(argv)),
+                };
                 vec![
-                    format!("logits: serve {}{artifact}", shell_words(&l.serve)),
+                    format!("logits: {server}"),
                     format!("data {data}; vocab {}, {bytes}", l.vocab),
                     format!(
                         "{windows} of {} tokens, {} per request; {} probes, tolerance {}, timeout {}",
@@ -169,9 +206,12 @@ pub(super) struct RawEval {
     timeout: Option<Spanned<toml::Value>>,
     command: Option<Spanned<Vec<String>>>,
     artifact: Option<Spanned<String>>,
-    serve: Option<Spanned<Vec<String>>>,
+    serve: Option<Spanned<toml::Value>>,
+    allowance: Option<Spanned<toml::Value>>,
     data: Option<Spanned<String>>,
     data_command: Option<Spanned<Vec<String>>>,
+    holdout: Option<Spanned<String>>,
+    holdout_files: Option<Spanned<i64>>,
     vocab: Option<Spanned<i64>>,
     context: Option<Spanned<i64>>,
     token_bytes: Option<Spanned<String>>,
@@ -215,8 +255,11 @@ pub(super) fn convert(
     let command_keys = [("command", raw.command.is_some())];
     let logits_keys = [
         ("serve", raw.serve.is_some()),
+        ("allowance", raw.allowance.is_some()),
         ("data", raw.data.is_some()),
         ("data_command", raw.data_command.is_some()),
+        ("holdout", raw.holdout.is_some()),
+        ("holdout_files", raw.holdout_files.is_some()),
         ("vocab", raw.vocab.is_some()),
         ("context", raw.context.is_some()),
         ("token_bytes", raw.token_bytes.is_some()),
@@ -315,31 +358,32 @@ fn logits(
             "mode = \"logits\" scores bits per byte, where lower is better: `metric.goal` must be \"minimize\"",
         ));
     }
-    let serve = required_argv(ctx, raw, &raw.serve, "serve")?
-        .get_ref()
-        .clone();
-    let data = match (&raw.data, &raw.data_command) {
-        (Some(file), None) => DataSource::File(trusted_file(ctx, file, "eval.data", files)?),
-        (None, Some(argv)) => {
-            if argv.get_ref().is_empty() {
-                return Err(ctx.at(argv, "`eval.data_command` must name a program"));
+    let serve = serve(ctx, raw)?;
+    if serve == Serve::Run {
+        for (key, set) in [
+            ("timeout", raw.timeout.is_some()),
+            ("artifact", raw.artifact.is_some()),
+        ] {
+            if set {
+                return Err(ctx.at(
+                    raw.serve.as_ref().expect("serve was read above"),
+                    format!(
+                        "`eval.{key}` has no use with serve = \"run\": the run serves from the process that trained, under `run.timeout`"
+                    ),
+                ));
             }
-            trusted_argv(ctx, argv, "eval.data_command", files)?;
-            DataSource::Command(argv.get_ref().clone())
         }
-        (Some(file), Some(_)) => {
-            return Err(ctx.at(
-                file,
-                "give either `eval.data` (a file) or `eval.data_command`, not both",
-            ))
-        }
-        (None, None) => {
-            return Err(ctx.at(
-                &raw.mode,
-                "mode = \"logits\" needs the validation tokens: `eval.data` (a trusted file) or `eval.data_command` (a trusted generator)",
-            ))
-        }
-    };
+    }
+    let allowance =
+        match (&raw.allowance, &serve) {
+            (Some(v), Serve::Run) => ctx.duration(v, "eval.allowance")?,
+            (Some(v), Serve::Command(_)) => return Err(ctx.at(
+                v,
+                "`eval.allowance` applies to serve = \"run\", where the run serves once trained",
+            )),
+            (None, _) => DEFAULT_ALLOWANCE,
+        };
+    let data = data_source(ctx, raw, files)?;
     let vocab = required_count(ctx, raw, &raw.vocab, "vocab", 2, MAX_VOCAB)? as u32;
     let context = required_count(ctx, raw, &raw.context, "context", 2, MAX_CONTEXT)? as usize;
     let (token_bytes, token_bytes_file) = match &raw.token_bytes {
@@ -394,7 +438,107 @@ fn logits(
         probes,
         tolerance,
         timeout,
+        allowance,
     })
+}
+
+/// How much longer than its time budget a run that serves may take before it serves, unless
+/// the track says otherwise.
+const DEFAULT_ALLOWANCE: Duration = Duration::from_secs(30);
+
+/// `eval.serve`: "run", or the argv of a program.
+fn serve(ctx: &Ctx, raw: &RawEval) -> Result<Serve, Failure> {
+    let Some(value) = &raw.serve else {
+        return Err(ctx.at(&raw.mode, "mode = \"logits\" needs `eval.serve`"));
+    };
+    let wrong = || {
+        ctx.at(
+            value,
+            "`eval.serve` must be \"run\" (the run serves once trained) or the argv of a program, e.g. [\"python3\", \"serve.py\"]",
+        )
+    };
+    match value.get_ref() {
+        toml::Value::String(s) if s == "run" => Ok(Serve::Run),
+        toml::Value::Array(words) if words.is_empty() => {
+            Err(ctx.at(value, "`eval.serve` must name a program"))
+        }
+        toml::Value::Array(words) => words
+            .iter()
+            .map(|w| w.as_str().map(str::to_string).ok_or_else(wrong))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Serve::Command),
+        _ => Err(wrong()),
+    }
+}
+
+/// Where the validation tokens come from: exactly one of `data`, `data_command` and
+/// `holdout`.
+fn data_source(ctx: &Ctx, raw: &RawEval, files: &Files) -> Result<DataSource, Failure> {
+    if let Some(n) = &raw.holdout_files {
+        if raw.holdout.is_none() {
+            return Err(ctx.at(
+                n,
+                "`eval.holdout_files` needs `eval.holdout`, the folder they are drawn from",
+            ));
+        }
+    }
+    if let Some(folder) = &raw.holdout {
+        if raw.data.is_some() || raw.data_command.is_some() {
+            return Err(ctx.at(
+                folder,
+                "`eval.holdout` is a source of validation tokens of its own: give it without `eval.data` and `eval.data_command`",
+            ));
+        }
+        let path = trusted_file(ctx, folder, "eval.holdout", files)?;
+        let draw = match &raw.holdout_files {
+            Some(n) => count(ctx, n, "eval.holdout_files", 1, 1 << 16)? as usize,
+            None => 1,
+        };
+        let found = holdout_files(&ctx.root.join(&path));
+        if found < draw {
+            return Err(ctx.at(
+                folder,
+                format!("`eval.holdout` `{path}` holds {found} file(s); {draw} are drawn per job (`eval.holdout_files`)"),
+            ));
+        }
+        return Ok(DataSource::Holdout {
+            folder: path,
+            files: draw,
+        });
+    }
+    match (&raw.data, &raw.data_command) {
+        (Some(file), None) => Ok(DataSource::File(trusted_file(ctx, file, "eval.data", files)?)),
+        (None, Some(argv)) => {
+            if argv.get_ref().is_empty() {
+                return Err(ctx.at(argv, "`eval.data_command` must name a program"));
+            }
+            trusted_argv(ctx, argv, "eval.data_command", files)?;
+            Ok(DataSource::Command(argv.get_ref().clone()))
+        }
+        (Some(file), Some(_)) => Err(ctx.at(
+            file,
+            "give either `eval.data` (a file) or `eval.data_command`, not both",
+        )),
+        (None, None) => Err(ctx.at(
+            &raw.mode,
+            "mode = \"logits\" needs the validation tokens: `eval.data` (a trusted file), `eval.data_command` (a trusted generator) or `eval.holdout` (a folder of held-out token files)",
+        )),
+    }
+}
+
+/// The regular files under `folder`, at any depth; 0 when it is not a folder.
+fn holdout_files(folder: &std::path::Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(folder) else {
+        return 0;
+    };
+    entries
+        .filter_map(Result::ok)
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_file() => 1,
+            Ok(t) if t.is_dir() => holdout_files(&e.path()),
+            _ => 0,
+        })
+        .sum()
 }
 
 fn required_argv<'a>(
@@ -408,17 +552,7 @@ fn required_argv<'a>(
             Err(ctx.at(argv, format!("`eval.{key}` must name a program")))
         }
         Some(argv) => Ok(argv),
-        None => Err(ctx.at(
-            &raw.mode,
-            format!(
-                "mode = \"{}\" needs `eval.{key}`",
-                if key == "command" {
-                    "command"
-                } else {
-                    "logits"
-                }
-            ),
-        )),
+        None => Err(ctx.at(&raw.mode, format!("mode = \"command\" needs `eval.{key}`"))),
     }
 }
 

@@ -38,8 +38,40 @@ pub struct Knob {
 impl Knob {
     /// The byte range and text of the knob's value in `content`, if the pattern matches.
     pub fn locate<'a>(&self, content: &'a str) -> Option<(std::ops::Range<usize>, &'a str)> {
-        let captures = self.pattern.captures(content)?;
-        let value = captures.name("v").or_else(|| captures.get(1))?;
-        Some((value.range(), value.as_str()))
+        locate(&self.pattern, content)
     }
+
+    /// Where the knob lives, as a change must keep it.
+    pub fn place(&self) -> KnobPlace {
+        KnobPlace {
+            name: self.name.clone(),
+            file: self.file.clone(),
+            pattern: self.pattern.clone(),
+        }
+    }
+}
+
+/// Where a knob lives: its file and the pattern that finds its value. A change must leave
+/// the pattern matching (`swarmlab_core::change`): a sweep, and a verifier that overlays
+/// trusted files, both need to find the value again.
+#[derive(Debug, Clone)]
+pub struct KnobPlace {
+    pub name: String,
+    /// Path relative to the track root; one of `files.editable`.
+    pub file: String,
+    /// Has a named group `v` (or one group) that captures the value's text.
+    pub pattern: Regex,
+}
+
+impl KnobPlace {
+    /// Whether the pattern still finds a value in `content`.
+    pub fn matches(&self, content: &str) -> bool {
+        locate(&self.pattern, content).is_some()
+    }
+}
+
+fn locate<'a>(pattern: &Regex, content: &'a str) -> Option<(std::ops::Range<usize>, &'a str)> {
+    let captures = pattern.captures(content)?;
+    let value = captures.name("v").or_else(|| captures.get(1))?;
+    Some((value.range(), value.as_str()))
 }

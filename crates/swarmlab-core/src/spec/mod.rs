@@ -8,6 +8,7 @@ mod budget;
 mod duration;
 mod eval;
 mod knob;
+mod place;
 mod raw;
 mod unknown;
 
@@ -19,8 +20,9 @@ use regex::Regex;
 
 pub use budget::Budget;
 pub use duration::{format_duration, parse_duration};
-pub use eval::{CommandEval, DataSource, Eval, EvalMode, LogitsEval};
-pub use knob::{Domain, Knob, Scale};
+pub use eval::{CommandEval, DataSource, Eval, EvalMode, LogitsEval, Serve};
+pub use knob::{Domain, Knob, KnobPlace, Scale};
+pub use place::Place;
 pub use unknown::{suggest, Warning};
 
 use crate::Goal;
@@ -61,8 +63,12 @@ pub struct RunSpec {
     /// verifier lets nothing else write it, and keeps it from one job to the next only as a
     /// fresh copy of the baseline's build (docs/security.md).
     pub build_dir: Option<String>,
-    /// What the build needs beyond the system, which a verifier provides read-only.
+    /// What the build (and, for Python, every run) needs beyond the system, which a verifier
+    /// provides read-only.
     pub toolchain: Option<Toolchain>,
+    /// With the Python toolchain: the trusted lock file, relative to the root, that pins
+    /// every package of the environment.
+    pub lock: Option<String>,
     pub budget: Budget,
     /// Hard wall-clock limit of one experiment, start-up included.
     pub timeout: Duration,
@@ -80,6 +86,10 @@ pub enum Toolchain {
     /// sandbox from the trusted manifests; cargo runs offline and builds into `build_dir`
     /// (`CARGO_TARGET_DIR`).
     Cargo,
+    /// Python: an environment with exactly the packages `run.lock` pins, prepared by a
+    /// verifier outside the sandbox (a venv keyed by the lock, reused across jobs) and seen
+    /// read-only and offline by every build and run; `python3` on `PATH` is its interpreter.
+    Python,
 }
 
 /// `[metric]`: what is measured and which way is better.
@@ -124,26 +134,54 @@ pub struct Verify {
     pub min_delta: f64,
 }
 
-/// Why a track could not be loaded.
+/// Why a track could not be loaded. A message names the file and line and says what to do;
+/// [`SpecError::Invalid`] shows the line itself under its first line.
 #[derive(Debug, thiserror::Error)]
 pub enum SpecError {
+    /// The track's folder is not there (a mistyped path, or a track not made yet).
+    #[error("there is no folder {}; `swarmlab init {}` creates a track there", dir.display(), dir.display())]
+    NoFolder { dir: PathBuf },
+    /// The folder holds no `swarmlab.toml`.
+    #[error(
+        "{} has no {SPEC_FILE}: give the folder of a track, or write a fully commented one with `swarmlab init --spec-only {}`",
+        dir.display(),
+        dir.display()
+    )]
+    NoSpec { dir: PathBuf },
     #[error("failed to read {path}: {source}")]
     Read {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("failed to parse {path}{}: {message}", at_line(*line))]
+    #[error("{}{}: {message}{}", path.display(), at_line(place.as_ref()), excerpt(place.as_ref()))]
     Invalid {
         path: PathBuf,
-        line: Option<usize>,
+        /// The line and column, with the line's text, when the error has one.
+        place: Option<Place>,
         message: String,
         /// Unknown keys found before the error; a typo is often its cause.
         warnings: Vec<Warning>,
     },
 }
 
-fn at_line(line: Option<usize>) -> String {
-    line.map(|l| format!(" at line {l}")).unwrap_or_default()
+impl SpecError {
+    /// The line of an [`SpecError::Invalid`] that has one.
+    pub fn line(&self) -> Option<usize> {
+        match self {
+            SpecError::Invalid { place, .. } => place.as_ref().map(|p| p.line),
+            _ => None,
+        }
+    }
+}
+
+fn at_line(place: Option<&Place>) -> String {
+    place
+        .map(|p| format!(" at line {}", p.line))
+        .unwrap_or_default()
+}
+
+fn excerpt(place: Option<&Place>) -> String {
+    place.map(Place::to_string).unwrap_or_default()
 }
 
 /// True when `pattern` names `path` itself or a directory above it.
@@ -158,19 +196,29 @@ fn covers(pattern: &str, path: &str) -> bool {
 impl TrackSpec {
     /// Loads `DIR/swarmlab.toml` and validates it against the files in `DIR`.
     pub fn load(dir: &Path) -> Result<(TrackSpec, Vec<Warning>), SpecError> {
+        if !dir.exists() {
+            return Err(SpecError::NoFolder {
+                dir: dir.to_path_buf(),
+            });
+        }
         let path = dir.join(SPEC_FILE);
-        let text = std::fs::read_to_string(&path).map_err(|source| SpecError::Read {
-            path: path.clone(),
-            source,
-        })?;
-        Self::parse(dir, &text).map_err(|(line, message)| {
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && dir.is_dir() => {
+                return Err(SpecError::NoSpec {
+                    dir: dir.to_path_buf(),
+                })
+            }
+            Err(source) => return Err(SpecError::Read { path, source }),
+        };
+        raw::parse(dir, &text).map_err(|(span, message)| {
             let warnings = text
                 .parse::<toml::Table>()
                 .map(|doc| unknown::unknown_keys(&text, &doc))
                 .unwrap_or_default();
             SpecError::Invalid {
                 path,
-                line,
+                place: span.map(|span| Place::of(&text, span)),
                 message,
                 warnings,
             }
@@ -183,6 +231,13 @@ impl TrackSpec {
         text: &str,
     ) -> Result<(TrackSpec, Vec<Warning>), (Option<usize>, String)> {
         raw::parse(dir, text)
+            .map_err(|(span, message)| (span.map(|s| Place::of(text, s).line), message))
+    }
+
+    /// The knobs' places in spec text, read without the track's files (a hub keeps only
+    /// the baseline spec's text): each knob's file and its pattern.
+    pub fn knob_places(text: &str) -> Result<Vec<KnobPlace>, String> {
+        raw::knob_places(text)
     }
 
     /// Replaces the budget (`swarmlab run --budget`); a time budget grows the timeout so that
@@ -259,9 +314,12 @@ impl TrackSpec {
         if let Some(dir) = &self.run.build_dir {
             let toolchain = match self.run.toolchain {
                 Some(Toolchain::Cargo) => ", toolchain cargo",
-                None => "",
+                _ => "",
             };
             line(format!("build dir  {dir}{toolchain}"));
+        }
+        if let (Some(Toolchain::Python), Some(lock)) = (self.run.toolchain, &self.run.lock) {
+            line(format!("toolchain  python, pinned by {lock}"));
         }
         line(format!("command    {}", shell_words(&self.run.command)));
         line(format!(
@@ -302,10 +360,7 @@ impl TrackSpec {
         }
         line(format!(
             "verify     {} reruns (up to {}), alpha {}, min_delta {}",
-            self.verify.reruns,
-            self.verify.max_reruns,
-            self.verify.alpha,
-            self.verify.min_delta
+            self.verify.reruns, self.verify.max_reruns, self.verify.alpha, self.verify.min_delta
         ));
         for knob in &self.knobs {
             let domain = match &knob.domain {

@@ -3,6 +3,7 @@
 //! Every error names its key and, where the text gives one, its line.
 
 use std::collections::BTreeMap;
+use std::ops::Range;
 use std::path::Path;
 use std::time::Duration;
 
@@ -14,12 +15,13 @@ use super::duration::{parse_duration, seconds_to_duration};
 use super::eval::{self, RawEval};
 use super::unknown::unknown_keys;
 use super::{
-    Budget, Domain, Files, Knob, MetricSpec, RunSpec, Scale, Toolchain, TrackSpec, Verify, Warning,
+    Budget, Domain, Files, Knob, KnobPlace, MetricSpec, RunSpec, Scale, Toolchain, TrackSpec,
+    Verify, Warning,
 };
 use crate::Goal;
 
-/// An error message and, when known, its line.
-pub(super) type Failure = (Option<usize>, String);
+/// An error message and, when known, the byte range of the text it is about.
+pub(super) type Failure = (Option<Range<usize>>, String);
 
 #[derive(Deserialize)]
 struct RawSpec {
@@ -35,7 +37,7 @@ struct RawSpec {
 
 #[derive(Deserialize)]
 struct RawTrack {
-    name: String,
+    name: Spanned<String>,
     program: Option<Spanned<String>>,
 }
 
@@ -47,6 +49,7 @@ struct RawRun {
     build: Option<Spanned<Vec<String>>>,
     build_dir: Option<Spanned<String>>,
     toolchain: Option<Spanned<String>>,
+    lock: Option<Spanned<String>>,
     budget: Option<Spanned<toml::Value>>,
     timeout: Spanned<toml::Value>,
     grace: Option<Spanned<toml::Value>>,
@@ -57,12 +60,12 @@ struct RawRun {
 
 #[derive(Deserialize)]
 struct RawMetric {
-    name: String,
+    name: Spanned<String>,
     goal: Goal,
     regex: Option<Spanned<String>>,
     memory: Option<String>,
-    floor: Option<f64>,
-    target: Option<f64>,
+    floor: Option<Spanned<f64>>,
+    target: Option<Spanned<f64>>,
 }
 
 #[derive(Deserialize)]
@@ -90,33 +93,20 @@ enum RawScale {
 
 #[derive(Deserialize)]
 struct RawKnob {
-    file: String,
-    pattern: String,
+    file: Spanned<String>,
+    pattern: Spanned<String>,
     range: Option<[f64; 2]>,
     scale: Option<RawScale>,
     choices: Option<Vec<String>>,
 }
 
-/// The 1-based line of a byte offset.
-fn line_of(text: &str, offset: usize) -> usize {
-    text[..offset.min(text.len())]
-        .bytes()
-        .filter(|b| *b == b'\n')
-        .count()
-        + 1
-}
-
 pub(super) struct Ctx<'a> {
-    text: &'a str,
     pub(super) root: &'a Path,
 }
 
 impl Ctx<'_> {
     pub(super) fn at<T>(&self, spanned: &Spanned<T>, message: impl Into<String>) -> Failure {
-        (
-            Some(line_of(self.text, spanned.span().start)),
-            message.into(),
-        )
+        (Some(spanned.span()), message.into())
     }
 
     pub(super) fn duration(
@@ -205,13 +195,35 @@ impl Ctx<'_> {
     }
 }
 
+/// The knobs' places in spec text, without the files it names: what a hub that keeps only
+/// the spec's text checks a change against.
+pub(super) fn knob_places(text: &str) -> Result<Vec<KnobPlace>, String> {
+    let raw: RawSpec = toml::from_str(text).map_err(|e| e.message().to_string())?;
+    raw.knobs
+        .iter()
+        .map(|(name, knob)| {
+            let knob = knob.get_ref();
+            let pattern = Regex::new(knob.pattern.get_ref())
+                .map_err(|e| format!("`knobs.{name}.pattern` is not a valid regex: {e}"))?;
+            Ok(KnobPlace {
+                name: name.clone(),
+                file: knob.file.get_ref().clone(),
+                pattern,
+            })
+        })
+        .collect()
+}
+
 pub(super) fn parse(root: &Path, text: &str) -> Result<(TrackSpec, Vec<Warning>), Failure> {
-    let doc: toml::Table = text
-        .parse()
-        .map_err(|e: toml::de::Error| toml_failure(text, &e))?;
+    let doc: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+        (
+            e.span(),
+            format!("this is not valid TOML: {}", toml_message(text, &e)),
+        )
+    })?;
     let warnings = unknown_keys(text, &doc);
-    let raw: RawSpec = toml::from_str(text).map_err(|e| toml_failure(text, &e))?;
-    let ctx = Ctx { text, root };
+    let raw: RawSpec = toml::from_str(text).map_err(|e| (e.span(), toml_message(text, &e)))?;
+    let ctx = Ctx { root };
 
     let missing = |section: &str| (None, format!("missing section [{section}]"));
     let track = raw.track.ok_or_else(|| missing("track"))?;
@@ -219,8 +231,8 @@ pub(super) fn parse(root: &Path, text: &str) -> Result<(TrackSpec, Vec<Warning>)
     let metric = raw.metric.ok_or_else(|| missing("metric"))?;
     let files = raw.files.ok_or_else(|| missing("files"))?;
 
-    if track.name.trim().is_empty() {
-        return Err((None, "`track.name` must not be empty".into()));
+    if track.name.get_ref().trim().is_empty() {
+        return Err(ctx.at(&track.name, "`track.name` must not be empty"));
     }
     let program = match &track.program {
         Some(p) => Some(ctx.existing_path(p, "track.program")?),
@@ -228,9 +240,11 @@ pub(super) fn parse(root: &Path, text: &str) -> Result<(TrackSpec, Vec<Warning>)
     };
 
     let build_dir = run.build_dir.clone();
-    let run = convert_run(&ctx, run)?;
+    let lock = run.lock.clone();
+    let mut run = convert_run(&ctx, run)?;
     let metric = convert_metric(&ctx, metric)?;
     let files = convert_files(&ctx, files)?;
+    run.lock = convert_lock(&ctx, lock.as_ref(), run.toolchain, &files)?;
     if let (Some(at), Some(dir)) = (&build_dir, &run.build_dir) {
         if let Some(f) = files
             .editable
@@ -254,7 +268,7 @@ pub(super) fn parse(root: &Path, text: &str) -> Result<(TrackSpec, Vec<Warning>)
 
     let spec = TrackSpec {
         root: root.to_path_buf(),
-        name: track.name,
+        name: track.name.into_inner(),
         program,
         run,
         metric,
@@ -266,9 +280,22 @@ pub(super) fn parse(root: &Path, text: &str) -> Result<(TrackSpec, Vec<Warning>)
     Ok((spec, warnings))
 }
 
-fn toml_failure(text: &str, e: &toml::de::Error) -> Failure {
-    let line = e.span().map(|s| line_of(text, s.start));
-    (line, e.message().trim().to_string())
+/// toml's message on one line; a missing key names its table (`[run] lacks the key
+/// \`timeout\``), which toml only points at.
+fn toml_message(text: &str, e: &toml::de::Error) -> String {
+    let message = e.message().trim().replace('\n', "; ");
+    let Some(key) = message.strip_prefix("missing field ") else {
+        return message;
+    };
+    let header = e
+        .span()
+        .and_then(|span| text.get(span))
+        .map(str::trim)
+        .filter(|h| h.starts_with('[') && h.ends_with(']'));
+    match header {
+        Some(header) => format!("{header} lacks the key {key}"),
+        None => format!("a key is missing: {key}"),
+    }
 }
 
 fn convert_run(ctx: &Ctx, run: RawRun) -> Result<RunSpec, Failure> {
@@ -299,18 +326,22 @@ fn convert_run(ctx: &Ctx, run: RawRun) -> Result<RunSpec, Failure> {
     };
     let toolchain = match &run.toolchain {
         Some(t) if t.get_ref() == "cargo" => Some(Toolchain::Cargo),
+        Some(t) if t.get_ref() == "python" => Some(Toolchain::Python),
         Some(t) => {
             return Err(ctx.at(
                 t,
-                format!("`run.toolchain` must be \"cargo\", found `{}`", t.get_ref()),
+                format!(
+                    "`run.toolchain` must be \"cargo\" or \"python\", found `{}`",
+                    t.get_ref()
+                ),
             ))
         }
         None => None,
     };
-    if toolchain.is_some() && build_dir.is_none() {
-        return Err((
-            None,
-            "`run.toolchain` needs `run.build_dir`, the folder the build writes".into(),
+    if let (Some(at), Some(Toolchain::Cargo), None) = (&run.toolchain, toolchain, &build_dir) {
+        return Err(ctx.at(
+            at,
+            "`run.toolchain` needs `run.build_dir`, the folder the build writes",
         ));
     }
     let budget = match &run.budget {
@@ -344,6 +375,7 @@ fn convert_run(ctx: &Ctx, run: RawRun) -> Result<RunSpec, Failure> {
         build,
         build_dir,
         toolchain,
+        lock: None,
         budget,
         timeout,
         grace,
@@ -352,11 +384,43 @@ fn convert_run(ctx: &Ctx, run: RawRun) -> Result<RunSpec, Failure> {
     })
 }
 
-fn convert_metric(ctx: &Ctx, metric: RawMetric) -> Result<MetricSpec, Failure> {
-    if metric.name.trim().is_empty() || metric.name.contains(char::is_whitespace) {
-        return Err((
+/// `run.lock`: required by the Python toolchain and only allowed with it; a file of the track
+/// that no proposal may change.
+fn convert_lock(
+    ctx: &Ctx,
+    lock: Option<&Spanned<String>>,
+    toolchain: Option<Toolchain>,
+    files: &Files,
+) -> Result<Option<String>, Failure> {
+    match (lock, toolchain) {
+        (Some(lock), Some(Toolchain::Python)) => {
+            let path = ctx.existing_path(lock, "run.lock")?;
+            if let Some(e) = files.editable.iter().find(|e| super::covers(e, &path)) {
+                return Err(ctx.at(
+                    lock,
+                    format!("`run.lock` `{path}` is editable (through `{e}`); it must be trusted"),
+                ));
+            }
+            Ok(Some(path))
+        }
+        (Some(lock), _) => Err(ctx.at(
+            lock,
+            "`run.lock` belongs to toolchain = \"python\", the environment it pins",
+        )),
+        (None, Some(Toolchain::Python)) => Err((
             None,
-            format!("`metric.name` must be one word, found `{}`", metric.name),
+            "`run.toolchain = \"python\"` needs `run.lock`, the file that pins every package (`name==version` lines)".into(),
+        )),
+        (None, _) => Ok(None),
+    }
+}
+
+fn convert_metric(ctx: &Ctx, metric: RawMetric) -> Result<MetricSpec, Failure> {
+    let name = metric.name.get_ref();
+    if name.trim().is_empty() || name.contains(char::is_whitespace) {
+        return Err(ctx.at(
+            &metric.name,
+            format!("`metric.name` must be one word, found `{name}`"),
         ));
     }
     let regex = match &metric.regex {
@@ -364,19 +428,21 @@ fn convert_metric(ctx: &Ctx, metric: RawMetric) -> Result<MetricSpec, Failure> {
         None => None,
     };
     Ok(MetricSpec {
-        name: metric.name,
+        name: metric.name.into_inner(),
         goal: metric.goal,
         regex,
         memory: metric.memory,
-        floor: finite(metric.floor, "metric.floor")?,
-        target: finite(metric.target, "metric.target")?,
+        floor: finite(ctx, metric.floor, "metric.floor")?,
+        target: finite(ctx, metric.target, "metric.target")?,
     })
 }
 
-fn finite(value: Option<f64>, key: &str) -> Result<Option<f64>, Failure> {
+fn finite(ctx: &Ctx, value: Option<Spanned<f64>>, key: &str) -> Result<Option<f64>, Failure> {
     match value {
-        Some(v) if !v.is_finite() => Err((None, format!("`{key}` must be a finite number"))),
-        v => Ok(v),
+        Some(v) if !v.get_ref().is_finite() => {
+            Err(ctx.at(&v, format!("`{key}` must be a finite number")))
+        }
+        v => Ok(v.map(Spanned::into_inner)),
     }
 }
 
@@ -462,14 +528,19 @@ fn convert_knob(
     knob: &Spanned<RawKnob>,
 ) -> Result<Knob, Failure> {
     let raw = knob.get_ref();
+    let file = raw.file.get_ref();
     let fail = |m: String| ctx.at(knob, format!("knob `{name}`: {m}"));
-    if !files.is_editable(&raw.file) {
-        return Err(fail(format!(
-            "file `{}` is not in `files.editable`",
-            raw.file
-        )));
+    if !files.is_editable(file) {
+        return Err(ctx.at(
+            &raw.file,
+            format!("knob `{name}`: file `{file}` is not in `files.editable`"),
+        ));
     }
-    let pattern = ctx.pattern(&raw.pattern, knob, &format!("knobs.{name}.pattern"))?;
+    let pattern = ctx.pattern(
+        raw.pattern.get_ref(),
+        &raw.pattern,
+        &format!("knobs.{name}.pattern"),
+    )?;
     let domain = match (&raw.range, &raw.choices) {
         (Some([low, high]), None) => {
             let scale = match raw.scale {
@@ -497,19 +568,33 @@ fn convert_knob(
             ))
         }
     };
-    let content = std::fs::read_to_string(ctx.root.join(&raw.file))
-        .map_err(|e| fail(format!("cannot read `{}`: {e}", raw.file)))?;
+    let content = std::fs::read_to_string(ctx.root.join(file))
+        .map_err(|e| fail(format!("cannot read `{file}`: {e}")))?;
     let knob = Knob {
         name: name.to_string(),
-        file: raw.file.clone(),
+        file: file.clone(),
         pattern,
         domain,
     };
     if knob.locate(&content).is_none() {
-        return Err(fail(format!(
-            "pattern does not match anything in `{}`",
-            raw.file
-        )));
+        return Err(ctx.at(
+            &raw.pattern,
+            format!(
+                "knob `{name}`: pattern does not match anything in `{file}`{}",
+                nearest_line(&content, name)
+            ),
+        ));
     }
     Ok(knob)
+}
+
+/// A hint for a pattern that matches nothing: the first line of the file that names the
+/// knob, which is most often the one the pattern was written for.
+fn nearest_line(content: &str, name: &str) -> String {
+    content
+        .lines()
+        .enumerate()
+        .find(|(_, line)| line.contains(name))
+        .map(|(n, line)| format!("; its line {} reads `{}`", n + 1, line.trim()))
+        .unwrap_or_default()
 }

@@ -179,9 +179,46 @@ fn missing_section_is_named() {
 #[test]
 fn unreadable_spec_names_the_file() {
     let dir = tempfile::tempdir().unwrap();
+    // A folder where the file should be: there, but not readable as text.
+    fs::create_dir(dir.path().join(SPEC_FILE)).unwrap();
     let message = TrackSpec::load(dir.path()).unwrap_err().to_string();
     assert!(message.starts_with("failed to read "), "{message}");
     assert!(message.contains("swarmlab.toml"), "{message}");
+}
+
+#[test]
+fn a_missing_spec_or_folder_says_how_to_make_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let error = TrackSpec::load(dir.path()).unwrap_err();
+    assert!(matches!(error, SpecError::NoSpec { .. }), "{error:?}");
+    assert!(
+        error.to_string().contains("has no swarmlab.toml")
+            && error.to_string().contains("swarmlab init --spec-only"),
+        "{error}"
+    );
+    let error = TrackSpec::load(&dir.path().join("nope")).unwrap_err();
+    assert!(matches!(error, SpecError::NoFolder { .. }), "{error:?}");
+    assert!(
+        error.to_string().starts_with("there is no folder "),
+        "{error}"
+    );
+}
+
+#[test]
+fn an_error_shows_its_line_with_carets_under_the_value() {
+    let error = track(&GOOD.replace("timeout = \"10s\"", "timeout = \"1s\""))
+        .1
+        .unwrap_err();
+    assert_eq!(error.line(), Some(9));
+    let message = error.to_string();
+    let excerpt = message
+        .split_once('\n')
+        .map(|(_, rest)| rest)
+        .unwrap_or_default();
+    assert_eq!(
+        excerpt, "  |\n9 | timeout = \"1s\"\n  |           ^^^^",
+        "{message}"
+    );
 }
 
 #[test]
@@ -359,7 +396,10 @@ fn logits_mode_loads_with_its_defaults() {
     let EvalMode::Logits(logits) = &spec.eval.mode else {
         panic!("{:?}", spec.eval.mode)
     };
-    assert_eq!(logits.serve, ["python3", "serve.py"]);
+    assert_eq!(
+        logits.serve,
+        Serve::Command(vec!["python3".into(), "serve.py".into()])
+    );
     assert_eq!(logits.data, DataSource::File("val.bin".into()));
     assert_eq!((logits.vocab, logits.context), (256, 64));
     assert_eq!(logits.token_bytes, vec![1; 256]);
@@ -544,5 +584,160 @@ fn the_rerun_cap_defaults_to_three_times_the_reruns_and_never_falls_below_them()
     let (_d, loaded) = track(&format!("{GOOD}\n[verify]\nreruns = 2\nmax_reruns = 5\n"));
     assert_eq!(loaded.unwrap().0.verify.max_reruns, 5);
     let err = error(&format!("{GOOD}\n[verify]\nreruns = 4\nmax_reruns = 3\n"));
-    assert!(err.contains("`verify.max_reruns` must be at least `reruns` (4)"), "{err}");
+    assert!(
+        err.contains("`verify.max_reruns` must be at least `reruns` (4)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_run_that_serves_once_trained_is_timed_by_its_budget_and_allowance() {
+    let eval = LOGITS.replace("[\"python3\", \"serve.py\"]", "\"run\"");
+    let (spec, warnings) = with_eval(&format!("{eval}\nallowance = \"20s\""))
+        .1
+        .unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let EvalMode::Logits(logits) = &spec.eval.mode else {
+        panic!("{:?}", spec.eval.mode)
+    };
+    assert_eq!(logits.serve, Serve::Run);
+    assert_eq!(logits.allowance, Duration::from_secs(20));
+    assert_eq!(logits.timeout, spec.run.timeout);
+    assert!(spec.describe().contains(
+        "eval       logits: the run serves once trained (SWARMLAB_LOGITS=serve), within its budget + 20s\n"
+    ));
+    let (spec, _) = with_eval(&eval).1.unwrap();
+    let EvalMode::Logits(logits) = &spec.eval.mode else {
+        panic!()
+    };
+    assert_eq!(logits.allowance, Duration::from_secs(30));
+
+    let cases = [
+        (
+            format!("{eval}\ntimeout = \"1m\""),
+            "`eval.timeout` has no use with serve = \"run\"",
+        ),
+        (
+            format!("{eval}\nartifact = \"m.pt\""),
+            "`eval.artifact` has no use with serve = \"run\"",
+        ),
+        (
+            format!("{LOGITS}\nallowance = \"20s\""),
+            "`eval.allowance` applies to serve = \"run\"",
+        ),
+        (
+            LOGITS.replace("[\"python3\", \"serve.py\"]", "\"train\""),
+            "`eval.serve` must be \"run\"",
+        ),
+        (
+            LOGITS.replace("[\"python3\", \"serve.py\"]", "[]"),
+            "`eval.serve` must name a program",
+        ),
+        (
+            LOGITS.replace("serve = [\"python3\", \"serve.py\"]\n", ""),
+            "mode = \"logits\" needs `eval.serve`",
+        ),
+    ];
+    for (eval, expected) in cases {
+        let message = eval_error(&eval);
+        assert!(message.contains(expected), "{eval}\n→ {message}");
+    }
+}
+
+#[test]
+fn a_holdout_pool_is_a_trusted_folder_with_enough_files() {
+    let pool = |eval: &str, files: usize| {
+        let (dir, _) = with_eval(LOGITS);
+        std::fs::create_dir_all(dir.path().join("holdout/deeper")).unwrap();
+        for i in 0..files {
+            let sub = if i % 2 == 0 {
+                "holdout"
+            } else {
+                "holdout/deeper"
+            };
+            fs::write(dir.path().join(format!("{sub}/{i}.bin")), b"tokens").unwrap();
+        }
+        let spec = GOOD.replace("[knobs]", &format!("[eval]\n{eval}\n\n[knobs]"));
+        fs::write(dir.path().join(SPEC_FILE), spec).unwrap();
+        let loaded = TrackSpec::load(dir.path());
+        (dir, loaded)
+    };
+    let eval = LOGITS.replace(
+        "data = \"val.bin\"",
+        "holdout = \"holdout/\"\nholdout_files = 3",
+    );
+    let (spec, warnings) = pool(&eval, 3).1.unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let EvalMode::Logits(logits) = &spec.eval.mode else {
+        panic!()
+    };
+    assert_eq!(
+        logits.data,
+        DataSource::Holdout {
+            folder: "holdout".into(),
+            files: 3
+        }
+    );
+    assert!(spec
+        .describe()
+        .contains("data 3 held-out file(s) of holdout/ drawn per job"));
+
+    let message = pool(&eval, 2).1.unwrap_err().to_string();
+    assert!(
+        message.contains("`eval.holdout` `holdout` holds 2 file(s); 3 are drawn per job"),
+        "{message}"
+    );
+    let cases = [
+        (
+            format!("{eval}\ndata_command = [\"sh\", \"evaluate.sh\"]"),
+            "`eval.holdout` is a source of validation tokens of its own",
+        ),
+        (
+            format!("{LOGITS}\nholdout_files = 2"),
+            "`eval.holdout_files` needs `eval.holdout`",
+        ),
+        (
+            LOGITS.replace("data = \"val.bin\"", "holdout = \"params.txt\""),
+            "`eval.holdout` `params.txt` is editable",
+        ),
+        (
+            LOGITS.replace("data = \"val.bin\"", "holdout = \"nowhere\""),
+            "`eval.holdout` entry `nowhere` does not exist",
+        ),
+    ];
+    for (eval, expected) in cases {
+        let message = pool(&eval, 3).1.unwrap_err().to_string();
+        assert!(message.contains(expected), "{eval}\n→ {message}");
+    }
+}
+
+#[test]
+fn a_python_track_names_its_lock() {
+    let with = |keys: &str| GOOD.replace("budget = \"2s\"", &format!("budget = \"2s\"\n{keys}"));
+    let (_dir, loaded) = track(&with("toolchain = \"python\"\nlock = \"train.sh\""));
+    let (spec, warnings) = loaded.unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(spec.run.toolchain, Some(Toolchain::Python));
+    assert_eq!(spec.run.lock.as_deref(), Some("train.sh"));
+    assert!(spec
+        .describe()
+        .contains("toolchain  python, pinned by train.sh\n"));
+
+    let e = error(&with("toolchain = \"python\""));
+    assert!(
+        e.contains("`run.toolchain = \"python\"` needs `run.lock`"),
+        "{e}"
+    );
+    let e = error(&with("lock = \"train.sh\""));
+    assert!(
+        e.contains("`run.lock` belongs to toolchain = \"python\""),
+        "{e}"
+    );
+    let e = error(&with("toolchain = \"python\"\nlock = \"params.txt\""));
+    assert!(e.contains("`run.lock` `params.txt` is editable"), "{e}");
+    let e = error(&with("toolchain = \"python\"\nlock = \"missing.lock\""));
+    assert!(
+        e.contains("`run.lock` entry `missing.lock` does not exist"),
+        "{e}"
+    );
 }

@@ -58,6 +58,9 @@ def main():
     out, inp = sys.stdout.buffer, sys.stdin.buffer
     vocab = VOCAB + 1 if BEHAVIOUR == "wrong-vocab" else VOCAB
     print("loading the model", file=sys.stderr)
+    if BEHAVIOUR == "late":
+        # Trains on past its budget before it serves.
+        time.sleep(3)
     out.write(b"SWLOGITS" + struct.pack("<II", 1, vocab))
     out.flush()
     calls = 0
@@ -83,6 +86,11 @@ def main():
             body = body[: len(body) // 2]
         out.write(body)
         out.flush()
+        if BEHAVIOUR == "flood":
+            # Writes bytes nobody asked for, as fast as the pipe takes them.
+            while True:
+                out.write(b"\xff" * 65536)
+                out.flush()
 
 
 main()

@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use swarmlab_eval::{check_artifact, evaluate_command, stage_artifact, EvalError};
 use swarmlab_runner::{Cancel, Ending, Exit, RunSpec};
+use swarmlab_testkit::scratch::{run_plain, Scratch};
 
-use crate::sandbox::Sandboxed;
-use crate::support::{run_plain, Fixture};
+use crate::sandbox::sandboxed;
 
 const BUDGET: Duration = Duration::from_secs(20);
 /// The trusted evaluator: the metric is the artifact's size in bytes.
@@ -18,7 +18,7 @@ const EVALUATOR: &str = r#"printf -- '---\nloss: %s\n' "$(wc -c < "$SWARMLAB_ART
 
 #[test]
 fn the_evaluator_scores_the_artifact_and_the_candidates_own_claim_is_not_read() {
-    let fx = Fixture::new();
+    let fx = Scratch::new();
     let run_dir = fx.path("run");
     fs::create_dir(&run_dir).unwrap();
     let training = fx.sh(
@@ -45,7 +45,7 @@ fn the_evaluator_scores_the_artifact_and_the_candidates_own_claim_is_not_read() 
 
 #[test]
 fn only_a_regular_file_inside_the_run_directory_is_staged() {
-    let fx = Fixture::new();
+    let fx = Scratch::new();
     let run_dir = fx.path("run");
     fs::create_dir_all(run_dir.join("real")).unwrap();
     fs::write(run_dir.join("real/model.bin"), "weights").unwrap();
@@ -94,7 +94,7 @@ fn only_a_regular_file_inside_the_run_directory_is_staged() {
 #[test]
 fn training_and_evaluation_run_in_two_sandboxes_sharing_only_the_artifact() {
     // The candidate trains in one sandbox whose scratch is a host directory.
-    let candidate = Sandboxed::new();
+    let candidate = sandboxed();
     let run_dir = candidate.fx.path("run");
     fs::create_dir(&run_dir).unwrap();
     std::os::unix::fs::chown(&run_dir, Some(65534), Some(65534)).unwrap();
@@ -108,7 +108,7 @@ fn training_and_evaluation_run_in_two_sandboxes_sharing_only_the_artifact() {
     assert_eq!(run_plain(&training).ending, Ending::Exited(Exit::Code(0)));
 
     // The trusted evaluator runs from the baseline in a second sandbox.
-    let baseline = Sandboxed::new();
+    let baseline = sandboxed();
     fs::write(baseline.checkout.join("evaluate.sh"), EVALUATOR).unwrap();
     let staged = baseline.fx.path("artifact.bin");
     stage_artifact(&run_dir, "model.bin", &staged, 1 << 20).unwrap();

@@ -9,15 +9,15 @@ use swarmlab_eval::{
     collect_stdout, decode_tokens, score_logits, EvalError, LogitsConfig, LogitsScore,
 };
 use swarmlab_runner::{Cancel, RunSpec};
+use swarmlab_testkit::scratch::Scratch;
 
-use crate::sandbox::Sandboxed;
-use crate::support::Fixture;
+use crate::sandbox::sandboxed;
 
 const VOCAB: u32 = 16;
 const CONTEXT: usize = 8;
 const SERVER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fakes/logits_server.py");
 
-fn server(fx: &Fixture, behaviour: &str, timeout: Duration) -> RunSpec {
+fn server(fx: &Scratch, behaviour: &str, timeout: Duration) -> RunSpec {
     let mut spec = RunSpec::new(
         vec![
             "python3".into(),
@@ -43,6 +43,7 @@ fn config() -> LogitsConfig {
         probes: 2,
         tolerance: 1e-4,
         seed: 7,
+        serve_within: None,
     }
 }
 
@@ -67,7 +68,7 @@ fn random(windows: usize) -> Vec<u32> {
 }
 
 fn serve(behaviour: &str, tokens: &[u32]) -> Result<LogitsScore, EvalError> {
-    let fx = Fixture::new();
+    let fx = Scratch::new();
     let spec = server(&fx, behaviour, Duration::from_secs(60));
     score_logits(&spec, tokens, &config(), &Cancel::new())
 }
@@ -101,7 +102,7 @@ fn an_honest_model_passes_and_scores_what_the_arithmetic_says() {
 
 #[test]
 fn the_verifiers_byte_table_and_window_cap_decide_the_count() {
-    let fx = Fixture::new();
+    let fx = Scratch::new();
     let mut config = config();
     config.token_bytes = vec![2; VOCAB as usize];
     config.windows = Some(10);
@@ -182,7 +183,7 @@ fn protocol_mistakes_are_named() {
 #[test]
 fn a_short_answer_or_a_hang_times_out_and_the_server_is_gone() {
     for behaviour in ["short-body", "hang"] {
-        let fx = Fixture::new();
+        let fx = Scratch::new();
         let spec = server(&fx, behaviour, Duration::from_secs(2));
         let started = Instant::now();
         let err = score_logits(&spec, &random(40), &config(), &Cancel::new()).unwrap_err();
@@ -200,6 +201,35 @@ fn a_short_answer_or_a_hang_times_out_and_the_server_is_gone() {
 }
 
 #[test]
+fn a_server_that_floods_the_pipe_breaks_the_protocol_and_is_stopped() {
+    let err = serve("flood", &random(40)).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "the logits server broke the protocol: response 2 is for 4294967295 rows of 4294967295 tokens; 8 rows of 8 were asked"
+    );
+    assert!(err.blames_candidate());
+}
+
+#[test]
+fn a_server_that_trains_past_its_budget_and_allowance_overran_it() {
+    let fx = Scratch::new();
+    let spec = server(&fx, "late", Duration::from_secs(60));
+    let mut late = config();
+    late.serve_within = Some(Duration::from_millis(500));
+    let err = score_logits(&spec, &cyclic(40), &late, &Cancel::new()).unwrap_err();
+    assert!(matches!(err, EvalError::Overran { .. }), "{err}");
+    assert_eq!(
+        err.to_string(),
+        "the run was not serving logits within 500ms of its start (its time budget and the allowance): its training overran the budget"
+    );
+    assert!(err.blames_candidate());
+    // Within its allowance, the same server is scored.
+    late.serve_within = Some(Duration::from_secs(30));
+    let score = score_logits(&spec, &cyclic(40), &late, &Cancel::new()).unwrap();
+    assert!(score.startup >= Duration::from_secs(3), "{score:?}");
+}
+
+#[test]
 fn a_crashing_server_is_reported_with_its_log() {
     let err = serve("crash", &random(40)).unwrap_err();
     let message = err.to_string();
@@ -210,7 +240,7 @@ fn a_crashing_server_is_reported_with_its_log() {
 
 #[test]
 fn a_server_that_cannot_start_is_not_the_candidates_fault() {
-    let fx = Fixture::new();
+    let fx = Scratch::new();
     let mut spec = server(&fx, "honest", Duration::from_secs(5));
     spec.command[0] = "no-such-python-swarmlab".into();
     let err = score_logits(&spec, &random(40), &config(), &Cancel::new()).unwrap_err();
@@ -220,7 +250,7 @@ fn a_server_that_cannot_start_is_not_the_candidates_fault() {
 
 #[test]
 fn a_sandboxed_server_is_scored_the_same() {
-    let sb = Sandboxed::new();
+    let sb = sandboxed();
     fs::copy(SERVER, sb.checkout.join("serve.py")).unwrap();
     let mut spec = sb.sh(
         &format!("exec python3 serve.py {VOCAB} honest"),
@@ -233,7 +263,7 @@ fn a_sandboxed_server_is_scored_the_same() {
 
 #[test]
 fn tokens_come_from_a_generators_stdout_only() {
-    let fx = Fixture::new();
+    let fx = Scratch::new();
     let spec = fx.sh(
         "echo 'progress: 50%' >&2; printf 'abc'",
         Duration::from_secs(10),

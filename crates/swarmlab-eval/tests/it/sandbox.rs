@@ -1,67 +1,22 @@
-//! The sandbox of the evaluation tests that run sandboxed (real bubblewrap, real cgroups): a
-//! world-readable checkout, a small config, and `sh -c` specs run in it.
+//! The sandbox of the evaluation tests that run sandboxed (real bubblewrap, real cgroups):
+//! testkit's sandboxed scratch folder on the runner's shim.
 //!
 //! The shim is swarmlab-runner's `swarmlab-sandbox-shim`. Cargo gives a test the paths of its
 //! own package's binaries only, so it is built here, once, into `eval-shim/` of the target
 //! folder this test binary was built in: apart, since the runner's own tests need their build
 //! of it (with the `selftest-faults` feature) where cargo put it.
 
-use std::fs;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
-use std::time::Duration;
 
-use swarmlab_runner::{RunSpec, SandboxConfig};
+use swarmlab_testkit::sandbox::Sandboxed;
 
-use crate::support::Fixture;
-
-const MIB: u64 = 1 << 20;
 const SHIM: &str = "swarmlab-sandbox-shim";
 
-pub struct Sandboxed {
-    pub fx: Fixture,
-    pub checkout: PathBuf,
-}
-
-impl Sandboxed {
-    pub fn new() -> Self {
-        let fx = Fixture::new();
-        // The sandbox uid must be able to reach the checkout.
-        fs::set_permissions(fx.dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
-        let checkout = fx.path("checkout");
-        fs::create_dir(&checkout).unwrap();
-        fs::set_permissions(&checkout, fs::Permissions::from_mode(0o755)).unwrap();
-        Sandboxed { fx, checkout }
-    }
-
-    pub fn config(&self) -> SandboxConfig {
-        let mut config = SandboxConfig::new(shim(), &self.checkout);
-        config.scratch_bytes = 16 * MIB;
-        config.tmp_bytes = 16 * MIB;
-        config.memory_bytes = 256 * MIB;
-        config.max_pids = 64;
-        config
-    }
-
-    /// `sh -c script` in the checkout, sandboxed by `config`, with PATH only.
-    pub fn sh_with(&self, config: SandboxConfig, script: &str, timeout: Duration) -> RunSpec {
-        let mut spec = RunSpec::new(
-            vec!["sh".into(), "-c".into(), script.into()],
-            &self.checkout,
-            self.fx.path("log"),
-            timeout,
-        );
-        spec.grace = Duration::from_millis(500);
-        spec.env = vec![("PATH".into(), "/usr/bin:/bin".into())];
-        spec.sandbox = Some(config);
-        spec
-    }
-
-    pub fn sh(&self, script: &str, timeout: Duration) -> RunSpec {
-        self.sh_with(self.config(), script, timeout)
-    }
+/// A sandboxed scratch folder whose runs go through the shim built here.
+pub fn sandboxed() -> Sandboxed {
+    Sandboxed::new(shim())
 }
 
 /// The runner's shim, built by cargo for this binary's profile.

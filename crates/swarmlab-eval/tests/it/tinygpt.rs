@@ -7,9 +7,8 @@ use std::time::Duration;
 
 use swarmlab_eval::{collect_stdout, decode_tokens, score_logits, EvalError, LogitsConfig};
 use swarmlab_runner::{Cancel, RunSpec};
+use swarmlab_testkit::scratch::Scratch;
 use swarmlab_testkit::tinygpt::{tinygpt, variant, FULL_ATTENTION};
-
-use crate::support::Fixture;
 
 /// Trains `bin` for `steps` steps, writing its checkpoint to `checkpoint`; returns its val_bpb.
 fn train(bin: &Path, checkpoint: &Path, steps: u32) -> f64 {
@@ -35,7 +34,7 @@ fn train(bin: &Path, checkpoint: &Path, steps: u32) -> f64 {
         .unwrap_or_else(|| panic!("no val_bpb in {stdout}"))
 }
 
-fn spec(fx: &Fixture, command: Vec<String>, log: &str) -> RunSpec {
+fn spec(fx: &Scratch, command: Vec<String>, log: &str) -> RunSpec {
     let mut spec = RunSpec::new(
         command,
         fx.dir.path(),
@@ -57,6 +56,7 @@ fn config() -> LogitsConfig {
         probes: 8,
         tolerance: 1e-4,
         seed: 11,
+        serve_within: None,
     }
 }
 
@@ -71,7 +71,7 @@ fn serve(bin: &Path, checkpoint: &Path) -> Vec<String> {
 
 #[test]
 fn tinygpt_passes_and_the_verifier_agrees_with_its_own_evaluation() {
-    let fx = Fixture::new();
+    let fx = Scratch::new();
     let bin = tinygpt();
     let checkpoint = fx.path("checkpoint.safetensors");
     let reported = train(&bin, &checkpoint, 30);
@@ -99,7 +99,7 @@ fn tinygpt_passes_and_the_verifier_agrees_with_its_own_evaluation() {
 
 #[test]
 fn tinygpt_without_its_causal_mask_fails_the_probe() {
-    let fx = Fixture::new();
+    let fx = Scratch::new();
     let checkpoint = fx.path("checkpoint.safetensors");
     train(&tinygpt(), &checkpoint, 30);
     let maskoff = variant(

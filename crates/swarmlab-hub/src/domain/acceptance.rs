@@ -22,7 +22,8 @@
 //! early, for success or futility, only removes chances to accept.
 //!
 //! A run that crashed or timed out is rejected as such; a verifier's own fault decides
-//! nothing (the job goes to another verifier). A candidate rejected although its worker
+//! nothing (the job goes to another verifier) until [`gives_up`]: a job that enough
+//! distinct verifiers fault on ends its submission as `unverifiable`. A candidate rejected although its worker
 //! claimed a clear gain is `not_reproduced`, not `not_better`: the verifier never saw the
 //! claim, the hub holds it up to the measurements only here.
 //!
@@ -51,6 +52,8 @@ pub enum VerdictReason {
     Crash,
     /// The candidate's run overran the track's timeout.
     Timeout,
+    /// No verdict: enough distinct verifiers reported a fault on its job ([`gives_up`]).
+    Unverifiable,
 }
 
 impl VerdictReason {
@@ -61,18 +64,21 @@ impl VerdictReason {
             VerdictReason::NotReproduced => "not_reproduced",
             VerdictReason::Crash => "crash",
             VerdictReason::Timeout => "timeout",
+            VerdictReason::Unverifiable => "unverifiable",
         }
     }
 
     /// Whether the rejection makes the worker's claim false: it said the candidate was
-    /// better and it was not, or it did not even run. Each false claim costs the worker one
-    /// from its quota.
+    /// better and it was not, or it did not even run, or it could not be verified at all
+    /// (the burden of a candidate that verifiers can run is its worker's). Each false claim
+    /// costs the worker one from its quota.
     pub fn is_false_claim(self) -> bool {
         match self {
             VerdictReason::NotBetter
             | VerdictReason::NotReproduced
             | VerdictReason::Crash
-            | VerdictReason::Timeout => true,
+            | VerdictReason::Timeout
+            | VerdictReason::Unverifiable => true,
         }
     }
 }
@@ -301,6 +307,15 @@ pub fn effect(verdict: &Verdict, recheck: bool, on_chain: bool) -> Effect {
     }
 }
 
+/// Whether a job is given up as `unverifiable`: `faults` distinct verifiers reported a fault
+/// on it, as many as `after` (the hub's `unverifiable_after`) or as many as there are
+/// verifiers to take it (`verifiers`, none suspended), so that a job no one can verify
+/// ends. One verifier's faults never end a job on a hub that has others: a broken verifier
+/// cannot sink honest submissions.
+pub fn gives_up(faults: u32, after: u32, verifiers: u32) -> bool {
+    faults >= after.min(verifiers).max(1)
+}
+
 /// Whether a verifier decided a canary as its maintainer said it should be decided.
 pub fn canary_passed(verdict: &Verdict, expect: Expect) -> bool {
     match (verdict, expect) {
@@ -314,6 +329,16 @@ pub fn canary_passed(verdict: &Verdict, expect: Expect) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_job_is_given_up_after_enough_verifiers_or_all_there_are() {
+        assert!(!gives_up(2, 3, 5));
+        assert!(gives_up(3, 3, 5));
+        // Two verifiers on the hub: both faulting is all it can do.
+        assert!(!gives_up(1, 3, 2));
+        assert!(gives_up(2, 3, 2));
+        assert!(gives_up(1, 0, 0));
+    }
 
     /// splitmix64 and Box–Muller: reproducible normal samples without a dependency.
     struct Rng(u64);

@@ -1,14 +1,15 @@
 //! [`audit`]: checks an exported ledger offline, against the hub's public key: hashes,
 //! signatures, the chain of `prev` links, that every head move cites a verdict that
 //! satisfied the acceptance rule the track was created with (re-decided here by
-//! `acceptance::decide`), and that every promotion to `main` names a commit already on the
+//! `acceptance::decide`), that every submission ended `unverifiable` cites distinct
+//! verifiers' faults, and that every promotion to `main` names a commit already on the
 //! chain.
 
 use std::collections::HashMap;
 
 use swarmlab_proto::ledger::GENESIS;
 use swarmlab_proto::signing::{self, VerifyingKey};
-use swarmlab_proto::{EventBody, LedgerEntry, Rule};
+use swarmlab_proto::{EventBody, LedgerEntry, Rule, RunOutcome, SignedFault};
 
 use super::acceptance::{decide, Decision, Pairing};
 
@@ -26,6 +27,8 @@ pub struct AuditReport {
     pub reruns: u64,
     pub head_moves: u64,
     pub promotions: u64,
+    /// Submissions that enough verifiers faulted on to end `unverifiable`.
+    pub unverifiable: u64,
     /// Verifiers suspended for deciding a canary wrong.
     pub suspensions: u64,
     /// The head after the last move (the baseline when none).
@@ -63,6 +66,8 @@ pub enum AuditError {
     NoTrack { line: usize },
     #[error("line {line}: head move is not backed by an accepting verdict: {why}")]
     UnbackedHeadMove { line: usize, why: String },
+    #[error("line {line}: `unverifiable` is not backed by distinct verifiers' faults: {why}")]
+    UnbackedUnverifiable { line: usize, why: String },
     #[error("line {line}: promotion of a commit that is not chain entry {chain_seq}")]
     OffChainPromotion { line: usize, chain_seq: u64 },
 }
@@ -154,6 +159,13 @@ impl Auditor<'_> {
             }
             (EventBody::Submission { .. }, _) => self.report.submissions += 1,
             (EventBody::VerifierSuspended { .. }, _) => self.report.suspensions += 1,
+            (EventBody::Unverifiable { after, faults, .. }, _) => {
+                check_faults(*after, faults).map_err(|why| AuditError::UnbackedUnverifiable {
+                    line,
+                    why: why.to_string(),
+                })?;
+                self.report.unverifiable += 1;
+            }
             (
                 EventBody::Verdict {
                     decision,
@@ -229,6 +241,33 @@ impl Auditor<'_> {
     }
 }
 
+/// An `unverifiable` entry cites at least one fault, each a verifier's, no verifier twice,
+/// all on the same job, and no more than the hub asked for.
+fn check_faults(after: u32, faults: &[SignedFault]) -> Result<(), &'static str> {
+    let Some(first) = faults.first() else {
+        return Err("it cites no fault");
+    };
+    let mut verifiers: Vec<&str> = faults
+        .iter()
+        .map(|f| f.measurements.verifier_id.as_str())
+        .collect();
+    verifiers.sort_unstable();
+    verifiers.dedup();
+    if verifiers.len() != faults.len() {
+        return Err("a verifier is cited twice");
+    }
+    if faults.len() > after.max(1) as usize {
+        return Err("it cites more faults than the hub asked for");
+    }
+    let job = first.measurements.job_id;
+    if faults.iter().any(|f| {
+        f.measurements.outcome != RunOutcome::VerifierFault || f.measurements.job_id != job
+    }) {
+        return Err("a cited report is not a fault on the same job");
+    }
+    Ok(())
+}
+
 fn check_backing(
     verdict: Option<&LedgerEntry>,
     from: &str,
@@ -268,7 +307,7 @@ mod tests {
     use crate::domain::ledger::seal;
     use swarmlab_core::Goal;
     use swarmlab_proto::signing::SigningKey;
-    use swarmlab_proto::{Measurements, RunOutcome};
+    use swarmlab_proto::Measurements;
 
     fn rule() -> Rule {
         Rule {
@@ -365,6 +404,55 @@ mod tests {
             ),
             Err(AuditError::UnbackedHeadMove { line: 3, .. })
         ));
+    }
+
+    #[test]
+    fn an_unverifiable_entry_must_cite_distinct_verifiers_faults() {
+        let key = signing::signing_key(&[6; 32]);
+        let fault = |verifier: &str, outcome| SignedFault {
+            measurements: Measurements {
+                job_id: 7,
+                verifier_id: verifier.into(),
+                hardware_class: "cpu".into(),
+                outcome,
+                candidate: vec![],
+                head: vec![],
+                detail: Some("no sandbox".into()),
+                pairs: None,
+            },
+            verifier_signature: String::new(),
+        };
+        let unverifiable = |faults| EventBody::Unverifiable {
+            submission_id: 1,
+            candidate: "c1".into(),
+            base: "b0".into(),
+            after: 2,
+            faults,
+        };
+        let sound = verdict(vec![0.5, 0.51, 0.49], vec![1.0, 1.01, 0.99]);
+        let good = ledger_with(
+            &key,
+            sound.clone(),
+            vec![unverifiable(vec![
+                fault("v1", RunOutcome::VerifierFault),
+                fault("v2", RunOutcome::VerifierFault),
+            ])],
+        );
+        assert_eq!(audit(&good, &key.verifying_key()).unwrap().unverifiable, 1);
+        for faults in [
+            vec![],
+            vec![
+                fault("v1", RunOutcome::VerifierFault),
+                fault("v1", RunOutcome::VerifierFault),
+            ],
+            vec![fault("v1", RunOutcome::Crash)],
+        ] {
+            let forged = ledger_with(&key, sound.clone(), vec![unverifiable(faults)]);
+            assert!(matches!(
+                audit(&forged, &key.verifying_key()),
+                Err(AuditError::UnbackedUnverifiable { line: 4, .. })
+            ));
+        }
     }
 
     #[test]

@@ -11,11 +11,27 @@ use super::error::HubError;
 use super::event::{EventKind, HubEvent};
 use super::hub::{blocking, Hub};
 use super::intake_reason::IntakeReason;
-use super::scratch::{path_str, scratch_path};
+use super::scratch::Scratch;
 use super::track::{commit_ref, CHAIN_REF};
 
-/// Replays `commit` (a child of `old_parent`) onto `onto`. `None` when the change conflicts.
+/// Replays `commit` (a child of `old_parent`) onto `onto` and keeps the result reachable.
+/// `None` when the change conflicts.
 pub fn rebase(
+    repo: &GitStore,
+    commit: &str,
+    old_parent: &str,
+    onto: &str,
+) -> Result<Option<String>, HubError> {
+    let rebased = replay(repo, commit, old_parent, onto)?;
+    if let Some(commit) = &rebased {
+        keep(repo, commit)?;
+    }
+    Ok(rebased)
+}
+
+/// [`rebase`] without keeping the result: what a quarantined `repo`, which cannot change
+/// a ref, can do. The caller keeps it ([`keep`]) once it is wanted.
+pub fn replay(
     repo: &GitStore,
     commit: &str,
     old_parent: &str,
@@ -37,23 +53,20 @@ pub fn rebase(
         .run(&["commit-tree", &tree, "-p", onto, "-m", message.trim_end()])?
         .trim()
         .to_string();
-    repo.keep_ref(&commit_ref(&rebased), &rebased)?;
     Ok(Some(rebased))
+}
+
+/// Keeps `commit` reachable in the track's repository (never served to workers while
+/// pending).
+pub fn keep(repo: &GitStore, commit: &str) -> Result<(), HubError> {
+    Ok(repo.keep_ref(&commit_ref(commit), commit)?)
 }
 
 /// A git bundle of `refname` and its history.
 pub fn bundle(repo: &GitStore, refname: &str, config: &HubConfig) -> Result<Vec<u8>, HubError> {
-    let path = scratch_path(config, "out")?;
-    let made = repo.run(&["bundle", "create", "--quiet", path_str(&path)?, refname]);
-    let bytes = made.and_then(|_| {
-        std::fs::read(&path).map_err(|e| swarmlab_core::GitError::Failed {
-            command: "bundle create".into(),
-            dir: path.clone(),
-            stderr: e.to_string(),
-        })
-    });
-    let _ = std::fs::remove_file(&path);
-    Ok(bytes?)
+    let path = Scratch::path(config, "out")?;
+    repo.run(&["bundle", "create", "--quiet", path.as_str()?, refname])?;
+    std::fs::read(path.as_path()).map_err(|e| HubError::io("failed to read a bundle it made", e))
 }
 
 impl Hub {

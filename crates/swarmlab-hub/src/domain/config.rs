@@ -18,8 +18,12 @@ pub struct HubConfig {
     pub data_dir: PathBuf,
     /// `host:port` to listen on; port 0 picks a free one.
     pub listen: String,
-    /// Whether workers may register themselves (`POST /api/v1/register`).
+    /// `false` closes self-registration whatever `registration.mode` says (the older
+    /// spelling of `registration.mode = "closed"`).
     pub open_registration: bool,
+    /// Who may register as a worker (`POST /api/v1/register`), and how often from one
+    /// address.
+    pub registration: RegistrationConfig,
     /// Largest request body accepted, in bytes (413 above).
     pub max_request_bytes: usize,
     /// Largest git bundle of a submission, in bytes (decoded).
@@ -28,6 +32,15 @@ pub struct HubConfig {
     pub max_log_bytes: usize,
     /// Largest file a submission may add or change, in bytes.
     pub max_file_bytes: u64,
+    /// Most objects a submission's bundle may carry (read from its pack's header).
+    pub max_bundle_objects: u32,
+    /// Most bytes a submission's objects may inflate to, deltas applied (read from its
+    /// pack before git sees it).
+    pub max_bundle_inflated_bytes: u64,
+    /// How long git may work on one submission (unpacking, checking, rebasing) before it
+    /// is killed and the submission refused as `too_costly` ("20s").
+    #[serde(deserialize_with = "humane")]
+    pub git_timeout: Duration,
     /// How long an idea lease lasts without a heartbeat ("30m").
     #[serde(deserialize_with = "humane")]
     pub idea_lease: Duration,
@@ -39,6 +52,9 @@ pub struct HubConfig {
     pub sweep_interval: Duration,
     /// How many chain commits behind the head a submission's parent may be.
     pub stale_depth: u32,
+    /// How many distinct verifiers' faults on a job end its submission as `rejected` for
+    /// `unverifiable` (fewer when the hub has fewer verifiers: every one of them).
+    pub unverifiable_after: u32,
     /// Jaccard similarity of word shingles at or above which an idea is flagged as a
     /// near-duplicate.
     pub idea_similarity: f64,
@@ -48,6 +64,51 @@ pub struct HubConfig {
     pub quota: QuotaConfig,
     /// How often verifiers get a canary, and what a suspension re-checks.
     pub canary: CanaryConfig,
+}
+
+/// Self-registration of workers. `mode`: `open` (anyone with a key), `invite` (a code an
+/// admin made, `swarmlab hub invite`, used once), or `closed` (only admins create
+/// identities). Whatever the mode, one source address (an IPv6 /64) may register
+/// `per_address` workers at once and `per_address_per_hour` more each hour.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RegistrationConfig {
+    pub mode: RegistrationMode,
+    pub per_address: u32,
+    pub per_address_per_hour: f64,
+}
+
+impl Default for RegistrationConfig {
+    fn default() -> Self {
+        RegistrationConfig {
+            mode: RegistrationMode::Open,
+            per_address: 5,
+            per_address_per_hour: 20.0,
+        }
+    }
+}
+
+/// Who may register as a worker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RegistrationMode {
+    /// Anyone with a key.
+    Open,
+    /// Whoever holds an unused invite code.
+    Invite,
+    /// Nobody: admins create identities.
+    Closed,
+}
+
+impl RegistrationMode {
+    /// `open`, `invite` or `closed`, as the config and `GET /api/v1/hub` spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RegistrationMode::Open => "open",
+            RegistrationMode::Invite => "invite",
+            RegistrationMode::Closed => "closed",
+        }
+    }
 }
 
 /// Canaries (`POST /api/v1/canaries`): submissions whose right verdict is known, handed to
@@ -75,12 +136,16 @@ impl Default for CanaryConfig {
 /// Verification quotas, BOINC's rule: a worker's submissions waiting for verification are
 /// capped; the cap starts at `initial`, doubles with each accepted submission up to `max`,
 /// and drops by one (never below one) with each false claim (a submission rejected as
-/// `not_better`, `not_reproduced`, `crash` or `timeout`) and each idea lease let expire.
+/// `not_better`, `not_reproduced`, `crash`, `timeout` or `unverifiable`) and each idea
+/// lease let expire. The stake: workers with no accepted submission yet wait together, at
+/// most `unproven_pool` of their submissions at a time on the whole hub, however many
+/// identities they are (0: no such cap).
 #[derive(Debug, Clone, Copy, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct QuotaConfig {
     pub initial: u32,
     pub max: u32,
+    pub unproven_pool: u32,
 }
 
 impl Default for QuotaConfig {
@@ -88,6 +153,7 @@ impl Default for QuotaConfig {
         QuotaConfig {
             initial: 2,
             max: 32,
+            unproven_pool: 16,
         }
     }
 }
@@ -132,14 +198,19 @@ impl Default for HubConfig {
             data_dir: PathBuf::from("swarmlab-hub"),
             listen: "127.0.0.1:7878".to_string(),
             open_registration: true,
+            registration: RegistrationConfig::default(),
             max_request_bytes: 48 << 20,
             max_bundle_bytes: 32 << 20,
             max_log_bytes: 4 << 20,
             max_file_bytes: 1 << 20,
+            max_bundle_objects: 2_000,
+            max_bundle_inflated_bytes: 64 << 20,
+            git_timeout: Duration::from_secs(20),
             idea_lease: Duration::from_secs(30 * 60),
             job_lease: Duration::from_secs(2 * 60 * 60),
             sweep_interval: Duration::from_secs(10),
             stale_depth: 8,
+            unverifiable_after: 3,
             idea_similarity: 0.6,
             rate_limit: RateLimitConfig::default(),
             quota: QuotaConfig::default(),
@@ -165,24 +236,45 @@ const ENV_KEYS: &[(&str, &[&str])] = &[
     ("DATA_DIR", &["data_dir"]),
     ("LISTEN", &["listen"]),
     ("OPEN_REGISTRATION", &["open_registration"]),
+    ("REGISTRATION_MODE", &["registration", "mode"]),
+    ("REGISTRATION_PER_ADDRESS", &["registration", "per_address"]),
+    (
+        "REGISTRATION_PER_ADDRESS_PER_HOUR",
+        &["registration", "per_address_per_hour"],
+    ),
     ("MAX_REQUEST_BYTES", &["max_request_bytes"]),
     ("MAX_BUNDLE_BYTES", &["max_bundle_bytes"]),
     ("MAX_LOG_BYTES", &["max_log_bytes"]),
     ("MAX_FILE_BYTES", &["max_file_bytes"]),
+    ("MAX_BUNDLE_OBJECTS", &["max_bundle_objects"]),
+    ("MAX_BUNDLE_INFLATED_BYTES", &["max_bundle_inflated_bytes"]),
+    ("GIT_TIMEOUT", &["git_timeout"]),
     ("IDEA_LEASE", &["idea_lease"]),
     ("JOB_LEASE", &["job_lease"]),
     ("SWEEP_INTERVAL", &["sweep_interval"]),
     ("STALE_DEPTH", &["stale_depth"]),
+    ("UNVERIFIABLE_AFTER", &["unverifiable_after"]),
     ("IDEA_SIMILARITY", &["idea_similarity"]),
     ("RATE_LIMIT_BURST", &["rate_limit", "burst"]),
     ("RATE_LIMIT_PER_SECOND", &["rate_limit", "per_second"]),
     ("QUOTA_INITIAL", &["quota", "initial"]),
     ("QUOTA_MAX", &["quota", "max"]),
+    ("QUOTA_UNPROVEN_POOL", &["quota", "unproven_pool"]),
     ("CANARY_EVERY", &["canary", "every"]),
     ("CANARY_RECHECK_WINDOW", &["canary", "recheck_window"]),
 ];
 
 impl HubConfig {
+    /// Who may register as a worker: `registration.mode`, unless `open_registration =
+    /// false` closed it.
+    pub fn registration_mode(&self) -> RegistrationMode {
+        if self.open_registration {
+            self.registration.mode
+        } else {
+            RegistrationMode::Closed
+        }
+    }
+
     /// Reads `path` (when given), then applies `SWARMLAB_HUB_*` variables from the process
     /// environment.
     pub fn from_file_and_env(path: Option<&Path>) -> Result<HubConfig, ConfigError> {
@@ -255,9 +347,15 @@ impl HubConfig {
         self.data_dir.join("tracks").join(track)
     }
 
-    /// Scratch space for bundles in flight.
+    /// Scratch space for bundles and quarantines in flight.
     pub fn scratch_dir(&self) -> PathBuf {
         self.data_dir.join("tmp")
+    }
+
+    /// How old a scratch entry must be for the periodic sweep to take it for a leftover:
+    /// well past the longest any request keeps one.
+    pub fn scratch_max_age(&self) -> Duration {
+        self.git_timeout.saturating_mul(2) + Duration::from_secs(600)
     }
 }
 
@@ -308,6 +406,28 @@ mod tests {
             ],
             [3, 1, 1, 1]
         );
+    }
+
+    #[test]
+    fn registration_is_open_unless_a_mode_or_the_older_switch_says_otherwise() {
+        let mode = |text: &str| {
+            HubConfig::from_sources(Some(text), "t", |_| None)
+                .unwrap()
+                .registration_mode()
+        };
+        assert_eq!(mode(""), RegistrationMode::Open);
+        assert_eq!(
+            mode("[registration]\nmode = \"invite\"\n"),
+            RegistrationMode::Invite
+        );
+        assert_eq!(
+            mode("open_registration = false\n"),
+            RegistrationMode::Closed
+        );
+        let err = HubConfig::from_sources(Some("[registration]\nmode = \"ajar\"\n"), "t", |_| None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("ajar"), "{err}");
     }
 
     #[test]

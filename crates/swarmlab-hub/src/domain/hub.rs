@@ -43,6 +43,7 @@ impl Hub {
         let store = Store::open(&config.database_path(), &config.key_path())
             .await?
             .with_quotas(config.quota)
+            .with_unverifiable_after(config.unverifiable_after)
             .with_recheck_window(config.canary.recheck_window);
         let reader = Reader::open(&config.database_path()).await?;
         Ok(Hub {

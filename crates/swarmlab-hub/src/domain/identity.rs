@@ -1,7 +1,7 @@
 //! Identities and their bearer tokens. A token is shown once; only its SHA-256 is stored.
-//! Workers register their own ed25519 key (unless the admin closed registration); verifiers
-//! and admins are created by an admin, the first admin by [`Hub::bootstrap_admin`]. Who may
-//! do what once known is `roles.rs`.
+//! Workers register their own ed25519 key (`registration.rs`, as the hub's registration
+//! mode allows); verifiers and admins are created by an admin, the first admin by
+//! [`Hub::bootstrap_admin`]. Who may do what once known is `roles.rs`.
 
 use sha2::{Digest, Sha256};
 use swarmlab_proto::{signing, IdentityToken, Role};
@@ -35,6 +35,18 @@ impl Hub {
         role: Role,
         public_key: Option<String>,
     ) -> Result<IdentityToken, HubError> {
+        self.create_identity_with(name, role, public_key, None)
+            .await
+    }
+
+    /// [`Hub::create_identity`], using up the invite whose code hashes to `invite` if given.
+    pub(crate) async fn create_identity_with(
+        &self,
+        name: &str,
+        role: Role,
+        public_key: Option<String>,
+        invite: Option<&str>,
+    ) -> Result<IdentityToken, HubError> {
         let name = name.trim();
         if name.is_empty() || name.len() > 100 {
             return Err(HubError::BadRequest(
@@ -58,29 +70,24 @@ impl Hub {
             role,
             public_key,
         };
-        self.store
-            .create_identity(&identity, &token_hash(&token), self.now())
-            .await?;
+        let hash = token_hash(&token);
+        match invite {
+            Some(code) => {
+                self.store
+                    .create_invited_identity(&identity, &hash, code, self.now())
+                    .await?
+            }
+            None => {
+                self.store
+                    .create_identity(&identity, &hash, self.now())
+                    .await?
+            }
+        }
         Ok(IdentityToken {
             identity_id: id,
             role,
             token,
         })
-    }
-
-    /// A worker registers itself; refused when the config closed registration.
-    pub async fn register_worker(
-        &self,
-        name: &str,
-        public_key: &str,
-    ) -> Result<IdentityToken, HubError> {
-        if !self.config.open_registration {
-            return Err(HubError::Forbidden(
-                "self-registration is closed on this hub; ask its admin for a token".into(),
-            ));
-        }
-        self.create_identity(name, Role::Worker, Some(public_key.to_string()))
-            .await
     }
 
     /// Creates an admin and returns its token: how the first admin comes to be

@@ -1,23 +1,23 @@
 //! Intake: the rules a submission must pass before anything runs, each with its own
 //! [`IntakeReason`]. Claim rules (who, which track, the signature, sizes, commit ids, the
-//! metric), the chain rule (the parent is known and recent), and the code rules read from
-//! git, never from the worker (`swarmlab_core::change`, which verifiers check again): the
-//! bundle must verify and carry the commit, the commit must be one child of the parent, and
-//! its changes may touch only editable paths, with no symlinks, submodules, attribute files,
-//! binaries or oversized files, and must change something. The replay and duplicate checks
-//! that need the store's word are made as it records the submission.
+//! metric), the chain rule (the parent is known and recent), the bundle's caps read from its
+//! pack before git sees it (`bundle.rs`), and the code rules read from git, never from the
+//! worker (`swarmlab_core::change`, which verifiers check again): the bundle must unpack and
+//! carry the commit, the commit must be one child of the parent, and its changes may touch
+//! only editable paths, keep the files the baseline's spec names regular files and its
+//! knobs' patterns matching, with no symlinks, submodules, attribute files, binaries or
+//! oversized files, and must change something. The replay and duplicate checks that need
+//! the store's word are made as it records the submission.
 
-use std::path::Path;
-
-use swarmlab_core::change::{check_change_beside, together, ChangeRefusal};
+use swarmlab_core::change::{check_change_beside, ChangeRefusal, ChangeRules};
 use swarmlab_core::diff_hash::{diff_hash_hex, normalised_diff_hash};
 use swarmlab_core::GitStore;
 use swarmlab_proto::{signing, ChainEntry, Claim};
 
+use super::bundle::Bundle;
 use super::identity::Identity;
 use super::intake_reason::IntakeReason;
-use super::scratch::path_str;
-use super::track::{commit_ref, TrackRecord};
+use super::track::TrackRecord;
 
 /// How intake judged a submission (before the replay and duplicate checks, which the store
 /// makes inside the transaction that records it).
@@ -110,50 +110,38 @@ pub fn check_parent(
     Ok(())
 }
 
-/// Unbundles the submission into the track's repository and checks its code. Returns the
-/// normalised diff hash.
+/// Unpacks a bundle whose pack passed its caps ([`Bundle::read`]) into `quarantine` (the
+/// track's repository seen through one) and checks its code. Returns the normalised diff
+/// hash.
 ///
 /// Git runs are most of a busy hub's CPU and of a submission's latency, so the checks share
-/// them (six whatever the number of files) and run them in three rounds: unbundle; the
+/// them (five whatever the number of files) and run them in three rounds: unpack; the
 /// commit's parents and changes beside its tree's sizes; then, once nothing is too large to
-/// read, the diff beside the contents and the ref that keeps the commit.
+/// read, the diff beside the contents.
 pub fn inspect(
-    repo: &GitStore,
-    bundle: &Path,
+    quarantine: &GitStore,
+    bundle: &Bundle,
     claim: &Claim,
-    editable: &[String],
-    max_file_bytes: u64,
+    rules: &ChangeRules,
 ) -> Result<String, IntakeReason> {
     fn bad_bundle<E>(_: E) -> IntakeReason {
         IntakeReason::Change(ChangeRefusal::BadBundle)
     }
-    let path = path_str(bundle).map_err(bad_bundle)?;
-    // Unbundling verifies the bundle and its prerequisites, then names the commits it holds.
-    let heads = repo
-        .run(&["bundle", "unbundle", path])
-        .map_err(bad_bundle)?;
-    if !heads
-        .lines()
-        .any(|l| l.split_whitespace().next() == Some(claim.commit.as_str()))
-    {
+    if !bundle.tips.contains(&claim.commit) {
         return Err(ChangeRefusal::CommitMissing.into());
     }
-    // Keep what was received reachable (never served to workers while pending), and hash
-    // the diff, beside the last round of the checks: no blob is read before its size is.
-    let keep = || repo.keep_ref(&commit_ref(&claim.commit), &claim.commit);
-    let (diff, kept_ref) = check_change_beside(
-        repo,
-        &claim.parent,
-        &claim.commit,
-        editable,
-        max_file_bytes,
-        || together(|| repo.diff(&claim.parent, &claim.commit), keep),
-    )
-    .map_err(IntakeReason::Change)?;
-    kept_ref
+    // One process (killed whole at the deadline) and one thread (its CPU time is its
+    // wall time); a thin pack's bases come from the repository.
+    quarantine
+        .run_with_input(
+            &["index-pack", "--stdin", "--fix-thin", "--threads=1"],
+            bundle.pack,
+        )
+        .map_err(bad_bundle)?;
+    let diff = || quarantine.diff(&claim.parent, &claim.commit);
+    let diff = check_change_beside(quarantine, &claim.parent, &claim.commit, rules, diff)
         .map_err(IntakeReason::Change)?
         .map_err(bad_bundle)?;
-    let diff = diff.map_err(bad_bundle)?;
     Ok(diff_hash_hex(normalised_diff_hash(&diff)))
 }
 

@@ -5,6 +5,8 @@
 
 use swarmlab_core::change::ChangeRefusal;
 
+use super::bundle::BundleRefusal;
+
 /// Why intake turned a submission away.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IntakeReason {
@@ -16,6 +18,12 @@ pub enum IntakeReason {
     BadSignature,
     /// The bundle is over the hub's size cap.
     BundleTooLarge,
+    /// The bundle's pack holds more objects than the hub's cap.
+    TooManyObjects,
+    /// The bundle's objects would inflate past the hub's cap.
+    InflatedTooLarge,
+    /// Git's work on the bundle ran past the hub's time cap per submission.
+    TooCostly,
     /// The run log is over the hub's size cap.
     LogTooLarge,
     /// The commit or its parent is not 40 lowercase hex digits.
@@ -45,6 +53,9 @@ impl IntakeReason {
             IntakeReason::WrongTrack => "wrong_track",
             IntakeReason::BadSignature => "bad_signature",
             IntakeReason::BundleTooLarge => "bundle_too_large",
+            IntakeReason::TooManyObjects => "too_many_objects",
+            IntakeReason::InflatedTooLarge => "inflated_too_large",
+            IntakeReason::TooCostly => "too_costly",
             IntakeReason::LogTooLarge => "log_too_large",
             IntakeReason::BadCommitId => "bad_commit_id",
             IntakeReason::MissingMetric => "missing_metric",
@@ -68,12 +79,25 @@ impl IntakeReason {
             | IntakeReason::WrongTrack
             | IntakeReason::BadSignature
             | IntakeReason::BundleTooLarge
+            | IntakeReason::TooManyObjects
+            | IntakeReason::InflatedTooLarge
+            | IntakeReason::TooCostly
             | IntakeReason::LogTooLarge
             | IntakeReason::BadCommitId
             | IntakeReason::MissingMetric
             | IntakeReason::Replay
             | IntakeReason::ParentUnknown
             | IntakeReason::Change(_) => "invalid",
+        }
+    }
+}
+
+impl From<BundleRefusal> for IntakeReason {
+    fn from(refusal: BundleRefusal) -> IntakeReason {
+        match refusal {
+            BundleRefusal::Malformed => ChangeRefusal::BadBundle.into(),
+            BundleRefusal::TooManyObjects => IntakeReason::TooManyObjects,
+            BundleRefusal::InflatedTooLarge => IntakeReason::InflatedTooLarge,
         }
     }
 }
@@ -93,6 +117,23 @@ mod tests {
         let named = [
             (IntakeReason::BadSignature, "bad_signature", "invalid"),
             (IntakeReason::Replay, "replay", "invalid"),
+            (IntakeReason::TooManyObjects, "too_many_objects", "invalid"),
+            (
+                IntakeReason::InflatedTooLarge,
+                "inflated_too_large",
+                "invalid",
+            ),
+            (IntakeReason::TooCostly, "too_costly", "invalid"),
+            (
+                IntakeReason::Change(ChangeRefusal::NotAFile),
+                "not_a_file",
+                "invalid",
+            ),
+            (
+                IntakeReason::Change(ChangeRefusal::KnobUnmatched),
+                "knob_unmatched",
+                "invalid",
+            ),
             (
                 IntakeReason::Change(ChangeRefusal::OutsideEditable),
                 "outside_editable",

@@ -15,6 +15,7 @@
 pub mod acceptance;
 pub mod activity;
 pub mod audit;
+pub mod bundle;
 pub mod canary;
 pub mod chain;
 pub mod clock;
@@ -30,7 +31,9 @@ pub mod job;
 pub mod ledger;
 pub mod noise;
 pub mod promotion;
+pub(crate) mod quarantine;
 pub mod quota;
+pub mod registration;
 pub mod report;
 pub mod roles;
 pub mod scratch;

@@ -1,7 +1,8 @@
 //! A verifier's report on a leased job: the hub checks who signed which measurements,
 //! judges them by the track's rule (`acceptance.rs`, the only place a verdict is reached),
 //! has the store record the judgement, and answers the verifier. The first decisive report
-//! of a job wins; a verifier's fault is retried on another verifier.
+//! of a job wins; a verifier's fault is retried on another verifier, until enough distinct
+//! verifiers faulted and the submission ends `unverifiable` (`acceptance::gives_up`).
 
 use swarmlab_proto::{signing, Measurements, ReportRequest, ReportResponse, RunOutcome};
 
@@ -29,6 +30,11 @@ pub enum ReportOutcome {
     Continued,
     Retry,
     Rejected(VerdictReason),
+    /// Enough distinct verifiers faulted: the job ended, and its submission (unless the job
+    /// was a re-check) was rejected as `unverifiable`.
+    Unverifiable {
+        submission_id: i64,
+    },
     /// The head moved to the candidate.
     Accepted {
         head: String,
@@ -81,6 +87,7 @@ impl Hub {
             ReportOutcome::Continued => ("continue", None),
             ReportOutcome::Retry => ("retry", None),
             ReportOutcome::Rejected(reason) => ("rejected", Some(reason)),
+            ReportOutcome::Unverifiable { .. } => ("rejected", Some(VerdictReason::Unverifiable)),
             ReportOutcome::Accepted { .. } => ("accepted", None),
             ReportOutcome::Recorded { accepted, reason } => {
                 (if accepted { "accepted" } else { "rejected" }, reason)

@@ -18,6 +18,8 @@ use super::identity::Identity;
 pub enum Action {
     /// Create an identity of any role.
     CreateIdentity,
+    /// Make an invite code for a worker to register with.
+    CreateInvite,
     /// Add a track from a repository on the hub's machine.
     AddTrack,
     /// Move a track's `main` to a commit of its verified chain.
@@ -53,6 +55,7 @@ impl Action {
     pub fn role(self) -> Role {
         match self {
             Action::CreateIdentity
+            | Action::CreateInvite
             | Action::AddTrack
             | Action::Promote
             | Action::AddCanary

@@ -1,21 +1,94 @@
-//! Scratch space: fresh paths under the data directory for bundles and trees in flight,
-//! removed by whoever made them once git is done with them.
+//! Scratch space: fresh paths under the data directory for bundles, trees and quarantines
+//! in flight. Each is a [`Scratch`], removed when it is dropped, so that neither an error
+//! nor a cancelled request leaves a file behind; what a killed hub left is swept at start
+//! and, once old, by the periodic sweep.
 
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 use super::config::HubConfig;
 use super::error::HubError;
 use super::hub::random_bytes;
 
-/// A fresh path in the hub's scratch folder.
-pub(crate) fn scratch_path(config: &HubConfig, what: &str) -> Result<PathBuf, HubError> {
-    let dir = config.scratch_dir();
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| HubError::io(format!("failed to create {}", dir.display()), e))?;
-    let dir = dir
-        .canonicalize()
-        .map_err(|e| HubError::io(format!("failed to resolve {}", dir.display()), e))?;
-    Ok(dir.join(format!("{what}-{}", hex::encode(random_bytes::<8>()?))))
+/// A file or folder in the hub's scratch folder, removed on drop.
+#[derive(Debug)]
+pub(crate) struct Scratch {
+    path: PathBuf,
+}
+
+impl Scratch {
+    /// A fresh path named after `what` (nothing is created there).
+    pub(crate) fn path(config: &HubConfig, what: &str) -> Result<Scratch, HubError> {
+        let dir = config.scratch_dir();
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| HubError::io(format!("failed to create {}", dir.display()), e))?;
+        let dir = dir
+            .canonicalize()
+            .map_err(|e| HubError::io(format!("failed to resolve {}", dir.display()), e))?;
+        let path = dir.join(format!("{what}-{}", hex::encode(random_bytes::<8>()?)));
+        Ok(Scratch { path })
+    }
+
+    /// A fresh, empty folder named after `what`.
+    pub(crate) fn dir(config: &HubConfig, what: &str) -> Result<Scratch, HubError> {
+        let scratch = Scratch::path(config, what)?;
+        std::fs::create_dir(&scratch.path)
+            .map_err(|e| HubError::io(format!("failed to create {}", scratch.path.display()), e))?;
+        Ok(scratch)
+    }
+
+    pub(crate) fn as_path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The path as the `&str` git's arguments need.
+    pub(crate) fn as_str(&self) -> Result<&str, HubError> {
+        path_str(&self.path)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        remove(&self.path);
+    }
+}
+
+fn remove(path: &Path) {
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.is_dir() => {
+            let _ = std::fs::remove_dir_all(path);
+        }
+        Ok(_) => {
+            let _ = std::fs::remove_file(path);
+        }
+        Err(_) => {}
+    }
+}
+
+/// Removes what lies in the scratch folder, all of it or only what is older than
+/// `older_than`. Returns how many entries went.
+pub(crate) fn sweep_scratch(config: &HubConfig, older_than: Option<Duration>) -> usize {
+    let Ok(entries) = std::fs::read_dir(config.scratch_dir()) else {
+        return 0;
+    };
+    let now = SystemTime::now();
+    let mut swept = 0;
+    for entry in entries.flatten() {
+        let old = match older_than {
+            None => true,
+            Some(age) => entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| now.duration_since(t).ok())
+                .is_some_and(|a| a > age),
+        };
+        if old {
+            remove(&entry.path());
+            swept += 1;
+        }
+    }
+    swept
 }
 
 /// A path as the `&str` git's arguments need.

@@ -4,19 +4,23 @@
 //! queued for verification, rebased onto the head first when its parent is a recent
 //! ancestor. Pending content is never shown to other workers.
 
+use std::time::Instant;
+
 use base64::Engine;
-use swarmlab_core::change::ChangeRefusal;
+use swarmlab_core::change::{ChangeRefusal, ChangeRules};
+use swarmlab_core::TrackSpec;
 use swarmlab_proto::{Claim, SubmissionInfo, SubmitRequest};
 
-use super::chain::rebase;
+use super::bundle::{Bundle, PackLimits};
+use super::chain::{keep, replay};
 use super::error::HubError;
 use super::event::{EventKind, HubEvent};
 use super::hub::{blocking, Hub};
 use super::identity::Identity;
 use super::intake::{self, Intake, Limits};
 use super::intake_reason::IntakeReason;
+use super::quarantine::Quarantine;
 use super::roles::{may_see_submission, require, Action};
-use super::scratch::scratch_path;
 use super::track::TrackRecord;
 
 /// A submission to record, as intake judged it.
@@ -29,6 +33,27 @@ pub struct NewSubmission {
     pub log: String,
     pub diff_hash: String,
     pub intake: Intake,
+}
+
+/// Intake's judgement before the store's checks.
+enum Judged {
+    Refused(IntakeReason),
+    Passed(Passed),
+}
+
+/// A submission that passed intake: verify `candidate` (the commit, or it rebased onto the
+/// head) against `base`. Its objects wait in `objects` until it is admitted.
+struct Passed {
+    candidate: String,
+    base: String,
+    diff_hash: String,
+    objects: Quarantine,
+}
+
+/// The length of base64 `text` once decoded (for valid base64), without decoding it.
+fn decoded_len(text: &str) -> usize {
+    let padding = text.bytes().rev().take(2).filter(|b| *b == b'=').count();
+    (text.len() / 4 * 3).saturating_sub(padding)
 }
 
 impl Hub {
@@ -53,10 +78,15 @@ impl Hub {
         // Refused before intake does any work; the store checks again as it records.
         let quota = self.store.quota(&caller.id).await?;
         quota.check().map_err(HubError::Quota)?;
-        let bundle = base64::engine::general_purpose::STANDARD.decode(req.bundle.as_bytes());
-        let (intake, diff_hash) = match &bundle {
-            Err(_) => (ChangeRefusal::BadBundle.into(), String::new()),
-            Ok(bundle) => self.intake(caller, &track, &req, bundle).await?,
+        let (intake, diff_hash) = match self.intake(caller, &track, &req).await? {
+            Judged::Refused(reason) => (reason.into(), String::new()),
+            Judged::Passed(passed) => {
+                let diff_hash = passed.diff_hash.clone();
+                (
+                    self.admit(&track, &req.claim.commit, passed).await?,
+                    diff_hash,
+                )
+            }
         };
         let new = NewSubmission {
             track: track.name.clone(),
@@ -76,77 +106,128 @@ impl Hub {
         Ok(info)
     }
 
+    /// Intake, cheapest rule first: the claim (signature, sizes), the nonce and the parent
+    /// before the bundle is decoded; the pack's caps before git sees it; git's work in a
+    /// quarantine, under the time cap.
     async fn intake(
         &self,
         caller: &Identity,
         track: &TrackRecord,
         req: &SubmitRequest,
-        bundle: &[u8],
-    ) -> Result<(Intake, String), HubError> {
+    ) -> Result<Judged, HubError> {
         let claim = &req.claim;
         if let Err(reason) = intake::check_claim(
             caller,
             track,
             claim,
             &req.signature,
-            bundle.len(),
+            decoded_len(&req.bundle),
             req.log.len(),
             &self.limits(),
         ) {
-            return Ok((reason.into(), String::new()));
+            return Ok(Judged::Refused(reason));
         }
         if self.store.nonce_used(&caller.id, &claim.nonce).await? {
-            return Ok((IntakeReason::Replay.into(), String::new()));
+            return Ok(Judged::Refused(IntakeReason::Replay));
         }
         let chain = self.store.chain(&track.name).await?;
         if let Err(reason) = intake::check_parent(&chain, &claim.parent, self.config.stale_depth) {
-            return Ok((reason.into(), String::new()));
+            return Ok(Judged::Refused(reason));
         }
+        let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(req.bundle.as_bytes())
+        else {
+            return Ok(Judged::Refused(ChangeRefusal::BadBundle.into()));
+        };
+        let pack_limits = PackLimits {
+            max_objects: self.config.max_bundle_objects,
+            max_inflated_bytes: self.config.max_bundle_inflated_bytes,
+        };
+        let rules = ChangeRules {
+            editable: track.editable.clone(),
+            knobs: TrackSpec::knob_places(&track.spec_toml)
+                .map_err(|e| HubError::Internal(format!("the track's spec: {e}")))?,
+            max_file_bytes: self.config.max_file_bytes,
+        };
         let repo = self.repo(&track.name)?;
-        let path = scratch_path(&self.config, "in")?;
-        std::fs::write(&path, bundle)
-            .map_err(|e| HubError::io(format!("failed to write {}", path.display()), e))?;
-        let (claim, editable, head) = (claim.clone(), track.editable.clone(), track.head.clone());
-        let max_file = self.config.max_file_bytes;
-        let bundle_path = path.clone();
-        let result = blocking(move || {
-            let hash = match intake::inspect(&repo, &bundle_path, &claim, &editable, max_file) {
-                Ok(hash) => hash,
-                Err(reason) => return Ok((reason.into(), String::new())),
+        let (config, claim, head) = (self.config.clone(), claim.clone(), track.head.clone());
+        blocking(move || {
+            let bundle = match Bundle::read(&bytes, pack_limits) {
+                Ok(bundle) => bundle,
+                Err(refusal) => return Ok(Judged::Refused(refusal.into())),
             };
-            if claim.parent == head {
-                return Ok((
-                    Intake::Queued {
-                        candidate: claim.commit.clone(),
-                        base: head,
-                    },
-                    hash,
-                ));
-            }
-            Ok(match rebase(&repo, &claim.commit, &claim.parent, &head)? {
-                Some(candidate) => (
-                    Intake::Queued {
-                        candidate,
-                        base: head,
-                    },
-                    hash,
-                ),
-                None => (IntakeReason::RebaseConflict.into(), hash),
-            })
+            // The quarantine and its objects go when this closure's result is dropped, even
+            // when whoever waited for it is gone.
+            let deadline = Instant::now() + config.git_timeout;
+            let objects = Quarantine::new(&config, &repo)?;
+            let git = objects.repo().with_deadline(deadline);
+            let costly = || Instant::now() >= deadline;
+            let diff_hash = match intake::inspect(&git, &bundle, &claim, &rules) {
+                Ok(hash) => hash,
+                Err(_) if costly() => return Ok(Judged::Refused(IntakeReason::TooCostly)),
+                Err(reason) => return Ok(Judged::Refused(reason)),
+            };
+            let candidate = if claim.parent == head {
+                claim.commit.clone()
+            } else {
+                match replay(&git, &claim.commit, &claim.parent, &head) {
+                    _ if costly() => return Ok(Judged::Refused(IntakeReason::TooCostly)),
+                    Ok(Some(candidate)) => candidate,
+                    Ok(None) => return Ok(Judged::Refused(IntakeReason::RebaseConflict)),
+                    Err(e) => return Err(e),
+                }
+            };
+            Ok(Judged::Passed(Passed {
+                candidate,
+                base: head,
+                diff_hash,
+                objects,
+            }))
         })
-        .await;
-        let _ = std::fs::remove_file(&path);
-        result
+        .await
+    }
+
+    /// Moves a submission that passed intake out of quarantine, unless it is a duplicate
+    /// (whose objects are dropped with the quarantine). The store checks for duplicates
+    /// again as it records.
+    async fn admit(
+        &self,
+        track: &TrackRecord,
+        commit: &str,
+        passed: Passed,
+    ) -> Result<Intake, HubError> {
+        if self.store.duplicate(&track.name, &passed.diff_hash).await? {
+            return Ok(IntakeReason::Duplicate.into());
+        }
+        let Passed {
+            candidate,
+            base,
+            objects,
+            ..
+        } = passed;
+        let repo = self.repo(&track.name)?;
+        let commit = commit.to_string();
+        blocking(move || {
+            objects.admit(&repo)?;
+            // The received commit and the candidate (the same, or it rebased) stay
+            // reachable; neither is served to workers while pending.
+            keep(&repo, &commit)?;
+            if candidate != commit {
+                keep(&repo, &candidate)?;
+            }
+            Ok(Intake::Queued { candidate, base })
+        })
+        .await
     }
 
     /// A submission, as the caller may see it: its submitter, verifiers and admins only.
     pub async fn submission(&self, caller: &Identity, id: i64) -> Result<SubmissionInfo, HubError> {
-        let sub = self
+        let mut sub = self
             .store
             .submission(id)
             .await?
             .filter(|s| may_see_submission(caller, &s.worker))
             .ok_or_else(|| HubError::NotFound(format!("submission {id}")))?;
+        sub.faults = self.store.faults(id).await?;
         Ok(sub)
     }
 }

@@ -1,10 +1,14 @@
 //! The sweep: expired idea and job leases go back to their queues (each idea lease let
-//! expire costs its holder one from its quota; an expired canary job ends), and winners that
-//! lost the race for the head are rebased and queued again. The server runs it on a timer.
+//! expire costs its holder one from its quota; an expired canary job ends), winners that
+//! lost the race for the head are rebased and queued again, jobs that enough verifiers
+//! faulted on as the rule stands now end `unverifiable`, and scratch files older than any
+//! request keeps one are removed. The server runs it on a timer, and clears the scratch
+//! folder when it starts.
 
 use super::error::HubError;
 use super::event::{EventKind, HubEvent};
 use super::hub::Hub;
+use super::scratch::sweep_scratch;
 
 /// What a sweep returned to the queues.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -23,6 +27,20 @@ impl Hub {
             self.publish(HubEvent::new(EventKind::Lease, ""));
         }
         self.reverify_pending().await?;
+        for submission in self.store.give_up_due(self.now()).await? {
+            let track = self.store.submission(submission).await?.map(|s| s.track);
+            if let Some(track) = track {
+                self.publish(HubEvent::new(EventKind::Verdict, &track).about(submission));
+            }
+        }
+        sweep_scratch(&self.config, Some(self.config.scratch_max_age()));
         Ok(swept)
+    }
+
+    /// Removes everything in the scratch folder: what a hub killed in mid-request left. For
+    /// the hub that serves the data folder, as it starts; maintenance commands that open the
+    /// folder beside it must not.
+    pub fn clear_scratch(&self) -> usize {
+        sweep_scratch(&self.config, None)
     }
 }

@@ -11,7 +11,7 @@ use swarmlab_proto::{AddTrackRequest, Rule};
 
 use super::config::HubConfig;
 use super::error::HubError;
-use super::scratch::{path_str, scratch_path};
+use super::scratch::Scratch;
 use super::track::{commit_ref, TrackRecord, CHAIN_REF};
 
 fn valid_name(name: &str) -> bool {
@@ -31,10 +31,9 @@ pub(crate) fn import(config: &HubConfig, req: &AddTrackRequest) -> Result<TrackR
     let spec_text = source
         .run(&["show", &format!("{baseline}:{SPEC_FILE}")])
         .map_err(|_| HubError::Spec(format!("no {SPEC_FILE} at {baseline}")))?;
-    let scratch = scratch_path(config, "tree")?;
-    let spec = load_spec(&source, &baseline, &spec_text, &scratch);
-    let _ = std::fs::remove_dir_all(&scratch);
-    let spec = spec?;
+    let scratch = Scratch::path(config, "tree")?;
+    let spec = load_spec(&source, &baseline, &spec_text, scratch.as_path())?;
+    drop(scratch);
     if !spec.eval.accepts_untrusted() {
         return Err(HubError::Spec(format!(
             "track `{}` takes its metric from what the run prints ([eval] mode = \"stdout\"), which a hub cannot trust from workers: use mode = \"command\" or \"logits\", or set insecure = true if only trusted code prints it (docs/eval.md)",
@@ -57,16 +56,16 @@ pub(crate) fn import(config: &HubConfig, req: &AddTrackRequest) -> Result<TrackR
     std::fs::create_dir_all(&dir)
         .map_err(|e| HubError::io(format!("failed to create {}", dir.display()), e))?;
     let repo = GitStore::init(&dir, "swarmlab hub track store")?;
-    let bundle = scratch_path(config, "bundle")?;
+    let bundle = Scratch::path(config, "bundle")?;
     let copied = (|| -> Result<(), HubError> {
-        let path = path_str(&bundle)?;
+        let path = bundle.as_str()?;
         source.run(&["bundle", "create", "--quiet", path, "--all"])?;
         repo.run(&["bundle", "unbundle", path])?;
         repo.run(&["update-ref", CHAIN_REF, &baseline])?;
         repo.keep_ref(&commit_ref(&baseline), &baseline)?;
         Ok(())
     })();
-    let _ = std::fs::remove_file(&bundle);
+    drop(bundle);
     if let Err(e) = copied {
         let _ = std::fs::remove_dir_all(&dir);
         return Err(e);

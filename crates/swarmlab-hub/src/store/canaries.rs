@@ -8,7 +8,7 @@ use sqlx::{Executor, Row, Sqlite};
 use swarmlab_proto::{CanaryInfo, EventBody, JobLease};
 
 use super::columns::{next_id, to_json};
-use super::jobs::job_lease;
+use super::jobs::{job_from, job_lease};
 use super::standing::refuse_suspended;
 use super::tracks::track_in;
 use super::{Store, StoreError, Tx};
@@ -58,24 +58,18 @@ pub(super) async fn canary_job<'e>(
     db: impl Executor<'e, Database = Sqlite>,
     job_id: i64,
 ) -> Result<Option<JobRecord>, StoreError> {
+    // The columns of a job's row: a canary job is never a re-check.
     let row = sqlx::query(
-        "SELECT j.*, c.submission_id FROM canary_jobs j JOIN canaries c ON c.id = j.canary_id WHERE j.id = $1",
+        "SELECT j.*, c.submission_id, CAST(NULL AS BIGINT) AS recheck_of \
+         FROM canary_jobs j JOIN canaries c ON c.id = j.canary_id WHERE j.id = $1",
     )
     .bind(job_id)
     .fetch_optional(db)
     .await?;
     let Some(row) = row else { return Ok(None) };
     Ok(Some(JobRecord {
-        id: row.try_get("id")?,
-        submission_id: row.try_get("submission_id")?,
-        track: row.try_get("track")?,
-        candidate: row.try_get("candidate")?,
-        base: row.try_get("base")?,
-        state: row.try_get("state")?,
-        verifier: Some(row.try_get("verifier")?),
-        lease_deadline_ms: row.try_get("lease_deadline_ms")?,
         canary_id: Some(row.try_get("canary_id")?),
-        recheck_of: None,
+        ..job_from(&row)?
     }))
 }
 

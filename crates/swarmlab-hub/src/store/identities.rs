@@ -12,7 +12,7 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::Row;
 use swarmlab_proto::Role;
 
-use super::{Store, StoreError};
+use super::{Store, StoreError, Tx};
 use crate::domain::identity::Identity;
 
 /// Identities by token hash.
@@ -48,6 +48,27 @@ fn identity_from(row: &SqliteRow) -> Result<Identity, StoreError> {
     })
 }
 
+/// Inserts an identity with the hash of its token, inside `tx`.
+pub(super) async fn insert_identity(
+    tx: &mut Tx<'_>,
+    identity: &Identity,
+    token_sha256: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO identities (id, name, role, public_key, token_sha256, created_ms) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(&identity.id)
+    .bind(&identity.name)
+    .bind(identity.role.as_str())
+    .bind(&identity.public_key)
+    .bind(token_sha256)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 impl Store {
     /// Adds an identity with the hash of its token.
     pub async fn create_identity(
@@ -57,17 +78,7 @@ impl Store {
         now: i64,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "INSERT INTO identities (id, name, role, public_key, token_sha256, created_ms) VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(&identity.id)
-        .bind(&identity.name)
-        .bind(identity.role.as_str())
-        .bind(&identity.public_key)
-        .bind(token_sha256)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+        insert_identity(&mut tx, identity, token_sha256, now).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -1,8 +1,8 @@
 //! The store: the hub's state in one SQLite database (WAL mode), and the only place that
 //! writes. [`Store`] has a method per state transition, each one database transaction with
 //! its ledger entry inside it; its methods live beside their SQL, one file per concern
-//! (`identities`, `tracks`, `ideas`, `heartbeats`, `sweep`, `submissions`, `jobs`,
-//! `verdicts`, `quotas`, `canaries`, `standing`, `promotions`, `ledger`).
+//! (`identities`, `invites`, `tracks`, `ideas`, `heartbeats`, `sweep`, `submissions`, `jobs`,
+//! `verdicts`, `faults`, `quotas`, `canaries`, `standing`, `promotions`, `ledger`).
 //!
 //! The hub's signing key lives here only (`key.rs`): a ledger entry is sealed and appended
 //! inside the transaction of the change it records (`ledger.rs`), so no other road writes a
@@ -30,9 +30,11 @@
 mod canaries;
 mod columns;
 mod error;
+mod faults;
 mod heartbeats;
 mod ideas;
 mod identities;
+mod invites;
 mod jobs;
 mod key;
 mod ledger;
@@ -69,6 +71,9 @@ pub(crate) type Tx<'c> = Transaction<'c, Sqlite>;
 /// four measured alike on two cores).
 const READERS: u32 = 4;
 
+/// Faults that end a job unless [`Store::with_unverifiable_after`] sets another number.
+const UNVERIFIABLE_AFTER: u32 = 3;
+
 /// The re-check window unless [`Store::with_recheck_window`] sets another.
 const RECHECK_WINDOW_MS: i64 = 7 * 24 * 3600 * 1000;
 
@@ -86,6 +91,8 @@ pub struct Store {
     tracks: tracks::TrackCache,
     heartbeats: heartbeats::Heartbeats,
     quota: QuotaConfig,
+    /// How many distinct verifiers' faults end a job as `unverifiable`.
+    unverifiable_after: u32,
     /// How far back a suspended verifier's verdicts are verified again.
     recheck_window_ms: i64,
 }
@@ -121,6 +128,7 @@ impl Store {
             tokens: identities::TokenCache::default(),
             tracks: tracks::TrackCache::default(),
             quota: QuotaConfig::default(),
+            unverifiable_after: UNVERIFIABLE_AFTER,
             recheck_window_ms: RECHECK_WINDOW_MS,
         };
         schema::migrate(&store.pool).await?;
@@ -130,6 +138,13 @@ impl Store {
     /// The store with verification quotas by `rule` rather than the default one.
     pub fn with_quotas(mut self, rule: QuotaConfig) -> Store {
         self.quota = rule;
+        self
+    }
+
+    /// The store ending a job as `unverifiable` once `after` distinct verifiers faulted on
+    /// it (`acceptance::gives_up`).
+    pub fn with_unverifiable_after(mut self, after: u32) -> Store {
+        self.unverifiable_after = after;
         self
     }
 

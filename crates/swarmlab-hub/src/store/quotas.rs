@@ -7,9 +7,11 @@ use sqlx::{Executor, Row, Sqlite};
 
 use super::{Store, StoreError, Tx};
 use crate::domain::config::QuotaConfig;
-use crate::domain::quota::Quota;
+use crate::domain::quota::{Pool, Quota};
 
-/// A worker's waiting submissions and cap, in one statement.
+/// A worker's waiting submissions and cap, whether it has an accepted submission, and what
+/// the workers without one have waiting, in one statement (waiting submissions are few:
+/// quotas bound them).
 async fn quota_on<'e>(
     db: impl Executor<'e, Database = Sqlite>,
     rule: &QuotaConfig,
@@ -17,16 +19,27 @@ async fn quota_on<'e>(
 ) -> Result<Quota, StoreError> {
     let row = sqlx::query(
         "SELECT (SELECT COUNT(*) FROM submissions WHERE worker = $1 AND status IN ('queued', 'verifying', 'reverify')) AS waiting, \
-         (SELECT cap FROM quotas WHERE identity = $1) AS cap",
+         (SELECT cap FROM quotas WHERE identity = $1) AS cap, \
+         EXISTS (SELECT 1 FROM submissions WHERE worker = $1 AND status = 'accepted') AS proven, \
+         (SELECT COUNT(*) FROM submissions s WHERE s.status IN ('queued', 'verifying', 'reverify') \
+          AND NOT EXISTS (SELECT 1 FROM submissions a WHERE a.worker = s.worker AND a.status = 'accepted')) AS pooled",
     )
     .bind(worker)
     .fetch_one(db)
     .await?;
+    let count = |n: i64| u32::try_from(n).unwrap_or(u32::MAX);
     let waiting: i64 = row.try_get("waiting")?;
     let cap: Option<i64> = row.try_get("cap")?;
+    let proven: bool = row.try_get("proven")?;
+    let pooled: i64 = row.try_get("pooled")?;
+    let unproven = (!proven && rule.unproven_pool > 0).then(|| Pool {
+        waiting: count(pooled),
+        size: rule.unproven_pool,
+    });
     Ok(Quota {
-        waiting: u32::try_from(waiting).unwrap_or(u32::MAX),
+        waiting: count(waiting),
         cap: cap.map_or(rule.start(), |c| u32::try_from(c).unwrap_or(1)),
+        unproven,
     })
 }
 

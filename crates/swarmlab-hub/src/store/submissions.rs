@@ -28,6 +28,7 @@ pub(super) fn submission_from(row: &SqliteRow) -> Result<SubmissionInfo, StoreEr
         received_ms: row.try_get("received_ms")?,
         disputed_by: row.try_get("disputed_by")?,
         reruns: None,
+        faults: Vec::new(),
     })
 }
 
@@ -40,7 +41,21 @@ pub(super) async fn submission_in(tx: &mut Tx<'_>, id: i64) -> Result<Submission
     submission_from(&row)
 }
 
+/// An earlier submission of a track with the same normalised diff.
+const EARLIER_DIFF: &str = "SELECT id FROM submissions WHERE track = $1 AND diff_hash = $2 AND status <> 'invalid' ORDER BY id LIMIT 1";
+
 impl Store {
+    /// Whether an earlier submission of `track` made the change whose normalised diff hashes
+    /// to `diff_hash` (checked again as a submission is recorded).
+    pub async fn duplicate(&self, track: &str, diff_hash: &str) -> Result<bool, StoreError> {
+        Ok(sqlx::query(EARLIER_DIFF)
+            .bind(track)
+            .bind(diff_hash)
+            .fetch_optional(&self.reader)
+            .await?
+            .is_some())
+    }
+
     /// Whether `identity` used `nonce` before.
     pub async fn nonce_used(&self, identity: &str, nonce: &str) -> Result<bool, StoreError> {
         Ok(
@@ -146,13 +161,11 @@ impl Store {
             return Ok((new.intake.clone(), false));
         }
         // The earliest receipt of a normalised diff wins; later ones are duplicates.
-        let earlier = sqlx::query(
-            "SELECT id FROM submissions WHERE track = $1 AND diff_hash = $2 AND status <> 'invalid' ORDER BY id LIMIT 1",
-        )
-        .bind(&new.track)
-        .bind(&new.diff_hash)
-        .fetch_optional(&mut **tx)
-        .await?;
+        let earlier = sqlx::query(EARLIER_DIFF)
+            .bind(&new.track)
+            .bind(&new.diff_hash)
+            .fetch_optional(&mut **tx)
+            .await?;
         if earlier.is_some() {
             return Ok((IntakeReason::Duplicate.into(), false));
         }

@@ -1,5 +1,5 @@
-//! Recording a verifier's report: partial measurements, a fault, or a verdict, and what the
-//! verdict does to its submission as `acceptance::effect` says: a rejection, a head move by
+//! Recording a verifier's report: partial measurements, a fault (`faults.rs`), or a verdict,
+//! and what the verdict does to its submission as `acceptance::effect` says: a rejection, a head move by
 //! compare-and-swap on the parent (or, when the head moved meanwhile, a wait for the rebase),
 //! or, for a re-check of a submission already on the chain, nothing but a dispute. A verdict
 //! keeps the head's reruns per hardware class, the sample the noise is estimated from.
@@ -52,11 +52,7 @@ impl Store {
                 tx.commit().await?;
                 Ok(ReportOutcome::Continued)
             }
-            Judgement::Fault => {
-                give_back(&mut tx, &job, &report.verifier).await?;
-                tx.commit().await?;
-                Ok(ReportOutcome::Retry)
-            }
+            Judgement::Fault => self.record_fault(tx, &job, report, now).await,
             Judgement::Verdict(verdict) => {
                 self.record_verdict(tx, &job, report, verdict, now).await
             }
@@ -309,29 +305,6 @@ async fn check_reportable(
             "you reported a fault on job {}; it was reissued",
             job.id
         )));
-    }
-    Ok(())
-}
-
-/// A verifier's fault: it may not take the job again, and the job goes back to the queue if
-/// it still holds it.
-async fn give_back(tx: &mut Tx<'_>, job: &JobRecord, verifier: &str) -> Result<(), StoreError> {
-    sqlx::query("UPDATE job_leases SET outcome = 'fault' WHERE job_id = $1 AND verifier = $2")
-        .bind(job.id)
-        .bind(verifier)
-        .execute(&mut **tx)
-        .await?;
-    if job.verifier.as_deref() == Some(verifier) {
-        sqlx::query("UPDATE jobs SET state = 'open', verifier = NULL, lease_deadline_ms = NULL WHERE id = $1")
-            .bind(job.id)
-            .execute(&mut **tx)
-            .await?;
-        sqlx::query(
-            "UPDATE submissions SET status = 'queued' WHERE id = $1 AND status = 'verifying'",
-        )
-        .bind(job.submission_id)
-        .execute(&mut **tx)
-        .await?;
     }
     Ok(())
 }

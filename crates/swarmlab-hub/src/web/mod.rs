@@ -90,6 +90,14 @@ impl Web {
     pub(crate) fn now(&self) -> i64 {
         self.clock.now_ms()
     }
+
+    /// The hub behind the pages; a local run's dashboard has none, so a page that acts on
+    /// it is not there.
+    pub(crate) fn hub(&self) -> Result<&Hub, PageError> {
+        self.hub
+            .as_deref()
+            .ok_or_else(|| PageError::not_found("page"))
+    }
 }
 
 /// Why a page could not be shown; rendered as an HTML page with the matching status, or

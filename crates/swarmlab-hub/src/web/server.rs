@@ -25,6 +25,7 @@ impl Server {
     pub async fn bind(config: HubConfig, clock: Arc<dyn Clock>) -> Result<Server, HubError> {
         let listen = config.listen.clone();
         let hub = Arc::new(Hub::open(config, clock).await?);
+        hub.clear_scratch();
         let listener = TcpListener::bind(&listen)
             .await
             .map_err(|e| HubError::io(format!("failed to listen on {listen}"), e))?;

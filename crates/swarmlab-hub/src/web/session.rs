@@ -61,6 +61,20 @@ impl Viewer {
             _ => Err(PageError::sign_in(here)),
         }
     }
+
+    /// A form this signed-in viewer posted from this dashboard ([`check_form`]), and its
+    /// fields.
+    pub fn posted(
+        &self,
+        here: &str,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<(&Signed, Form), PageError> {
+        let me = self.signed(here)?;
+        let form = Form::parse(body);
+        check_form(headers, me, &form)?;
+        Ok((me, form))
+    }
 }
 
 /// The CSRF token of a session token.
@@ -160,7 +174,7 @@ impl Form {
 
 /// Refuses a form that did not come from this dashboard: a missing or wrong CSRF token, or
 /// an `Origin` other than the host it was posted to.
-pub fn check_form(headers: &HeaderMap, me: &Signed, form: &Form) -> Result<(), PageError> {
+fn check_form(headers: &HeaderMap, me: &Signed, form: &Form) -> Result<(), PageError> {
     same_origin(headers)?;
     let sent = form.get("csrf");
     // Both are hex of a fixed length; compare without an early exit anyway.
@@ -253,11 +267,7 @@ pub async fn login(
     let form = Form::parse(&body);
     let next = safe_next(form.get("next")).to_string();
     let token = form.get("token").trim();
-    let hub = web
-        .hub
-        .as_ref()
-        .ok_or_else(|| PageError::not_found("page"))?;
-    match hub.authenticate(token).await {
+    match web.hub()?.authenticate(token).await {
         Ok(_) => {
             let mut response = see_other(&next);
             let cookie = format!(
@@ -281,8 +291,7 @@ pub async fn login(
 }
 
 pub async fn logout(viewer: Viewer, headers: HeaderMap, body: axum::body::Bytes) -> PageResult {
-    let me = viewer.signed("/")?;
-    check_form(&headers, me, &Form::parse(&body))?;
+    viewer.posted("/", &headers, &body)?;
     let mut response: Response = see_other("/login");
     response.headers_mut().insert(
         header::SET_COOKIE,

@@ -4,8 +4,9 @@
 
 use swarmlab_hub::{audit, HubError};
 use swarmlab_proto::{AddCanaryRequest, RunOutcome};
+use swarmlab_testkit::git::git;
 
-use crate::support::{git, Fixture, BETTER, HEAD};
+use crate::support::{Fixture, BETTER, HEAD};
 
 async fn fixture() -> Fixture {
     // A canary before a verifier's first job, then after every real job.

@@ -7,27 +7,18 @@
 //! The dashboard's page tests read it; the browser test runs against a live `swarmlab demo`
 //! instead (`crates/swarmlab/tests/it/dashboard.rs`).
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use base64::Engine;
-use swarmlab_hub::Identity;
-use swarmlab_hub::{Hub, Server, SystemClock};
-use swarmlab_proto::signing::{self, SigningKey};
-use swarmlab_proto::{Claim, Measurements, ReportRequest, Role, RunOutcome, SubmitRequest};
-
-use crate::support::{git, test_config, SPEC};
+use swarmlab_hub::Hub;
+use swarmlab_proto::signing;
+use swarmlab_proto::{Measurements, ReportRequest, Role, RunOutcome};
+use swarmlab_testkit::bundle::Candidate;
+use swarmlab_testkit::git::Repo;
+use swarmlab_testkit::hub::{member, Member, Seed, Served, TRACK_SPEC};
 
 /// The text of the idea that must show up inert.
 pub const SCRIPT_IDEA: &str = "<script>document.title='pwned'</script> try a wider MLP";
-
-pub struct Member {
-    pub identity: Identity,
-    pub token: String,
-    key: SigningKey,
-}
 
 /// A running hub with a demo's worth of history.
 pub struct Demo {
@@ -39,22 +30,9 @@ pub struct Demo {
     pub verifier: Member,
     /// A queued submission of `worker`, waiting for [`Demo::verify_pending`].
     pub pending: i64,
-    src: PathBuf,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<()>>,
+    src: Repo,
+    served: Served,
     _tmp: tempfile::TempDir,
-}
-
-async fn member(hub: &Hub, name: &str, role: Role, seed: u8) -> Member {
-    let key = signing::signing_key(&[seed; 32]);
-    let public = (role != Role::Admin).then(|| signing::public_key_hex(&key));
-    let token = hub.create_identity(name, role, public).await.unwrap().token;
-    let identity = hub.authenticate(&token).await.unwrap();
-    Member {
-        identity,
-        token,
-        key,
-    }
 }
 
 /// The steps of the demo's chain: what each commit changed and its verified metric.
@@ -111,42 +89,25 @@ const STEPS: &[(&str, &str, f64)] = &[
 impl Demo {
     /// Starts a hub on loopback and gives it a demo's history.
     pub async fn start() -> Demo {
-        let tmp = tempfile::tempdir().unwrap();
-        let src = tmp.path().join("src-repo");
-        demo_repo(&src);
-        let config = test_config(&tmp.path().join("hub"));
-        let server = Server::bind(config, Arc::new(SystemClock)).await.unwrap();
-        let addr = server.local_addr().unwrap();
-        let hub = server.hub();
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            server
-                .run(async {
-                    let _ = rx.await;
-                })
-                .await
-                .unwrap();
-        });
-        hub.add_track(&swarmlab_proto::AddTrackRequest {
-            repo: src.display().to_string(),
-            baseline: "main".into(),
-        })
-        .await
-        .unwrap();
-        let admin = member(&hub, "maintainer", Role::Admin, 1).await;
-        let worker = member(&hub, "alice", Role::Worker, 2).await;
-        let verifier = member(&hub, "verifier-eu-1", Role::Verifier, 4).await;
+        // The toy track with an entropy floor for the chart's reference line.
+        let spec = TRACK_SPEC.replace("goal = \"minimize\"", "goal = \"minimize\"\nfloor = 0.55");
+        let (seeded, served) = Seed::new()
+            .spec(&spec)
+            .admin("maintainer")
+            .worker("alice", 2)
+            .verifier("verifier-eu-1", 4)
+            .serve()
+            .await;
         let mut demo = Demo {
-            addr,
-            hub,
-            admin,
-            worker,
-            verifier,
+            addr: served.addr,
+            hub: seeded.hub,
+            admin: seeded.admin,
+            worker: seeded.worker,
+            verifier: seeded.verifier,
             pending: 0,
-            src,
-            stop: Some(tx),
-            task: Some(task),
-            _tmp: tmp,
+            src: seeded.repo,
+            served,
+            _tmp: seeded.tmp,
         };
         demo.seed().await;
         demo
@@ -224,31 +185,16 @@ impl Demo {
     /// Submits a commit on the head that writes `params`; returns the submission's id.
     pub async fn submit(&self, w: &Member, params: &str, message: &str, idea: Option<i64>) -> i64 {
         let head = self.hub.track_info("toy").await.unwrap().head;
-        let (commit, bundle) = self.candidate(&head, params, message);
-        let claim = Claim {
-            track: "toy".into(),
-            parent: head,
-            commit: commit.clone(),
-            metrics: BTreeMap::from([("loss".to_string(), 0.9)]),
-            idea_id: idea,
-            worker_id: w.identity.id.clone(),
-            nonce: format!("nonce-{commit}"),
-        };
-        let signature = signing::sign(&w.key, &claim.signed_bytes());
+        let commit = self
+            .src
+            .commit_on(&head, &[("params.txt", params.as_bytes())], message);
+        let mut candidate = Candidate::new(&self.src, &head, &commit, &w.identity.id);
+        candidate.claim.idea_id = idea;
+        candidate.log =
+            format!("step 100 loss 1.02\nstep 200 loss 0.95\n---\nloss: 0.9\n# {message}\n");
         let sub = self
             .hub
-            .submit(
-                &w.identity,
-                "toy",
-                SubmitRequest {
-                    claim,
-                    signature,
-                    bundle,
-                    log: format!(
-                        "step 100 loss 1.02\nstep 200 loss 0.95\n---\nloss: 0.9\n# {message}\n"
-                    ),
-                },
-            )
+            .submit(&w.identity, "toy", candidate.signed(&w.key))
             .await
             .unwrap();
         assert_eq!(sub.status, "queued", "{sub:?}");
@@ -316,57 +262,8 @@ impl Demo {
         .await
     }
 
-    fn candidate(&self, parent: &str, params: &str, message: &str) -> (String, String) {
-        let dir = &self.src;
-        git(dir, &["checkout", "-q", "--detach", parent]);
-        std::fs::write(dir.join("params.txt"), params).unwrap();
-        git(dir, &["add", "-A"]);
-        git(dir, &["commit", "-q", "--allow-empty", "-m", message]);
-        let commit = git(dir, &["rev-parse", "HEAD"]);
-        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let branch = format!("d{n}");
-        git(dir, &["branch", "-f", &branch, &commit]);
-        let path = dir.join(format!("../{branch}.bundle"));
-        git(
-            dir,
-            &[
-                "bundle",
-                "create",
-                "-q",
-                path.to_str().unwrap(),
-                &branch,
-                &format!("^{parent}"),
-            ],
-        );
-        let bundle =
-            base64::engine::general_purpose::STANDARD.encode(std::fs::read(&path).unwrap());
-        (commit, bundle)
-    }
-
     /// Stops the server (it must stop even with event streams open).
-    pub async fn stop(mut self) {
-        self.stop.take().unwrap().send(()).unwrap();
-        tokio::time::timeout(
-            std::time::Duration::from_secs(10),
-            self.task.take().unwrap(),
-        )
-        .await
-        .expect("graceful shutdown")
-        .unwrap();
+    pub async fn stop(self) {
+        self.served.stop().await;
     }
-}
-
-static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-
-/// The toy track with an entropy floor for the chart's reference line.
-fn demo_repo(dir: &Path) {
-    std::fs::create_dir_all(dir.join("src")).unwrap();
-    let spec = SPEC.replace("goal = \"minimize\"", "goal = \"minimize\"\nfloor = 0.55");
-    std::fs::write(dir.join("swarmlab.toml"), spec).unwrap();
-    std::fs::write(dir.join("train.sh"), "echo loss: 1\n").unwrap();
-    std::fs::write(dir.join("params.txt"), "lr = 0.01\nwidth = 64\n").unwrap();
-    std::fs::write(dir.join("src/model.txt"), "layers = 2\n").unwrap();
-    git(dir, &["init", "-q", "-b", "main"]);
-    git(dir, &["add", "-A"]);
-    git(dir, &["commit", "-qm", "baseline"]);
 }

@@ -1,293 +1,111 @@
-use std::net::SocketAddr;
 use std::sync::Arc;
 
-use serde_json::{json, Value};
-use swarmlab_hub::{audit, HubConfig, ManualClock, Server};
+use serde_json::json;
+use swarmlab_hub::{audit, HubConfig, ManualClock};
 use swarmlab_proto::{signing, Role};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use swarmlab_testkit::bundle::Candidate;
+use swarmlab_testkit::git::Repo;
+use swarmlab_testkit::http::Client;
+use swarmlab_testkit::hub::{Seed, SeededHub, Served, TRACK_SPEC};
 
-use crate::support::{test_config, track_repo};
-
-struct Response {
-    status: u16,
-    body: Vec<u8>,
-}
-
-impl Response {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
-    }
-}
-
-/// One HTTP/1.1 request on a fresh connection.
-async fn request(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<&[u8]>,
-) -> Response {
-    let mut stream = TcpStream::connect(addr).await.unwrap();
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: hub\r\nConnection: close\r\n");
-    if let Some(t) = token {
-        head.push_str(&format!("Authorization: Bearer {t}\r\n"));
-    }
-    let body = body.unwrap_or_default();
-    head.push_str(&format!(
-        "Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    ));
-    stream.write_all(head.as_bytes()).await.unwrap();
-    // The server may answer (413) before reading a large body; a failed write is fine then.
-    let _ = stream.write_all(body).await;
-    let mut raw = Vec::new();
-    let _ = stream.read_to_end(&mut raw).await;
-    let text = String::from_utf8_lossy(&raw);
-    let status = text
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map_or(raw.len(), |p| p + 4);
-    let mut body = raw[split..].to_vec();
-    if text
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        body = dechunk(&body);
-    }
-    Response { status, body }
-}
-
-fn dechunk(mut raw: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    while let Some(end) = raw.windows(2).position(|w| w == b"\r\n") {
-        let size = usize::from_str_radix(std::str::from_utf8(&raw[..end]).unwrap().trim(), 16)
-            .unwrap_or(0);
-        if size == 0 {
-            break;
-        }
-        out.extend_from_slice(&raw[end + 2..end + 2 + size]);
-        raw = &raw[end + 4 + size..];
-    }
-    out
-}
-
-struct Running {
-    addr: SocketAddr,
-    admin: String,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<()>,
-    _tmp: tempfile::TempDir,
-    src: std::path::PathBuf,
-}
-
-async fn start(adjust: impl FnOnce(&mut HubConfig)) -> Running {
-    let tmp = tempfile::tempdir().unwrap();
-    let src = tmp.path().join("src-repo");
-    track_repo(&src);
-    let mut config = test_config(&tmp.path().join("hub"));
-    adjust(&mut config);
-    let server = Server::bind(config, Arc::new(ManualClock::new(5_000)))
+/// A hub on loopback with an admin (`root`), its track's repository written but not added.
+async fn start(adjust: impl FnOnce(&mut HubConfig)) -> (SeededHub, Served) {
+    Seed::new()
+        .clock(Arc::new(ManualClock::new(5_000)))
+        .config(adjust)
+        .without_track()
+        .admin("root")
+        .serve()
         .await
-        .unwrap();
-    let addr = server.local_addr().unwrap();
-    let admin = server.hub().bootstrap_admin("root").await.unwrap().token;
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        server
-            .run(async {
-                let _ = rx.await;
-            })
-            .await
-            .unwrap();
-    });
-    Running {
-        addr,
-        admin,
-        stop: Some(tx),
-        task,
-        _tmp: tmp,
-        src,
-    }
 }
 
-impl Running {
-    async fn stop(mut self) {
-        self.stop.take().unwrap().send(()).unwrap();
-        tokio::time::timeout(std::time::Duration::from_secs(10), self.task)
-            .await
-            .expect("graceful shutdown")
-            .unwrap();
-    }
-}
-
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn auth_missing_or_wrong_token_is_401_and_wrong_role_is_403() {
-    let s = start(|_| {}).await;
-    assert_eq!(
-        request(s.addr, "GET", "/api/v1/tracks", None, None)
-            .await
-            .status,
-        401
-    );
-    assert_eq!(
-        request(s.addr, "GET", "/api/v1/tracks", Some("slh_nope"), None)
-            .await
-            .status,
-        401
-    );
+    let (s, served) = start(|_| {}).await;
+    let api = Client::new(served.addr);
+    assert_eq!(api.get("/api/v1/tracks").status, 401);
+    assert_eq!(api.bearer("slh_nope").get("/api/v1/tracks").status, 401);
     let key = signing::signing_key(&[9; 32]);
     let reg = json!({"name": "w", "public_key": signing::public_key_hex(&key)}).to_string();
-    let r = request(
-        s.addr,
-        "POST",
-        "/api/v1/register",
-        None,
-        Some(reg.as_bytes()),
-    )
-    .await;
+    let r = api.post("/api/v1/register", &reg);
     assert_eq!(r.status, 200);
     let worker = r.json()["token"].as_str().unwrap().to_string();
-    assert_eq!(
-        request(s.addr, "GET", "/api/v1/tracks", Some(&worker), None)
-            .await
-            .status,
-        200
-    );
-    let add = json!({"repo": s.src.display().to_string(), "baseline": "main"}).to_string();
-    let r = request(
-        s.addr,
-        "POST",
-        "/api/v1/tracks",
-        Some(&worker),
-        Some(add.as_bytes()),
-    )
-    .await;
+    assert_eq!(api.bearer(&worker).get("/api/v1/tracks").status, 200);
+    let add = json!({"repo": s.repo.root().display().to_string(), "baseline": "main"}).to_string();
+    let r = api.bearer(&worker).post("/api/v1/tracks", &add);
     assert_eq!(
         (r.status, r.json()["error"].as_str()),
         (403, Some("forbidden"))
     );
     assert_eq!(
-        request(s.addr, "POST", "/api/v1/jobs/lease", Some(&worker), None)
-            .await
-            .status,
+        api.bearer(&worker).post("/api/v1/jobs/lease", "").status,
         403
     );
-    let r = request(
-        s.addr,
-        "POST",
-        "/api/v1/tracks",
-        Some(&s.admin),
-        Some(add.as_bytes()),
-    )
-    .await;
-    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
-    s.stop().await;
+    let r = api.bearer(&s.admin.token).post("/api/v1/tracks", &add);
+    assert_eq!(r.status, 200, "{}", r.body);
+    served.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn closed_registration_is_refused() {
-    let s = start(|c| c.open_registration = false).await;
+    let (_s, served) = start(|c| c.open_registration = false).await;
     let key = signing::signing_key(&[9; 32]);
     let reg = json!({"name": "w", "public_key": signing::public_key_hex(&key)}).to_string();
     assert_eq!(
-        request(
-            s.addr,
-            "POST",
-            "/api/v1/register",
-            None,
-            Some(reg.as_bytes())
-        )
-        .await
-        .status,
+        Client::new(served.addr)
+            .post("/api/v1/register", &reg)
+            .status,
         403
     );
-    s.stop().await;
+    served.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn a_request_over_the_size_limit_is_413() {
-    let s = start(|c| c.max_request_bytes = 16 * 1024).await;
-    let add = json!({"repo": s.src.display().to_string(), "baseline": "main"}).to_string();
-    assert_eq!(
-        request(
-            s.addr,
-            "POST",
-            "/api/v1/tracks",
-            Some(&s.admin),
-            Some(add.as_bytes())
-        )
-        .await
-        .status,
-        200
-    );
+    let (s, served) = start(|c| c.max_request_bytes = 16 * 1024).await;
+    let admin = Client::new(served.addr).bearer(&s.admin.token);
+    let add = json!({"repo": s.repo.root().display().to_string(), "baseline": "main"}).to_string();
+    assert_eq!(admin.post("/api/v1/tracks", &add).status, 200);
     let idea = json!({"text": "x".repeat(20 * 1024)}).to_string();
-    let r = request(
-        s.addr,
-        "POST",
-        "/api/v1/tracks/toy/ideas",
-        Some(&s.admin),
-        Some(idea.as_bytes()),
-    )
-    .await;
+    let r = admin.post("/api/v1/tracks/toy/ideas", &idea);
     assert_eq!(
         (r.status, r.json()["error"].as_str()),
         (413, Some("too_large"))
     );
     let idea = json!({"text": "a small idea"}).to_string();
-    assert_eq!(
-        request(
-            s.addr,
-            "POST",
-            "/api/v1/tracks/toy/ideas",
-            Some(&s.admin),
-            Some(idea.as_bytes())
-        )
-        .await
-        .status,
-        200
-    );
-    s.stop().await;
+    assert_eq!(admin.post("/api/v1/tracks/toy/ideas", &idea).status, 200);
+    served.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn an_identity_over_its_rate_is_429() {
-    let s = start(|c| {
+    let (s, served) = start(|c| {
         c.rate_limit.burst = 5;
         c.rate_limit.per_second = 0.0;
     })
     .await;
+    let admin = Client::new(served.addr).bearer(&s.admin.token);
     for _ in 0..5 {
-        assert_eq!(
-            request(s.addr, "GET", "/api/v1/tracks", Some(&s.admin), None)
-                .await
-                .status,
-            200
-        );
+        assert_eq!(admin.get("/api/v1/tracks").status, 200);
     }
-    let r = request(s.addr, "GET", "/api/v1/tracks", Some(&s.admin), None).await;
+    let r = admin.get("/api/v1/tracks");
     assert_eq!(
         (r.status, r.json()["error"].as_str()),
         (429, Some("rate_limited"))
     );
-    s.stop().await;
+    served.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn the_openapi_document_lists_every_route_and_every_route_exists() {
-    let s = start(|_| {}).await;
-    let doc = request(s.addr, "GET", "/api/v1/openapi.json", None, None)
-        .await
-        .json();
+    let (_s, served) = start(|_| {}).await;
+    let api = Client::new(served.addr);
+    let doc = api.get("/api/v1/openapi.json").json();
     let expected = [
         ("get", "/api/v1/hub"),
         ("get", "/api/v1/openapi.json"),
         ("post", "/api/v1/register"),
+        ("post", "/api/v1/invites"),
         ("get", "/api/v1/me"),
         ("post", "/api/v1/identities"),
         ("get", "/api/v1/tracks"),
@@ -326,48 +144,28 @@ async fn the_openapi_document_lists_every_route_and_every_route_exists() {
         );
         // The route exists: an unknown one is our fallback's 404, a wrong method 405.
         let concrete = path.replace("{track}", "toy").replace("{id}", "1");
-        let r = request(s.addr, &method.to_uppercase(), &concrete, None, None).await;
+        let r = api.send(&method.to_uppercase(), &concrete, b"");
         assert!(
             ![404, 405].contains(&r.status),
             "{method} {path}: {}",
             r.status
         );
     }
-    assert_eq!(
-        request(s.addr, "GET", "/api/v1/nope", None, None)
-            .await
-            .status,
-        404
-    );
-    s.stop().await;
+    assert_eq!(api.get("/api/v1/nope").status, 404);
+    served.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn a_worker_and_a_verifier_move_the_head_over_http_and_the_ledger_audits() {
-    use base64::Engine;
-    let s = start(|_| {}).await;
-    let add = json!({"repo": s.src.display().to_string(), "baseline": "main"}).to_string();
-    let track = request(
-        s.addr,
-        "POST",
-        "/api/v1/tracks",
-        Some(&s.admin),
-        Some(add.as_bytes()),
-    )
-    .await
-    .json();
+    let (s, served) = start(|_| {}).await;
+    let api = Client::new(served.addr);
+    let admin = api.bearer(&s.admin.token);
+    let add = json!({"repo": s.repo.root().display().to_string(), "baseline": "main"}).to_string();
+    let track = admin.post("/api/v1/tracks", &add).json();
     let baseline = track["head"].as_str().unwrap().to_string();
     let wkey = signing::signing_key(&[21; 32]);
     let reg = json!({"name": "w", "public_key": signing::public_key_hex(&wkey)}).to_string();
-    let w = request(
-        s.addr,
-        "POST",
-        "/api/v1/register",
-        None,
-        Some(reg.as_bytes()),
-    )
-    .await
-    .json();
+    let w = api.post("/api/v1/register", &reg).json();
     let (wtoken, wid) = (
         w["token"].as_str().unwrap(),
         w["identity_id"].as_str().unwrap(),
@@ -376,94 +174,37 @@ async fn a_worker_and_a_verifier_move_the_head_over_http_and_the_ledger_audits()
     let body =
         json!({"name": "v", "role": Role::Verifier, "public_key": signing::public_key_hex(&vkey)})
             .to_string();
-    let v = request(
-        s.addr,
-        "POST",
-        "/api/v1/identities",
-        Some(&s.admin),
-        Some(body.as_bytes()),
-    )
-    .await
-    .json();
+    let v = admin.post("/api/v1/identities", &body).json();
     let (vtoken, vid) = (
         v["token"].as_str().unwrap(),
         v["identity_id"].as_str().unwrap(),
     );
+    let (worker, verifier) = (api.bearer(wtoken), api.bearer(vtoken));
 
     // The worker syncs the head from its bundle, commits a change and submits it.
-    let bundle = request(
-        s.addr,
-        "GET",
-        "/api/v1/tracks/toy/bundle",
-        Some(wtoken),
-        None,
-    )
-    .await;
+    let bundle = worker.get("/api/v1/tracks/toy/bundle");
     assert_eq!(bundle.status, 200);
-    let work = s._tmp.path().join("work");
-    std::fs::create_dir_all(&work).unwrap();
-    let bpath = s._tmp.path().join("head.bundle");
-    std::fs::write(&bpath, &bundle.body).unwrap();
-    crate::support::git(
-        &work,
-        &["clone", "-q", "-b", "chain", bpath.to_str().unwrap(), "."],
-    );
-    std::fs::write(work.join("params.txt"), "lr = 0.02\nwidth = 64\n").unwrap();
-    crate::support::git(&work, &["commit", "-qam", "raise lr"]);
-    let commit = crate::support::git(&work, &["rev-parse", "HEAD"]);
-    let cpath = s._tmp.path().join("cand.bundle");
-    crate::support::git(
-        &work,
-        &[
-            "bundle",
-            "create",
-            "-q",
-            cpath.to_str().unwrap(),
-            "chain",
-            &format!("^{baseline}"),
-        ],
-    );
-    let claim = swarmlab_proto::Claim {
-        track: "toy".into(),
-        parent: baseline.clone(),
-        commit: commit.clone(),
-        metrics: [("loss".to_string(), 0.8)].into(),
-        idea_id: None,
-        worker_id: wid.into(),
-        nonce: "http-1".into(),
-    };
-    let submit = swarmlab_proto::SubmitRequest {
-        signature: signing::sign(&wkey, &claim.signed_bytes()),
-        claim,
-        bundle: base64::engine::general_purpose::STANDARD.encode(std::fs::read(&cpath).unwrap()),
-        log: "loss: 0.8\n".into(),
-    };
-    let body = serde_json::to_vec(&submit).unwrap();
-    let sub = request(
-        s.addr,
-        "POST",
-        "/api/v1/tracks/toy/submissions",
-        Some(wtoken),
-        Some(&body),
-    )
-    .await
-    .json();
+    let work = Repo::open(&s.tmp.path().join("work"));
+    std::fs::create_dir_all(work.root()).unwrap();
+    let bpath = s.tmp.path().join("head.bundle");
+    std::fs::write(&bpath, &bundle.bytes).unwrap();
+    work.git(&["clone", "-q", "-b", "chain", bpath.to_str().unwrap(), "."]);
+    work.write("params.txt", "lr = 0.02\nwidth = 64\n");
+    let commit = work.commit_all("raise lr");
+    let mut candidate = Candidate::new(&work, &baseline, &commit, wid);
+    candidate.claim.metrics = [("loss".to_string(), 0.8)].into();
+    candidate.claim.nonce = "http-1".into();
+    candidate.log = "loss: 0.8\n".into();
+    let sub = worker
+        .post_json("/api/v1/tracks/toy/submissions", &candidate.signed(&wkey))
+        .json();
     assert_eq!(sub["status"], "queued", "{sub}");
 
-    let job = request(s.addr, "POST", "/api/v1/jobs/lease", Some(vtoken), None)
-        .await
-        .json();
+    let job = verifier.post("/api/v1/jobs/lease", "").json();
     let job_id = job["job_id"].as_i64().unwrap();
-    let jb = request(
-        s.addr,
-        "GET",
-        &format!("/api/v1/jobs/{job_id}/bundle"),
-        Some(vtoken),
-        None,
-    )
-    .await;
+    let jb = verifier.get(&format!("/api/v1/jobs/{job_id}/bundle"));
     assert_eq!(jb.status, 200);
-    assert!(jb.body.starts_with(b"# v2 git bundle") || jb.body.starts_with(b"# v3 git bundle"));
+    assert!(jb.bytes.starts_with(b"# v2 git bundle") || jb.bytes.starts_with(b"# v3 git bundle"));
     let m = swarmlab_proto::Measurements {
         job_id,
         verifier_id: vid.into(),
@@ -478,37 +219,19 @@ async fn a_worker_and_a_verifier_move_the_head_over_http_and_the_ledger_audits()
         signature: signing::sign(&vkey, &m.signed_bytes()),
         measurements: m,
     };
-    let body = serde_json::to_vec(&report).unwrap();
-    let r = request(
-        s.addr,
-        "POST",
-        &format!("/api/v1/jobs/{job_id}/report"),
-        Some(vtoken),
-        Some(&body),
-    )
-    .await
-    .json();
+    let r = verifier
+        .post_json(&format!("/api/v1/jobs/{job_id}/report"), &report)
+        .json();
     assert_eq!(r["decision"], "accepted", "{r}");
 
-    let track = request(s.addr, "GET", "/api/v1/tracks/toy", Some(wtoken), None)
-        .await
-        .json();
+    let track = worker.get("/api/v1/tracks/toy").json();
     assert_eq!(track["head"].as_str(), Some(commit.as_str()));
-    let info = request(s.addr, "GET", "/api/v1/hub", None, None)
-        .await
-        .json();
+    let info = api.get("/api/v1/hub").json();
     let key = signing::parse_public_key(info["public_key"].as_str().unwrap()).unwrap();
-    let ledger = request(
-        s.addr,
-        "GET",
-        "/api/v1/tracks/toy/ledger",
-        Some(wtoken),
-        None,
-    )
-    .await;
-    let audited = audit(std::str::from_utf8(&ledger.body).unwrap(), &key).unwrap();
+    let ledger = worker.get("/api/v1/tracks/toy/ledger");
+    let audited = audit(&ledger.body, &key).unwrap();
     assert_eq!((audited.head_moves, audited.head), (1, commit));
-    s.stop().await;
+    served.stop().await;
 }
 
 /// p50/p99 of two hot endpoints over loopback; prints, asserts nothing about speed.
@@ -516,56 +239,45 @@ async fn a_worker_and_a_verifier_move_the_head_over_http_and_the_ledger_audits()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore]
 async fn latency_of_hot_endpoints() {
-    let s = start(|c| c.rate_limit.burst = 1_000_000).await;
-    let add = json!({"repo": s.src.display().to_string(), "baseline": "main"}).to_string();
-    request(
-        s.addr,
-        "POST",
-        "/api/v1/tracks",
-        Some(&s.admin),
-        Some(add.as_bytes()),
-    )
-    .await;
+    let (s, served) = start(|c| c.rate_limit.burst = 1_000_000).await;
+    let admin = Client::new(served.addr).bearer(&s.admin.token);
+    let add = json!({"repo": s.repo.root().display().to_string(), "baseline": "main"}).to_string();
+    admin.post("/api/v1/tracks", &add);
     let idea = json!({"text": "an idea"}).to_string();
     for (method, path, body) in [
-        ("GET", "/api/v1/tracks/toy", None),
-        ("POST", "/api/v1/tracks/toy/ideas", Some(idea.as_bytes())),
+        ("GET", "/api/v1/tracks/toy", ""),
+        ("POST", "/api/v1/tracks/toy/ideas", idea.as_str()),
     ] {
         let mut times = Vec::new();
         for _ in 0..500 {
             let t = std::time::Instant::now();
-            let r = request(s.addr, method, path, Some(&s.admin), body).await;
+            let r = admin.send(method, path, body.as_bytes());
             times.push(t.elapsed());
             assert_eq!(r.status, 200);
         }
         times.sort();
         println!("{method} {path}: p50 {:?} p99 {:?}", times[250], times[495]);
     }
-    s.stop().await;
+    served.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn a_track_whose_metric_is_printed_is_refused_unless_it_opts_in_as_insecure() {
-    let s = start(|_| {}).await;
-    let spec = crate::support::SPEC.replace("insecure = true", "insecure = false");
-    std::fs::write(s.src.join("swarmlab.toml"), spec).unwrap();
-    crate::support::git(&s.src, &["commit", "-qam", "no longer insecure"]);
-    let add = json!({"repo": s.src.display().to_string(), "baseline": "main"}).to_string();
-    let r = request(
-        s.addr,
-        "POST",
-        "/api/v1/tracks",
-        Some(&s.admin),
-        Some(add.as_bytes()),
-    )
-    .await;
-    assert_eq!(r.status, 422, "{}", String::from_utf8_lossy(&r.body));
+    let (s, served) = start(|_| {}).await;
+    let spec = TRACK_SPEC.replace("insecure = true", "insecure = false");
+    s.repo.write("swarmlab.toml", spec);
+    s.repo.git(&["commit", "-qam", "no longer insecure"]);
+    let add = json!({"repo": s.repo.root().display().to_string(), "baseline": "main"}).to_string();
+    let r = Client::new(served.addr)
+        .bearer(&s.admin.token)
+        .post("/api/v1/tracks", &add);
+    assert_eq!(r.status, 422, "{}", r.body);
     assert_eq!(r.json()["error"], "invalid_track");
     let message = r.json()["message"].as_str().unwrap_or_default().to_string();
     assert!(
         message.contains("track `toy` takes its metric from what the run prints"),
         "{}",
-        String::from_utf8_lossy(&r.body)
+        r.body
     );
-    s.stop().await;
+    served.stop().await;
 }

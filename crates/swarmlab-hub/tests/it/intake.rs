@@ -1,4 +1,4 @@
-use swarmlab_proto::signing;
+use swarmlab_testkit::bundle::Candidate;
 
 use crate::support::{Edit, Fixture, BETTER, HEAD};
 
@@ -81,21 +81,13 @@ async fn each_intake_rule_rejects_with_its_own_reason_before_anything_runs() {
 
     // Signed by w2's key but claiming to be w1.
     let claim = f.claim(&f.w1, &base, &c, 0.1, "forged");
-    let signature = signing::sign(&f.w2.key, &claim.signed_bytes());
-    let forged = f
-        .hub
-        .submit(
-            &f.w1.identity,
-            "toy",
-            swarmlab_proto::SubmitRequest {
-                claim,
-                signature,
-                bundle: b.clone(),
-                log: String::new(),
-            },
-        )
-        .await
-        .unwrap();
+    let forged = Candidate {
+        claim,
+        bundle: b.clone(),
+        log: String::new(),
+    }
+    .signed(&f.w2.key);
+    let forged = f.hub.submit(&f.w1.identity, "toy", forged).await.unwrap();
     cases.push(("bad_signature", forged));
 
     let claim = f.claim(&f.w2, &base, &c, 0.1, "not-me");

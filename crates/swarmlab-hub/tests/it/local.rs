@@ -1,57 +1,38 @@
 //! A local run's dashboard (`swarmlab report --serve`): the same pages over a track's
 //! `results.jsonl`, without sign-in, moving when the file grows.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use swarmlab_core::{Goal, Record, ResultsLog, Status};
 use swarmlab_hub::web::local::{serve, LocalRun};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpStream;
-
-use crate::dashboard::http;
-use crate::support::git;
+use swarmlab_testkit::git::Repo;
+use swarmlab_testkit::http::Client;
 
 fn record(index: u64, commit: &str, status: Status, metric: Option<f64>, what: &str) -> Record {
-    Record {
-        index,
-        branch: "swarmlab/main".into(),
-        commit: commit.into(),
-        parent: String::new(),
-        status,
-        description: what.into(),
-        proposer: if index == 0 { "baseline" } else { "sweep" }.into(),
-        metric,
-        metrics: BTreeMap::from([("entropy_floor_bpb".to_string(), 0.5)]),
-        memory_gb: 0.1,
-        peak_rss_bytes: 0,
-        wall_seconds: 1.0,
-        exit: "exit 0".into(),
-        seed: 1,
-        diff: Default::default(),
-        log: String::new(),
-        started_at: "2026-01-01T00:00:00Z".into(),
-        note: None,
-        diff_hash: None,
-        usage: None,
-    }
+    swarmlab_testkit::record::record(index)
+        .commit(commit)
+        .status(status)
+        .metric(metric)
+        .description(what)
+        .printed("entropy_floor_bpb", 0.5)
+        .memory_gb(0.1)
+        .build()
 }
 
-fn commit(dir: &std::path::Path, params: &str, message: &str) -> String {
-    std::fs::write(dir.join("params.txt"), params).unwrap();
-    git(dir, &["add", "params.txt"]);
-    git(dir, &["commit", "-qm", message]);
-    git(dir, &["rev-parse", "HEAD"])
+fn commit(repo: &Repo, params: &str, message: &str) -> String {
+    repo.write("params.txt", params);
+    repo.commit_all(message)
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn a_local_run_is_served_read_only_and_live() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().canonicalize().unwrap();
-    git(&dir, &["init", "-q", "-b", "main"]);
-    let c0 = commit(&dir, "lr = 0.01\n", "baseline");
-    let c2 = commit(&dir, "lr = 0.02\n", "lr 0.01 -> 0.02");
-    let c4 = commit(&dir, "lr = 0.03\n", "lr 0.02 -> <0.03>");
+    let repo = Repo::open(&dir);
+    repo.git(&["init", "-q", "-b", "main"]);
+    let c0 = commit(&repo, "lr = 0.01\n", "baseline");
+    let c2 = commit(&repo, "lr = 0.02\n", "lr 0.01 -> 0.02");
+    let c4 = commit(&repo, "lr = 0.03\n", "lr 0.02 -> <0.03>");
     let log = ResultsLog::new(&dir, "loss");
     for r in [
         record(0, &c0, Status::Keep, Some(1.0), "baseline"),
@@ -84,10 +65,10 @@ async fn a_local_run_is_served_read_only_and_live() {
     });
     let addr = bound.await.unwrap();
 
-    let r = http(addr, "GET", "/", None, None, &[]).await;
+    let r = Client::new(addr).get("/");
     assert_eq!(r.status, 200, "no sign-in for a local run");
     assert!(r.body.contains("local run") && r.body.contains("href=\"/tracks/toy\""));
-    let r = http(addr, "GET", "/tracks/toy", None, None, &[]).await;
+    let r = Client::new(addr).get("/tracks/toy");
     assert_eq!(
         r.body.matches("class=\"pt\"").count(),
         3,
@@ -99,7 +80,7 @@ async fn a_local_run_is_served_read_only_and_live() {
         r.body.contains("lr 0.02 -&gt; &lt;0.03&gt;"),
         "descriptions are escaped"
     );
-    let r = http(addr, "GET", "/tracks/toy/chain/2", None, None, &[]).await;
+    let r = Client::new(addr).get("/tracks/toy/chain/2");
     assert_eq!(r.status, 200);
     assert!(
         r.body.contains("<span class=\"add\">+lr = 0.03</span>"),
@@ -113,21 +94,15 @@ async fn a_local_run_is_served_read_only_and_live() {
         "/submissions",
         "/tracks/other",
     ] {
-        assert_eq!(
-            http(addr, "GET", path, None, None, &[]).await.status,
-            404,
-            "{path}"
-        );
+        assert_eq!(Client::new(addr).get(path).status, 404, "{path}");
     }
 
     // A new experiment in the file is an event.
-    let mut events = TcpStream::connect(addr).await.unwrap();
-    events
-        .write_all(format!("GET /events HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes())
-        .await
-        .unwrap();
-    let mut lines = BufReader::new(events).lines();
-    assert!(lines.next_line().await.unwrap().unwrap().contains("200"));
+    let mut events = Client::new(addr).events("/events");
+    assert!(events
+        .next_line(Duration::from_secs(10))
+        .expect("a status line")
+        .contains("200"));
     log.append(&record(
         5,
         &c4,
@@ -136,18 +111,11 @@ async fn a_local_run_is_served_read_only_and_live() {
         "width 64 -> 80",
     ))
     .unwrap();
-    let seen = tokio::time::timeout(Duration::from_secs(10), async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            if line.starts_with("event: ") {
-                return true;
-            }
-        }
-        false
-    })
-    .await
-    .expect("an event within 10 s");
+    let seen = events
+        .until(Duration::from_secs(10), |line| line.starts_with("event: "))
+        .expect("an event within 10 s");
     assert!(seen);
-    let r = http(addr, "GET", "/tracks/toy", None, None, &[]).await;
+    let r = Client::new(addr).get("/tracks/toy");
     assert!(r.body.contains("experiment #5"));
 
     stop.send(()).unwrap();
@@ -156,5 +124,5 @@ async fn a_local_run_is_served_read_only_and_live() {
         .expect("stops with an event stream open")
         .unwrap()
         .unwrap();
-    drop(lines);
+    drop(events);
 }

@@ -2,6 +2,7 @@
 
 mod canaries;
 mod chain;
+mod cost;
 mod dashboard;
 mod demo;
 mod http;
@@ -9,7 +10,9 @@ mod ideas;
 mod intake;
 mod jobs;
 mod ledger;
+mod liveness;
 mod local;
 mod noise;
 mod quotas;
+mod registration;
 mod support;

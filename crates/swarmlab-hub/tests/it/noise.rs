@@ -3,18 +3,19 @@
 
 use swarmlab_hub::HubError;
 use swarmlab_proto::{signing, ReportRequest, RunOutcome};
+use swarmlab_testkit::hub::Member;
 
-use crate::support::{Actor, Fixture, BETTER, HEAD};
+use crate::support::{Fixture, BETTER, HEAD};
 
 /// `candidate` and `head` reruns for `job`, as measured on `class`.
-fn on(f: &Fixture, v: &Actor, job: i64, class: &str, cand: &[f64], head: &[f64]) -> ReportRequest {
+fn on(f: &Fixture, v: &Member, job: i64, class: &str, cand: &[f64], head: &[f64]) -> ReportRequest {
     let mut req = f.measurements(v, job, RunOutcome::Ok, cand, head);
     req.measurements.hardware_class = class.into();
     req.signature = signing::sign(&v.key, &req.measurements.signed_bytes());
     req
 }
 
-async fn decision(f: &Fixture, v: &Actor, job: i64, req: ReportRequest) -> String {
+async fn decision(f: &Fixture, v: &Member, job: i64, req: ReportRequest) -> String {
     f.hub.report(&v.identity, job, req).await.unwrap().decision
 }
 

@@ -5,33 +5,34 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use swarmlab_hub::HubError;
-use swarmlab_proto::{signing, NewIdea, RunOutcome, SubmissionInfo, SubmitRequest};
+use swarmlab_proto::{NewIdea, RunOutcome, SubmissionInfo};
+use swarmlab_testkit::bundle::Candidate;
+use swarmlab_testkit::hub::Member;
 
-use crate::support::{Actor, Edit, Fixture, BETTER, HEAD};
+use crate::support::{Edit, Fixture, BETTER, HEAD};
 
 /// Submits a change of `params.txt` on `parent`; the hub's answer, refusals included.
 async fn try_submit(
     f: &Fixture,
-    w: &Actor,
+    w: &Member,
     parent: &str,
     params: &str,
 ) -> Result<SubmissionInfo, HubError> {
     let (commit, bundle) = f.candidate(parent, &[Edit::Write("params.txt", params.as_bytes())]);
     let claim = f.claim(w, parent, &commit, 0.9, &format!("q-{commit}"));
-    let signature = signing::sign(&w.key, &claim.signed_bytes());
-    let req = SubmitRequest {
+    let req = Candidate {
         claim,
-        signature,
         bundle,
         log: String::new(),
-    };
+    }
+    .signed(&w.key);
     f.hub.submit(&w.identity, "toy", req).await
 }
 
 static CHANGES: AtomicU32 = AtomicU32::new(0);
 
 /// How many more submissions `w` may make on `parent` before it is refused.
-async fn room(f: &Fixture, w: &Actor, parent: &str) -> usize {
+async fn room(f: &Fixture, w: &Member, parent: &str) -> usize {
     for n in 0.. {
         // Each change different from every other, so none is a duplicate.
         let params = format!("lr = 0.{}1\n", CHANGES.fetch_add(1, Ordering::Relaxed));
@@ -63,13 +64,12 @@ async fn a_worker_at_its_quota_is_refused_and_an_accepted_submission_doubles_it(
     // Refused before intake: nothing was recorded, so the same claim goes through later.
     let (commit, bundle) = f.candidate(&base, &[Edit::Write("params.txt", b"lr = 7\n")]);
     let claim = f.claim(&f.w1, &base, &commit, 0.9, "refused-once");
-    let signature = signing::sign(&f.w1.key, &claim.signed_bytes());
-    let req = SubmitRequest {
+    let req = Candidate {
         claim,
-        signature,
         bundle,
         log: String::new(),
-    };
+    }
+    .signed(&f.w1.key);
     assert!(matches!(
         f.hub.submit(&f.w1.identity, "toy", req.clone()).await,
         Err(HubError::Quota(_))

@@ -60,8 +60,13 @@ impl Session {
             _ => 0,
         };
         if survivors > 0 {
+            let noun = if survivors == 1 {
+                "process"
+            } else {
+                "processes"
+            };
             self.status.say(&format!(
-                "repaired: killed {survivors} processes the unfinished experiment left running"
+                "repaired: killed {survivors} {noun} the unfinished experiment left running"
             ));
         }
         // Only editable paths can hold the dead experiment's change: restore those, keep the rest.

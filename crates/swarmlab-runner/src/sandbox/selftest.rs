@@ -67,20 +67,34 @@ pub fn self_test(config: &SandboxConfig) -> Result<Report, SandboxError> {
         Err(_) if config.allow_rlimit_fallback => None,
         Err(e) => return Err(e),
     };
-    let mut layers = vec![format!("bwrap ({})", config.bwrap.display())];
-
-    // A program that lives a few ticks, so its uid and network namespace can be seen from
-    // outside. The probe inside can only look for the host's interfaces, and a host may have
-    // none but loopback.
     let mark = unique();
+    let mut layers = vec![format!("bwrap ({})", config.bwrap.display())];
+    layers.extend(seen_from_outside(&config, &dir, &mark)?);
+    layers.extend(probed_inside(&config, &dir, &mark)?);
+    layers.extend(caps(&config, &dir, &mark, version.is_some())?);
+    Ok(Report {
+        cgroup: version,
+        layers,
+    })
+}
+
+/// The first run: a program that lives a few ticks, so its uid and network namespace can be
+/// seen from outside. The probe inside can only look for the host's interfaces, and a host
+/// may have none but loopback.
+fn seen_from_outside(
+    config: &SandboxConfig,
+    dir: &TempDir,
+    mark: &str,
+) -> Result<Vec<String>, SandboxError> {
     let mut seen = Vec::new();
     let command = vec!["sleep".into(), "0.3".into()];
-    let (outcome, log) = run(&config, &dir, command, None, &mark, &mut |_| {
-        seen.extend(marked(&mark));
+    let (outcome, log) = run(config, dir, command, None, mark, &mut |_| {
+        seen.extend(marked(mark));
     })?;
     if outcome.ending != Ending::Exited(Exit::Code(0)) {
         return Err(diagnose(&log, &outcome));
     }
+    let mut layers = Vec::new();
     match seen.iter().find(|p| p.uid == 0) {
         _ if seen.is_empty() => {
             return Err(layer("uid", "no process of the sandbox was seen".into()))
@@ -105,13 +119,15 @@ pub fn self_test(config: &SandboxConfig) -> Result<Report, SandboxError> {
         }
         None => layers.push(format!("network namespace {}", nets[0].display())),
     }
+    Ok(layers)
+}
 
-    let rlimits = [
-        config.nproc,
-        config.nofile,
-        config.fsize_bytes,
-        config.cpu_seconds,
-    ];
+/// The second run: the probes inside, on the read-only paths and the rlimits.
+fn probed_inside(
+    config: &SandboxConfig,
+    dir: &TempDir,
+    mark: &str,
+) -> Result<Vec<String>, SandboxError> {
     // The checkout first, then what else the sandbox binds (it skips a missing system path).
     let system = config
         .system_paths
@@ -123,16 +139,25 @@ pub fn self_test(config: &SandboxConfig) -> Result<Report, SandboxError> {
         .chain(&config.read_only);
     let probes = Probes {
         read_only: read_only.cloned().collect(),
-        rlimits,
+        rlimits: rlimits(config),
         ..Probes::default()
     };
-    let (outcome, log) = run(&config, &dir, Vec::new(), Some(probes), &mark, &mut |_| {})?;
+    let (outcome, log) = run(config, dir, Vec::new(), Some(probes), mark, &mut |_| {})?;
     let passed = probe_lines(&log)?;
     if outcome.ending != Ending::Exited(Exit::Code(0)) {
         return Err(diagnose(&log, &outcome));
     }
-    layers.extend(passed);
+    Ok(passed)
+}
 
+/// The third run: the pids cap (where a cgroup caps them) and the memory cap, under small
+/// limits.
+fn caps(
+    config: &SandboxConfig,
+    dir: &TempDir,
+    mark: &str,
+    cgroup: bool,
+) -> Result<Vec<String>, SandboxError> {
     let mut small = config.clone();
     small.max_pids = 16;
     // The copy of the shim lives in the sandbox's memory too: a debug build is large.
@@ -143,14 +168,14 @@ pub fn self_test(config: &SandboxConfig) -> Result<Report, SandboxError> {
     small.tmp_bytes = 1 << 20;
     small.scratch_bytes = 1 << 20;
     let probes = Probes {
-        rlimits,
-        pids: version.is_some().then_some(small.max_pids),
+        rlimits: rlimits(config),
+        pids: cgroup.then_some(small.max_pids),
         memory: Some(256 << 20),
         ..Probes::default()
     };
-    let (outcome, log) = run(&small, &dir, Vec::new(), Some(probes), &mark, &mut |_| {})?;
+    let (outcome, log) = run(&small, dir, Vec::new(), Some(probes), mark, &mut |_| {})?;
     let passed = probe_lines(&log)?;
-    if version.is_some() && !passed.iter().any(|l| l.starts_with("pids")) {
+    if cgroup && !passed.iter().any(|l| l.starts_with("pids")) {
         return Err(diagnose(&log, &outcome));
     }
     if !log.contains(&format!("{}ok memory-start", probe::PREFIX)) {
@@ -168,18 +193,24 @@ pub fn self_test(config: &SandboxConfig) -> Result<Report, SandboxError> {
         ));
     }
     // The always-on probes ran again; only the caps are new.
-    layers.extend(
-        passed
-            .into_iter()
-            .filter(|l| l.starts_with("pids") || l.starts_with("memory ")),
-    );
+    let mut layers: Vec<String> = passed
+        .into_iter()
+        .filter(|l| l.starts_with("pids") || l.starts_with("memory "))
+        .collect();
     if !refused {
         layers.push("memory (killed by the cgroup cap)".into());
     }
-    Ok(Report {
-        cgroup: version,
-        layers,
-    })
+    Ok(layers)
+}
+
+/// The rlimits the probes check, in their order.
+fn rlimits(config: &SandboxConfig) -> [u64; probe::RLIMITS.len()] {
+    [
+        config.nproc,
+        config.nofile,
+        config.fsize_bytes,
+        config.cpu_seconds,
+    ]
 }
 
 fn run(

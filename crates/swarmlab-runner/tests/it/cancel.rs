@@ -3,12 +3,13 @@
 use std::time::Duration;
 
 use swarmlab_runner::{run, Cancel, Ending};
+use swarmlab_testkit::scratch::Scratch;
 
-use crate::support::{assert_all_dead, Fixture};
+use crate::support::assert_all_dead;
 
 #[test]
 fn cancel_during_a_run_interrupts_it_and_kills_the_tree() {
-    let fx = Fixture::new();
+    let fx = Scratch::new();
     let spec = fx.sh(
         "echo $$ > pids; sleep 1000 & echo $! >> pids; echo ready; wait",
         Duration::from_secs(60),
@@ -31,7 +32,7 @@ fn cancel_during_a_run_interrupts_it_and_kills_the_tree() {
 
 #[test]
 fn a_run_cancelled_before_it_starts_ends_interrupted() {
-    let fx = Fixture::new();
+    let fx = Scratch::new();
     let spec = fx.sh("sleep 1000", Duration::from_secs(60));
     let cancel = Cancel::new();
     cancel.cancel();
@@ -41,7 +42,7 @@ fn a_run_cancelled_before_it_starts_ends_interrupted() {
 
 #[test]
 fn a_panicking_callback_still_kills_the_tree() {
-    let fx = Fixture::new();
+    let fx = Scratch::new();
     let spec = fx.sh(
         "echo $$ > pids; sleep 1000 & echo $! >> pids; echo ready; wait",
         Duration::from_secs(60),

@@ -3,8 +3,7 @@
 use std::time::Duration;
 
 use swarmlab_runner::{run, Cancel, RunError, RunSpec};
-
-use crate::support::Fixture;
+use swarmlab_testkit::scratch::Scratch;
 
 fn start(spec: &RunSpec) -> RunError {
     run(spec, &Cancel::new(), &mut |_| {}).unwrap_err()
@@ -12,7 +11,7 @@ fn start(spec: &RunSpec) -> RunError {
 
 #[test]
 fn a_missing_command_names_the_command_and_the_cwd() {
-    let fx = Fixture::new();
+    let fx = Scratch::new();
     let mut spec = fx.sh("", Duration::from_secs(5));
     spec.command = vec!["swarmlab-no-such-trainer".into(), "--fast".into()];
     let err = start(&spec);
@@ -30,7 +29,7 @@ fn a_missing_command_names_the_command_and_the_cwd() {
 
 #[test]
 fn a_missing_cwd_is_named() {
-    let fx = Fixture::new();
+    let fx = Scratch::new();
     let mut spec = fx.sh("true", Duration::from_secs(5));
     spec.cwd = fx.path("nope");
     let message = start(&spec).to_string();
@@ -45,7 +44,7 @@ fn a_missing_cwd_is_named() {
 
 #[test]
 fn an_empty_command_is_refused() {
-    let fx = Fixture::new();
+    let fx = Scratch::new();
     let mut spec = fx.sh("true", Duration::from_secs(5));
     spec.command.clear();
     assert!(matches!(start(&spec), RunError::EmptyCommand));
@@ -53,7 +52,7 @@ fn an_empty_command_is_refused() {
 
 #[test]
 fn a_log_that_cannot_be_created_is_named() {
-    let fx = Fixture::new();
+    let fx = Scratch::new();
     std::fs::write(fx.path("file"), "").unwrap();
     let mut spec = fx.sh("true", Duration::from_secs(5));
     spec.log_path = fx.path("file/log");

@@ -4,8 +4,7 @@
 use std::time::Duration;
 
 use swarmlab_runner::{Ending, Exit, LOG_TAIL_BYTES};
-
-use crate::support::{run_plain, Fixture};
+use swarmlab_testkit::scratch::{run_plain, Scratch};
 
 fn high_water_mark_bytes() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
@@ -16,7 +15,7 @@ fn high_water_mark_bytes() -> u64 {
 
 #[test]
 fn a_huge_log_keeps_head_and_tail_with_a_marker() {
-    let fx = Fixture::new();
+    let fx = Scratch::new();
     const TOTAL: u64 = 200_000_000;
     let mut spec = fx.sh(
         &format!("yes 'step 1 loss 2.345 lr 0.001' | head -c {TOTAL}; echo; echo LAST-LINE"),

@@ -3,14 +3,13 @@
 use std::time::Duration;
 
 use swarmlab_runner::{run, Cancel, Ending, Exit};
-
-use crate::support::{run_plain, Fixture};
+use swarmlab_testkit::scratch::{run_plain, Scratch};
 
 const MIB: u64 = 1 << 20;
 
 #[test]
 fn one_process_touching_100_mib_peaks_above_90_mb() {
-    let fx = Fixture::new();
+    let fx = Scratch::new();
     let spec = fx.sh(
         "python3 -c 'x = b\"x\" * (100 << 20); print(len(x))'",
         Duration::from_secs(60),
@@ -31,7 +30,7 @@ fn one_process_touching_100_mib_peaks_above_90_mb() {
 
 #[test]
 fn two_processes_holding_100_mib_each_peak_at_about_the_sum() {
-    let fx = Fixture::new();
+    let fx = Scratch::new();
     let hold = "import os, time
 x = b'x' * (100 << 20)
 print('ready', flush=True)

@@ -3,12 +3,11 @@
 use std::time::Duration;
 
 use swarmlab_runner::{Ending, Exit};
-
-use crate::support::{run_plain, Fixture};
+use swarmlab_testkit::scratch::{run_plain, Scratch};
 
 #[test]
 fn stdout_and_stderr_land_in_one_log_in_order() {
-    let fx = Fixture::new();
+    let fx = Scratch::new();
     let spec = fx.sh(
         "for i in 1 2 3; do echo out$i; echo err$i >&2; done",
         Duration::from_secs(30),
@@ -23,7 +22,7 @@ fn stdout_and_stderr_land_in_one_log_in_order() {
 
 #[test]
 fn env_and_cwd_are_passed_and_stdin_is_empty() {
-    let fx = Fixture::new();
+    let fx = Scratch::new();
     let mut spec = fx.sh(
         "echo \"foo=$FOO\"; pwd -P; cat; echo \"stdin-done\"",
         Duration::from_secs(30),
@@ -40,7 +39,7 @@ fn env_and_cwd_are_passed_and_stdin_is_empty() {
 
 #[test]
 fn the_log_directory_is_created() {
-    let fx = Fixture::new();
+    let fx = Scratch::new();
     let mut spec = fx.sh("echo hi", Duration::from_secs(30));
     spec.log_path = fx.path("runs/7/log.txt");
     run_plain(&spec);
@@ -52,7 +51,7 @@ fn the_log_directory_is_created() {
 
 #[test]
 fn tail_reads_the_end_of_a_run_log() {
-    let fx = Fixture::new();
+    let fx = Scratch::new();
     let spec = fx.sh(
         "seq 1 1000; echo '---'; echo 'val_bpb: 0.997'",
         Duration::from_secs(30),

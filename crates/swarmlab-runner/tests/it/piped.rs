@@ -5,15 +5,16 @@ use std::io::{Read, Write};
 use std::time::Duration;
 
 use swarmlab_runner::{Cancel, Ending, Exit, Piped, RunError};
+use swarmlab_testkit::scratch::Scratch;
 
-use crate::sandbox::Sandboxed;
-use crate::support::{assert_all_dead, Fixture};
+use crate::sandbox::sandboxed;
+use crate::support::assert_all_dead;
 
 const BUDGET: Duration = Duration::from_secs(20);
 
 #[test]
 fn the_caller_talks_to_the_program_and_its_stderr_goes_to_the_log() {
-    let fx = Fixture::new();
+    let fx = Scratch::new();
     let spec = fx.sh("echo starting >&2; tr a-z A-Z; echo done >&2", BUDGET);
     let mut piped = Piped::start(&spec, &Cancel::new()).unwrap();
     piped.stdin.as_mut().unwrap().write_all(b"hello\n").unwrap();
@@ -28,7 +29,7 @@ fn the_caller_talks_to_the_program_and_its_stderr_goes_to_the_log() {
 
 #[test]
 fn stop_kills_a_program_that_ignores_eof_and_its_tree() {
-    let fx = Fixture::new();
+    let fx = Scratch::new();
     let pids = fx.path("pids");
     let mut spec = fx.sh(
         &format!(
@@ -48,7 +49,7 @@ fn stop_kills_a_program_that_ignores_eof_and_its_tree() {
 
 #[test]
 fn the_timeout_still_holds_and_a_parent_cancel_reaches_the_run() {
-    let fx = Fixture::new();
+    let fx = Scratch::new();
     let mut spec = fx.sh("sleep 1000", Duration::from_millis(300));
     spec.grace = Duration::from_millis(100);
     let piped = Piped::start(&spec, &Cancel::new()).unwrap();
@@ -63,7 +64,7 @@ fn the_timeout_still_holds_and_a_parent_cancel_reaches_the_run() {
 
 #[test]
 fn a_program_that_cannot_start_is_the_runners_error() {
-    let fx = Fixture::new();
+    let fx = Scratch::new();
     let mut spec = fx.sh("", BUDGET);
     spec.command = vec!["no-such-program-swarmlab".into()];
     let err = Piped::start(&spec, &Cancel::new()).unwrap_err();
@@ -72,7 +73,7 @@ fn a_program_that_cannot_start_is_the_runners_error() {
 
 #[test]
 fn a_sandboxed_program_is_piped_too() {
-    let sb = Sandboxed::new();
+    let sb = sandboxed();
     let spec = sb.sh("read line; echo \"got $line\"; id -u >&2", BUDGET);
     let mut piped = Piped::start(&spec, &Cancel::new()).unwrap();
     piped.stdin.as_mut().unwrap().write_all(b"ping\n").unwrap();

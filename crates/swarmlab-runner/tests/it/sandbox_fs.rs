@@ -3,18 +3,20 @@
 //! the environment the spec passes.
 
 use std::fs;
+use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
 use swarmlab_runner::{Ending, Exit};
+use swarmlab_testkit::sandbox::MIB;
+use swarmlab_testkit::scratch::run_plain;
 
-use crate::sandbox::{Sandboxed, MIB};
-use crate::support::run_plain;
+use crate::sandbox::sandboxed;
 
 const BUDGET: Duration = Duration::from_secs(20);
 
 #[test]
 fn the_checkout_is_read_only_and_scratch_and_tmp_are_writable() {
-    let sb = Sandboxed::new();
+    let sb = sandboxed();
     fs::write(sb.checkout.join("data.txt"), "hello\n").unwrap();
     let spec = sb.sh(
         "cat data.txt
@@ -40,7 +42,7 @@ fn the_checkout_is_read_only_and_scratch_and_tmp_are_writable() {
 
 #[test]
 fn host_paths_that_are_not_bound_cannot_be_read() {
-    let sb = Sandboxed::new();
+    let sb = sandboxed();
     // Readable by anyone on the host, but outside the checkout.
     let secret = sb.fx.path("secret.txt");
     fs::write(&secret, "the-secret\n").unwrap();
@@ -62,7 +64,7 @@ fn host_paths_that_are_not_bound_cannot_be_read() {
 
 #[test]
 fn the_environment_holds_only_what_the_spec_passes() {
-    let sb = Sandboxed::new();
+    let sb = sandboxed();
     let mut spec = sb.sh("", BUDGET);
     spec.command = vec!["env".into()];
     spec.env.push(("FOO".into(), "bar".into()));
@@ -86,7 +88,7 @@ fn the_environment_holds_only_what_the_spec_passes() {
 
 #[test]
 fn the_scratch_size_cap_stops_a_disk_filling_program() {
-    let sb = Sandboxed::new();
+    let sb = sandboxed();
     let mut config = sb.config();
     config.scratch_bytes = 4 * MIB;
     let spec = sb.sh_with(
@@ -110,7 +112,7 @@ fn the_scratch_size_cap_stops_a_disk_filling_program() {
 
 #[test]
 fn the_file_size_rlimit_stops_one_huge_file_with_sigxfsz() {
-    let sb = Sandboxed::new();
+    let sb = sandboxed();
     let mut config = sb.config();
     config.fsize_bytes = MIB;
     let spec = sb.sh_with(
@@ -128,7 +130,7 @@ fn the_file_size_rlimit_stops_one_huge_file_with_sigxfsz() {
 
 #[test]
 fn a_host_scratch_keeps_what_the_run_wrote_for_the_next_run() {
-    let sb = Sandboxed::new();
+    let sb = sandboxed();
     let host = sb.fx.path("run-dir");
     fs::create_dir(&host).unwrap();
     std::os::unix::fs::chown(&host, Some(65534), Some(65534)).unwrap();
@@ -159,7 +161,7 @@ fn a_host_scratch_keeps_what_the_run_wrote_for_the_next_run() {
 
 #[test]
 fn nothing_a_run_writes_is_visible_to_the_next_run() {
-    let sb = Sandboxed::new();
+    let sb = sandboxed();
     let first = sb.sh(
         "echo left > /scratch/left && echo left > /tmp/left && echo left > /dev/shm/left && echo WROTE",
         BUDGET,
@@ -174,4 +176,45 @@ fn nothing_a_run_writes_is_visible_to_the_next_run() {
     let log = sb.fx.log();
     assert!(!log.contains("SAW-LEFTOVERS"), "{log}");
     assert!(!log.contains("left\n"), "{log}");
+}
+
+#[test]
+fn a_bound_device_is_the_only_host_device_the_program_sees() {
+    // Stand-ins for an assigned GPU's nodes (no GPU here): files bound as devices at their
+    // own paths, and a sibling that is not bound.
+    let sb = sandboxed();
+    let dev = sb.fx.path("dev");
+    fs::create_dir(&dev).unwrap();
+    fs::set_permissions(&dev, fs::Permissions::from_mode(0o755)).unwrap();
+    for node in ["nvidia1", "nvidiactl", "nvidia0"] {
+        fs::write(dev.join(node), format!("{node}\n")).unwrap();
+        fs::set_permissions(dev.join(node), fs::Permissions::from_mode(0o666)).unwrap();
+    }
+    let mut config = sb.config();
+    config.devices = vec![dev.join("nvidia1"), dev.join("nvidiactl")];
+    let spec = sb.sh_with(
+        config,
+        &format!(
+            "cat {0}/nvidia1 {0}/nvidiactl; echo more >> {0}/nvidia1 && echo WROTE-DEVICE; cat {0}/nvidia0; echo /dev: $(ls /dev)",
+            dev.display()
+        ),
+        BUDGET,
+    );
+    let outcome = run_plain(&spec);
+    let log = sb.fx.log();
+    assert_eq!(outcome.ending, Ending::Exited(Exit::Code(0)), "{log}");
+    assert!(
+        log.starts_with("nvidia1\nnvidiactl\nWROTE-DEVICE\n"),
+        "{log}"
+    );
+    assert!(
+        log.contains("No such file or directory"),
+        "the unbound node: {log}"
+    );
+    assert!(!log.contains("nvidia0\n"), "{log}");
+    let listing = log.lines().find(|l| l.starts_with("/dev: ")).unwrap();
+    assert!(
+        listing.contains(" null ") && !listing.contains("nvidia"),
+        "{log}"
+    );
 }

@@ -7,8 +7,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use swarmlab_runner::{run, Cancel, Ending, Exit};
+use swarmlab_testkit::sandbox::MIB;
 
-use crate::sandbox::{Sandboxed, MIB};
+use crate::sandbox::sandboxed;
 use crate::support::assert_all_dead;
 
 /// The v1 memory cgroup directory of `pid`, as the host sees it.
@@ -24,7 +25,7 @@ fn memory_cgroup(pid: i32) -> Option<PathBuf> {
 
 #[test]
 fn a_fork_bomb_is_bounded_by_the_pids_cap_and_dies_with_the_run() {
-    let sb = Sandboxed::new();
+    let sb = sandboxed();
     let mut config = sb.config();
     config.max_pids = 32;
     let spec = sb.sh_with(
@@ -66,7 +67,7 @@ while True:
 
 #[test]
 fn a_memory_blowup_is_killed_by_the_memory_cap() {
-    let sb = Sandboxed::new();
+    let sb = sandboxed();
     let mut config = sb.config();
     config.memory_bytes = 64 * MIB;
     // tail buffers a line that never ends.
@@ -84,7 +85,7 @@ fn a_memory_blowup_is_killed_by_the_memory_cap() {
 
 #[test]
 fn a_spinning_program_is_stopped_by_the_cpu_rlimit() {
-    let sb = Sandboxed::new();
+    let sb = sandboxed();
     let mut config = sb.config();
     config.cpu_seconds = 1;
     let spec = sb.sh_with(config, "while :; do :; done", Duration::from_secs(30));
@@ -100,7 +101,7 @@ fn a_spinning_program_is_stopped_by_the_cpu_rlimit() {
 
 #[test]
 fn the_wall_clock_budget_kills_the_whole_sandbox() {
-    let sb = Sandboxed::new();
+    let sb = sandboxed();
     let spec = sb.sh("sleep 100 & sleep 100 & wait", Duration::from_millis(800));
     let mut seen = Vec::new();
     let outcome = run(&spec, &Cancel::new(), &mut |_| seen.extend(sb.marked())).unwrap();

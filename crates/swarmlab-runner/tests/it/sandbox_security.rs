@@ -7,15 +7,15 @@ use std::net::TcpListener;
 use std::time::Duration;
 
 use swarmlab_runner::{run, Cancel, Ending, Exit, RunError, SandboxError};
+use swarmlab_testkit::scratch::{run_plain, Scratch};
 
-use crate::sandbox::{host_uid, Sandboxed};
-use crate::support::{run_plain, Fixture};
+use crate::sandbox::{host_uid, sandboxed};
 
 const BUDGET: Duration = Duration::from_secs(20);
 
 #[test]
 fn a_listener_on_the_host_loopback_cannot_be_reached() {
-    let sb = Sandboxed::new();
+    let sb = sandboxed();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let spec = sb.sh(
@@ -43,7 +43,7 @@ except OSError as e:
 
 #[test]
 fn the_program_runs_as_the_unprivileged_uid_on_the_host() {
-    let sb = Sandboxed::new();
+    let sb = sandboxed();
     let spec = sb.sh("sleep 0.5; id -u", BUDGET);
     let mut uids = Vec::new();
     let outcome = run(&spec, &Cancel::new(), &mut |_| {
@@ -58,7 +58,7 @@ fn the_program_runs_as_the_unprivileged_uid_on_the_host() {
 
 #[test]
 fn seccomp_denies_ptrace_mount_new_namespaces_and_inet_sockets() {
-    let sb = Sandboxed::new();
+    let sb = sandboxed();
     let spec = sb.sh(
         "python3 -c '
 import ctypes, socket
@@ -96,7 +96,7 @@ print(\"unix ok\")
 
 #[test]
 fn landlock_denies_creating_files_in_the_writable_dev_tmpfs() {
-    let sb = Sandboxed::new();
+    let sb = sandboxed();
     // bubblewrap's /dev is a tmpfs the sandbox uid owns; only Landlock stops this.
     let spec = sb.sh(
         "touch /dev/planted; echo status $?; touch /dev/shm/ok && echo shm-ok; \
@@ -113,7 +113,7 @@ fn landlock_denies_creating_files_in_the_writable_dev_tmpfs() {
 #[test]
 fn the_shim_confines_even_root_outside_bubblewrap() {
     // The shim alone, unsandboxed, as root: only Landlock can refuse root this write.
-    let fx = Fixture::new();
+    let fx = Scratch::new();
     std::fs::create_dir(fx.path("allowed")).unwrap();
     let allowed = fx.path("allowed");
     let mut spec = fx.sh("", BUDGET);
@@ -140,7 +140,7 @@ fn the_shim_confines_even_root_outside_bubblewrap() {
 
 #[test]
 fn the_shim_refuses_to_run_a_command_it_cannot_parse() {
-    let fx = Fixture::new();
+    let fx = Scratch::new();
     let mut spec = fx.sh("", BUDGET);
     spec.command = vec![
         env!("CARGO_BIN_EXE_swarmlab-sandbox-shim").into(),
@@ -159,7 +159,7 @@ fn the_shim_refuses_to_run_a_command_it_cannot_parse() {
 
 #[test]
 fn without_bubblewrap_the_program_never_starts() {
-    let sb = Sandboxed::new();
+    let sb = sandboxed();
     let mut config = sb.config();
     config.bwrap = "/nonexistent/bwrap".into();
     let spec = sb.sh_with(config, "touch /scratch/x; echo RAN", BUDGET);
@@ -174,7 +174,7 @@ fn without_bubblewrap_the_program_never_starts() {
 
 #[test]
 fn a_root_sandbox_uid_is_refused() {
-    let sb = Sandboxed::new();
+    let sb = sandboxed();
     let mut config = sb.config();
     config.uid = 0;
     let spec = sb.sh_with(config, "echo RAN", BUDGET);

@@ -5,11 +5,11 @@
 use swarmlab_runner::sandbox::{self_test, CgroupVersion, Layer};
 use swarmlab_runner::{SandboxConfig, SandboxError};
 
-use crate::sandbox::Sandboxed;
+use crate::sandbox::sandboxed;
 
 #[test]
 fn the_self_test_passes_with_every_layer() {
-    let sb = Sandboxed::new();
+    let sb = sandboxed();
     let report = self_test(&sb.config()).unwrap();
     println!("{report}");
     assert!(matches!(
@@ -26,7 +26,7 @@ fn the_self_test_passes_with_every_layer() {
 
 #[test]
 fn the_self_test_fails_closed_and_names_bubblewrap_when_it_is_missing() {
-    let sb = Sandboxed::new();
+    let sb = sandboxed();
     let mut config = sb.config();
     config.bwrap = "/nonexistent/bwrap".into();
     let err = self_test(&config).unwrap_err();
@@ -39,7 +39,7 @@ fn the_self_test_fails_closed_and_names_bubblewrap_when_it_is_missing() {
 
 #[test]
 fn the_self_test_names_the_shim_when_it_cannot_be_opened() {
-    let sb = Sandboxed::new();
+    let sb = sandboxed();
     let mut config = sb.config();
     config.shim = "/nonexistent/shim".into();
     let err = self_test(&config).unwrap_err();
@@ -49,7 +49,7 @@ fn the_self_test_names_the_shim_when_it_cannot_be_opened() {
 #[test]
 fn the_self_test_fails_when_the_shim_applies_no_layer() {
     // `false` as the shim: the sandbox starts but no layer is applied and nothing runs.
-    let sb = Sandboxed::new();
+    let sb = sandboxed();
     let mut config = sb.config();
     config.shim = "/usr/bin/false".into();
     let err = self_test(&config).unwrap_err();
@@ -72,13 +72,13 @@ fn fails_without(mut config: SandboxConfig, layer: Layer, name: &str) -> String 
 
 #[test]
 fn the_self_test_names_the_uid_when_the_sandbox_runs_as_root() {
-    let sb = Sandboxed::new();
+    let sb = sandboxed();
     fails_without(sb.config(), Layer::Uid, "uid");
 }
 
 #[test]
 fn the_self_test_names_the_network_when_the_namespace_is_shared() {
-    let sb = Sandboxed::new();
+    let sb = sandboxed();
     let detail = fails_without(sb.config(), Layer::Network, "network");
     // Seen from outside, so a host with no interface but loopback is no blind spot.
     let host = std::fs::read_link("/proc/self/ns/net").unwrap();
@@ -87,19 +87,19 @@ fn the_self_test_names_the_network_when_the_namespace_is_shared() {
 
 #[test]
 fn the_self_test_names_seccomp_when_no_filter_is_installed() {
-    let sb = Sandboxed::new();
+    let sb = sandboxed();
     fails_without(sb.config(), Layer::Seccomp, "seccomp");
 }
 
 #[test]
 fn the_self_test_names_landlock_when_no_ruleset_is_enforced() {
-    let sb = Sandboxed::new();
+    let sb = sandboxed();
     fails_without(sb.config(), Layer::Landlock, "landlock");
 }
 
 #[test]
 fn the_self_test_names_the_filesystem_when_it_is_bound_writable() {
-    let sb = Sandboxed::new();
+    let sb = sandboxed();
     let detail = fails_without(sb.config(), Layer::Filesystem, "filesystem");
     // The checkout's own mount, though neither Landlock nor the sandbox uid may write there.
     assert!(detail.contains("/checkout is mounted rw"), "{detail}");
@@ -107,7 +107,7 @@ fn the_self_test_names_the_filesystem_when_it_is_bound_writable() {
 
 #[test]
 fn the_self_test_names_the_rlimits_when_none_is_set() {
-    let sb = Sandboxed::new();
+    let sb = sandboxed();
     let mut config = sb.config();
     // Removed, it is never set; whatever the host's limit is, finite or not, exceeds it.
     config.nproc = 1;
@@ -117,12 +117,12 @@ fn the_self_test_names_the_rlimits_when_none_is_set() {
 
 #[test]
 fn the_self_test_names_the_pids_cap_when_it_is_not_set() {
-    let sb = Sandboxed::new();
+    let sb = sandboxed();
     fails_without(sb.config(), Layer::Pids, "pids");
 }
 
 #[test]
 fn the_self_test_names_the_memory_cap_when_it_is_not_set() {
-    let sb = Sandboxed::new();
+    let sb = sandboxed();
     fails_without(sb.config(), Layer::Memory, "memory");
 }

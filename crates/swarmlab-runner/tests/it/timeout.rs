@@ -4,12 +4,13 @@
 use std::time::Duration;
 
 use swarmlab_runner::Ending;
+use swarmlab_testkit::scratch::{run_plain, Scratch};
 
-use crate::support::{assert_all_dead, run_plain, Fixture};
+use crate::support::assert_all_dead;
 
 #[test]
 fn a_program_that_sleeps_forever_times_out_and_its_tree_dies() {
-    let fx = Fixture::new();
+    let fx = Scratch::new();
     let spec = fx.sh(
         "echo $$ > pids; sleep 1000 & echo $! >> pids; wait",
         Duration::from_millis(500),
@@ -24,7 +25,7 @@ fn a_program_that_sleeps_forever_times_out_and_its_tree_dies() {
 
 #[test]
 fn a_program_that_ignores_sigterm_is_killed_after_the_grace() {
-    let fx = Fixture::new();
+    let fx = Scratch::new();
     let mut spec = fx.sh(
         "trap '' TERM; echo $$ > pids; sleep 1000 & echo $! >> pids; wait",
         Duration::from_secs(1),
@@ -43,7 +44,7 @@ fn a_program_that_ignores_sigterm_is_killed_after_the_grace() {
 
 #[test]
 fn sigterm_comes_first_so_a_program_can_clean_up() {
-    let fx = Fixture::new();
+    let fx = Scratch::new();
     let mut spec = fx.sh(
         "trap 'echo got-term; exit 7' TERM; echo ready; sleep 1000 & wait",
         Duration::from_millis(500),
@@ -56,7 +57,7 @@ fn sigterm_comes_first_so_a_program_can_clean_up() {
 
 #[test]
 fn a_stopped_program_still_times_out() {
-    let fx = Fixture::new();
+    let fx = Scratch::new();
     let mut spec = fx.sh(
         "echo $$ > pids; kill -STOP $$; echo resumed",
         Duration::from_millis(300),

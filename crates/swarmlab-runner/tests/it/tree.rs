@@ -4,15 +4,16 @@
 use std::time::Duration;
 
 use swarmlab_runner::{run, Cancel, Ending, Exit};
+use swarmlab_testkit::scratch::{run_plain, Scratch};
 
-use crate::support::{assert_all_dead, group_and_session, run_plain, Fixture};
+use crate::support::{assert_all_dead, group_and_session};
 
 // A timeout this long would turn "the runner waited for the pipe" into a TimedOut ending.
 const LONG: Duration = Duration::from_secs(120);
 
 #[test]
 fn a_grandchild_holding_the_pipe_does_not_hang_the_run_and_dies() {
-    let fx = Fixture::new();
+    let fx = Scratch::new();
     let spec = fx.sh("sleep 1000 & echo $! > pids; echo started", LONG);
     let outcome = run_plain(&spec);
     assert_eq!(outcome.ending, Ending::Exited(Exit::Code(0)));
@@ -22,7 +23,7 @@ fn a_grandchild_holding_the_pipe_does_not_hang_the_run_and_dies() {
 
 #[test]
 fn a_grandchild_that_calls_setsid_is_still_killed() {
-    let fx = Fixture::new();
+    let fx = Scratch::new();
     let spec = fx.sh(
         "echo $$ > root
          setsid sh -c 'echo $$ > escaped; exec sleep 1000' &
@@ -51,7 +52,7 @@ fn a_grandchild_that_calls_setsid_is_still_killed() {
 
 #[test]
 fn a_daemon_orphaned_before_the_first_scan_is_found_and_killed() {
-    let fx = Fixture::new();
+    let fx = Scratch::new();
     // The middle shell exits at once, so the daemon is reparented to the runner (subreaper)
     // outside the process group before the runner could have seen its parent.
     let spec = fx.sh(
@@ -68,7 +69,7 @@ fn a_daemon_orphaned_before_the_first_scan_is_found_and_killed() {
 
 #[test]
 fn a_deep_tree_is_killed_on_timeout() {
-    let fx = Fixture::new();
+    let fx = Scratch::new();
     let spec = fx.sh(
         "sh -c 'sh -c \"sleep 1000 & echo \\$! >> pids; wait\" & echo $! >> pids; wait' &
          echo $! >> pids; echo $$ >> pids; wait",

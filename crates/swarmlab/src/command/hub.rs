@@ -1,10 +1,12 @@
 //! `swarmlab hub ...`: serving, and the maintainer's commands on a hub's data folder (they
 //! work beside a running hub): thin glue over `swarmlab-hub`.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
-use swarmlab_hub::{Hub, HubConfig, Server, SystemClock};
+use swarmlab_hub::{Hub, HubConfig, HubError, RegistrationMode, Server, SystemClock};
+use tokio::runtime::Runtime;
 use tokio::signal::unix::{signal, SignalKind};
 
 use swarmlab_proto::{AddCanaryRequest, AddTrackRequest, Role};
@@ -17,123 +19,200 @@ pub fn hub(command: HubCommand) -> anyhow::Result<()> {
         .build()
         .context("failed to start the async runtime")?;
     match command {
-        HubCommand::Serve(args) => {
-            let config = config(&args)?;
-            let data_dir = config.data_dir.clone();
-            runtime.block_on(async {
-                let server = Server::bind(config, Arc::new(SystemClock)).await?;
-                // Listen for Ctrl-C and SIGTERM before saying we serve, so that a signal
-                // sent right after that line stops the hub cleanly.
-                let mut interrupt =
-                    signal(SignalKind::interrupt()).context("failed to listen for Ctrl-C")?;
-                let mut terminate =
-                    signal(SignalKind::terminate()).context("failed to listen for SIGTERM")?;
-                eprintln!(
-                    "hub: serving http://{}/api/v1 (data in {}); Ctrl-C stops it",
-                    server.local_addr()?,
-                    data_dir.display()
-                );
-                server
-                    .run(async move {
-                        tokio::select! {
-                            _ = interrupt.recv() => {}
-                            _ = terminate.recv() => {}
-                        }
-                    })
-                    .await?;
-                anyhow::Ok(())
-            })?;
-            eprintln!("hub: stopped");
-        }
-        HubCommand::AdminToken { hub, name } => {
-            let config = config(&hub)?;
-            let token = runtime.block_on(async {
-                let hub = Hub::open(config, Arc::new(SystemClock)).await?;
-                hub.bootstrap_admin(&name).await
-            })?;
-            println!("{}", token.token);
-            eprintln!(
-                "admin `{name}` created ({}); keep the token: it is stored only as a hash",
-                token.identity_id
-            );
-        }
+        HubCommand::Serve(args) => serve(&runtime, &args),
+        HubCommand::AdminToken { hub, name } => admin_token(&runtime, &hub, &name),
         HubCommand::AddTrack {
             hub,
             repo,
             baseline,
-        } => {
-            let config = config(&hub)?;
-            let repo = std::path::absolute(&repo)
-                .with_context(|| format!("failed to resolve {}", repo.display()))?;
-            let info = runtime.block_on(async {
-                let hub = Hub::open(config, Arc::new(SystemClock)).await?;
-                hub.add_track(&AddTrackRequest {
-                    repo: repo.display().to_string(),
-                    baseline,
-                })
-                .await
-            })?;
-            println!("{}", info.name);
-            eprintln!(
-                "track `{}` added at {} ({} {}, {} reruns)",
-                info.name, info.baseline, info.metric, info.goal, info.reruns
-            );
-        }
+        } => add_track(&runtime, &hub, &repo, baseline),
         HubCommand::AddIdentity {
             hub,
             role,
             name,
             public_key,
-        } => {
-            let config = config(&hub)?;
-            let role = match role {
-                RoleName::Worker => Role::Worker,
-                RoleName::Verifier => Role::Verifier,
-                RoleName::Admin => Role::Admin,
-            };
-            let token = runtime.block_on(async {
-                let hub = Hub::open(config, Arc::new(SystemClock)).await?;
-                hub.create_identity(&name, role, public_key).await
-            })?;
-            println!("{}", token.token);
-            eprintln!(
-                "{} `{name}` created ({}); keep the token: it is stored only as a hash",
-                role.as_str(),
-                token.identity_id
-            );
-        }
+        } => add_identity(&runtime, &hub, role, &name, public_key),
         HubCommand::AddCanary {
             hub,
             submission,
             expect,
             note,
         } => {
-            let config = config(&hub)?;
-            let req = AddCanaryRequest {
+            let request = AddCanaryRequest {
                 submission_id: submission,
                 expect,
                 note,
             };
-            let info = runtime.block_on(async {
-                let hub = Hub::open(config, Arc::new(SystemClock)).await?;
-                hub.add_canary(&req, "hub-cli").await
-            })?;
-            println!("{}", info.id);
-            eprintln!(
-                "canary {} added: submission {} of track `{}`, expected to be {}ed",
-                info.id, info.submission_id, info.track, info.expect
-            );
+            add_canary(&runtime, &hub, &request)
         }
-        HubCommand::Reinstate { hub, verifier } => {
-            let config = config(&hub)?;
-            let who = runtime.block_on(async {
-                let hub = Hub::open(config, Arc::new(SystemClock)).await?;
-                hub.reinstate(&verifier).await
-            })?;
-            eprintln!("verifier `{}` ({}) may take jobs again", who.name, who.id);
-        }
+        HubCommand::Invite {
+            hub,
+            count,
+            expires,
+        } => invite(&runtime, &hub, count, expires),
+        HubCommand::Reinstate { hub, verifier } => reinstate(&runtime, &hub, &verifier),
     }
+}
+
+/// Serves until Ctrl-C or SIGTERM.
+fn serve(runtime: &Runtime, args: &HubArgs) -> anyhow::Result<()> {
+    let config = config(args)?;
+    let data_dir = config.data_dir.clone();
+    runtime.block_on(async {
+        let server = Server::bind(config, Arc::new(SystemClock)).await?;
+        // Listen for Ctrl-C and SIGTERM before saying we serve, so that a signal
+        // sent right after that line stops the hub cleanly.
+        let mut interrupt =
+            signal(SignalKind::interrupt()).context("failed to listen for Ctrl-C")?;
+        let mut terminate =
+            signal(SignalKind::terminate()).context("failed to listen for SIGTERM")?;
+        eprintln!(
+            "hub: serving http://{}/api/v1 (data in {}); Ctrl-C stops it",
+            server.local_addr()?,
+            data_dir.display()
+        );
+        server
+            .run(async move {
+                tokio::select! {
+                    _ = interrupt.recv() => {}
+                    _ = terminate.recv() => {}
+                }
+            })
+            .await?;
+        anyhow::Ok(())
+    })?;
+    eprintln!("hub: stopped");
     Ok(())
+}
+
+fn admin_token(runtime: &Runtime, args: &HubArgs, name: &str) -> anyhow::Result<()> {
+    let token = with_hub(runtime, config(args)?, async |hub| {
+        hub.bootstrap_admin(name).await
+    })?;
+    println!("{}", token.token);
+    eprintln!(
+        "admin `{name}` created ({}); keep the token: it is stored only as a hash",
+        token.identity_id
+    );
+    Ok(())
+}
+
+fn add_track(
+    runtime: &Runtime,
+    args: &HubArgs,
+    repo: &Path,
+    baseline: String,
+) -> anyhow::Result<()> {
+    let config = config(args)?;
+    let repo = std::path::absolute(repo)
+        .with_context(|| format!("failed to resolve {}", repo.display()))?;
+    let request = AddTrackRequest {
+        repo: repo.display().to_string(),
+        baseline,
+    };
+    let info = with_hub(runtime, config, async |hub| hub.add_track(&request).await)?;
+    println!("{}", info.name);
+    eprintln!(
+        "track `{}` added at {} ({} {}, {} reruns)",
+        info.name, info.baseline, info.metric, info.goal, info.reruns
+    );
+    Ok(())
+}
+
+fn add_identity(
+    runtime: &Runtime,
+    args: &HubArgs,
+    role: RoleName,
+    name: &str,
+    public_key: Option<String>,
+) -> anyhow::Result<()> {
+    let config = config(args)?;
+    let role = match role {
+        RoleName::Worker => Role::Worker,
+        RoleName::Verifier => Role::Verifier,
+        RoleName::Admin => Role::Admin,
+    };
+    let token = with_hub(runtime, config, async |hub| {
+        hub.create_identity(name, role, public_key).await
+    })?;
+    println!("{}", token.token);
+    eprintln!(
+        "{} `{name}` created ({}); keep the token: it is stored only as a hash",
+        role.as_str(),
+        token.identity_id
+    );
+    Ok(())
+}
+
+fn add_canary(runtime: &Runtime, args: &HubArgs, request: &AddCanaryRequest) -> anyhow::Result<()> {
+    let info = with_hub(runtime, config(args)?, async |hub| {
+        hub.add_canary(request, "hub-cli").await
+    })?;
+    println!("{}", info.id);
+    eprintln!(
+        "canary {} added: submission {} of track `{}`, expected to be {}ed",
+        info.id, info.submission_id, info.track, info.expect
+    );
+    Ok(())
+}
+
+/// Makes `count` invite codes, each good for one worker's registration.
+fn invite(
+    runtime: &Runtime,
+    args: &HubArgs,
+    count: u32,
+    expires: Option<std::time::Duration>,
+) -> anyhow::Result<()> {
+    let config = config(args)?;
+    let mode = config.registration_mode();
+    let codes = with_hub(runtime, config, async |hub| {
+        let expires_ms = expires.map(|after| {
+            let after = i64::try_from(after.as_millis()).unwrap_or(i64::MAX);
+            hub.now().saturating_add(after)
+        });
+        let mut codes = Vec::new();
+        for _ in 0..count {
+            codes.push(hub.create_invite("hub-cli", expires_ms).await?);
+        }
+        Ok(codes)
+    })?;
+    for invite in &codes {
+        println!("{}", invite.code);
+    }
+    let unasked = if mode == RegistrationMode::Invite {
+        String::new()
+    } else {
+        format!(
+            "; this hub's registration is `{}`, not `invite`: set registration.mode = \"invite\" for codes to be asked for",
+            mode.as_str()
+        )
+    };
+    eprintln!(
+        "{} invite code{} made; each registers one worker (`swarmlab work --invite CODE`){unasked}",
+        codes.len(),
+        if codes.len() == 1 { "" } else { "s" },
+    );
+    Ok(())
+}
+
+fn reinstate(runtime: &Runtime, args: &HubArgs, verifier: &str) -> anyhow::Result<()> {
+    let who = with_hub(runtime, config(args)?, async |hub| {
+        hub.reinstate(verifier).await
+    })?;
+    eprintln!("verifier `{}` ({}) may take jobs again", who.name, who.id);
+    Ok(())
+}
+
+/// Opens the hub's data folder (beside a running hub, if any) and runs `operation` on it.
+fn with_hub<T>(
+    runtime: &Runtime,
+    config: HubConfig,
+    operation: impl AsyncFnOnce(&Hub) -> Result<T, HubError>,
+) -> anyhow::Result<T> {
+    Ok(runtime.block_on(async {
+        let hub = Hub::open(config, Arc::new(SystemClock)).await?;
+        operation(&hub).await
+    })?)
 }
 
 /// The configuration from the file and environment, then the flags.

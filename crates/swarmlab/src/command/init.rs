@@ -1,10 +1,14 @@
-//! `swarmlab init [DIR] [--track NAME]`: write an embedded track into a new git repository.
+//! `swarmlab init [DIR] [--track NAME]`: write an embedded track into a new git repository,
+//! or (`--track autoresearch`) put an existing clone of karpathy/autoresearch on a hub.
+
+mod autoresearch;
+mod prepare_patch;
+mod token_table;
 
 use std::fs;
 use std::path::Path;
 
 use anyhow::{bail, Context};
-use swarmlab_core::GitStore;
 use swarmlab_loop::load_track;
 
 use crate::cli::{InitArgs, TrackName};
@@ -16,7 +20,7 @@ pub fn init(args: &InitArgs) -> anyhow::Result<()> {
         return write_spec(dir, swarmlab_core::spec::REFERENCE);
     }
     if args.track == TrackName::Autoresearch {
-        return place_into_clone(dir);
+        return autoresearch::place_into_clone(dir);
     }
     if dir.exists() {
         let mut entries =
@@ -57,29 +61,6 @@ fn write_spec(dir: &Path, text: &str) -> anyhow::Result<()> {
     println!(
         "wrote {}: check it with `swarmlab track check {}`",
         path.display(),
-        dir.display()
-    );
-    Ok(())
-}
-
-/// Places the autoresearch spec into an existing clone of karpathy/autoresearch.
-fn place_into_clone(dir: &Path) -> anyhow::Result<()> {
-    for file in ["train.py", "prepare.py"] {
-        if !dir.join(file).is_file() {
-            bail!(
-                "{} has no {file}; --track autoresearch goes into a clone of karpathy/autoresearch (git clone https://github.com/karpathy/autoresearch)",
-                dir.display()
-            );
-        }
-    }
-    GitStore::open(dir)?;
-    let [spec] = tracks::files(TrackName::Autoresearch) else {
-        bail!("the autoresearch track is embedded as one swarmlab.toml");
-    };
-    write_spec(dir, spec.content)?;
-    load_track(dir)?;
-    println!(
-        "next: git add swarmlab.toml && git commit -m 'swarmlab track', then swarmlab run {}",
         dir.display()
     );
     Ok(())

@@ -30,7 +30,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Init(args) => init::init(&args).map(|()| 0),
         Command::Run(args) => run::run(&args),
-        Command::Report(args) => report::report(&args).map(|()| 0),
+        Command::Report(args) => report::report(&args),
         Command::Track {
             command: TrackCommand::Check { dir },
         } => check::check(&dir).map(|()| 0),

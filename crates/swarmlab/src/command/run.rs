@@ -28,7 +28,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<i32> {
         session.setup()?;
     }
     let stop = session.run(limits)?;
-    session.print_summary();
+    session.print_summary(stop);
     Ok(match stop {
         Stop::Interrupted => crate::exit::INTERRUPTED,
         _ => 0,

@@ -17,7 +17,8 @@ use crate::cli::SubmitArgs;
 pub fn submit(args: &SubmitArgs) -> anyhow::Result<i32> {
     let cancel = crate::interrupt::install();
     let anonymous = HubClient::new(&args.hub, None, cancel.clone());
-    let identity = IdentityFile::worker(&args.dir, &args.hub, &args.name, &anonymous)?;
+    let invite = args.invite.as_deref();
+    let identity = IdentityFile::worker(&args.dir, &args.hub, &args.name, invite, &anonymous)?;
     let (token, worker_id) = identity.credentials()?;
     let client = anonymous.with_token(token);
     let mirror = Mirror::open_or_init(&args.repo)?;

@@ -1,5 +1,6 @@
 //! `swarmlab work`: glue between the flags and [`swarmlab_client::worker`].
 
+use swarmlab_client::gpu::Gpu;
 use swarmlab_client::worker::{work as run_worker, WorkOptions};
 use swarmlab_loop::Stop;
 
@@ -13,21 +14,33 @@ pub fn work(args: WorkArgs) -> anyhow::Result<i32> {
         track,
         dir,
         name,
+        invite,
         seed,
         experiments,
         budget,
         build_from,
+        gpu,
         proposer,
     } = args;
+    let env = match gpu {
+        Some(minor) => {
+            let gpu = Gpu::find(minor)?;
+            eprintln!("worker: runs use GPU {minor}, {}", gpu.model);
+            gpu.env()
+        }
+        None => Vec::new(),
+    };
     let options = WorkOptions {
         hub,
         track,
         dir,
         name,
+        invite,
         seed,
         experiments,
         budget,
         build_from,
+        env,
         make_proposer: Box::new(move |spec| {
             super::proposer(&proposer, spec, &proposer_cancel).map_err(Into::into)
         }),

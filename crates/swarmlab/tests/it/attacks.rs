@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use swarmlab_testkit::git::Repo;
+
 use crate::harness::{poll_until, swarmlab, BIN};
 use crate::hubs::{enroll_verifier, free_address};
 
@@ -237,20 +239,11 @@ impl Corpus {
         let repo = dir.path().join(track);
         std::fs::create_dir(&repo).unwrap();
         fill(&repo);
-        let git = |args: &[&str]| {
-            let status = Command::new("git")
-                .current_dir(&repo)
-                .args(["-c", "user.name=t", "-c", "user.email=t@t"])
-                .args(args)
-                .status()
-                .unwrap();
-            assert!(status.success(), "git {args:?}");
-        };
-        git(&["init", "-q", "-b", "main"]);
-        git(&["add", "-A"]);
-        git(&["commit", "-q", "-m", "the track"]);
-        git(&["config", "user.name", "attacker"]);
-        git(&["config", "user.email", "attacker@example.com"]);
+        let source = Repo::open(&repo);
+        source.git(&["init", "-q", "-b", "main"]);
+        source.commit_all("the track");
+        source.git(&["config", "user.name", "attacker"]);
+        source.git(&["config", "user.email", "attacker@example.com"]);
         let address: std::net::SocketAddr = free_address().parse().unwrap();
         let url = format!("http://{address}");
         let data = dir.path().join("hub");
@@ -361,17 +354,7 @@ impl Corpus {
     }
 
     pub fn git(&self, args: &[&str]) -> String {
-        let out = Command::new("git")
-            .current_dir(&self.repo)
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "git {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
+        swarmlab_testkit::git::git(&self.repo, args)
     }
 
     /// Commits `change` on `parent` and returns the commit.

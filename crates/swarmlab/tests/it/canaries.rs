@@ -9,15 +9,15 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use swarmlab_proto::signing::{self, SigningKey};
 use swarmlab_proto::{JobLease, Measurements, ReportRequest, RunOutcome};
+use swarmlab_testkit::http::Client;
 
 use crate::attacks::{attack_track, Change, Corpus};
 use crate::harness::{poll_until, swarmlab};
-use crate::hubs::{get, get_json, post};
+use crate::hubs::client;
 
 /// A verifier that reports a clear gain for every job without running anything.
 struct Lazy {
-    address: String,
-    token: String,
+    hub: Client,
     id: String,
     key: SigningKey,
 }
@@ -26,10 +26,11 @@ impl Lazy {
     /// Leases a job and accepts it: the job and the hub's answer; `Err` with the status and
     /// body when the lease is refused.
     fn accept_next(&self) -> Result<(JobLease, Value), (u16, String)> {
-        let (status, body) = post(&self.address, "/api/v1/jobs/lease", &self.token, &json!({}));
-        if status != 200 {
-            return Err((status, body));
+        let r = self.hub.post_json("/api/v1/jobs/lease", &json!({}));
+        if r.status != 200 {
+            return Err((r.status, r.body));
         }
+        let body = r.body;
         let lease: JobLease = serde_json::from_str(&body)
             .unwrap_or_else(|_| panic!("no job for the lazy verifier: {body}"));
         let measurements = Measurements {
@@ -48,14 +49,9 @@ impl Lazy {
             signature,
         };
         let path = format!("/api/v1/jobs/{}/report", lease.job_id);
-        let (status, body) = post(
-            &self.address,
-            &path,
-            &self.token,
-            &serde_json::to_value(&report).unwrap(),
-        );
-        assert_eq!(status, 200, "{body}");
-        Ok((lease, serde_json::from_str(&body).unwrap()))
+        let r = self.hub.post_json(&path, &report);
+        assert_eq!(r.status, 200, "{}", r.body);
+        Ok((lease, serde_json::from_str(&r.body).unwrap()))
     }
 }
 
@@ -95,15 +91,16 @@ fn a_lazy_verifier_fails_a_canary_and_its_verdict_is_checked_again() {
     .stdout
     .trim()
     .to_string();
+    let hub = client(&address, &lazy_token);
     let lazy = Lazy {
-        id: get_json(&address, "/api/v1/me", &lazy_token)["identity_id"]
+        id: hub.get("/api/v1/me").json()["identity_id"]
             .as_str()
             .unwrap()
             .to_string(),
-        address: address.clone(),
-        token: lazy_token,
+        hub,
         key,
     };
+    let as_admin = client(&address, &admin);
     // The cheat prints a fake metric line; its model is the baseline's.
     let cheat = corpus.commit(
         &baseline,
@@ -123,7 +120,7 @@ fn a_lazy_verifier_fails_a_canary_and_its_verdict_is_checked_again() {
     let (job, answer) = lazy.accept_next().unwrap();
     assert_eq!(job.candidate, cheat);
     assert_eq!(answer["decision"], "accepted");
-    let head = || get_json(&address, "/api/v1/tracks/attack", &admin)["head"].clone();
+    let head = || as_admin.get("/api/v1/tracks/attack").json()["head"].clone();
     assert_eq!(
         head(),
         cheat.as_str(),
@@ -155,7 +152,7 @@ fn a_lazy_verifier_fails_a_canary_and_its_verdict_is_checked_again() {
     let (status, body) = lazy.accept_next().unwrap_err();
     assert_eq!(status, 403, "{body}");
     assert!(body.contains("suspended"), "{body}");
-    let me = get_json(&address, "/api/v1/me", &lazy.token);
+    let me = lazy.hub.get("/api/v1/me").json();
     assert!(
         me["suspended"]
             .as_str()
@@ -169,33 +166,34 @@ fn a_lazy_verifier_fails_a_canary_and_its_verdict_is_checked_again() {
         corpus.start_verifier(&verifier_dir, &["--memory-mb", "256", "--file-mb", "64"]);
     let submission = format!("/api/v1/submissions/{cheat_id}");
     let disputed = poll_until(Duration::from_secs(120), || {
-        !get_json(&address, &submission, &admin)["disputed_by"].is_null()
+        !as_admin.get(&submission).json()["disputed_by"].is_null()
     });
     let log = corpus.verifier_log();
     assert!(
         disputed,
         "the re-check did not dispute the cheat\n--- verifier\n{log}"
     );
-    let cheat_now = get_json(&address, &submission, &admin);
+    let cheat_now = as_admin.get(&submission).json();
     assert_eq!(cheat_now["status"], "accepted", "{cheat_now}");
-    let canaries = get_json(&address, "/api/v1/canaries", &admin);
+    let canaries = as_admin.get("/api/v1/canaries").json();
     assert_eq!(canaries[0]["failures"], 1, "{canaries}");
     assert_eq!(
         canaries[0]["checks"], 2,
         "the honest verifier decided it right: {canaries}"
     );
-    assert!(get_json(&address, "/api/v1/me", &honest_token)["suspended"].is_null());
+    let honest = client(&address, &honest_token);
+    assert!(honest.get("/api/v1/me").json()["suspended"].is_null());
     // Only maintainers see the canaries.
-    let (status, _) = get(&address, "/api/v1/canaries", &honest_token);
+    let status = honest.get("/api/v1/canaries").status;
     assert_eq!(status, 403);
 
     // The ledger records the suspension with the lazy verifier's signed report, and audits.
-    let (_, ledger) = get(&address, "/api/v1/tracks/attack/ledger", &admin);
+    let ledger = as_admin.get("/api/v1/tracks/attack/ledger").body;
     assert_eq!(ledger.matches("\"kind\":\"verifier_suspended\"").count(), 1);
     assert!(ledger.contains(&lazy.id));
     let ledger_path = corpus.dir.path().join("ledger.jsonl");
     std::fs::write(&ledger_path, &ledger).unwrap();
-    let hub_key = get_json(&address, "/api/v1/hub", &admin)["public_key"]
+    let hub_key = as_admin.get("/api/v1/hub").json()["public_key"]
         .as_str()
         .unwrap()
         .to_string();

@@ -16,8 +16,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use swarmlab_testkit::git::{git, Repo};
+
 use crate::harness::{send, swarmlab, BIN};
-use crate::hubs::{get, get_json, is_final, status_of, submission_ids};
+use crate::hubs::{client, is_final, status_of, submission_ids};
 
 /// The toy track's known optimum: loss 1 plus noise, better than any head the demo reaches
 /// in seconds.
@@ -150,6 +152,7 @@ fn the_dashboard_of_a_live_demo_works_in_a_browser() {
         Duration::from_secs(10),
     );
     let admin = admin.split_whitespace().last().unwrap().to_string();
+    let as_admin = client(address, &admin);
     demo.line(|l| l.contains("chain #3:"), Duration::from_secs(120));
 
     // Pause the workers and let the verifier drain the queue (a verdict in flight would move
@@ -165,10 +168,10 @@ fn the_dashboard_of_a_live_demo_works_in_a_browser() {
     workers.iter().for_each(|pid| send(*pid, libc::SIGSTOP));
     let drained = crate::harness::poll_until(Duration::from_secs(120), || {
         std::thread::sleep(Duration::from_millis(300));
-        let (_, ledger) = get(address, "/api/v1/tracks/toy/ledger", &admin);
+        let ledger = as_admin.get("/api/v1/tracks/toy/ledger").body;
         submission_ids(&ledger)
             .into_iter()
-            .all(|id| is_final(&status_of(address, id, &admin)))
+            .all(|id| is_final(&status_of(&as_admin, id)))
     });
     assert!(drained, "the verifier did not drain the queue");
     verifier.iter().for_each(|pid| send(*pid, libc::SIGSTOP));
@@ -177,37 +180,23 @@ fn the_dashboard_of_a_live_demo_works_in_a_browser() {
         serde_json::from_str(&std::fs::read_to_string(dir.join("worker-1/identity.json")).unwrap())
             .unwrap();
     let worker_token = identity["token"].as_str().unwrap().to_string();
-    let info = get_json(address, "/api/v1/tracks/toy", &admin);
+    let info = as_admin.get("/api/v1/tracks/toy").json();
     let head = info["head"].as_str().unwrap().to_string();
     let checkout = tmp.path().join("mine");
-    let git = |args: &[&str]| {
-        let out = Command::new("git").args(args).output().unwrap();
-        assert!(
-            out.status.success(),
-            "git {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    git(&[
-        "clone",
-        "-q",
-        dir.join("worker-1/track").to_str().unwrap(),
-        checkout.to_str().unwrap(),
-    ]);
+    git(
+        tmp.path(),
+        &[
+            "clone",
+            "-q",
+            dir.join("worker-1/track").to_str().unwrap(),
+            checkout.to_str().unwrap(),
+        ],
+    );
     let c = checkout.to_str().unwrap();
-    git(&["-C", c, "checkout", "-q", "--detach", &head]);
-    std::fs::write(checkout.join("params.txt"), OPTIMUM).unwrap();
-    git(&[
-        "-C",
-        c,
-        "-c",
-        "user.name=w",
-        "-c",
-        "user.email=w@w",
-        "commit",
-        "-qam",
-        "every knob at the optimum",
-    ]);
+    let mine = Repo::open(&checkout);
+    mine.git(&["checkout", "-q", "--detach", &head]);
+    mine.write("params.txt", OPTIMUM);
+    mine.git(&["commit", "-qam", "every knob at the optimum"]);
     let submitted = swarmlab(
         &[
             "submit",

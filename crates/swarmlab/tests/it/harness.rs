@@ -236,24 +236,7 @@ impl Track {
 
     /// Runs git in the track and returns its trimmed stdout; panics when git fails.
     pub fn git(&self, args: &[&str]) -> String {
-        let output = Command::new("git")
-            .args(args)
-            .current_dir(&self.root)
-            .env("GIT_AUTHOR_NAME", "test")
-            .env("GIT_AUTHOR_EMAIL", "test@example.com")
-            .env("GIT_COMMITTER_NAME", "test")
-            .env("GIT_COMMITTER_EMAIL", "test@example.com")
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .stdin(Stdio::null())
-            .output()
-            .expect("git runs");
-        assert!(
-            output.status.success(),
-            "git {args:?} failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8_lossy(&output.stdout).trim().to_string()
+        swarmlab_testkit::git::git(&self.root, args)
     }
 
     /// The commit `rev` names.
@@ -366,10 +349,18 @@ impl fmt::Display for Output {
 
 /// Runs the binary with `args` (in `dir`, if given) and waits for it.
 pub fn swarmlab(args: &[&str], dir: Option<&Path>) -> Output {
+    swarmlab_with_env(args, dir, &[])
+}
+
+/// Runs the binary with `args` (in `dir`, if given) and `env` added to its environment.
+pub fn swarmlab_with_env(args: &[&str], dir: Option<&Path>, env: &[(&str, &Path)]) -> Output {
     let mut command = Command::new(BIN);
     command.args(args).stdin(Stdio::null());
     if let Some(dir) = dir {
         command.current_dir(dir);
+    }
+    for (key, value) in env {
+        command.env(key, value);
     }
     let output = command.output().expect("the swarmlab binary runs");
     Output {

@@ -1,10 +1,10 @@
 //! `swarmlab hub serve`, `hub admin-token` and `audit` through the binary. The hub's
 //! lifecycles are tested in its own crate; here: the glue starts, answers and stops cleanly.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::time::Duration;
+
+use swarmlab_testkit::http::Client;
 
 use crate::harness::{send, swarmlab, BIN};
 
@@ -38,19 +38,12 @@ fn the_hub_serves_its_api_and_stops_on_ctrl_c() {
         .unwrap_or_else(|| panic!("no address in {line:?}"))
         .to_string();
 
-    let mut stream = TcpStream::connect(&address).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    write!(
-        stream,
-        "GET /api/v1/hub HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
-    assert!(response.contains("\"api_version\":\"v1\""), "{response}");
+    let response = Client::new(&address).get("/api/v1/hub");
+    assert!(response.head.starts_with("HTTP/1.1 200"), "{response:?}");
+    assert!(
+        response.body.contains("\"api_version\":\"v1\""),
+        "{response:?}"
+    );
 
     send(hub.id() as i32, libc::SIGINT);
     let status = hub.wait().unwrap();

@@ -10,9 +10,12 @@ use std::process::Command;
 use serde_json::Value;
 
 /// A name ending in `*` stands for every package whose name starts with what comes before it,
-/// the crate itself excepted.
+/// the crate itself excepted. `swarmlab-testkit` is for tests and benches only: no crate
+/// reaches it but through a dev-dependency.
 const RULES: &[(&str, &[&str])] = &[
+    ("swarmlab", &["swarmlab-testkit"]),
     ("swarmlab-core", &["swarmlab*"]),
+    ("swarmlab-proto", &["swarmlab-testkit"]),
     ("swarmlab-runner", &["swarmlab*"]),
     (
         "swarmlab-eval",
@@ -23,10 +26,18 @@ const RULES: &[(&str, &[&str])] = &[
             "swarmlab-loop",
             "swarmlab-client",
             "swarmlab-hub",
+            "swarmlab-testkit",
         ],
     ),
-    ("swarmlab-loop", &["swarmlab-hub", "swarmlab-client"]),
-    ("swarmlab-client", &["swarmlab-hub", "axum", "sqlx"]),
+    ("swarmlab-agent", &["swarmlab-testkit"]),
+    (
+        "swarmlab-loop",
+        &["swarmlab-hub", "swarmlab-client", "swarmlab-testkit"],
+    ),
+    (
+        "swarmlab-client",
+        &["swarmlab-hub", "axum", "sqlx", "swarmlab-testkit"],
+    ),
     (
         "swarmlab-hub",
         &[
@@ -35,6 +46,7 @@ const RULES: &[(&str, &[&str])] = &[
             "swarmlab-eval",
             "swarmlab-loop",
             "swarmlab-client",
+            "swarmlab-testkit",
         ],
     ),
 ];
@@ -180,6 +192,11 @@ fn the_rule_sees_real_edges() {
     for name in ["swarmlab-core", "swarmlab-proto", "axum", "sqlx"] {
         assert!(hub.iter().any(|n| n == name), "hub reaches {name}");
     }
+    let testkit = reached("swarmlab-testkit");
+    assert!(
+        testkit.iter().any(|n| n == "swarmlab-hub"),
+        "testkit reaches the hub it seeds"
+    );
     let runner = reached("swarmlab-runner");
     assert!(
         !runner.iter().any(|n| n == "tempfile"),

@@ -7,10 +7,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use serde_json::Value;
-
 use crate::harness::{poll_until, send, swarmlab, BIN};
-use crate::hubs::{enroll_verifier, free_address, get, is_final, status_of, submission_ids};
+use crate::hubs::{client, enroll_verifier, free_address, is_final, status_of, submission_ids};
 
 #[test]
 fn the_demo_grows_the_chain_and_its_ledger_audits_until_one_byte_changes() {
@@ -169,6 +167,7 @@ fn workers_and_a_verifier_ride_out_a_hub_killed_again_and_again() {
     let address = free_address();
     let url = format!("http://{address}");
     let mut hub = HubProcess::start(&data, &address);
+    let as_admin = client(&address, &admin);
 
     // A verifier without a token says how to enroll its key.
     let verifier_dir = dir.path().join("verifier");
@@ -228,18 +227,15 @@ fn workers_and_a_verifier_ride_out_a_hub_killed_again_and_again() {
         }
     }
     let grew = poll_until(Duration::from_secs(60), || {
-        let (status, body) = get(&address, "/api/v1/tracks/toy", &admin);
-        status == 200
-            && serde_json::from_str::<Value>(&body).unwrap()["chain"]
-                .as_array()
-                .is_some_and(|c| c.len() >= 3)
+        let r = as_admin.get("/api/v1/tracks/toy");
+        r.status == 200 && r.json()["chain"].as_array().is_some_and(|c| c.len() >= 3)
     });
     workers.iter_mut().for_each(Client::stop);
 
     // With the workers stopped, the verifier drains the queue: nothing stays stuck.
-    let (_, ledger) = get(&address, "/api/v1/tracks/toy/ledger", &admin);
+    let ledger = as_admin.get("/api/v1/tracks/toy/ledger").body;
     let ids = submission_ids(&ledger);
-    let finished = |id: &i64| is_final(&status_of(&address, *id, &admin));
+    let finished = |id: &i64| is_final(&status_of(&as_admin, *id));
     let settled = poll_until(Duration::from_secs(90), || {
         std::thread::sleep(Duration::from_millis(300));
         ids.iter().all(finished)
@@ -257,8 +253,7 @@ fn workers_and_a_verifier_ride_out_a_hub_killed_again_and_again() {
         "submissions {unfinished:?} stayed unfinished after the restarts\n--- verifier\n{verifier_log}"
     );
 
-    let (_, body) = get(&address, "/api/v1/tracks/toy", &admin);
-    let track: Value = serde_json::from_str(&body).unwrap();
+    let track = as_admin.get("/api/v1/tracks/toy").json();
     let chain = track["chain"].as_array().unwrap();
     let mut commits: Vec<&str> = chain
         .iter()
@@ -282,19 +277,16 @@ fn workers_and_a_verifier_ride_out_a_hub_killed_again_and_again() {
     let accepted: Vec<i64> = ids
         .iter()
         .copied()
-        .filter(|id| status_of(&address, *id, &admin) == "accepted")
+        .filter(|id| status_of(&as_admin, *id) == "accepted")
         .collect();
     assert_eq!(
         accepted, moved_by,
         "accepted submissions and head moves differ"
     );
 
-    let (_, ledger) = get(&address, "/api/v1/tracks/toy/ledger", &admin);
-    let (_, info) = get(&address, "/api/v1/hub", &admin);
-    let key = serde_json::from_str::<Value>(&info).unwrap()["public_key"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let ledger = as_admin.get("/api/v1/tracks/toy/ledger").body;
+    let info = as_admin.get("/api/v1/hub").json();
+    let key = info["public_key"].as_str().unwrap().to_string();
     let path = dir.path().join("ledger.jsonl");
     std::fs::write(&path, ledger).unwrap();
     swarmlab(&["audit", path.to_str().unwrap(), "--key", &key], None).success();

@@ -20,7 +20,7 @@ use serde_json::Value;
 
 use crate::attacks::{Background, Corpus};
 use crate::harness::{poll_until, BIN};
-use crate::hubs::{get, get_json};
+use crate::hubs::client;
 
 const TRACK: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tracks/tinygpt");
 
@@ -103,8 +103,9 @@ fn the_tinygpt_swarm_moves_its_chain_on_a_gain_the_verifier_reproduced() {
     let worker_log =
         || std::fs::read_to_string(corpus.dir.path().join("worker.log")).unwrap_or_default();
 
+    let hub = client(&corpus.address, &token);
     let chain_len = || {
-        get_json(&corpus.address, "/api/v1/tracks/tinygpt", &token)["chain"]
+        hub.get("/api/v1/tracks/tinygpt").json()["chain"]
             .as_array()
             .map_or(0, Vec::len)
     };
@@ -125,7 +126,7 @@ fn the_tinygpt_swarm_moves_its_chain_on_a_gain_the_verifier_reproduced() {
     corpus.assert_verifier_alive("the verdict");
 
     // The ledger's verdict: the verifier's own numbers, in seed-matched pairs on steps.
-    let (_, ledger) = get(&corpus.address, "/api/v1/tracks/tinygpt/ledger", &token);
+    let ledger = hub.get("/api/v1/tracks/tinygpt/ledger").body;
     let verdict: Value = ledger
         .lines()
         .map(|l| serde_json::from_str::<Value>(l).unwrap())
@@ -163,11 +164,11 @@ fn the_tinygpt_swarm_moves_its_chain_on_a_gain_the_verifier_reproduced() {
 
     let ledger_file = corpus.dir.path().join("ledger.jsonl");
     std::fs::write(&ledger_file, &ledger).unwrap();
-    let hub = get_json(&corpus.address, "/api/v1/hub", &token);
+    let info = hub.get("/api/v1/hub").json();
     let audit = Command::new(BIN)
         .arg("audit")
         .arg(&ledger_file)
-        .args(["--key", hub["public_key"].as_str().unwrap()])
+        .args(["--key", info["public_key"].as_str().unwrap()])
         .output()
         .unwrap();
     let audited = String::from_utf8_lossy(&audit.stdout);

@@ -144,3 +144,45 @@ fn exclude_adds_each_pattern_once() {
     fs::write(dir.path().join("results.tsv"), "x").unwrap();
     assert!(git.changed_paths().unwrap().is_empty());
 }
+
+#[test]
+fn a_quarantine_takes_the_new_objects_and_leaves_the_repository_alone() {
+    let (dir, git) = repo();
+    let quarantine = tempfile::tempdir().unwrap();
+    let view = git.quarantined(quarantine.path()).unwrap();
+    let blob = view
+        .run_with_input(&["hash-object", "-w", "--stdin"], b"quarantined\n")
+        .unwrap();
+    let blob = String::from_utf8(blob).unwrap().trim().to_string();
+    // Written to the quarantine, readable through it, not in the repository.
+    assert!(fs::read_dir(quarantine.path()).unwrap().count() > 0);
+    assert_eq!(
+        view.run(&["cat-file", "-p", &blob]).unwrap(),
+        "quarantined\n"
+    );
+    assert!(git.run(&["cat-file", "-e", &blob]).is_err());
+    // The repository's own objects are readable through it, and refs cannot move.
+    assert!(view.run(&["cat-file", "-e", "HEAD"]).is_ok());
+    let head = git.resolve("HEAD").unwrap().unwrap();
+    assert!(view.run(&["update-ref", "refs/heads/q", &head]).is_err());
+    drop(dir);
+}
+
+#[test]
+fn a_run_past_its_deadline_is_killed() {
+    let (_dir, git) = repo();
+    let late = git.with_deadline(std::time::Instant::now());
+    assert!(matches!(
+        late.run(&["rev-parse", "HEAD"]),
+        Err(GitError::TimedOut { .. })
+    ));
+    let started = std::time::Instant::now();
+    let slow = git.with_deadline(started + std::time::Duration::from_millis(200));
+    assert!(matches!(
+        slow.run(&["-c", "alias.slow=!sleep 5", "slow"]),
+        Err(GitError::TimedOut { .. })
+    ));
+    assert!(started.elapsed() < std::time::Duration::from_secs(4));
+    let soon = git.with_deadline(std::time::Instant::now() + std::time::Duration::from_secs(30));
+    assert!(soon.run(&["rev-parse", "HEAD"]).is_ok());
+}

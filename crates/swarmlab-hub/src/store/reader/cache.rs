@@ -73,17 +73,9 @@ impl Reader {
     /// Fills the caches of every track, so that the first pages after a start are as fast
     /// as the rest; what arrives meanwhile is caught up as usual.
     pub async fn warm(&self) -> Result<(), StoreError> {
-        let names: Vec<String> = sqlx::query("SELECT name FROM tracks ORDER BY name")
-            .fetch_all(&self.read)
-            .await?
-            .iter()
-            .map(|r| r.try_get("name"))
-            .collect::<Result<_, _>>()?;
-        for name in names {
-            if let Some(track) = self.track_row(&name).await? {
-                self.series(&track).await?;
-                self.with_ledger(&name, |_| ()).await?;
-            }
+        for track in self.track_rows().await? {
+            self.series(&track).await?;
+            self.with_ledger(&track.name, |_| ()).await?;
         }
         Ok(())
     }
@@ -223,6 +215,7 @@ impl Reader {
                         "verdict" => "verdict",
                         "head_move" => "head_move",
                         "promotion" => "promotion",
+                        "unverifiable" => "unverifiable",
                         _ => "track_created",
                     };
                     if kind == "promotion" {

@@ -123,6 +123,21 @@ impl Reader {
         })
     }
 
+    /// Every track's row, by name.
+    async fn track_rows(&self) -> Result<Vec<TrackRow>, StoreError> {
+        let names: Vec<String> = sqlx::query("SELECT name FROM tracks ORDER BY name")
+            .fetch_all(&self.read)
+            .await?
+            .iter()
+            .map(|r| r.try_get("name"))
+            .collect::<Result<_, _>>()?;
+        let mut rows = Vec::with_capacity(names.len());
+        for name in names {
+            rows.extend(self.track_row(&name).await?);
+        }
+        Ok(rows)
+    }
+
     async fn track_row(&self, name: &str) -> Result<Option<TrackRow>, StoreError> {
         let row = sqlx::query(
             "SELECT name, metric, goal, baseline, head, spec_toml FROM tracks WHERE name = $1",
@@ -151,17 +166,10 @@ impl Reader {
 #[async_trait]
 impl Views for Reader {
     async fn summaries(&self, now: i64) -> Result<Vec<TrackSummary>, StoreError> {
-        let names: Vec<String> = sqlx::query("SELECT name FROM tracks ORDER BY name")
-            .fetch_all(&self.read)
-            .await?
-            .iter()
-            .map(|r| r.try_get("name"))
-            .collect::<Result<_, _>>()?;
-        let mut out = Vec::with_capacity(names.len());
-        for name in names {
-            if let Some(track) = self.track_row(&name).await? {
-                out.push(self.summarize(&track, now).await?);
-            }
+        let tracks = self.track_rows().await?;
+        let mut out = Vec::with_capacity(tracks.len());
+        for track in &tracks {
+            out.push(self.summarize(track, now).await?);
         }
         Ok(out)
     }

@@ -21,13 +21,15 @@ pub use openapi::RouteDoc;
 
 use super::rate_limit::RateLimiter;
 use crate::domain::roles::Action;
-use crate::{Hub, HubError};
+use crate::{Hub, HubError, RateLimitConfig};
 
 /// What every handler gets.
 #[derive(Clone)]
 pub struct AppState {
     pub hub: Arc<Hub>,
     pub limiter: Arc<RateLimiter>,
+    /// Registrations per source address (`registration.per_address`).
+    pub registrations: Arc<RateLimiter>,
     pub openapi: Arc<Value>,
 }
 
@@ -106,8 +108,15 @@ fn table() -> Table {
         "post",
         "/api/v1/register",
         Access::Anyone,
-        "A worker registers its ed25519 key and gets a token",
+        "A worker registers its ed25519 key (and an invite code, by the hub's mode) and gets a token",
         post(register),
+    )
+    .add(
+        "post",
+        "/api/v1/invites",
+        Access::Act(Action::CreateInvite),
+        "An invite code for one worker to register with",
+        post(create_invite),
     )
     .add(
         "get",
@@ -305,7 +314,13 @@ pub fn router(hub: Arc<Hub>) -> Result<Router, HubError> {
     let config = hub.config().clone();
     let limiter = Arc::new(RateLimiter::new(config.rate_limit, hub.clock.clone()));
     let web = super::router(Arc::new(super::Web::for_hub(hub.clone(), limiter.clone())?));
+    let registration = config.registration;
+    let registrations = RateLimitConfig {
+        burst: registration.per_address,
+        per_second: registration.per_address_per_hour / 3600.0,
+    };
     let state = AppState {
+        registrations: Arc::new(RateLimiter::new(registrations, hub.clock.clone())),
         hub,
         limiter,
         openapi: Arc::new(openapi::document(&docs)),

@@ -8,15 +8,15 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use swarmlab_proto::{
     ActivityReport, AddCanaryRequest, AddTrackRequest, CanaryInfo, CreateIdentityRequest,
-    HeadNoise, HubInfo, IdeaInfo, IdentityInfo, IdentityToken, JobLease, LeaseDeadline, NewIdea,
-    PromoteRequest, PromotionInfo, RegisterRequest, ReportRequest, ReportResponse, Role,
-    SubmissionInfo, SubmitRequest, TrackInfo, VerifierActivity, API_VERSION,
+    HeadNoise, HubInfo, IdeaInfo, IdentityInfo, IdentityToken, Invite, InviteRequest, JobLease,
+    LeaseDeadline, NewIdea, PromoteRequest, PromotionInfo, RegisterRequest, ReportRequest,
+    ReportResponse, Role, SubmissionInfo, SubmitRequest, TrackInfo, VerifierActivity, API_VERSION,
 };
 
 use super::caller::{Anonymous, Caller};
 use super::{ApiJson, AppState};
 use crate::domain::roles::Action;
-use crate::HubError;
+use crate::{HubError, RegistrationMode};
 
 type ApiResult<T> = Result<Json<T>, HubError>;
 
@@ -30,10 +30,12 @@ fn bytes(content_type: &'static str, body: Vec<u8>) -> Response {
 }
 
 pub async fn hub_info(_: Anonymous, State(s): State<AppState>) -> ApiResult<HubInfo> {
+    let mode = s.hub.config().registration_mode();
     Ok(Json(HubInfo {
         api_version: API_VERSION.to_string(),
         public_key: s.hub.public_key_hex(),
-        open_registration: s.hub.config().open_registration,
+        open_registration: mode == RegistrationMode::Open,
+        registration: Some(mode.as_str().to_string()),
     }))
 }
 
@@ -42,13 +44,38 @@ pub async fn openapi_doc(_: Anonymous, State(s): State<AppState>) -> Json<serde_
 }
 
 pub async fn register(
-    _: Anonymous,
+    caller: Anonymous,
     State(s): State<AppState>,
     ApiJson(req): ApiJson<RegisterRequest>,
 ) -> ApiResult<IdentityToken> {
+    // Drawn before the mode is checked: a closed hub answers as often as an open one.
+    if !s.registrations.allow(&caller.source) {
+        return Err(HubError::RateLimited);
+    }
+    let invite = req.invite.as_deref();
     Ok(Json(
-        s.hub.register_worker(&req.name, &req.public_key).await?,
+        s.hub
+            .register_worker(&req.name, &req.public_key, invite)
+            .await?,
     ))
+}
+
+pub async fn create_invite(
+    caller: Caller,
+    State(s): State<AppState>,
+    ApiJson(req): ApiJson<InviteRequest>,
+) -> ApiResult<Invite> {
+    let me = caller.require(Action::CreateInvite)?;
+    let expires_ms = match req.expires.as_deref() {
+        Some(text) => {
+            let after = swarmlab_core::spec::parse_duration(text)
+                .map_err(|e| HubError::BadRequest(format!("expires: {e}")))?;
+            let after = i64::try_from(after.as_millis()).unwrap_or(i64::MAX);
+            Some(s.hub.now().saturating_add(after))
+        }
+        None => None,
+    };
+    Ok(Json(s.hub.create_invite(&me.id, expires_ms).await?))
 }
 
 pub async fn me(caller: Caller, State(s): State<AppState>) -> ApiResult<IdentityInfo> {
@@ -249,8 +276,14 @@ pub async fn submit(
     Path(track): Path<String>,
     ApiJson(req): ApiJson<SubmitRequest>,
 ) -> ApiResult<SubmissionInfo> {
-    let me = caller.require(Action::Submit)?;
-    Ok(Json(s.hub.submit(me, &track, req).await?))
+    let me = caller.require(Action::Submit)?.clone();
+    // Carried to its end even when the client hangs up: a submission is recorded whole or
+    // not at all, and its objects leave quarantine only for a recorded one.
+    let hub = s.hub.clone();
+    let submitted = tokio::spawn(async move { hub.submit(&me, &track, req).await })
+        .await
+        .map_err(|e| HubError::Internal(format!("the submission's task failed: {e}")))?;
+    Ok(Json(submitted?))
 }
 
 pub async fn submission(

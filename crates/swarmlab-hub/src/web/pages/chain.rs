@@ -10,7 +10,7 @@ use swarmlab_core::short;
 
 use super::super::html::{badge, delta, esc, p_value, percent, put, url, value, when};
 use super::super::layout::{pager, Page, Tab};
-use super::super::session::{check_form, Form, Params, Signed, Viewer};
+use super::super::session::{Params, Signed, Viewer};
 use super::super::{page, see_other, PageError, PageResult, Web};
 use super::{chain_table, describe_rows, entry_href, summary, tone};
 use crate::domain::acceptance::{reruns_asked, reruns_cap};
@@ -295,14 +295,12 @@ pub async fn promote(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> PageResult {
-    let me = viewer.signed(&format!("/tracks/{}/chain", url(&name)))?;
-    let form = Form::parse(&body);
-    check_form(&headers, me, &form)?;
-    let hub = web
-        .hub
-        .as_ref()
-        .ok_or_else(|| PageError::not_found("page"))?;
-    let done = hub.promote(&me.identity, &name, form.get("commit")).await?;
+    let here = format!("/tracks/{}/chain", url(&name));
+    let (me, form) = viewer.posted(&here, &headers, &body)?;
+    let done = web
+        .hub()?
+        .promote(&me.identity, &name, form.get("commit"))
+        .await?;
     let seq = i64::try_from(done.chain_seq).unwrap_or_default();
     Ok(see_other(&format!("{}?promoted=1", entry_href(&name, seq))))
 }

@@ -9,7 +9,7 @@ use swarmlab_proto::NewIdea;
 
 use super::super::html::{badge, esc, put, url, when};
 use super::super::layout::{pager, Page, Tab};
-use super::super::session::{check_form, Form, Params, Viewer};
+use super::super::session::{Params, Viewer};
 use super::super::{page, see_other, PageResult, Web};
 use super::summary;
 use crate::store::views::{IdeaCounts, IdeaRow, Paging};
@@ -91,13 +91,7 @@ pub async fn add_idea(
     body: axum::body::Bytes,
 ) -> PageResult {
     let here = format!("/tracks/{}/ideas", url(&name));
-    let me = viewer.signed(&here)?;
-    let form = Form::parse(&body);
-    check_form(&headers, me, &form)?;
-    let hub = web
-        .hub
-        .as_ref()
-        .ok_or_else(|| super::super::PageError::not_found("page"))?;
+    let (me, form) = viewer.posted(&here, &headers, &body)?;
     let tags = form
         .get("tags")
         .split(',')
@@ -106,7 +100,8 @@ pub async fn add_idea(
         .take(10)
         .map(|t| t.chars().take(40).collect())
         .collect();
-    let idea = hub
+    let idea = web
+        .hub()?
         .add_idea(
             &me.identity,
             &name,

@@ -165,10 +165,7 @@ pub async fn submission(
     let id: i64 = id
         .parse()
         .map_err(|_| PageError::not_found(format!("submission `{id}`")))?;
-    let hub = web
-        .hub
-        .as_ref()
-        .ok_or_else(|| PageError::not_found("page"))?;
+    let hub = web.hub()?;
     // The API's rule decides who may see it; others get the same 404 as a missing one.
     hub.submission(&me.identity, id)
         .await

@@ -1,0 +1,181 @@
+//! A fake OpenAI-compatible chat-completions server on loopback ([`FakeServer`]): it serves
+//! canned responses in order, one per connection, and records what it received, so that a
+//! proposer's requests can be checked without a model.
+//!
+//! It answers whatever it is sent with the next canned response; it checks nothing itself.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::{self, JoinHandle};
+
+/// A response the fake server gives.
+#[derive(Clone)]
+pub struct Canned {
+    pub status: u16,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: String,
+}
+
+impl Canned {
+    /// A 200 chat completion whose message is `content`.
+    pub fn answer(content: &str) -> Canned {
+        let body = serde_json::json!({
+            "id": "chatcmpl-1",
+            "object": "chat.completion",
+            "choices": [{
+                "index": 0,
+                "message": {"role": "assistant", "content": content},
+                "finish_reason": "stop"
+            }],
+            "usage": {"prompt_tokens": 1000, "completion_tokens": 50, "total_tokens": 1050}
+        });
+        Canned {
+            status: 200,
+            headers: Vec::new(),
+            body: body.to_string(),
+        }
+    }
+
+    /// An OpenAI-style error.
+    pub fn error(status: u16, message: &str) -> Canned {
+        Canned {
+            status,
+            headers: Vec::new(),
+            body: serde_json::json!({"error": {"message": message}}).to_string(),
+        }
+    }
+
+    pub fn with_header(mut self, name: &'static str, value: &str) -> Canned {
+        self.headers.push((name, value.to_string()));
+        self
+    }
+}
+
+/// One request the fake server received.
+#[derive(Debug, Clone)]
+pub struct Received {
+    /// Request line and headers.
+    pub head: String,
+    pub body: String,
+}
+
+impl Received {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).expect("the request body is JSON")
+    }
+}
+
+/// Serves the canned responses in order (the last one again once they run out), one per
+/// connection, and records the requests. Stops when dropped.
+pub struct FakeServer {
+    pub base_url: String,
+    addr: SocketAddr,
+    received: Arc<Mutex<Vec<Received>>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl FakeServer {
+    pub fn start(responses: Vec<Canned>) -> FakeServer {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+        let addr = listener.local_addr().expect("a bound address");
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let received = Arc::clone(&received);
+            let stop = Arc::clone(&stop);
+            thread::spawn(move || {
+                for (n, stream) in listener.incoming().enumerate() {
+                    if stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let Ok(mut stream) = stream else { continue };
+                    let Some(request) = read_request(&mut stream) else {
+                        continue;
+                    };
+                    received
+                        .lock()
+                        .expect("the recorder is not poisoned")
+                        .push(request);
+                    let canned = &responses[n.min(responses.len() - 1)];
+                    write_response(&mut stream, canned);
+                }
+            })
+        };
+        FakeServer {
+            base_url: format!("http://{addr}/v1"),
+            addr,
+            received,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.received
+            .lock()
+            .expect("the recorder is not poisoned")
+            .clone()
+    }
+}
+
+impl Drop for FakeServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // Wake the accept loop so it sees the flag.
+        let _ = TcpStream::connect(self.addr);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn read_request(stream: &mut TcpStream) -> Option<Received> {
+    let mut data = Vec::new();
+    let mut buf = [0u8; 8192];
+    let head_end = loop {
+        let n = stream.read(&mut buf).ok()?;
+        if n == 0 {
+            return None;
+        }
+        data.extend_from_slice(&buf[..n]);
+        if let Some(i) = data.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+    };
+    let head = String::from_utf8_lossy(&data[..head_end]).into_owned();
+    let length: usize = head
+        .lines()
+        .find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.eq_ignore_ascii_case("content-length")
+                .then(|| value.trim().parse().ok())?
+        })
+        .unwrap_or(0);
+    while data.len() < head_end + length {
+        let n = stream.read(&mut buf).ok()?;
+        if n == 0 {
+            break;
+        }
+        data.extend_from_slice(&buf[..n]);
+    }
+    let body = String::from_utf8_lossy(&data[head_end..]).into_owned();
+    Some(Received { head, body })
+}
+
+fn write_response(stream: &mut TcpStream, canned: &Canned) {
+    let mut response = format!(
+        "HTTP/1.1 {} Canned\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
+        canned.status,
+        canned.body.len()
+    );
+    for (name, value) in &canned.headers {
+        response.push_str(&format!("{name}: {value}\r\n"));
+    }
+    response.push_str("\r\n");
+    response.push_str(&canned.body);
+    let _ = stream.write_all(response.as_bytes());
+    let _ = stream.flush();
+}
