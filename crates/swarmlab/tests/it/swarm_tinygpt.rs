@@ -8,69 +8,30 @@
 //! and the head moves. The ledger's verdict carries the verifier's own measurements, the
 //! seed of every pair and the budget kind, and the whole ledger audits.
 //!
-//! The verifier's folder is `target/tinygpt-swarm-verifier` of this workspace and outlives
-//! the test, as the attack corpus's does: its snapshot is keyed by the baseline's content,
-//! so only the first run pays for the cold build.
+//! The track, its test spec (120 steps, two reruns) and the verifier's kept folder are the
+//! tinygpt attack corpus's (`attacks_tinygpt`), one test at a time, so that only the first of
+//! the two on a clean checkout pays for the cold build.
 
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
 
 use crate::attacks::{Background, Corpus};
+use crate::attacks_tinygpt::{fill, verifier_dir};
 use crate::harness::{poll_until, BIN};
 use crate::hubs::client;
 
-const TRACK: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tracks/tinygpt");
-
-/// The track's spec on a step budget small enough for a test, the rest as shipped but for a
-/// looser `min_delta` and fewer scored windows.
-fn test_spec() -> String {
-    let mut out = std::fs::read_to_string(Path::new(TRACK).join("swarmlab.toml")).unwrap();
-    for (from, to) in [
-        ("budget = { steps = 2500 }", "budget = { steps = 120 }"),
-        ("min_delta = 0.002", "min_delta = 0.01"),
-        ("vocab = 256", "vocab = 256\nwindows = 64"),
-    ] {
-        assert!(out.contains(from), "the track's spec lost {from:?}");
-        out = out.replace(from, to);
-    }
-    out
-}
-
-/// Copies the track's sources (not its build) into `repo`, with the test's spec.
-fn fill(repo: &Path) {
-    for sub in ["src", ".cargo"] {
-        std::fs::create_dir_all(repo.join(sub)).unwrap();
-        for entry in std::fs::read_dir(Path::new(TRACK).join(sub)).unwrap() {
-            let entry = entry.unwrap();
-            std::fs::copy(entry.path(), repo.join(sub).join(entry.file_name())).unwrap();
-        }
-    }
-    for file in ["Cargo.toml", "Cargo.lock", "program.md", ".gitignore"] {
-        std::fs::copy(Path::new(TRACK).join(file), repo.join(file)).unwrap();
-    }
-    std::fs::write(repo.join("swarmlab.toml"), test_spec()).unwrap();
-}
-
-fn verifier_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/tinygpt-swarm-verifier")
-}
-
 #[test]
 fn the_tinygpt_swarm_moves_its_chain_on_a_gain_the_verifier_reproduced() {
-    let verifier = verifier_dir();
-    // A new identity for the new hub and no job of a killed run to resume; the build stays.
-    for file in ["identity.json", "lease.json"] {
-        let _ = std::fs::remove_file(verifier.join(file));
-    }
+    let (verifier, _alone) = verifier_dir();
     let mut corpus = Corpus::serve("tinygpt", fill, &[]);
     let token = corpus.start_verifier(&verifier, &["--warm", "tinygpt"]);
     let log = |corpus: &Corpus| corpus.verifier_log();
+    // The log, not the snapshot's stamp: a stamp of another baseline may be there already.
     assert!(
         poll_until(Duration::from_secs(45 * 60), || {
-            swarmlab_client::build::snapshot(&verifier, "target").is_some()
+            log(&corpus).contains("the baseline of tinygpt is built")
         }),
         "the verifier's build never finished\n--- verifier\n{}",
         log(&corpus)
