@@ -340,6 +340,25 @@ impl CargoTools {
     }
 }
 
+/// A verifier's finished build of the baseline, as others on its machine may start from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    /// The build folder.
+    pub build: PathBuf,
+    /// The crates it was built against, when the verifier fetched them itself (sandboxed):
+    /// cargo finds the build fresh only with its crates at the same path.
+    pub cargo_home: Option<PathBuf>,
+}
+
+/// The baseline's build in the verifier folder `dir`, once it is complete: the trusted build
+/// a demo seeds its workers' build folders from (`build_dir` is the track's `run.build_dir`).
+pub fn snapshot(dir: &Path, build_dir: &str) -> Option<Snapshot> {
+    let build = dir.join("trees").join("baseline").join(build_dir);
+    let done = dir.join("builds").join("snapshot.stamp").is_file() && build.is_dir();
+    let cargo_home = Some(dir.join("cargo")).filter(|home| home.is_dir());
+    done.then_some(Snapshot { build, cargo_home })
+}
+
 /// Replaces `dest` with a copy of `source` that keeps modes, owners, times and links.
 fn fresh_copy(source: &Path, dest: &Path) -> Result<(), ClientError> {
     remove(dest)?;
@@ -370,7 +389,7 @@ fn touch_sources(root: &Path, build: &Path) -> Result<(), ClientError> {
 
 /// `cp` of a whole tree: coreutils keeps times and ownership exactly and uses reflinks where
 /// the file system has them.
-fn copy_tree(source: &Path, dest: &Path) -> Result<(), ClientError> {
+pub(crate) fn copy_tree(source: &Path, dest: &Path) -> Result<(), ClientError> {
     let out = Command::new("cp")
         .args(["-a", "--reflink=auto", "--no-target-directory"])
         .arg(source)

@@ -34,6 +34,15 @@ pub struct Watch {
     pub commits: Option<u32>,
 }
 
+/// What a watch saw.
+#[derive(Debug, Clone, Default)]
+pub struct Watched {
+    /// When the chain first grew, since the swarm's start.
+    pub first_commit: Option<Duration>,
+    /// The child that ended on its own, which ended the watch.
+    pub ended: Option<String>,
+}
+
 impl Swarm {
     /// No children yet; their logs go to `logs`.
     pub fn new(logs: &Path) -> Swarm {
@@ -50,27 +59,54 @@ impl Swarm {
         Ok(())
     }
 
+    /// Waits until `ready` says so, calling `tick` every `every` meanwhile; `false` when
+    /// `cancel` or the end of every child came first.
+    pub fn wait_until(
+        &mut self,
+        cancel: &Cancel,
+        every: Duration,
+        mut ready: impl FnMut() -> bool,
+        mut tick: impl FnMut(),
+    ) -> bool {
+        let mut next = Instant::now() + every;
+        loop {
+            if ready() {
+                return true;
+            }
+            if pause(cancel, WATCH_POLL) || self.children.iter_mut().all(ClientProcess::has_ended) {
+                return false;
+            }
+            if Instant::now() >= next {
+                tick();
+                next += every;
+            }
+        }
+    }
+
     /// Prints each commit the chain gains, read with `chain`, until `cancel`, a limit of
     /// `watch`, or a child ends on its own (the children of a swarm run until stopped: one
-    /// that ends has failed, and the swarm cannot go on without it). Returns the name of that
-    /// child.
+    /// that ends has failed, and the swarm cannot go on without it), and says what it saw.
     pub fn watch<E>(
         &mut self,
         watch: &Watch,
         cancel: &Cancel,
         mut chain: impl FnMut() -> Result<TrackInfo, E>,
-    ) -> Result<Option<String>, E> {
+    ) -> Result<Watched, E> {
         let mut seen = 0usize;
+        let mut watched = Watched::default();
         loop {
             if pause(cancel, WATCH_POLL) {
-                return Ok(None);
+                return Ok(watched);
             }
             if watch.for_.is_some_and(|d| watch.started.elapsed() >= d) {
-                return Ok(None);
+                return Ok(watched);
             }
             let info = chain()?;
+            if info.chain.len() > 1 && watched.first_commit.is_none() {
+                watched.first_commit = Some(watch.started.elapsed());
+            }
             if watch.commits.is_some_and(|n| info.chain.len() > n as usize) {
-                return Ok(None);
+                return Ok(watched);
             }
             for entry in info.chain.iter().skip(seen.max(1)) {
                 println!(
@@ -88,7 +124,8 @@ impl Swarm {
                 .find_map(|c| c.has_ended().then(|| c.name().to_string()));
             if let Some(name) = ended {
                 eprintln!("the {name} stopped; see {}", self.logs.display());
-                return Ok(Some(name));
+                watched.ended = Some(name);
+                return Ok(watched);
             }
         }
     }

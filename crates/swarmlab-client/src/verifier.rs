@@ -10,11 +10,18 @@
 //! verifier that faults on several jobs in a row is broken, not unlucky: it stops taking
 //! jobs and says why.
 //!
-//! This file holds the verifier's loop and its enrolment; one job's phases are in `job`, the
-//! trees it starts from in `trees`, its signed report in `report` (details scrubbed of local
-//! paths by `scrub`), the self-test in its own folder at start in `sandbox`.
+//! Asked to (`--warm TRACK`), it builds a compiled track's baseline before it leases any job,
+//! so that its first job starts warm and a demo can seed its workers' builds from that
+//! trusted build. It tells the hub what it is doing as it goes (`activity`).
+//!
+//! This file holds the verifier's loop, its warm-up and its enrolment; one job's phases are in
+//! `job`, the trees it starts from in `trees`, the load of each run in `load`, its signed
+//! report in `report` (details scrubbed of local paths by `scrub`), what it tells the pages
+//! in `activity`, the self-test in its own folder at start in `sandbox`.
 
+mod activity;
 mod job;
+mod load;
 mod report;
 mod sandbox;
 mod scrub;
@@ -26,10 +33,13 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use swarmlab_core::short;
+use swarmlab_core::spec::Budget;
 use swarmlab_loop::{one_line, Stop};
-use swarmlab_proto::{IdentityInfo, JobLease, Role, SigningKey};
+use swarmlab_proto::{IdentityInfo, JobLease, Role, SigningKey, TrackInfo};
 use swarmlab_runner::{Cancel, SandboxConfig};
 
+use self::activity::Beacon;
+use crate::build::Builds;
 use crate::client::{HubClient, HubError};
 use crate::identity::IdentityFile;
 use crate::lease::{remember, resumed};
@@ -57,7 +67,9 @@ pub struct VerifyOptions {
     /// Stop after this many jobs; `None`: never.
     pub jobs: Option<u64>,
     /// Overrides the track's budget on both sides (test hubs and demos).
-    pub budget: Option<Duration>,
+    pub budget: Option<Budget>,
+    /// Tracks whose baseline to build before the first job (compiled tracks).
+    pub warm: Vec<String>,
     /// The interpreter the environments of Python tracks are made from.
     pub python: PathBuf,
 }
@@ -96,9 +108,20 @@ pub fn verify(options: VerifyOptions, cancel: Cancel) -> Result<Stop, ClientErro
             "NOT sandboxed"
         }
     );
+    let beacon = Beacon::start(&client);
+    for track in &options.warm {
+        beacon.set(Some(track), "building the baseline");
+        if let Err(e) = warm(&options, &client, &mirror, track, &cancel) {
+            if cancel.is_cancelled() {
+                return Ok(Stop::Interrupted);
+            }
+            return Err(e);
+        }
+    }
     let mut done = 0u64;
     let mut faults = 0u32;
     let mut kept: Option<PathBuf> = None;
+    let mut idle = false;
     loop {
         if cancel.is_cancelled() {
             return Ok(Stop::Interrupted);
@@ -117,22 +140,31 @@ pub fn verify(options: VerifyOptions, cancel: Cancel) -> Result<Stop, ClientErro
             }
         };
         let Some(lease) = lease else {
+            if !idle {
+                beacon.set(None, "waiting for a job");
+                idle = true;
+            }
             if pause(&cancel, IDLE_POLL) {
                 return Ok(Stop::Interrupted);
             }
             continue;
         };
+        idle = false;
         remember(&options.dir, Some(&lease))?;
         let mut fault = None;
-        match job::run(&options, &client, &mirror, &me, &lease, &cancel) {
+        match job::run(&options, &client, &mirror, &me, &lease, &beacon, &cancel) {
             Ok(ended) => {
                 let answer = ended.answer;
                 eprintln!(
-                    "verifier: job #{} ({}) {}{}{}",
+                    "verifier: job #{} ({}) {}{}{}{}",
                     lease.job_id,
                     short(&lease.candidate),
                     answer.decision,
                     answer.reason.map(|r| format!(" ({r})")).unwrap_or_default(),
+                    answer
+                        .reruns
+                        .map(|n| format!(" after {n} reruns of each"))
+                        .unwrap_or_default(),
                     answer
                         .p_value
                         .map(|p| format!(", p = {p:.2e}"))
@@ -180,6 +212,37 @@ pub fn verify(options: VerifyOptions, cancel: Cancel) -> Result<Stop, ClientErro
             }
         }
     }
+}
+
+/// Builds `track`'s baseline into the verifier's snapshot (docs/security.md, "Builds"), as
+/// the first job would; a track that compiles nothing needs nothing.
+fn warm(
+    options: &VerifyOptions,
+    client: &HubClient,
+    mirror: &Mirror,
+    track: &str,
+    cancel: &Cancel,
+) -> Result<(), ClientError> {
+    let info: TrackInfo = client.get(&format!("tracks/{track}"))?;
+    if !mirror.has(&info.baseline) {
+        mirror.import(&client.get_bytes(&format!("tracks/{track}/bundle"))?)?;
+        if !mirror.has(&info.baseline) {
+            return Err(ClientError::HeadMissing(info.baseline));
+        }
+    }
+    let started = std::time::Instant::now();
+    eprintln!("verifier: building the baseline of {track}");
+    let builds = Builds {
+        dir: &options.dir,
+        sandbox: options.sandbox.as_ref(),
+        python: &options.python,
+    };
+    builds.prepare(mirror, &info.baseline, cancel)?;
+    eprintln!(
+        "verifier: the baseline of {track} is built ({:.0}s)",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
 }
 
 /// The identity in the verifier's folder; on first start its key is created and the

@@ -6,9 +6,10 @@
 //! The worker never decides what counts: the hub's verifiers do. Its claim is a hint.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use swarmlab_core::spec::Budget;
 use swarmlab_core::{Record, TrackSpec};
 use swarmlab_loop::{Limits, Session, Stop};
 use swarmlab_proto::{IdeaInfo, LeaseDeadline, SubmissionInfo, TrackInfo};
@@ -39,7 +40,11 @@ pub struct WorkOptions {
     pub seed: u64,
     /// Stop after this many experiments (baselines not counted); `None`: never.
     pub experiments: Option<u64>,
-    pub budget: Option<Duration>,
+    /// Overrides the track's budget for local runs.
+    pub budget: Option<Budget>,
+    /// A trusted build of the baseline, copied into the track's build folder when that is
+    /// missing, before the first setup.
+    pub build_from: Option<PathBuf>,
     /// Set in the environment of every run, over the track's `run.env`: the GPU this worker
     /// hands its runs ([`crate::gpu::Gpu::env`]).
     pub env: Vec<(String, String)>,
@@ -125,7 +130,7 @@ pub fn work(options: WorkOptions, cancel: Cancel) -> Result<Stop, ClientError> {
         // verdict and is offered then, so the verifiers see the best, not every step to it.
         let waiting = r.pending.is_some_and(|id| following.contains(&id));
         let best = r.session.best().cloned();
-        if let Some(best) = best.filter(|b| b.index > 0 && !waiting) {
+        if let Some(best) = best.filter(|b| b.index > 0 && !waiting && clears_min_delta(r, b)) {
             if r.submitted.as_ref() != Some(&best.commit) {
                 match submit(&options, &client, &mirror, &key, &worker_id, r, &best) {
                     Ok(Some(info)) => {
@@ -169,6 +174,9 @@ fn start_round(
     let mut spec = swarmlab_loop::load_track(mirror.root())?;
     if let Some(budget) = options.budget {
         spec.override_budget(budget);
+    }
+    if let (Some(from), Some(dir)) = (&options.build_from, &spec.run.build_dir) {
+        seed_build(from, &spec.root.join(dir))?;
     }
     spec.run.env.extend(options.env.iter().cloned());
     let proposer = (options.make_proposer)(&spec).map_err(ClientError::Proposer)?;
@@ -224,6 +232,16 @@ fn keep_idea(options: &WorkOptions, client: &HubClient, round: &mut Round) {
         eprintln!("worker: lost the lease on idea #{}: {e}", idea.id);
         round.idea = None;
         round.session.set_idea(None);
+    }
+}
+
+/// Whether `best` beats the worker's own measurement of the head by more than the track's
+/// `min_delta`: a smaller gain cannot pass verification, so it is kept locally but not sent.
+fn clears_min_delta(round: &Round, best: &Record) -> bool {
+    let spec = round.session.spec();
+    match (round.session.baseline_metric(), best.metric) {
+        (Some(head), Some(value)) => spec.metric.goal.gain(head, value) > spec.verify.min_delta,
+        _ => false,
     }
 }
 
@@ -288,11 +306,14 @@ fn follow(client: &HubClient, following: &mut Vec<i64>) {
         |id| match client.get::<SubmissionInfo>(&format!("submissions/{id}")) {
             Ok(info) if matches!(info.status.as_str(), "accepted" | "rejected" | "invalid") => {
                 eprintln!(
-                    "worker: submission #{id} {}{}",
+                    "worker: submission #{id} {}{}{}",
                     info.status,
                     info.reason
                         .as_deref()
                         .map(|r| format!(" ({r})"))
+                        .unwrap_or_default(),
+                    info.reruns
+                        .map(|n| format!(" after {n} reruns of each"))
                         .unwrap_or_default()
                 );
                 false
@@ -305,4 +326,21 @@ fn follow(client: &HubClient, following: &mut Vec<i64>) {
 
 fn fmt_metric(value: Option<f64>) -> String {
     value.map_or_else(|| "?".into(), |v| format!("{v:.6}"))
+}
+
+/// Copies the trusted build at `from` to `build` when `build` does not exist yet: the first
+/// setup then compiles only what differs. A build never goes the other way (a worker's code
+/// is untrusted).
+fn seed_build(from: &Path, build: &Path) -> Result<(), ClientError> {
+    if build.exists() {
+        return Ok(());
+    }
+    let started = std::time::Instant::now();
+    crate::build::copy_tree(from, build)?;
+    eprintln!(
+        "worker: the build folder starts from {} ({:.1}s)",
+        from.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
 }

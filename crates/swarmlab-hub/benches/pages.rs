@@ -142,6 +142,7 @@ async fn seed(data_dir: &Path, baseline: &str, chain: &[String], scale: Scale, k
         alpha: 0.05,
         min_delta: 0.0,
         reruns: 3,
+        max_reruns: None,
     };
     for w in 0..scale.workers {
         sqlx::query("INSERT INTO identities (id, name, role, public_key, token_sha256, created_ms) VALUES ($1, $2, 'worker', $3, $4, 0)")
@@ -298,6 +299,7 @@ async fn seed(data_dir: &Path, baseline: &str, chain: &[String], scale: Scale, k
                 head: around(head),
                 detail: None,
                 unsandboxed: false,
+                pairs: None,
             };
             let decision = if accepted { "accept" } else { "reject" };
             sqlx::query("INSERT INTO verdicts (id, job_id, submission_id, verifier, decision, reason, p_value, measurements, at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")

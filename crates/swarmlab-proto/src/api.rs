@@ -133,6 +133,9 @@ pub struct TrackInfo {
     pub metric: String,
     pub goal: String,
     pub reruns: u32,
+    /// The most reruns of each side the sequential test may ask for.
+    #[serde(default)]
+    pub max_reruns: u32,
     pub alpha: f64,
     pub min_delta: f64,
     pub editable: Vec<String>,
@@ -218,6 +221,9 @@ pub struct SubmissionInfo {
     /// An accepted submission that a re-check rejected: the id of that verdict.
     #[serde(default)]
     pub disputed_by: Option<i64>,
+    /// The reruns of each side its latest verdict took: the cost of verifying it.
+    #[serde(default)]
+    pub reruns: Option<u32>,
     /// The faults verifiers reported on it, oldest first: why one ended `unverifiable`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub faults: Vec<FaultInfo>,
@@ -269,8 +275,36 @@ pub struct JobLease {
     pub base: String,
     pub metric: String,
     pub goal: String,
+    /// Reruns of each side to make before the hub's answer may be final.
     pub reruns: u32,
+    /// Reruns of each side the hub may ask for in all, answering `continue` while the
+    /// evidence is promising; absent from hubs that predate it (then `reruns`).
+    #[serde(default)]
+    pub max_reruns: Option<u32>,
     pub deadline_ms: i64,
+}
+
+/// `POST /api/v1/verifiers/activity`: what a verifier is doing now, in a few words
+/// ("building the baseline", "rerun 2 of 3"), for the pages. Sent when it changes and now and
+/// then while it lasts; it decides nothing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActivityReport {
+    /// The track it works for, when it works for one.
+    pub track: Option<String>,
+    pub doing: String,
+}
+
+/// A verifier's latest activity (`GET /api/v1/tracks/{track}/activity`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VerifierActivity {
+    pub verifier: String,
+    pub name: String,
+    pub track: Option<String>,
+    pub doing: String,
+    /// When it began doing it, by the hub's clock.
+    pub since_ms: i64,
+    /// When the hub last heard of it.
+    pub seen_ms: i64,
 }
 
 /// `POST /api/v1/jobs/{id}/report`.
@@ -288,6 +322,9 @@ pub struct ReportResponse {
     pub decision: String,
     pub reason: Option<String>,
     pub p_value: Option<f64>,
+    /// The reruns of each side the report held.
+    #[serde(default)]
+    pub reruns: Option<u32>,
 }
 
 /// `POST /api/v1/tracks/{track}/promote` (admin): move the track's `main` to a chain commit.

@@ -19,7 +19,12 @@ pub struct Rule {
     pub goal: Goal,
     pub alpha: f64,
     pub min_delta: f64,
+    /// Reruns of each side asked for at first.
     pub reruns: u32,
+    /// Reruns of each side the sequential test may go on to while the evidence is promising
+    /// but not decisive. Absent in rules recorded before it existed: then `reruns`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_reruns: Option<u32>,
 }
 
 /// What happened. Internally tagged by `kind`.

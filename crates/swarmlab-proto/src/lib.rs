@@ -14,7 +14,7 @@ pub mod signing;
 pub use api::*;
 pub use claim::Claim;
 pub use ledger::{EventBody, LedgerEntry, Rule, SignedFault};
-pub use measurement::{Measurements, RunOutcome};
+pub use measurement::{BudgetKind, Measurements, PairLoad, Pairs, RunLoad, RunOutcome};
 pub use signing::{SignatureError, SigningKey, VerifyingKey};
 
 /// The version of the JSON API; every route lives under `/api/{API_VERSION}`.

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use swarmlab_core::spec::Budget;
 
 const EXIT_CODES: &str = "\
 Exit codes:
@@ -161,9 +162,14 @@ pub struct WorkArgs {
     /// Stop after this many experiments (baselines not counted); default: never
     #[arg(long, short = 'n', allow_negative_numbers = true, value_parser = parse_count)]
     pub experiments: Option<u64>,
-    /// Override the track's budget for local runs, e.g. "20s"
-    #[arg(long, value_parser = parse_duration)]
-    pub budget: Option<std::time::Duration>,
+    /// Override the track's budget for local runs: a duration ("20s"), "400steps" or
+    /// "1000000tokens"
+    #[arg(long, value_parser = parse_budget)]
+    pub budget: Option<Budget>,
+    /// A trusted build of the track's baseline (a verifier's, e.g. DIR/trees/baseline/target)
+    /// to copy into the track's build folder before the first build, so that it starts warm
+    #[arg(long, value_name = "DIR")]
+    pub build_from: Option<PathBuf>,
     /// The NVIDIA GPU the runs use, by device minor (/dev/nvidia0 is 0): CUDA_VISIBLE_DEVICES
     /// names it in every run's environment
     #[arg(long, value_name = "N")]
@@ -262,9 +268,14 @@ pub struct VerifyArgs {
     /// Stop after this many jobs; default: never
     #[arg(long)]
     pub jobs: Option<u64>,
-    /// Override the track's budget for both head and candidate, e.g. "20s" (test hubs)
-    #[arg(long, value_parser = parse_duration)]
-    pub budget: Option<std::time::Duration>,
+    /// Override the track's budget for both head and candidate: a duration ("20s"),
+    /// "400steps" or "1000000tokens" (test hubs, demos)
+    #[arg(long, value_parser = parse_budget)]
+    pub budget: Option<Budget>,
+    /// Build this track's baseline before leasing the first job (repeat for more tracks), so
+    /// that jobs start warm
+    #[arg(long, value_name = "TRACK")]
+    pub warm: Vec<String>,
     /// The Python interpreter the environments of Python tracks (run.toolchain = "python")
     /// are made from; sandboxed runs see it, so it must be installed under /usr
     #[arg(long, env = "SWARMLAB_PYTHON", default_value = "/usr/bin/python3")]
@@ -309,9 +320,10 @@ pub struct DemoArgs {
     /// The bubblewrap binary of the verifier's sandbox
     #[arg(long, default_value = "/usr/bin/bwrap")]
     pub bwrap: PathBuf,
-    /// Override the track's budget, e.g. "20s"
-    #[arg(long, value_parser = parse_duration)]
-    pub budget: Option<std::time::Duration>,
+    /// Override the track's budget for workers and verifier alike: a duration ("20s"),
+    /// "400steps" or "1000000tokens" (default for tinygpt: 300steps)
+    #[arg(long, value_parser = parse_budget)]
+    pub budget: Option<Budget>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -425,9 +437,10 @@ pub struct RunArgs {
     /// Seed of the proposer (and of experiments when the track fixes none)
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Override the track's budget, e.g. "20s" (the timeout grows to keep its margin)
-    #[arg(long, value_parser = parse_duration)]
-    pub budget: Option<std::time::Duration>,
+    /// Override the track's budget: a duration ("20s"; the timeout grows to keep its
+    /// margin), "400steps" or "1000000tokens"
+    #[arg(long, value_parser = parse_budget)]
+    pub budget: Option<Budget>,
     /// Skip the track's setup step
     #[arg(long)]
     pub no_setup: bool,
@@ -524,6 +537,10 @@ pub struct ReportArgs {
 /// A device list that reads (`cpu` is split by --parallel later).
 fn parse_devices(text: &str) -> Result<String, String> {
     swarmlab_loop::Device::parse_list(text, None).map(|_| text.to_string())
+}
+
+fn parse_budget(text: &str) -> Result<Budget, String> {
+    text.parse()
 }
 
 fn parse_duration(text: &str) -> Result<std::time::Duration, String> {

@@ -1,8 +1,10 @@
 //! One verification job, from fetch to the hub's final answer, in the order it runs: the
 //! trees of head and candidate ([`super::trees`]) with the track's holdout pool taken out,
 //! their builds (and a Python track's environment, given to every run), the held-out
-//! validation data, the reruns in alternating order, and the signed report after each pair
-//! from the second on ([`super::report`]).
+//! validation data, the reruns in pairs (one seed per pair, the order alternating, the load
+//! of each run noted: [`super::load`]), and the signed report after each pair from the second
+//! on ([`super::report`]), for as long as the hub answers `continue`. Each phase is announced
+//! to the hub ([`super::activity`]) for the pages.
 //!
 //! A phase that ends the job early says whose fault it is ([`Halt`]); the job sends that as
 //! its report. Whatever the candidate's commit causes (a change that fails intake, a tree the
@@ -13,11 +15,14 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
+use swarmlab_core::spec::Budget;
 use swarmlab_core::TrackSpec;
 use swarmlab_loop::one_line;
-use swarmlab_proto::{JobLease, ReportResponse, RunOutcome};
+use swarmlab_proto::{BudgetKind, JobLease, PairLoad, Pairs, ReportResponse, RunOutcome};
 use swarmlab_runner::{Cancel, SandboxConfig};
 
+use super::activity::Beacon;
+use super::load::LoadMeter;
 use super::report::Reporter;
 use super::scrub::Scrubber;
 use super::trees::{self, Prepared};
@@ -43,6 +48,7 @@ pub(super) fn run(
     mirror: &Mirror,
     me: &Me,
     lease: &JobLease,
+    beacon: &Beacon,
     cancel: &Cancel,
 ) -> Result<Ended, ClientError> {
     let job_cancel = Cancel::new();
@@ -52,6 +58,7 @@ pub(super) fn run(
         client,
         mirror,
         lease,
+        beacon,
         cancel: job_cancel,
         dir: job_dir(options, lease.job_id),
         sandbox: options.sandbox.clone(),
@@ -64,6 +71,7 @@ pub(super) fn run(
             head: Vec::new(),
             scrubber: Scrubber::new(&options.dir),
             unsandboxed: options.sandbox.is_none(),
+            pairs: None,
         },
     };
     let result = job.run();
@@ -97,6 +105,7 @@ struct Job<'a> {
     client: &'a HubClient,
     mirror: &'a Mirror,
     lease: &'a JobLease,
+    beacon: &'a Beacon,
     /// Cancelled when the lease is lost.
     cancel: Cancel,
     /// The job's own folder: setup logs, validation data, runs.
@@ -123,6 +132,7 @@ impl Job<'_> {
     }
 
     fn phases(&mut self) -> Result<ReportResponse, Halt> {
+        self.doing("fetching and checking the candidate".into());
         let ([mut head, mut candidate], baseline) = self.trees()?;
         for spec in [&head, &candidate] {
             evaluate::hide_holdout(spec).map_err(|e| Halt::fault(e.to_string()))?;
@@ -144,8 +154,17 @@ impl Job<'_> {
                 python.bind(config);
             }
         }
+        self.doing("making the validation data".into());
         let tokens = self.validation_data(&head)?;
         self.reruns(&head, &candidate, tokens.as_deref())
+    }
+
+    /// Tells the hub what this job is doing now.
+    fn doing(&self, what: String) {
+        self.beacon.set(
+            Some(&self.lease.track),
+            format!("job #{}: {what}", self.lease.job_id),
+        );
     }
 
     /// Head and candidate checked out with the baseline's trusted files; with the baseline.
@@ -185,6 +204,9 @@ impl Job<'_> {
             python: &self.options.python,
         };
         let started = Instant::now();
+        if head.run.build_dir.is_some() {
+            self.doing("preparing the baseline's build".into());
+        }
         let ready = match builds.prepare(self.mirror, baseline, &self.cancel) {
             Ok(ready) => ready,
             Err(_) if self.cancel.is_cancelled() => return Err(ClientError::LeaseLost.into()),
@@ -194,6 +216,10 @@ impl Job<'_> {
             }
         };
         for (is_head, spec) in [(true, head), (false, candidate)] {
+            if spec.run.setup.is_some() || spec.run.build.is_some() {
+                let name = if is_head { "head" } else { "candidate" };
+                self.doing(format!("building the {name}"));
+            }
             let log = self.dir.join(if is_head {
                 "head-setup.log"
             } else {
@@ -240,16 +266,23 @@ impl Job<'_> {
         .map_err(|e| Halt::fault(format!("validation data: {e}")))
     }
 
-    /// Runs candidate and head in pairs with fresh seeds, reporting after each pair from the
-    /// second on, until the hub's answer is no longer `continue`.
+    /// Runs candidate and head in pairs, one fresh seed per pair, reporting after each pair
+    /// from the second on, until the hub's answer is no longer `continue` (at most the
+    /// lease's `max_reruns` pairs).
     fn reruns(
         &mut self,
         head: &TrackSpec,
         candidate: &TrackSpec,
         tokens: Option<&[u32]>,
     ) -> Result<ReportResponse, Halt> {
-        let reruns = self.lease.reruns.max(2);
-        for i in 0..reruns {
+        let asked = self.lease.reruns.max(2);
+        let cap = self.lease.max_reruns.unwrap_or(asked).max(asked);
+        self.report.pairs = Some(Pairs {
+            seeds: Vec::new(),
+            budget: budget_kind(&head.run.budget),
+            load: Vec::new(),
+        });
+        for i in 0..cap {
             let seed = random_seed()?;
             // Alternate the order so that neither side always runs on a warmer machine.
             let order = if i % 2 == 0 {
@@ -257,9 +290,23 @@ impl Job<'_> {
             } else {
                 [false, true]
             };
+            let mut load = [None, None];
             for is_head in order {
+                let name = if is_head { "head" } else { "candidate" };
+                let which = if i < asked {
+                    format!("{} of {asked}", i + 1)
+                } else {
+                    format!("{} (more asked for, up to {cap})", i + 1)
+                };
+                self.doing(format!("rerun {which}: the {name}"));
                 let spec = if is_head { head } else { candidate };
+                let meter = LoadMeter::start();
                 self.rerun(i, seed, is_head, spec, tokens)?;
+                load[usize::from(is_head)] = Some(meter.finish());
+            }
+            if let (Some(pairs), [Some(candidate), Some(head)]) = (&mut self.report.pairs, load) {
+                pairs.seeds.push(seed);
+                pairs.load.push(PairLoad { candidate, head });
             }
             if i >= 1 {
                 let answer = self.report.send(RunOutcome::Ok, None)?;
@@ -268,7 +315,7 @@ impl Job<'_> {
                 }
             }
         }
-        Err(ClientError::Reruns(reruns).into())
+        Err(ClientError::Reruns(cap).into())
     }
 
     /// Run `i` of one side, its metric added to the report; a failure ends the job.
@@ -312,5 +359,14 @@ impl Job<'_> {
             (_, Err(e)) => return Err(Halt::fault(format!("{name}: {e}"))),
         }
         Ok(())
+    }
+}
+
+/// What a budget counts, as the report says it.
+fn budget_kind(budget: &Budget) -> BudgetKind {
+    match budget {
+        Budget::Time(_) => BudgetKind::Time,
+        Budget::Steps(_) => BudgetKind::Steps,
+        Budget::Tokens(_) => BudgetKind::Tokens,
     }
 }

@@ -5,7 +5,9 @@
 //! of a verifier without a sandbox say so. It decides nothing itself and never sees the
 //! worker's claim.
 
-use swarmlab_proto::{signing, JobLease, Measurements, ReportRequest, ReportResponse, RunOutcome};
+use swarmlab_proto::{
+    signing, JobLease, Measurements, Pairs, ReportRequest, ReportResponse, RunOutcome,
+};
 
 use super::scrub::Scrubber;
 use super::Me;
@@ -24,6 +26,8 @@ pub(super) struct Reporter<'a> {
     pub(super) scrubber: Scrubber,
     /// The runs are not sandboxed (`--sandbox off`).
     pub(super) unsandboxed: bool,
+    /// How the pairs were made, once the reruns have begun.
+    pub(super) pairs: Option<Pairs>,
 }
 
 impl Reporter<'_> {
@@ -44,6 +48,7 @@ impl Reporter<'_> {
             head: self.head.clone(),
             detail: detail.map(|d| self.scrubber.scrub(&d).chars().take(2000).collect()),
             unsandboxed: self.unsandboxed,
+            pairs: self.pairs.clone(),
         };
         let request = ReportRequest {
             signature: signing::sign(&self.me.key, &measurements.signed_bytes()),

@@ -1,4 +1,5 @@
-//! What a run is asked to honour: seconds of training, a number of steps, or of tokens.
+//! What a run is asked to honour: seconds of training, a number of steps, or of tokens, and
+//! how a person writes one on the command line (`--budget 20s`, `--budget 400steps`).
 //!
 //! The runner enforces only the hard `timeout`; the budget is passed to the program in the
 //! environment and honouring it is the program's job.
@@ -8,7 +9,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::duration::format_duration;
+use super::duration::{format_duration, parse_duration};
 
 /// The budget of one experiment.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -41,6 +42,34 @@ impl Budget {
     }
 }
 
+impl std::str::FromStr for Budget {
+    type Err = String;
+
+    /// A budget as written on the command line: a duration (`"20s"`, `"5m"`, a bare number
+    /// of seconds), or a count with its unit, `"400steps"`, `"400 steps"`,
+    /// `"5_000_000tokens"`; the reverse of [`Budget`]'s `Display`.
+    fn from_str(text: &str) -> Result<Budget, String> {
+        let trimmed = text.trim();
+        for (unit, make) in [
+            ("steps", Budget::Steps as fn(u64) -> Budget),
+            ("tokens", Budget::Tokens),
+        ] {
+            if let Some(count) = trimmed.strip_suffix(unit) {
+                let digits = count.trim().replace('_', "");
+                return match digits.parse::<u64>() {
+                    Ok(n) if n > 0 => Ok(make(n)),
+                    _ => Err(format!(
+                        "`{trimmed}` is not a budget: the number of {unit} must be a positive integer, e.g. \"400{unit}\""
+                    )),
+                };
+            }
+        }
+        parse_duration(trimmed).map(Budget::Time).map_err(|_| {
+            format!("`{trimmed}` is not a budget; write a duration (\"20s\", \"5m\"), \"400steps\" or \"1000000tokens\"")
+        })
+    }
+}
+
 fn trim_float(x: f64) -> String {
     if x.fract() == 0.0 {
         format!("{x:.0}")
@@ -62,6 +91,29 @@ impl fmt::Display for Budget {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_budget_is_a_duration_or_a_count_of_steps_or_tokens() {
+        let parse = |text: &str| text.parse::<Budget>();
+        assert_eq!(parse("20s"), Ok(Budget::Time(Duration::from_secs(20))));
+        assert_eq!(parse("1m 30s"), Ok(Budget::Time(Duration::from_secs(90))));
+        assert_eq!(parse("2.5"), Ok(Budget::Time(Duration::from_millis(2500))));
+        assert_eq!(parse("400steps"), Ok(Budget::Steps(400)));
+        assert_eq!(parse(" 400 steps "), Ok(Budget::Steps(400)));
+        assert_eq!(parse("5_000_000tokens"), Ok(Budget::Tokens(5_000_000)));
+        for budget in [
+            Budget::Steps(400),
+            Budget::Tokens(65_536),
+            Budget::Time(Duration::from_secs(90)),
+        ] {
+            assert_eq!(parse(&budget.to_string()), Ok(budget), "{budget}");
+        }
+        let err = parse("0steps").unwrap_err();
+        assert!(err.contains("positive integer"), "{err}");
+        assert!(parse("-3steps").is_err());
+        let err = parse("soon").unwrap_err();
+        assert!(err.contains("`soon` is not a budget"), "{err}");
+    }
 
     #[test]
     fn env_names_the_kind_of_budget() {

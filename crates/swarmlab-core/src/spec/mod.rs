@@ -129,7 +129,11 @@ impl Files {
 /// `[verify]`: how a hub verifies a claim on this track.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Verify {
+    /// Reruns of each side a verifier makes before the hub's first decisive look.
     pub reruns: u32,
+    /// Reruns of each side the hub may ask for while the evidence is promising but not yet
+    /// decisive (default: three times `reruns`).
+    pub max_reruns: u32,
     pub alpha: f64,
     pub min_delta: f64,
 }
@@ -240,15 +244,17 @@ impl TrackSpec {
         raw::knob_places(text)
     }
 
-    /// Replaces the budget with a time budget (`swarmlab run --budget`), growing the timeout
-    /// so that it keeps its margin over the budget.
-    pub fn override_budget(&mut self, budget: Duration) {
-        let margin = match self.run.budget.time() {
-            Some(old) => self.run.timeout.saturating_sub(old),
-            None => self.run.timeout,
-        };
-        self.run.budget = Budget::Time(budget);
-        self.run.timeout = self.run.timeout.max(budget + margin);
+    /// Replaces the budget (`swarmlab run --budget`); a time budget grows the timeout so that
+    /// it keeps its margin over the budget, a count of steps or tokens leaves it as it is.
+    pub fn override_budget(&mut self, budget: Budget) {
+        if let Budget::Time(time) = budget {
+            let margin = match self.run.budget.time() {
+                Some(old) => self.run.timeout.saturating_sub(old),
+                None => self.run.timeout,
+            };
+            self.run.timeout = self.run.timeout.max(time + margin);
+        }
+        self.run.budget = budget;
     }
 
     /// The absolute path of a track-relative path.
@@ -357,8 +363,8 @@ impl TrackSpec {
             ));
         }
         line(format!(
-            "verify     {} reruns, alpha {}, min_delta {}",
-            self.verify.reruns, self.verify.alpha, self.verify.min_delta
+            "verify     {} reruns (up to {}), alpha {}, min_delta {}",
+            self.verify.reruns, self.verify.max_reruns, self.verify.alpha, self.verify.min_delta
         ));
         if self.devices != DeviceSpec::default() {
             let env = |table: &BTreeMap<String, String>| {

@@ -80,6 +80,7 @@ struct RawFiles {
 #[derive(Deserialize)]
 struct RawVerify {
     reruns: Option<Spanned<u32>>,
+    max_reruns: Option<Spanned<u32>>,
     alpha: Option<Spanned<f64>>,
     min_delta: Option<Spanned<f64>>,
 }
@@ -487,9 +488,13 @@ fn convert_files(ctx: &Ctx, files: RawFiles) -> Result<Files, Failure> {
     Ok(Files { editable, trusted })
 }
 
+/// `verify.max_reruns` when the spec gives none: this many times `reruns`.
+const MAX_RERUNS_FACTOR: u32 = 3;
+
 fn convert_verify(ctx: &Ctx, verify: Option<RawVerify>) -> Result<Verify, Failure> {
     let mut out = Verify {
         reruns: 3,
+        max_reruns: MAX_RERUNS_FACTOR * 3,
         alpha: 0.01,
         min_delta: 0.0,
     };
@@ -499,6 +504,19 @@ fn convert_verify(ctx: &Ctx, verify: Option<RawVerify>) -> Result<Verify, Failur
             return Err(ctx.at(r, "`verify.reruns` must be at least 1"));
         }
         out.reruns = *r.get_ref();
+    }
+    out.max_reruns = MAX_RERUNS_FACTOR * out.reruns.max(2);
+    if let Some(m) = &v.max_reruns {
+        if *m.get_ref() < out.reruns.max(2) {
+            return Err(ctx.at(
+                m,
+                format!(
+                    "`verify.max_reruns` must be at least `reruns` ({})",
+                    out.reruns.max(2)
+                ),
+            ));
+        }
+        out.max_reruns = *m.get_ref();
     }
     if let Some(a) = &v.alpha {
         if !(*a.get_ref() > 0.0 && *a.get_ref() < 1.0) {

@@ -233,15 +233,18 @@ fn experiment_env_carries_budget_and_seed() {
 fn a_budget_override_keeps_the_timeout_margin() {
     let (_d, loaded) = track(GOOD);
     let mut spec = loaded.unwrap().0;
-    spec.override_budget(Duration::from_secs(20));
+    spec.override_budget(Budget::Time(Duration::from_secs(20)));
     assert_eq!(spec.run.budget, Budget::Time(Duration::from_secs(20)));
     assert_eq!(spec.run.timeout, Duration::from_secs(28));
-    spec.override_budget(Duration::from_secs(1));
+    spec.override_budget(Budget::Time(Duration::from_secs(1)));
     assert_eq!(
         spec.run.timeout,
         Duration::from_secs(28),
         "the timeout never shrinks"
     );
+    spec.override_budget(Budget::Steps(400));
+    assert_eq!(spec.run.budget, Budget::Steps(400));
+    assert_eq!(spec.run.timeout, Duration::from_secs(28));
 }
 
 #[test]
@@ -603,6 +606,22 @@ fn devices_say_how_a_run_gets_its_device_and_how_results_compare() {
     );
     let e = error(&with("[devices]\ncompare = \"speed\""));
     assert!(e.contains("`devices.compare` must be"), "{e}");
+}
+
+#[test]
+fn the_rerun_cap_defaults_to_three_times_the_reruns_and_never_falls_below_them() {
+    let (_d, loaded) = track(GOOD);
+    let verify = loaded.unwrap().0.verify;
+    assert_eq!((verify.reruns, verify.max_reruns), (3, 9));
+    let (_d, loaded) = track(&format!("{GOOD}\n[verify]\nreruns = 4\n"));
+    assert_eq!(loaded.unwrap().0.verify.max_reruns, 12);
+    let (_d, loaded) = track(&format!("{GOOD}\n[verify]\nreruns = 2\nmax_reruns = 5\n"));
+    assert_eq!(loaded.unwrap().0.verify.max_reruns, 5);
+    let err = error(&format!("{GOOD}\n[verify]\nreruns = 4\nmax_reruns = 3\n"));
+    assert!(
+        err.contains("`verify.max_reruns` must be at least `reruns` (4)"),
+        "{err}"
+    );
 }
 
 #[test]

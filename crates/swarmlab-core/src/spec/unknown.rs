@@ -60,7 +60,7 @@ const EVAL: &[&str] = &[
     "probes",
     "tolerance",
 ];
-const VERIFY: &[&str] = &["reruns", "alpha", "min_delta", "hardware"];
+const VERIFY: &[&str] = &["reruns", "max_reruns", "alpha", "min_delta", "hardware"];
 const DEVICES: &[&str] = &["env", "cpu_env", "compare", "remeasure"];
 const KNOB: &[&str] = &["file", "pattern", "range", "scale", "choices"];
 const BUDGET: &[&str] = &["steps", "tokens"];

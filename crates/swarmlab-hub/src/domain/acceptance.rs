@@ -5,12 +5,21 @@
 //! nothing itself.
 //!
 //! The rule: a candidate displaces the head only if it beats the head by at least
-//! `min_delta` at one-sided p < `alpha` (Welch's t-test), measured by a trusted verifier on
-//! the same hardware class. Sequential: a verifier reports after each rerun from the second
-//! on, and the answer is given as soon as it is clear. Each of the `reruns - 1` looks is
-//! tested at `alpha / (reruns - 1)` (Bonferroni), so the chance of accepting a candidate no
-//! better than the head stays below `alpha` however early the test stops. Stopping early for
-//! futility never raises that chance.
+//! `min_delta` at one-sided p < `alpha`, measured by a trusted verifier on the same hardware
+//! class. When the verifier says how its reruns were made ([`Pairing::of`]: rerun `i` of
+//! each side ran with the same seed, one right after the other), the test is the paired
+//! t-test on the differences `head_i - candidate_i` (oriented by the goal), which cancels
+//! what the pair shares: the seed's luck, the machine's load. Otherwise it is Welch's test on
+//! two independent samples.
+//!
+//! Sequential: a verifier reports after each pair from the second on, and the answer is given
+//! as soon as it is clear. After `reruns` pairs a candidate whose estimated gain does not even
+//! clear `min_delta` is rejected; a promising one (the estimate clears it, the test not yet)
+//! gets more pairs, up to `max_reruns`, where it is rejected unless it passed. Each of the
+//! `max_reruns - 1` possible looks is tested at `alpha / (max_reruns - 1)` (Bonferroni), so
+//! the chance of accepting a candidate no better than the head stays below `alpha` whenever
+//! the test stops: the union bound holds over every look that could happen, and stopping
+//! early, for success or futility, only removes chances to accept.
 //!
 //! A run that crashed or timed out is rejected as such; a verifier's own fault decides
 //! nothing (the job goes to another verifier) until [`gives_up`]: a job that enough
@@ -29,7 +38,7 @@ use swarmlab_proto::{Measurements, Rule, RunOutcome};
 
 use super::canary::Expect;
 use super::error::HubError;
-use super::stats::welch_one_sided_p;
+use super::stats::{paired_one_sided_p, welch_one_sided_p};
 
 /// Why a verifier's measurements reject a candidate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,37 +114,71 @@ pub enum Decision {
     Continue { p_value: Option<f64> },
 }
 
-/// The number of reruns of each side a verifier is asked for; a t-test needs at least two.
+/// Above this p-value after the reruns asked for, the estimated gain does not clear
+/// `min_delta`: not promising enough to ask for more.
+const PROMISING: f64 = 0.5;
+
+/// The number of reruns of each side a verifier is asked for before the test may give up;
+/// a t-test needs at least two.
 pub fn reruns_asked(rule: &Rule) -> u32 {
     rule.reruns.max(2)
 }
 
-/// [`reruns_asked`], as a count of values.
-pub fn effective_reruns(rule: &Rule) -> usize {
-    reruns_asked(rule) as usize
+/// The most reruns of each side the test may ask for: `max_reruns`, or `reruns` for a rule
+/// recorded before there was a cap.
+pub fn reruns_cap(rule: &Rule) -> u32 {
+    rule.max_reruns
+        .unwrap_or(rule.reruns)
+        .max(reruns_asked(rule))
 }
 
-/// Decides on `candidate` and `head` measurements (same number of reruns each; extra values
-/// beyond the shorter one are ignored so both sides are looked at together).
-pub fn decide(candidate: &[f64], head: &[f64], rule: &Rule) -> Decision {
-    let reruns = effective_reruns(rule);
-    let n = candidate.len().min(head.len()).min(reruns);
+/// How the two sides' reruns relate, which says which t-test applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pairing {
+    /// Independent samples: Welch's test.
+    Independent,
+    /// Rerun `i` of each side is a pair (one seed, one after the other): the paired test.
+    Paired,
+}
+
+impl Pairing {
+    /// Paired when the verifier gave the seed of every pair it measured; reports without
+    /// them (older verifiers) are independent samples.
+    pub fn of(m: &Measurements) -> Pairing {
+        match &m.pairs {
+            Some(pairs) if pairs.seeds.len() >= m.reruns() => Pairing::Paired,
+            _ => Pairing::Independent,
+        }
+    }
+}
+
+/// Decides on `candidate` and `head` measurements (extra values beyond the shorter side, or
+/// beyond the rule's cap, are ignored so both sides are looked at together).
+pub fn decide(candidate: &[f64], head: &[f64], pairing: Pairing, rule: &Rule) -> Decision {
+    let asked = reruns_asked(rule) as usize;
+    let cap = reruns_cap(rule) as usize;
+    let n = candidate.len().min(head.len()).min(cap);
     let (c, h) = (&candidate[..n], &head[..n]);
     // Orient so that "a - b > delta" means "the candidate is better".
     let (better, worse) = match rule.goal {
         Goal::Minimize => (h, c),
         Goal::Maximize => (c, h),
     };
-    let Some(p_value) = welch_one_sided_p(better, worse, rule.min_delta) else {
+    let p_value = match pairing {
+        Pairing::Paired => paired_one_sided_p(better, worse, rule.min_delta),
+        Pairing::Independent => welch_one_sided_p(better, worse, rule.min_delta),
+    };
+    let Some(p_value) = p_value else {
         return Decision::Continue { p_value: None };
     };
-    let looks = (reruns - 1) as f64;
-    let alpha_look = rule.alpha / looks;
+    let alpha_look = rule.alpha / (cap - 1) as f64;
     if p_value < alpha_look {
         return Decision::Accept { p_value };
     }
-    // Futility: the improvement is clearly below min_delta.
-    if 1.0 - p_value < alpha_look || n >= reruns {
+    // Futility: the gain is clearly below min_delta, or the reruns asked for are in and the
+    // estimate does not clear it, or the cap is reached.
+    let clearly_worse = 1.0 - p_value < alpha_look;
+    if clearly_worse || n >= cap || (n >= asked && p_value >= PROMISING) {
         return Decision::Reject { p_value };
     }
     Decision::Continue {
@@ -218,7 +261,7 @@ pub fn judge(m: &Measurements, rule: &Rule, claimed: Option<f64>) -> Result<Judg
                     "measurements need finite values for both candidate and head".into(),
                 ));
             }
-            match decide(&m.candidate, &m.head, rule) {
+            match decide(&m.candidate, &m.head, Pairing::of(m), rule) {
                 Decision::Accept { p_value } => Judgement::Verdict(Verdict::Accept { p_value }),
                 Decision::Continue { p_value } => Judgement::Continue { p_value },
                 Decision::Reject { p_value } => {
@@ -239,7 +282,10 @@ pub fn judge(m: &Measurements, rule: &Rule, claimed: Option<f64>) -> Result<Judg
 /// better than the head's measured mean by more than `min_delta`, and the candidate's
 /// measured mean is not. The means are of the reruns the rule looked at.
 fn unreproduced(claimed: f64, candidate: &[f64], head: &[f64], rule: &Rule) -> bool {
-    let n = candidate.len().min(head.len()).min(effective_reruns(rule));
+    let n = candidate
+        .len()
+        .min(head.len())
+        .min(reruns_cap(rule) as usize);
     if n == 0 {
         return false;
     }
@@ -342,59 +388,195 @@ mod tests {
             alpha,
             min_delta,
             reruns,
+            max_reruns: None,
         }
     }
 
-    /// Runs the sequential protocol as a verifier would: one more rerun of each per look.
-    fn verify(rng: &mut Rng, rule: &Rule, cand_mean: f64, head_mean: f64, sd: f64) -> Decision {
+    /// [`rule`] with a cap on the reruns the test may ask for.
+    fn capped(goal: Goal, alpha: f64, min_delta: f64, reruns: u32, max_reruns: u32) -> Rule {
+        Rule {
+            max_reruns: Some(max_reruns),
+            ..rule(goal, alpha, min_delta, reruns)
+        }
+    }
+
+    /// The true means of the two sides and how their reruns spread: `shared` is what both
+    /// runs of a pair have in common (the seed's luck, the machine's load), `own` what each
+    /// run has alone. Unpaired reruns draw the shared part afresh for every run.
+    struct Truth {
+        candidate: f64,
+        head: f64,
+        shared: f64,
+        own: f64,
+    }
+
+    /// Runs the sequential protocol as a verifier would: one more pair per look, until the
+    /// test decides; with the number of pairs it took.
+    fn verify(rng: &mut Rng, rule: &Rule, truth: &Truth, pairing: Pairing) -> (Decision, usize) {
         let (mut c, mut h) = (Vec::new(), Vec::new());
         loop {
-            c.push(rng.normal(cand_mean, sd));
-            h.push(rng.normal(head_mean, sd));
-            match decide(&c, &h, rule) {
+            let shared = rng.normal(0.0, truth.shared);
+            let other = match pairing {
+                Pairing::Paired => shared,
+                Pairing::Independent => rng.normal(0.0, truth.shared),
+            };
+            c.push(rng.normal(truth.candidate + shared, truth.own));
+            h.push(rng.normal(truth.head + other, truth.own));
+            match decide(&c, &h, pairing, rule) {
                 Decision::Continue { .. } => continue,
-                done => return done,
+                done => return (done, c.len()),
             }
         }
+    }
+
+    /// How often `trials` runs of the protocol accept, and the most pairs one took.
+    fn acceptance_rate(
+        rule: &Rule,
+        truth: &Truth,
+        pairing: Pairing,
+        trials: u64,
+        seed: u64,
+    ) -> (f64, usize) {
+        let (mut accepted, mut most) = (0, 0);
+        for trial in 0..trials {
+            let mut rng = Rng(seed + trial * 7919 + 1);
+            let (decision, pairs) = verify(&mut rng, rule, truth, pairing);
+            most = most.max(pairs);
+            if matches!(decision, Decision::Accept { .. }) {
+                accepted += 1;
+            }
+        }
+        (f64::from(accepted) / trials as f64, most)
     }
 
     #[test]
     fn a_clone_of_the_head_plus_noise_is_accepted_less_often_than_alpha() {
         for goal in [Goal::Minimize, Goal::Maximize] {
-            // min_delta = 0 is the hardest case for the rule.
-            let rule = rule(goal, 0.05, 0.0, 5);
-            let trials = 4000;
-            let mut accepted = 0;
-            for seed in 0..trials {
-                let mut rng = Rng(seed * 7919 + 1);
-                if matches!(
-                    verify(&mut rng, &rule, 1.0, 1.0, 0.02),
-                    Decision::Accept { .. }
-                ) {
-                    accepted += 1;
+            for pairing in [Pairing::Independent, Pairing::Paired] {
+                // min_delta = 0 is the hardest case for the rule: a clone looks promising
+                // half the time and is followed up to the cap.
+                for rule in [rule(goal, 0.05, 0.0, 5), capped(goal, 0.05, 0.0, 3, 10)] {
+                    let truth = Truth {
+                        candidate: 1.0,
+                        head: 1.0,
+                        shared: 0.02,
+                        own: 0.005,
+                    };
+                    let (rate, most) = acceptance_rate(&rule, &truth, pairing, 4000, 0);
+                    // The binomial sd at p = alpha is ~0.0034; demand a clear margin below.
+                    assert!(
+                        rate < 0.8 * rule.alpha,
+                        "{goal} {pairing:?} {rule:?}: false-accept rate {rate}"
+                    );
+                    assert_eq!(most, reruns_cap(&rule) as usize, "{rule:?}");
                 }
             }
-            let rate = f64::from(accepted) / trials as f64;
-            // The binomial sd at p = alpha is ~0.0034; demand a clear margin below alpha.
-            assert!(rate < 0.8 * rule.alpha, "{goal}: false-accept rate {rate}");
         }
     }
 
     #[test]
-    fn a_clear_improvement_is_accepted_and_often_early() {
-        let rule = rule(Goal::Minimize, 0.01, 0.002, 8);
-        let trials = 500;
-        let mut accepted = 0;
-        for seed in 0..trials {
-            let mut rng = Rng(seed + 99);
-            if let Decision::Accept { .. } = verify(&mut rng, &rule, 0.95, 1.0, 0.01) {
-                accepted += 1;
+    fn a_candidate_at_exactly_min_delta_is_accepted_less_often_than_alpha() {
+        for goal in [Goal::Minimize, Goal::Maximize] {
+            for pairing in [Pairing::Independent, Pairing::Paired] {
+                let rule = capped(goal, 0.05, 0.01, 3, 12);
+                let gain = match goal {
+                    Goal::Minimize => -0.01,
+                    Goal::Maximize => 0.01,
+                };
+                let truth = Truth {
+                    candidate: 1.0 + gain,
+                    head: 1.0,
+                    shared: 0.01,
+                    own: 0.004,
+                };
+                let (rate, _) = acceptance_rate(&rule, &truth, pairing, 4000, 17);
+                assert!(
+                    rate < 0.8 * rule.alpha,
+                    "{goal} {pairing:?}: false-accept rate {rate}"
+                );
             }
         }
-        assert!(
-            accepted > trials * 95 / 100,
-            "power too low: {accepted}/{trials}"
-        );
+    }
+
+    #[test]
+    fn pairing_finds_a_gain_that_the_shared_noise_hides_from_welch() {
+        // The case: a gain of 0.04 against runs that spread by 0.03 together (the
+        // load), by 0.002 alone.
+        let rule = capped(Goal::Minimize, 0.01, 0.002, 3, 9);
+        let truth = Truth {
+            candidate: 1.36,
+            head: 1.40,
+            shared: 0.03,
+            own: 0.002,
+        };
+        let (paired, _) = acceptance_rate(&rule, &truth, Pairing::Paired, 500, 5);
+        let (welch, _) = acceptance_rate(&rule, &truth, Pairing::Independent, 500, 5);
+        assert!(paired > 0.95, "paired power {paired}");
+        assert!(welch < 0.5, "Welch power {welch}");
+    }
+
+    #[test]
+    fn a_promising_candidate_gets_more_reruns_up_to_the_cap() {
+        let r = capped(Goal::Minimize, 0.01, 0.0, 3, 6);
+        // Three pairs, each better by about 0.01 with as much noise: promising, not decisive.
+        let c = [0.99, 1.0, 0.985];
+        let h = [1.0, 1.0, 1.0];
+        assert!(matches!(
+            decide(&c, &h, Pairing::Paired, &r),
+            Decision::Continue { p_value: Some(p) } if p < PROMISING
+        ));
+        // Without the cap the same three pairs are the end.
+        let uncapped = rule(Goal::Minimize, 0.01, 0.0, 3);
+        assert!(matches!(
+            decide(&c, &h, Pairing::Paired, &uncapped),
+            Decision::Reject { .. }
+        ));
+        // Not promising after the reruns asked for: rejected there.
+        let worse = [1.01, 1.0, 0.995];
+        assert!(matches!(
+            decide(&worse, &h, Pairing::Paired, &r),
+            Decision::Reject { .. }
+        ));
+        // Still not decisive at the cap: rejected.
+        let c6 = [0.99, 1.0, 0.985, 1.0, 0.99, 1.002];
+        let h6 = [1.0; 6];
+        assert!(matches!(
+            decide(&c6, &h6, Pairing::Paired, &r),
+            Decision::Reject { .. }
+        ));
+        assert_eq!(reruns_cap(&r), 6);
+        assert_eq!(reruns_cap(&uncapped), 3);
+    }
+
+    #[test]
+    fn reports_are_paired_when_every_pair_has_its_seed() {
+        let mut m = measured(RunOutcome::Ok, &[1.0, 1.1], &[1.2, 1.3]);
+        assert_eq!(Pairing::of(&m), Pairing::Independent);
+        m.pairs = Some(swarmlab_proto::Pairs {
+            seeds: vec![1],
+            budget: swarmlab_proto::BudgetKind::Steps,
+            load: Vec::new(),
+        });
+        assert_eq!(Pairing::of(&m), Pairing::Independent);
+        if let Some(pairs) = &mut m.pairs {
+            pairs.seeds.push(2);
+        }
+        assert_eq!(Pairing::of(&m), Pairing::Paired);
+    }
+
+    #[test]
+    fn a_clear_improvement_is_accepted_and_often_early() {
+        for pairing in [Pairing::Independent, Pairing::Paired] {
+            let rule = rule(Goal::Minimize, 0.01, 0.002, 8);
+            let truth = Truth {
+                candidate: 0.95,
+                head: 1.0,
+                shared: 0.0,
+                own: 0.01,
+            };
+            let (rate, _) = acceptance_rate(&rule, &truth, pairing, 500, 98);
+            assert!(rate > 0.95, "{pairing:?}: power too low: {rate}");
+        }
     }
 
     #[test]
@@ -402,16 +584,22 @@ mod tests {
         let r = rule(Goal::Maximize, 0.05, 0.5, 3);
         let c = [1.2, 1.21, 1.19];
         let h = [1.0, 1.01, 0.99];
-        assert!(matches!(decide(&c, &h, &r), Decision::Reject { .. }));
+        assert!(matches!(
+            decide(&c, &h, Pairing::Independent, &r),
+            Decision::Reject { .. }
+        ));
         let r = rule(Goal::Maximize, 0.05, 0.1, 3);
-        assert!(matches!(decide(&c, &h, &r), Decision::Accept { .. }));
+        assert!(matches!(
+            decide(&c, &h, Pairing::Independent, &r),
+            Decision::Accept { .. }
+        ));
     }
 
     #[test]
     fn one_value_is_never_enough() {
         let r = rule(Goal::Minimize, 0.05, 0.0, 3);
         assert_eq!(
-            decide(&[0.1], &[1.0], &r),
+            decide(&[0.1], &[1.0], Pairing::Paired, &r),
             Decision::Continue { p_value: None }
         );
     }
@@ -446,6 +634,7 @@ mod tests {
             head: head.to_vec(),
             detail: None,
             unsandboxed: false,
+            pairs: None,
         }
     }
 

@@ -11,7 +11,7 @@ use swarmlab_proto::ledger::GENESIS;
 use swarmlab_proto::signing::{self, VerifyingKey};
 use swarmlab_proto::{EventBody, LedgerEntry, Rule, RunOutcome, SignedFault};
 
-use super::acceptance::{decide, Decision};
+use super::acceptance::{decide, Decision, Pairing};
 
 /// What an audit found in a ledger that checks out.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -20,6 +20,11 @@ pub struct AuditReport {
     pub entries: u64,
     pub submissions: u64,
     pub verdicts: u64,
+    /// Of the verdicts, those that accepted and those that rejected.
+    pub accepted: u64,
+    pub rejected: u64,
+    /// Reruns of each side the verdicts took, all together: the cost of verification.
+    pub reruns: u64,
     pub head_moves: u64,
     pub promotions: u64,
     /// Submissions that enough verifiers faulted on to end `unverifiable`.
@@ -161,8 +166,21 @@ impl Auditor<'_> {
                 })?;
                 self.report.unverifiable += 1;
             }
-            (EventBody::Verdict { .. }, _) => {
+            (
+                EventBody::Verdict {
+                    decision,
+                    measurements,
+                    ..
+                },
+                _,
+            ) => {
                 self.report.verdicts += 1;
+                if decision == "accept" {
+                    self.report.accepted += 1;
+                } else {
+                    self.report.rejected += 1;
+                }
+                self.report.reruns += measurements.reruns() as u64;
                 self.verdicts.insert(entry.seq, entry.clone());
             }
             (
@@ -276,7 +294,8 @@ fn check_backing(
     if decision != "accept" {
         return Err("the verdict did not accept".into());
     }
-    match decide(&measurements.candidate, &measurements.head, rule) {
+    let pairing = Pairing::of(measurements);
+    match decide(&measurements.candidate, &measurements.head, pairing, rule) {
         Decision::Accept { .. } => Ok(()),
         _ => Err("its measurements do not satisfy the acceptance rule".into()),
     }
@@ -296,6 +315,7 @@ mod tests {
             alpha: 0.05,
             min_delta: 0.0,
             reruns: 3,
+            max_reruns: None,
         }
     }
 
@@ -318,6 +338,7 @@ mod tests {
                 head,
                 detail: None,
                 unsandboxed: false,
+                pairs: None,
             },
             verifier_signature: String::new(),
         }
@@ -362,6 +383,31 @@ mod tests {
     }
 
     #[test]
+    fn a_head_move_on_paired_reruns_is_re_decided_by_the_paired_test() {
+        let key = signing::signing_key(&[6; 32]);
+        // Each pair shares a large offset; the candidate is better by 0.1 in every pair.
+        let (candidate, head) = (vec![0.9, 1.9, 0.4, 2.9], vec![1.0, 2.01, 0.5, 3.0]);
+        let mut paired = verdict(candidate.clone(), head.clone());
+        if let EventBody::Verdict { measurements, .. } = &mut paired {
+            measurements.pairs = Some(swarmlab_proto::Pairs {
+                seeds: vec![11, 12, 13, 14],
+                budget: swarmlab_proto::BudgetKind::Steps,
+                load: Vec::new(),
+            });
+        }
+        let report = audit(&ledger(&key, paired), &key.verifying_key()).unwrap();
+        assert_eq!(report.head_moves, 1);
+        // The same numbers as independent samples do not pass.
+        assert!(matches!(
+            audit(
+                &ledger(&key, verdict(candidate, head)),
+                &key.verifying_key()
+            ),
+            Err(AuditError::UnbackedHeadMove { line: 3, .. })
+        ));
+    }
+
+    #[test]
     fn an_unverifiable_entry_must_cite_distinct_verifiers_faults() {
         let key = signing::signing_key(&[6; 32]);
         let fault = |verifier: &str, outcome| SignedFault {
@@ -374,6 +420,7 @@ mod tests {
                 head: vec![],
                 detail: Some("no sandbox".into()),
                 unsandboxed: false,
+                pairs: None,
             },
             verifier_signature: String::new(),
         };
@@ -431,6 +478,7 @@ mod tests {
         let good = ledger(&key, verdict(vec![0.5, 0.51, 0.49], vec![1.0, 1.01, 0.99]));
         let report = audit(&good, &key.verifying_key()).unwrap();
         assert_eq!((report.head_moves, report.head.as_str()), (1, "c1"));
+        assert_eq!((report.accepted, report.rejected, report.reruns), (1, 0, 3));
         // A verdict signed by the hub but whose numbers do not pass the rule.
         let forged = ledger(&key, verdict(vec![1.0, 1.01, 0.99], vec![1.0, 1.01, 0.99]));
         assert!(matches!(

@@ -21,6 +21,8 @@ pub enum EventKind {
     Lease,
     /// A verifier's report was recorded (a verdict, or more reruns asked for).
     Verdict,
+    /// A verifier said it is doing something else.
+    Activity,
     /// The head moved.
     Head,
     /// The idea queue changed.
@@ -39,6 +41,7 @@ impl EventKind {
             EventKind::Submission => "submission",
             EventKind::Lease => "lease",
             EventKind::Verdict => "verdict",
+            EventKind::Activity => "activity",
             EventKind::Head => "head",
             EventKind::Idea => "idea",
             EventKind::Promotion => "promotion",

@@ -1,7 +1,7 @@
 //! [`Hub`]: where the store, the per-track git repositories, the clock and the event
 //! channel meet. Its operations live beside the rules they apply, one file per concern
-//! (`identity`, `track`, `idea`, `submission`, `job`, `report`, `noise`, `sweep`, `chain`,
-//! `canary`, `promotion`); this file opens the hub and holds what they share. The web layer
+//! (`identity`, `track`, `idea`, `submission`, `job`, `report`, `activity`, `noise`, `sweep`,
+//! `chain`, `canary`, `promotion`); this file opens the hub and holds what they share. The web layer
 //! is a thin layer over it; tests drive it directly with a [`ManualClock`].
 //!
 //! [`ManualClock`]: crate::domain::clock::ManualClock
@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use swarmlab_core::GitStore;
 
+use super::activity::Activities;
 use super::clock::Clock;
 use super::config::HubConfig;
 use super::error::HubError;
@@ -24,6 +25,8 @@ pub struct Hub {
     /// The dashboard's reads: query-only connections, no key.
     reader: Arc<Reader>,
     events: Events,
+    /// What each verifier says it is doing, for the pages (in memory only).
+    pub(crate) activities: Activities,
 }
 
 impl Hub {
@@ -49,6 +52,7 @@ impl Hub {
             clock,
             reader: Arc::new(reader),
             events: Events::default(),
+            activities: Activities::default(),
         })
     }
 

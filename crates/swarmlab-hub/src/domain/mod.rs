@@ -13,6 +13,7 @@
 //! [`HubError`]: error::HubError
 
 pub mod acceptance;
+pub mod activity;
 pub mod audit;
 pub mod bundle;
 pub mod canary;

@@ -101,6 +101,7 @@ impl Hub {
             decision: decision.into(),
             reason: reason.map(|r| r.as_str().to_string()),
             p_value: judgement.p_value(),
+            reruns: u32::try_from(req.measurements.reruns()).ok(),
         })
     }
 

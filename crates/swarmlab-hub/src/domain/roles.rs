@@ -46,6 +46,8 @@ pub enum Action {
     FetchJob,
     /// Report measurements on a leased job.
     Report,
+    /// Say what the verifier is doing, for the pages.
+    ReportActivity,
 }
 
 impl Action {
@@ -62,9 +64,11 @@ impl Action {
             Action::LeaseIdea | Action::HeartbeatIdea | Action::FinishIdea | Action::Submit => {
                 Role::Worker
             }
-            Action::LeaseJob | Action::HeartbeatJob | Action::FetchJob | Action::Report => {
-                Role::Verifier
-            }
+            Action::LeaseJob
+            | Action::HeartbeatJob
+            | Action::FetchJob
+            | Action::Report
+            | Action::ReportActivity => Role::Verifier,
         }
     }
 }

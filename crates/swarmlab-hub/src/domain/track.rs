@@ -6,6 +6,7 @@
 
 use swarmlab_proto::{AddTrackRequest, Rule, TrackInfo};
 
+use super::acceptance::reruns_cap;
 use super::error::HubError;
 use super::event::{EventKind, HubEvent};
 use super::hub::{blocking, Hub};
@@ -61,6 +62,7 @@ impl Hub {
             metric: t.metric,
             goal: t.rule.goal.as_str().to_string(),
             reruns: t.rule.reruns,
+            max_reruns: reruns_cap(&t.rule),
             alpha: t.rule.alpha,
             min_delta: t.rule.min_delta,
             editable: t.editable,

@@ -80,6 +80,7 @@ pub(crate) fn import(config: &HubConfig, req: &AddTrackRequest) -> Result<TrackR
             alpha: spec.verify.alpha,
             min_delta: spec.verify.min_delta,
             reruns: spec.verify.reruns.max(2),
+            max_reruns: Some(spec.verify.max_reruns.max(spec.verify.reruns.max(2))),
         },
         editable: spec.files.editable.clone(),
         spec_toml: spec_text,

@@ -14,7 +14,7 @@ use super::heartbeats::Leased;
 use super::standing::{count_down, refuse_suspended};
 use super::tracks::track_in;
 use super::{Store, StoreError, Tx};
-use crate::domain::acceptance::reruns_asked;
+use crate::domain::acceptance::{reruns_asked, reruns_cap};
 use crate::domain::job::JobRecord;
 use crate::domain::track::TrackRecord;
 
@@ -49,6 +49,7 @@ pub(super) fn job_lease(
         metric: track.metric.clone(),
         goal: track.rule.goal.as_str().to_string(),
         reruns: reruns_asked(&track.rule),
+        max_reruns: Some(reruns_cap(&track.rule)),
         deadline_ms: deadline,
     }
 }

@@ -17,6 +17,7 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
     (5, include_str!("../../migrations/0005_canaries.sql")),
     (6, include_str!("../../migrations/0006_faults.sql")),
     (7, include_str!("../../migrations/0007_invites.sql")),
+    (8, include_str!("../../migrations/0008_rerun_cap.sql")),
 ];
 
 /// Applies the migrations not applied yet, in one transaction.

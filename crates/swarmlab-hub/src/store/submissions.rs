@@ -3,7 +3,7 @@
 
 use sqlx::sqlite::SqliteRow;
 use sqlx::Row;
-use swarmlab_proto::{Claim, EventBody, SubmissionInfo};
+use swarmlab_proto::{Claim, EventBody, Measurements, SubmissionInfo};
 
 use super::columns::{next_id, to_json};
 use super::jobs::insert_job;
@@ -27,6 +27,7 @@ pub(super) fn submission_from(row: &SqliteRow) -> Result<SubmissionInfo, StoreEr
         reason: row.try_get("reason")?,
         received_ms: row.try_get("received_ms")?,
         disputed_by: row.try_get("disputed_by")?,
+        reruns: None,
         faults: Vec::new(),
     })
 }
@@ -174,14 +175,31 @@ impl Store {
         Ok((new.intake.clone(), false))
     }
 
-    /// A submission by id.
+    /// A submission by id, with the reruns its latest verdict took.
     pub async fn submission(&self, id: i64) -> Result<Option<SubmissionInfo>, StoreError> {
-        sqlx::query("SELECT * FROM submissions WHERE id = $1")
+        let Some(mut info) = sqlx::query("SELECT * FROM submissions WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.reader)
             .await?
             .map(|r| submission_from(&r))
-            .transpose()
+            .transpose()?
+        else {
+            return Ok(None);
+        };
+        let latest = sqlx::query(
+            "SELECT measurements FROM verdicts WHERE submission_id = $1 ORDER BY id DESC LIMIT 1",
+        )
+        .bind(id)
+        .fetch_optional(&self.reader)
+        .await?;
+        if let Some(row) = latest {
+            let text: String = row.try_get("measurements")?;
+            let m: Measurements = serde_json::from_str(&text).map_err(|e| {
+                StoreError::Corrupt(format!("measurements of submission {id}: {e}"))
+            })?;
+            info.reruns = u32::try_from(m.reruns()).ok();
+        }
+        Ok(Some(info))
     }
 
     /// The claim a submission was made with.

@@ -103,6 +103,11 @@ pub(super) fn track_from(row: &SqliteRow) -> Result<TrackRecord, StoreError> {
             min_delta: row.try_get("min_delta")?,
             reruns: u32::try_from(row.try_get::<i64, _>("reruns")?)
                 .map_err(|_| StoreError::Corrupt("reruns".into()))?,
+            max_reruns: row
+                .try_get::<Option<i64>, _>("max_reruns")?
+                .map(u32::try_from)
+                .transpose()
+                .map_err(|_| StoreError::Corrupt("max_reruns".into()))?,
         },
         editable: json_list(&row.try_get::<String, _>("editable")?)?,
         spec_toml: row.try_get("spec_toml")?,
@@ -133,7 +138,7 @@ impl Store {
             )));
         }
         sqlx::query(
-            "INSERT INTO tracks (name, baseline, head, metric, goal, reruns, alpha, min_delta, editable, spec_toml, created_ms) VALUES ($1, $2, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            "INSERT INTO tracks (name, baseline, head, metric, goal, reruns, alpha, min_delta, editable, spec_toml, created_ms, max_reruns) VALUES ($1, $2, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(&track.name)
         .bind(&track.baseline)
@@ -145,6 +150,7 @@ impl Store {
         .bind(to_json(&track.editable))
         .bind(&track.spec_toml)
         .bind(now)
+        .bind(track.rule.max_reruns.map(i64::from))
         .execute(&mut *tx)
         .await?;
         sqlx::query("INSERT INTO chain (track, seq, commit_id, parent, submission_id, at_ms) VALUES ($1, 0, $2, NULL, NULL, $3)")

@@ -170,6 +170,8 @@ pub struct VerdictView {
     pub unsandboxed: bool,
     pub candidate: Vec<f64>,
     pub head: Vec<f64>,
+    /// How the reruns were paired (seeds, budget, load), when the verifier said.
+    pub pairs: Option<swarmlab_proto::Pairs>,
     pub at_ms: i64,
     pub ledger: Option<LedgerRef>,
 }

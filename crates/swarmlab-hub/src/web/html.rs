@@ -134,6 +134,16 @@ pub fn ago(now: i64, ms: i64) -> String {
     }
 }
 
+/// A span of seconds as a person reads it: `45s`, `2m10s`, `1h05m`. The page's script
+/// counts on in the same form (`data-elapsed`).
+pub fn elapsed(seconds: i64) -> String {
+    match seconds.max(0) {
+        s @ 0..=59 => format!("{s}s"),
+        s @ 60..=3_599 => format!("{}m{:02}s", s / 60, s % 60),
+        s => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
+    }
+}
+
 /// `<time>` with the exact moment in its attribute and title and the relative one shown.
 pub fn when(now: i64, ms: i64) -> String {
     format!(
@@ -164,6 +174,15 @@ pub fn put(out: &mut String, args: fmt::Arguments<'_>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn elapsed_time_reads_as_app_js_counts_it() {
+        assert_eq!(elapsed(0), "0s");
+        assert_eq!(elapsed(59), "59s");
+        assert_eq!(elapsed(130), "2m10s");
+        assert_eq!(elapsed(3_900), "1h05m");
+        assert_eq!(elapsed(-5), "0s");
+    }
 
     #[test]
     fn escaping_leaves_no_markup() {

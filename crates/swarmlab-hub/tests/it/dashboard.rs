@@ -241,3 +241,62 @@ async fn the_dashboard_shows_each_role_what_the_api_would() {
     demo.stop().await;
     drop(events);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_track_page_shows_what_each_verifier_is_doing_and_for_how_long() {
+    let demo = Demo::start().await;
+    let addr = demo.addr;
+    let worker = sign_in(addr, &demo.worker.token);
+    let r = Client::new(addr).cookie(&worker).get("/tracks/toy");
+    assert!(r.body.contains("data-live=\"activity\""), "{}", r.body);
+    assert!(r
+        .body
+        .contains("No verifier has said what it is doing lately."));
+
+    let report = swarmlab_proto::ActivityReport {
+        track: Some("toy".into()),
+        doing: "building the <baseline>".into(),
+    };
+    assert!(
+        demo.hub
+            .report_activity(&demo.worker.identity, &report)
+            .await
+            .is_err(),
+        "only verifiers say what they do"
+    );
+    let mut events = demo.hub.events().subscribe();
+    demo.hub
+        .report_activity(&demo.verifier.identity, &report)
+        .await
+        .unwrap();
+    let event = events.try_recv().unwrap();
+    assert_eq!(
+        (event.kind.as_str(), event.track.as_str()),
+        ("activity", "toy")
+    );
+    let r = Client::new(addr).cookie(&worker).get("/tracks/toy");
+    assert!(
+        r.body.contains("building the &lt;baseline&gt;"),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains("data-elapsed=\""), "{}", r.body);
+    // The same through the API, and the verdict's page says what the test asked for.
+    let api = Client::new(addr)
+        .bearer(&demo.worker.token)
+        .get("/api/v1/tracks/toy/activity");
+    assert_eq!(api.status, 200);
+    assert!(
+        api.body.contains("\"doing\":\"building the <baseline>\""),
+        "{}",
+        api.body
+    );
+    let r = Client::new(addr).cookie(&worker).get("/tracks/toy/chain/2");
+    assert!(
+        r.body.contains("3 asked for, up to 9 while promising"),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains("one-sided Welch test"), "{}", r.body);
+    demo.stop().await;
+}

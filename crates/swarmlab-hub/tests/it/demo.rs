@@ -233,6 +233,7 @@ impl Demo {
             head: if ok { around(head) } else { Vec::new() },
             detail: (!ok).then(|| "exit 101".to_string()),
             unsandboxed: false,
+            pairs: None,
         };
         let signature = signing::sign(&v.key, &m.signed_bytes());
         self.hub

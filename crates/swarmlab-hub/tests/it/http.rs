@@ -117,6 +117,7 @@ async fn the_openapi_document_lists_every_route_and_every_route_exists() {
         ("get", "/api/v1/tracks/{track}/ideas"),
         ("post", "/api/v1/tracks/{track}/ideas"),
         ("post", "/api/v1/tracks/{track}/ideas/lease"),
+        ("get", "/api/v1/tracks/{track}/activity"),
         ("get", "/api/v1/ideas/{id}"),
         ("post", "/api/v1/ideas/{id}/heartbeat"),
         ("post", "/api/v1/ideas/{id}/done"),
@@ -130,6 +131,7 @@ async fn the_openapi_document_lists_every_route_and_every_route_exists() {
         ("post", "/api/v1/canaries"),
         ("get", "/api/v1/canaries"),
         ("post", "/api/v1/verifiers/{id}/reinstate"),
+        ("post", "/api/v1/verifiers/activity"),
     ];
     let paths = doc["paths"].as_object().unwrap();
     let documented: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();
@@ -212,6 +214,7 @@ async fn a_worker_and_a_verifier_move_the_head_over_http_and_the_ledger_audits()
         head: vec![1.0, 1.01, 0.99],
         detail: None,
         unsandboxed: false,
+        pairs: None,
     };
     let report = swarmlab_proto::ReportRequest {
         signature: signing::sign(&vkey, &m.signed_bytes()),

@@ -89,16 +89,28 @@ async fn sequential_testing_asks_for_more_reruns_until_clear() {
         .await
         .unwrap();
     assert_eq!(r.decision, "continue");
-    let r = f
-        .report(&f.v1, job.job_id, &[0.95, 1.02, 1.0], &[1.0, 0.98, 1.01])
-        .await
-        .unwrap();
+    // Three: better on average, not significantly; promising, so more are asked for, up to
+    // the track's max_reruns (three times its reruns).
+    let (mut c, mut h) = (vec![0.95, 1.02, 1.0], vec![1.0, 0.98, 1.01]);
+    let r = f.report(&f.v1, job.job_id, &c, &h).await.unwrap();
+    assert_eq!((r.decision.as_str(), r.reruns), ("continue", Some(3)));
+    let more = |c: &mut Vec<f64>, h: &mut Vec<f64>| {
+        c.push(if c.len() % 2 == 1 { 0.96 } else { 1.03 });
+        h.push(if h.len() % 2 == 1 { 1.01 } else { 0.99 });
+    };
+    while c.len() < 8 {
+        more(&mut c, &mut h);
+        let r = f.report(&f.v1, job.job_id, &c, &h).await.unwrap();
+        assert_eq!(r.decision, "continue", "after {} reruns", c.len());
+    }
+    more(&mut c, &mut h);
+    let r = f.report(&f.v1, job.job_id, &c, &h).await.unwrap();
     assert_eq!(
-        (r.decision.as_str(), r.reason.as_deref()),
-        ("rejected", Some("not_better"))
+        (r.decision.as_str(), r.reason.as_deref(), r.reruns),
+        ("rejected", Some("not_better"), Some(9))
     );
     let sub = f.hub.submission(&f.w1.identity, sub.id).await.unwrap();
-    assert_eq!(sub.status, "rejected");
+    assert_eq!((sub.status.as_str(), sub.reruns), ("rejected", Some(9)));
 }
 
 #[tokio::test]

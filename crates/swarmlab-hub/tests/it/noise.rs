@@ -31,7 +31,8 @@ async fn head_reruns_are_kept_per_hardware_class_for_the_current_head() {
     f.submit(&f.w1, &base, "lr = 0.1\n").await;
     f.submit(&f.w2, &base, "lr = 0.2\n").await;
 
-    // On cpu: two reruns first (more are needed, nothing kept), then three (decisive).
+    // On cpu: two reruns first (more are needed, nothing kept), then three (decisive: the
+    // candidate is no better on average, so no more are asked for).
     let job = f.lease(&f.v1).await.unwrap().job_id;
     let first = on(&f, &f.v1, job, "cpu", &[0.95, 1.02], &[1.0, 0.98]);
     assert_eq!(decision(&f, &f.v1, job, first).await, "continue");
@@ -40,7 +41,7 @@ async fn head_reruns_are_kept_per_hardware_class_for_the_current_head() {
         &f.v1,
         job,
         "cpu",
-        &[0.95, 1.02, 1.0],
+        &[0.95, 1.02, 1.04],
         &[1.0, 0.98, 1.01],
     );
     assert_eq!(decision(&f, &f.v1, job, all).await, "rejected");

@@ -143,6 +143,7 @@ impl Fixture {
             head: head.to_vec(),
             detail: None,
             unsandboxed: false,
+            pairs: None,
         };
         let signature = signing::sign(&v.key, &m.signed_bytes());
         ReportRequest {

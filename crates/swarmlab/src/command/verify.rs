@@ -57,6 +57,7 @@ pub fn verify(args: VerifyArgs) -> anyhow::Result<i32> {
                 sandbox,
                 jobs: args.jobs,
                 budget: args.budget,
+                warm: args.warm.clone(),
                 python: args.python.clone(),
             };
             run_verifier(options, cancel.clone())

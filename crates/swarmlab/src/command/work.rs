@@ -26,6 +26,7 @@ pub fn work(args: WorkArgs) -> anyhow::Result<i32> {
         seed,
         experiments,
         budget,
+        build_from,
         gpu,
         devices,
         proposer,
@@ -45,6 +46,7 @@ pub fn work(args: WorkArgs) -> anyhow::Result<i32> {
                 seed,
                 experiments,
                 budget,
+                build_from: build_from.clone(),
                 env,
                 make_proposer: Box::new(move |spec| {
                     super::proposer(&proposer, spec, &proposer_cancel).map_err(Into::into)

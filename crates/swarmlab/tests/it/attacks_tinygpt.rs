@@ -8,10 +8,13 @@
 //! The track is a copy of the embedded one with a budget of 120 steps and two reruns. The
 //! verifier's folder is `target/tinygpt-verifier` of this workspace and outlives the test:
 //! its snapshot (the baseline's build) is keyed by the baseline's content, so only the first
-//! run pays for a cold build. Nothing a candidate does can write the snapshot, which is what
-//! the poisoning attacks below check.
+//! run pays for a cold build. The tinygpt swarm test (`swarm_tinygpt`) uses the same track and
+//! folder, one test at a time ([`VERIFIER`]), so that a clean checkout pays for one cold build,
+//! not two. Nothing a candidate does can write the snapshot, which is what the poisoning
+//! attacks below check.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use crate::attacks::{verdict_matches, Change, Corpus, Expect, NOT_REPRODUCED};
 
@@ -26,7 +29,7 @@ fn test_spec() -> String {
     let spec = std::fs::read_to_string(Path::new(TRACK).join("swarmlab.toml")).unwrap();
     let mut out = spec.clone();
     for (from, to) in [
-        ("budget = \"60s\"", "budget = { steps = 120 }"),
+        ("budget = { steps = 2500 }", "budget = { steps = 120 }"),
         ("reruns = 3", "reruns = 2"),
         ("alpha = 0.01", "alpha = 0.05"),
         ("min_delta = 0.002", "min_delta = 0.01"),
@@ -39,7 +42,7 @@ fn test_spec() -> String {
 }
 
 /// Copies the track's sources (not its build) into `repo`, with the test's spec.
-fn fill(repo: &Path) {
+pub fn fill(repo: &Path) {
     for sub in ["src", ".cargo"] {
         std::fs::create_dir_all(repo.join(sub)).unwrap();
         for entry in std::fs::read_dir(Path::new(TRACK).join(sub)).unwrap() {
@@ -186,19 +189,25 @@ fn attacks(verifier: &Path, hub_data: &Path) -> Vec<Attack> {
     ]
 }
 
-/// The verifier's folder, kept between runs of the test (see the module's comment).
-fn verifier_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/tinygpt-verifier")
+/// The kept verifier folder is used by one test at a time: two verifiers in one folder would
+/// share an identity, a lease note and a build.
+static VERIFIER: Mutex<()> = Mutex::new(());
+
+/// The verifier's folder, kept between runs of the tests (see the module's comment), and the
+/// guard that makes it this test's alone; a new identity for the new hub, and no job of a
+/// killed run to resume: the builds, the toolchain, the crates and the trees stay.
+pub fn verifier_dir() -> (PathBuf, MutexGuard<'static, ()>) {
+    let guard = VERIFIER.lock().unwrap_or_else(PoisonError::into_inner);
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/tinygpt-verifier");
+    for file in ["identity.json", "lease.json"] {
+        let _ = std::fs::remove_file(dir.join(file));
+    }
+    (dir, guard)
 }
 
 #[test]
 fn tinygpt_builds_in_the_sandbox_and_every_attack_gets_its_verdict() {
-    let verifier = verifier_dir();
-    // A new identity for the new hub, and no job from a killed run to resume; the builds,
-    // the toolchain, the crates and the trees stay.
-    for file in ["identity.json", "lease.json"] {
-        let _ = std::fs::remove_file(verifier.join(file));
-    }
+    let (verifier, _alone) = verifier_dir();
     let mut corpus = Corpus::start("tinygpt", fill, &verifier, &[]);
     let baseline = corpus.baseline.clone();
     let mut wrong = Vec::new();

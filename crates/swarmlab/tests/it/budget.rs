@@ -30,6 +30,24 @@ fn budget_on_the_command_line_overrides_the_track() {
 }
 
 #[test]
+fn a_step_or_token_budget_on_the_command_line_overrides_the_track() {
+    let track = Track::fake();
+    track
+        .swarmlab(&["run", "--experiments", "0", "--budget", "400steps"])
+        .success();
+    let env = track.run_env(0);
+    assert_eq!(env["SWARMLAB_BUDGET_STEPS"], "400", "{env:?}");
+    assert!(!env.contains_key("SWARMLAB_BUDGET_SECONDS"), "{env:?}");
+    let refused = track
+        .swarmlab(&["run", "--experiments", "0", "--budget", "0steps"])
+        .fails_with(2);
+    assert!(
+        refused.stderr.contains("must be a positive integer"),
+        "{refused}"
+    );
+}
+
+#[test]
 fn a_step_budget_and_a_fixed_seed_reach_the_program() {
     let track = Track::builder()
         .run("budget", "{ steps = 100 }")

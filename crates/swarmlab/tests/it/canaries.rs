@@ -42,6 +42,7 @@ impl Lazy {
             head: vec![2.0, 2.01, 1.99],
             detail: None,
             unsandboxed: false,
+            pairs: None,
         };
         let signature = signing::sign(&self.key, &measurements.signed_bytes());
         let report = ReportRequest {

@@ -21,7 +21,7 @@ memory     peak RSS of the process tree
 editable   params.txt
 trusted    train.sh, toy.awk
 eval       stdout: the run prints its metric; insecure: a hub accepts it from untrusted workers
-verify     3 reruns, alpha 0.01, min_delta 0.002
+verify     3 reruns (up to 9), alpha 0.01, min_delta 0.002
 knob       depth in params.txt: [1, 12] int
 knob       dropout in params.txt: [0, 0.5] linear
 knob       lr in params.txt: [0.0001, 1] log

@@ -151,6 +151,7 @@ impl FaultyVerifier {
             head: vec![],
             detail: Some("the sandbox self-test failed".into()),
             unsandboxed: false,
+            pairs: None,
         };
         let signature = signing::sign(&self.key, &measurements.signed_bytes());
         let report = serde_json::to_value(ReportRequest {

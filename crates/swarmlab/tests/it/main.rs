@@ -35,6 +35,7 @@ mod sandbox;
 mod soak;
 mod spec;
 mod swarm;
+mod swarm_tinygpt;
 mod terminal;
 mod tinygpt;
 mod toy;

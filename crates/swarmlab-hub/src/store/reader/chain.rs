@@ -131,6 +131,7 @@ pub(super) fn verdict_view(
         unsandboxed: m.unsandboxed,
         candidate: m.candidate,
         head: m.head,
+        pairs: m.pairs,
         at_ms: row.try_get("verdict_at")?,
         ledger: entries
             .iter()

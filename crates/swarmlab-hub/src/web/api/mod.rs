@@ -176,6 +176,13 @@ fn table() -> Table {
     )
     .add(
         "get",
+        "/api/v1/tracks/{track}/activity",
+        Access::Signed,
+        "What the verifiers working for the track are doing now",
+        get(activities),
+    )
+    .add(
+        "get",
         "/api/v1/tracks/{track}/ideas",
         Access::Signed,
         "The track's ideas",
@@ -264,6 +271,13 @@ fn table() -> Table {
         Access::Act(Action::Report),
         "Report signed measurements",
         post(report),
+    )
+    .add(
+        "post",
+        "/api/v1/verifiers/activity",
+        Access::Act(Action::ReportActivity),
+        "Say what this verifier is doing now, for the pages",
+        post(report_activity),
     )
     .add(
         "post",

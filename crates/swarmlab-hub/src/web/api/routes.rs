@@ -7,10 +7,10 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use swarmlab_proto::{
-    AddCanaryRequest, AddTrackRequest, CanaryInfo, CreateIdentityRequest, HeadNoise, HubInfo,
-    IdeaInfo, IdentityInfo, IdentityToken, Invite, InviteRequest, JobLease, LeaseDeadline, NewIdea,
-    PromoteRequest, PromotionInfo, RegisterRequest, ReportRequest, ReportResponse, Role,
-    SubmissionInfo, SubmitRequest, TrackInfo, API_VERSION,
+    ActivityReport, AddCanaryRequest, AddTrackRequest, CanaryInfo, CreateIdentityRequest,
+    HeadNoise, HubInfo, IdeaInfo, IdentityInfo, IdentityToken, Invite, InviteRequest, JobLease,
+    LeaseDeadline, NewIdea, PromoteRequest, PromotionInfo, RegisterRequest, ReportRequest,
+    ReportResponse, Role, SubmissionInfo, SubmitRequest, TrackInfo, VerifierActivity, API_VERSION,
 };
 
 use super::caller::{Anonymous, Caller};
@@ -186,6 +186,24 @@ pub async fn noise(
     Path(track): Path<String>,
 ) -> ApiResult<Vec<HeadNoise>> {
     Ok(Json(s.hub.noise(&track).await?))
+}
+
+pub async fn activities(
+    _: Caller,
+    State(s): State<AppState>,
+    Path(track): Path<String>,
+) -> ApiResult<Vec<VerifierActivity>> {
+    Ok(Json(s.hub.activities(&track).await?))
+}
+
+pub async fn report_activity(
+    caller: Caller,
+    State(s): State<AppState>,
+    ApiJson(req): ApiJson<ActivityReport>,
+) -> ApiResult<serde_json::Value> {
+    let me = caller.require(Action::ReportActivity)?;
+    s.hub.report_activity(me, &req).await?;
+    Ok(Json(serde_json::json!({})))
 }
 
 pub async fn list_ideas(

@@ -50,10 +50,26 @@
     source.onerror = () => {
       if (status) status.hidden = true;
     };
-    for (const kind of ['track', 'submission', 'lease', 'verdict', 'head', 'idea', 'promotion', 'lagged']) {
+    for (const kind of ['track', 'submission', 'lease', 'verdict', 'activity', 'head', 'idea', 'promotion', 'lagged']) {
       source.addEventListener(kind, schedule);
     }
   }
+
+  // How long a verifier has been at it: the page says, the script counts on (as html.rs
+  // writes it).
+  const elapsed = (s) =>
+    s < 60
+      ? s + 's'
+      : s < 3600
+        ? Math.floor(s / 60) + 'm' + String(s % 60).padStart(2, '0') + 's'
+        : Math.floor(s / 3600) + 'h' + String(Math.floor((s % 3600) / 60)).padStart(2, '0') + 'm';
+  setInterval(() => {
+    for (const el of document.querySelectorAll('[data-elapsed]')) {
+      if (!el.dataset.t0) el.dataset.t0 = String(Date.now());
+      const s = Number(el.dataset.elapsed) + Math.floor((Date.now() - Number(el.dataset.t0)) / 1000);
+      el.textContent = elapsed(s);
+    }
+  }, 1000);
 
   const tip = document.createElement('div');
   tip.className = 'tip';

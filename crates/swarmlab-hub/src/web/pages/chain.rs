@@ -13,6 +13,7 @@ use super::super::layout::{pager, Page, Tab};
 use super::super::session::{Params, Signed, Viewer};
 use super::super::{page, see_other, PageError, PageResult, Web};
 use super::{chain_table, describe_rows, entry_href, summary, tone};
+use crate::domain::acceptance::{reruns_asked, reruns_cap};
 use crate::domain::roles::{may, Action};
 use crate::store::views::{mean_sigma, ChainRow, LedgerRef, Paging, TrackSummary, VerdictView};
 
@@ -100,6 +101,33 @@ fn mean_pm(xs: &[f64]) -> String {
     }
 }
 
+/// What the verifier saw of its machine during each pair: wall and CPU seconds of the
+/// candidate's and the head's run, and the load average as each ended.
+fn load(pairs: Option<&swarmlab_proto::Pairs>) -> String {
+    let Some(pairs) = pairs.filter(|p| !p.load.is_empty()) else {
+        return String::new();
+    };
+    let run = |r: &swarmlab_proto::RunLoad| {
+        format!(
+            "{:.1}s ({:.1} CPU s, load {:.2})",
+            r.wall_s, r.cpu_s, r.load_avg
+        )
+    };
+    let mut out = String::from("<dt>Load</dt><dd><ol class=\"plain load\">");
+    for pair in &pairs.load {
+        put(
+            &mut out,
+            format_args!(
+                "<li>candidate {} · head {}</li>",
+                run(&pair.candidate),
+                run(&pair.head)
+            ),
+        );
+    }
+    out.push_str("</ol></dd>");
+    out
+}
+
 /// A verdict's facts, as a definition list's items.
 pub fn verdict_facts(
     v: &VerdictView,
@@ -121,7 +149,7 @@ pub fn verdict_facts(
         &mut out,
         format_args!(
             "<dt>Decision</dt><dd>{decision}{reason}</dd><dt>Verifier</dt><dd><span title=\"{vid}\">{vname}</span> \
-             <span class=\"hint\">on {hw}</span>{unsandboxed}</dd><dt>Reruns</dt><dd>{nc} of the candidate, {nh} of the head</dd>\
+             <span class=\"hint\">on {hw}</span>{unsandboxed}</dd><dt>Reruns</dt><dd>{nc} of the candidate, {nh} of the head{asked}{pairing}</dd>{load}\
              <dt>Candidate</dt><dd>{cand}<div class=\"values\">{cvals}</div></dd>\
              <dt>Head</dt><dd>{head}<div class=\"values\">{hvals}</div></dd><dt>Improvement</dt><dd>{improvement}</dd>\
              <dt>p-value</dt><dd>{p}{rule}</dd><dt>Decided</dt><dd>{at}</dd>",
@@ -140,14 +168,31 @@ pub fn verdict_facts(
             },
             nc = v.candidate.len(),
             nh = v.head.len(),
+            asked = rule.map_or(String::new(), |r| format!(
+                " <span class=\"hint\">({} asked for, up to {} while promising)</span>",
+                reruns_asked(r),
+                reruns_cap(r)
+            )),
+            pairing = v.pairs.as_ref().map_or(String::new(), |p| format!(
+                "<div class=\"hint\">in pairs, one seed each ({}), on a budget of {}</div>",
+                p.seeds
+                    .iter()
+                    .map(u64::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                p.budget.as_str()
+            )),
+            load = load(v.pairs.as_ref()),
             cand = mean_pm(&v.candidate),
             cvals = values(&v.candidate),
             head = mean_pm(&v.head),
             hvals = values(&v.head),
             p = v.p_value.map_or("—".into(), p_value),
             rule = rule.map_or(String::new(), |r| format!(
-                " <span class=\"hint\">one-sided Welch test; accept below α = {} with min Δ = {}</span>",
+                " <span class=\"hint\">one-sided {} test; accept below α = {} over {} looks with min Δ = {}</span>",
+                if v.pairs.is_some() { "paired t" } else { "Welch" },
                 r.alpha,
+                reruns_cap(r) - 1,
                 value(r.min_delta)
             )),
             at = when(now, v.at_ms),
@@ -381,6 +426,7 @@ mod tests {
             p_value: Some(1e-4),
             hardware_class: "cpu-x2".into(),
             unsandboxed,
+            pairs: None,
             candidate: vec![1.0, 1.1],
             head: vec![2.0, 2.1],
             at_ms: 0,

@@ -1,13 +1,15 @@
-//! `/tracks/{track}`: a track's progress — its stat tiles, the progress chart of every
-//! verified measurement with the chain as a step line, and the latest chain entries.
+//! `/tracks/{track}`: a track's progress — its stat tiles, what its verifiers are doing now
+//! (on a hub), the progress chart of every verified measurement with the chain as a step
+//! line, and the latest chain entries.
 
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use swarmlab_core::short;
+use swarmlab_proto::VerifierActivity;
 
 use super::super::chart::{progress, ChartSpec};
-use super::super::html::{esc, put, url};
+use super::super::html::{elapsed, esc, put, url};
 use super::super::layout::{Page, Tab};
 use super::super::session::Viewer;
 use super::super::{page, PageError, PageResult, Web};
@@ -51,6 +53,9 @@ pub async fn track(
         ),
     );
     body.push_str(&stats(s));
+    if let Some(hub) = &web.hub {
+        body.push_str(&activity(&hub.activities(&name).await?, now));
+    }
     let href = |seq: i64| entry_href(&name, seq);
     let x_noun = if s.local {
         "experiment"
@@ -106,4 +111,32 @@ pub async fn track(
             .body(body)
             .render(),
     ))
+}
+
+/// What the verifiers working for the track say they are doing, and for how long (the
+/// script counts on from there).
+fn activity(all: &[VerifierActivity], now: i64) -> String {
+    let mut out = String::from(
+        "<section aria-labelledby=\"verifiers\" data-live=\"activity\"><h2 id=\"verifiers\">Verifiers at work</h2>",
+    );
+    if all.is_empty() {
+        out.push_str("<p class=\"hint\">No verifier has said what it is doing lately.</p>");
+    } else {
+        out.push_str("<ul class=\"plain activity\">");
+        for a in all {
+            let seconds = ((now - a.since_ms) / 1000).max(0);
+            put(
+                &mut out,
+                format_args!(
+                    "<li><strong>{name}</strong> {doing} <span class=\"hint\">for <span data-elapsed=\"{seconds}\">{shown}</span></span></li>",
+                    name = esc(&a.name),
+                    doing = esc(&a.doing),
+                    shown = elapsed(seconds),
+                ),
+            );
+        }
+        out.push_str("</ul>");
+    }
+    out.push_str("</section>");
+    out
 }
