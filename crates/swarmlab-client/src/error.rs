@@ -98,6 +98,8 @@ pub enum ClientError {
     Register(#[source] HubError),
     #[error("this identity has no token yet")]
     NoToken,
+    #[error("{} is not empty; the demo starts from a new or empty folder", .0.display())]
+    DemoFolderNotEmpty(PathBuf),
     #[error("{left} invite code(s) left over: --devices registers one worker per device not yet registered, one code each")]
     Invites { left: usize },
     #[error("this verifier is not enrolled yet. On the hub's machine run\n  swarmlab hub add-identity --role verifier --name NAME --public-key {public_key}\nthen start it again with --token TOKEN")]

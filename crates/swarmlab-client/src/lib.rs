@@ -15,6 +15,7 @@
 
 pub mod build;
 pub mod client;
+pub mod demo;
 pub mod devices;
 mod error;
 pub mod evaluate;

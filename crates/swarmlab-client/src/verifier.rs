@@ -89,25 +89,7 @@ pub fn verify(options: VerifyOptions, cancel: Cancel) -> Result<Stop, ClientErro
         key: identity.key()?,
     };
     let client = anonymous.with_token(token);
-    if options.sandbox.is_some() {
-        // The sandbox's uid reads the trees, builds and runs this verifier writes: whatever
-        // the caller's umask, they are readable by others (they hold the hub's public code;
-        // the identity file sets its own mode).
-        // SAFETY: umask has no preconditions and cannot fail.
-        unsafe { libc::umask(0o022) };
-    }
-    let mirror = Mirror::open_or_init(&options.dir.join("repo"))?;
-    eprintln!(
-        "verifier {} at {} (hardware class {}, {})",
-        me.id,
-        options.hub,
-        options.hardware_class,
-        if options.sandbox.is_some() {
-            "sandboxed"
-        } else {
-            "NOT sandboxed"
-        }
-    );
+    let mirror = prepare(&options, &me)?;
     let beacon = Beacon::start(&client);
     for track in &options.warm {
         beacon.set(Some(track), "building the baseline");
@@ -119,8 +101,7 @@ pub fn verify(options: VerifyOptions, cancel: Cancel) -> Result<Stop, ClientErro
         }
     }
     let mut done = 0u64;
-    let mut faults = 0u32;
-    let mut kept: Option<PathBuf> = None;
+    let mut streak = FaultStreak::default();
     let mut idle = false;
     loop {
         if cancel.is_cancelled() {
@@ -189,28 +170,65 @@ pub fn verify(options: VerifyOptions, cancel: Cancel) -> Result<Stop, ClientErro
         }
         remember(&options.dir, None)?;
         done += 1;
-        // The last faulted job's files stay for whoever looks into it, until the next job.
-        if let Some(old) = kept.take() {
+        streak.after(fault, job_dir(&options, lease.job_id))?;
+    }
+}
+
+/// The verifier's mirror of the hubs' repositories, once its files are readable by the
+/// sandbox's user; says who and where it is.
+fn prepare(options: &VerifyOptions, me: &Me) -> Result<Mirror, ClientError> {
+    if options.sandbox.is_some() {
+        // The sandbox's uid reads the trees, builds and runs this verifier writes: whatever
+        // the caller's umask, they are readable by others (they hold the hub's public code;
+        // the identity file sets its own mode).
+        // SAFETY: umask has no preconditions and cannot fail.
+        unsafe { libc::umask(0o022) };
+    }
+    let mirror = Mirror::open_or_init(&options.dir.join("repo"))?;
+    eprintln!(
+        "verifier {} at {} (hardware class {}, {})",
+        me.id,
+        options.hub,
+        options.hardware_class,
+        if options.sandbox.is_some() {
+            "sandboxed"
+        } else {
+            "NOT sandboxed"
+        }
+    );
+    Ok(mirror)
+}
+
+/// The verifier's own faults in a row, and the folder of the last faulted job, kept for
+/// whoever looks into it until the next job ends.
+#[derive(Default)]
+struct FaultStreak {
+    faults: u32,
+    kept: Option<PathBuf>,
+}
+
+impl FaultStreak {
+    /// After a job whose folder is `dir`: `fault` says why the verifier faulted on it, if it
+    /// did. [`FAULTS_IN_A_ROW`] faults stop the verifier.
+    fn after(&mut self, fault: Option<String>, dir: PathBuf) -> Result<(), ClientError> {
+        if let Some(old) = self.kept.take() {
             let _ = std::fs::remove_dir_all(old);
         }
-        let dir = job_dir(&options, lease.job_id);
-        match fault {
-            None => {
-                faults = 0;
-                let _ = std::fs::remove_dir_all(dir);
-            }
-            Some(last) => {
-                faults += 1;
-                if faults >= FAULTS_IN_A_ROW {
-                    return Err(ClientError::Faulting {
-                        jobs: faults,
-                        last,
-                        dir,
-                    });
-                }
-                kept = Some(dir);
-            }
+        let Some(last) = fault else {
+            self.faults = 0;
+            let _ = std::fs::remove_dir_all(dir);
+            return Ok(());
+        };
+        self.faults += 1;
+        if self.faults >= FAULTS_IN_A_ROW {
+            return Err(ClientError::Faulting {
+                jobs: self.faults,
+                last,
+                dir,
+            });
         }
+        self.kept = Some(dir);
+        Ok(())
     }
 }
 

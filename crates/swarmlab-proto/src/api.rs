@@ -307,6 +307,20 @@ pub struct VerifierActivity {
     pub seen_ms: i64,
 }
 
+impl VerifierActivity {
+    /// `verifier-1: building the baseline for 3m05s`, as of `now_ms` by the hub's clock.
+    pub fn line(&self, now_ms: i64) -> String {
+        let s = ((now_ms - self.since_ms) / 1000).max(0);
+        format!(
+            "{}: {} for {}m{:02}s",
+            self.name,
+            self.doing,
+            s / 60,
+            s % 60
+        )
+    }
+}
+
 /// `POST /api/v1/jobs/{id}/report`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ReportRequest {

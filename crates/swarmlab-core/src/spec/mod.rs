@@ -366,21 +366,8 @@ impl TrackSpec {
             "verify     {} reruns (up to {}), alpha {}, min_delta {}",
             self.verify.reruns, self.verify.max_reruns, self.verify.alpha, self.verify.min_delta
         ));
-        if self.devices != DeviceSpec::default() {
-            let env = |table: &BTreeMap<String, String>| {
-                table
-                    .iter()
-                    .map(|(k, v)| format!("{k}={v}"))
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            };
-            line(format!(
-                "devices    {}; cpu cores: {}; compare {}, re-measure on {}",
-                env(&self.devices.env),
-                env(&self.devices.cpu_env),
-                self.devices.compare(&self.run.budget).as_str(),
-                self.devices.remeasure.as_str()
-            ));
+        if let Some(devices) = self.describe_devices() {
+            line(devices);
         }
         for knob in &self.knobs {
             let domain = match &knob.domain {
@@ -395,6 +382,27 @@ impl TrackSpec {
             ));
         }
         out
+    }
+
+    /// The `[devices]` line of [`TrackSpec::describe`], when the section is not the default.
+    fn describe_devices(&self) -> Option<String> {
+        if self.devices == DeviceSpec::default() {
+            return None;
+        }
+        let env = |table: &BTreeMap<String, String>| {
+            table
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        Some(format!(
+            "devices    {}; cpu cores: {}; compare {}, re-measure on {}",
+            env(&self.devices.env),
+            env(&self.devices.cpu_env),
+            self.devices.compare(&self.run.budget).as_str(),
+            self.devices.remeasure.as_str()
+        ))
     }
 }
 

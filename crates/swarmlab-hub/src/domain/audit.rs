@@ -39,6 +39,40 @@ pub struct AuditReport {
     pub last_hash: String,
 }
 
+impl AuditReport {
+    /// What the ledger holds, in one line: `12 entries (4 submissions, 4 verdicts, 3 head
+    /// moves, 0 promotions)`, with unverifiable submissions and suspensions when there are.
+    pub fn counts(&self) -> String {
+        let mut text = format!(
+            "{} entries ({} submissions, {} verdicts, {} head moves, {} promotions",
+            self.entries, self.submissions, self.verdicts, self.head_moves, self.promotions
+        );
+        if self.unverifiable > 0 {
+            text.push_str(&format!(", {} unverifiable", self.unverifiable));
+        }
+        match self.suspensions {
+            0 => {}
+            1 => text.push_str(", 1 verifier suspended"),
+            n => text.push_str(&format!(", {n} verifiers suspended")),
+        }
+        text.push(')');
+        text
+    }
+
+    /// What verification decided and what it cost: `3 accepted, 1 rejected; 14 reruns of
+    /// each side in all (3.5 per verdict)`.
+    pub fn verdicts_line(&self) -> String {
+        let per = match self.verdicts {
+            0 => "no verdict yet".to_string(),
+            n => format!("{:.1} per verdict", self.reruns as f64 / n as f64),
+        };
+        format!(
+            "{} accepted, {} rejected; {} reruns of each side in all ({per})",
+            self.accepted, self.rejected, self.reruns
+        )
+    }
+}
+
 /// Why a ledger failed its audit; `line` counts from 1.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum AuditError {

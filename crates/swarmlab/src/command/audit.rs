@@ -12,22 +12,9 @@ pub fn audit(args: &AuditArgs) -> anyhow::Result<()> {
     let report = swarmlab_hub::audit(&text, &key)
         .with_context(|| format!("{} does not audit", args.ledger.display()))?;
     println!(
-        "ok: track {}: {} entries ({} submissions, {} verdicts, {} head moves, {} promotions{}{}); head {}{}; last hash {}",
+        "ok: track {}: {}; head {}{}; last hash {}",
         report.track,
-        report.entries,
-        report.submissions,
-        report.verdicts,
-        report.head_moves,
-        report.promotions,
-        match report.unverifiable {
-            0 => String::new(),
-            n => format!(", {n} unverifiable"),
-        },
-        match report.suspensions {
-            0 => String::new(),
-            1 => ", 1 verifier suspended".to_string(),
-            n => format!(", {n} verifiers suspended"),
-        },
+        report.counts(),
         report.head,
         report
             .main
