@@ -76,17 +76,9 @@ fn ctrl_c_stops_the_served_dashboard_with_130() {
     let track = Track::fake();
     track.run_script(&set_params("good", "1.5"), 1).success();
     let running = track.spawn(&["report", "--serve", "127.0.0.1:0"]);
-    // The signal handlers are in place before the listener is bound.
-    let serving = poll_until(Duration::from_secs(30), || {
-        fs::read_dir(format!("/proc/{}/fd", running.pid()))
-            .into_iter()
-            .flatten()
-            .flatten()
-            .any(|fd| {
-                fs::read_link(fd.path())
-                    .is_ok_and(|target| target.to_string_lossy().starts_with("socket:"))
-            })
-    });
+    // The signal handlers are in place before the listener is bound; the runtime's own
+    // sockets come earlier, so only a listening TCP socket of the process counts.
+    let serving = poll_until(Duration::from_secs(30), || listens(running.pid()));
     assert!(serving, "the dashboard never listened");
     running.signal(libc::SIGINT);
     let out = running.wait(Duration::from_secs(15)).fails_with(130);
@@ -94,4 +86,28 @@ fn ctrl_c_stops_the_served_dashboard_with_130() {
         out.stderr.contains("report: serving http://127.0.0.1:"),
         "{out}"
     );
+}
+
+/// Whether process `pid` holds a TCP socket in the LISTEN state (`/proc/net/tcp`, state 0A).
+fn listens(pid: i32) -> bool {
+    let inodes: Vec<String> = fs::read_dir(format!("/proc/{pid}/fd"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|fd| {
+            let target = fs::read_link(fd.path()).ok()?;
+            let target = target.to_string_lossy();
+            Some(
+                target
+                    .strip_prefix("socket:[")?
+                    .strip_suffix(']')?
+                    .to_string(),
+            )
+        })
+        .collect();
+    let table = fs::read_to_string("/proc/net/tcp").unwrap_or_default();
+    table.lines().skip(1).any(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        fields.len() > 9 && fields[3] == "0A" && inodes.iter().any(|i| i == fields[9])
+    })
 }
