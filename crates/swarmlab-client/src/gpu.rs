@@ -164,7 +164,7 @@ impl Gpu {
 }
 
 /// A name reduced to letters, digits and single dashes.
-fn class_word(name: &str) -> String {
+pub(crate) fn class_word(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
     for c in name.chars() {
         if c.is_ascii_alphanumeric() {

@@ -317,9 +317,32 @@ pub fn hardware_class() -> String {
         })
         .unwrap_or_else(|| std::env::consts::ARCH.to_string());
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let model: String = model
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-        .collect();
-    format!("cpu-{}-x{cpus}", model.trim_matches('-'))
+    cpu_class(&model, cpus)
+}
+
+/// `cpu-<model>-x<cpus>`, the model without its trademark marks, in letters, digits and
+/// single dashes: `Intel(R) Xeon(R) Processor` on 2 CPUs is `cpu-Intel-Xeon-Processor-x2`.
+fn cpu_class(model: &str, cpus: usize) -> String {
+    let model = model
+        .replace("(R)", " ")
+        .replace("(TM)", " ")
+        .replace("(tm)", " ");
+    format!("cpu-{}-x{cpus}", crate::gpu::class_word(&model))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cpu_class_reads_as_its_model_and_count() {
+        assert_eq!(
+            cpu_class("Intel(R) Xeon(R) Processor", 2),
+            "cpu-Intel-Xeon-Processor-x2"
+        );
+        assert_eq!(
+            cpu_class("AMD EPYC 7B13 64-Core Processor", 8),
+            "cpu-AMD-EPYC-7B13-64-Core-Processor-x8"
+        );
+    }
 }
