@@ -41,8 +41,9 @@ pub(super) async fn submission_in(tx: &mut Tx<'_>, id: i64) -> Result<Submission
     submission_from(&row)
 }
 
-/// An earlier submission of a track with the same normalised diff.
-const EARLIER_DIFF: &str = "SELECT id FROM submissions WHERE track = $1 AND diff_hash = $2 AND status <> 'invalid' ORDER BY id LIMIT 1";
+/// The first submission of a track with the same normalised diff (`$3`: received before this
+/// id; intake passes one past every id).
+pub(super) const EARLIER_DIFF: &str = "SELECT id FROM submissions WHERE track = $1 AND diff_hash = $2 AND status <> 'invalid' AND id < $3 ORDER BY id LIMIT 1";
 
 impl Store {
     /// Whether an earlier submission of `track` made the change whose normalised diff hashes
@@ -51,6 +52,7 @@ impl Store {
         Ok(sqlx::query(EARLIER_DIFF)
             .bind(track)
             .bind(diff_hash)
+            .bind(i64::MAX)
             .fetch_optional(&self.reader)
             .await?
             .is_some())
@@ -164,6 +166,7 @@ impl Store {
         let earlier = sqlx::query(EARLIER_DIFF)
             .bind(&new.track)
             .bind(&new.diff_hash)
+            .bind(i64::MAX)
             .fetch_optional(&mut **tx)
             .await?;
         if earlier.is_some() {

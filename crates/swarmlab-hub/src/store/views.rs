@@ -300,6 +300,8 @@ pub struct SubmissionView {
     /// Where it landed on the chain, when accepted.
     pub chain_seq: Option<i64>,
     pub ledger: Vec<LedgerRef>,
+    /// The earlier submission that made the same change, when this one is its duplicate.
+    pub duplicate_of: Option<i64>,
 }
 
 /// The dashboard's reads. Sources that have no queue, credit or submissions (a local run)

@@ -166,6 +166,21 @@ async fn the_dashboard_shows_each_role_what_the_api_would() {
         .get("/tracks/toy/chain/11");
     assert!(r.body.contains("<span class=\"badge main\">main</span>"));
 
+    // The same change again is a duplicate, and its page links the original.
+    let again = demo.submit_pending_again().await;
+    assert_eq!(again.reason.as_deref(), Some("duplicate"), "{again:?}");
+    let r = Client::new(addr)
+        .cookie(&admin)
+        .get(&format!("/submissions/{}", again.id));
+    assert!(
+        r.body.contains(&format!(
+            "It repeats <a href=\"/submissions/{0}\">submission #{0}</a>.",
+            demo.pending
+        )),
+        "{}",
+        r.body
+    );
+
     // A pending submission is its submitter's (and the maintainers'), and follows its verdict.
     let path = format!("/submissions/{}", demo.pending);
     let r = Client::new(addr).cookie(&worker).get(&path);

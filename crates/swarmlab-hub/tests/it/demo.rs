@@ -36,6 +36,11 @@ pub struct Demo {
 }
 
 /// The steps of the demo's chain: what each commit changed and its verified metric.
+/// The parameters of [`Demo::pending`]'s change: the last step's and a dropout.
+fn pending_params() -> String {
+    format!("{}dropout = 0.1\n", STEPS.last().unwrap().0)
+}
+
 const STEPS: &[(&str, &str, f64)] = &[
     (
         "lr = 0.02\nwidth = 64\n",
@@ -171,19 +176,37 @@ impl Demo {
             assert_eq!(verdict, "accepted", "step {i}: {message}");
             head_value = *value;
         }
-        let last = STEPS.last().unwrap().0;
         self.pending = self
             .submit(
                 &self.worker,
-                &format!("{last}dropout = 0.1\n"),
+                &pending_params(),
                 "Dropout 0.1 in the MLP",
                 None,
             )
             .await;
     }
 
+    /// The pending submission's change once more, as another commit: a duplicate.
+    pub async fn submit_pending_again(&self) -> swarmlab_proto::SubmissionInfo {
+        self.submit_any(&self.worker, &pending_params(), "Dropout again", None)
+            .await
+    }
+
     /// Submits a commit on the head that writes `params`; returns the submission's id.
     pub async fn submit(&self, w: &Member, params: &str, message: &str, idea: Option<i64>) -> i64 {
+        let sub = self.submit_any(w, params, message, idea).await;
+        assert_eq!(sub.status, "queued", "{sub:?}");
+        sub.id
+    }
+
+    /// As [`Demo::submit`], whatever intake makes of it.
+    pub async fn submit_any(
+        &self,
+        w: &Member,
+        params: &str,
+        message: &str,
+        idea: Option<i64>,
+    ) -> swarmlab_proto::SubmissionInfo {
         let head = self.hub.track_info("toy").await.unwrap().head;
         let commit = self
             .src
@@ -192,13 +215,10 @@ impl Demo {
         candidate.claim.idea_id = idea;
         candidate.log =
             format!("step 100 loss 1.02\nstep 200 loss 0.95\n---\nloss: 0.9\n# {message}\n");
-        let sub = self
-            .hub
+        self.hub
             .submit(&w.identity, "toy", candidate.signed(&w.key))
             .await
-            .unwrap();
-        assert_eq!(sub.status, "queued", "{sub:?}");
-        sub.id
+            .unwrap()
     }
 
     /// A verifier leases the next job (that of `submission`) and reports three reruns of

@@ -108,7 +108,19 @@ impl Reader {
         .await?
         .map(|c| c.try_get("seq"))
         .transpose()?;
+        let duplicate_of = match info.reason.as_deref() {
+            Some("duplicate") => sqlx::query(crate::store::submissions::EARLIER_DIFF)
+                .bind(&info.track)
+                .bind(r.try_get::<Option<String>, _>("diff_hash")?)
+                .bind(id)
+                .fetch_optional(&self.read)
+                .await?
+                .map(|e| e.try_get("id"))
+                .transpose()?,
+            _ => None,
+        };
         Ok(Some(SubmissionView {
+            duplicate_of,
             submitter: party(&r, "worker", "worker_name")?.unwrap_or_default(),
             claimed: claim.metrics,
             idea: info

@@ -199,10 +199,13 @@ pub async fn submission(
         ),
     );
     if let Some(meaning) = info.reason.as_deref().and_then(reason_meaning) {
+        let original = v.duplicate_of.map_or(String::new(), |o| {
+            format!(" It repeats <a href=\"/submissions/{o}\">submission #{o}</a>.")
+        });
         put(
             &mut body,
             format_args!(
-                "<p class=\"reason\"><code>{}</code>: {}.</p>",
+                "<p class=\"reason\"><code>{}</code>: {}.{original}</p>",
                 esc(info.reason.as_deref().unwrap_or_default()),
                 esc(meaning)
             ),
