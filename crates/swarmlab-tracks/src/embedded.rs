@@ -5,7 +5,7 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use swarmlab_core::GitStore;
+use swarmlab_core::{FileError, GitStore};
 
 use crate::TrackError;
 
@@ -56,7 +56,7 @@ impl Embedded {
     /// repository.
     pub fn write_new(self, dir: &Path) -> Result<(), TrackError> {
         if dir.exists() {
-            let mut entries = fs::read_dir(dir).map_err(TrackError::file("read", dir))?;
+            let mut entries = fs::read_dir(dir).map_err(FileError::at("read", dir))?;
             if entries.next().is_some() {
                 return Err(TrackError::NotEmpty(dir.to_path_buf()));
             }
@@ -66,16 +66,16 @@ impl Embedded {
 
     /// Writes the track into `dir` and commits it as a new repository.
     pub fn write(self, dir: &Path) -> Result<(), TrackError> {
-        fs::create_dir_all(dir).map_err(TrackError::file("create", dir))?;
+        fs::create_dir_all(dir).map_err(FileError::at("create", dir))?;
         for file in self.files() {
             let path = dir.join(file.path);
             if let Some(parent) = path.parent() {
-                fs::create_dir_all(parent).map_err(TrackError::file("create", parent))?;
+                fs::create_dir_all(parent).map_err(FileError::at("create", parent))?;
             }
-            fs::write(&path, file.content).map_err(TrackError::file("write", &path))?;
+            fs::write(&path, file.content).map_err(FileError::at("write", &path))?;
             if file.executable {
                 fs::set_permissions(&path, fs::Permissions::from_mode(0o755))
-                    .map_err(TrackError::file("make executable", &path))?;
+                    .map_err(FileError::at("make executable", &path))?;
             }
         }
         let name = self.name();
@@ -91,7 +91,7 @@ pub fn write_reference_spec(dir: &Path) -> Result<std::path::PathBuf, TrackError
     if path.exists() {
         return Err(TrackError::Exists(path));
     }
-    fs::create_dir_all(dir).map_err(TrackError::file("create", dir))?;
-    fs::write(&path, swarmlab_core::spec::REFERENCE).map_err(TrackError::file("write", &path))?;
+    fs::create_dir_all(dir).map_err(FileError::at("create", dir))?;
+    fs::write(&path, swarmlab_core::spec::REFERENCE).map_err(FileError::at("write", &path))?;
     Ok(path)
 }

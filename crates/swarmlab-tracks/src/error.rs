@@ -2,17 +2,13 @@
 
 use std::path::PathBuf;
 
-use swarmlab_core::SpecError;
+use swarmlab_core::{FileError, SpecError};
 use swarmlab_loop::LoopError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TrackError {
-    #[error("failed to {what} {}: {source}", path.display())]
-    File {
-        what: &'static str,
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    File(#[from] FileError),
     #[error("{} is not empty; swarmlab init writes a track into a new or empty folder", .0.display())]
     NotEmpty(PathBuf),
     #[error("{} already exists; swarmlab init never overwrites it", .0.display())]
@@ -27,16 +23,6 @@ pub enum TrackError {
     /// The spec written does not validate (everything written is undone); kept as the source.
     #[error("{0}")]
     Spec(#[from] SpecError),
-}
-
-impl TrackError {
-    pub(crate) fn file(
-        what: &'static str,
-        path: &std::path::Path,
-    ) -> impl FnOnce(std::io::Error) -> TrackError {
-        let path = path.to_path_buf();
-        move |source| TrackError::File { what, path, source }
-    }
 }
 
 impl From<swarmlab_core::GitError> for TrackError {

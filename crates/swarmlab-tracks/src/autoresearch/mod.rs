@@ -13,7 +13,7 @@ mod token_table;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use swarmlab_core::GitStore;
+use swarmlab_core::{FileError, GitStore};
 use swarmlab_loop::{load_track, LoopError};
 
 use crate::{Embedded, TrackError, SWARMLAB_LOGITS};
@@ -60,7 +60,7 @@ pub fn place_into_clone(dir: &Path) -> Result<Placed, TrackError> {
     }
     let read = |file: &str| {
         let path = dir.join(file);
-        fs::read_to_string(&path).map_err(TrackError::file("read", &path))
+        fs::read_to_string(&path).map_err(FileError::at("read", &path))
     };
     let original = read("prepare.py")?;
     let patched = prepare_patch::patch_prepare(&original).map_err(TrackError::Refused)?;
@@ -253,7 +253,7 @@ fn wrap(bullet: &str) -> String {
 fn write(dir: &Path, changes: &[Change]) -> Result<(), TrackError> {
     for change in changes {
         let path = dir.join(&change.path);
-        fs::write(&path, &change.content).map_err(TrackError::file("write", &path))?;
+        fs::write(&path, &change.content).map_err(FileError::at("write", &path))?;
     }
     Ok(())
 }
