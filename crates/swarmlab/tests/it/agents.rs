@@ -316,12 +316,15 @@ fn the_claude_preset_edits_as_root() {
    echo "DESCRIPTION: lower the value to 1.5" ;;
 esac"#,
     );
-    let out = run_preset(&track, "claude", bin.path(), &[]).success();
-    assert!(
-        out.stderr
-            .contains("agent: claude preset, installed 2.1.197 (Claude Code)"),
-        "{out}"
-    );
+    keeps_the_fake_clis_edit(&track, "claude", bin.path(), "2.1.197 (Claude Code)");
+}
+
+/// Runs `preset` from `bin` for one experiment: the preset's check names `version`, and the
+/// fake CLI's edit (the value lowered to 1.5) is kept.
+fn keeps_the_fake_clis_edit(track: &Track, preset: &str, bin: &Path, version: &str) {
+    let out = run_preset(track, preset, bin, &[]).success();
+    let said = format!("agent: {preset} preset, installed {version}");
+    assert!(out.stderr.contains(&said), "{out}");
     let record = track.record(1);
     assert_eq!(record["status"], "keep", "{out}");
     assert_eq!(record["description"], "lower the value to 1.5");
@@ -345,15 +348,7 @@ fn a_preset_runs_with_the_flags_its_cli_lists_in_an_untrusted_folder() {
    echo "DESCRIPTION: lower the value to 1.5" ;;
 esac"#,
     );
-    let out = run_preset(&track, "gemini", bin.path(), &[]).success();
-    assert!(
-        out.stderr
-            .contains("agent: gemini preset, installed 0.61.0"),
-        "{out}"
-    );
-    let record = track.record(1);
-    assert_eq!(record["status"], "keep", "{out}");
-    assert_eq!(record["description"], "lower the value to 1.5");
+    keeps_the_fake_clis_edit(&track, "gemini", bin.path(), "0.61.0");
 }
 
 #[test]
