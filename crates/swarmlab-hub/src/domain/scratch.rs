@@ -1,7 +1,9 @@
 //! Scratch space: fresh paths under the data directory for bundles, trees and quarantines
 //! in flight. Each is a [`Scratch`], removed when it is dropped, so that neither an error
 //! nor a cancelled request leaves a file behind; what a killed hub left is swept at start
-//! and, once old, by the periodic sweep.
+//! and, once old, by the periodic sweep. So are the temporaries git leaves in a track's
+//! repository when it is killed or runs out of disk mid-write: half-written objects and
+//! packs (`tmp_*`) and the lock files that would refuse every later update of a ref.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -74,21 +76,57 @@ pub(crate) fn sweep_scratch(config: &HubConfig, older_than: Option<Duration>) ->
     let now = SystemTime::now();
     let mut swept = 0;
     for entry in entries.flatten() {
-        let old = match older_than {
-            None => true,
-            Some(age) => entry
-                .metadata()
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(|t| now.duration_since(t).ok())
-                .is_some_and(|a| a > age),
-        };
-        if old {
+        if older(&entry, now, older_than) {
             remove(&entry.path());
             swept += 1;
         }
     }
     swept
+}
+
+/// Removes git's temporaries from every track's repository, all of them or only those older
+/// than `older_than`: files named `tmp_*` (objects and packs never renamed into place) and
+/// `*.lock`. Returns how many went.
+pub(crate) fn sweep_git_temporaries(config: &HubConfig, older_than: Option<Duration>) -> usize {
+    let Ok(tracks) = std::fs::read_dir(config.data_dir.join("tracks")) else {
+        return 0;
+    };
+    let now = SystemTime::now();
+    let mut swept = 0;
+    let mut stack: Vec<PathBuf> = tracks.flatten().map(|t| t.path().join(".git")).collect();
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            if kind.is_dir() {
+                stack.push(entry.path());
+                continue;
+            }
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            let temporary = name.starts_with("tmp_") || name.ends_with(".lock");
+            if temporary && older(&entry, now, older_than) {
+                remove(&entry.path());
+                swept += 1;
+            }
+        }
+    }
+    swept
+}
+
+/// Whether `entry` was last modified longer than `age` before `now` (no age: always).
+fn older(entry: &std::fs::DirEntry, now: SystemTime, age: Option<Duration>) -> bool {
+    let Some(age) = age else { return true };
+    entry
+        .metadata()
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| now.duration_since(t).ok())
+        .is_some_and(|a| a > age)
 }
 
 /// A path as the `&str` git's arguments need.

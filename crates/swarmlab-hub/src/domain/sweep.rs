@@ -1,14 +1,14 @@
 //! The sweep: expired idea and job leases go back to their queues (each idea lease let
 //! expire costs its holder one from its quota; an expired canary job ends), winners that
 //! lost the race for the head are rebased and queued again, jobs that enough verifiers
-//! faulted on as the rule stands now end `unverifiable`, and scratch files older than any
-//! request keeps one are removed. The server runs it on a timer, and clears the scratch
-//! folder when it starts.
+//! faulted on as the rule stands now end `unverifiable`, and scratch files and git's
+//! temporaries older than any request keeps one are removed. The server runs it on a timer,
+//! and clears both when it starts.
 
 use super::error::HubError;
 use super::event::{EventKind, HubEvent};
 use super::hub::Hub;
-use super::scratch::sweep_scratch;
+use super::scratch::{sweep_git_temporaries, sweep_scratch};
 
 /// What a sweep returned to the queues.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -33,14 +33,16 @@ impl Hub {
                 self.publish(HubEvent::new(EventKind::Verdict, &track).about(submission));
             }
         }
-        sweep_scratch(&self.config, Some(self.config.scratch_max_age()));
+        let age = Some(self.config.scratch_max_age());
+        sweep_scratch(&self.config, age);
+        sweep_git_temporaries(&self.config, age);
         Ok(swept)
     }
 
-    /// Removes everything in the scratch folder: what a hub killed in mid-request left. For
-    /// the hub that serves the data folder, as it starts; maintenance commands that open the
-    /// folder beside it must not.
+    /// Removes everything in the scratch folder and git's temporaries in the tracks'
+    /// repositories: what a hub killed in mid-request left. For the hub that serves the data
+    /// folder, as it starts; maintenance commands that open the folder beside it must not.
     pub fn clear_scratch(&self) -> usize {
-        sweep_scratch(&self.config, None)
+        sweep_scratch(&self.config, None) + sweep_git_temporaries(&self.config, None)
     }
 }

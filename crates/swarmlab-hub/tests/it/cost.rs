@@ -172,3 +172,38 @@ async fn leftovers_in_the_scratch_folder_are_swept_at_start_and_when_old() {
     assert_eq!(scratch(&f), Vec::<PathBuf>::new());
     drop(server);
 }
+
+#[tokio::test]
+async fn what_a_killed_git_left_in_a_tracks_repository_is_swept_at_start_and_when_old() {
+    let f = Fixture::new().await;
+    let git_dir = f.tmp.path().join("hub/tracks/toy/.git");
+    std::fs::create_dir_all(git_dir.join("objects/b9")).unwrap();
+    let half_object = git_dir.join("objects/b9/tmp_obj_FWZwl9");
+    let half_pack = git_dir.join("objects/pack/tmp_pack_q1w2e3");
+    let ref_lock = git_dir.join("refs/heads/main.lock");
+    for path in [&half_object, &half_pack, &ref_lock] {
+        std::fs::write(path, "x").unwrap();
+    }
+    let aged = Command::new("touch")
+        .args(["-d", "3 hours ago"])
+        .arg(&half_object)
+        .status()
+        .unwrap();
+    assert!(aged.success());
+    let head = git(&git_dir, &["rev-parse", "HEAD"]);
+    // The periodic sweep takes what no git run can still be writing, and leaves the rest.
+    f.hub.sweep().await.unwrap();
+    let present = |p: &Path| p.exists();
+    assert!(!present(&half_object));
+    assert!(present(&half_pack) && present(&ref_lock));
+    // A hub that starts serving the folder takes everything, and the repository is whole.
+    let mut config = f.hub.config().clone();
+    config.listen = "127.0.0.1:0".into();
+    let server = swarmlab_hub::Server::bind(config, f.clock.clone())
+        .await
+        .unwrap();
+    assert!(!present(&half_pack) && !present(&ref_lock));
+    assert_eq!(git(&git_dir, &["rev-parse", "HEAD"]), head);
+    git(&git_dir, &["fsck", "--no-progress"]);
+    drop(server);
+}
