@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use swarmlab_core::Goal;
+use swarmlab_core::{Goal, Record};
 use swarmlab_proto::SubmissionInfo;
 
 use super::StoreError;
@@ -136,6 +136,24 @@ pub struct Point {
     pub at_ms: i64,
     /// What it changed, for kept points (filled by the page from git or the record).
     pub label: Option<String>,
+}
+
+/// One experiment of a local run, whatever became of it: its record, the experiment it
+/// started from, and the end of its log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Experiment {
+    pub record: Record,
+    /// The kept experiment (or baseline) whose commit it started from.
+    pub parent: Option<Record>,
+    /// The last bytes of its run's log, when the log is still there.
+    pub log_tail: Option<LogTail>,
+}
+
+/// The end of a log: the text and how many bytes before it were left out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogTail {
+    pub text: String,
+    pub skipped: u64,
 }
 
 /// A track's progress chart: every measurement and, when known, a reference line.
@@ -342,6 +360,14 @@ pub trait Views: Send + Sync + 'static {
     }
     /// One submission with its jobs and verdicts (the caller checks who may see it).
     async fn submission(&self, _id: i64) -> Result<Option<SubmissionView>, StoreError> {
+        Ok(None)
+    }
+    /// One experiment of a local run by its number; a hub has none.
+    async fn experiment(
+        &self,
+        _track: &str,
+        _index: u64,
+    ) -> Result<Option<Experiment>, StoreError> {
         Ok(None)
     }
 }

@@ -16,8 +16,9 @@ pub struct ChartSpec<'a> {
     /// `verification` on a hub, `experiment` in a local run.
     pub x_noun: &'a str,
     pub reference: Option<&'a Reference>,
-    /// Where a kept point's link goes: the chain entry's page.
-    pub entry_href: &'a dyn Fn(i64) -> String,
+    /// Where a point's link goes, if anywhere: a kept point's chain entry on a hub, every
+    /// experiment's own page in a local run.
+    pub point_href: &'a dyn Fn(&Point) -> Option<String>,
 }
 
 /// The chart of `points` (baseline first, then in x order) as an inline `<svg>`.
@@ -110,9 +111,14 @@ impl Series for Measurements<'_> {
     fn title(&self, i: usize) -> String {
         let p = &self.points[i];
         match (p.value, p.kept) {
+            // A local run's chain is numbered by experiment: one number is enough there.
             (Some(v), true) => format!(
-                "chain #{}: {} — {}",
-                p.chain_seq.unwrap_or(0),
+                "{} #{}{}: {} — {}",
+                self.spec.x_noun,
+                p.x,
+                p.chain_seq
+                    .filter(|&seq| seq != p.x as i64)
+                    .map_or(String::new(), |seq| format!(", chain #{seq}")),
                 value(v),
                 p.label.as_deref().unwrap_or("")
             ),
@@ -126,10 +132,10 @@ impl Series for Measurements<'_> {
     }
 
     fn link(&self, i: usize) -> Option<Link> {
-        let seq = self.points[i].chain_seq.unwrap_or(0);
+        let p = &self.points[i];
         Some(Link {
-            href: (self.spec.entry_href)(seq),
-            seq,
+            href: (self.spec.point_href)(p)?,
+            seq: p.chain_seq.unwrap_or(p.x as i64),
         })
     }
 }
@@ -193,7 +199,7 @@ mod tests {
             label: "floor".into(),
             value: 0.5,
         };
-        let href = |seq: i64| format!("/tracks/toy/chain/{seq}");
+        let href = |p: &Point| p.chain_seq.map(|seq| format!("/tracks/toy/chain/{seq}"));
         let svg = progress(
             &points,
             &ChartSpec {
@@ -201,7 +207,7 @@ mod tests {
                 goal: Goal::Minimize,
                 x_noun: "verification",
                 reference: Some(&reference),
-                entry_href: &href,
+                point_href: &href,
             },
         );
         assert_eq!(svg.matches("class=\"pt\"").count(), 3, "{svg}");
@@ -220,7 +226,7 @@ mod tests {
             points.push(point(i, Some(1.0 + (i % 7) as f64 * 0.01), false, None));
         }
         points.push(point(20_000, Some(0.5), true, Some(1)));
-        let href = |seq: i64| format!("/c/{seq}");
+        let href = |p: &Point| p.chain_seq.map(|seq| format!("/c/{seq}"));
         let svg = progress(
             &points,
             &ChartSpec {
@@ -228,7 +234,7 @@ mod tests {
                 goal: Goal::Minimize,
                 x_noun: "verification",
                 reference: None,
-                entry_href: &href,
+                point_href: &href,
             },
         );
         let dots = svg.matches("<circle").count();
@@ -239,13 +245,13 @@ mod tests {
     #[test]
     fn a_baseline_not_measured_yet_is_not_a_failure() {
         let points = vec![point(0, None, true, Some(0)), point(1, None, false, None)];
-        let href = |seq: i64| format!("/c/{seq}");
+        let href = |p: &Point| p.chain_seq.map(|seq| format!("/c/{seq}"));
         let spec = ChartSpec {
             metric: "loss",
             goal: Goal::Minimize,
             x_noun: "verification",
             reference: None,
-            entry_href: &href,
+            point_href: &href,
         };
         let svg = progress(&points, &spec);
         assert_eq!(svg.matches("class=\"failed\"").count(), 1, "{svg}");
@@ -296,13 +302,13 @@ mod tests {
             label: "entropy floor".into(),
             value: 0.95,
         };
-        let href = |seq: i64| format!("/tracks/toy/chain/{seq}");
+        let href = |p: &Point| p.chain_seq.map(|seq| format!("/tracks/toy/chain/{seq}"));
         let spec = ChartSpec {
             metric: "loss",
             goal: Goal::Minimize,
             x_noun: "verification",
             reference: Some(&reference),
-            entry_href: &href,
+            point_href: &href,
         };
         let svg = progress(&points, &spec);
         std::fs::write(std::env::temp_dir().join("hub-example.svg"), svg)

@@ -1,6 +1,9 @@
 //! The dashboard of a local run (`swarmlab report --serve`): the same pages, read from the
 //! track's `results.jsonl` instead of a hub's database. The chain is the run's kept
-//! experiments, the chart every experiment; nobody signs in and nothing can be changed.
+//! experiments, the chart every experiment, and every experiment — kept, discarded or
+//! crashed — has its page with its log and diff. Everything is numbered by the experiment's
+//! number, as the terminal and results.tsv number it. Nobody signs in and nothing can be
+//! changed.
 //! The file is re-read when it changes, and a change is an event, so the pages move while
 //! the loop runs.
 //!
@@ -21,13 +24,16 @@ use super::Web;
 use crate::domain::clock::{Clock, SystemClock};
 use crate::domain::event::{EventKind, Events, HubEvent};
 use crate::store::views::{
-    thin, ChainRow, Paged, Paging, Party, Point, Progress, Reference, TrackSummary, Views, HOUR_MS,
+    thin, ChainRow, Experiment, LogTail, Paged, Paging, Party, Point, Progress, Reference,
+    TrackSummary, Views, HOUR_MS,
 };
 use crate::store::StoreError;
 use crate::HubError;
 
 /// How often the results file is looked at for changes.
 const POLL: Duration = Duration::from_secs(1);
+/// The end of a run's log an experiment's page shows.
+const LOG_TAIL_BYTES: u64 = 64 * 1024;
 
 /// A local run: the track's folder, its name and metric, and the loop's branch.
 #[derive(Debug, Clone)]
@@ -82,12 +88,42 @@ fn parse_time(text: &str) -> Option<i64> {
     Some(((days * 86_400) + hh * 3600 + mm * 60 + ss) * 1000)
 }
 
+/// When `r` started, in milliseconds since the epoch (0 when its time does not parse).
+pub(crate) fn started_ms(r: &Record) -> i64 {
+    parse_time(&r.started_at).unwrap_or(0)
+}
+
+/// Whether `r` is on the local chain: the baseline or a kept experiment, measured.
+fn on_chain(r: &Record) -> bool {
+    (r.index == 0 || r.status == Status::Keep) && r.metric.is_some()
+}
+
 /// Kept experiments, the baseline first: the local chain.
 fn chain(records: &[Record]) -> Vec<&Record> {
-    records
-        .iter()
-        .filter(|r| (r.index == 0 || r.status == Status::Keep) && r.metric.is_some())
-        .collect()
+    records.iter().filter(|r| on_chain(r)).collect()
+}
+
+/// The end of the log at `relative` under `dir`: `None` when there is none, or when the
+/// path would leave `dir`.
+fn log_tail(dir: &Path, relative: &str) -> Option<LogTail> {
+    use std::io::{Read, Seek, SeekFrom};
+    let relative = Path::new(relative);
+    let inside = relative
+        .components()
+        .all(|c| matches!(c, std::path::Component::Normal(_)));
+    if relative.as_os_str().is_empty() || !inside {
+        return None;
+    }
+    let mut file = std::fs::File::open(dir.join(relative)).ok()?;
+    let len = file.metadata().ok()?.len();
+    let skipped = len.saturating_sub(LOG_TAIL_BYTES);
+    file.seek(SeekFrom::Start(skipped)).ok()?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes).ok()?;
+    Some(LogTail {
+        text: String::from_utf8_lossy(&bytes).into_owned(),
+        skipped,
+    })
 }
 
 impl LocalViews {
@@ -153,13 +189,14 @@ impl LocalViews {
         chain
             .iter()
             .enumerate()
-            .map(|(seq, r)| {
-                let parent = seq.checked_sub(1).map(|p| chain[p]);
+            .map(|(place, r)| {
+                let parent = place.checked_sub(1).map(|p| chain[p]);
                 ChainRow {
-                    seq: seq as i64,
+                    // The experiment's own number, as the terminal and results.tsv give it.
+                    seq: r.index as i64,
                     commit: r.commit.clone(),
                     parent: parent.map(|p| p.commit.clone()),
-                    at_ms: parse_time(&r.started_at).unwrap_or(0),
+                    at_ms: started_ms(r),
                     submission_id: None,
                     submitter: Some(Party::unnamed(&r.proposer)),
                     idea: None,
@@ -196,27 +233,23 @@ impl Views for LocalViews {
             return Ok(None);
         }
         let records = self.records()?;
-        let mut seq = 0;
-        let mut points = Vec::with_capacity(records.len());
-        for r in records.iter() {
-            if matches!(r.status, Status::Invalid | Status::Interrupted) {
-                continue;
-            }
-            let kept = (r.index == 0 || r.status == Status::Keep) && r.metric.is_some();
-            points.push(Point {
-                x: r.index,
-                value: r.metric.filter(|_| !r.status.is_failure()),
-                sigma: None,
-                kept,
-                chain_seq: kept.then_some(seq),
-                commit: r.commit.clone(),
-                at_ms: parse_time(&r.started_at).unwrap_or(0),
-                label: Some(r.description.clone()),
-            });
-            if kept {
-                seq += 1;
-            }
-        }
+        let points = records
+            .iter()
+            .filter(|r| !matches!(r.status, Status::Invalid | Status::Interrupted))
+            .map(|r| {
+                let kept = on_chain(r);
+                Point {
+                    x: r.index,
+                    value: r.metric.filter(|_| !r.status.is_failure()),
+                    sigma: None,
+                    kept,
+                    chain_seq: kept.then_some(r.index as i64),
+                    commit: r.commit.clone(),
+                    at_ms: started_ms(r),
+                    label: Some(r.description.clone()),
+                }
+            })
+            .collect();
         // The run's own program may print the entropy floor of its data (tinygpt does).
         let reference = records.iter().rev().find_map(|r| {
             r.metrics
@@ -262,6 +295,26 @@ impl Views for LocalViews {
             .rows(&self.records()?)
             .into_iter()
             .find(|r| r.seq == seq))
+    }
+
+    async fn experiment(&self, track: &str, index: u64) -> Result<Option<Experiment>, StoreError> {
+        if track != self.run.track {
+            return Ok(None);
+        }
+        let records = self.records()?;
+        let Some(record) = records.iter().find(|r| r.index == index) else {
+            return Ok(None);
+        };
+        // The latest kept experiment before it that holds the commit it started from.
+        let parent = records
+            .iter()
+            .rfind(|r| r.index < index && on_chain(r) && r.commit == record.parent)
+            .cloned();
+        Ok(Some(Experiment {
+            record: record.clone(),
+            parent,
+            log_tail: log_tail(&self.run.dir, &record.log),
+        }))
     }
 }
 

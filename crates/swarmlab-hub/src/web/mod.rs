@@ -222,7 +222,12 @@ pub fn router(web: Arc<Web>) -> Router {
         .route("/tracks/{track}/chain/{seq}", get(chain::entry))
         .route("/events", get(sse::events))
         .route("/assets/{file}", get(assets::asset));
-    if !web.is_local() {
+    if web.is_local() {
+        router = router.route(
+            "/tracks/{track}/experiments/{n}",
+            get(experiment::experiment),
+        );
+    } else {
         router = router
             .route("/login", get(session::login_form).post(session::login))
             .route("/logout", post(session::logout))

@@ -31,17 +31,48 @@ async fn a_local_run_is_served_read_only_and_live() {
     let repo = Repo::open(&dir);
     repo.git(&["init", "-q", "-b", "main"]);
     let c0 = commit(&repo, "lr = 0.01\n", "baseline");
+    // The loop resets a discarded or crashed experiment's commit: it stays in the repository,
+    // on no branch.
+    let discarded = commit(&repo, "lr = 0.01\nwidth = 32\n", "width 64 -> 32");
+    repo.git(&["reset", "-q", "--hard", &c0]);
     let c2 = commit(&repo, "lr = 0.02\n", "lr 0.01 -> 0.02");
+    let crashed = commit(&repo, "lr = 0.02\nwidth = 4096\n", "width 64 -> 4096");
+    repo.git(&["reset", "-q", "--hard", &c2]);
     let c4 = commit(&repo, "lr = 0.03\n", "lr 0.02 -> <0.03>");
+    let run_log = ".swarmlab/runs/main/3/run.log";
+    std::fs::create_dir_all(dir.join(".swarmlab/runs/main/3")).unwrap();
+    std::fs::write(
+        dir.join(run_log),
+        "step 1 loss 1.2\nRuntimeError: out of <memory>\n",
+    )
+    .unwrap();
     let log = ResultsLog::new(&dir, "loss");
-    for r in [
-        record(0, &c0, Status::Keep, Some(1.0), "baseline"),
-        record(1, &c0, Status::Discard, Some(1.1), "width 64 -> 32"),
-        record(2, &c2, Status::Keep, Some(0.9), "lr 0.01 -> 0.02"),
-        record(3, &c2, Status::Crash, None, "width 64 -> 4096"),
-        record(4, &c4, Status::Keep, Some(0.8), "lr 0.02 -> <0.03>"),
+    let mut crash = record(3, &crashed, Status::Crash, None, "width 64 -> 4096");
+    crash.parent = c2.clone();
+    crash.log = run_log.into();
+    crash.exit = "exit 1".into();
+    crash.note = Some("RuntimeError: out of memory".into());
+    for (r, parent) in [
+        (record(0, &c0, Status::Keep, Some(1.0), "baseline"), ""),
+        (
+            record(1, &discarded, Status::Discard, Some(1.1), "width 64 -> 32"),
+            &c0,
+        ),
+        (
+            record(2, &c2, Status::Keep, Some(0.9), "lr 0.01 -> 0.02"),
+            &c0,
+        ),
+        (crash, &c2),
+        (
+            record(4, &c4, Status::Keep, Some(0.8), "lr 0.02 -> <0.03>"),
+            &c2,
+        ),
     ] {
-        log.append(&r).unwrap();
+        log.append(&Record {
+            parent: parent.to_string(),
+            ..r
+        })
+        .unwrap();
     }
     let run = LocalRun {
         dir: dir.clone(),
@@ -69,18 +100,30 @@ async fn a_local_run_is_served_read_only_and_live() {
     assert_eq!(r.status, 200, "no sign-in for a local run");
     assert!(r.body.contains("local run") && r.body.contains("href=\"/tracks/toy\""));
     let r = Client::new(addr).get("/tracks/toy");
-    assert_eq!(
-        r.body.matches("class=\"pt\"").count(),
-        3,
-        "baseline and two kept"
-    );
+    for n in 0..=4 {
+        assert!(
+            r.body
+                .contains(&format!("href=\"/tracks/toy/experiments/{n}\"")),
+            "the chart links experiment {n}, whatever became of it\n{}",
+            r.body
+        );
+    }
     assert!(r.body.contains("entropy floor 0.5000"));
     assert!(r.body.contains("experiment #1: 1.1000 (not kept)"));
+    // One numbering: the chain's entries are the experiments' own numbers.
+    assert!(r.body.contains("experiment #4: 0.8000"), "{}", r.body);
+    assert!(!r.body.contains("chain #"), "{}", r.body);
     assert!(
         r.body.contains("lr 0.02 -&gt; &lt;0.03&gt;"),
         "descriptions are escaped"
     );
-    let r = Client::new(addr).get("/tracks/toy/chain/2");
+    let r = Client::new(addr).get("/tracks/toy/chain/4");
+    assert_eq!(r.status, 303, "a chain entry is its experiment's page");
+    assert_eq!(
+        r.header("location").as_deref(),
+        Some("/tracks/toy/experiments/4")
+    );
+    let r = Client::new(addr).get("/tracks/toy/experiments/4");
     assert_eq!(r.status, 200);
     assert!(
         r.body.contains("<span class=\"add\">+lr = 0.03</span>"),
@@ -88,6 +131,25 @@ async fn a_local_run_is_served_read_only_and_live() {
         r.body
     );
     assert!(r.body.contains("nobody else verified it"));
+    assert!(r.body.contains("href=\"/tracks/toy/experiments/2\">#2</a>"));
+    // A discarded experiment: its value against where it started, and its diff.
+    let r = Client::new(addr).get("/tracks/toy/experiments/1");
+    assert_eq!(r.status, 200);
+    assert!(r.body.contains("was not better"), "{}", r.body);
+    assert!(r.body.contains("<span class=\"add\">+width = 32</span>"));
+    // A crashed one: why, the end of its log (escaped), and its diff.
+    let r = Client::new(addr).get("/tracks/toy/experiments/3");
+    assert_eq!(r.status, 200);
+    assert!(r.body.contains("exit 1"));
+    assert!(
+        r.body.contains("RuntimeError: out of &lt;memory&gt;"),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains("<span class=\"add\">+width = 4096</span>"));
+    for missing in ["/tracks/toy/experiments/9", "/tracks/toy/experiments/x"] {
+        assert_eq!(Client::new(addr).get(missing).status, 404, "{missing}");
+    }
     for path in [
         "/tracks/toy/ideas",
         "/login",

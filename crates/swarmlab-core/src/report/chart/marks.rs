@@ -12,7 +12,7 @@ use super::{
 };
 
 impl Chart<'_> {
-    /// Discarded points one by one, each with its title; on a page, when there are more than
+    /// Discarded points one by one, each with its title and link; on a page, when there are more than
     /// the plot has pixel columns, the two extremes of each column as one path of dots.
     pub(super) fn render_discarded(
         &self,
@@ -28,7 +28,7 @@ impl Chart<'_> {
         } else {
             for (i, p) in points.iter().enumerate() {
                 if discarded_value(p).is_some() {
-                    marker(plot, out, p, &series.title(i), None)?;
+                    marker(plot, out, p, &series.title(i), series.link(i).as_ref())?;
                 }
             }
         }
@@ -108,7 +108,8 @@ impl Chart<'_> {
         writeln!(out, "</g>")
     }
 
-    /// Failures as crosses under the axis; on a page, one per pixel column.
+    /// Failures as crosses under the axis, linked when the series links them; on a page, one
+    /// per pixel column.
     pub(super) fn render_failed(
         &self,
         plot: &Plot,
@@ -127,13 +128,22 @@ impl Chart<'_> {
                 continue;
             }
             last_px = px;
-            writeln!(
-                out,
-                r#"<path class="failed" d="M{:.1} {:.1}l7 7m0 -7l-7 7"><title>{}</title></path>"#,
+            let cross = format!(
+                r#"class="failed" d="M{:.1} {:.1}l7 7m0 -7l-7 7""#,
                 px - 3.5,
-                y - 3.5,
-                escape(&series.title(i))
-            )?;
+                y - 3.5
+            );
+            let title = escape(&series.title(i));
+            // As with the other markers, a linked cross's tooltip belongs to its link.
+            match series.link(i) {
+                None => writeln!(out, "<path {cross}><title>{title}</title></path>")?,
+                Some(link) => writeln!(
+                    out,
+                    r#"<a href="{}" class="pt" data-seq="{}"><path {cross}/><title>{title}</title></a>"#,
+                    escape(&link.href),
+                    link.seq
+                )?,
+            }
         }
         writeln!(out, "</g>")
     }

@@ -169,11 +169,27 @@ fn kept_points_link_with_their_title_inside_the_link() {
         svg.contains(r#"href="/entry?n=30&amp;x=1""#),
         "hrefs are escaped"
     );
+    let discarded = with_class(&doc, "discarded");
+    assert!(!discarded.is_empty());
     assert!(
-        with_class(&doc, "discarded")
+        discarded
             .iter()
-            .all(|n| !n.has_tag_name("g")),
-        "only kept points link"
+            .all(|n| n.has_tag_name("g")
+                && n.first_element_child().is_some_and(|a| a.has_tag_name("a"))),
+        "discarded points link when the series links them"
+    );
+    let failed = with_class(&doc, "failed");
+    assert_eq!(failed.len(), 2, "13 and 26 failed");
+    assert!(
+        failed
+            .iter()
+            .all(|n| n.parent_element().is_some_and(|a| a.has_tag_name("a"))),
+        "failures link when the series links them"
+    );
+    let unlinked = chart(Frame::Page).svg(&Made::new(run(30)));
+    assert!(
+        !unlinked.contains("<a "),
+        "nothing links unless the series does"
     );
 }
 

@@ -12,7 +12,7 @@ use super::super::html::{badge, delta, esc, p_value, percent, put, url, value, w
 use super::super::layout::{pager, Page, Tab};
 use super::super::session::{Params, Signed, Viewer};
 use super::super::{page, see_other, PageError, PageResult, Web};
-use super::{chain_table, describe_rows, entry_href, summary, tone};
+use super::{chain_table, describe_rows, entry_href, experiment_href, summary, tone};
 use crate::domain::acceptance::{reruns_asked, reruns_cap};
 use crate::domain::roles::{may, Action};
 use crate::store::views::{mean_sigma, ChainRow, LedgerRef, Paging, TrackSummary, VerdictView};
@@ -215,6 +215,12 @@ pub async fn entry(
     let seq: i64 = seq
         .parse()
         .map_err(|_| PageError::not_found(format!("chain entry `{seq}`")))?;
+    if web.is_local() {
+        // A local run numbers its chain by experiment, and every experiment has its page.
+        let index =
+            u64::try_from(seq).map_err(|_| PageError::not_found(format!("chain entry `{seq}`")))?;
+        return Ok(see_other(&experiment_href(&name, index)));
+    }
     let s = summary(&web, &name).await?;
     let row = web
         .views
@@ -267,8 +273,8 @@ pub async fn entry(
              measured against its parent.</p></section>",
         ),
         None => body.push_str(
-            "<section class=\"panel\"><h2>Measurement</h2><p>Measured by the local run itself (its program \
-             printed the metric); nobody else verified it.</p></section>",
+            "<section class=\"panel\"><h2>Verification</h2><p>No verification is recorded for this \
+             entry.</p></section>",
         ),
     }
     body.push_str("</div>");

@@ -3,6 +3,7 @@
 
 pub mod board;
 pub mod chain;
+pub mod experiment;
 pub mod ideas;
 pub mod overview;
 pub mod submissions;
@@ -27,6 +28,11 @@ pub fn track_href(track: &str) -> String {
 /// The link to a chain entry's page.
 pub fn entry_href(track: &str, seq: i64) -> String {
     format!("/tracks/{}/chain/{seq}", url(track))
+}
+
+/// The link to a local run's experiment page.
+pub fn experiment_href(track: &str, index: u64) -> String {
+    format!("/tracks/{}/experiments/{index}", url(track))
 }
 
 /// A track's summary, or 404.
@@ -189,7 +195,10 @@ pub fn chain_table(
         ),
     );
     for r in rows {
-        let href = entry_href(track, r.seq);
+        let href = match u64::try_from(r.seq) {
+            Ok(index) if local => experiment_href(track, index),
+            _ => entry_href(track, r.seq),
+        };
         let who = r.submitter.as_ref().map_or(String::new(), |p| {
             format!("<span title=\"{}\">{}</span>", esc(&p.id), esc(&p.name))
         });

@@ -13,8 +13,10 @@ use super::super::html::{elapsed, esc, put, url};
 use super::super::layout::{Page, Tab};
 use super::super::session::Viewer;
 use super::super::{page, PageError, PageResult, Web};
-use super::{chain_table, describe_rows, entry_href, label_points, stats, track_href};
-use crate::store::views::Paging;
+use super::{
+    chain_table, describe_rows, entry_href, experiment_href, label_points, stats, track_href,
+};
+use crate::store::views::{Paging, Point};
 
 /// Chain entries listed under the chart.
 const LATEST: u32 = 8;
@@ -56,7 +58,13 @@ pub async fn track(
     if let Some(hub) = &web.hub {
         body.push_str(&activity(&hub.activities(&name).await?, now));
     }
-    let href = |seq: i64| entry_href(&name, seq);
+    let href = |p: &Point| {
+        if s.local {
+            Some(experiment_href(&name, p.x))
+        } else {
+            p.chain_seq.map(|seq| entry_href(&name, seq))
+        }
+    };
     let x_noun = if s.local {
         "experiment"
     } else {
@@ -69,7 +77,7 @@ pub async fn track(
             goal: s.goal,
             x_noun,
             reference: progress_data.reference.as_ref(),
-            entry_href: &href,
+            point_href: &href,
         },
     );
     put(
