@@ -117,6 +117,12 @@ async fn a_local_run_is_served_read_only_and_live() {
         r.body.contains("lr 0.02 -&gt; &lt;0.03&gt;"),
         "descriptions are escaped"
     );
+    let r = Client::new(addr).get("/tracks/toy/chain");
+    assert!(
+        r.body.contains("The baseline and 2 improvements"),
+        "the baseline is not counted as an improvement\n{}",
+        r.body
+    );
     let r = Client::new(addr).get("/tracks/toy/chain/4");
     assert_eq!(r.status, 303, "a chain entry is its experiment's page");
     assert_eq!(
@@ -179,6 +185,8 @@ async fn a_local_run_is_served_read_only_and_live() {
     assert!(seen);
     let r = Client::new(addr).get("/tracks/toy");
     assert!(r.body.contains("experiment #5"));
+    // The subtitle names the head, so a live refresh replaces it too.
+    assert!(r.body.contains("<div class=\"head\" data-live=\"title\">"));
 
     stop.send(()).unwrap();
     tokio::time::timeout(Duration::from_secs(10), server)

@@ -38,11 +38,12 @@ pub async fn chain(
     put(
         &mut body,
         format_args!(
-            "<div class=\"head\"><div><h1>Chain of {name}</h1><p>{n} commit{plural}, each {what}. \
+            "<div class=\"head\" data-live=\"title\"><div><h1>Chain of {name}</h1><p>The baseline and {n} improvement{plural}, each {what}. \
              Newest first.</p></div></div><section data-live=\"chain\" aria-label=\"Chain entries\">{table}{pager}</section>",
             name = esc(&name),
-            n = paged.total,
-            plural = if paged.total == 1 { "" } else { "s" },
+            // The baseline starts the chain; it improves on nothing.
+            n = paged.total.saturating_sub(1),
+            plural = if paged.total == 2 { "" } else { "s" },
             what = if s.local {
                 "better than the one before it"
             } else {

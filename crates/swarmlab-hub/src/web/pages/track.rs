@@ -46,7 +46,7 @@ pub async fn track(
     put(
         &mut body,
         format_args!(
-            "<div class=\"head\"><div><h1>{name}</h1><p><strong>{metric}</strong> · {goal_text} · \
+            "<div class=\"head\" data-live=\"title\"><div><h1>{name}</h1><p><strong>{metric}</strong> · {goal_text} · \
              baseline <code>{baseline}</code> · head <code>{head}</code></p></div></div>",
             name = esc(&s.name),
             metric = esc(&s.metric),
