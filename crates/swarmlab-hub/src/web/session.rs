@@ -1,10 +1,10 @@
 //! Who is looking: a bearer token pasted once into `/login` lives in an HttpOnly,
 //! SameSite=Strict cookie and is checked like the API's on every request; without one, a
 //! viewer reads the hub's public record where its reads are public ([`Viewer::Public`]) and
-//! is sent to sign in where they are not. Forms carry a CSRF
-//! token derived from the session's token and a secret of this server process, and a form
-//! whose `Origin` is another site is refused, so another site can neither read a page nor
-//! post a form as the viewer.
+//! is sent to sign in where they are not. Forms carry a CSRF token derived from the
+//! session's token and a secret of this server process, and a form whose `Origin` is
+//! another site is refused, so another site can neither read a page nor post a form as the
+//! viewer.
 
 use std::sync::Arc;
 
