@@ -51,7 +51,17 @@ async function signedIn(browser, token, options = {}) {
     if (m.type() === 'error') problems.push(`console error on ${page.url()}: ${m.text()}`);
   });
   await page.goto(`${base}/`);
-  check(page.url().startsWith(`${base}/login`), 'a visitor without a session is sent to sign in');
+  if (page.url().startsWith(`${base}/login`)) {
+    // A hub with `public_read = false`.
+    check(true, 'a visitor without a session is sent to sign in');
+  } else {
+    // A public hub: anyone reads it, and is offered to sign in.
+    check((await page.locator('h1').textContent()) === 'Tracks', 'a visitor reads the overview without signing in');
+    check((await page.locator('form[action="/logout"]').count()) === 0, 'a visitor has nothing to sign out of');
+    const signIn = page.locator('header .who a', { hasText: 'Sign in' });
+    check((await signIn.count()) === 1, 'a visitor is offered to sign in');
+    await Promise.all([page.waitForURL(/\/login/), signIn.click()]);
+  }
   await page.fill('#token', token);
   await Promise.all([page.waitForURL(`${base}/`), page.click('button[type=submit]')]);
   return { context, page };

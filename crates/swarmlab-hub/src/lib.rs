@@ -22,10 +22,13 @@ pub mod web;
 
 pub use domain::audit::{audit, AuditError, AuditReport};
 pub use domain::clock::{Clock, ManualClock, SystemClock};
-pub use domain::config::{ConfigError, HubConfig, RateLimitConfig, RegistrationMode};
+pub use domain::config::{
+    AnonymousConfig, ConfigError, HubConfig, RateLimitConfig, RegistrationMode,
+};
 pub use domain::error::HubError;
 pub use domain::event::{EventKind, HubEvent};
 pub use domain::hub::Hub;
 pub use domain::identity::Identity;
+pub use domain::roles::Reader;
 pub use web::embedded::{EmbeddedHub, Seed, Seeded};
 pub use web::server::{serve, Server};

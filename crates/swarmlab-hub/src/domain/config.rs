@@ -60,6 +60,15 @@ pub struct HubConfig {
     pub idea_similarity: f64,
     /// Token bucket per identity (per address before authentication).
     pub rate_limit: RateLimitConfig,
+    /// Whether anyone may read the hub's public record without an identity: its tracks,
+    /// chains and charts, leaderboards, ideas, decided submissions and ledgers, in pages and
+    /// in the API. `false` asks every reader for an identity (401 from the API, the sign-in
+    /// page from the dashboard). Pending submissions and every write need an identity
+    /// either way.
+    pub public_read: bool,
+    /// What readers without an identity get: how long their answers may be cached, and
+    /// their rate limit per source address.
+    pub anonymous: AnonymousConfig,
     /// How many submissions a worker may have waiting for verification.
     pub quota: QuotaConfig,
     /// How often verifiers get a canary, and what a suspension re-checks.
@@ -175,6 +184,39 @@ impl QuotaConfig {
     }
 }
 
+/// Readers without an identity, on a hub whose reads are public: their answers may be
+/// cached by browsers and proxies for `max_age` (`Cache-Control: public`; "0s" keeps them
+/// fresh), and each source address (an IPv6 /64) may make `burst` requests at once,
+/// refilled at `per_second` (429 with `Retry-After` beyond).
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AnonymousConfig {
+    #[serde(deserialize_with = "humane")]
+    pub max_age: Duration,
+    pub burst: u32,
+    pub per_second: f64,
+}
+
+impl Default for AnonymousConfig {
+    fn default() -> Self {
+        AnonymousConfig {
+            max_age: Duration::from_secs(10),
+            burst: 60,
+            per_second: 5.0,
+        }
+    }
+}
+
+impl AnonymousConfig {
+    /// The token bucket of one source address.
+    pub fn rate_limit(&self) -> RateLimitConfig {
+        RateLimitConfig {
+            burst: self.burst,
+            per_second: self.per_second,
+        }
+    }
+}
+
 /// A token bucket: `burst` requests at once, refilled at `per_second`.
 #[derive(Debug, Clone, Copy, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -213,6 +255,8 @@ impl Default for HubConfig {
             unverifiable_after: 3,
             idea_similarity: 0.6,
             rate_limit: RateLimitConfig::default(),
+            public_read: true,
+            anonymous: AnonymousConfig::default(),
             quota: QuotaConfig::default(),
             canary: CanaryConfig::default(),
         }
@@ -257,6 +301,10 @@ const ENV_KEYS: &[(&str, &[&str])] = &[
     ("IDEA_SIMILARITY", &["idea_similarity"]),
     ("RATE_LIMIT_BURST", &["rate_limit", "burst"]),
     ("RATE_LIMIT_PER_SECOND", &["rate_limit", "per_second"]),
+    ("PUBLIC_READ", &["public_read"]),
+    ("ANONYMOUS_MAX_AGE", &["anonymous", "max_age"]),
+    ("ANONYMOUS_BURST", &["anonymous", "burst"]),
+    ("ANONYMOUS_PER_SECOND", &["anonymous", "per_second"]),
     ("QUOTA_INITIAL", &["quota", "initial"]),
     ("QUOTA_MAX", &["quota", "max"]),
     ("QUOTA_UNPROVEN_POOL", &["quota", "unproven_pool"]),
@@ -428,6 +476,32 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("ajar"), "{err}");
+    }
+
+    #[test]
+    fn reads_are_public_unless_the_config_closes_them() {
+        let config = |text: &str| HubConfig::from_sources(Some(text), "hub.toml", |_| None);
+        let open = config("").unwrap();
+        assert!(open.public_read);
+        assert_eq!(open.anonymous.max_age, Duration::from_secs(10));
+        let closed =
+            config("public_read = false\n[anonymous]\nmax_age = \"0s\"\nburst = 3\n").unwrap();
+        assert!(!closed.public_read);
+        assert_eq!(closed.anonymous.max_age, Duration::ZERO);
+        assert_eq!(closed.anonymous.rate_limit().burst, 3);
+        let from_env = HubConfig::from_sources(None, "t", |k| {
+            (k == "SWARMLAB_HUB_PUBLIC_READ").then(|| "false".into())
+        })
+        .unwrap();
+        assert!(!from_env.public_read);
+        let err = config("public_read = \"sometimes\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("hub.toml") && err.contains("bool"), "{err}");
+        let err = config("[anonymous]\nmax_age = \"soon\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("soon"), "{err}");
     }
 
     #[test]

@@ -11,7 +11,7 @@ use super::error::HubError;
 use super::event::{EventKind, HubEvent};
 use super::hub::Hub;
 use super::identity::Identity;
-use super::roles::{require, Action};
+use super::roles::{may_see_submission, require, Action, Reader};
 
 /// Words per shingle.
 const SHINGLE: usize = 2;
@@ -82,17 +82,34 @@ impl Hub {
         Ok(info)
     }
 
-    /// One idea and the submissions that tried it.
-    pub async fn idea(&self, id: i64) -> Result<IdeaInfo, HubError> {
+    /// One idea and the submissions that tried it that `reader` may see.
+    pub async fn idea<'a>(
+        &self,
+        reader: impl Into<Reader<'a>>,
+        id: i64,
+    ) -> Result<IdeaInfo, HubError> {
+        let listed = self.listed_to(reader.into());
         self.store
-            .idea(id)
+            .idea(id, &listed)
             .await?
             .ok_or_else(|| HubError::NotFound(format!("idea {id}")))
     }
 
-    /// A track's ideas, oldest first.
-    pub async fn ideas(&self, track: &str) -> Result<Vec<IdeaInfo>, HubError> {
-        Ok(self.store.ideas(track).await?)
+    /// A track's ideas, oldest first, each with the submissions that tried it that
+    /// `reader` may see.
+    pub async fn ideas<'a>(
+        &self,
+        reader: impl Into<Reader<'a>>,
+        track: &str,
+    ) -> Result<Vec<IdeaInfo>, HubError> {
+        let listed = self.listed_to(reader.into());
+        Ok(self.store.ideas(track, &listed).await?)
+    }
+
+    /// Which submissions an idea lists to `reader`: those it may see.
+    fn listed_to<'a>(&self, reader: Reader<'a>) -> impl Fn(&str, &str) -> bool + Send + Sync + 'a {
+        let public = self.config.public_read;
+        move |worker: &str, status: &str| may_see_submission(reader, worker, status, public)
     }
 
     /// Leases the oldest open idea of a track to a worker; `None` when the queue is empty.
@@ -103,9 +120,10 @@ impl Hub {
     ) -> Result<Option<IdeaInfo>, HubError> {
         require(caller, Action::LeaseIdea)?;
         let (now, deadline) = self.lease_from_now(self.config.idea_lease);
+        let listed = self.listed_to(caller.into());
         let leased = self
             .store
-            .lease_idea(track, &caller.id, now, deadline)
+            .lease_idea(track, &caller.id, now, deadline, &listed)
             .await?;
         if leased.is_some() {
             self.publish(HubEvent::new(EventKind::Idea, track));

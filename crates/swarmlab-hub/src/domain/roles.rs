@@ -3,15 +3,45 @@
 //! same action first thing, and its route table documents each route's access from it; the
 //! pages ask [`may`] what to offer.
 //!
-//! Beyond the table: reading (tracks, chains, ideas, ledgers, noise) and adding an idea need
-//! a known identity and nothing more; a submission is seen by its submitter, by verifiers and
-//! by admins ([`may_see_submission`]). The hub's own command line acts as the operator and is
-//! not checked here: it runs on the hub's machine, with its files.
+//! Beyond the table: adding an idea needs a known identity and nothing more; reading
+//! (tracks, chains, ideas, ledgers, noise, decided submissions) needs one only where the
+//! hub's config closes its public record (`public_read = false`); otherwise anyone may read
+//! it (a [`Reader::Anyone`]). A pending submission is seen by its submitter, by verifiers and
+//! by admins only ([`may_see_submission`]), and of a decided one that is not on the chain,
+//! so is its change ([`may_see_change`]). The hub's own command line acts as the operator
+//! and is not checked here: it runs on the hub's machine, with its files.
 
 use swarmlab_proto::Role;
 
 use super::error::HubError;
 use super::identity::Identity;
+use super::submission::is_pending;
+use crate::store::views::SubmissionFilter;
+
+/// Who reads: a known identity, or anyone at all (a reader without an identity, on a hub
+/// whose reads are public; the web layer lets none in otherwise).
+#[derive(Debug, Clone, Copy)]
+pub enum Reader<'a> {
+    Anyone,
+    Identity(&'a Identity),
+}
+
+impl<'a> From<&'a Identity> for Reader<'a> {
+    fn from(identity: &'a Identity) -> Reader<'a> {
+        Reader::Identity(identity)
+    }
+}
+
+impl Reader<'_> {
+    /// Whether it sees whatever a submission of `submitter` holds: its submitter, a
+    /// verifier or an admin.
+    fn is_party_to(&self, submitter: &str) -> bool {
+        match self {
+            Reader::Anyone => false,
+            Reader::Identity(me) => me.role != Role::Worker || me.id == submitter,
+        }
+    }
+}
 
 /// What a caller may be allowed to do, each by one role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,14 +120,32 @@ pub fn require(caller: &Identity, action: Action) -> Result<(), HubError> {
     )))
 }
 
-/// Whether `caller` may see a submission made by `submitter`: a worker sees its own only.
-pub fn may_see_submission(caller: &Identity, submitter: &str) -> bool {
-    caller.role != Role::Worker || caller.id == submitter
+/// Whether `reader` may see a submission made by `submitter`, now in `status`, on a hub
+/// whose reads are `public` or not. Its submitter, verifiers and admins always may. On a
+/// public hub anyone may once it is decided; a pending one stays theirs. On a closed hub a
+/// worker sees its own only. Whoever may not is told it does not exist (404), so that ids
+/// are not confirmed.
+pub fn may_see_submission(reader: Reader, submitter: &str, status: &str, public: bool) -> bool {
+    reader.is_party_to(submitter) || (public && !is_pending(status))
 }
 
-/// Whose submissions a list shows `caller`: a worker's own, everyone's (`None`) otherwise.
-pub fn submissions_visible_to(caller: &Identity) -> Option<&str> {
-    (caller.role == Role::Worker).then_some(caller.id.as_str())
+/// Whether `reader`, who may see a submission of `submitter` in `status`, may also see its
+/// change and its run log: its submitter, verifiers and admins; anyone else only once it
+/// is accepted (its change is on the chain, for all to read).
+pub fn may_see_change(reader: Reader, submitter: &str, status: &str) -> bool {
+    reader.is_party_to(submitter) || status == "accepted"
+}
+
+/// Which submissions a list shows `reader` ([`may_see_submission`] for a list): everyone's
+/// to verifiers and admins; on a public hub the decided ones of everyone, with a worker's
+/// own pending ones; on a closed hub a worker's own.
+pub fn submissions_visible_to(reader: Reader<'_>, public: bool) -> SubmissionFilter<'_> {
+    match reader {
+        Reader::Identity(me) if me.role != Role::Worker => SubmissionFilter::All,
+        Reader::Identity(me) if public => SubmissionFilter::Decided(Some(me.id.as_str())),
+        Reader::Identity(me) => SubmissionFilter::Worker(me.id.as_str()),
+        Reader::Anyone => SubmissionFilter::Decided(None),
+    }
 }
 
 #[cfg(test)]
@@ -128,9 +176,42 @@ mod tests {
             refused,
             "this route needs the role admin (you are a worker)"
         );
-        assert!(may_see_submission(&w, "worker-1") && !may_see_submission(&w, "worker-2"));
-        assert!(may_see_submission(&v, "worker-2") && may_see_submission(&a, "worker-2"));
-        assert_eq!(submissions_visible_to(&w), Some("worker-1"));
-        assert_eq!(submissions_visible_to(&a), None);
+        for public in [false, true] {
+            let sees = |r: Reader, who, status| may_see_submission(r, who, status, public);
+            assert!(sees((&w).into(), "worker-1", "queued"));
+            assert!(!sees((&w).into(), "worker-2", "queued"));
+            assert!(sees((&v).into(), "worker-2", "verifying"));
+            assert!(sees((&a).into(), "worker-2", "reverify"));
+            assert!(!sees(Reader::Anyone, "worker-2", "queued"));
+            assert_eq!(sees((&w).into(), "worker-2", "rejected"), public);
+            assert_eq!(sees(Reader::Anyone, "worker-2", "accepted"), public);
+            assert_eq!(sees(Reader::Anyone, "worker-2", "invalid"), public);
+        }
+        assert_eq!(
+            submissions_visible_to((&w).into(), false),
+            SubmissionFilter::Worker("worker-1")
+        );
+        assert_eq!(
+            submissions_visible_to((&w).into(), true),
+            SubmissionFilter::Decided(Some("worker-1"))
+        );
+        assert_eq!(
+            submissions_visible_to(Reader::Anyone, true),
+            SubmissionFilter::Decided(None)
+        );
+        assert_eq!(
+            submissions_visible_to((&a).into(), true),
+            SubmissionFilter::All
+        );
+    }
+
+    #[test]
+    fn a_change_not_on_the_chain_stays_with_those_party_to_it() {
+        let (w, v) = (identity(Role::Worker), identity(Role::Verifier));
+        assert!(may_see_change((&w).into(), "worker-1", "rejected"));
+        assert!(may_see_change((&v).into(), "worker-2", "rejected"));
+        assert!(!may_see_change((&w).into(), "worker-2", "rejected"));
+        assert!(!may_see_change(Reader::Anyone, "worker-2", "invalid"));
+        assert!(may_see_change(Reader::Anyone, "worker-2", "accepted"));
     }
 }

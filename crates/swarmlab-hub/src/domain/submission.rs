@@ -20,8 +20,17 @@ use super::identity::Identity;
 use super::intake::{self, Intake, Limits};
 use super::intake_reason::IntakeReason;
 use super::quarantine::Quarantine;
-use super::roles::{may_see_submission, require, Action};
+use super::roles::{may_see_submission, require, Action, Reader};
 use super::track::TrackRecord;
+
+/// The statuses of a submission still on its way to a verdict.
+pub const PENDING: [&str; 3] = ["queued", "verifying", "reverify"];
+
+/// Whether a submission in `status` waits for its verdict (else intake or a verifier
+/// decided it: `invalid`, `accepted` or `rejected`).
+pub fn is_pending(status: &str) -> bool {
+    PENDING.contains(&status)
+}
 
 /// A submission to record, as intake judged it.
 #[derive(Debug, Clone)]
@@ -219,13 +228,20 @@ impl Hub {
         .await
     }
 
-    /// A submission, as the caller may see it: its submitter, verifiers and admins only.
-    pub async fn submission(&self, caller: &Identity, id: i64) -> Result<SubmissionInfo, HubError> {
+    /// A submission, to a reader who may see it ([`may_see_submission`]); to anyone else,
+    /// the same 404 as for a missing one.
+    pub async fn submission<'a>(
+        &self,
+        reader: impl Into<Reader<'a>>,
+        id: i64,
+    ) -> Result<SubmissionInfo, HubError> {
+        let reader = reader.into();
+        let public = self.config.public_read;
         let mut sub = self
             .store
             .submission(id)
             .await?
-            .filter(|s| may_see_submission(caller, &s.worker))
+            .filter(|s| may_see_submission(reader, &s.worker, &s.status, public))
             .ok_or_else(|| HubError::NotFound(format!("submission {id}")))?;
         sub.faults = self.store.faults(id).await?;
         Ok(sub)

@@ -12,16 +12,22 @@ use super::tracks::track_in;
 use super::{Store, StoreError};
 use crate::domain::idea;
 
+/// Which of the submissions that tried an idea it lists, by each one's worker and status:
+/// the reader's business, which the domain decides (`domain::roles`).
+pub type Listed<'a> = &'a (dyn Fn(&str, &str) -> bool + Send + Sync);
+
 /// Ideas with the submissions that tried them, in one statement: a row per (idea,
 /// submission), or one row with a NULL `submission` for an idea not tried yet.
 fn select_ideas(filter: &str) -> String {
     format!(
-        "SELECT i.*, s.id AS submission FROM ideas i LEFT JOIN submissions s ON s.idea_id = i.id WHERE {filter} ORDER BY i.id, s.id"
+        "SELECT i.*, s.id AS submission, s.worker AS submission_worker, s.status AS submission_status \
+         FROM ideas i LEFT JOIN submissions s ON s.idea_id = i.id WHERE {filter} ORDER BY i.id, s.id"
     )
 }
 
-/// Folds the rows of [`select_ideas`] into ideas.
-fn ideas_from(rows: &[SqliteRow]) -> Result<Vec<IdeaInfo>, StoreError> {
+/// Folds the rows of [`select_ideas`] into ideas, each listing the submissions `listed`
+/// lets through.
+fn ideas_from(rows: &[SqliteRow], listed: Listed) -> Result<Vec<IdeaInfo>, StoreError> {
     let mut out: Vec<IdeaInfo> = Vec::new();
     for row in rows {
         let id: i64 = row.try_get("id")?;
@@ -43,7 +49,11 @@ fn ideas_from(rows: &[SqliteRow]) -> Result<Vec<IdeaInfo>, StoreError> {
         if let (Some(idea), Some(submission)) =
             (out.last_mut(), row.try_get::<Option<i64>, _>("submission")?)
         {
-            idea.submissions.push(submission);
+            let worker: String = row.try_get("submission_worker")?;
+            let status: String = row.try_get("submission_status")?;
+            if listed(&worker, &status) {
+                idea.submissions.push(submission);
+            }
         }
     }
     Ok(out)
@@ -52,12 +62,13 @@ fn ideas_from(rows: &[SqliteRow]) -> Result<Vec<IdeaInfo>, StoreError> {
 async fn idea_on<'e>(
     db: impl Executor<'e, Database = Sqlite>,
     id: i64,
+    listed: Listed<'_>,
 ) -> Result<Option<IdeaInfo>, StoreError> {
     let rows = sqlx::query(&select_ideas("i.id = $1"))
         .bind(id)
         .fetch_all(db)
         .await?;
-    Ok(ideas_from(&rows)?.pop())
+    Ok(ideas_from(&rows, listed)?.pop())
 }
 
 /// The oldest idea of a track that is open or whose lease has expired.
@@ -119,27 +130,34 @@ impl Store {
         })
     }
 
-    /// An idea and the submissions that tried it.
-    pub async fn idea(&self, id: i64) -> Result<Option<IdeaInfo>, StoreError> {
-        idea_on(&self.reader, id).await
+    /// An idea and the submissions that tried it that `listed` lets through.
+    pub async fn idea(&self, id: i64, listed: Listed<'_>) -> Result<Option<IdeaInfo>, StoreError> {
+        idea_on(&self.reader, id, listed).await
     }
 
-    /// A track's ideas, oldest first.
-    pub async fn ideas(&self, track: &str) -> Result<Vec<IdeaInfo>, StoreError> {
+    /// A track's ideas, oldest first, with the submissions that tried them that `listed`
+    /// lets through.
+    pub async fn ideas(
+        &self,
+        track: &str,
+        listed: Listed<'_>,
+    ) -> Result<Vec<IdeaInfo>, StoreError> {
         let rows = sqlx::query(&select_ideas("i.track = $1"))
             .bind(track)
             .fetch_all(&self.reader)
             .await?;
-        ideas_from(&rows)
+        ideas_from(&rows, listed)
     }
 
-    /// The oldest open idea (an expired lease counts as open), leased to `worker`.
+    /// The oldest open idea (an expired lease counts as open), leased to `worker`, with the
+    /// submissions that tried it that `listed` lets through.
     pub async fn lease_idea(
         &self,
         track: &str,
         worker: &str,
         now: i64,
         deadline: i64,
+        listed: Listed<'_>,
     ) -> Result<Option<IdeaInfo>, StoreError> {
         // An empty queue is common and needs no turn on the writer: a reader can tell.
         let any = sqlx::query(NEXT_IDEA)
@@ -172,7 +190,7 @@ impl Store {
                 self.shrink_quota(&mut tx, &holder, 1).await?;
             }
         }
-        let leased = idea_on(&mut *tx, id).await?;
+        let leased = idea_on(&mut *tx, id, listed).await?;
         tx.commit().await?;
         Ok(leased)
     }

@@ -280,6 +280,19 @@ pub struct Leaderboard {
     pub verifiers: Vec<VerifierRow>,
 }
 
+/// Which submissions a list holds; the domain decides which a reader gets
+/// (`domain::roles::submissions_visible_to`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubmissionFilter<'a> {
+    /// Every submission.
+    All,
+    /// One worker's, whatever their status.
+    Worker(&'a str),
+    /// Every decided one (`invalid`, `accepted`, `rejected`), and the pending ones of the
+    /// worker named.
+    Decided(Option<&'a str>),
+}
+
 /// A submission in a list.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SubmissionRow {
@@ -350,10 +363,10 @@ pub trait Views: Send + Sync + 'static {
     async fn leaderboard(&self, _track: &str) -> Result<Leaderboard, StoreError> {
         Ok(Leaderboard::default())
     }
-    /// A page of submissions, newest first: one worker's, or everyone's.
+    /// A page of the submissions `filter` holds, newest first.
     async fn submissions_page(
         &self,
-        _worker: Option<&str>,
+        _filter: SubmissionFilter<'_>,
         paging: Paging,
     ) -> Result<Paged<SubmissionRow>, StoreError> {
         Ok(empty(paging))

@@ -90,7 +90,7 @@ impl<'a> Page<'a> {
         );
         let local = matches!(self.viewer, Viewer::Local);
         self.link(&mut out, "/", "Tracks", Tab::Tracks);
-        if matches!(self.viewer, Viewer::Signed(_)) {
+        if matches!(self.viewer, Viewer::Signed(_) | Viewer::Public) {
             self.link(&mut out, "/submissions", "Submissions", Tab::Submissions);
         }
         out.push_str("</nav><div class=\"who\">");
@@ -102,7 +102,7 @@ impl<'a> Page<'a> {
         match self.viewer {
             _ if self.bare => {}
             Viewer::Local => out.push_str("<span class=\"role\">local run</span>"),
-            Viewer::Anonymous => out.push_str("<a href=\"/login\">Sign in</a>"),
+            Viewer::Anonymous | Viewer::Public => out.push_str("<a href=\"/login\">Sign in</a>"),
             Viewer::Signed(s) => put(
                 &mut out,
                 format_args!(

@@ -19,6 +19,7 @@ use async_trait::async_trait;
 use swarmlab_core::{Goal, Record, ResultsLog, Status};
 use tokio::net::TcpListener;
 
+use super::caching::Caching;
 use super::code::Code;
 use super::Web;
 use crate::domain::clock::{Clock, SystemClock};
@@ -341,6 +342,8 @@ pub async fn serve(
         code: Arc::new(Code::local(run.dir.clone(), &run.track)),
         clock: Arc::new(SystemClock) as Arc<dyn Clock>,
         limiter: None,
+        anonymous: None,
+        caching: Caching::none(),
         csrf_secret: crate::domain::hub::random_bytes::<32>()?,
     });
     let watcher = {

@@ -12,16 +12,20 @@
 //! script only swaps in fresh parts of the page when an event says something changed, and
 //! shows tooltips.
 //!
-//! Pages show nothing the JSON API would not show the same identity: reading needs a
-//! signed-in identity (a bearer token pasted once into `/login`, kept in an HttpOnly,
-//! SameSite=Strict cookie), pending submissions are visible to their submitter, verifiers
-//! and admins only, and every form carries a per-session CSRF token. The same pages serve a
-//! local run's `results.jsonl` ([`local`]), read-only and without sign-in.
+//! Pages show nothing the JSON API would not show the same viewer: on a hub whose reads are
+//! public (`public_read`, the default) anyone may read its public record without signing
+//! in, rate limited by source address and cacheable for a short while ([`caching`]);
+//! otherwise reading needs a signed-in identity (a bearer token pasted once into `/login`,
+//! kept in an HttpOnly, SameSite=Strict cookie). Pending submissions are visible to their
+//! submitter, verifiers and admins only, every write needs a signed-in identity, and every
+//! form carries a per-session CSRF token. The same pages serve a local run's
+//! `results.jsonl` ([`local`]), read-only and without sign-in.
 //!
 //! This module renders; it decides nothing. Writes go through [`Hub`] like the API's.
 
 pub mod api;
 mod assets;
+mod caching;
 mod chart;
 mod code;
 pub mod embedded;
@@ -39,7 +43,7 @@ use std::time::Instant;
 
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{header, HeaderValue, StatusCode};
-use axum::middleware::{from_fn, Next};
+use axum::middleware::{from_fn, from_fn_with_state, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -48,6 +52,7 @@ use crate::domain::clock::Clock;
 use crate::domain::event::Events;
 use crate::store::{StoreError, Views};
 use crate::{Hub, HubError};
+use caching::{cache_control, Caching};
 use rate_limit::RateLimiter;
 
 pub use code::Code;
@@ -63,20 +68,32 @@ pub struct Web {
     pub(crate) events: Events,
     pub(crate) code: Arc<Code>,
     pub(crate) clock: Arc<dyn Clock>,
+    /// Signed-in viewers' buckets, by identity (shared with the API).
     pub(crate) limiter: Option<Arc<RateLimiter>>,
+    /// Anonymous viewers' buckets, by source address (shared with the API).
+    pub(crate) anonymous: Option<Arc<RateLimiter>>,
+    /// How answers may be cached.
+    pub(crate) caching: Caching,
     /// Signs CSRF tokens; fresh each start, so a form left open across a restart is refused.
     pub(crate) csrf_secret: [u8; 32],
 }
 
 impl Web {
-    /// The dashboard of a hub.
-    pub fn for_hub(hub: Arc<Hub>, limiter: Arc<RateLimiter>) -> Result<Web, HubError> {
+    /// The dashboard of a hub, drawing on the API's rate limiters: `limiter` for
+    /// identities, `anonymous` for anonymous readers.
+    pub fn for_hub(
+        hub: Arc<Hub>,
+        limiter: Arc<RateLimiter>,
+        anonymous: Arc<RateLimiter>,
+    ) -> Result<Web, HubError> {
         Ok(Web {
             views: hub.reader(),
             events: hub.events().clone(),
             code: Arc::new(Code::hub(hub.config().data_dir.join("tracks"))),
             clock: hub.clock.clone(),
             limiter: Some(limiter),
+            anonymous: Some(anonymous),
+            caching: Caching::for_hub(hub.config()),
             csrf_secret: crate::domain::hub::random_bytes::<32>()?,
             hub: Some(hub),
         })
@@ -158,7 +175,14 @@ impl IntoResponse for PageError {
             return see_other(location);
         }
         let body = layout::error_page(self.status, &self.message);
-        let mut response = (self.status, page_headers(), body).into_response();
+        // An error is never kept: the same page may work a moment later.
+        let mut response = (
+            self.status,
+            [(header::CACHE_CONTROL, "no-store")],
+            page_headers(),
+            body,
+        )
+            .into_response();
         if self.status == StatusCode::TOO_MANY_REQUESTS {
             response
                 .headers_mut()
@@ -171,12 +195,11 @@ impl IntoResponse for PageError {
 /// What a page handler returns.
 pub type PageResult = Result<Response, PageError>;
 
-/// The headers of every HTML page: no caching (pages are live), and a policy that lets the
-/// page load nothing but this server's own stylesheet and script.
-fn page_headers() -> [(header::HeaderName, &'static str); 5] {
+/// The headers of every HTML page: a policy that lets the page load nothing but this
+/// server's own stylesheet and script. How long it may be cached is [`caching`]'s.
+fn page_headers() -> [(header::HeaderName, &'static str); 4] {
     [
         (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-        (header::CACHE_CONTROL, "no-store"),
         (
             header::CONTENT_SECURITY_POLICY,
             "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
@@ -214,6 +237,7 @@ async fn timing(request: Request, next: Next) -> Response {
 
 /// The dashboard's routes over `web`; a hub's adds sign-in, forms and hub-only pages.
 pub fn router(web: Arc<Web>) -> Router {
+    let caching = web.caching;
     use pages::*;
     let mut router = Router::new()
         .route("/", get(overview::overview))
@@ -242,6 +266,7 @@ pub fn router(web: Arc<Web>) -> Router {
     }
     router
         .layer(DefaultBodyLimit::max(MAX_FORM_BYTES))
+        .layer(from_fn_with_state(caching, cache_control))
         .layer(from_fn(timing))
         .with_state(web)
 }

@@ -1,13 +1,14 @@
 //! Who is looking: a bearer token pasted once into `/login` lives in an HttpOnly,
-//! SameSite=Strict cookie and is checked like the API's on every request. Forms carry a CSRF
-//! token derived from the session's token and a secret of this server process, and a form
-//! whose `Origin` is another site is refused, so another site can neither read a page nor
-//! post a form as the viewer.
+//! SameSite=Strict cookie and is checked like the API's on every request; without one, a
+//! viewer reads the hub's public record where its reads are public ([`Viewer::Public`]) and
+//! is sent to sign in where they are not. Forms carry a CSRF token derived from the
+//! session's token and a secret of this server process, and a form whose `Origin` is
+//! another site is refused, so another site can neither read a page nor post a form as the
+//! viewer.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -15,8 +16,10 @@ use sha2::{Digest, Sha256};
 
 use super::html::esc;
 use super::layout::{Page, Tab};
+use super::rate_limit::source_of;
 use super::{page, see_other, PageError, PageResult, Web};
 use crate::domain::identity::Identity;
+use crate::domain::roles::Reader;
 use crate::HubError;
 
 /// The session cookie.
@@ -29,8 +32,10 @@ const MAX_AGE_SECONDS: u64 = 30 * 24 * 3600;
 pub enum Viewer {
     /// A local run's dashboard: the machine's owner, read-only.
     Local,
-    /// Nobody signed in.
+    /// Nobody signed in, on a hub that asks readers to sign in.
     Anonymous,
+    /// Nobody signed in, on a hub whose reads are public: sees what anyone may.
+    Public,
     /// A signed-in identity and its form token.
     Signed(Signed),
 }
@@ -44,13 +49,25 @@ pub struct Signed {
 }
 
 impl Viewer {
-    /// The signed-in identity, or a redirect to sign in and come back to `here`. A local
-    /// run's viewer is `None`: it may read everything a local run has.
+    /// The signed-in identity, `None` for a viewer who may read without one (a local
+    /// run's, which may read everything a local run has, or anyone on a hub whose reads
+    /// are public), or a redirect to sign in and come back to `here`.
     pub fn reader(&self, here: &str) -> Result<Option<&Signed>, PageError> {
         match self {
-            Viewer::Local => Ok(None),
+            Viewer::Local | Viewer::Public => Ok(None),
             Viewer::Anonymous => Err(PageError::sign_in(here)),
             Viewer::Signed(s) => Ok(Some(s)),
+        }
+    }
+
+    /// Who reads a page that exists only on a hub, as the domain's visibility rules take
+    /// it, or a redirect to sign in and come back to `here`.
+    pub fn reading(&self, here: &str) -> Result<Reader<'_>, PageError> {
+        match self {
+            Viewer::Public => Ok(Reader::Anyone),
+            Viewer::Signed(s) => Ok(Reader::Identity(&s.identity)),
+            Viewer::Anonymous => Err(PageError::sign_in(here)),
+            Viewer::Local => Err(PageError::not_found("page")),
         }
     }
 
@@ -87,7 +104,7 @@ fn csrf_for(web: &Web, token: &str) -> String {
 }
 
 /// The session token in the request's cookies, if any.
-fn session_token(headers: &HeaderMap) -> Option<String> {
+pub(crate) fn session_token(headers: &HeaderMap) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -99,13 +116,6 @@ fn session_token(headers: &HeaderMap) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
-fn client(parts: &Parts) -> String {
-    parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or("unknown".into(), |c| c.0.ip().to_string())
-}
-
 impl FromRequestParts<Arc<Web>> for Viewer {
     type Rejection = PageError;
 
@@ -113,25 +123,32 @@ impl FromRequestParts<Arc<Web>> for Viewer {
         let Some(hub) = &web.hub else {
             return Ok(Viewer::Local);
         };
+        let nobody = if hub.config().public_read {
+            Viewer::Public
+        } else {
+            Viewer::Anonymous
+        };
         let viewer = match session_token(&parts.headers) {
             Some(token) => match hub.authenticate(&token).await {
                 Ok(identity) => Viewer::Signed(Signed {
                     csrf: csrf_for(web, &token),
                     identity,
                 }),
-                Err(HubError::Unauthorized) => Viewer::Anonymous,
+                Err(HubError::Unauthorized) => nobody,
                 Err(e) => return Err(e.into()),
             },
-            None => Viewer::Anonymous,
+            None => nobody,
         };
-        if let Some(limiter) = &web.limiter {
-            let key = match &viewer {
-                Viewer::Signed(s) => s.identity.id.clone(),
-                _ => format!("addr:{}", client(parts)),
-            };
-            if !limiter.allow(&key) {
-                return Err(HubError::RateLimited.into());
-            }
+        // An identity draws on its own bucket, anyone else on its address's.
+        let allowed = match &viewer {
+            Viewer::Signed(s) => web.limiter.as_ref().is_none_or(|l| l.allow(&s.identity.id)),
+            _ => web
+                .anonymous
+                .as_ref()
+                .is_none_or(|l| l.allow(&source_of(parts))),
+        };
+        if !allowed {
+            return Err(HubError::RateLimited.into());
         }
         Ok(viewer)
     }

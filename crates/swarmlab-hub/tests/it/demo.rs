@@ -10,7 +10,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use swarmlab_hub::Hub;
+use swarmlab_hub::{Hub, HubConfig};
 use swarmlab_proto::signing;
 use swarmlab_proto::{Measurements, ReportRequest, Role, RunOutcome};
 use swarmlab_testkit::bundle::Candidate;
@@ -94,9 +94,15 @@ const STEPS: &[(&str, &str, f64)] = &[
 impl Demo {
     /// Starts a hub on loopback and gives it a demo's history.
     pub async fn start() -> Demo {
+        Demo::start_with(|_| {}).await
+    }
+
+    /// [`Demo::start`] with the hub's config adjusted.
+    pub async fn start_with(adjust: impl FnOnce(&mut HubConfig)) -> Demo {
         // The toy track with an entropy floor for the chart's reference line.
         let spec = TRACK_SPEC.replace("goal = \"minimize\"", "goal = \"minimize\"\nfloor = 0.55");
         let (seeded, served) = Seed::new()
+            .config(adjust)
             .spec(&spec)
             .admin("maintainer")
             .worker("alice", 2)

@@ -1,7 +1,7 @@
-use swarmlab_hub::HubError;
+use swarmlab_hub::{HubError, Reader};
 use swarmlab_proto::NewIdea;
 
-use crate::support::Fixture;
+use crate::support::{Fixture, HEAD};
 
 fn idea(text: &str) -> NewIdea {
     NewIdea {
@@ -52,7 +52,10 @@ async fn an_expired_idea_lease_returns_the_idea_on_read_and_by_sweep() {
     f.clock.advance(61_000);
     let swept = f.hub.sweep().await.unwrap();
     assert_eq!(swept.ideas, 1);
-    assert_eq!(f.hub.idea(a.id).await.unwrap().state, "open");
+    assert_eq!(
+        f.hub.idea(&f.w1.identity, a.id).await.unwrap().state,
+        "open"
+    );
 }
 
 #[tokio::test]
@@ -103,11 +106,26 @@ async fn a_near_duplicate_idea_is_flagged_and_an_idea_links_its_submissions() {
     claim.idea_id = Some(a.id);
     let sub = f.submit_claim(&f.w1, claim, bundle).await;
     assert_eq!(sub.status, "queued");
-    let a = f.hub.idea(a.id).await.unwrap();
+    let mine = f.hub.idea(&f.w1.identity, a.id).await.unwrap();
     assert_eq!(
-        (a.state.as_str(), a.submissions.clone()),
+        (mine.state.as_str(), mine.submissions.clone()),
         ("done", vec![sub.id])
     );
+    // A pending submission is listed only to those who may see it.
+    let theirs = f.hub.idea(&f.w2.identity, a.id).await.unwrap();
+    assert_eq!(theirs.submissions, Vec::<i64>::new());
+    let anyone = f.hub.ideas(Reader::Anyone, "toy").await.unwrap();
+    assert!(
+        anyone.iter().all(|i| i.submissions.is_empty()),
+        "{anyone:?}"
+    );
+    let verifier = f.hub.idea(&f.v1.identity, a.id).await.unwrap();
+    assert_eq!(verifier.submissions, vec![sub.id]);
+    // Once decided it is listed to anyone.
+    let job = f.lease(&f.v1).await.unwrap();
+    f.report(&f.v1, job.job_id, &HEAD, &HEAD).await.unwrap();
+    let anyone = f.hub.idea(Reader::Anyone, a.id).await.unwrap();
+    assert_eq!(anyone.submissions, vec![sub.id]);
 }
 
 /// Heartbeats that arrive together are committed together; each still gets its own answer,

@@ -13,6 +13,7 @@ mod ledger;
 mod liveness;
 mod local;
 mod noise;
+mod public;
 mod quotas;
 mod registration;
 mod support;

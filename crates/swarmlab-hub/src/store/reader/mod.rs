@@ -31,7 +31,7 @@ use swarmlab_proto::Measurements;
 
 use super::views::{
     ChainRow, IdeaCounts, IdeaRow, Leaderboard, Paged, Paging, Party, Point, Progress, Reference,
-    SubmissionRow, SubmissionView, TrackSummary, Views,
+    SubmissionFilter, SubmissionRow, SubmissionView, TrackSummary, Views,
 };
 use super::StoreError;
 use cache::{LedgerIndex, Series};
@@ -247,10 +247,10 @@ impl Views for Reader {
 
     async fn submissions_page(
         &self,
-        worker: Option<&str>,
+        filter: SubmissionFilter<'_>,
         paging: Paging,
     ) -> Result<Paged<SubmissionRow>, StoreError> {
-        self.submission_rows(worker, paging).await
+        self.submission_rows(filter, paging).await
     }
 
     async fn submission(&self, id: i64) -> Result<Option<SubmissionView>, StoreError> {

@@ -1,10 +1,13 @@
-//! Submissions as pages show them: a page of a list (one worker's, or everyone's), and one
-//! submission with its claim, its log's tail, its jobs, its verdicts and its ledger entries.
+//! Submissions as pages show them: a page of a list (everyone's, one worker's, or the
+//! decided ones), and one submission with its claim, its log's tail, its jobs, its
+//! verdicts and its ledger entries.
 
 use sqlx::Row;
 
 use super::super::submissions::submission_from;
-use super::super::views::{JobView, Paged, Paging, SubmissionRow, SubmissionView, VerdictView};
+use super::super::views::{
+    JobView, Paged, Paging, SubmissionFilter, SubmissionRow, SubmissionView, VerdictView,
+};
 use super::cache::{ledger_ref, Indexed};
 use super::chain::verdict_view;
 use super::{corrupt, count, limit, measurements, party, Reader, StoreError};
@@ -22,36 +25,37 @@ fn tail(log: &str) -> &str {
 }
 
 impl Reader {
-    /// A page of submissions, newest first: one worker's, or everyone's.
+    /// A page of the submissions `filter` holds, newest first.
     pub(super) async fn submission_rows(
         &self,
-        worker: Option<&str>,
+        filter: SubmissionFilter<'_>,
         paging: Paging,
     ) -> Result<Paged<SubmissionRow>, StoreError> {
-        // Two statements rather than `$1 IS NULL OR …`, so each can use its index.
-        let (count_sql, page_sql) = match worker {
-            Some(_) => (
-                "SELECT COUNT(*) AS n FROM submissions WHERE worker = $1",
-                "SELECT s.id, s.track, s.worker, wi.name AS worker_name, s.status, s.reason, \
-                 s.received_ms FROM submissions s LEFT JOIN identities wi ON wi.id = s.worker \
-                 WHERE s.worker = $1 ORDER BY s.id DESC LIMIT $2 OFFSET $3",
-            ),
-            None => (
-                "SELECT COUNT(*) AS n FROM submissions WHERE $1 IS NULL",
-                "SELECT s.id, s.track, s.worker, wi.name AS worker_name, s.status, s.reason, \
-                 s.received_ms FROM submissions s LEFT JOIN identities wi ON wi.id = s.worker \
-                 WHERE $1 IS NULL ORDER BY s.id DESC LIMIT $2 OFFSET $3",
+        // A statement per filter rather than one with `$1 IS NULL OR …`, so each can use
+        // its index. Pending is `queued`, `verifying` or `reverify` (`domain::submission`).
+        let (worker, condition) = match filter {
+            SubmissionFilter::All => (None, "$1 IS NULL"),
+            SubmissionFilter::Worker(w) => (Some(w), "s.worker = $1"),
+            SubmissionFilter::Decided(w) => (
+                w,
+                "(s.status NOT IN ('queued', 'verifying', 'reverify') OR s.worker = $1)",
             ),
         };
+        let count_sql = format!("SELECT COUNT(*) AS n FROM submissions s WHERE {condition}");
+        let page_sql = format!(
+            "SELECT s.id, s.track, s.worker, wi.name AS worker_name, s.status, s.reason, \
+             s.received_ms FROM submissions s LEFT JOIN identities wi ON wi.id = s.worker \
+             WHERE {condition} ORDER BY s.id DESC LIMIT $2 OFFSET $3"
+        );
         let total = count(
-            &sqlx::query(count_sql)
+            &sqlx::query(&count_sql)
                 .bind(worker)
                 .fetch_one(&self.read)
                 .await?,
             "n",
         )?;
         let (per_page, offset) = limit(paging);
-        let items = sqlx::query(page_sql)
+        let items = sqlx::query(&page_sql)
             .bind(worker)
             .bind(per_page)
             .bind(offset)

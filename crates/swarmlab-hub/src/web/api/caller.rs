@@ -1,17 +1,17 @@
 //! Who is calling: the bearer token resolves to an identity (401 when missing or unknown),
 //! each route checks its action against the roles table (`domain::roles`, 403), and each
 //! identity's requests draw on its token bucket (429). Unauthenticated routes draw on a
-//! bucket per client address (an IPv6 address by its /64, which one host usually holds
-//! whole).
+//! bucket per source address (`rate_limit::source`). A read of the public record
+//! ([`ReadCaller`]) needs no token on a hub whose reads are public; such an anonymous
+//! reader draws on its address's bucket of the `anonymous` limits.
 
-use std::net::{IpAddr, SocketAddr};
-
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 
+use super::super::rate_limit::source_of;
 use super::AppState;
 use crate::domain::identity::Identity;
-use crate::domain::roles::{self, Action};
+use crate::domain::roles::{self, Action, Reader};
 use crate::HubError;
 
 /// An authenticated caller.
@@ -26,21 +26,70 @@ impl Caller {
     }
 }
 
+/// The request's bearer token, if it sent one.
+fn bearer(parts: &Parts) -> Option<&str> {
+    parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+}
+
+/// The identity behind `token`, drawing on its bucket.
+async fn identified(state: &AppState, token: &str) -> Result<Identity, HubError> {
+    let identity = state.hub.authenticate(token).await?;
+    if !state.limiter.allow(&identity.id) {
+        return Err(HubError::RateLimited);
+    }
+    Ok(identity)
+}
+
 impl FromRequestParts<AppState> for Caller {
     type Rejection = HubError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Caller, HubError> {
-        let token = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or(HubError::Unauthorized)?;
-        let identity = state.hub.authenticate(token.trim()).await?;
-        if !state.limiter.allow(&identity.id) {
+        let token = bearer(parts).ok_or(HubError::Unauthorized)?;
+        Ok(Caller(identified(state, token).await?))
+    }
+}
+
+/// A reader of the public record: an identity when the request carries a token (401 when
+/// the hub does not know it, whatever the mode), else anyone, on a hub whose reads are
+/// public (401 on one whose are not).
+#[derive(Debug, Clone)]
+pub enum ReadCaller {
+    Signed(Identity),
+    Anyone,
+}
+
+impl ReadCaller {
+    /// Who reads, as the domain's visibility rules take it.
+    pub fn reader(&self) -> Reader<'_> {
+        match self {
+            ReadCaller::Signed(identity) => Reader::Identity(identity),
+            ReadCaller::Anyone => Reader::Anyone,
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for ReadCaller {
+    type Rejection = HubError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<ReadCaller, HubError> {
+        if let Some(token) = bearer(parts) {
+            return Ok(ReadCaller::Signed(identified(state, token).await?));
+        }
+        if !state.hub.config().public_read {
+            return Err(HubError::Unauthorized);
+        }
+        if !state.anonymous.allow(&source_of(parts)) {
             return Err(HubError::RateLimited);
         }
-        Ok(Caller(identity))
+        Ok(ReadCaller::Anyone)
     }
 }
 
@@ -58,41 +107,10 @@ impl FromRequestParts<AppState> for Anonymous {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Anonymous, HubError> {
-        let source = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map_or_else(|| "unknown".to_string(), |c| source(c.0.ip()));
+        let source = source_of(parts);
         if !state.limiter.allow(&format!("addr:{source}")) {
             return Err(HubError::RateLimited);
         }
         Ok(Anonymous { source })
-    }
-}
-
-/// An address as a source: IPv4 whole, IPv6 by its /64 (an IPv4-mapped one as IPv4).
-fn source(ip: IpAddr) -> String {
-    match ip {
-        IpAddr::V4(v4) => v4.to_string(),
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => v4.to_string(),
-            None => {
-                let s = v6.segments();
-                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
-            }
-        },
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_ipv6_source_is_its_slash_64() {
-        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
-        let b: IpAddr = "2001:db8:1:2:bbbb::9".parse().unwrap();
-        assert_eq!(source(a), source(b));
-        assert_eq!(source("::ffff:10.0.0.1".parse().unwrap()), "10.0.0.1");
-        assert_eq!(source("10.0.0.1".parse().unwrap()), "10.0.0.1");
     }
 }

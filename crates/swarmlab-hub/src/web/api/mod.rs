@@ -11,6 +11,7 @@ mod routes;
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
+use axum::middleware::from_fn_with_state;
 use axum::response::IntoResponse;
 use axum::routing::{get, post, MethodRouter};
 use axum::Router;
@@ -19,6 +20,7 @@ use serde_json::Value;
 pub use error::ApiJson;
 pub use openapi::RouteDoc;
 
+use super::caching::{cache_control, Caching};
 use super::rate_limit::RateLimiter;
 use crate::domain::roles::Action;
 use crate::{Hub, HubError, RateLimitConfig};
@@ -28,6 +30,8 @@ use crate::{Hub, HubError, RateLimitConfig};
 pub struct AppState {
     pub hub: Arc<Hub>,
     pub limiter: Arc<RateLimiter>,
+    /// Anonymous readers per source address (`anonymous`), shared with the pages.
+    pub anonymous: Arc<RateLimiter>,
     /// Registrations per source address (`registration.per_address`).
     pub registrations: Arc<RateLimiter>,
     pub openapi: Arc<Value>,
@@ -38,6 +42,9 @@ pub struct AppState {
 enum Access {
     /// Anyone, before authentication (rate limited by address).
     Anyone,
+    /// Anyone where the hub's reads are public (rate limited by address), any known
+    /// identity where they are not.
+    Read,
     /// Any known identity.
     Signed,
     /// An identity that may do the action (`domain::roles`).
@@ -49,6 +56,7 @@ impl Access {
     fn doc(self) -> &'static str {
         match self {
             Access::Anyone => "none",
+            Access::Read => "public",
             Access::Signed => "any",
             Access::Act(action) => action.role().as_str(),
         }
@@ -135,7 +143,7 @@ fn table() -> Table {
     .add(
         "get",
         "/api/v1/tracks",
-        Access::Signed,
+        Access::Read,
         "List tracks",
         get(list_tracks),
     )
@@ -149,7 +157,7 @@ fn table() -> Table {
     .add(
         "get",
         "/api/v1/tracks/{track}",
-        Access::Signed,
+        Access::Read,
         "A track, its rule and its verified chain",
         get(track),
     )
@@ -163,28 +171,28 @@ fn table() -> Table {
     .add(
         "get",
         "/api/v1/tracks/{track}/ledger",
-        Access::Signed,
+        Access::Read,
         "The track's signed ledger as JSON lines",
         get(ledger),
     )
     .add(
         "get",
         "/api/v1/tracks/{track}/noise",
-        Access::Signed,
+        Access::Read,
         "The spread of the head's metric between reruns, per hardware class",
         get(noise),
     )
     .add(
         "get",
         "/api/v1/tracks/{track}/activity",
-        Access::Signed,
+        Access::Read,
         "What the verifiers working for the track are doing now",
         get(activities),
     )
     .add(
         "get",
         "/api/v1/tracks/{track}/ideas",
-        Access::Signed,
+        Access::Read,
         "The track's ideas",
         get(list_ideas),
     )
@@ -205,7 +213,7 @@ fn table() -> Table {
     .add(
         "get",
         "/api/v1/ideas/{id}",
-        Access::Signed,
+        Access::Read,
         "An idea and the submissions that tried it",
         get(idea),
     )
@@ -240,8 +248,8 @@ fn table() -> Table {
     .add(
         "get",
         "/api/v1/submissions/{id}",
-        Access::Signed,
-        "A submission (its submitter, verifiers and admins only)",
+        Access::Read,
+        "A submission: a pending one to its submitter, verifiers and admins only",
         get(submission),
     )
     .add(
@@ -307,13 +315,22 @@ pub fn route_docs() -> Vec<RouteDoc> {
     table().docs
 }
 
-/// The API's router over `hub`, with its body limit and rate limiter, and the dashboard
-/// beside it (one rate limiter for both).
+/// The API's router over `hub`, with its body limit, rate limiters and caching headers,
+/// and the dashboard beside it (the same rate limiters for both).
 pub fn router(hub: Arc<Hub>) -> Result<Router, HubError> {
     let Table { router, docs } = table();
     let config = hub.config().clone();
     let limiter = Arc::new(RateLimiter::new(config.rate_limit, hub.clock.clone()));
-    let web = super::router(Arc::new(super::Web::for_hub(hub.clone(), limiter.clone())?));
+    let anonymous = Arc::new(RateLimiter::new(
+        config.anonymous.rate_limit(),
+        hub.clock.clone(),
+    ));
+    let caching = Caching::for_hub(&config);
+    let web = super::router(Arc::new(super::Web::for_hub(
+        hub.clone(),
+        limiter.clone(),
+        anonymous.clone(),
+    )?));
     let registration = config.registration;
     let registrations = RateLimitConfig {
         burst: registration.per_address,
@@ -323,6 +340,7 @@ pub fn router(hub: Arc<Hub>) -> Result<Router, HubError> {
         registrations: Arc::new(RateLimiter::new(registrations, hub.clock.clone())),
         hub,
         limiter,
+        anonymous,
         openapi: Arc::new(openapi::document(&docs)),
     };
     Ok(router
@@ -335,5 +353,6 @@ pub fn router(hub: Arc<Hub>) -> Result<Router, HubError> {
             } else {
                 super::not_found()
             }
-        }))
+        })
+        .layer(from_fn_with_state(caching, cache_control)))
 }

@@ -12,7 +12,8 @@ pub struct RouteDoc {
     /// The full path, e.g. `/api/v1/tracks/{track}`.
     pub path: &'static str,
     pub summary: &'static str,
-    /// `none`, `any`, or the role required.
+    /// `none`, `public` (none where the hub's reads are public, else any), `any`, or the
+    /// role required.
     pub auth: &'static str,
 }
 
@@ -29,14 +30,20 @@ pub fn document(routes: &[RouteDoc]) -> Value {
             .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
             .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
             .collect();
-        let security = if r.auth == "none" {
-            json!([])
-        } else {
-            json!([{"bearer": []}])
+        let (security, auth) = match r.auth {
+            "none" => (json!([]), "none".to_string()),
+            // An empty requirement makes the token optional.
+            "public" => (
+                json!([{}, {"bearer": []}]),
+                "none where the hub's reads are public (`public_read`), else any identity; \
+                 pending submissions only to their submitter, verifiers and admins"
+                    .to_string(),
+            ),
+            other => (json!([{"bearer": []}]), other.to_string()),
         };
         let op = json!({
             "summary": r.summary,
-            "description": format!("Authentication: {}.", r.auth),
+            "description": format!("Authentication: {auth}."),
             "parameters": params,
             "security": security,
             "responses": {

@@ -13,7 +13,7 @@ use swarmlab_proto::{
     ReportResponse, Role, SubmissionInfo, SubmitRequest, TrackInfo, VerifierActivity, API_VERSION,
 };
 
-use super::caller::{Anonymous, Caller};
+use super::caller::{Anonymous, Caller, ReadCaller};
 use super::{ApiJson, AppState};
 use crate::domain::roles::Action;
 use crate::{HubError, RegistrationMode};
@@ -139,7 +139,7 @@ pub async fn create_identity(
     ))
 }
 
-pub async fn list_tracks(_: Caller, State(s): State<AppState>) -> ApiResult<Vec<TrackInfo>> {
+pub async fn list_tracks(_: ReadCaller, State(s): State<AppState>) -> ApiResult<Vec<TrackInfo>> {
     Ok(Json(s.hub.list_tracks().await?))
 }
 
@@ -153,7 +153,7 @@ pub async fn add_track(
 }
 
 pub async fn track(
-    _: Caller,
+    _: ReadCaller,
     State(s): State<AppState>,
     Path(track): Path<String>,
 ) -> ApiResult<TrackInfo> {
@@ -172,7 +172,7 @@ pub async fn head_bundle(
 }
 
 pub async fn ledger(
-    _: Caller,
+    _: ReadCaller,
     State(s): State<AppState>,
     Path(track): Path<String>,
 ) -> Result<Response, HubError> {
@@ -181,7 +181,7 @@ pub async fn ledger(
 }
 
 pub async fn noise(
-    _: Caller,
+    _: ReadCaller,
     State(s): State<AppState>,
     Path(track): Path<String>,
 ) -> ApiResult<Vec<HeadNoise>> {
@@ -189,7 +189,7 @@ pub async fn noise(
 }
 
 pub async fn activities(
-    _: Caller,
+    _: ReadCaller,
     State(s): State<AppState>,
     Path(track): Path<String>,
 ) -> ApiResult<Vec<VerifierActivity>> {
@@ -207,11 +207,11 @@ pub async fn report_activity(
 }
 
 pub async fn list_ideas(
-    _: Caller,
+    caller: ReadCaller,
     State(s): State<AppState>,
     Path(track): Path<String>,
 ) -> ApiResult<Vec<IdeaInfo>> {
-    Ok(Json(s.hub.ideas(&track).await?))
+    Ok(Json(s.hub.ideas(caller.reader(), &track).await?))
 }
 
 pub async fn add_idea(
@@ -233,11 +233,11 @@ pub async fn lease_idea(
 }
 
 pub async fn idea(
-    _: Caller,
+    caller: ReadCaller,
     State(s): State<AppState>,
     Path(idea): Path<String>,
 ) -> ApiResult<IdeaInfo> {
-    Ok(Json(s.hub.idea(id(&idea)?).await?))
+    Ok(Json(s.hub.idea(caller.reader(), id(&idea)?).await?))
 }
 
 pub async fn heartbeat_idea(
@@ -257,7 +257,7 @@ pub async fn finish_idea(
     let me = caller.require(Action::FinishIdea)?;
     let idea = id(&idea)?;
     s.hub.finish_idea(me, idea).await?;
-    Ok(Json(s.hub.idea(idea).await?))
+    Ok(Json(s.hub.idea(me, idea).await?))
 }
 
 pub async fn promote(
@@ -287,11 +287,11 @@ pub async fn submit(
 }
 
 pub async fn submission(
-    caller: Caller,
+    caller: ReadCaller,
     State(s): State<AppState>,
     Path(sub): Path<String>,
 ) -> ApiResult<SubmissionInfo> {
-    Ok(Json(s.hub.submission(&caller.0, id(&sub)?).await?))
+    Ok(Json(s.hub.submission(caller.reader(), id(&sub)?).await?))
 }
 
 pub async fn lease_job(caller: Caller, State(s): State<AppState>) -> ApiResult<Option<JobLease>> {

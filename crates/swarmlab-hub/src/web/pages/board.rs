@@ -54,7 +54,7 @@ pub async fn leaderboard(
     viewer: Viewer,
     Path(name): Path<String>,
 ) -> PageResult {
-    viewer.signed(&format!("/tracks/{}/leaderboard", url(&name)))?;
+    viewer.reader(&format!("/tracks/{}/leaderboard", url(&name)))?;
     let s = summary(&web, &name).await?;
     let board = web.views.leaderboard(&name).await?;
     let mut body = String::new();

@@ -1,5 +1,5 @@
 //! `/tracks/{track}/ideas`: the idea queue, newest first, filterable by state, with a form
-//! to add one. Idea texts are whatever people typed: shown escaped, never as markup.
+//! to add one for a signed-in viewer. Idea texts are whatever people typed: shown escaped, never as markup.
 
 use std::sync::Arc;
 
@@ -23,7 +23,7 @@ pub async fn ideas(
     Params(q): Params,
 ) -> PageResult {
     let here = format!("/tracks/{}/ideas", url(&name));
-    let me = viewer.signed(&here)?;
+    let me = viewer.reader(&here)?;
     summary(&web, &name).await?;
     let state = match q.get("state") {
         s @ ("open" | "leased" | "done") => Some(s),
@@ -51,21 +51,13 @@ pub async fn ideas(
             ),
         );
     }
-    put(
-        &mut body,
-        format_args!(
-            "<section class=\"panel\" aria-labelledby=\"add-h\"><h2 id=\"add-h\">Add an idea</h2>\
-             <form method=\"post\" action=\"{here}\" class=\"stack\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
-             <label for=\"idea-text\">What should someone try?</label>\
-             <textarea id=\"idea-text\" name=\"text\" required maxlength=\"10000\" \
-              placeholder=\"Replace layer norm with RMSNorm in every block\"></textarea>\
-             <label for=\"idea-tags\">Tags <span class=\"hint\">(optional, comma separated)</span></label>\
-             <input id=\"idea-tags\" name=\"tags\" type=\"text\" placeholder=\"architecture, normalisation\">\
-             <button type=\"submit\">Add idea</button></form></section>",
-            here = esc(&here),
-            csrf = esc(&me.csrf),
+    body.push_str(&match me {
+        Some(me) => add_form(&here, &me.csrf),
+        None => format!(
+            "<p class=\"hint\"><a href=\"/login?next={}\">Sign in</a> to add an idea.</p>",
+            esc(&url(&here))
         ),
-    );
+    });
     body.push_str(&filters(&here, state, &counts));
     body.push_str("</ul><section data-live=\"ideas\" aria-label=\"Ideas\">");
     body.push_str(&idea_table(&paged.items, now));
@@ -115,6 +107,22 @@ pub async fn add_idea(
         "{here}?added={}#idea-{}",
         idea.id, idea.id
     )))
+}
+
+/// The form that adds an idea, for a signed-in viewer.
+fn add_form(here: &str, csrf: &str) -> String {
+    format!(
+        "<section class=\"panel\" aria-labelledby=\"add-h\"><h2 id=\"add-h\">Add an idea</h2>\
+         <form method=\"post\" action=\"{here}\" class=\"stack\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+         <label for=\"idea-text\">What should someone try?</label>\
+         <textarea id=\"idea-text\" name=\"text\" required maxlength=\"10000\" \
+          placeholder=\"Replace layer norm with RMSNorm in every block\"></textarea>\
+         <label for=\"idea-tags\">Tags <span class=\"hint\">(optional, comma separated)</span></label>\
+         <input id=\"idea-tags\" name=\"tags\" type=\"text\" placeholder=\"architecture, normalisation\">\
+         <button type=\"submit\">Add idea</button></form></section>",
+        here = esc(here),
+        csrf = esc(csrf),
+    )
 }
 
 /// The state filter's links, each with its count; the current one marked.

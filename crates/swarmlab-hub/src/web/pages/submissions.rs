@@ -1,7 +1,9 @@
-//! `/submissions`: a worker's own submissions (everyone's for verifiers and admins), and
-//! `/submissions/{id}`: one submission's way from intake through verification to its
-//! verdict, updated live. Pending content is shown only to those the API shows it to: its
-//! submitter, verifiers and admins.
+//! `/submissions`: the submissions the viewer may see (everyone's for verifiers and
+//! admins; on a public hub the decided ones, with a worker's own pending ones; on a closed
+//! hub a worker's own), and `/submissions/{id}`: one submission's way from intake through
+//! verification to its verdict, updated live. Who sees what is the API's rule
+//! (`domain::roles`): a pending submission only its submitter, verifiers and admins; the
+//! change and run log of one not on the chain, the same.
 
 use std::sync::Arc;
 
@@ -16,27 +18,37 @@ use super::super::session::{Params, Viewer};
 use super::super::{page, PageError, PageResult, Web};
 use super::chain::verdict_facts;
 use super::{entry_href, reason_meaning, status, summary, track_href};
-use crate::domain::roles::submissions_visible_to;
-use crate::store::views::{Paging, SubmissionView};
+use crate::domain::roles::{may_see_change, submissions_visible_to, Reader};
+use crate::store::views::{Paging, SubmissionFilter, SubmissionView};
 use crate::HubError;
 
 const PER_PAGE: u32 = 50;
 
 pub async fn list(State(web): State<Arc<Web>>, viewer: Viewer, Params(q): Params) -> PageResult {
-    let me = viewer.signed("/submissions")?;
-    let worker = submissions_visible_to(&me.identity);
+    let reader = viewer.reading("/submissions")?;
+    let filter = submissions_visible_to(reader, web.hub()?.config().public_read);
     let paged = web
         .views
-        .submissions_page(worker, Paging::new(q.page(), PER_PAGE))
+        .submissions_page(filter, Paging::new(q.page(), PER_PAGE))
         .await?;
+    let (title, what) = match filter {
+        SubmissionFilter::All => ("Submissions", ""),
+        SubmissionFilter::Worker(_) => ("Your submissions", ""),
+        SubmissionFilter::Decided(Some(_)) => {
+            ("Submissions", ": yours, and everyone's decided ones")
+        }
+        SubmissionFilter::Decided(None) => (
+            "Submissions",
+            " decided so far (one waiting for its verdict shows to its submitter only)",
+        ),
+    };
     let now = web.now();
     let mut body = String::new();
     put(
         &mut body,
         format_args!(
-            "<div class=\"head\"><div><h1>{}</h1><p>{} submission{}. Open one to follow it to its verdict.</p></div></div>\
+            "<div class=\"head\"><div><h1>{title}</h1><p>{} submission{}{what}. Open one to follow it to its verdict.</p></div></div>\
              <section data-live=\"submissions\" aria-label=\"Submissions\">",
-            if worker.is_some() { "Your submissions" } else { "Submissions" },
             paged.total,
             if paged.total == 1 { "" } else { "s" },
         ),
@@ -161,18 +173,16 @@ pub async fn submission(
     Path(id): Path<String>,
 ) -> PageResult {
     let here = format!("/submissions/{}", url(&id));
-    let me = viewer.signed(&here)?;
+    let reader = viewer.reading(&here)?;
     let id: i64 = id
         .parse()
         .map_err(|_| PageError::not_found(format!("submission `{id}`")))?;
     let hub = web.hub()?;
     // The API's rule decides who may see it; others get the same 404 as a missing one.
-    hub.submission(&me.identity, id)
-        .await
-        .map_err(|e| match e {
-            HubError::NotFound(_) => PageError::not_found(format!("submission {id}")),
-            other => other.into(),
-        })?;
+    hub.submission(reader, id).await.map_err(|e| match e {
+        HubError::NotFound(_) => PageError::not_found(format!("submission {id}")),
+        other => other.into(),
+    })?;
     let v = web
         .views
         .submission(id)
@@ -217,7 +227,30 @@ pub async fn submission(
     let rule = hub.track(&info.track).await?.rule;
     body.push_str(&verification(&v, s.goal, &rule, now));
     body.push_str("</section></div>");
+    body.push_str(&change(&web, reader, &v).await);
+    body.push_str("</div>");
+    Ok(page(
+        Page::new(format!("Submission #{id}"), &viewer, Tab::Submissions)
+            .track(&info.track)
+            .live(&info.track)
+            .body(body)
+            .render(),
+    ))
+}
+
+/// The submission's diff and the end of its run log, to a reader who may see them
+/// ([`may_see_change`]); a note to anyone else.
+async fn change(web: &Web, reader: Reader<'_>, v: &SubmissionView) -> String {
+    let info = &v.info;
+    let mut body = String::new();
     body.push_str("<section aria-labelledby=\"diff-h\"><h2 id=\"diff-h\">Diff</h2>");
+    if !may_see_change(reader, &info.worker, &info.status) {
+        body.push_str(
+            "<p class=\"hint\">A change that did not enter the chain is shown to its submitter, \
+             verifiers and maintainers only.</p></section>",
+        );
+        return body;
+    }
     match web.code.diff(&info.track, &info.parent, &info.commit).await {
         Some(diff) => body.push_str(&diff),
         None => body.push_str(
@@ -235,14 +268,7 @@ pub async fn submission(
             ),
         );
     }
-    body.push_str("</div>");
-    Ok(page(
-        Page::new(format!("Submission #{id}"), &viewer, Tab::Submissions)
-            .track(&info.track)
-            .live(&info.track)
-            .body(body)
-            .render(),
-    ))
+    body
 }
 
 /// What the submission is: its commit, parent, rebased candidate, base, idea, claims and
