@@ -81,3 +81,71 @@ impl Store {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use swarmlab_core::Goal;
+    use swarmlab_proto::{signing, Role, Rule};
+
+    use super::*;
+    use crate::domain::identity::Identity;
+    use crate::domain::track::TrackRecord;
+
+    fn verifier(id: &str, seed: u8) -> Identity {
+        Identity {
+            id: id.into(),
+            name: id.into(),
+            role: Role::Verifier,
+            public_key: Some(signing::public_key_hex(&signing::signing_key(&[seed; 32]))),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_database_from_before_verifier_keys_enrols_its_verifiers_in_good_standing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("hub.db"), &dir.path().join("hub.key"))
+            .await
+            .unwrap();
+        let track = TrackRecord {
+            name: "t".into(),
+            baseline: "b0".into(),
+            head: "b0".into(),
+            metric: "loss".into(),
+            rule: Rule {
+                goal: Goal::Minimize,
+                alpha: 0.05,
+                min_delta: 0.0,
+                reruns: 3,
+                max_reruns: None,
+            },
+            editable: vec!["a".into()],
+            spec_toml: String::new(),
+        };
+        store.create_track(&track, 1).await.unwrap();
+        store
+            .create_identity(&verifier("v1", 1), "h1", 2)
+            .await
+            .unwrap();
+        store
+            .create_identity(&verifier("v2", 2), "h2", 3)
+            .await
+            .unwrap();
+        // As a database from before: no enrolment, and v2 suspended.
+        for sql in [
+            "DELETE FROM ledger WHERE seq > 0",
+            "DELETE FROM ledger_verifiers",
+            "INSERT INTO verifier_standing (verifier, jobs_until_canary, suspended_ms) VALUES ('v2', 0, 3)",
+        ] {
+            sqlx::query(sql).execute(&store.pool).await.unwrap();
+        }
+        store.enroll_missing_verifiers(4).await.unwrap();
+        // Twice is once.
+        store.enroll_missing_verifiers(5).await.unwrap();
+        let lines = store.ledger("t").await.unwrap();
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert!(lines[1].contains(r#""kind":"verifier_enrolled","verifier":"v1""#));
+        let text = lines.join("\n") + "\n";
+        let report = crate::domain::audit::audit(&text, &store.public_key()).unwrap();
+        assert_eq!(report.verifiers, 1);
+    }
+}
