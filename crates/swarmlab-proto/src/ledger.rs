@@ -12,6 +12,21 @@ use crate::Measurements;
 /// The `prev` of a track's first entry.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
+/// The format of the ledgers a hub writes now, recorded in each track's first entry. Format 2
+/// enrols every verifier's key ([`EventBody::VerifierEnrolled`]) before any report of its
+/// can appear, so an audit checks every verifier signature. Format 1 (the field absent) is a
+/// ledger begun before verifier keys were recorded: its reports up to its first verifier
+/// entry cannot be checked.
+pub const FORMAT: u32 = 2;
+
+fn format_one() -> u32 {
+    1
+}
+
+fn is_format_one(format: &u32) -> bool {
+    *format == 1
+}
+
 /// The acceptance rule in force for a verdict, copied into it so an audit needs nothing else.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Rule {
@@ -37,7 +52,21 @@ pub enum EventBody {
         metric: String,
         rule: Rule,
         editable: Vec<String>,
+        /// The ledger's [`FORMAT`]; absent (and then 1) in ledgers begun before formats.
+        #[serde(default = "format_one", skip_serializing_if = "is_format_one")]
+        format: u32,
     },
+    /// A verifier may report from here on: reports that `verifier` signs verify against
+    /// `public_key`. Every track's ledger enrols every verifier in good standing: when the
+    /// verifier is created, when the track is, or when a verifier suspended before the track
+    /// existed is reinstated.
+    VerifierEnrolled {
+        verifier: String,
+        /// ed25519, 64 hex digits.
+        public_key: String,
+    },
+    /// A maintainer let a suspended verifier report again, with the key it was enrolled with.
+    VerifierReinstated { verifier: String },
     /// A submission went through intake: `status` is `queued`, `invalid` or `rejected`.
     Submission {
         submission_id: i64,
@@ -82,7 +111,9 @@ pub enum EventBody {
         verdict_seq: u64,
     },
     /// A verifier decided a canary (a submission whose right verdict is known) the other way:
-    /// it may take no more jobs, and the verdicts it gave recently are verified again.
+    /// it may take no more jobs, and the verdicts it gave recently are verified again. Written
+    /// to every track's ledger that enrolled the verifier: none of them may hold a report of
+    /// it until a [`EventBody::VerifierReinstated`].
     VerifierSuspended {
         verifier: String,
         canary_job: i64,
@@ -159,5 +190,37 @@ impl LedgerEntry {
     pub fn to_line(&self) -> String {
         // Plain data with string keys always serialises.
         serde_json::to_string(self).expect("ledger entries serialise to JSON")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_track_created_before_formats_reads_as_format_one_and_keeps_its_bytes() {
+        let old = r#"{"kind":"track_created","baseline":"b0","metric":"loss","rule":{"goal":"minimize","alpha":0.05,"min_delta":0.0,"reruns":3},"editable":["a"]}"#;
+        let event: EventBody = serde_json::from_str(old).unwrap();
+        assert!(matches!(event, EventBody::TrackCreated { format: 1, .. }));
+        assert_eq!(serde_json::to_string(&event).unwrap(), old);
+        let EventBody::TrackCreated {
+            baseline,
+            metric,
+            rule,
+            editable,
+            ..
+        } = event
+        else {
+            unreachable!()
+        };
+        let now = EventBody::TrackCreated {
+            baseline,
+            metric,
+            rule,
+            editable,
+            format: FORMAT,
+        };
+        let text = serde_json::to_string(&now).unwrap();
+        assert!(text.ends_with(r#""editable":["a"],"format":2}"#), "{text}");
     }
 }

@@ -3,7 +3,11 @@
 //! satisfied the acceptance rule the track was created with (re-decided here by
 //! `acceptance::decide`), that every submission ended `unverifiable` cites distinct
 //! verifiers' faults, and that every promotion to `main` names a commit already on the
-//! chain.
+//! chain. Every verifier report an entry counts (a verdict's, each fault of an
+//! `unverifiable`, the canary report of a suspension) must be signed by the key the ledger
+//! enrolled its verifier with, and the verifier must not be suspended at that entry
+//! (`roster.rs`); in a ledger begun before verifier keys were recorded (format 1), reports
+//! before its first enrolment are counted as unchecked.
 
 use std::collections::HashMap;
 
@@ -12,6 +16,7 @@ use swarmlab_proto::signing::{self, VerifyingKey};
 use swarmlab_proto::{EventBody, LedgerEntry, Rule, RunOutcome, SignedFault};
 
 use super::acceptance::{decide, Decision, Pairing};
+use super::roster::{Checked, Roster};
 
 /// What an audit found in a ledger that checks out.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -31,6 +36,12 @@ pub struct AuditReport {
     pub unverifiable: u64,
     /// Verifiers suspended for deciding a canary wrong.
     pub suspensions: u64,
+    /// Verifiers the ledger enrolled, each with its key.
+    pub verifiers: u64,
+    /// Verifier reports whose signature was checked against their verifier's enrolled key.
+    pub signatures: u64,
+    /// Verifier reports of a format 1 ledger from before its first enrolment: not checked.
+    pub unchecked: u64,
     /// The head after the last move (the baseline when none).
     pub head: String,
     /// The commit of the last promotion, if any.
@@ -56,6 +67,25 @@ impl AuditReport {
             n => text.push_str(&format!(", {n} verifiers suspended")),
         }
         text.push(')');
+        text
+    }
+
+    /// What the audit proved of the verifiers: `5 verifier signatures checked against 2
+    /// enrolled keys`, and the reports it could not check, if any.
+    pub fn signatures_line(&self) -> String {
+        let plural =
+            |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+        let mut text = format!(
+            "{} checked against {}",
+            plural(self.signatures, "verifier signature", "verifier signatures"),
+            plural(self.verifiers, "enrolled key", "enrolled keys")
+        );
+        if self.unchecked > 0 {
+            text.push_str(&format!(
+                ", {} from before the ledger recorded verifier keys",
+                plural(self.unchecked, "report unchecked", "reports unchecked")
+            ));
+        }
         text
     }
 
@@ -104,6 +134,30 @@ pub enum AuditError {
     UnbackedUnverifiable { line: usize, why: String },
     #[error("line {line}: promotion of a commit that is not chain entry {chain_seq}")]
     OffChainPromotion { line: usize, chain_seq: u64 },
+    #[error("line {line}: a report signed by `{verifier}`, a verifier this ledger never enrolled")]
+    UnknownVerifier { line: usize, verifier: String },
+    #[error(
+        "line {line}: a report signed by `{verifier}`, suspended at line {suspended_at} and not reinstated"
+    )]
+    SuspendedVerifier {
+        line: usize,
+        verifier: String,
+        suspended_at: usize,
+    },
+    #[error(
+        "line {line}: the report of `{verifier}` does not verify against the key enrolled at line {enrolled_at}: it was forged or altered after signing"
+    )]
+    ForgedReport {
+        line: usize,
+        verifier: String,
+        enrolled_at: usize,
+    },
+    #[error("line {line}: verifier `{verifier}` {why}")]
+    Standing {
+        line: usize,
+        verifier: String,
+        why: String,
+    },
 }
 
 /// Checks an exported ledger (JSON lines) against the hub's public key.
@@ -117,6 +171,7 @@ pub fn audit(ledger_text: &str, hub_public_key: &VerifyingKey) -> Result<AuditRe
         key: hub_public_key,
         report: AuditReport::default(),
         rule: None,
+        roster: Roster::new(1),
         verdicts: HashMap::new(),
         prev_hash: GENESIS.to_string(),
         chain: Vec::new(),
@@ -135,6 +190,8 @@ struct Auditor<'k> {
     report: AuditReport,
     /// The rule the track was created with.
     rule: Option<Rule>,
+    /// The verifiers enrolled so far, with their keys and standing.
+    roster: Roster,
     /// Verdict entries by sequence number, for the head moves that cite them.
     verdicts: HashMap<u64, LedgerEntry>,
     prev_hash: String,
@@ -182,9 +239,18 @@ impl Auditor<'_> {
     fn follow(&mut self, i: usize, entry: LedgerEntry) -> Result<(), AuditError> {
         let line = i + 1;
         match (&entry.event, i) {
-            (EventBody::TrackCreated { baseline, rule, .. }, 0) => {
+            (
+                EventBody::TrackCreated {
+                    baseline,
+                    rule,
+                    format,
+                    ..
+                },
+                0,
+            ) => {
                 self.report.track = entry.track.clone();
                 self.rule = Some(*rule);
+                self.roster = Roster::new(*format);
                 self.report.head = baseline.clone();
                 self.chain.push(baseline.clone());
             }
@@ -192,22 +258,60 @@ impl Auditor<'_> {
                 return Err(AuditError::NoTrack { line });
             }
             (EventBody::Submission { .. }, _) => self.report.submissions += 1,
-            (EventBody::VerifierSuspended { .. }, _) => self.report.suspensions += 1,
+            (
+                EventBody::VerifierEnrolled {
+                    verifier,
+                    public_key,
+                },
+                _,
+            ) => {
+                self.roster.enroll(line, verifier, public_key)?;
+                self.report.verifiers += 1;
+            }
+            (EventBody::VerifierReinstated { verifier }, _) => {
+                self.roster.reinstate(line, verifier)?;
+            }
+            (
+                EventBody::VerifierSuspended {
+                    verifier,
+                    measurements,
+                    verifier_signature,
+                    ..
+                },
+                _,
+            ) => {
+                // The canary report that suspends it was made in good standing.
+                if &measurements.verifier_id != verifier {
+                    return Err(AuditError::Standing {
+                        line,
+                        verifier: verifier.clone(),
+                        why: "is suspended on another verifier's report".into(),
+                    });
+                }
+                self.signed(line, measurements, verifier_signature)?;
+                self.roster.suspend(line, verifier)?;
+                self.report.suspensions += 1;
+            }
             (EventBody::Unverifiable { after, faults, .. }, _) => {
                 check_faults(*after, faults).map_err(|why| AuditError::UnbackedUnverifiable {
                     line,
                     why: why.to_string(),
                 })?;
+                for fault in faults {
+                    self.signed(line, &fault.measurements, &fault.verifier_signature)?;
+                }
                 self.report.unverifiable += 1;
             }
             (
                 EventBody::Verdict {
                     decision,
                     measurements,
+                    verifier_signature,
                     ..
                 },
                 _,
             ) => {
+                self.signed(line, measurements, verifier_signature)?;
                 self.report.verdicts += 1;
                 if decision == "accept" {
                     self.report.accepted += 1;
@@ -235,6 +339,20 @@ impl Auditor<'_> {
         }
         self.prev_hash = entry.hash;
         self.report.entries += 1;
+        Ok(())
+    }
+
+    /// Checks one verifier report that entry `line` counts, and counts it.
+    fn signed(
+        &mut self,
+        line: usize,
+        measurements: &swarmlab_proto::Measurements,
+        signature: &str,
+    ) -> Result<(), AuditError> {
+        match self.roster.check(line, measurements, signature)? {
+            Checked::Verified => self.report.signatures += 1,
+            Checked::Unchecked => self.report.unchecked += 1,
+        }
         Ok(())
     }
 
@@ -389,6 +507,9 @@ mod tests {
                 metric: "loss".into(),
                 rule: rule(),
                 editable: vec!["a".into()],
+                // A ledger from before verifier keys: its reports go unchecked, counted
+                // (`roster.rs` tests the checks).
+                format: 1,
             },
             verdict_body,
             EventBody::HeadMove {
@@ -513,6 +634,12 @@ mod tests {
         let report = audit(&good, &key.verifying_key()).unwrap();
         assert_eq!((report.head_moves, report.head.as_str()), (1, "c1"));
         assert_eq!((report.accepted, report.rejected, report.reruns), (1, 0, 3));
+        assert_eq!((report.signatures, report.unchecked), (0, 1));
+        assert_eq!(
+            report.signatures_line(),
+            "0 verifier signatures checked against 0 enrolled keys, \
+             1 report unchecked from before the ledger recorded verifier keys"
+        );
         // A verdict signed by the hub but whose numbers do not pass the rule.
         let forged = ledger(&key, verdict(vec![1.0, 1.01, 0.99], vec![1.0, 1.01, 0.99]));
         assert!(matches!(

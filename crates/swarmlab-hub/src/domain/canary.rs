@@ -96,7 +96,7 @@ impl Hub {
             .identity(verifier)
             .await?
             .ok_or_else(|| HubError::NotFound(format!("identity `{verifier}`")))?;
-        self.store.reinstate(verifier).await?;
+        self.store.reinstate(verifier, self.now()).await?;
         Ok(who)
     }
 

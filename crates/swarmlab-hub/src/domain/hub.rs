@@ -45,6 +45,8 @@ impl Hub {
             .with_quotas(config.quota)
             .with_unverifiable_after(config.unverifiable_after)
             .with_recheck_window(config.canary.recheck_window);
+        // A database from before verifier keys were in the ledgers catches up here.
+        store.enroll_missing_verifiers(clock.now_ms()).await?;
         let reader = Reader::open(&config.database_path()).await?;
         Ok(Hub {
             config,

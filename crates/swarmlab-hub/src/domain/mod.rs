@@ -7,7 +7,7 @@
 //! proves), read the store, run git, read the clock. What it must not do: write SQL or hold a
 //! connection (the store does, in one transaction per change), hold the signing key (the
 //! store signs ledger entries), or speak HTTP (the web layer maps [`HubError`] to status
-//! codes). The pure rules (`acceptance`, `intake`, `stats`, `ledger`, `audit`, `roles`, the
+//! codes). The pure rules (`acceptance`, `intake`, `stats`, `ledger`, `audit`, `roster`, `roles`, the
 //! idea similarity) are what the store may call inside a transaction: they read nothing.
 //!
 //! [`HubError`]: error::HubError
@@ -36,6 +36,7 @@ pub mod quota;
 pub mod registration;
 pub mod report;
 pub mod roles;
+pub mod roster;
 pub mod scratch;
 pub mod stats;
 pub mod submission;

@@ -279,7 +279,6 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         if passed == Some(false) {
-            let track: String = row.try_get("track")?;
             let why = format!(
                 "decided canary job {} `{decision}` where `{}` was right",
                 report.job_id,
@@ -295,7 +294,8 @@ impl Store {
                 verifier_signature: report.signature.clone(),
                 rechecked_verdicts: rechecked,
             };
-            self.append(&mut tx, &track, now, event).await?;
+            self.tell_ledgers(&mut tx, &report.verifier, now, &event)
+                .await?;
         }
         tx.commit().await?;
         Ok(match verdict {

@@ -70,7 +70,8 @@ pub(super) async fn insert_identity(
 }
 
 impl Store {
-    /// Adds an identity with the hash of its token.
+    /// Adds an identity with the hash of its token; a verifier is enrolled in every track's
+    /// ledger in the same transaction (`roster.rs`).
     pub async fn create_identity(
         &self,
         identity: &Identity,
@@ -79,6 +80,9 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         insert_identity(&mut tx, identity, token_sha256, now).await?;
+        if identity.role == Role::Verifier {
+            self.enroll_verifiers(&mut tx, now).await?;
+        }
         tx.commit().await?;
         Ok(())
     }

@@ -2,7 +2,8 @@
 //! writes. [`Store`] has a method per state transition, each one database transaction with
 //! its ledger entry inside it; its methods live beside their SQL, one file per concern
 //! (`identities`, `invites`, `tracks`, `ideas`, `heartbeats`, `sweep`, `submissions`, `jobs`,
-//! `verdicts`, `faults`, `quotas`, `canaries`, `standing`, `promotions`, `ledger`).
+//! `verdicts`, `faults`, `quotas`, `canaries`, `standing`, `promotions`, `ledger`, and
+//! `roster`, the verifiers each track's ledger has enrolled).
 //!
 //! The hub's signing key lives here only (`key.rs`): a ledger entry is sealed and appended
 //! inside the transaction of the change it records (`ledger.rs`), so no other road writes a
@@ -41,6 +42,7 @@ mod ledger;
 mod promotions;
 mod quotas;
 mod reader;
+mod roster;
 mod schema;
 mod standing;
 mod submissions;

@@ -18,6 +18,10 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
     (6, include_str!("../../migrations/0006_faults.sql")),
     (7, include_str!("../../migrations/0007_invites.sql")),
     (8, include_str!("../../migrations/0008_rerun_cap.sql")),
+    (
+        9,
+        include_str!("../../migrations/0009_ledger_verifiers.sql"),
+    ),
 ];
 
 /// Applies the migrations not applied yet, in one transaction.

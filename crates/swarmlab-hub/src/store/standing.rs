@@ -2,9 +2,10 @@
 //! suspended (`verifier_standing`). A suspended verifier gets no work and its reports are
 //! refused; suspending it gives its leased jobs back to the queue and turns every verdict it
 //! gave within the re-check window into a new job for someone else (`jobs.recheck_of`). A
-//! maintainer reinstates it.
+//! maintainer reinstates it. The ledgers learn both through `roster.rs`.
 
 use sqlx::Row;
+use swarmlab_proto::EventBody;
 
 use super::columns::next_id;
 use super::{Store, StoreError, Tx};
@@ -120,14 +121,16 @@ impl Store {
         .map(Option::unwrap_or_default))
     }
 
-    /// Lifts a verifier's suspension.
-    pub async fn reinstate(&self, verifier: &str) -> Result<(), StoreError> {
+    /// Lifts a verifier's suspension, with a `verifier_reinstated` entry in every track's
+    /// ledger that enrolled it, and its enrolment in those created while it was suspended.
+    pub async fn reinstate(&self, verifier: &str, now: i64) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
         let done = sqlx::query(
             "UPDATE verifier_standing SET suspended_ms = NULL, suspended_reason = NULL \
          WHERE verifier = $1 AND suspended_ms IS NOT NULL",
         )
         .bind(verifier)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?
         .rows_affected();
         if done == 0 {
@@ -135,6 +138,12 @@ impl Store {
                 "suspended verifier `{verifier}`"
             )));
         }
+        let event = EventBody::VerifierReinstated {
+            verifier: verifier.to_string(),
+        };
+        self.tell_ledgers(&mut tx, verifier, now, &event).await?;
+        self.enroll_verifiers(&mut tx, now).await?;
+        tx.commit().await?;
         Ok(())
     }
 }

@@ -124,7 +124,8 @@ pub(super) async fn track_in(tx: &mut Tx<'_>, name: &str) -> Result<TrackRecord,
 }
 
 impl Store {
-    /// Adds a track with its head at the baseline, and the ledger's first entry.
+    /// Adds a track with its head at the baseline, and the ledger's first entry followed by
+    /// the enrolment of every verifier in good standing.
     pub async fn create_track(&self, track: &TrackRecord, now: i64) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         let exists = sqlx::query("SELECT name FROM tracks WHERE name = $1")
@@ -164,8 +165,11 @@ impl Store {
             metric: track.metric.clone(),
             rule: track.rule,
             editable: track.editable.clone(),
+            format: swarmlab_proto::ledger::FORMAT,
         };
         self.append(&mut tx, &track.name, now, event).await?;
+        // The new ledger knows every verifier before any report reaches it.
+        self.enroll_verifiers(&mut tx, now).await?;
         let created = snapshot_in(&mut tx, &track.name).await?;
         tx.commit().await?;
         if let Some(created) = created {

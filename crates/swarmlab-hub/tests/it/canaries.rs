@@ -3,10 +3,10 @@
 //! trace.
 
 use swarmlab_hub::{audit, HubError};
-use swarmlab_proto::{AddCanaryRequest, RunOutcome};
+use swarmlab_proto::{signing, AddCanaryRequest, EventBody, RunOutcome};
 use swarmlab_testkit::git::git;
 
-use crate::support::{Fixture, BETTER, HEAD};
+use crate::support::{events, resealed, Fixture, BETTER, HEAD};
 
 async fn fixture() -> Fixture {
     // A canary before a verifier's first job, then after every real job.
@@ -101,6 +101,27 @@ async fn a_verifier_that_gets_a_canary_wrong_is_suspended_and_its_verdicts_are_r
     assert!(added_lines.contains(&f.v1.identity.id));
     let report = audit(&ledger, &f.hub.public_key()).unwrap();
     assert_eq!(report.suspensions, 1);
+    // A hub that went on recording v1's verdicts would be caught, though v1 signed them:
+    // here its earlier verdict, recorded again after the suspension.
+    let hub = signing::signing_key(&[77; 32]);
+    let mut rewritten = events(&ledger);
+    let suspended_at = rewritten.len();
+    let verdict = rewritten
+        .iter()
+        .find(|(_, e)| matches!(e, EventBody::Verdict { .. }))
+        .cloned()
+        .unwrap();
+    rewritten.push(verdict);
+    assert_eq!(
+        audit(&resealed(&rewritten, &hub), &hub.verifying_key())
+            .unwrap_err()
+            .to_string(),
+        format!(
+            "line {}: a report signed by `{}`, suspended at line {suspended_at} and not reinstated",
+            suspended_at + 1,
+            f.v1.identity.id
+        )
+    );
 
     // v1's two verdicts are verified again, by v2, after v2's own canary (which it passes).
     let own = f.lease(&f.v2).await.unwrap();
@@ -148,8 +169,14 @@ async fn a_verifier_that_gets_a_canary_wrong_is_suspended_and_its_verdicts_are_r
     let ledger = f.hub.ledger_text("toy").await.unwrap();
     assert_eq!(audit(&ledger, &f.hub.public_key()).unwrap().head, s3.commit);
 
-    // A maintainer reinstates v1.
+    // A maintainer reinstates v1, and the ledger says so.
     f.hub.reinstate(&f.v1.identity.id).await.unwrap();
+    let ledger = f.hub.ledger_text("toy").await.unwrap();
+    assert!(matches!(
+        events(&ledger).last(),
+        Some((_, EventBody::VerifierReinstated { verifier })) if verifier == &f.v1.identity.id
+    ));
+    audit(&ledger, &f.hub.public_key()).unwrap();
     assert!(f.hub.lease_job(&f.v1.identity).await.is_ok());
     assert!(matches!(
         f.hub.reinstate(&f.v1.identity.id).await,

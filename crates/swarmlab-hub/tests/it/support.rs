@@ -8,7 +8,8 @@ use base64::Engine;
 use swarmlab_hub::{Hub, HubConfig, ManualClock};
 use swarmlab_proto::signing;
 use swarmlab_proto::{
-    Claim, JobLease, Measurements, ReportRequest, ReportResponse, Role, RunOutcome, SubmissionInfo,
+    Claim, EventBody, JobLease, LedgerEntry, Measurements, ReportRequest, ReportResponse, Role,
+    RunOutcome, SubmissionInfo,
 };
 use swarmlab_testkit::bundle::{self, Candidate};
 use swarmlab_testkit::git::Repo;
@@ -171,3 +172,34 @@ impl Fixture {
 /// Clearly better and clearly not better measurements for a minimised metric.
 pub const BETTER: [f64; 3] = [0.80, 0.81, 0.79];
 pub const HEAD: [f64; 3] = [1.00, 1.01, 0.99];
+
+/// The events of an exported ledger, each with its time, in order.
+pub fn events(ledger: &str) -> Vec<(i64, EventBody)> {
+    ledger
+        .lines()
+        .map(|line| {
+            let entry: LedgerEntry = serde_json::from_str(line).unwrap();
+            (entry.at_ms, entry.event)
+        })
+        .collect()
+}
+
+/// `events` sealed into a ledger of track `toy` with `key`: what a hub that rewrote its own
+/// ledger could publish, every hash and hub signature sound.
+pub fn resealed(events: &[(i64, EventBody)], key: &signing::SigningKey) -> String {
+    let mut out = String::new();
+    let mut prev: Option<(u64, String)> = None;
+    for (at_ms, event) in events {
+        let entry = swarmlab_hub::domain::ledger::seal(
+            key,
+            "toy",
+            prev.as_ref().map(|(seq, hash)| (*seq, hash.as_str())),
+            *at_ms,
+            event.clone(),
+        );
+        out.push_str(&entry.to_line());
+        out.push('\n');
+        prev = Some((entry.seq, entry.hash));
+    }
+    out
+}

@@ -1,4 +1,5 @@
-//! `swarmlab audit LEDGER --key HEX`: check an exported ledger offline.
+//! `swarmlab audit LEDGER --key HEX`: check an exported ledger offline, the hub's signatures
+//! and every verifier's (`swarmlab_hub::audit`).
 
 use anyhow::Context;
 
@@ -12,9 +13,10 @@ pub fn audit(args: &AuditArgs) -> anyhow::Result<()> {
     let report = swarmlab_hub::audit(&text, &key)
         .with_context(|| format!("{} does not audit", args.ledger.display()))?;
     println!(
-        "ok: track {}: {}; head {}{}; last hash {}",
+        "ok: track {}: {}; {}; head {}{}; last hash {}",
         report.track,
         report.counts(),
+        report.signatures_line(),
         report.head,
         report
             .main

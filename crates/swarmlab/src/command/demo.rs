@@ -221,7 +221,12 @@ fn finish(
         first.map_or("none".into(), |t| format!("after {:.0}s", t.as_secs_f64()))
     );
     println!("verdicts: {}", audit.verdicts_line());
-    println!("ledger: {} audits: {}", path.display(), audit.counts());
+    println!(
+        "ledger: {} audits: {}; {}",
+        path.display(),
+        audit.counts(),
+        audit.signatures_line()
+    );
     println!(
         "check it yourself: swarmlab audit {} --key {key}",
         path.display()

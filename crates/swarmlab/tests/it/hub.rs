@@ -1,9 +1,13 @@
 //! `swarmlab hub serve`, `hub admin-token` and `audit` through the binary. The hub's
-//! lifecycles are tested in its own crate; here: the glue starts, answers and stops cleanly.
+//! lifecycles are tested in its own crate; here: the glue starts, answers and stops cleanly,
+//! and the audit says what it checked or which entry failed.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
+use swarmlab_core::Goal;
+use swarmlab_hub::domain::ledger::seal;
+use swarmlab_proto::{signing, EventBody, Measurements, Rule, RunOutcome};
 use swarmlab_testkit::http::Client;
 
 use crate::harness::{send, swarmlab, BIN};
@@ -61,4 +65,100 @@ fn audit_refuses_a_key_that_is_not_one() {
     )
     .fails_with(1);
     assert!(out.stderr.contains("not a hub public key"), "{out}");
+}
+
+/// A ledger of track `t` sealed with `hub`: the track, verifier `v1` enrolled with `v1`'s key,
+/// and a verdict on `v1`'s report with `candidate` as its first rerun, signed over the rerun
+/// `signed_first`.
+fn ledger(
+    hub: &signing::SigningKey,
+    v1: &signing::SigningKey,
+    signed_first: f64,
+    candidate: f64,
+) -> String {
+    let mut m = Measurements {
+        job_id: 1,
+        verifier_id: "v1".into(),
+        hardware_class: "cpu".into(),
+        outcome: RunOutcome::Ok,
+        candidate: vec![signed_first, 0.51, 0.49],
+        head: vec![1.0, 1.01, 0.99],
+        detail: None,
+        unsandboxed: false,
+        pairs: None,
+    };
+    let signature = signing::sign(v1, &m.signed_bytes());
+    m.candidate[0] = candidate;
+    let rule = Rule {
+        goal: Goal::Minimize,
+        alpha: 0.05,
+        min_delta: 0.0,
+        reruns: 3,
+        max_reruns: None,
+    };
+    let events = [
+        EventBody::TrackCreated {
+            baseline: "b0".into(),
+            metric: "loss".into(),
+            rule,
+            editable: vec!["a".into()],
+            format: swarmlab_proto::ledger::FORMAT,
+        },
+        EventBody::VerifierEnrolled {
+            verifier: "v1".into(),
+            public_key: signing::public_key_hex(v1),
+        },
+        EventBody::Verdict {
+            verdict_id: 1,
+            submission_id: 1,
+            candidate: "c1".into(),
+            base: "b0".into(),
+            decision: "accept".into(),
+            reason: None,
+            p_value: None,
+            rule,
+            measurements: m,
+            verifier_signature: signature,
+        },
+    ];
+    let mut out = String::new();
+    let mut prev: Option<(u64, String)> = None;
+    for event in events {
+        let entry = seal(
+            hub,
+            "t",
+            prev.as_ref().map(|(s, h)| (*s, h.as_str())),
+            5,
+            event,
+        );
+        out.push_str(&entry.to_line());
+        out.push('\n');
+        prev = Some((entry.seq, entry.hash));
+    }
+    out
+}
+
+#[test]
+fn audit_counts_the_verifier_signatures_it_checked_and_names_an_altered_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, v1) = (
+        signing::signing_key(&[1; 32]),
+        signing::signing_key(&[2; 32]),
+    );
+    let key = signing::public_key_hex(&hub);
+    let path = dir.path().join("ledger.jsonl");
+    let path_str = path.to_str().unwrap();
+    std::fs::write(&path, ledger(&hub, &v1, 0.5, 0.5)).unwrap();
+    let out = swarmlab(&["audit", path_str, "--key", &key], None).success();
+    assert!(
+        out.stdout.starts_with("ok: track t: 3 entries (0 submissions, 1 verdicts, 0 head moves, 0 promotions); 1 verifier signature checked against 1 enrolled key; head b0;"),
+        "{out}"
+    );
+    // The hub (or whoever holds its key) improved the verifier's number after it signed.
+    std::fs::write(&path, ledger(&hub, &v1, 0.5, 0.45)).unwrap();
+    let out = swarmlab(&["audit", path_str, "--key", &key], None).fails_with(1);
+    assert!(
+        out.stderr.contains("line 3: the report of `v1` does not verify against the key enrolled at line 2: it was forged or altered after signing"),
+        "{out}"
+    );
 }
