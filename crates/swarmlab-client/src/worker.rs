@@ -4,7 +4,8 @@
 //! the new head. Hub faults are waited out with backoff; nothing local is lost meanwhile.
 //! When its proposer has nothing left to try on the head, it says so once and waits for a
 //! new head or an idea in the queue (`idle`), asking the hub less often the longer nothing
-//! changes.
+//! changes. It tells the hub what it is doing (the crate's `beacon`): the track's page shows
+//! it, and a swarm whose workers are all idle on the head with nothing waiting has converged.
 //!
 //! The worker never decides what counts: the hub's verifiers do. Its claim is a hint.
 
@@ -16,9 +17,10 @@ use std::path::{Path, PathBuf};
 use swarmlab_core::spec::Budget;
 use swarmlab_core::{Record, TrackSpec};
 use swarmlab_loop::{Limits, Session, Stop};
-use swarmlab_proto::{IdeaInfo, LeaseDeadline, SubmissionInfo, TrackInfo};
+use swarmlab_proto::{ActivityReport, IdeaInfo, LeaseDeadline, SubmissionInfo, TrackInfo};
 use swarmlab_runner::Cancel;
 
+use crate::beacon::{Beacon, Speaker};
 use crate::client::{HubClient, HubError};
 use crate::identity::IdentityFile;
 use crate::mirror::Mirror;
@@ -97,6 +99,7 @@ pub fn work(options: WorkOptions, cancel: Cancel) -> Result<Stop, ClientError> {
     let mut following: Vec<i64> = Vec::new();
     let mut done = 0u64;
     let mut idle = Idle::new();
+    let beacon = Beacon::start(&client, Speaker::Worker);
     loop {
         if cancel.is_cancelled() {
             return Ok(Stop::Interrupted);
@@ -123,6 +126,7 @@ pub fn work(options: WorkOptions, cancel: Cancel) -> Result<Stop, ClientError> {
             round = Some(start_round(&options, &client, &mirror, &track, &cancel)?);
         }
         let r = round.as_mut().expect("a round was just started");
+        beacon.report(activity(&options, r));
         if r.idle {
             // Only an idea (or a new head, above) gives the proposer something new to try.
             if !lease_idea(&options, &client, r) {
@@ -133,6 +137,7 @@ pub fn work(options: WorkOptions, cancel: Cancel) -> Result<Stop, ClientError> {
             }
             r.idle = false;
             idle.reset();
+            beacon.report(activity(&options, r));
         }
         let stop = r.session.run(Limits {
             experiments: Some(1),
@@ -142,6 +147,7 @@ pub fn work(options: WorkOptions, cancel: Cancel) -> Result<Stop, ClientError> {
             Stop::Interrupted => return Ok(Stop::Interrupted),
             Stop::NothingToPropose => {
                 go_idle(&options, &client, r);
+                beacon.report(activity(&options, r));
                 continue;
             }
             Stop::Limit => {}
@@ -267,6 +273,21 @@ fn go_idle(options: &WorkOptions, client: &HubClient, round: &mut Round) {
     if !round.said_idle {
         round.said_idle = true;
         eprintln!("{}", idle_line(options, round));
+    }
+}
+
+/// What the worker tells the hub it is doing in `round`.
+fn activity(options: &WorkOptions, round: &Round) -> ActivityReport {
+    let on = format!("head {} (#{})", short(&round.head), round.seq);
+    let doing = match (&round.idea, round.idle) {
+        (_, true) => format!("nothing left to propose on {on}; waiting for a new head or an idea"),
+        (Some(idea), false) => format!("trying idea #{} on {on}", idea.id),
+        (None, false) => format!("searching on {on}"),
+    };
+    ActivityReport {
+        track: Some(options.track.clone()),
+        doing,
+        idle_on: round.idle.then(|| round.head.clone()),
     }
 }
 
