@@ -1,6 +1,6 @@
-//! A worker whose proposer has nothing left to try on the head: it says so once per head,
-//! keeps asking the hub for ideas without flooding it, and runs an idea added afterwards at
-//! once; when the head moves it proposes again.
+//! A worker whose proposer has nothing left to try on the head: it says so once per head
+//! (and tells the hub), keeps asking the hub for ideas without flooding it, and runs an idea
+//! added afterwards at once; when the head moves it proposes again.
 
 use std::time::Duration;
 
@@ -110,6 +110,18 @@ fn an_idle_worker_says_so_once_per_head_and_runs_an_idea_added_later() {
         &dir.path().join("verifier.log"),
     );
     let moved = poll_until(Duration::from_secs(90), || idle_lines(&read()).len() >= 2);
+    // The hub hears it too: the worker is idle on the head the chain has now.
+    let head = as_admin.get("/api/v1/tracks/toy").json()["head"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let told = poll_until(Duration::from_secs(10), || {
+        let all = as_admin.get("/api/v1/tracks/toy/activity").json();
+        all.as_array().is_some_and(|a| {
+            a.iter()
+                .any(|w| w["role"] == "worker" && w["idle_on"] == head.as_str())
+        })
+    });
     // An observation window longer than the old worker's 5 s between two idle lines, and
     // than a few of the new one's polls of the hub.
     std::thread::sleep(Duration::from_secs(8));
@@ -121,11 +133,8 @@ fn an_idle_worker_says_so_once_per_head_and_runs_an_idea_added_later() {
     assert_eq!(lines.len(), 2, "one idle line per head\n{log_text}");
     assert_ne!(lines[1].0, first_head, "{log_text}");
     assert!(lines[1].1.contains("(#1, loss "), "{log_text}");
-    let head = as_admin.get("/api/v1/tracks/toy").json()["head"]
-        .as_str()
-        .unwrap()
-        .to_string();
     assert!(head.starts_with(&lines[1].0), "{head} {log_text}");
+    assert!(told, "the hub was not told the worker is idle on {head}");
     let idea_now = as_admin.get(&format!("/api/v1/ideas/{idea}")).json();
     assert_eq!(idea_now["state"], "done", "{idea_now}");
 }
