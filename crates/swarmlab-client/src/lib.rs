@@ -13,6 +13,7 @@
 //! sqlx, and what both sides check (a change's paths, a spec) comes from `swarmlab-core`. It
 //! never parses a command line.
 
+pub mod beacon;
 pub mod build;
 pub mod client;
 pub mod demo;

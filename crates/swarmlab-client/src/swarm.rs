@@ -1,9 +1,9 @@
 //! [`Swarm`]: the clients one program runs as its child processes (`swarmlab demo`: workers
-//! and a verifier, each a [`ClientProcess`]), and the watch that shows the chain they grow
-//! until a limit, an interrupt, or the end of every child.
+//! and a verifier, each a [`ClientProcess`]), and the watch that shows the chain they grow,
+//! and says when they have converged, until a limit, an interrupt, or the end of every child.
 //!
-//! It starts the commands it is given and reads the chain through the function it is given:
-//! it builds no command line and never talks to a hub itself.
+//! It starts the commands it is given and reads the chain and the convergence through the
+//! functions it is given: it builds no command line and never talks to a hub itself.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -41,6 +41,8 @@ pub struct Watched {
     pub first_commit: Option<Duration>,
     /// The child that ended on its own, which ended the watch.
     pub ended: Option<String>,
+    /// When the swarm last converged, since the swarm's start.
+    pub converged: Option<Duration>,
 }
 
 impl Swarm {
@@ -83,17 +85,21 @@ impl Swarm {
         }
     }
 
-    /// Prints each commit the chain gains, read with `chain`, until `cancel`, a limit of
-    /// `watch`, or a child ends on its own (the children of a swarm run until stopped: one
-    /// that ends has failed, and the swarm cannot go on without it), and says what it saw.
+    /// Prints each commit the chain gains, read with `chain`, and the line `converged`
+    /// gives while the swarm has converged (once each time it converges), until `cancel`, a
+    /// limit of `watch`, or a child ends on its own (the children of a swarm run until
+    /// stopped: one that ends has failed, and the swarm cannot go on without it), and says
+    /// what it saw.
     pub fn watch<E>(
         &mut self,
         watch: &Watch,
         cancel: &Cancel,
         mut chain: impl FnMut() -> Result<TrackInfo, E>,
+        mut converged: impl FnMut() -> Result<Option<String>, E>,
     ) -> Result<Watched, E> {
         let mut seen = 0usize;
         let mut watched = Watched::default();
+        let mut said: Option<String> = None;
         loop {
             if pause(cancel, WATCH_POLL) {
                 return Ok(watched);
@@ -118,6 +124,12 @@ impl Swarm {
                 );
             }
             seen = info.chain.len();
+            let now = converged()?;
+            if let Some(line) = now.as_ref().filter(|l| said.as_ref() != Some(*l)) {
+                println!("[{:>5.1}s] {line}", watch.started.elapsed().as_secs_f64());
+                watched.converged = Some(watch.started.elapsed());
+            }
+            said = now;
             let ended = self
                 .children
                 .iter_mut()

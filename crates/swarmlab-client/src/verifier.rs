@@ -12,14 +12,13 @@
 //!
 //! Asked to (`--warm TRACK`), it builds a compiled track's baseline before it leases any job,
 //! so that its first job starts warm and a demo can seed its workers' builds from that
-//! trusted build. It tells the hub what it is doing as it goes (`activity`).
+//! trusted build. It tells the hub what it is doing as it goes (the crate's `beacon`).
 //!
 //! This file holds the verifier's loop, its warm-up and its enrolment; one job's phases are in
 //! `job`, the trees it starts from in `trees`, the load of each run in `load`, its signed
 //! report in `report` (details scrubbed of local paths by `scrub`), what it tells the pages
-//! in `activity`, the self-test in its own folder at start in `sandbox`.
+//! through the crate's `beacon`, the self-test in its own folder at start in `sandbox`.
 
-mod activity;
 mod job;
 mod load;
 mod report;
@@ -38,7 +37,7 @@ use swarmlab_loop::{one_line, Stop};
 use swarmlab_proto::{IdentityInfo, JobLease, Role, SigningKey, TrackInfo};
 use swarmlab_runner::{Cancel, SandboxConfig};
 
-use self::activity::Beacon;
+use crate::beacon::{Beacon, Speaker};
 use crate::build::Builds;
 use crate::client::{HubClient, HubError};
 use crate::identity::IdentityFile;
@@ -90,7 +89,7 @@ pub fn verify(options: VerifyOptions, cancel: Cancel) -> Result<Stop, ClientErro
     };
     let client = anonymous.with_token(token);
     let mirror = prepare(&options, &me)?;
-    let beacon = Beacon::start(&client);
+    let beacon = Beacon::start(&client, Speaker::Verifier);
     for track in &options.warm {
         beacon.set(Some(track), "building the baseline");
         if let Err(e) = warm(&options, &client, &mirror, track, &cancel) {

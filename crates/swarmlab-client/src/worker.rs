@@ -2,25 +2,33 @@
 //! head, leases an idea, runs experiments against its own measurement of the head, and
 //! submits a signed candidate whenever one beats it. When the head moves it starts over on
 //! the new head. Hub faults are waited out with backoff; nothing local is lost meanwhile.
+//! When its proposer has nothing left to try on the head, it says so once and waits for a
+//! new head or an idea in the queue (`idle`), asking the hub less often the longer nothing
+//! changes. It tells the hub what it is doing (the crate's `beacon`): the track's page shows
+//! it, and a swarm whose workers are all idle on the head with nothing waiting has converged.
 //!
 //! The worker never decides what counts: the hub's verifiers do. Its claim is a hint.
 
+mod idle;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use swarmlab_core::spec::Budget;
 use swarmlab_core::{Record, TrackSpec};
 use swarmlab_loop::{Limits, Session, Stop};
-use swarmlab_proto::{IdeaInfo, LeaseDeadline, SubmissionInfo, TrackInfo};
+use swarmlab_proto::{ActivityReport, IdeaInfo, LeaseDeadline, SubmissionInfo, TrackInfo};
 use swarmlab_runner::Cancel;
 
+use crate::beacon::{Beacon, Speaker};
 use crate::client::{HubClient, HubError};
 use crate::identity::IdentityFile;
 use crate::mirror::Mirror;
 use crate::submission::Candidate;
-use crate::{pause, ClientError, ProposerError};
+use crate::{ClientError, ProposerError};
 use swarmlab_core::short;
+
+use self::idle::Idle;
 
 /// Experiments spent on one leased idea before it is marked done and another is leased.
 const EXPERIMENTS_PER_IDEA: u64 = 10;
@@ -54,6 +62,8 @@ pub struct WorkOptions {
 /// One head of the chain being worked on.
 struct Round {
     head: String,
+    /// The head's place in the chain (the baseline is 0).
+    seq: i64,
     session: Session,
     idea: Option<IdeaInfo>,
     /// Experiments run in this round on the current idea.
@@ -62,6 +72,10 @@ struct Round {
     submitted: Option<String>,
     /// The submission of this round still waiting for its verdict.
     pending: Option<i64>,
+    /// The proposer has nothing left to try on this head without a new idea.
+    idle: bool,
+    /// The worker has said that it is idle on this head (it says it once per head).
+    said_idle: bool,
 }
 
 pub fn work(options: WorkOptions, cancel: Cancel) -> Result<Stop, ClientError> {
@@ -84,6 +98,8 @@ pub fn work(options: WorkOptions, cancel: Cancel) -> Result<Stop, ClientError> {
     let mut round: Option<Round> = None;
     let mut following: Vec<i64> = Vec::new();
     let mut done = 0u64;
+    let mut idle = Idle::new();
+    let beacon = Beacon::start(&client, Speaker::Worker);
     loop {
         if cancel.is_cancelled() {
             return Ok(Stop::Interrupted);
@@ -106,9 +122,23 @@ pub fn work(options: WorkOptions, cancel: Cancel) -> Result<Stop, ClientError> {
                     track.chain.len()
                 );
             }
+            idle.reset();
             round = Some(start_round(&options, &client, &mirror, &track, &cancel)?);
         }
         let r = round.as_mut().expect("a round was just started");
+        beacon.report(activity(&options, r));
+        if r.idle {
+            // Only an idea (or a new head, above) gives the proposer something new to try.
+            if !lease_idea(&options, &client, r) {
+                if idle.wait(&cancel) {
+                    return Ok(Stop::Interrupted);
+                }
+                continue;
+            }
+            r.idle = false;
+            idle.reset();
+            beacon.report(activity(&options, r));
+        }
         let stop = r.session.run(Limits {
             experiments: Some(1),
             duration: None,
@@ -116,10 +146,8 @@ pub fn work(options: WorkOptions, cancel: Cancel) -> Result<Stop, ClientError> {
         match stop {
             Stop::Interrupted => return Ok(Stop::Interrupted),
             Stop::NothingToPropose => {
-                eprintln!("worker: nothing left to propose on this head; waiting for it to move");
-                if pause(&cancel, Duration::from_secs(5)) {
-                    return Ok(Stop::Interrupted);
-                }
+                go_idle(&options, &client, r);
+                beacon.report(activity(&options, r));
                 continue;
             }
             Stop::Limit => {}
@@ -183,33 +211,99 @@ fn start_round(
     let tag = format!("hub-{}-{}", track.chain.len(), short(&track.head));
     let mut session = Session::open(spec, &tag, options.seed, proposer, cancel.clone())?;
     session.setup()?;
+    let seq = track
+        .chain
+        .iter()
+        .find(|e| e.commit == track.head)
+        .map_or(track.chain.len() as i64 - 1, |e| e.seq);
     let mut round = Round {
         head: track.head.clone(),
+        seq,
         session,
         idea: None,
         on_idea: 0,
         submitted: None,
         pending: None,
+        idle: false,
+        said_idle: false,
     };
     lease_idea(options, client, &mut round);
     Ok(round)
 }
 
-fn lease_idea(options: &WorkOptions, client: &HubClient, round: &mut Round) {
+/// Leases the oldest open idea of the track for `round`; whether one was leased.
+fn lease_idea(options: &WorkOptions, client: &HubClient, round: &mut Round) -> bool {
     let leased: Result<Option<IdeaInfo>, _> = client.post(
         &format!("tracks/{}/ideas/lease", options.track),
         &serde_json::json!({}),
     );
+    round.on_idea = 0;
     match leased {
         Ok(Some(idea)) => {
             eprintln!("worker: leased idea #{}: {}", idea.id, idea.text);
             round.session.set_idea(Some(idea.text.clone()));
             round.idea = Some(idea);
+            true
         }
-        Ok(None) => round.session.set_idea(None),
-        Err(e) => eprintln!("worker: no idea leased: {e}"),
+        Ok(None) => {
+            round.session.set_idea(None);
+            false
+        }
+        Err(e) => {
+            eprintln!("worker: no idea leased: {e}");
+            false
+        }
     }
-    round.on_idea = 0;
+}
+
+/// The proposer has nothing left to try on the head: an idea it held is done (kept, it
+/// would expire and cost the worker its quota), and the worker says once per head that it
+/// waits for a new head or an idea.
+fn go_idle(options: &WorkOptions, client: &HubClient, round: &mut Round) {
+    if let Some(idea) = round.idea.take() {
+        let _: Result<IdeaInfo, _> =
+            client.post(&format!("ideas/{}/done", idea.id), &serde_json::json!({}));
+        eprintln!(
+            "worker: idea #{} done after {} experiment(s): the proposer has nothing more to try with it on this head",
+            idea.id, round.on_idea
+        );
+        round.session.set_idea(None);
+    }
+    round.idle = true;
+    if !round.said_idle {
+        round.said_idle = true;
+        eprintln!("{}", idle_line(options, round));
+    }
+}
+
+/// What the worker tells the hub it is doing in `round`.
+fn activity(options: &WorkOptions, round: &Round) -> ActivityReport {
+    let on = format!("head {} (#{})", short(&round.head), round.seq);
+    let doing = match (&round.idea, round.idle) {
+        (_, true) => format!("nothing left to propose on {on}; waiting for a new head or an idea"),
+        (Some(idea), false) => format!("trying idea #{} on {on}", idea.id),
+        (None, false) => format!("searching on {on}"),
+    };
+    ActivityReport {
+        track: Some(options.track.clone()),
+        doing,
+        idle_on: round.idle.then(|| round.head.clone()),
+    }
+}
+
+/// `worker: head 1a2b3c4 (#3, loss 1.020000): nothing left to propose; ...`, the metric as
+/// this worker measured the head.
+fn idle_line(options: &WorkOptions, round: &Round) -> String {
+    format!(
+        "worker: head {} (#{}, {} {}): nothing left to propose; waiting for a new head or an \
+         idea (add one on {}/tracks/{}/ideas)",
+        short(&round.head),
+        round.seq,
+        round.session.spec().metric.name,
+        fmt_metric(round.session.baseline_metric()),
+        options.hub.trim_end_matches('/'),
+        options.track
+    )
 }
 
 /// Heartbeats the leased idea, or marks it done after its share of experiments.

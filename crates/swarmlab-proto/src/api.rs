@@ -284,30 +284,40 @@ pub struct JobLease {
     pub deadline_ms: i64,
 }
 
-/// `POST /api/v1/verifiers/activity`: what a verifier is doing now, in a few words
-/// ("building the baseline", "rerun 2 of 3"), for the pages. Sent when it changes and now and
-/// then while it lasts; it decides nothing.
+/// `POST /api/v1/verifiers/activity` and `POST /api/v1/workers/activity`: what a verifier
+/// or a worker is doing now, in a few words ("building the baseline", "rerun 2 of 3",
+/// "experiment 4"), for the pages. Sent when it changes and now and then while it lasts; it
+/// decides nothing.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ActivityReport {
     /// The track it works for, when it works for one.
     pub track: Option<String>,
     pub doing: String,
+    /// The head a worker has nothing left to propose on: it waits for a new head or an
+    /// idea. Absent while it works, and from verifiers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_on: Option<String>,
 }
 
-/// A verifier's latest activity (`GET /api/v1/tracks/{track}/activity`).
+/// A verifier's or a worker's latest activity (`GET /api/v1/tracks/{track}/activity`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct VerifierActivity {
-    pub verifier: String,
+pub struct ClientActivity {
+    /// The identity's id.
+    pub identity: String,
     pub name: String,
+    pub role: Role,
     pub track: Option<String>,
     pub doing: String,
+    /// The head a worker has nothing left to propose on ([`ActivityReport::idle_on`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_on: Option<String>,
     /// When it began doing it, by the hub's clock.
     pub since_ms: i64,
     /// When the hub last heard of it.
     pub seen_ms: i64,
 }
 
-impl VerifierActivity {
+impl ClientActivity {
     /// `verifier-1: building the baseline for 3m05s`, as of `now_ms` by the hub's clock.
     pub fn line(&self, now_ms: i64) -> String {
         let s = ((now_ms - self.since_ms) / 1000).max(0);

@@ -4,7 +4,7 @@
 //! validation data, the reruns in pairs (one seed per pair, the order alternating, the load
 //! of each run noted: [`super::load`]), and the signed report after each pair from the second
 //! on ([`super::report`]), for as long as the hub answers `continue`. Each phase is announced
-//! to the hub ([`super::activity`]) for the pages.
+//! to the hub ([`crate::beacon`]) for the pages.
 //!
 //! A phase that ends the job early says whose fault it is ([`Halt`]); the job sends that as
 //! its report. Whatever the candidate's commit causes (a change that fails intake, a tree the
@@ -21,12 +21,12 @@ use swarmlab_loop::one_line;
 use swarmlab_proto::{BudgetKind, JobLease, PairLoad, Pairs, ReportResponse, RunOutcome};
 use swarmlab_runner::{Cancel, SandboxConfig};
 
-use super::activity::Beacon;
 use super::load::LoadMeter;
 use super::report::Reporter;
 use super::scrub::Scrubber;
 use super::trees::{self, Prepared};
 use super::{job_dir, Me, VerifyOptions};
+use crate::beacon::Beacon;
 use crate::build::{Builds, Ready};
 use crate::client::HubClient;
 use crate::evaluate::{self, Scored, Side};

@@ -1,15 +1,16 @@
-//! What each verifier says it is doing ("building the baseline", "rerun 2 of 3"), kept in
-//! memory for the track pages, which show how long it has been at it. A verifier sends its
-//! activity when it changes and now and then while it lasts; one not heard of for
-//! [`STALE_MS`] is no longer shown.
+//! What each verifier and worker says it is doing ("building the baseline", "rerun 2 of 3",
+//! "nothing left to propose on the head"), kept in memory for the track pages, which show how
+//! long it has been at it. A client sends its activity when it changes and now and then while
+//! it lasts; one not heard of for [`STALE_MS`] is no longer shown.
 //!
-//! It is a notice board, not state: nothing is stored, nothing is decided from it, no ledger
-//! entry records it, and a restart of the hub forgets it.
+//! It is a notice board, not state: nothing is stored, no ledger entry records it, and a
+//! restart of the hub forgets it. Nothing is decided from it but what the pages say
+//! (`convergence`).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use swarmlab_proto::{ActivityReport, VerifierActivity};
+use swarmlab_proto::{ActivityReport, ClientActivity, Role};
 
 use super::error::HubError;
 use super::event::{EventKind, HubEvent};
@@ -17,16 +18,16 @@ use super::hub::Hub;
 use super::identity::Identity;
 use super::roles::{require, Action};
 
-/// An activity not heard of for this long is not shown (verifiers repeat theirs every 20 s).
+/// An activity not heard of for this long is not shown (clients repeat theirs every 20 s).
 pub const STALE_MS: i64 = 120_000;
 
 /// The longest activity text kept.
 const MAX_CHARS: usize = 200;
 
-/// Every verifier's latest activity, by identity id.
+/// Every client's latest activity, by identity id.
 #[derive(Debug, Default)]
 pub struct Activities {
-    latest: Mutex<HashMap<String, VerifierActivity>>,
+    latest: Mutex<HashMap<String, ClientActivity>>,
 }
 
 impl Activities {
@@ -35,20 +36,22 @@ impl Activities {
     fn record(&self, caller: &Identity, report: &ActivityReport, now: i64) -> bool {
         let doing: String = report.doing.trim().chars().take(MAX_CHARS).collect();
         let mut latest = self.latest.lock().unwrap_or_else(|e| e.into_inner());
-        let same = latest
-            .get(&caller.id)
-            .is_some_and(|a| a.doing == doing && a.track == report.track);
+        let same = latest.get(&caller.id).is_some_and(|a| {
+            a.doing == doing && a.track == report.track && a.idle_on == report.idle_on
+        });
         let since_ms = match latest.get(&caller.id) {
             Some(a) if same => a.since_ms,
             _ => now,
         };
         latest.insert(
             caller.id.clone(),
-            VerifierActivity {
-                verifier: caller.id.clone(),
+            ClientActivity {
+                identity: caller.id.clone(),
                 name: caller.name.clone(),
+                role: caller.role,
                 track: report.track.clone(),
                 doing,
+                idle_on: report.idle_on.clone(),
                 since_ms,
                 seen_ms: now,
             },
@@ -57,28 +60,28 @@ impl Activities {
     }
 
     /// The activities heard of within [`STALE_MS`] of `now` that concern `track` (or no
-    /// track at all), by verifier name.
-    fn of(&self, track: &str, now: i64) -> Vec<VerifierActivity> {
+    /// track at all), by name.
+    pub(super) fn of(&self, track: &str, now: i64) -> Vec<ClientActivity> {
         let latest = self.latest.lock().unwrap_or_else(|e| e.into_inner());
-        let mut out: Vec<VerifierActivity> = latest
+        let mut out: Vec<ClientActivity> = latest
             .values()
             .filter(|a| now - a.seen_ms <= STALE_MS)
             .filter(|a| a.track.as_deref().is_none_or(|t| t == track))
             .cloned()
             .collect();
-        out.sort_by(|a, b| a.name.cmp(&b.name).then(a.verifier.cmp(&b.verifier)));
+        out.sort_by(|a, b| a.name.cmp(&b.name).then(a.identity.cmp(&b.identity)));
         out
     }
 }
 
 impl Hub {
-    /// Notes what a verifier is doing; a change is announced on its track.
+    /// Notes what a verifier or a worker is doing; a change is announced on its track.
     pub async fn report_activity(
         &self,
         caller: &Identity,
         report: &ActivityReport,
     ) -> Result<(), HubError> {
-        require(caller, Action::ReportActivity)?;
+        require(caller, Self::activity_action(caller))?;
         if report.doing.trim().is_empty() {
             return Err(HubError::BadRequest(
                 "an activity needs a few words of what is being done".into(),
@@ -94,8 +97,16 @@ impl Hub {
         Ok(())
     }
 
-    /// What the verifiers working for `track` are doing now.
-    pub async fn activities(&self, track: &str) -> Result<Vec<VerifierActivity>, HubError> {
+    /// The action a report of `caller`'s activity is: a worker's or a verifier's.
+    fn activity_action(caller: &Identity) -> Action {
+        match caller.role {
+            Role::Worker => Action::ReportWork,
+            Role::Verifier | Role::Admin => Action::ReportActivity,
+        }
+    }
+
+    /// What the verifiers and workers of `track` are doing now.
+    pub async fn activities(&self, track: &str) -> Result<Vec<ClientActivity>, HubError> {
         self.track(track).await?;
         Ok(self.activities.of(track, self.now()))
     }
@@ -119,6 +130,7 @@ mod tests {
         ActivityReport {
             track: track.map(str::to_string),
             doing: text.into(),
+            idle_on: None,
         }
     }
 

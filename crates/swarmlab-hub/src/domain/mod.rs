@@ -20,6 +20,7 @@ pub mod canary;
 pub mod chain;
 pub mod clock;
 pub mod config;
+pub mod convergence;
 pub mod error;
 pub mod event;
 pub mod hub;

@@ -78,6 +78,8 @@ pub enum Action {
     Report,
     /// Say what the verifier is doing, for the pages.
     ReportActivity,
+    /// Say what the worker is doing (and whether it is idle), for the pages.
+    ReportWork,
 }
 
 impl Action {
@@ -91,9 +93,11 @@ impl Action {
             | Action::AddCanary
             | Action::ListCanaries
             | Action::Reinstate => Role::Admin,
-            Action::LeaseIdea | Action::HeartbeatIdea | Action::FinishIdea | Action::Submit => {
-                Role::Worker
-            }
+            Action::LeaseIdea
+            | Action::HeartbeatIdea
+            | Action::FinishIdea
+            | Action::Submit
+            | Action::ReportWork => Role::Worker,
             Action::LeaseJob
             | Action::HeartbeatJob
             | Action::FetchJob
@@ -171,6 +175,9 @@ mod tests {
         assert!(may(&w, Action::Submit) && !may(&v, Action::Submit));
         assert!(may(&v, Action::Report) && !may(&a, Action::Report));
         assert!(may(&a, Action::Promote) && !may(&w, Action::Promote));
+        // Each says what it is doing on its own route.
+        assert!(may(&w, Action::ReportWork) && !may(&v, Action::ReportWork));
+        assert!(may(&v, Action::ReportActivity) && !may(&w, Action::ReportActivity));
         let refused = require(&w, Action::AddTrack).unwrap_err().to_string();
         assert_eq!(
             refused,

@@ -28,6 +28,7 @@
 //! (the domain holds the store by it), this type moves to `store/sqlite/`, PostgreSQL's
 //! beside it, sharing the migrations; nothing outside `store/` names a backend.
 
+mod backlog;
 mod canaries;
 mod columns;
 mod error;

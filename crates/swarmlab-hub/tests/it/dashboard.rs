@@ -20,7 +20,7 @@ fn csrf_token(page: &Response) -> String {
 }
 
 /// Signs in with `token` through the form and returns the session cookie's value.
-fn sign_in(addr: SocketAddr, token: &str) -> String {
+pub fn sign_in(addr: SocketAddr, token: &str) -> String {
     let r = Client::new(addr).post_form("/login", &form(&[("token", token), ("next", "/")]));
     assert_eq!(r.status, 303, "{}", r.body);
     let cookie = r.header("set-cookie").expect("a session cookie");
@@ -268,18 +268,19 @@ async fn the_track_page_shows_what_each_verifier_is_doing_and_for_how_long() {
     assert!(r.body.contains("data-live=\"activity\""), "{}", r.body);
     assert!(r
         .body
-        .contains("No verifier has said what it is doing lately."));
+        .contains("No verifier or worker has said what it is doing lately."));
 
     let report = swarmlab_proto::ActivityReport {
         track: Some("toy".into()),
         doing: "building the <baseline>".into(),
+        idle_on: None,
     };
     assert!(
         demo.hub
-            .report_activity(&demo.worker.identity, &report)
+            .report_activity(&demo.admin.identity, &report)
             .await
             .is_err(),
-        "only verifiers say what they do"
+        "only verifiers and workers say what they do"
     );
     let mut events = demo.hub.events().subscribe();
     demo.hub

@@ -137,6 +137,7 @@ async fn the_openapi_document_lists_every_route_and_every_route_exists() {
         ("get", "/api/v1/canaries"),
         ("post", "/api/v1/verifiers/{id}/reinstate"),
         ("post", "/api/v1/verifiers/activity"),
+        ("post", "/api/v1/workers/activity"),
     ];
     let paths = doc["paths"].as_object().unwrap();
     let documented: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();

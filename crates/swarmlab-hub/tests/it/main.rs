@@ -2,6 +2,7 @@
 
 mod canaries;
 mod chain;
+mod convergence;
 mod cost;
 mod dashboard;
 mod demo;

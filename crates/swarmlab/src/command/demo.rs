@@ -110,7 +110,8 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<i32> {
     };
     let track_info = || hub.block_on(hub.hub().track_info(name));
     let baseline = track_info()?.baseline;
-    let watched = swarm.watch(&watch, &cancel, track_info)?;
+    let converged = || converged(&hub, name, args.workers);
+    let watched = swarm.watch(&watch, &cancel, track_info, converged)?;
     println!("stopping the workers and the verifier...");
     swarm.stop();
     finish(hub, name, &root, (&baseline, started), watched)?;
@@ -154,6 +155,30 @@ fn activity(hub: &EmbeddedHub, track: &str) -> String {
             .join("; "),
         _ => "the verifier is starting".into(),
     }
+}
+
+/// The line that says the swarm has converged: every one of the demo's `workers` has
+/// nothing left to propose on the head and nothing waits (the hub's `convergence`).
+fn converged(
+    hub: &EmbeddedHub,
+    track: &str,
+    workers: u32,
+) -> Result<Option<String>, swarmlab_hub::HubError> {
+    let Some(c) = hub.block_on(hub.hub().convergence(track))? else {
+        return Ok(None);
+    };
+    if c.workers < workers as usize {
+        return Ok(None);
+    }
+    let at = c.value.map_or_else(
+        || format!("head {}", short(&c.head)),
+        |v| format!("{} {v:.6}", c.metric),
+    );
+    Ok(Some(format!(
+        "the {track} track has converged at {at} (#{}): add an idea on {}/tracks/{track}/ideas or press Ctrl-C",
+        c.seq,
+        hub.url()
+    )))
 }
 
 /// The verifier's folder, its sandbox tested there ([`demo::verifier_dir`]).

@@ -4,6 +4,7 @@
 
 mod harness;
 mod hubs;
+mod idle;
 
 mod hub;
 mod hub_liveness;

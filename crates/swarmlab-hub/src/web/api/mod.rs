@@ -186,7 +186,7 @@ fn table() -> Table {
         "get",
         "/api/v1/tracks/{track}/activity",
         Access::Read,
-        "What the verifiers working for the track are doing now",
+        "What the verifiers and workers of the track are doing now",
         get(activities),
     )
     .add(
@@ -286,6 +286,13 @@ fn table() -> Table {
         Access::Act(Action::ReportActivity),
         "Say what this verifier is doing now, for the pages",
         post(report_activity),
+    )
+    .add(
+        "post",
+        "/api/v1/workers/activity",
+        Access::Act(Action::ReportWork),
+        "Say what this worker is doing now, and whether it has nothing left to propose on the head, for the pages",
+        post(report_work),
     )
     .add(
         "post",

@@ -7,10 +7,11 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use swarmlab_proto::{
-    ActivityReport, AddCanaryRequest, AddTrackRequest, CanaryInfo, CreateIdentityRequest,
-    HeadNoise, HubInfo, IdeaInfo, IdentityInfo, IdentityToken, Invite, InviteRequest, JobLease,
-    LeaseDeadline, NewIdea, PromoteRequest, PromotionInfo, RegisterRequest, ReportRequest,
-    ReportResponse, Role, SubmissionInfo, SubmitRequest, TrackInfo, VerifierActivity, API_VERSION,
+    ActivityReport, AddCanaryRequest, AddTrackRequest, CanaryInfo, ClientActivity,
+    CreateIdentityRequest, HeadNoise, HubInfo, IdeaInfo, IdentityInfo, IdentityToken, Invite,
+    InviteRequest, JobLease, LeaseDeadline, NewIdea, PromoteRequest, PromotionInfo,
+    RegisterRequest, ReportRequest, ReportResponse, Role, SubmissionInfo, SubmitRequest, TrackInfo,
+    API_VERSION,
 };
 
 use super::caller::{Anonymous, Caller, ReadCaller};
@@ -192,7 +193,7 @@ pub async fn activities(
     _: ReadCaller,
     State(s): State<AppState>,
     Path(track): Path<String>,
-) -> ApiResult<Vec<VerifierActivity>> {
+) -> ApiResult<Vec<ClientActivity>> {
     Ok(Json(s.hub.activities(&track).await?))
 }
 
@@ -202,6 +203,16 @@ pub async fn report_activity(
     ApiJson(req): ApiJson<ActivityReport>,
 ) -> ApiResult<serde_json::Value> {
     let me = caller.require(Action::ReportActivity)?;
+    s.hub.report_activity(me, &req).await?;
+    Ok(Json(serde_json::json!({})))
+}
+
+pub async fn report_work(
+    caller: Caller,
+    State(s): State<AppState>,
+    ApiJson(req): ApiJson<ActivityReport>,
+) -> ApiResult<serde_json::Value> {
+    let me = caller.require(Action::ReportWork)?;
     s.hub.report_activity(me, &req).await?;
     Ok(Json(serde_json::json!({})))
 }

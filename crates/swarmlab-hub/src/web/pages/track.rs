@@ -1,21 +1,22 @@
-//! `/tracks/{track}`: a track's progress — its stat tiles, what its verifiers are doing now
-//! (on a hub), the progress chart of every verified measurement with the chain as a step
+//! `/tracks/{track}`: a track's progress — its stat tiles, what its verifiers and workers are
+//! doing now and whether the swarm has converged (on a hub), the progress chart of every verified measurement with the chain as a step
 //! line, and the latest chain entries.
 
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use swarmlab_core::short;
-use swarmlab_proto::VerifierActivity;
+use swarmlab_proto::{ClientActivity, Role};
 
 use super::super::chart::{progress, ChartSpec};
-use super::super::html::{elapsed, esc, put, url};
+use super::super::html::{elapsed, esc, put, url, value};
 use super::super::layout::{Page, Tab};
 use super::super::session::Viewer;
 use super::super::{page, PageError, PageResult, Web};
 use super::{
     chain_table, describe_rows, entry_href, experiment_href, label_points, stats, track_href,
 };
+use crate::domain::convergence::Convergence;
 use crate::store::views::{Paging, Point};
 
 /// Chain entries listed under the chart.
@@ -56,7 +57,13 @@ pub async fn track(
     );
     body.push_str(&stats(s));
     if let Some(hub) = &web.hub {
-        body.push_str(&activity(&hub.activities(&name).await?, now));
+        let converged = hub.convergence(&name).await?;
+        body.push_str(&activity(
+            &name,
+            &hub.activities(&name).await?,
+            converged.as_ref(),
+            now,
+        ));
     }
     let href = |p: &Point| {
         if s.local {
@@ -121,22 +128,50 @@ pub async fn track(
     ))
 }
 
-/// What the verifiers working for the track say they are doing, and for how long (the
-/// script counts on from there).
-fn activity(all: &[VerifierActivity], now: i64) -> String {
+/// What the verifiers and workers of the track say they are doing, and for how long (the
+/// script counts on from there); first, when the swarm has converged, that it has and how
+/// to go on.
+fn activity(
+    track: &str,
+    all: &[ClientActivity],
+    converged: Option<&Convergence>,
+    now: i64,
+) -> String {
     let mut out = String::from(
-        "<section aria-labelledby=\"verifiers\" data-live=\"activity\"><h2 id=\"verifiers\">Verifiers at work</h2>",
+        "<section aria-labelledby=\"at-work\" data-live=\"activity\"><h2 id=\"at-work\">At work</h2>",
     );
+    if let Some(c) = converged {
+        put(
+            &mut out,
+            format_args!(
+                "<p class=\"notice good converged\"><strong>Converged</strong> at head <code>{head}</code> \
+                 (#{seq}{metric}): {workers} worker(s) have nothing left to propose on it and \
+                 nothing waits for a verdict. <a href=\"/tracks/{track}/ideas\">Add an idea</a> \
+                 to go on.</p>",
+                head = esc(short(&c.head)),
+                seq = c.seq,
+                metric = c.value.map_or(String::new(), |v| format!(", {} {}", esc(&c.metric), value(v))),
+                workers = c.workers,
+                track = esc(&url(track)),
+            ),
+        );
+    }
     if all.is_empty() {
-        out.push_str("<p class=\"hint\">No verifier has said what it is doing lately.</p>");
+        out.push_str(
+            "<p class=\"hint\">No verifier or worker has said what it is doing lately.</p>",
+        );
     } else {
         out.push_str("<ul class=\"plain activity\">");
         for a in all {
             let seconds = ((now - a.since_ms) / 1000).max(0);
+            let role = match a.role {
+                Role::Worker => "worker",
+                Role::Verifier | Role::Admin => "verifier",
+            };
             put(
                 &mut out,
                 format_args!(
-                    "<li><strong>{name}</strong> {doing} <span class=\"hint\">for <span data-elapsed=\"{seconds}\">{shown}</span></span></li>",
+                    "<li><strong>{name}</strong> <span class=\"hint\">{role}</span> {doing} <span class=\"hint\">for <span data-elapsed=\"{seconds}\">{shown}</span></span></li>",
                     name = esc(&a.name),
                     doing = esc(&a.doing),
                     shown = elapsed(seconds),

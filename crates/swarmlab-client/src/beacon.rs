@@ -1,10 +1,10 @@
-//! [`Beacon`]: tells the hub what the verifier is doing ("building the baseline", "rerun 2
-//! of 3"), so that a track's page can show it while a long phase runs. A thread of its own
-//! sends each new activity at once and repeats the current one every [`REPEAT`], so the hub
-//! knows the verifier is still at it.
+//! [`Beacon`]: tells the hub what a verifier or a worker is doing ("building the baseline",
+//! "rerun 2 of 3", "nothing left to propose on the head"), so that a track's page can show
+//! it while a long phase runs. A thread of its own sends each new activity at once and
+//! repeats the current one every [`REPEAT`], so the hub knows the client is still at it.
 //!
 //! It is a courtesy: a hub that does not answer, or does not know the route, changes nothing
-//! in the job, and nothing here waits for the hub.
+//! in the work, and nothing here waits for the hub.
 
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
@@ -24,13 +24,36 @@ struct Board {
     stopped: bool,
 }
 
+/// Who a beacon speaks for: the route it posts to and the prefix of its one warning.
+#[derive(Debug, Clone, Copy)]
+pub enum Speaker {
+    Verifier,
+    Worker,
+}
+
+impl Speaker {
+    fn route(self) -> &'static str {
+        match self {
+            Speaker::Verifier => "verifiers/activity",
+            Speaker::Worker => "workers/activity",
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Speaker::Verifier => "verifier",
+            Speaker::Worker => "worker",
+        }
+    }
+}
+
 /// The thread that keeps the hub told.
-pub(super) struct Beacon {
+pub struct Beacon {
     shared: Arc<(Mutex<Board>, Condvar)>,
 }
 
 impl Beacon {
-    pub(super) fn start(client: &HubClient) -> Beacon {
+    pub fn start(client: &HubClient, speaker: Speaker) -> Beacon {
         let shared = Arc::new((Mutex::new(Board::default()), Condvar::new()));
         let (client, board) = (client.clone(), shared.clone());
         std::thread::spawn(move || {
@@ -52,10 +75,11 @@ impl Beacon {
                     b.current.clone()
                 };
                 let Some(report) = report else { continue };
-                let sent: Result<serde_json::Value, _> = client.post("verifiers/activity", &report);
+                let sent: Result<serde_json::Value, _> = client.post(speaker.route(), &report);
                 if let Err(e) = sent {
                     if !warned {
-                        eprintln!("verifier: the hub was not told what this verifier does: {e}");
+                        let who = speaker.name();
+                        eprintln!("{who}: the hub was not told what this {who} does: {e}");
                         warned = true;
                     }
                 }
@@ -64,14 +88,23 @@ impl Beacon {
         Beacon { shared }
     }
 
-    /// From now on the verifier is doing `doing`, for `track`.
-    pub(super) fn set(&self, track: Option<&str>, doing: impl Into<String>) {
-        let (lock, wake) = &*self.shared;
-        let mut b = lock.lock().unwrap_or_else(|e| e.into_inner());
-        b.current = Some(ActivityReport {
+    /// From now on the client is doing `doing`, for `track`.
+    pub fn set(&self, track: Option<&str>, doing: impl Into<String>) {
+        self.report(ActivityReport {
             track: track.map(str::to_string),
             doing: doing.into(),
+            idle_on: None,
         });
+    }
+
+    /// From now on the client says `report`; sent at once unless it says what it said.
+    pub fn report(&self, report: ActivityReport) {
+        let (lock, wake) = &*self.shared;
+        let mut b = lock.lock().unwrap_or_else(|e| e.into_inner());
+        if b.current.as_ref() == Some(&report) {
+            return;
+        }
+        b.current = Some(report);
         b.fresh = true;
         wake.notify_all();
     }
