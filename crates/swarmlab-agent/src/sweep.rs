@@ -7,6 +7,8 @@
 //!   The step size is replayed from the history, so the proposer keeps no state of its own
 //!   and a resumed run proposes exactly what an uninterrupted one would have.
 //! - `random`: every knob drawn uniformly from its domain; the baseline for comparisons.
+//!
+//! Both follow an idea written as knob settings (`lr = 0.02, width = 128`: [`idea`]) instead.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -15,6 +17,8 @@ use swarmlab_core::spec::{Domain, Knob, Scale};
 use swarmlab_core::Status;
 
 use crate::{Context, Proposal, ProposeError, Proposer, Rng};
+
+mod idea;
 
 const INITIAL_STEP: f64 = 0.2;
 const STEP_GROWTH: f64 = 1.5;
@@ -69,11 +73,24 @@ impl Proposer for SweepProposer {
                 self.name()
             )));
         }
-        let mut files = Files::read(ctx.worktree, knobs)?;
+        let files = Files::read(ctx.worktree, knobs)?;
         let current: Vec<String> = knobs
             .iter()
             .map(|k| files.value(k).map(str::to_string))
             .collect::<Result<_, _>>()?;
+        if let Some(idea) = ctx.idea {
+            match idea::settings(idea, knobs, &current) {
+                Ok(Some(settings)) => {
+                    let mut proposed = current.clone();
+                    for (i, value) in settings {
+                        proposed[i] = value;
+                    }
+                    return apply(files, knobs, &current, &proposed, ctx.worktree, "idea: ");
+                }
+                Ok(None) => {}
+                Err(reason) => return Ok(Proposal::Nothing { reason }),
+            }
+        }
         let mut rng = Rng::for_experiment(ctx.seed, ctx.index);
         let step = self.step_size(ctx.history);
 
@@ -96,19 +113,36 @@ impl Proposer for SweepProposer {
                 reason: "every knob is pinned to a single value".into(),
             });
         }
-
-        let mut changes = Vec::new();
-        for (i, knob) in knobs.iter().enumerate() {
-            if proposed[i] != current[i] {
-                files.set(knob, &proposed[i])?;
-                changes.push(format!("{} {} -> {}", knob.name, current[i], proposed[i]));
-            }
-        }
-        files.write(ctx.worktree)?;
-        Ok(Proposal::Change {
-            description: changes.join(", "),
-        })
+        apply(files, knobs, &current, &proposed, ctx.worktree, "")
     }
+}
+
+/// Writes the `proposed` knob values into the worktree; the change, described after
+/// `prefix`, or nothing when they are the `current` ones.
+fn apply(
+    mut files: Files,
+    knobs: &[Knob],
+    current: &[String],
+    proposed: &[String],
+    worktree: &Path,
+    prefix: &str,
+) -> Result<Proposal, ProposeError> {
+    let mut changes = Vec::new();
+    for (i, knob) in knobs.iter().enumerate() {
+        if proposed[i] != current[i] {
+            files.set(knob, &proposed[i])?;
+            changes.push(format!("{} {} -> {}", knob.name, current[i], proposed[i]));
+        }
+    }
+    if changes.is_empty() {
+        return Ok(Proposal::Nothing {
+            reason: "the idea's settings are what the best already has".into(),
+        });
+    }
+    files.write(worktree)?;
+    Ok(Proposal::Change {
+        description: format!("{prefix}{}", changes.join(", ")),
+    })
 }
 
 /// Perturbs a few knobs: each with probability 1.5/n, at least one.

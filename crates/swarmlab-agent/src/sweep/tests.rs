@@ -175,3 +175,85 @@ fn a_track_without_knobs_is_unusable_with_a_clear_reason() {
         .to_string();
     assert!(message.contains("has no [knobs]"), "{message}");
 }
+
+fn propose_idea(
+    strategy: Strategy,
+    spec: &TrackSpec,
+    dir: &std::path::Path,
+    idea: &str,
+) -> Proposal {
+    let ctx = Context {
+        spec,
+        worktree: dir,
+        best_commit: "HEAD",
+        history: &[],
+        index: 1,
+        seed: 42,
+        idea: Some(idea),
+    };
+    SweepProposer::new(strategy).propose(&ctx).unwrap()
+}
+
+#[test]
+fn an_idea_written_as_knob_settings_is_tried_as_written() {
+    for strategy in [Strategy::Evolution, Strategy::Random] {
+        let (dir, spec) = track();
+        let proposal = propose_idea(
+            strategy,
+            &spec,
+            dir.path(),
+            "lr = 0.02; width: 256\nwarmup -> 0.",
+        );
+        assert_eq!(
+            proposal,
+            Proposal::Change {
+                description: "idea: lr 0.003 -> 0.02, warmup 5 -> 0, width 128 -> 256".into()
+            }
+        );
+        assert_eq!(
+            fs::read_to_string(dir.path().join("params.txt")).unwrap(),
+            "lr = 0.02\nwidth = 256\nwarmup = 0\n"
+        );
+    }
+}
+
+#[test]
+fn an_idea_in_prose_leaves_the_sweep_to_step_as_usual() {
+    let (dir, spec) = track();
+    let Proposal::Change { description } = propose_idea(
+        Strategy::Evolution,
+        &spec,
+        dir.path(),
+        "Note: try a deeper model, it may help",
+    ) else {
+        panic!("the sweep stepped");
+    };
+    assert!(!description.starts_with("idea: "), "{description}");
+}
+
+#[test]
+fn an_idea_with_a_bad_setting_says_what_the_track_allows_and_changes_nothing() {
+    let cases = [
+        ("lr = 0.5", "takes values from 0.0001 to 0.1"),
+        ("warmup = 2.5", "takes an integer values from 0 to 10"),
+        ("width = 96", "not one of its choices (64, 128, 256)"),
+        (
+            "lr = 0.01, lrr = 0.02",
+            "`lrr`, which is not a knob of this track (its knobs: lr, warmup, width)",
+        ),
+        ("lr = fast", "not a number"),
+        ("lr = 0.003", "what the best already has"),
+    ];
+    for (idea, says) in cases {
+        let (dir, spec) = track();
+        match propose_idea(Strategy::Evolution, &spec, dir.path(), idea) {
+            Proposal::Nothing { reason } => assert!(reason.contains(says), "{idea}: {reason}"),
+            other => panic!("{idea}: {other:?}"),
+        }
+        assert_eq!(
+            fs::read_to_string(dir.path().join("params.txt")).unwrap(),
+            "lr = 0.003\nwidth = 128\nwarmup = 5\n",
+            "{idea}"
+        );
+    }
+}

@@ -39,7 +39,8 @@ pub async fn ideas(
         &mut body,
         format_args!(
             "<div class=\"head\"><div><h1>Ideas for {name}</h1><p>Workers lease the oldest open idea; \
-             near-duplicates are flagged.</p></div></div>",
+             near-duplicates are flagged. A worker running the built-in sweep tries an idea written as knob \
+             settings (<code>lr = 0.02, width = 128</code>) as written; agents read any text.</p></div></div>",
             name = esc(&name)
         ),
     );
