@@ -402,7 +402,10 @@ fn the_demo_runs_from_a_private_folder() {
     if let Some(outside) = &outside {
         let _ = std::fs::remove_dir_all(outside);
     }
-    let out = out.success();
+    // The demo relays a child's first error line; its log holds the causes.
+    let verifier_log =
+        std::fs::read_to_string(private.join("logs/verifier.log")).unwrap_or_default();
+    assert_eq!(out.code, 0, "{out}\n--- verifier\n{verifier_log}");
     assert!(outside.is_some(), "{out}");
     let chain: usize = out
         .stdout
