@@ -295,7 +295,7 @@ pub fn reruns_for(
 ) -> u32 {
     let (asked, cap) = (reruns_asked(rule), reruns_cap(rule));
     let margin = claimed_gain.map_or(0.0, |g| g - rule.min_delta);
-    if !(margin > 0.0) || !sd.is_finite() {
+    if margin.is_nan() || margin <= 0.0 || !sd.is_finite() {
         return asked;
     }
     let alpha_look = rule.alpha / f64::from(cap - 1);
