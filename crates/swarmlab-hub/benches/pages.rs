@@ -327,6 +327,7 @@ async fn seed(data_dir: &Path, baseline: &str, chain: &[String], scale: Scale, k
                     rule,
                     measurements: m,
                     verifier_signature: String::new(),
+                    prior: Vec::new(),
                 },
                 at + 1000,
             ));

@@ -91,6 +91,11 @@ pub enum EventBody {
         rule: Rule,
         measurements: Measurements,
         verifier_signature: String,
+        /// The earlier verdicts (by `verdict_id`, on the same base and hardware class) whose
+        /// reruns the test could pool with these measurements' own, when the F-test let it.
+        /// Absent when there were none, as in entries written before pooling existed.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        prior: Vec<i64>,
     },
     /// A submission ended `rejected` as `unverifiable`: `faults` distinct verifiers (as many
     /// as the hub's `unverifiable_after`, or every verifier it had) reported a fault on its

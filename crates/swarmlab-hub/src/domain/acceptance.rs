@@ -38,7 +38,10 @@ use swarmlab_proto::{Measurements, Rule, RunOutcome};
 
 use super::canary::Expect;
 use super::error::HubError;
-use super::stats::{paired_one_sided_p, welch_one_sided_p};
+use super::prior::Prior;
+use super::stats::{
+    f_upper_tail, mean_var, student_t_cdf, t_one_sided_p, welch_one_sided_p, Spread,
+};
 
 /// Why a verifier's measurements reject a candidate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,8 +121,26 @@ pub enum Decision {
 /// `min_delta`: not promising enough to ask for more.
 const PROMISING: f64 = 0.5;
 
-/// The number of reruns of each side a verifier is asked for before the test may give up;
-/// a t-test needs at least two.
+/// The level of the one-sided F-test that keeps a prior out of a look: when the job's own
+/// reruns spread more than the prior says at this level (a changed machine, a candidate
+/// noisier than those before it), the look uses the job's own reruns alone, as without a
+/// prior.
+pub const AGREEMENT_LEVEL: f64 = 0.25;
+
+/// The fewest degrees of freedom of the job's own spread that the F-test is asked to judge a
+/// prior with: on one, a job's variance can be almost anything, and a prior taken on such a
+/// look could hide a changed machine.
+const MIN_OWN_DF: f64 = 2.0;
+
+/// The power the reruns asked for aim at, at the gain the worker claimed.
+pub const POWER: f64 = 0.8;
+
+/// The normal quantile of [`POWER`]: the power calculation's allowance for the estimate
+/// falling short of the true gain.
+const Z_POWER: f64 = 0.841_621_233_572_914_2;
+
+/// The number of reruns of each side a verifier is asked for before the test may give up
+/// by default (no claim to power the test for); a t-test needs at least two.
 pub fn reruns_asked(rule: &Rule) -> u32 {
     rule.reruns.max(2)
 }
@@ -152,10 +173,153 @@ impl Pairing {
     }
 }
 
+/// What a look knows besides the job's reruns.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Context<'a> {
+    /// The noise of earlier reports on the same head commit and hardware class.
+    pub prior: Option<&'a Prior>,
+    /// The gain over the head's measured mean that the worker claimed, which sizes the
+    /// reruns asked for ([`reruns_for`]); never a part of the test itself.
+    pub claimed_gain: Option<f64>,
+}
+
+/// One look's test: its p-value, and the noise it assumed, for the power calculation.
+struct Test {
+    p_value: f64,
+    /// The standard deviation of one pair's difference (for Welch's design, `sqrt 2` times
+    /// one run's), as the test estimated it.
+    sd: f64,
+    /// The degrees of freedom it came with, less those of the job's own reruns.
+    prior_df: f64,
+}
+
+impl Test {
+    /// Tests "better beats worse by more than `delta`" on `n` reruns of each side, pooling
+    /// the prior's spread with the job's own when the F-test finds them in agreement.
+    fn run(
+        better: &[f64],
+        worse: &[f64],
+        pairing: Pairing,
+        delta: f64,
+        prior: Option<&Prior>,
+    ) -> Option<Test> {
+        let n = better.len() as f64;
+        match pairing {
+            Pairing::Paired => {
+                let differences: Vec<f64> = better.iter().zip(worse).map(|(b, w)| b - w).collect();
+                let (mean, _) = mean_var(&differences)?;
+                let own = Spread::of(&differences)?;
+                let prior = prior.map(|p| p.spread).filter(|&p| agrees(own, p));
+                let spread = own.plus(prior.unwrap_or(Spread::NONE));
+                let var = spread.variance()?;
+                Some(Test {
+                    p_value: t_one_sided_p(mean - delta, var / n, spread.df),
+                    sd: var.sqrt(),
+                    prior_df: spread.df - own.df,
+                })
+            }
+            Pairing::Independent => {
+                let own = Spread::of(better)?.plus(Spread::of(worse)?);
+                match prior.map(|p| p.spread).filter(|&p| agrees(own, p)) {
+                    // Student's test with one variance for both sides: the prior's head
+                    // reruns and the job's reruns of both, each around its own mean.
+                    Some(prior) => {
+                        let spread = own.plus(prior);
+                        let var = spread.variance()?;
+                        let (mb, _) = mean_var(better)?;
+                        let (mw, _) = mean_var(worse)?;
+                        Some(Test {
+                            p_value: t_one_sided_p(mb - mw - delta, 2.0 * var / n, spread.df),
+                            sd: (2.0 * var).sqrt(),
+                            prior_df: prior.df,
+                        })
+                    }
+                    None => Some(Test {
+                        p_value: welch_one_sided_p(better, worse, delta)?,
+                        sd: (2.0 * own.variance()?).sqrt(),
+                        prior_df: 0.0,
+                    }),
+                }
+            }
+        }
+    }
+}
+
+/// Whether a prior may be pooled with the job's own spread: unless the job's own variance
+/// exceeds the prior's beyond the one-sided F-test at [`AGREEMENT_LEVEL`]. Only that side is
+/// tested: a job quieter than its prior pools into a larger variance, which can only make an
+/// accept less likely, and dropping the prior there would trade a conservative estimate for
+/// the job's own small one.
+fn agrees(own: Spread, prior: Spread) -> bool {
+    if own.df < MIN_OWN_DF {
+        return false;
+    }
+    let (Some(own_var), Some(prior_var)) = (own.variance(), prior.variance()) else {
+        return false;
+    };
+    if own_var <= 0.0 {
+        return true;
+    }
+    if prior_var <= 0.0 {
+        return false;
+    }
+    f_upper_tail(own_var / prior_var, own.df, prior.df) >= AGREEMENT_LEVEL
+}
+
+/// Whether `n` pairs give the test [`POWER`] at a true gain `margin` above `min_delta`, with
+/// pairs whose differences spread by `sd` and a test on `df` degrees of freedom, each look
+/// at `alpha_look`. The normal allowance for the power keeps it one evaluation of the t
+/// distribution; for the handful of degrees of freedom of a job without a prior it asks a
+/// little fewer reruns than the exact noncentral t would.
+fn powered(margin: f64, sd: f64, n: u32, df: f64, alpha_look: f64) -> bool {
+    if sd <= 0.0 {
+        return true;
+    }
+    let shift = margin * f64::from(n).sqrt() / sd;
+    1.0 - student_t_cdf(shift - Z_POWER, df) <= alpha_look
+}
+
+/// The reruns of each side a job is asked for before it may be given up as not promising:
+/// the fewest that give the test [`POWER`] at the claimed gain (less `min_delta`), pairs
+/// spreading by `sd`, clamped between [`reruns_asked`] and [`reruns_cap`]. A claim that does
+/// not clear `min_delta`, or none, gets [`reruns_asked`]: there is no gain to power for. The
+/// number only decides when to stop for futility, never whether to accept: every look is
+/// tested at the same level whatever was asked, so the false-accept bound holds for any
+/// claim.
+pub fn reruns_for(
+    rule: &Rule,
+    pairing: Pairing,
+    claimed_gain: Option<f64>,
+    sd: f64,
+    prior_df: f64,
+) -> u32 {
+    let (asked, cap) = (reruns_asked(rule), reruns_cap(rule));
+    let margin = claimed_gain.map_or(0.0, |g| g - rule.min_delta);
+    if margin.is_nan() || margin <= 0.0 || !sd.is_finite() {
+        return asked;
+    }
+    let alpha_look = rule.alpha / f64::from(cap - 1);
+    (asked..cap)
+        .find(|&n| {
+            let own_df = match pairing {
+                Pairing::Paired => f64::from(n - 1),
+                Pairing::Independent => f64::from(2 * (n - 1)),
+            };
+            powered(margin, sd, n, own_df + prior_df, alpha_look)
+        })
+        .unwrap_or(cap)
+}
+
 /// Decides on `candidate` and `head` measurements (extra values beyond the shorter side, or
-/// beyond the rule's cap, are ignored so both sides are looked at together).
-pub fn decide(candidate: &[f64], head: &[f64], pairing: Pairing, rule: &Rule) -> Decision {
-    let asked = reruns_asked(rule) as usize;
+/// beyond the rule's cap, are ignored so both sides are looked at together), with what
+/// `context` knows besides.
+pub fn decide(
+    candidate: &[f64],
+    head: &[f64],
+    pairing: Pairing,
+    rule: &Rule,
+    context: Context<'_>,
+) -> Decision {
     let cap = reruns_cap(rule) as usize;
     let n = candidate.len().min(head.len()).min(cap);
     let (c, h) = (&candidate[..n], &head[..n]);
@@ -164,22 +328,25 @@ pub fn decide(candidate: &[f64], head: &[f64], pairing: Pairing, rule: &Rule) ->
         Goal::Minimize => (h, c),
         Goal::Maximize => (c, h),
     };
-    let p_value = match pairing {
-        Pairing::Paired => paired_one_sided_p(better, worse, rule.min_delta),
-        Pairing::Independent => welch_one_sided_p(better, worse, rule.min_delta),
-    };
-    let Some(p_value) = p_value else {
+    let Some(test) = Test::run(better, worse, pairing, rule.min_delta, context.prior) else {
         return Decision::Continue { p_value: None };
     };
+    let p_value = test.p_value;
     let alpha_look = rule.alpha / (cap - 1) as f64;
     if p_value < alpha_look {
         return Decision::Accept { p_value };
     }
-    // Futility: the gain is clearly below min_delta, or the reruns asked for are in and the
-    // estimate does not clear it, or the cap is reached.
+    // Futility: the gain is clearly below min_delta, or the cap is reached, or the reruns
+    // asked for are in and the estimate does not clear it.
     let clearly_worse = 1.0 - p_value < alpha_look;
-    if clearly_worse || n >= cap || (n >= asked && p_value >= PROMISING) {
+    if clearly_worse || n >= cap {
         return Decision::Reject { p_value };
+    }
+    if n >= reruns_asked(rule) as usize && p_value >= PROMISING {
+        let asked = reruns_for(rule, pairing, context.claimed_gain, test.sd, test.prior_df);
+        if n >= asked as usize {
+            return Decision::Reject { p_value };
+        }
     }
     Decision::Continue {
         p_value: Some(p_value),
@@ -246,9 +413,15 @@ impl Judgement {
     }
 }
 
-/// Judges `m` by `rule`; `claimed` is the metric the worker claimed, if it did. Refuses
-/// measurements of a finished run that lack finite values on either side.
-pub fn judge(m: &Measurements, rule: &Rule, claimed: Option<f64>) -> Result<Judgement, HubError> {
+/// Judges `m` by `rule`; `claimed` is the metric the worker claimed, if it did, and `prior`
+/// the noise of earlier reports on the same head commit and hardware class ([`Prior::of`]).
+/// Refuses measurements of a finished run that lack finite values on either side.
+pub fn judge(
+    m: &Measurements,
+    rule: &Rule,
+    claimed: Option<f64>,
+    prior: Option<&Prior>,
+) -> Result<Judgement, HubError> {
     let reject = |reason, p_value| Judgement::Verdict(Verdict::Reject { reason, p_value });
     Ok(match m.outcome {
         RunOutcome::VerifierFault => Judgement::Fault,
@@ -261,12 +434,17 @@ pub fn judge(m: &Measurements, rule: &Rule, claimed: Option<f64>) -> Result<Judg
                     "measurements need finite values for both candidate and head".into(),
                 ));
             }
-            match decide(&m.candidate, &m.head, Pairing::of(m), rule) {
+            let (candidate, head) = looked_at(&m.candidate, &m.head, rule);
+            let context = Context {
+                prior,
+                claimed_gain: claimed.map(|c| rule.goal.gain(mean(head), c)),
+            };
+            match decide(&m.candidate, &m.head, Pairing::of(m), rule, context) {
                 Decision::Accept { p_value } => Judgement::Verdict(Verdict::Accept { p_value }),
                 Decision::Continue { p_value } => Judgement::Continue { p_value },
                 Decision::Reject { p_value } => {
                     let reason = match claimed {
-                        Some(claimed) if unreproduced(claimed, &m.candidate, &m.head, rule) => {
+                        Some(claimed) if unreproduced(claimed, candidate, head, rule) => {
                             VerdictReason::NotReproduced
                         }
                         _ => VerdictReason::NotBetter,
@@ -278,18 +456,27 @@ pub fn judge(m: &Measurements, rule: &Rule, claimed: Option<f64>) -> Result<Judg
     })
 }
 
-/// Whether a rejected candidate failed to reproduce its claim: the worker claimed the metric
-/// better than the head's measured mean by more than `min_delta`, and the candidate's
-/// measured mean is not. The means are of the reruns the rule looked at.
-fn unreproduced(claimed: f64, candidate: &[f64], head: &[f64], rule: &Rule) -> bool {
+/// The reruns of each side the rule looks at: complete pairs, up to its cap.
+fn looked_at<'a>(candidate: &'a [f64], head: &'a [f64], rule: &Rule) -> (&'a [f64], &'a [f64]) {
     let n = candidate
         .len()
         .min(head.len())
         .min(reruns_cap(rule) as usize);
-    if n == 0 {
+    (&candidate[..n], &head[..n])
+}
+
+fn mean(xs: &[f64]) -> f64 {
+    xs.iter().sum::<f64>() / xs.len() as f64
+}
+
+/// Whether a rejected candidate failed to reproduce its claim: the worker claimed the metric
+/// better than the head's measured mean by more than `min_delta`, and the candidate's
+/// measured mean is not. The means are of the reruns the rule looked at.
+fn unreproduced(claimed: f64, candidate: &[f64], head: &[f64], rule: &Rule) -> bool {
+    let (candidate, head) = looked_at(candidate, head, rule);
+    if candidate.is_empty() {
         return false;
     }
-    let mean = |xs: &[f64]| xs[..n].iter().sum::<f64>() / n as f64;
     let head = mean(head);
     let gain = |value: f64| rule.goal.gain(head, value);
     gain(claimed) > rule.min_delta && gain(mean(candidate)) <= rule.min_delta
@@ -347,8 +534,13 @@ pub fn canary_passed(verdict: &Verdict, expect: Expect) -> bool {
 }
 
 #[cfg(test)]
+mod simulation;
+
+#[cfg(test)]
 mod tests {
+    use super::simulation::{capped, rule};
     use super::*;
+    use crate::domain::stats::Spread;
 
     #[test]
     fn a_job_is_given_up_after_enough_verifiers_or_all_there_are() {
@@ -360,161 +552,6 @@ mod tests {
         assert!(gives_up(1, 0, 0));
     }
 
-    /// splitmix64 and Box–Muller: reproducible normal samples without a dependency.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next_u64(&mut self) -> u64 {
-            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            z ^ (z >> 31)
-        }
-
-        fn uniform(&mut self) -> f64 {
-            ((self.next_u64() >> 11) as f64 + 0.5) / (1u64 << 53) as f64
-        }
-
-        fn normal(&mut self, mean: f64, sd: f64) -> f64 {
-            let (u, v) = (self.uniform(), self.uniform());
-            mean + sd * (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()
-        }
-    }
-
-    fn rule(goal: Goal, alpha: f64, min_delta: f64, reruns: u32) -> Rule {
-        Rule {
-            goal,
-            alpha,
-            min_delta,
-            reruns,
-            max_reruns: None,
-        }
-    }
-
-    /// [`rule`] with a cap on the reruns the test may ask for.
-    fn capped(goal: Goal, alpha: f64, min_delta: f64, reruns: u32, max_reruns: u32) -> Rule {
-        Rule {
-            max_reruns: Some(max_reruns),
-            ..rule(goal, alpha, min_delta, reruns)
-        }
-    }
-
-    /// The true means of the two sides and how their reruns spread: `shared` is what both
-    /// runs of a pair have in common (the seed's luck, the machine's load), `own` what each
-    /// run has alone. Unpaired reruns draw the shared part afresh for every run.
-    struct Truth {
-        candidate: f64,
-        head: f64,
-        shared: f64,
-        own: f64,
-    }
-
-    /// Runs the sequential protocol as a verifier would: one more pair per look, until the
-    /// test decides; with the number of pairs it took.
-    fn verify(rng: &mut Rng, rule: &Rule, truth: &Truth, pairing: Pairing) -> (Decision, usize) {
-        let (mut c, mut h) = (Vec::new(), Vec::new());
-        loop {
-            let shared = rng.normal(0.0, truth.shared);
-            let other = match pairing {
-                Pairing::Paired => shared,
-                Pairing::Independent => rng.normal(0.0, truth.shared),
-            };
-            c.push(rng.normal(truth.candidate + shared, truth.own));
-            h.push(rng.normal(truth.head + other, truth.own));
-            match decide(&c, &h, pairing, rule) {
-                Decision::Continue { .. } => continue,
-                done => return (done, c.len()),
-            }
-        }
-    }
-
-    /// How often `trials` runs of the protocol accept, and the most pairs one took.
-    fn acceptance_rate(
-        rule: &Rule,
-        truth: &Truth,
-        pairing: Pairing,
-        trials: u64,
-        seed: u64,
-    ) -> (f64, usize) {
-        let (mut accepted, mut most) = (0, 0);
-        for trial in 0..trials {
-            let mut rng = Rng(seed + trial * 7919 + 1);
-            let (decision, pairs) = verify(&mut rng, rule, truth, pairing);
-            most = most.max(pairs);
-            if matches!(decision, Decision::Accept { .. }) {
-                accepted += 1;
-            }
-        }
-        (f64::from(accepted) / trials as f64, most)
-    }
-
-    #[test]
-    fn a_clone_of_the_head_plus_noise_is_accepted_less_often_than_alpha() {
-        for goal in [Goal::Minimize, Goal::Maximize] {
-            for pairing in [Pairing::Independent, Pairing::Paired] {
-                // min_delta = 0 is the hardest case for the rule: a clone looks promising
-                // half the time and is followed up to the cap.
-                for rule in [rule(goal, 0.05, 0.0, 5), capped(goal, 0.05, 0.0, 3, 10)] {
-                    let truth = Truth {
-                        candidate: 1.0,
-                        head: 1.0,
-                        shared: 0.02,
-                        own: 0.005,
-                    };
-                    let (rate, most) = acceptance_rate(&rule, &truth, pairing, 4000, 0);
-                    // The binomial sd at p = alpha is ~0.0034; demand a clear margin below.
-                    assert!(
-                        rate < 0.8 * rule.alpha,
-                        "{goal} {pairing:?} {rule:?}: false-accept rate {rate}"
-                    );
-                    assert_eq!(most, reruns_cap(&rule) as usize, "{rule:?}");
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn a_candidate_at_exactly_min_delta_is_accepted_less_often_than_alpha() {
-        for goal in [Goal::Minimize, Goal::Maximize] {
-            for pairing in [Pairing::Independent, Pairing::Paired] {
-                let rule = capped(goal, 0.05, 0.01, 3, 12);
-                let gain = match goal {
-                    Goal::Minimize => -0.01,
-                    Goal::Maximize => 0.01,
-                };
-                let truth = Truth {
-                    candidate: 1.0 + gain,
-                    head: 1.0,
-                    shared: 0.01,
-                    own: 0.004,
-                };
-                let (rate, _) = acceptance_rate(&rule, &truth, pairing, 4000, 17);
-                assert!(
-                    rate < 0.8 * rule.alpha,
-                    "{goal} {pairing:?}: false-accept rate {rate}"
-                );
-            }
-        }
-    }
-
-    #[test]
-    fn pairing_finds_a_gain_that_the_shared_noise_hides_from_welch() {
-        // The case: a gain of 0.04 against runs that spread by 0.03 together (the
-        // load), by 0.002 alone.
-        let rule = capped(Goal::Minimize, 0.01, 0.002, 3, 9);
-        let truth = Truth {
-            candidate: 1.36,
-            head: 1.40,
-            shared: 0.03,
-            own: 0.002,
-        };
-        let (paired, _) = acceptance_rate(&rule, &truth, Pairing::Paired, 500, 5);
-        let (welch, _) = acceptance_rate(&rule, &truth, Pairing::Independent, 500, 5);
-        assert!(paired > 0.95, "paired power {paired}");
-        assert!(welch < 0.5, "Welch power {welch}");
-    }
-
     #[test]
     fn a_promising_candidate_gets_more_reruns_up_to_the_cap() {
         let r = capped(Goal::Minimize, 0.01, 0.0, 3, 6);
@@ -522,26 +559,26 @@ mod tests {
         let c = [0.99, 1.0, 0.985];
         let h = [1.0, 1.0, 1.0];
         assert!(matches!(
-            decide(&c, &h, Pairing::Paired, &r),
+            decide(&c, &h, Pairing::Paired, &r, Context::default()),
             Decision::Continue { p_value: Some(p) } if p < PROMISING
         ));
         // Without the cap the same three pairs are the end.
         let uncapped = rule(Goal::Minimize, 0.01, 0.0, 3);
         assert!(matches!(
-            decide(&c, &h, Pairing::Paired, &uncapped),
+            decide(&c, &h, Pairing::Paired, &uncapped, Context::default()),
             Decision::Reject { .. }
         ));
         // Not promising after the reruns asked for: rejected there.
         let worse = [1.01, 1.0, 0.995];
         assert!(matches!(
-            decide(&worse, &h, Pairing::Paired, &r),
+            decide(&worse, &h, Pairing::Paired, &r, Context::default()),
             Decision::Reject { .. }
         ));
         // Still not decisive at the cap: rejected.
         let c6 = [0.99, 1.0, 0.985, 1.0, 0.99, 1.002];
         let h6 = [1.0; 6];
         assert!(matches!(
-            decide(&c6, &h6, Pairing::Paired, &r),
+            decide(&c6, &h6, Pairing::Paired, &r, Context::default()),
             Decision::Reject { .. }
         ));
         assert_eq!(reruns_cap(&r), 6);
@@ -565,32 +602,17 @@ mod tests {
     }
 
     #[test]
-    fn a_clear_improvement_is_accepted_and_often_early() {
-        for pairing in [Pairing::Independent, Pairing::Paired] {
-            let rule = rule(Goal::Minimize, 0.01, 0.002, 8);
-            let truth = Truth {
-                candidate: 0.95,
-                head: 1.0,
-                shared: 0.0,
-                own: 0.01,
-            };
-            let (rate, _) = acceptance_rate(&rule, &truth, pairing, 500, 98);
-            assert!(rate > 0.95, "{pairing:?}: power too low: {rate}");
-        }
-    }
-
-    #[test]
     fn an_improvement_below_min_delta_is_rejected() {
         let r = rule(Goal::Maximize, 0.05, 0.5, 3);
         let c = [1.2, 1.21, 1.19];
         let h = [1.0, 1.01, 0.99];
         assert!(matches!(
-            decide(&c, &h, Pairing::Independent, &r),
+            decide(&c, &h, Pairing::Independent, &r, Context::default()),
             Decision::Reject { .. }
         ));
         let r = rule(Goal::Maximize, 0.05, 0.1, 3);
         assert!(matches!(
-            decide(&c, &h, Pairing::Independent, &r),
+            decide(&c, &h, Pairing::Independent, &r, Context::default()),
             Decision::Accept { .. }
         ));
     }
@@ -599,7 +621,7 @@ mod tests {
     fn one_value_is_never_enough() {
         let r = rule(Goal::Minimize, 0.05, 0.0, 3);
         assert_eq!(
-            decide(&[0.1], &[1.0], Pairing::Paired, &r),
+            decide(&[0.1], &[1.0], Pairing::Paired, &r, Context::default()),
             Decision::Continue { p_value: None }
         );
     }
@@ -642,7 +664,8 @@ mod tests {
     fn a_report_is_judged_by_its_outcome_then_by_the_test() {
         let r = rule(Goal::Minimize, 0.05, 0.0, 3);
         let (better, same) = ([0.5, 0.51, 0.49], [1.0, 1.01, 0.99]);
-        let judged = |outcome, c: &[f64], claimed| judge(&measured(outcome, c, &same), &r, claimed);
+        let judged =
+            |outcome, c: &[f64], claimed| judge(&measured(outcome, c, &same), &r, claimed, None);
         assert_eq!(
             judged(RunOutcome::VerifierFault, &[], None).unwrap(),
             Judgement::Fault
@@ -685,5 +708,115 @@ mod tests {
         assert!(charged(false) && !charged(true));
         assert!(canary_passed(&accept, Expect::Accept) && !canary_passed(&accept, Expect::Reject));
         assert!(canary_passed(&reject, Expect::Reject) && !canary_passed(&reject, Expect::Accept));
+    }
+
+    /// A prior of `df` degrees of freedom whose variance is `var`.
+    fn prior(var: f64, df: f64) -> Prior {
+        Prior {
+            spread: Spread {
+                sum_sq: var * df,
+                df,
+            },
+            verdicts: vec![1],
+        }
+    }
+
+    #[test]
+    fn a_prior_that_agrees_adds_its_degrees_of_freedom_and_one_that_does_not_is_dropped() {
+        let r = capped(Goal::Minimize, 0.01, 0.0, 3, 9);
+        // Three pairs better by 0.010, 0.012, 0.008 (sd 0.002 of the differences): at 2 df
+        // not significant at 0.01 / 8.
+        let h = [1.0, 1.0, 1.0];
+        let c = [0.990, 0.988, 0.992];
+        let own = decide(&c, &h, Pairing::Paired, &r, Context::default());
+        assert!(matches!(own, Decision::Continue { .. }), "{own:?}");
+        // The same head measured before with differences spreading alike: 40 more df.
+        let agreeing = prior(0.002f64.powi(2), 40.0);
+        let context = Context {
+            prior: Some(&agreeing),
+            claimed_gain: None,
+        };
+        let pooled = decide(&c, &h, Pairing::Paired, &r, context);
+        assert!(matches!(pooled, Decision::Accept { .. }), "{pooled:?}");
+        // A prior a hundred times quieter than the job: the F-test drops it.
+        let quiet = prior(0.0002f64.powi(2), 40.0);
+        assert!(!agrees(
+            Spread::of(&[0.010, 0.012, 0.008]).unwrap(),
+            quiet.spread
+        ));
+        let dropped = Context {
+            prior: Some(&quiet),
+            claimed_gain: None,
+        };
+        assert_eq!(decide(&c, &h, Pairing::Paired, &r, dropped), own);
+        // A prior noisier than the job is pooled: the variance grows, the accept goes.
+        let loud = prior(0.02f64.powi(2), 40.0);
+        assert!(agrees(
+            Spread::of(&[0.010, 0.012, 0.008]).unwrap(),
+            loud.spread
+        ));
+        let noisier = Context {
+            prior: Some(&loud),
+            claimed_gain: None,
+        };
+        assert!(matches!(
+            decide(&c, &h, Pairing::Paired, &r, noisier),
+            Decision::Continue { .. }
+        ));
+        // Welch's design pools too: Student's test on one variance.
+        let agreeing = prior(0.002f64.powi(2) / 2.0, 40.0);
+        let welch = Context {
+            prior: Some(&agreeing),
+            claimed_gain: None,
+        };
+        let hw = [1.001, 0.999, 1.0];
+        assert!(matches!(
+            decide(&c, &hw, Pairing::Independent, &r, Context::default()),
+            Decision::Continue { .. }
+        ));
+        assert!(matches!(
+            decide(&c, &hw, Pairing::Independent, &r, welch),
+            Decision::Accept { .. }
+        ));
+    }
+
+    #[test]
+    fn the_reruns_asked_grow_with_the_noise_against_the_claimed_gain() {
+        let r = capped(Goal::Minimize, 0.01, 0.002, 3, 9);
+        let asked = |gain, sd, prior_df| reruns_for(&r, Pairing::Paired, gain, sd, prior_df);
+        // No claim, or one that does not clear min_delta: the rule's reruns.
+        assert_eq!(asked(None, 0.02, 0.0), 3);
+        assert_eq!(asked(Some(0.002), 0.02, 0.0), 3);
+        // A gain far above the noise: the rule's reruns are power enough.
+        assert_eq!(asked(Some(0.5), 0.02, 40.0), 3);
+        // More noise, or a smaller gain, asks for more; never beyond the cap.
+        let (small, smaller) = (asked(Some(0.04), 0.02, 40.0), asked(Some(0.03), 0.02, 40.0));
+        assert!(
+            3 < small && small < smaller && smaller <= 9,
+            "{small} {smaller}"
+        );
+        assert!(asked(Some(0.04), 0.03, 40.0) > small);
+        // Without a prior the test has fewer degrees of freedom: more reruns.
+        assert!(asked(Some(0.04), 0.02, 0.0) > small);
+        assert_eq!(asked(Some(0.01), 0.02, 40.0), 9);
+        // The asked count is where a not-promising candidate stops.
+        let h = [1.0, 1.0, 1.0];
+        let c = [1.01, 0.99, 1.01];
+        let claimed = |gain| Context {
+            prior: None,
+            claimed_gain: Some(gain),
+        };
+        assert!(matches!(
+            decide(&c, &h, Pairing::Paired, &r, Context::default()),
+            Decision::Reject { .. }
+        ));
+        assert!(matches!(
+            decide(&c, &h, Pairing::Paired, &r, claimed(0.01)),
+            Decision::Continue { .. }
+        ));
+        assert!(matches!(
+            decide(&c, &h, Pairing::Paired, &r, claimed(5.0)),
+            Decision::Reject { .. }
+        ));
     }
 }

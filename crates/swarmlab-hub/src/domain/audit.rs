@@ -1,7 +1,8 @@
 //! [`audit`]: checks an exported ledger offline, against the hub's public key: hashes,
 //! signatures, the chain of `prev` links, that every head move cites a verdict that
 //! satisfied the acceptance rule the track was created with (re-decided here by
-//! `acceptance::decide`), that every submission ended `unverifiable` cites distinct
+//! `acceptance::decide`, with the earlier verdicts on the same head and hardware class it
+//! pooled, which must be in the ledger before it), that every submission ended `unverifiable` cites distinct
 //! verifiers' faults, and that every promotion to `main` names a commit already on the
 //! chain. Every verifier report an entry counts (a verdict's, each fault of an
 //! `unverifiable`, the canary report of a suspension) must be signed by the key the ledger
@@ -15,7 +16,8 @@ use swarmlab_proto::ledger::GENESIS;
 use swarmlab_proto::signing::{self, VerifyingKey};
 use swarmlab_proto::{EventBody, LedgerEntry, Rule, RunOutcome, SignedFault};
 
-use super::acceptance::{decide, Decision, Pairing};
+use super::acceptance::{decide, Context, Decision, Pairing};
+use super::prior::Prior;
 use super::roster::{Checked, Roster};
 
 /// What an audit found in a ledger that checks out.
@@ -173,6 +175,7 @@ pub fn audit(ledger_text: &str, hub_public_key: &VerifyingKey) -> Result<AuditRe
         rule: None,
         roster: Roster::new(1),
         verdicts: HashMap::new(),
+        verdict_seqs: HashMap::new(),
         prev_hash: GENESIS.to_string(),
         chain: Vec::new(),
     };
@@ -194,6 +197,8 @@ struct Auditor<'k> {
     roster: Roster,
     /// Verdict entries by sequence number, for the head moves that cite them.
     verdicts: HashMap<u64, LedgerEntry>,
+    /// Verdict entries' sequence numbers by verdict id, for the verdicts that pool them.
+    verdict_seqs: HashMap<i64, u64>,
     prev_hash: String,
     /// The chain so far, baseline first: what a promotion may name.
     chain: Vec<String>,
@@ -304,6 +309,7 @@ impl Auditor<'_> {
             }
             (
                 EventBody::Verdict {
+                    verdict_id,
                     decision,
                     measurements,
                     verifier_signature,
@@ -312,6 +318,7 @@ impl Auditor<'_> {
                 _,
             ) => {
                 self.signed(line, measurements, verifier_signature)?;
+                self.verdict_seqs.insert(*verdict_id, entry.seq);
                 self.report.verdicts += 1;
                 if decision == "accept" {
                     self.report.accepted += 1;
@@ -371,8 +378,18 @@ impl Auditor<'_> {
             return Err(why("it does not start from the current head"));
         }
         let track_rule = self.rule.ok_or_else(|| why("no track rule"))?;
-        check_backing(self.verdicts.get(&verdict_seq), from, to, &track_rule)
-            .map_err(|w| why(&w))?;
+        check_backing(
+            self.verdicts.get(&verdict_seq),
+            from,
+            to,
+            &track_rule,
+            |id| {
+                self.verdict_seqs
+                    .get(&id)
+                    .and_then(|seq| self.verdicts.get(seq))
+            },
+        )
+        .map_err(|w| why(&w))?;
         self.report.head = to.to_string();
         self.report.head_moves += 1;
         self.chain.push(to.to_string());
@@ -420,11 +437,15 @@ fn check_faults(after: u32, faults: &[SignedFault]) -> Result<(), &'static str> 
     Ok(())
 }
 
-fn check_backing(
+/// Whether the verdict cited by a head move accepts `to` over `from` by the track's rule,
+/// decided again from its measurements and the earlier verdicts it pooled (`earlier` finds
+/// an earlier verdict entry by its id).
+fn check_backing<'e>(
     verdict: Option<&LedgerEntry>,
     from: &str,
     to: &str,
     track_rule: &Rule,
+    earlier: impl Fn(i64) -> Option<&'e LedgerEntry>,
 ) -> Result<(), String> {
     let Some(EventBody::Verdict {
         candidate,
@@ -432,6 +453,7 @@ fn check_backing(
         decision,
         rule,
         measurements,
+        prior,
         ..
     }) = verdict.map(|v| &v.event)
     else {
@@ -446,8 +468,38 @@ fn check_backing(
     if decision != "accept" {
         return Err("the verdict did not accept".into());
     }
+    let mut pooled = Vec::with_capacity(prior.len());
+    for &id in prior {
+        match earlier(id).map(|e| &e.event) {
+            Some(EventBody::Verdict {
+                base: earlier_base,
+                measurements: m,
+                ..
+            }) if earlier_base == base
+                && m.hardware_class == measurements.hardware_class =>
+            {
+                pooled.push((id, m));
+            }
+            _ => {
+                return Err(format!(
+                    "it pools verdict {id}, which is not an earlier verdict on the same head and hardware class"
+                ))
+            }
+        }
+    }
     let pairing = Pairing::of(measurements);
-    match decide(&measurements.candidate, &measurements.head, pairing, rule) {
+    let prior = Prior::of(&measurements.hardware_class, pairing, pooled);
+    let context = Context {
+        prior: prior.as_ref(),
+        claimed_gain: None,
+    };
+    match decide(
+        &measurements.candidate,
+        &measurements.head,
+        pairing,
+        rule,
+        context,
+    ) {
         Decision::Accept { .. } => Ok(()),
         _ => Err("its measurements do not satisfy the acceptance rule".into()),
     }
@@ -493,6 +545,7 @@ mod tests {
                 pairs: None,
             },
             verifier_signature: String::new(),
+            prior: Vec::new(),
         }
     }
 
@@ -501,25 +554,34 @@ mod tests {
     }
 
     fn ledger_with(key: &SigningKey, verdict_body: EventBody, more: Vec<EventBody>) -> String {
-        let mut events = vec![
-            EventBody::TrackCreated {
-                baseline: "b0".into(),
-                metric: "loss".into(),
-                rule: rule(),
-                editable: vec!["a".into()],
-                // A ledger from before verifier keys: its reports go unchecked, counted
-                // (`roster.rs` tests the checks).
-                format: 1,
-            },
-            verdict_body,
-            EventBody::HeadMove {
-                from: "b0".into(),
-                to: "c1".into(),
-                submission_id: 1,
-                verdict_seq: 1,
-            },
-        ];
+        let mut events = vec![track_created(), verdict_body, head_move(1)];
         events.extend(more);
+        sealed(key, events)
+    }
+
+    fn track_created() -> EventBody {
+        EventBody::TrackCreated {
+            baseline: "b0".into(),
+            metric: "loss".into(),
+            rule: rule(),
+            editable: vec!["a".into()],
+            // A ledger from before verifier keys: its reports go unchecked, counted
+            // (`roster.rs` tests the checks).
+            format: 1,
+        }
+    }
+
+    fn head_move(verdict_seq: u64) -> EventBody {
+        EventBody::HeadMove {
+            from: "b0".into(),
+            to: "c1".into(),
+            submission_id: 1,
+            verdict_seq,
+        }
+    }
+
+    /// `events` as ledger lines, sealed in order.
+    fn sealed(key: &SigningKey, events: Vec<EventBody>) -> String {
         let mut out = String::new();
         let mut prev: Option<(u64, String)> = None;
         for event in events {
@@ -535,6 +597,51 @@ mod tests {
             prev = Some((e.seq, e.hash));
         }
         out
+    }
+
+    #[test]
+    fn a_head_move_that_pooled_earlier_head_reruns_is_re_decided_with_them() {
+        let key = signing::signing_key(&[6; 32]);
+        // Twenty earlier reruns of the head on the same class, spreading by 0.02.
+        let mut earlier = verdict(vec![1.0; 20], [0.98, 1.02].repeat(10));
+        if let EventBody::Verdict {
+            verdict_id,
+            candidate,
+            decision,
+            ..
+        } = &mut earlier
+        {
+            *verdict_id = 7;
+            *candidate = "c0".into();
+            *decision = "reject".into();
+        }
+        // Better by 0.04: not significant on three reruns of each side alone.
+        let pooling = |prior: Vec<i64>| {
+            let mut v = verdict(vec![0.94, 0.99, 0.96], vec![1.0, 1.02, 0.99]);
+            if let EventBody::Verdict { prior: p, .. } = &mut v {
+                *p = prior;
+            }
+            sealed(
+                &key,
+                vec![track_created(), earlier.clone(), v, head_move(2)],
+            )
+        };
+        let report = audit(&pooling(vec![7]), &key.verifying_key()).unwrap();
+        assert_eq!(report.head_moves, 1);
+        let unpooled = audit(&pooling(Vec::new()), &key.verifying_key()).unwrap_err();
+        assert!(
+            unpooled
+                .to_string()
+                .contains("do not satisfy the acceptance rule"),
+            "{unpooled}"
+        );
+        let unknown = audit(&pooling(vec![99]), &key.verifying_key()).unwrap_err();
+        assert!(
+            unknown
+                .to_string()
+                .contains("pools verdict 99, which is not an earlier verdict"),
+            "{unknown}"
+        );
     }
 
     #[test]

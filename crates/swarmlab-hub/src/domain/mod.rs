@@ -31,6 +31,7 @@ pub mod intake_reason;
 pub mod job;
 pub mod ledger;
 pub mod noise;
+pub mod prior;
 pub mod promotion;
 pub(crate) mod quarantine;
 pub mod quota;

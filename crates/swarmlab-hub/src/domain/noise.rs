@@ -1,6 +1,8 @@
 //! The noise of a track's head: each decisive report keeps the head's reruns with the
 //! hardware class they were measured on, and [`Hub::noise`] tells how the current head's
 //! metric spreads between reruns, per class: the σ a worker can expect from a verifier.
+//! What acceptance pools is gathered apart, from the verdicts themselves (`prior.rs`), so
+//! that an audit can gather it again from the ledger; this view only shows.
 
 use swarmlab_proto::HeadNoise;
 

@@ -1,17 +1,19 @@
 //! A verifier's report on a leased job: the hub checks who signed which measurements,
-//! judges them by the track's rule (`acceptance.rs`, the only place a verdict is reached),
+//! judges them by the track's rule (`acceptance.rs`, the only place a verdict is reached)
+//! with the noise of earlier reports on the same head and hardware class (`prior.rs`),
 //! has the store record the judgement, and answers the verifier. The first decisive report
 //! of a job wins; a verifier's fault is retried on another verifier, until enough distinct
 //! verifiers faulted and the submission ends `unverifiable` (`acceptance::gives_up`).
 
 use swarmlab_proto::{signing, Measurements, ReportRequest, ReportResponse, RunOutcome};
 
-use super::acceptance::{judge, Judgement, VerdictReason};
+use super::acceptance::{judge, Judgement, Pairing, VerdictReason};
 use super::error::HubError;
 use super::event::{EventKind, HubEvent};
 use super::hub::Hub;
 use super::identity::Identity;
 use super::job::JobRecord;
+use super::prior::Prior;
 use super::roles::{require, Action};
 
 /// A verifier's signed report, judged.
@@ -22,6 +24,9 @@ pub struct Report {
     pub measurements: Measurements,
     pub signature: String,
     pub judgement: Judgement,
+    /// The earlier verdicts whose reruns the test could pool (`prior.rs`), cited by the
+    /// verdict's ledger entry so that an audit decides as the hub did.
+    pub prior: Vec<i64>,
 }
 
 /// What recording a report did.
@@ -73,13 +78,28 @@ impl Hub {
                 .and_then(|c| c.metrics.get(&track.metric).copied()),
             _ => None,
         };
-        let judgement = judge(m, &track.rule, claimed)?;
+        let prior = match m.outcome {
+            RunOutcome::Ok => {
+                let earlier = self
+                    .store
+                    .earlier_reports(&job.track, &job.base, job.id)
+                    .await?;
+                Prior::of(
+                    &m.hardware_class,
+                    Pairing::of(m),
+                    earlier.iter().map(|(id, m)| (*id, m)),
+                )
+            }
+            _ => None,
+        };
+        let judgement = judge(m, &track.rule, claimed, prior.as_ref())?;
         let report = Report {
             job_id,
             verifier: caller.id.clone(),
             measurements: req.measurements.clone(),
             signature: req.signature.clone(),
             judgement,
+            prior: prior.map(|p| p.verdicts).unwrap_or_default(),
         };
         let outcome = self.store.record_report(&report, self.now()).await?;
         self.announce(&job, &outcome);

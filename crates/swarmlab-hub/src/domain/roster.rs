@@ -227,6 +227,7 @@ mod tests {
             rule: rule(),
             measurements: m,
             verifier_signature: signature,
+            prior: Vec::new(),
         }
     }
 

@@ -1,6 +1,6 @@
-//! The statistics behind acceptance: sample moments, Welch's and the paired t statistic and
-//! the Student t distribution, through the regularized incomplete beta function. Pure
-//! functions, no I/O.
+//! The statistics behind acceptance: sample moments and spreads, Welch's and the paired t
+//! statistic, and the Student t and Fisher F distributions through the regularized
+//! incomplete beta function. Pure functions, no I/O.
 
 /// Mean and unbiased sample variance; `None` for fewer than two values.
 pub fn mean_var(xs: &[f64]) -> Option<(f64, f64)> {
@@ -11,6 +11,55 @@ pub fn mean_var(xs: &[f64]) -> Option<(f64, f64)> {
     let mean = xs.iter().sum::<f64>() / n;
     let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
     Some((mean, var))
+}
+
+/// A sample's sum of squared deviations from its own mean, with its degrees of freedom
+/// (values less one): what pooled variances add up.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Spread {
+    pub sum_sq: f64,
+    pub df: f64,
+}
+
+impl Spread {
+    /// No values: nothing to add.
+    pub const NONE: Spread = Spread {
+        sum_sq: 0.0,
+        df: 0.0,
+    };
+
+    /// The spread of `xs` around its mean; `None` below two values.
+    pub fn of(xs: &[f64]) -> Option<Spread> {
+        let (_, var) = mean_var(xs)?;
+        let df = (xs.len() - 1) as f64;
+        Some(Spread {
+            sum_sq: var * df,
+            df,
+        })
+    }
+
+    /// Two independent samples' spreads together, each around its own mean.
+    pub fn plus(self, other: Spread) -> Spread {
+        Spread {
+            sum_sq: self.sum_sq + other.sum_sq,
+            df: self.df + other.df,
+        }
+    }
+
+    /// The pooled variance; `None` without a degree of freedom.
+    pub fn variance(self) -> Option<f64> {
+        (self.df > 0.0).then(|| self.sum_sq / self.df)
+    }
+}
+
+/// The one-sided p-value of "the true difference exceeds zero" for an estimated difference
+/// `diff` (already less the margin) with squared standard error `se2` on `df` degrees of
+/// freedom. No spread at all makes the answer certain either way.
+pub fn t_one_sided_p(diff: f64, se2: f64, df: f64) -> f64 {
+    if se2 <= 0.0 || !se2.is_finite() {
+        return if diff > 0.0 { 0.0 } else { 1.0 };
+    }
+    1.0 - student_t_cdf(diff / se2.sqrt(), df)
 }
 
 /// Welch's test of "mean(a) - mean(b) > delta", one-sided. Returns the p-value of the null
@@ -44,6 +93,20 @@ pub fn paired_one_sided_p(a: &[f64], b: &[f64], delta: f64) -> Option<f64> {
         return Some(if diff > 0.0 { 0.0 } else { 1.0 });
     }
     Some(1.0 - student_t_cdf(diff / se2.sqrt(), n - 1.0))
+}
+
+/// P(F > f) for Fisher's F with `d1` and `d2` degrees of freedom (both > 0).
+pub fn f_upper_tail(f: f64, d1: f64, d2: f64) -> f64 {
+    if f.is_nan() || d1 <= 0.0 || d2 <= 0.0 {
+        return f64::NAN;
+    }
+    if f <= 0.0 {
+        return 1.0;
+    }
+    if f.is_infinite() {
+        return 0.0;
+    }
+    regularized_incomplete_beta(d2 / 2.0, d1 / 2.0, d2 / (d2 + d1 * f))
 }
 
 /// The cumulative distribution function of Student's t with `df` degrees of freedom
@@ -228,6 +291,28 @@ mod tests {
         // Zero spread of the differences: certain.
         assert_eq!(paired_one_sided_p(&[2.0, 3.0], &[1.0, 2.0], 0.5), Some(0.0));
         assert_eq!(paired_one_sided_p(&[2.0, 3.0], &[1.0, 2.0], 1.0), Some(1.0));
+    }
+
+    #[test]
+    fn f_tail_matches_tables() {
+        // F(2, 8) upper 5% point 4.459; F(1, d) is t(d) squared; F(4, 4) has median 1.
+        assert!(close(f_upper_tail(4.4590, 2.0, 8.0), 0.05, 1e-4));
+        let t = 2.228_139;
+        assert!(close(f_upper_tail(t * t, 1.0, 10.0), 0.05, 1e-6));
+        assert!(close(f_upper_tail(1.0, 4.0, 4.0), 0.5, 1e-12));
+        assert_eq!(f_upper_tail(0.0, 3.0, 5.0), 1.0);
+    }
+
+    #[test]
+    fn spreads_add_up_to_the_pooled_variance() {
+        let a = Spread::of(&[1.0, 2.0, 3.0]).unwrap();
+        assert_eq!((a.sum_sq, a.df), (2.0, 2.0));
+        let b = Spread::of(&[10.0, 14.0]).unwrap();
+        assert_eq!(a.plus(b).variance(), Some(10.0 / 3.0));
+        assert_eq!(Spread::of(&[1.0]), None);
+        assert_eq!(Spread::NONE.variance(), None);
+        assert_eq!(t_one_sided_p(0.1, 0.0, 3.0), 0.0);
+        assert!(close(t_one_sided_p(0.0, 1.0, 3.0), 0.5, 1e-12));
     }
 
     #[test]

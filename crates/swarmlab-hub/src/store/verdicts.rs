@@ -6,7 +6,7 @@
 //! Reports on canary jobs are recorded in `canaries.rs`.
 
 use sqlx::Row;
-use swarmlab_proto::EventBody;
+use swarmlab_proto::{EventBody, Measurements};
 
 use super::columns::{next_id, to_json};
 use super::jobs::job_from;
@@ -197,6 +197,7 @@ impl Store {
             rule: track.rule,
             measurements: report.measurements.clone(),
             verifier_signature: report.signature.clone(),
+            prior: report.prior.clone(),
         };
         let seq = self.append(tx, &job.track, now, event).await?.seq;
         Ok(Recorded { id, seq })
@@ -248,6 +249,37 @@ impl Store {
         };
         self.append(tx, &job.track, now, event).await?;
         snapshot_in(tx, &job.track).await
+    }
+
+    /// The measurements of every verdict on a job of `track` against the head `base`, other
+    /// than `job`, by verdict id, leaving out those of a suspended verifier: what the prior
+    /// of a job's test is gathered from (`domain/prior.rs` keeps the hardware class's).
+    pub async fn earlier_reports(
+        &self,
+        track: &str,
+        base: &str,
+        job: i64,
+    ) -> Result<Vec<(i64, Measurements)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT v.id, v.measurements FROM verdicts v JOIN jobs j ON j.id = v.job_id \
+             LEFT JOIN verifier_standing s ON s.verifier = v.verifier \
+             WHERE j.track = $1 AND j.base = $2 AND j.id <> $3 AND s.suspended_ms IS NULL \
+             ORDER BY v.id",
+        )
+        .bind(track)
+        .bind(base)
+        .bind(job)
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let id: i64 = row.try_get("id")?;
+                let text: String = row.try_get("measurements")?;
+                let m = serde_json::from_str(&text)
+                    .map_err(|e| StoreError::Corrupt(format!("verdict {id}: measurements: {e}")))?;
+                Ok((id, m))
+            })
+            .collect()
     }
 
     /// The head reruns kept for `commit` of `track`, per hardware class, by class name.

@@ -1,5 +1,6 @@
 //! The noise of a track's metric: the head's reruns from every decisive report, kept per
-//! (track, head commit, hardware class) and shown for the current head.
+//! (track, head commit, hardware class), shown for the current head and pooled into the
+//! test of later reports on the same head and class.
 
 use swarmlab_hub::HubError;
 use swarmlab_proto::{signing, ReportRequest, RunOutcome};
@@ -32,16 +33,16 @@ async fn head_reruns_are_kept_per_hardware_class_for_the_current_head() {
     f.submit(&f.w2, &base, "lr = 0.2\n").await;
 
     // On cpu: two reruns first (more are needed, nothing kept), then three (decisive: the
-    // candidate is no better on average, so no more are asked for).
+    // candidate is clearly worse, whatever its worker claimed).
     let job = f.lease(&f.v1).await.unwrap().job_id;
-    let first = on(&f, &f.v1, job, "cpu", &[0.95, 1.02], &[1.0, 0.98]);
+    let first = on(&f, &f.v1, job, "cpu", &[1.02, 1.01], &[1.0, 0.98]);
     assert_eq!(decision(&f, &f.v1, job, first).await, "continue");
     let all = on(
         &f,
         &f.v1,
         job,
         "cpu",
-        &[0.95, 1.02, 1.04],
+        &[1.2, 1.21, 1.22],
         &[1.0, 0.98, 1.01],
     );
     assert_eq!(decision(&f, &f.v1, job, all).await, "rejected");
@@ -93,4 +94,45 @@ async fn head_reruns_are_kept_per_hardware_class_for_the_current_head() {
         f.hub.noise("nope").await,
         Err(HubError::NotFound(_))
     ));
+}
+
+#[tokio::test]
+async fn earlier_reports_on_the_same_head_and_class_are_pooled_into_the_test() {
+    let f = Fixture::new().await;
+    let base = f.baseline.clone();
+    for (w, params) in [
+        (&f.w1, "lr = 0.1\n"),
+        (&f.w2, "lr = 0.2\n"),
+        (&f.w1, "lr = 0.3\n"),
+        (&f.w2, "lr = 0.4\n"),
+    ] {
+        f.submit(w, &base, params).await;
+    }
+    // Two reports on cpu of candidates clearly worse: the head spreads by about 0.022 there.
+    let head = [0.975, 1.025, 1.0].repeat(3);
+    for _ in 0..2 {
+        let job = f.lease(&f.v1).await.unwrap().job_id;
+        let req = on(&f, &f.v1, job, "cpu", &[1.2; 9], &head);
+        assert_eq!(decision(&f, &f.v1, job, req).await, "rejected");
+    }
+    // Better by 0.08 on three reruns of each side: on another class, Welch's test on them
+    // alone is not significant at alpha / 8 yet...
+    let (cand, head) = ([0.90, 0.95, 0.92], [1.0, 1.02, 0.99]);
+    let job = f.lease(&f.v1).await.unwrap().job_id;
+    let req = on(&f, &f.v1, job, "gpu", &cand, &head);
+    assert_eq!(decision(&f, &f.v1, job, req).await, "continue");
+    // ...and with the head's earlier reruns on the same class it is.
+    let job = f.lease(&f.v1).await.unwrap().job_id;
+    let req = on(&f, &f.v1, job, "cpu", &cand, &head);
+    assert_eq!(decision(&f, &f.v1, job, req).await, "accepted");
+    // The ledger's verdict cites what it pooled, and the audit decides again with it.
+    let ledger = f.hub.ledger_text("toy").await.unwrap();
+    let cited = ledger
+        .lines()
+        .filter(|l| l.contains("\"decision\":\"accept\""))
+        .find_map(|l| l.split("\"prior\":[").nth(1))
+        .map(|rest| rest.split(']').next().unwrap_or_default().to_string());
+    assert_eq!(cited.as_deref(), Some("1,2"), "{ledger}");
+    let report = swarmlab_hub::audit(&ledger, &f.hub.public_key()).unwrap();
+    assert_eq!(report.head_moves, 1);
 }
