@@ -6,29 +6,34 @@
 //! fetched (`cargo fetch --locked`, the only step with a network), or the Python environment
 //! the baseline's lock pins is made (`crate::python`). Inside the sandbox, with
 //! both read-only and no network: the baseline is built once into its build folder, the
-//! snapshot; each job's head and candidate start from a fresh copy of the snapshot, and only
+//! snapshot, kept per baseline content so that a verifier serving several tracks keeps one
+//! for each ([`snapshots`]); each job's head and candidate start from a fresh copy of the snapshot, and only
 //! their setup and build may write that copy. Runs see it read-only, and the next job gets a
 //! new copy, so nothing a job's code writes there reaches another job.
 //!
 //! It must never run the head's or a candidate's code outside the sandbox (when there is one),
 //! and never let a build write outside its own build folder.
 
+mod snapshots;
+
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use swarmlab_core::spec::{Toolchain, SPEC_FILE};
 use swarmlab_core::TrackSpec;
 use swarmlab_runner::{Cancel, Ending, Exit, RunSpec, SandboxConfig};
 
+use self::snapshots::{Snapshots, STAMP};
 use crate::mirror::Mirror;
 use crate::python::{PythonEnv, PythonEnvs};
 use crate::ClientError;
 
 /// The verifier's builds: its folder and sandbox.
 pub struct Builds<'a> {
-    /// The verifier's folder: `trees/baseline`, `toolchains/`, `cargo/`, `python/` and
-    /// `builds/` live here.
+    /// The verifier's folder: `trees/baseline/`, `builds/` (both per baseline:
+    /// [`snapshots`]), `toolchains/`, `cargo/` and `python/` live here.
     pub dir: &'a Path,
     /// The sandbox template; `None`: builds run unconfined.
     pub sandbox: Option<&'a SandboxConfig>,
@@ -39,6 +44,10 @@ pub struct Builds<'a> {
 /// What every build of one job uses, ready.
 #[derive(Default)]
 pub struct Ready {
+    /// The baseline's own tree, which no run sees (a holdout pool is read from it).
+    pub baseline: PathBuf,
+    /// How long building the baseline's snapshot took, when this preparation built it.
+    pub built: Option<Duration>,
     /// The baseline's build folder, copied into each tree before its build.
     snapshot: Option<PathBuf>,
     cargo: Option<CargoTools>,
@@ -57,15 +66,26 @@ struct CargoTools {
 }
 
 impl Builds<'_> {
-    /// Gets the toolchain and the dependencies for `baseline`, and builds the baseline into
-    /// the snapshot unless it is already there. Any failure here is the verifier's.
+    /// Gets the toolchain and the dependencies for `baseline`, the pinned baseline of
+    /// `track`, and builds it into its snapshot unless that is already there: one per
+    /// baseline content ([`snapshots`]), so that switching tracks rebuilds nothing. Any
+    /// failure here is the verifier's.
     pub fn prepare(
         &self,
         mirror: &Mirror,
+        track: &str,
         baseline: &str,
         cancel: &Cancel,
     ) -> Result<Ready, ClientError> {
-        let tree = self.dir.join("trees").join("baseline");
+        // Trees and builds are keyed by the baseline's content, not its commit or its track:
+        // the same files build the same.
+        let content = mirror
+            .git()
+            .run(&["rev-parse", &format!("{baseline}^{{tree}}")])?
+            .trim()
+            .to_string();
+        let place = Snapshots { dir: self.dir }.serve(mirror, track, &content)?;
+        let tree = place.tree;
         mirror.worktree(baseline, &tree)?;
         let text = mirror.show(baseline, SPEC_FILE)?;
         let (spec, _) = TrackSpec::parse(&tree, &text)
@@ -82,35 +102,24 @@ impl Builds<'_> {
             ),
             _ => None,
         };
+        let mut ready = Ready {
+            baseline: tree.clone(),
+            python,
+            ..Ready::default()
+        };
         let Some(build_dir) = spec.run.build_dir.clone() else {
-            return Ok(Ready {
-                python,
-                ..Ready::default()
-            });
+            return Ok(ready);
         };
         // Cleaning a tree for the next job keeps ignored files: the build folder must be one,
         // whether or not the track's own .gitignore says so.
         mirror.git().exclude(&[&format!("/{build_dir}/")])?;
-        // Builds and fetches are keyed by the baseline's content, not its commit: the same
-        // files build the same.
-        let content = mirror
-            .git()
-            .run(&["rev-parse", &format!("{baseline}^{{tree}}")])?
-            .trim()
-            .to_string();
-        let logs = self.dir.join("builds");
-        std::fs::create_dir_all(&logs).map_err(ClientError::io("create", &logs))?;
-        let cargo = match spec.run.toolchain {
-            Some(Toolchain::Cargo) => self.cargo(&spec, &content, &logs, cancel)?,
+        let logs = place.builds;
+        ready.cargo = match spec.run.toolchain {
+            Some(Toolchain::Cargo) => self.cargo(&spec, &logs, cancel)?,
             _ => None,
         };
-        let mut ready = Ready {
-            snapshot: None,
-            cargo,
-            python,
-        };
         // The snapshot is good for this baseline built with this toolchain or environment.
-        let stamp_path = logs.join("snapshot.stamp");
+        let stamp_path = logs.join(STAMP);
         let stamp = format!(
             "{content}\n{}\n{}",
             ready
@@ -128,12 +137,14 @@ impl Builds<'_> {
         if std::fs::read_to_string(&stamp_path).ok().as_deref() != Some(stamp.as_str())
             || !snapshot.is_dir()
         {
+            let started = Instant::now();
             let _ = std::fs::remove_file(&stamp_path);
             std::fs::create_dir_all(&snapshot).map_err(ClientError::io("create", &snapshot))?;
             self.own(&snapshot)?;
             self.run_steps(&ready, &spec, &logs.join("baseline.log"), cancel)?
                 .map_err(ClientError::BaselineBuild)?;
             std::fs::write(&stamp_path, &stamp).map_err(ClientError::io("write", &stamp_path))?;
+            ready.built = Some(started.elapsed());
         }
         ready.snapshot = Some(snapshot);
         Ok(ready)
@@ -212,7 +223,6 @@ impl Builds<'_> {
     fn cargo(
         &self,
         spec: &TrackSpec,
-        content: &str,
         logs: &Path,
         cancel: &Cancel,
     ) -> Result<Option<CargoTools>, ClientError> {
@@ -238,7 +248,7 @@ impl Builds<'_> {
         } else {
             self.mirror_toolchain(&sysroot, &version)?
         };
-        let fetched = logs.join(format!("fetched-{content}"));
+        let fetched = logs.join("fetched");
         if !fetched.exists() {
             let mut fetch = RunSpec::new(
                 vec![
@@ -340,7 +350,8 @@ impl CargoTools {
     }
 }
 
-/// A verifier's finished build of the baseline, as others on its machine may start from it.
+/// A verifier's finished build of a track's baseline, as others on its machine may start
+/// from it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Snapshot {
     /// The build folder.
@@ -350,13 +361,22 @@ pub struct Snapshot {
     pub cargo_home: Option<PathBuf>,
 }
 
-/// The baseline's build in the verifier folder `dir`, once it is complete: the trusted build
-/// a demo seeds its workers' build folders from (`build_dir` is the track's `run.build_dir`).
-pub fn snapshot(dir: &Path, build_dir: &str) -> Option<Snapshot> {
-    let build = dir.join("trees").join("baseline").join(build_dir);
-    let done = dir.join("builds").join("snapshot.stamp").is_file() && build.is_dir();
+/// The build of `track`'s baseline in the verifier folder `dir`, once it is complete: the
+/// trusted build a demo seeds its workers' build folders from (`build_dir` is the track's
+/// `run.build_dir`). `None` until the verifier has prepared that track and built it.
+pub fn snapshot(dir: &Path, track: &str, build_dir: &str) -> Option<Snapshot> {
+    let snapshots = Snapshots { dir };
+    let place = snapshots.baseline(&snapshots.key_of(track)?);
+    let build = place.tree.join(build_dir);
+    let done = place.builds.join(STAMP).is_file() && build.is_dir();
     let cargo_home = Some(dir.join("cargo")).filter(|home| home.is_dir());
     done.then_some(Snapshot { build, cargo_home })
+}
+
+/// The tree the verifier folder `dir` keeps of the baseline whose content (git tree id) is
+/// `content`, whether or not it is there yet.
+pub fn baseline_tree(dir: &Path, content: &str) -> PathBuf {
+    Snapshots { dir }.baseline(content).tree
 }
 
 /// Replaces `dest` with a copy of `source` that keeps modes, owners, times and links.

@@ -143,10 +143,10 @@ impl Children<'_> {
             self.track
         );
         let at = || started.elapsed().as_secs_f64();
-        let ready = || snapshot(self.verifier, build_dir).is_some() || over();
+        let ready = || snapshot(self.verifier, self.track, build_dir).is_some() || over();
         let tick = || println!("[{:>6.1}s] {}", at(), activity());
         swarm.wait_until(cancel, PROGRESS, ready, tick);
-        let built = snapshot(self.verifier, build_dir);
+        let built = snapshot(self.verifier, self.track, build_dir);
         match &built {
             Some(_) => println!(
                 "[{:>6.1}s] the verifier's build is ready; starting the workers",

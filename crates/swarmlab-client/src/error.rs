@@ -116,6 +116,9 @@ pub enum ClientError {
     BaselineSpec(String),
     #[error("the baseline's build failed: {0}")]
     BaselineBuild(String),
+    /// A track's name from the hub that cannot name a line of the verifier's `builds/served`.
+    #[error("the track name `{0}` is not one a hub gives: it must be lowercase letters, digits, `-` or `_`")]
+    TrackName(String),
     #[error("copying the baseline's build")]
     CopyBuild(#[source] Box<ClientError>),
     #[error("copying {} to {} failed: {stderr}", from.display(), to.display())]

@@ -38,7 +38,7 @@ use swarmlab_proto::{IdentityInfo, JobLease, Role, SigningKey, TrackInfo};
 use swarmlab_runner::{Cancel, SandboxConfig};
 
 use crate::beacon::{Beacon, Speaker};
-use crate::build::Builds;
+use crate::build::{Builds, Ready};
 use crate::client::{HubClient, HubError};
 use crate::identity::IdentityFile;
 use crate::lease::{remember, resumed};
@@ -71,6 +71,17 @@ pub struct VerifyOptions {
     pub warm: Vec<String>,
     /// The interpreter the environments of Python tracks are made from.
     pub python: PathBuf,
+}
+
+impl VerifyOptions {
+    /// The verifier's builds, in its folder and sandbox.
+    fn builds(&self) -> Builds<'_> {
+        Builds {
+            dir: &self.dir,
+            sandbox: self.sandbox.as_ref(),
+            python: &self.python,
+        }
+    }
 }
 
 /// Who this verifier is to the hub.
@@ -231,8 +242,8 @@ impl FaultStreak {
     }
 }
 
-/// Builds `track`'s baseline into the verifier's snapshot (docs/security.md, "Builds"), as
-/// the first job would; a track that compiles nothing needs nothing.
+/// Builds `track`'s baseline into its snapshot (docs/security.md, "Builds"), as the first
+/// job would; a track that compiles nothing needs nothing.
 fn warm(
     options: &VerifyOptions,
     client: &HubClient,
@@ -247,19 +258,30 @@ fn warm(
             return Err(ClientError::HeadMissing(info.baseline));
         }
     }
-    let started = std::time::Instant::now();
-    eprintln!("verifier: building the baseline of {track}");
-    let builds = Builds {
-        dir: &options.dir,
-        sandbox: options.sandbox.as_ref(),
-        python: &options.python,
-    };
-    builds.prepare(mirror, &info.baseline, cancel)?;
-    eprintln!(
-        "verifier: the baseline of {track} is built ({:.0}s)",
-        started.elapsed().as_secs_f64()
-    );
+    eprintln!("verifier: preparing the baseline of {track}");
+    prepare_baseline(options, mirror, track, &info.baseline, cancel)?;
+    eprintln!("verifier: the baseline of {track} is ready");
     Ok(())
+}
+
+/// Prepares `baseline`, the pinned baseline of `track`, for its jobs: its tree, its
+/// environment, and its snapshot when the track compiles, built unless it is kept already
+/// (docs/security.md, "Builds"). Says so when it built one.
+fn prepare_baseline(
+    options: &VerifyOptions,
+    mirror: &Mirror,
+    track: &str,
+    baseline: &str,
+    cancel: &Cancel,
+) -> Result<Ready, ClientError> {
+    let ready = options.builds().prepare(mirror, track, baseline, cancel)?;
+    if let Some(took) = ready.built {
+        eprintln!(
+            "verifier: the baseline of {track} is built ({:.0}s)",
+            took.as_secs_f64()
+        );
+    }
+    Ok(ready)
 }
 
 /// The identity in the verifier's folder; on first start its key is created and the

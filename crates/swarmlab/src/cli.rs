@@ -166,7 +166,7 @@ pub struct WorkArgs {
     /// "1000000tokens"
     #[arg(long, value_parser = parse_budget)]
     pub budget: Option<Budget>,
-    /// A trusted build of the track's baseline (a verifier's, e.g. DIR/trees/baseline/target)
+    /// A trusted build of the track's baseline (a verifier's, DIR/trees/baseline/<tree id>/target)
     /// to copy into the track's build folder before the first build, so that it starts warm
     #[arg(long, value_name = "DIR")]
     pub build_from: Option<PathBuf>,

@@ -12,7 +12,7 @@
 //! outcome; only what is the verifier's own (its disk, its sandbox, the head failing) is a
 //! `verifier_fault`. It never decides acceptance: the hub's sequential test does.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use swarmlab_core::spec::Budget;
@@ -25,9 +25,9 @@ use super::load::LoadMeter;
 use super::report::Reporter;
 use super::scrub::Scrubber;
 use super::trees::{self, Prepared};
-use super::{job_dir, Me, VerifyOptions};
+use super::{job_dir, prepare_baseline, Me, VerifyOptions};
 use crate::beacon::Beacon;
-use crate::build::{Builds, Ready};
+use crate::build::Ready;
 use crate::client::HubClient;
 use crate::evaluate::{self, Scored, Side};
 use crate::lease::Heartbeat;
@@ -155,7 +155,7 @@ impl Job<'_> {
             }
         }
         self.doing("making the validation data".into());
-        let tokens = self.validation_data(&head)?;
+        let tokens = self.validation_data(&head, &ready.baseline)?;
         self.reruns(&head, &candidate, tokens.as_deref())
     }
 
@@ -198,16 +198,14 @@ impl Job<'_> {
         head: &TrackSpec,
         candidate: &TrackSpec,
     ) -> Result<Ready, Halt> {
-        let builds = Builds {
-            dir: &self.options.dir,
-            sandbox: self.options.sandbox.as_ref(),
-            python: &self.options.python,
-        };
+        let builds = self.options.builds();
         let started = Instant::now();
         if head.run.build_dir.is_some() {
             self.doing("preparing the baseline's build".into());
         }
-        let ready = match builds.prepare(self.mirror, baseline, &self.cancel) {
+        let track = &self.lease.track;
+        let prepared = prepare_baseline(self.options, self.mirror, track, baseline, &self.cancel);
+        let ready = match prepared {
             Ok(ready) => ready,
             Err(_) if self.cancel.is_cancelled() => return Err(ClientError::LeaseLost.into()),
             Err(e) => {
@@ -252,12 +250,12 @@ impl Job<'_> {
     }
 
     /// The validation tokens in logits mode, on a holdout seed of the verifier's own; a
-    /// holdout pool is read from the baseline's tree, which no run sees.
-    fn validation_data(&self, head: &TrackSpec) -> Result<Option<Vec<u32>>, Halt> {
+    /// holdout pool is read from `baseline`, the track's baseline tree, which no run sees.
+    fn validation_data(&self, head: &TrackSpec, baseline: &Path) -> Result<Option<Vec<u32>>, Halt> {
         let holdout = random_seed()?;
         evaluate::tokens(
             head,
-            &self.options.dir.join("trees").join("baseline"),
+            baseline,
             &self.dir.join("data"),
             holdout,
             self.sandbox.as_ref(),

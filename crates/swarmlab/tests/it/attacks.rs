@@ -209,6 +209,8 @@ pub struct Corpus {
     pub repo: PathBuf,
     pub track: &'static str,
     pub baseline: String,
+    /// The hub's other tracks ([`Corpus::serve_tracks`]).
+    others: Vec<Track>,
     pub hub_data: PathBuf,
     _hub: Background,
     verifier: Option<Background>,
@@ -235,30 +237,40 @@ impl Corpus {
         fill: impl FnOnce(&Path),
         hub_env: &[(&str, &str)],
     ) -> Corpus {
+        Corpus::serve_tracks(track, fill, &[], hub_env)
+    }
+
+    /// [`Corpus::serve`] with more tracks on the same hub, each a name and what fills its
+    /// repository, added before the hub starts ([`Corpus::other`]).
+    pub fn serve_tracks(
+        track: &'static str,
+        fill: impl FnOnce(&Path),
+        others: &[(&'static str, Fill)],
+        hub_env: &[(&str, &str)],
+    ) -> Corpus {
         let dir = tempfile::tempdir().unwrap();
-        let repo = dir.path().join(track);
-        std::fs::create_dir(&repo).unwrap();
-        fill(&repo);
-        let source = Repo::open(&repo);
-        source.git(&["init", "-q", "-b", "main"]);
-        source.commit_all("the track");
-        source.git(&["config", "user.name", "attacker"]);
-        source.git(&["config", "user.email", "attacker@example.com"]);
+        let main = Track::create(dir.path(), track, fill);
+        let others: Vec<Track> = others
+            .iter()
+            .map(|(name, fill)| Track::create(dir.path(), name, fill))
+            .collect();
         let address: std::net::SocketAddr = free_address().parse().unwrap();
         let url = format!("http://{address}");
         let data = dir.path().join("hub");
         let data_str = data.to_str().unwrap();
-        swarmlab(
-            &[
-                "hub",
-                "add-track",
-                "--data-dir",
-                data_str,
-                repo.to_str().unwrap(),
-            ],
-            None,
-        )
-        .success();
+        for repo in std::iter::once(&main.repo).chain(others.iter().map(|t| &t.repo)) {
+            swarmlab(
+                &[
+                    "hub",
+                    "add-track",
+                    "--data-dir",
+                    data_str,
+                    repo.to_str().unwrap(),
+                ],
+                None,
+            )
+            .success();
+        }
         let hub = Background(
             Command::new(BIN)
                 .args([
@@ -278,19 +290,26 @@ impl Corpus {
         assert!(poll_until(Duration::from_secs(10), || {
             std::net::TcpStream::connect(address).is_ok()
         }));
-        let mut corpus = Corpus {
+        Corpus {
             dir,
             url,
             address: address.to_string(),
-            repo,
+            repo: main.repo,
             track,
-            baseline: String::new(),
+            baseline: main.baseline,
+            others,
             hub_data: data,
             _hub: hub,
             verifier: None,
-        };
-        corpus.baseline = corpus.git(&["rev-parse", "HEAD"]);
-        corpus
+        }
+    }
+
+    /// The track `name` of those [`Corpus::serve_tracks`] added beside the corpus's own.
+    pub fn other(&self, name: &str) -> &Track {
+        self.others
+            .iter()
+            .find(|t| t.name == name)
+            .unwrap_or_else(|| panic!("no track {name} on this hub"))
     }
 
     /// Enrolls the verifier in `verifier_dir` and starts it (see [`Corpus::start`]); returns
@@ -359,24 +378,7 @@ impl Corpus {
 
     /// Commits `change` on `parent` and returns the commit.
     pub fn commit(&self, parent: &str, change: &Change, message: &str) -> String {
-        self.git(&["checkout", "-q", "--detach", parent]);
-        let path = |p: &str| self.repo.join(p);
-        match change {
-            Change::Model(text) => std::fs::write(path("model.sh"), text).unwrap(),
-            Change::File(name, bytes) => std::fs::write(path(name), bytes).unwrap(),
-            Change::Symlink(target) => {
-                std::fs::remove_file(path("model.sh")).unwrap();
-                std::os::unix::fs::symlink(target, path("model.sh")).unwrap();
-            }
-            Change::Gitlink(_) => {}
-        }
-        self.git(&["add", "-A"]);
-        if let Change::Gitlink(name) = change {
-            let info = format!("160000,{parent},{name}");
-            self.git(&["update-index", "--add", "--cacheinfo", &info]);
-        }
-        self.git(&["commit", "-q", "--allow-empty", "-m", message]);
-        self.git(&["rev-parse", "HEAD"])
+        commit_in(&self.repo, parent, change, message)
     }
 
     /// `swarmlab submit --wait` left running, its stdout piped.
@@ -401,6 +403,30 @@ impl Corpus {
     /// `swarmlab submit`: the submission's id and its status line. With `wait`, the verdict's;
     /// a verifier fault fails the test at once, as the job would wait for another verifier.
     pub fn submit(&self, commit: &str, claim: f64, worker: &str, wait: bool) -> (String, String) {
+        self.submit_on(self.track, &self.repo, commit, claim, worker, wait)
+    }
+
+    /// [`Corpus::submit`] to `track`, one of the hub's other tracks.
+    pub fn submit_to(
+        &self,
+        track: &Track,
+        commit: &str,
+        claim: f64,
+        worker: &str,
+        wait: bool,
+    ) -> (String, String) {
+        self.submit_on(track.name, &track.repo, commit, claim, worker, wait)
+    }
+
+    fn submit_on(
+        &self,
+        track: &str,
+        repo: &Path,
+        commit: &str,
+        claim: f64,
+        worker: &str,
+        wait: bool,
+    ) -> (String, String) {
         let identity = self.dir.path().join(worker);
         let claim = claim.to_string();
         let mut args = vec![
@@ -408,9 +434,9 @@ impl Corpus {
             "--hub",
             &self.url,
             "--track",
-            self.track,
+            track,
             "--repo",
-            self.repo.to_str().unwrap(),
+            repo.to_str().unwrap(),
             "--dir",
             identity.to_str().unwrap(),
             "--claim",
@@ -471,6 +497,64 @@ impl Corpus {
             .to_string();
         (id, last)
     }
+}
+
+/// What writes a track's files into its fresh repository.
+pub type Fill = fn(&Path);
+
+/// A track's repository in a corpus's folder, its baseline committed.
+pub struct Track {
+    pub name: &'static str,
+    pub repo: PathBuf,
+    pub baseline: String,
+}
+
+impl Track {
+    /// Commits the files `fill` writes into a fresh repository `dir/name`.
+    fn create(dir: &Path, name: &'static str, fill: impl FnOnce(&Path)) -> Track {
+        let repo = dir.join(name);
+        std::fs::create_dir(&repo).unwrap();
+        fill(&repo);
+        let source = Repo::open(&repo);
+        source.git(&["init", "-q", "-b", "main"]);
+        source.commit_all("the track");
+        source.git(&["config", "user.name", "attacker"]);
+        source.git(&["config", "user.email", "attacker@example.com"]);
+        let baseline = swarmlab_testkit::git::git(&repo, &["rev-parse", "HEAD"]);
+        Track {
+            name,
+            repo,
+            baseline,
+        }
+    }
+
+    /// Commits `change` on `parent` and returns the commit.
+    pub fn commit(&self, parent: &str, change: &Change, message: &str) -> String {
+        commit_in(&self.repo, parent, change, message)
+    }
+}
+
+/// Commits `change` on `parent` in `repo` and returns the commit.
+fn commit_in(repo: &Path, parent: &str, change: &Change, message: &str) -> String {
+    let git = |args: &[&str]| swarmlab_testkit::git::git(repo, args);
+    git(&["checkout", "-q", "--detach", parent]);
+    let path = |p: &str| repo.join(p);
+    match change {
+        Change::Model(text) => std::fs::write(path("model.sh"), text).unwrap(),
+        Change::File(name, bytes) => std::fs::write(path(name), bytes).unwrap(),
+        Change::Symlink(target) => {
+            std::fs::remove_file(path("model.sh")).unwrap();
+            std::os::unix::fs::symlink(target, path("model.sh")).unwrap();
+        }
+        Change::Gitlink(_) => {}
+    }
+    git(&["add", "-A"]);
+    if let Change::Gitlink(name) = change {
+        let info = format!("160000,{parent},{name}");
+        git(&["update-index", "--add", "--cacheinfo", &info]);
+    }
+    git(&["commit", "-q", "--allow-empty", "-m", message]);
+    git(&["rev-parse", "HEAD"])
 }
 
 /// Whether `swarmlab submit --wait`'s last line is the verdict `expect`.

@@ -138,9 +138,10 @@ struct Attack {
     expect: Expect,
 }
 
-fn attacks(verifier: &Path) -> Vec<Attack> {
+fn attacks(verifier: &Path, corpus: &Corpus) -> Vec<Attack> {
     // The pool as the verifier keeps it, in the baseline's tree.
-    let baseline_pool = verifier.join("trees/baseline/holdout");
+    let content = corpus.git(&["rev-parse", &format!("{}^{{tree}}", corpus.baseline)]);
+    let baseline_pool = swarmlab_client::build::baseline_tree(verifier, &content).join("holdout");
     vec![
         Attack {
             name: "prints a fake metric",
@@ -295,7 +296,7 @@ fn pygpt_is_verified_from_its_logits_and_every_attack_gets_its_verdict() {
     let mut corpus = Corpus::start("pygpt", |repo| fill(repo, &python), &verifier, &[]);
     let baseline = corpus.baseline.clone();
     let mut wrong = Vec::new();
-    for attack in attacks(&verifier) {
+    for attack in attacks(&verifier, &corpus) {
         wrong.extend(corpus.attack(attack.name, &attack.change, attack.claim, attack.expect));
     }
     // The honest control: three times the learning rate for the same steps.

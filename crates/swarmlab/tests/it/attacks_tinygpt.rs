@@ -235,6 +235,8 @@ fn tinygpt_builds_in_the_sandbox_and_every_attack_gets_its_verdict() {
     );
     // Every build ran in the sandbox, and only the baseline's was cold.
     assert!(!log.contains("NOT sandboxed"), "{log}");
-    assert!(verifier.join("builds/snapshot.stamp").is_file());
-    assert!(!verifier.join("trees/baseline/target/poisoned").exists());
+    let snapshot = swarmlab_client::build::snapshot(&verifier, "tinygpt", "target")
+        .expect("the baseline's snapshot is kept");
+    assert!(!snapshot.build.join("poisoned").exists());
+    assert!(!snapshot.build.join("release/poisoned").exists());
 }

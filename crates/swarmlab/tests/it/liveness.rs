@@ -26,11 +26,22 @@ const TOY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tracks/toy");
 const SETUP: &str = "# Fails on purpose when params.txt asks it to (tests of a failing setup).\n\
                      if grep -q '^# broken' params.txt; then echo 'setup: broken' >&2; exit 1; fi\n";
 
-/// The toy track, with a setup step that a candidate can make fail.
-pub fn toy_with_setup(repo: &Path) {
-    for name in ["params.txt", "program.md", "toy.awk", "train.sh"] {
+/// The toy track as it is.
+pub fn toy(repo: &Path) {
+    for name in [
+        "params.txt",
+        "program.md",
+        "toy.awk",
+        "train.sh",
+        "swarmlab.toml",
+    ] {
         std::fs::copy(Path::new(TOY).join(name), repo.join(name)).unwrap();
     }
+}
+
+/// The toy track, with a setup step that a candidate can make fail.
+pub fn toy_with_setup(repo: &Path) {
+    toy(repo);
     std::fs::write(repo.join("setup.sh"), SETUP).unwrap();
     let spec = std::fs::read_to_string(Path::new(TOY).join("swarmlab.toml")).unwrap();
     let spec = spec

@@ -40,3 +40,4 @@ mod swarm_tinygpt;
 mod terminal;
 mod tinygpt;
 mod toy;
+mod verifier_builds;

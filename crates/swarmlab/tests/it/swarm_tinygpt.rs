@@ -8,6 +8,10 @@
 //! and the head moves. The ledger's verdict carries the verifier's own measurements, the
 //! seed of every pair and the budget kind, and the whole ledger audits.
 //!
+//! The hub serves the toy track too, and the same verifier then verifies a toy submission
+//! from that track's own baseline, the tinygpt snapshot left as it was (docs/security.md,
+//! "Builds").
+//!
 //! The track, its test spec (120 steps, two reruns) and the verifier's kept folder are the
 //! tinygpt attack corpus's (`attacks_tinygpt`), one test at a time, so that only the first of
 //! the two on a clean checkout pays for the cold build.
@@ -17,26 +21,27 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::attacks::{Background, Corpus};
+use crate::attacks::{verdict_matches, Background, Change, Corpus, Expect};
 use crate::attacks_tinygpt::{fill, verifier_dir};
 use crate::harness::{poll_until, BIN};
 use crate::hubs::client;
+use crate::liveness::{params_with, toy};
 
 #[test]
 fn the_tinygpt_swarm_moves_its_chain_on_a_gain_the_verifier_reproduced() {
     let (verifier, _alone) = verifier_dir();
-    let mut corpus = Corpus::serve("tinygpt", fill, &[]);
+    let mut corpus = Corpus::serve_tracks("tinygpt", fill, &[("toy", toy)], &[]);
     let token = corpus.start_verifier(&verifier, &["--warm", "tinygpt"]);
     let log = |corpus: &Corpus| corpus.verifier_log();
-    // The log, not the snapshot's stamp: a stamp of another baseline may be there already.
+    // The log: the snapshot may be kept from an earlier run, or from another baseline.
     assert!(
         poll_until(Duration::from_secs(45 * 60), || {
-            log(&corpus).contains("the baseline of tinygpt is built")
+            log(&corpus).contains("the baseline of tinygpt is ready")
         }),
         "the verifier's build never finished\n--- verifier\n{}",
         log(&corpus)
     );
-    let snapshot = swarmlab_client::build::snapshot(&verifier, "target").unwrap();
+    let snapshot = swarmlab_client::build::snapshot(&verifier, "tinygpt", "target").unwrap();
 
     let worker_dir = corpus.dir.path().join("worker");
     let worker_log = std::fs::File::create(corpus.dir.path().join("worker.log")).unwrap();
@@ -137,4 +142,30 @@ fn the_tinygpt_swarm_moves_its_chain_on_a_gain_the_verifier_reproduced() {
     let audited = String::from_utf8_lossy(&audit.stdout);
     assert!(audit.status.success(), "{audited}");
     assert!(audited.contains("1 head move"), "{audited}");
+
+    // The same verifier verifies the hub's other track, the toy, from a baseline tree of its
+    // own: the tinygpt snapshot stays where it was, built once.
+    let toy_track = corpus.other("toy");
+    let gain = Change::File("params.txt", params_with("lr = 0.001", "lr = 0.01"));
+    let commit = toy_track.commit(&toy_track.baseline, &gain, "a larger learning rate");
+    let (_, verdict) = corpus.submit_to(toy_track, &commit, 1.0, "carol", true);
+    let log = log(&corpus);
+    assert!(
+        verdict_matches(&verdict, Expect::Accepted),
+        "the toy's gain got `{verdict}`\n--- verifier\n{log}"
+    );
+    corpus.assert_verifier_alive("the toy's verdict");
+    assert!(
+        log.matches("the baseline of tinygpt is built").count() <= 1,
+        "{log}"
+    );
+    assert_eq!(
+        swarmlab_client::build::snapshot(&verifier, "tinygpt", "target"),
+        Some(snapshot)
+    );
+    let toy_track = corpus.other("toy");
+    let tree_of = format!("{}^{{tree}}", toy_track.baseline);
+    let content = swarmlab_testkit::git::git(&toy_track.repo, &["rev-parse", &tree_of]);
+    let toy_tree = swarmlab_client::build::baseline_tree(&verifier, &content);
+    assert!(toy_tree.join("toy.awk").is_file(), "{}", toy_tree.display());
 }
