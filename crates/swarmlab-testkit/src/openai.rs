@@ -3,6 +3,7 @@
 //! proposer's requests can be checked without a model.
 //!
 //! It answers whatever it is sent with the next canned response; it checks nothing itself.
+//! Its opposite, [`closed_port`], is a model provider that refuses every connection.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -119,6 +120,14 @@ impl FakeServer {
             .expect("the recorder is not poisoned")
             .clone()
     }
+}
+
+/// A loopback port that nothing listens at (bound, then released): a client pointed there is
+/// refused at once, so a model behind it is unreachable without depending on the machine's
+/// network.
+pub fn closed_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+    listener.local_addr().expect("a bound address").port()
 }
 
 impl Drop for FakeServer {
