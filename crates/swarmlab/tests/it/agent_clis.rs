@@ -229,6 +229,78 @@ fn the_real_gemini_without_a_reachable_model_is_stopped_at_its_fourth_retry() {
     assert!(!log.contains("Attempt 5 failed"), "{log}");
 }
 
+/// What the fake model has Codex run: a patch in Codex's own format piped to `apply_patch`,
+/// which Codex applies itself.
+const CODEX_PATCH: &str = "apply_patch <<'EOF'
+*** Begin Patch
+*** Update File: params.txt
+@@
+-value = 2.0
++value = 1.25
+*** End Patch
+EOF
+";
+
+#[test]
+fn the_real_codex_edits_only_the_editable_file_through_a_local_model() {
+    let Some(bin) = agent_cli::npm_clis() else {
+        return;
+    };
+    let track = Track::fake();
+    let server = FakeServer::start(vec![
+        Canned::response_call(
+            "exec_command",
+            serde_json::json!({ "cmd": CODEX_PATCH }),
+            "call_1",
+        ),
+        Canned::response_message("I lowered the value.\nDESCRIPTION: lower the value to 1.25"),
+    ]);
+    let home = home();
+    // A custom provider must speak the Responses API; its key comes from `env_key`.
+    let config = home.path().join(".codex/config.toml");
+    fs::create_dir_all(config.parent().unwrap()).unwrap();
+    let provider = format!(
+        "model = \"fake-model\"\nmodel_provider = \"fake\"\n\n[model_providers.fake]\n\
+         name = \"fake\"\nbase_url = \"{}\"\nwire_api = \"responses\"\nenv_key = \"FAKE_API_KEY\"\n",
+        server.base_url
+    );
+    fs::write(&config, provider).unwrap();
+    let out = run_real(
+        &track,
+        "codex",
+        (1, AGENT_TIMEOUT),
+        &bin,
+        home.path(),
+        &[("FAKE_API_KEY", "sk-test")],
+    )
+    .success();
+    let record = track.record(1);
+    assert_eq!(record["status"], "keep", "{out}");
+    assert_eq!(record["metric"], 1.25);
+    assert_eq!(record["description"], "lower the value to 1.25");
+    assert_eq!(track.porcelain(), "", "codex left files in the track");
+    let received = server.received();
+    assert_eq!(received.len(), 2, "{out}");
+    assert_eq!(received[0].json()["model"], "fake-model");
+    assert!(
+        received[0].body.contains("You may edit only: `params.txt`"),
+        "the prompt went to the model"
+    );
+    // The second turn carries what the tool call did.
+    let second = received[1].json();
+    let output = second["input"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|item| item["type"] == "function_call_output" && item["call_id"] == "call_1")
+        .unwrap_or_else(|| panic!("no output of the call: {second}"));
+    let said = output["output"].as_str().unwrap();
+    assert!(
+        said.contains("Success. Updated the following files:"),
+        "{said}"
+    );
+}
+
 /// Checks that each of the five proposals of an offline run was stopped by the preset's
 /// detection of `line` (the run's output says so, with the seconds it took, and never that the
 /// agent timed out) and that the agent's log holds it; returns the log of the last proposal
