@@ -223,7 +223,10 @@ fn the_real_gemini_without_a_reachable_model_is_stopped_at_its_fourth_retry() {
     // Each attempt before it failed the same way, refused at the closed port; the stop came
     // before a fifth.
     for attempt in 1..4 {
-        let failed = format!("Attempt {attempt} failed. Retrying with backoff... Error: exception TypeError: fetch failed");
+        let failed = format!(
+            "Attempt {attempt} failed. Retrying with backoff... Error: exception TypeError: \
+             fetch failed"
+        );
         assert!(log.contains(&failed), "{log}");
     }
     assert!(!log.contains("Attempt 5 failed"), "{log}");
@@ -323,11 +326,9 @@ fn stopped_at(track: &Track, out: &Output, line: &str) -> String {
         })
         .collect();
     assert_eq!(seconds.len(), 5, "{out}");
-    let timeout = OFFLINE_AGENT_TIMEOUT
-        .trim_end_matches('m')
-        .parse::<u64>()
+    let timeout = swarmlab_core::spec::parse_duration(OFFLINE_AGENT_TIMEOUT)
         .unwrap()
-        * 60;
+        .as_secs();
     assert!(seconds.iter().all(|s| *s < timeout), "{out}");
     eprintln!("stopped after {seconds:?} s (agent timeout {timeout} s)");
     let log = fs::read_to_string(track.path(".swarmlab/agent/1.log")).unwrap();
