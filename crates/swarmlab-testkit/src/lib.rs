@@ -29,4 +29,4 @@ pub mod sandbox;
 pub mod scratch;
 pub mod tinygpt;
 
-pub use openai::{Canned, FakeServer, Received};
+pub use openai::{closed_port, Canned, FakeServer, Received};

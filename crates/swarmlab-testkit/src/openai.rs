@@ -1,8 +1,11 @@
-//! A fake OpenAI-compatible chat-completions server on loopback ([`FakeServer`]): it serves
-//! canned responses in order, one per connection, and records what it received, so that a
-//! proposer's requests can be checked without a model.
+//! A fake OpenAI-compatible server on loopback ([`FakeServer`]): it serves canned responses in
+//! order, one per connection, and records what it received, so that a proposer's requests can
+//! be checked without a model. The responses speak chat completions ([`Canned::answer`]) or
+//! enough of the Responses API for Codex CLI: one streamed output item per turn, a message
+//! ([`Canned::response_message`]) or a function call ([`Canned::response_call`]).
 //!
 //! It answers whatever it is sent with the next canned response; it checks nothing itself.
+//! Its opposite, [`closed_port`], is a model provider that refuses every connection.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -14,6 +17,7 @@ use std::thread::{self, JoinHandle};
 #[derive(Clone)]
 pub struct Canned {
     pub status: u16,
+    pub content_type: &'static str,
     pub headers: Vec<(&'static str, String)>,
     pub body: String,
 }
@@ -33,8 +37,59 @@ impl Canned {
         });
         Canned {
             status: 200,
+            content_type: "application/json",
             headers: Vec::new(),
             body: body.to_string(),
+        }
+    }
+
+    /// A 200 Responses API turn, streamed as server-sent events, whose one output item is an
+    /// assistant message saying `text`: the turn ends there.
+    pub fn response_message(text: &str) -> Canned {
+        Canned::response_item(serde_json::json!({
+            "type": "message",
+            "role": "assistant",
+            "id": "msg_1",
+            "content": [{"type": "output_text", "text": text}]
+        }))
+    }
+
+    /// A 200 Responses API turn, streamed as server-sent events, whose one output item is a
+    /// call of the client's tool `name` with `arguments`: the client runs it and asks again
+    /// with its output.
+    pub fn response_call(name: &str, arguments: serde_json::Value, call_id: &str) -> Canned {
+        Canned::response_item(serde_json::json!({
+            "type": "function_call",
+            "name": name,
+            "arguments": arguments.to_string(),
+            "call_id": call_id
+        }))
+    }
+
+    /// The events of a turn with one output item: created, the item done, completed.
+    fn response_item(item: serde_json::Value) -> Canned {
+        let usage = serde_json::json!({
+            "input_tokens": 1000,
+            "output_tokens": 50,
+            "total_tokens": 1050
+        });
+        let events = [
+            serde_json::json!({"type": "response.created", "response": {"id": "resp_1"}}),
+            serde_json::json!({"type": "response.output_item.done", "item": item}),
+            serde_json::json!({
+                "type": "response.completed",
+                "response": {"id": "resp_1", "usage": usage}
+            }),
+        ];
+        let body = events
+            .iter()
+            .map(|e| format!("event: {}\ndata: {e}\n\n", e["type"].as_str().unwrap_or("")))
+            .collect();
+        Canned {
+            status: 200,
+            content_type: "text/event-stream",
+            headers: Vec::new(),
+            body,
         }
     }
 
@@ -42,6 +97,7 @@ impl Canned {
     pub fn error(status: u16, message: &str) -> Canned {
         Canned {
             status,
+            content_type: "application/json",
             headers: Vec::new(),
             body: serde_json::json!({"error": {"message": message}}).to_string(),
         }
@@ -121,6 +177,14 @@ impl FakeServer {
     }
 }
 
+/// A loopback port that nothing listens at (bound, then released): a client pointed there is
+/// refused at once, so a model behind it is unreachable without depending on the machine's
+/// network.
+pub fn closed_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+    listener.local_addr().expect("a bound address").port()
+}
+
 impl Drop for FakeServer {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
@@ -167,8 +231,9 @@ fn read_request(stream: &mut TcpStream) -> Option<Received> {
 
 fn write_response(stream: &mut TcpStream, canned: &Canned) {
     let mut response = format!(
-        "HTTP/1.1 {} Canned\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
+        "HTTP/1.1 {} Canned\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n",
         canned.status,
+        canned.content_type,
         canned.body.len()
     );
     for (name, value) in &canned.headers {

@@ -189,10 +189,7 @@ fn a_wrong_url_or_model_names_the_url_and_the_model() {
 #[test]
 fn nothing_listening_is_an_error_naming_the_url() {
     let track = Track::new();
-    let port = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap().port()
-    };
+    let port = swarmlab_testkit::closed_port();
     let mut config = OpenAiConfig::new("m");
     config.base_url = format!("http://127.0.0.1:{port}/v1");
     config.backoff = Duration::from_millis(10);
