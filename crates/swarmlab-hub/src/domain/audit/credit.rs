@@ -5,7 +5,7 @@
 //! what the entry records. A format 3 ledger credits every move; an older one, continued by
 //! a newer hub, credits those written since, and its submission entries from before may not
 //! say which idea their claim named: such an idea is taken as credited (only whether its
-//! change was new is checked).
+//! change was new is checked). An idea's author is the hub's word: ideas are not entries.
 
 use std::collections::{HashMap, HashSet};
 
@@ -130,7 +130,7 @@ impl Credits {
             let said = match (&named, diff_on_chain) {
                 (None, _) => "its submission named no idea".to_string(),
                 (Some(i), true) => format!(
-                    "its submission named idea {} but its change was already on the chain",
+                    "the change of its submission (which named idea {}) was already on the chain",
                     i.id
                 ),
                 (Some(i), false) => format!("its submission named idea {}", i.id),
