@@ -106,14 +106,34 @@ mod tests {
             diff_on_chain: false,
         };
         let c = credit(found);
-        assert_eq!((c.finder.as_str(), c.verifiers.clone()), ("w1", vec!["v1".to_string()]));
+        assert_eq!(
+            (c.finder.as_str(), c.verifiers.clone()),
+            ("w1", vec!["v1".to_string()])
+        );
         assert!((c.gain - 0.2).abs() < 1e-12, "{}", c.gain);
         assert_eq!(c.idea, Some(idea.clone()));
         // A change already on the chain earns its idea nothing; no idea named, none credited.
-        assert_eq!(credit(Move { diff_on_chain: true, ..found }).idea, None);
-        assert_eq!(credit(Move { named_idea: None, ..found }).idea, None);
+        assert_eq!(
+            credit(Move {
+                diff_on_chain: true,
+                ..found
+            })
+            .idea,
+            None
+        );
+        assert_eq!(
+            credit(Move {
+                named_idea: None,
+                ..found
+            })
+            .idea,
+            None
+        );
         // Maximised, the same numbers are a loss.
-        let up = credit(Move { goal: Goal::Maximize, ..found });
+        let up = credit(Move {
+            goal: Goal::Maximize,
+            ..found
+        });
         assert!((up.gain + 0.2).abs() < 1e-12, "{}", up.gain);
     }
 
@@ -121,6 +141,9 @@ mod tests {
     fn the_gain_leaves_out_what_is_not_a_number() {
         let m = measured(vec![0.5, f64::NAN], vec![1.0, f64::INFINITY]);
         assert_eq!(verified_gain(Goal::Minimize, &m), 0.5);
-        assert_eq!(verified_gain(Goal::Minimize, &measured(vec![], vec![1.0])), 0.0);
+        assert_eq!(
+            verified_gain(Goal::Minimize, &measured(vec![], vec![1.0])),
+            0.0
+        );
     }
 }

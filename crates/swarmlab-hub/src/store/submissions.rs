@@ -51,12 +51,14 @@ async fn named_idea(
     let Some(id) = claimed else {
         return Ok(None);
     };
-    Ok(sqlx::query("SELECT id FROM ideas WHERE id = $1 AND track = $2")
-        .bind(id)
-        .bind(track)
-        .fetch_optional(&mut **tx)
-        .await?
-        .map(|_| id))
+    Ok(
+        sqlx::query("SELECT id FROM ideas WHERE id = $1 AND track = $2")
+            .bind(id)
+            .bind(track)
+            .fetch_optional(&mut **tx)
+            .await?
+            .map(|_| id),
+    )
 }
 
 /// The first submission of a track with the same normalised diff (`$3`: received before this

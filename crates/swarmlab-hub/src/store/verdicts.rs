@@ -317,7 +317,11 @@ impl Store {
 /// The credit of the head move `job`'s verdict makes (`domain::credit`): its submitter, the
 /// idea its claim named with the idea's author, and whether an earlier chain commit's
 /// submission made the same change.
-async fn credit_in(tx: &mut Tx<'_>, job: &JobRecord, report: &Report) -> Result<Credit, StoreError> {
+async fn credit_in(
+    tx: &mut Tx<'_>,
+    job: &JobRecord,
+    report: &Report,
+) -> Result<Credit, StoreError> {
     let row = sqlx::query(
         "SELECT s.worker, s.idea_id, i.author, EXISTS (SELECT 1 FROM chain c \
          JOIN submissions e ON e.id = c.submission_id \

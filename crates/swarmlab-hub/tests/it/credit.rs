@@ -83,10 +83,17 @@ async fn a_head_move_credits_its_finder_verifier_gain_and_named_idea_in_ledger_a
     assert_eq!(named, [Some(idea)]);
     let credits = ledger_credits(&text);
     assert_eq!(credits.len(), 1);
-    let credit = credits[0].1.clone().expect("the head move records its credit");
+    let credit = credits[0]
+        .1
+        .clone()
+        .expect("the head move records its credit");
     assert_eq!(credit.finder, f.w1.identity.id);
     assert_eq!(credit.verifiers, [f.v1.identity.id.clone()]);
-    assert!((credit.gain - better_gain()).abs() < 1e-12, "{}", credit.gain);
+    assert!(
+        (credit.gain - better_gain()).abs() < 1e-12,
+        "{}",
+        credit.gain
+    );
     assert_eq!(
         credit.idea,
         Some(CreditedIdea {
@@ -314,19 +321,22 @@ async fn an_altered_credit_fails_the_audit_naming_its_line() {
     );
     let verifier = altered(&|c| c.as_mut().unwrap().verifiers = vec![f.v2.identity.id.clone()]);
     assert!(
-        verifier.to_string().contains("the verdict it cites was reported by"),
+        verifier
+            .to_string()
+            .contains("the verdict it cites was reported by"),
         "{verifier}"
     );
     let gain = altered(&|c| c.as_mut().unwrap().gain *= 2.0);
     assert!(
-        gain.to_string().contains("but the cited verdict's measurements give"),
+        gain.to_string()
+            .contains("but the cited verdict's measurements give"),
         "{gain}"
     );
     let dropped_idea = altered(&|c| c.as_mut().unwrap().idea = None);
     assert!(
-        dropped_idea
-            .to_string()
-            .contains(&format!("it credits no idea, but its submission named idea {idea}")),
+        dropped_idea.to_string().contains(&format!(
+            "it credits no idea, but its submission named idea {idea}"
+        )),
         "{dropped_idea}"
     );
     // Another idea than the one named (its author is the hub's word: ideas are not entries).
@@ -365,10 +375,17 @@ async fn ledgers_written_before_credit_still_audit() {
         }
     }
     let text = resealed(&old, &hub);
-    assert!(!text.contains("credit") && !text.contains("idea_id"), "{text}");
+    assert!(
+        !text.contains("credit") && !text.contains("idea_id"),
+        "{text}"
+    );
     let report = audit(&text, &hub.verifying_key()).unwrap();
     assert_eq!((report.head_moves, report.credited), (1, 0));
-    assert!(report.counts().contains("1 head moves (0 credited)"), "{}", report.counts());
+    assert!(
+        report.counts().contains("1 head moves (0 credited)"),
+        "{}",
+        report.counts()
+    );
     // The same ledger continued by a newer hub: the move credited, its submission's entry
     // older than the idea it named. The rest of the credit is checked as strictly.
     let mut continued = old.clone();

@@ -46,7 +46,10 @@ impl Tally {
             finder.improvements += 1;
             finder.gain += credit.gain;
             if let Some(idea) = &credit.idea {
-                ideas.entry(idea.author.clone()).or_default().insert(idea.id);
+                ideas
+                    .entry(idea.author.clone())
+                    .or_default()
+                    .insert(idea.id);
                 tally.party(&idea.author).idea_gain += credit.gain;
             }
             tally.moves.push(HeadMoveCredit {

@@ -10,8 +10,8 @@ use swarmlab_proto::{
     ActivityReport, AddCanaryRequest, AddTrackRequest, CanaryInfo, ClientActivity,
     CreateIdentityRequest, HeadNoise, HubInfo, IdeaInfo, IdentityInfo, IdentityToken, Invite,
     InviteRequest, JobLease, LeaseDeadline, NewIdea, PromoteRequest, PromotionInfo,
-    RegisterRequest, ReportRequest, ReportResponse, Role, SubmissionInfo, SubmitRequest, TrackCredit, TrackInfo,
-    API_VERSION,
+    RegisterRequest, ReportRequest, ReportResponse, Role, SubmissionInfo, SubmitRequest,
+    TrackCredit, TrackInfo, API_VERSION,
 };
 
 use super::caller::{Anonymous, Caller, ReadCaller};
