@@ -88,7 +88,7 @@ async fn a_head_move_credits_its_finder_verifier_gain_and_named_idea_in_ledger_a
         .clone()
         .expect("the head move records its credit");
     assert_eq!(credit.finder, f.w1.identity.id);
-    assert_eq!(credit.verifiers, [f.v1.identity.id.clone()]);
+    assert_eq!(credit.verifiers, vec![f.v1.identity.id.clone()]);
     assert!(
         (credit.gain - better_gain()).abs() < 1e-12,
         "{}",
