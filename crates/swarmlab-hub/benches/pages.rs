@@ -266,6 +266,7 @@ async fn seed(data_dir: &Path, baseline: &str, chain: &[String], scale: Scale, k
                 status: if queued { "queued" } else { "invalid" }.into(),
                 reason: (!queued).then(|| "outside_editable".to_string()),
                 claim_signature: String::new(),
+                idea_id: None,
             },
             at,
         )];
@@ -350,6 +351,7 @@ async fn seed(data_dir: &Path, baseline: &str, chain: &[String], scale: Scale, k
                     to: commit.clone(),
                     submission_id: id as i64,
                     verdict_seq,
+                    credit: None,
                 },
                 at + 1000,
             ));

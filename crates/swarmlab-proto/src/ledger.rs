@@ -7,17 +7,19 @@ use sha2::{Digest, Sha256};
 
 use swarmlab_core::Goal;
 
-use crate::Measurements;
+use crate::{Credit, Measurements};
 
 /// The `prev` of a track's first entry.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-/// The format of the ledgers a hub writes now, recorded in each track's first entry. Format 2
-/// enrols every verifier's key ([`EventBody::VerifierEnrolled`]) before any report of its
-/// can appear, so an audit checks every verifier signature. Format 1 (the field absent) is a
-/// ledger begun before verifier keys were recorded: its reports up to its first verifier
-/// entry cannot be checked.
-pub const FORMAT: u32 = 2;
+/// The format of the ledgers a hub writes now, recorded in each track's first entry. Format 3
+/// records the idea each submission named and credits every head move
+/// ([`EventBody::HeadMove`]'s `credit`), so an audit checks every move's credit whole.
+/// Format 2 enrols every verifier's key ([`EventBody::VerifierEnrolled`]) before any report
+/// of its can appear, so an audit checks every verifier signature. Format 1 (the field
+/// absent) is a ledger begun before verifier keys were recorded: its reports up to its first
+/// verifier entry cannot be checked.
+pub const FORMAT: u32 = 3;
 
 fn format_one() -> u32 {
     1
@@ -77,6 +79,10 @@ pub enum EventBody {
         status: String,
         reason: Option<String>,
         claim_signature: String,
+        /// The idea of the track's queue the worker's signed claim named. Absent when it
+        /// named none, and in entries written before ledgers recorded it (format 3).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        idea_id: Option<i64>,
     },
     /// A verifier's report decided a job.
     Verdict {
@@ -114,6 +120,10 @@ pub enum EventBody {
         to: String,
         submission_id: i64,
         verdict_seq: u64,
+        /// Who the move is credited to. Absent in entries written before ledgers recorded
+        /// credit (format 3), whose bytes are unchanged.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        credit: Option<Credit>,
     },
     /// A verifier decided a canary (a submission whose right verdict is known) the other way:
     /// it may take no more jobs, and the verdicts it gave recently are verified again. Written
@@ -226,6 +236,42 @@ mod tests {
             format: FORMAT,
         };
         let text = serde_json::to_string(&now).unwrap();
-        assert!(text.ends_with(r#""editable":["a"],"format":2}"#), "{text}");
+        assert!(text.ends_with(r#""editable":["a"],"format":3}"#), "{text}");
+    }
+
+    #[test]
+    fn head_moves_and_submissions_from_before_credit_keep_their_bytes() {
+        for old in [
+            r#"{"kind":"head_move","from":"b0","to":"c1","submission_id":1,"verdict_seq":3}"#,
+            r#"{"kind":"submission","submission_id":1,"worker":"w","parent":"b0","commit":"c1","diff_hash":"00","status":"queued","reason":null,"claim_signature":"s"}"#,
+        ] {
+            let event: EventBody = serde_json::from_str(old).unwrap();
+            assert!(matches!(
+                event,
+                EventBody::HeadMove { credit: None, .. }
+                    | EventBody::Submission { idea_id: None, .. }
+            ));
+            assert_eq!(serde_json::to_string(&event).unwrap(), old);
+        }
+        let credited = EventBody::HeadMove {
+            from: "b0".into(),
+            to: "c1".into(),
+            submission_id: 1,
+            verdict_seq: 3,
+            credit: Some(Credit {
+                finder: "w".into(),
+                verifiers: vec!["v".into()],
+                gain: 0.25,
+                idea: Some(crate::CreditedIdea {
+                    id: 4,
+                    author: "a".into(),
+                }),
+            }),
+        };
+        let text = serde_json::to_string(&credited).unwrap();
+        assert!(
+            text.ends_with(r#""credit":{"finder":"w","verifiers":["v"],"gain":0.25,"idea":{"id":4,"author":"a"}}}"#),
+            "{text}"
+        );
     }
 }

@@ -7,12 +7,14 @@
 
 pub mod api;
 pub mod claim;
+pub mod credit;
 pub mod ledger;
 pub mod measurement;
 pub mod signing;
 
 pub use api::*;
 pub use claim::Claim;
+pub use credit::{Credit, CreditedIdea, HeadMoveCredit, PartyCredit, TrackCredit};
 pub use ledger::{EventBody, LedgerEntry, Rule, SignedFault};
 pub use measurement::{BudgetKind, Measurements, PairLoad, Pairs, RunLoad, RunOutcome};
 pub use signing::{SignatureError, SigningKey, VerifyingKey};

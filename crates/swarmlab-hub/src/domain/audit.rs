@@ -8,7 +8,10 @@
 //! `unverifiable`, the canary report of a suspension) must be signed by the key the ledger
 //! enrolled its verifier with, and the verifier must not be suspended at that entry
 //! (`roster.rs`); in a ledger begun before verifier keys were recorded (format 1), reports
-//! before its first enrolment are counted as unchecked.
+//! before its first enrolment are counted as unchecked. Each head move's credit is
+//! recomputed from the ledger's own entries (`audit/credit.rs`).
+
+mod credit;
 
 use std::collections::HashMap;
 
@@ -19,6 +22,7 @@ use swarmlab_proto::{EventBody, LedgerEntry, Rule, RunOutcome, SignedFault};
 use super::acceptance::{decide, Context, Decision, Pairing};
 use super::prior::Prior;
 use super::roster::{Checked, Roster};
+use credit::{Credits, HeadMove};
 
 /// What an audit found in a ledger that checks out.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -33,6 +37,10 @@ pub struct AuditReport {
     /// Reruns of each side the verdicts took, all together: the cost of verification.
     pub reruns: u64,
     pub head_moves: u64,
+    /// Of the head moves, those whose ledger entry records their credit (checked), and of
+    /// those the ones credited to an idea.
+    pub credited: u64,
+    pub credited_to_ideas: u64,
     pub promotions: u64,
     /// Submissions that enough verifiers faulted on to end `unverifiable`.
     pub unverifiable: u64,
@@ -54,10 +62,20 @@ pub struct AuditReport {
 
 impl AuditReport {
     /// What the ledger holds, in one line: `12 entries (4 submissions, 4 verdicts, 3 head
-    /// moves, 0 promotions)`, with unverifiable submissions and suspensions when there are.
+    /// moves (3 credited, 1 to an idea), 0 promotions)`, with unverifiable submissions and
+    /// suspensions when there are.
     pub fn counts(&self) -> String {
+        let credited = match (self.head_moves, self.credited_to_ideas) {
+            (0, _) => String::new(),
+            (_, 0) => format!(" ({} credited)", self.credited),
+            (_, ideas) => format!(
+                " ({} credited, {ideas} to {})",
+                self.credited,
+                if ideas == 1 { "an idea" } else { "ideas" }
+            ),
+        };
         let mut text = format!(
-            "{} entries ({} submissions, {} verdicts, {} head moves, {} promotions",
+            "{} entries ({} submissions, {} verdicts, {} head moves{credited}, {} promotions",
             self.entries, self.submissions, self.verdicts, self.head_moves, self.promotions
         );
         if self.unverifiable > 0 {
@@ -134,6 +152,8 @@ pub enum AuditError {
     UnbackedHeadMove { line: usize, why: String },
     #[error("line {line}: `unverifiable` is not backed by distinct verifiers' faults: {why}")]
     UnbackedUnverifiable { line: usize, why: String },
+    #[error("line {line}: the head move's credit does not match the ledger: {why}")]
+    Credit { line: usize, why: String },
     #[error("line {line}: promotion of a commit that is not chain entry {chain_seq}")]
     OffChainPromotion { line: usize, chain_seq: u64 },
     #[error("line {line}: a report signed by `{verifier}`, a verifier this ledger never enrolled")]
@@ -174,6 +194,8 @@ pub fn audit(ledger_text: &str, hub_public_key: &VerifyingKey) -> Result<AuditRe
         report: AuditReport::default(),
         rule: None,
         roster: Roster::new(1),
+        format: 1,
+        credits: Credits::default(),
         verdicts: HashMap::new(),
         verdict_seqs: HashMap::new(),
         prev_hash: GENESIS.to_string(),
@@ -183,6 +205,8 @@ pub fn audit(ledger_text: &str, hub_public_key: &VerifyingKey) -> Result<AuditRe
         let entry = auditor.sealed(i, text)?;
         auditor.follow(i, entry)?;
     }
+    auditor.report.credited = auditor.credits.credited;
+    auditor.report.credited_to_ideas = auditor.credits.to_ideas;
     auditor.report.last_hash = auditor.prev_hash;
     Ok(auditor.report)
 }
@@ -195,6 +219,10 @@ struct Auditor<'k> {
     rule: Option<Rule>,
     /// The verifiers enrolled so far, with their keys and standing.
     roster: Roster,
+    /// The ledger's format, from its first entry.
+    format: u32,
+    /// What each head move's credit is checked against.
+    credits: Credits,
     /// Verdict entries by sequence number, for the head moves that cite them.
     verdicts: HashMap<u64, LedgerEntry>,
     /// Verdict entries' sequence numbers by verdict id, for the verdicts that pool them.
@@ -256,13 +284,27 @@ impl Auditor<'_> {
                 self.report.track = entry.track.clone();
                 self.rule = Some(*rule);
                 self.roster = Roster::new(*format);
+                self.format = *format;
                 self.report.head = baseline.clone();
                 self.chain.push(baseline.clone());
             }
             (_, 0) | (EventBody::TrackCreated { .. }, _) => {
                 return Err(AuditError::NoTrack { line });
             }
-            (EventBody::Submission { .. }, _) => self.report.submissions += 1,
+            (
+                EventBody::Submission {
+                    submission_id,
+                    worker,
+                    diff_hash,
+                    idea_id,
+                    ..
+                },
+                _,
+            ) => {
+                self.credits
+                    .submission(*submission_id, worker, diff_hash, *idea_id);
+                self.report.submissions += 1;
+            }
             (
                 EventBody::VerifierEnrolled {
                     verifier,
@@ -333,10 +375,14 @@ impl Auditor<'_> {
                     from,
                     to,
                     verdict_seq,
-                    ..
+                    submission_id,
+                    credit,
                 },
                 _,
-            ) => self.head_move(line, from, to, *verdict_seq)?,
+            ) => {
+                self.head_move(line, from, to, *verdict_seq)?;
+                self.credit(line, *verdict_seq, *submission_id, credit.as_ref())?;
+            }
             (
                 EventBody::Promotion {
                     commit, chain_seq, ..
@@ -394,6 +440,36 @@ impl Auditor<'_> {
         self.report.head_moves += 1;
         self.chain.push(to.to_string());
         Ok(())
+    }
+
+    /// Checks the credit of the head move at `line`, whose backing verdict checked out.
+    fn credit(
+        &mut self,
+        line: usize,
+        verdict_seq: u64,
+        submission_id: i64,
+        credit: Option<&swarmlab_proto::Credit>,
+    ) -> Result<(), AuditError> {
+        let Some(EventBody::Verdict { measurements, .. }) =
+            self.verdicts.get(&verdict_seq).map(|v| &v.event)
+        else {
+            return Err(AuditError::UnbackedHeadMove {
+                line,
+                why: "the cited entry is not an earlier verdict".into(),
+            });
+        };
+        let goal = self
+            .rule
+            .map(|r| r.goal)
+            .expect("a head move's backing was checked against the track's rule");
+        self.credits.head_move(HeadMove {
+            line,
+            format: self.format,
+            goal,
+            submission_id,
+            measurements,
+            credit,
+        })
     }
 
     fn promotion(&mut self, line: usize, commit: &str, chain_seq: u64) -> Result<(), AuditError> {
@@ -577,6 +653,7 @@ mod tests {
             to: "c1".into(),
             submission_id: 1,
             verdict_seq,
+            credit: None,
         }
     }
 

@@ -7,8 +7,9 @@
 //! proves), read the store, run git, read the clock. What it must not do: write SQL or hold a
 //! connection (the store does, in one transaction per change), hold the signing key (the
 //! store signs ledger entries), or speak HTTP (the web layer maps [`HubError`] to status
-//! codes). The pure rules (`acceptance`, `intake`, `stats`, `ledger`, `audit`, `roster`, `roles`, the
-//! idea similarity) are what the store may call inside a transaction: they read nothing.
+//! codes). The pure rules (`acceptance`, `intake`, `stats`, `ledger`, `audit`, `roster`,
+//! `roles`, `credit`, the idea similarity) are what the store may call inside a transaction:
+//! they read nothing.
 //!
 //! [`HubError`]: error::HubError
 
@@ -21,6 +22,7 @@ pub mod chain;
 pub mod clock;
 pub mod config;
 pub mod convergence;
+pub mod credit;
 pub mod error;
 pub mod event;
 pub mod hub;

@@ -281,6 +281,7 @@ mod tests {
             to: "c1".into(),
             submission_id: 1,
             verdict_seq,
+            credit: None,
         }
     }
 

@@ -41,6 +41,26 @@ pub(super) async fn submission_in(tx: &mut Tx<'_>, id: i64) -> Result<Submission
     submission_from(&row)
 }
 
+/// The idea a claim names when it is one of `track`'s ideas: what the submission records,
+/// its ledger entry says and its head move may credit. Any other number names nothing.
+async fn named_idea(
+    tx: &mut Tx<'_>,
+    track: &str,
+    claimed: Option<i64>,
+) -> Result<Option<i64>, StoreError> {
+    let Some(id) = claimed else {
+        return Ok(None);
+    };
+    Ok(
+        sqlx::query("SELECT id FROM ideas WHERE id = $1 AND track = $2")
+            .bind(id)
+            .bind(track)
+            .fetch_optional(&mut **tx)
+            .await?
+            .map(|_| id),
+    )
+}
+
 /// The first submission of a track with the same normalised diff (`$3`: received before this
 /// id; intake passes one past every id).
 pub(super) const EARLIER_DIFF: &str = "SELECT id FROM submissions WHERE track = $1 AND diff_hash = $2 AND status <> 'invalid' AND id < $3 ORDER BY id LIMIT 1";
@@ -86,6 +106,7 @@ impl Store {
             }
             Intake::Refused(reason) => (reason.status(), Some(reason.as_str()), None, None),
         };
+        let idea_id = named_idea(&mut tx, &new.track, new.claim.idea_id).await?;
         let id = next_id(&mut tx, "submission").await?;
         sqlx::query(
             "INSERT INTO submissions (id, track, worker, idea_id, parent, commit_id, candidate, base, diff_hash, claim_json, signature, log, status, reason, received_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
@@ -93,7 +114,7 @@ impl Store {
         .bind(id)
         .bind(&new.track)
         .bind(&new.worker)
-        .bind(new.claim.idea_id)
+        .bind(idea_id)
         .bind(&new.claim.parent)
         .bind(&new.claim.commit)
         .bind(&candidate)
@@ -110,7 +131,7 @@ impl Store {
         if let (Some(candidate), Some(base)) = (&candidate, &base) {
             insert_job(&mut tx, id, &new.track, candidate, base, now).await?;
         }
-        if let (Some(idea_id), false) = (new.claim.idea_id, replay) {
+        if let (Some(idea_id), false) = (idea_id, replay) {
             // The idea this tried is done if the submitter held it.
             sqlx::query(
                 "UPDATE ideas SET state = 'done', lease_deadline_ms = NULL WHERE id = $1 AND track = $2 AND state = 'leased' AND lease_holder = $3",
@@ -130,6 +151,7 @@ impl Store {
             status: status.to_string(),
             reason: reason.map(str::to_string),
             claim_signature: new.signature.clone(),
+            idea_id,
         };
         self.append(&mut tx, &new.track, now, event).await?;
         let info = submission_in(&mut tx, id).await?;
@@ -297,6 +319,7 @@ impl Store {
             status: reason.status().to_string(),
             reason: Some(reason.as_str().to_string()),
             claim_signature: row.try_get("signature")?,
+            idea_id: sub.idea_id,
         };
         self.append(&mut tx, &sub.track, now, event).await?;
         tx.commit().await?;

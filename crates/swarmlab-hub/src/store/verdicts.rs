@@ -1,12 +1,13 @@
 //! Recording a verifier's report: partial measurements, a fault (`faults.rs`), or a verdict,
 //! and what the verdict does to its submission as `acceptance::effect` says: a rejection, a head move by
-//! compare-and-swap on the parent (or, when the head moved meanwhile, a wait for the rebase),
+//! compare-and-swap on the parent with its credit (`domain::credit`) in the ledger entry (or,
+//! when the head moved meanwhile, a wait for the rebase),
 //! or, for a re-check of a submission already on the chain, nothing but a dispute. A verdict
 //! keeps the head's reruns per hardware class, the sample the noise is estimated from.
 //! Reports on canary jobs are recorded in `canaries.rs`.
 
 use sqlx::Row;
-use swarmlab_proto::{EventBody, Measurements};
+use swarmlab_proto::{Credit, CreditedIdea, EventBody, Measurements};
 
 use super::columns::{next_id, to_json};
 use super::jobs::job_from;
@@ -14,6 +15,7 @@ use super::standing::refuse_suspended;
 use super::tracks::{snapshot_in, track_in, Snapshot};
 use super::{Store, StoreError, Tx};
 use crate::domain::acceptance::{effect, Effect, Judgement, Verdict};
+use crate::domain::credit;
 use crate::domain::job::JobRecord;
 use crate::domain::noise::HeadRuns;
 use crate::domain::report::{Report, ReportOutcome};
@@ -109,7 +111,7 @@ impl Store {
                 }
                 ReportOutcome::Rejected(reason)
             }
-            Effect::MoveHead => match self.move_head(&mut tx, job, &recorded, now).await? {
+            Effect::MoveHead => match self.move_head(&mut tx, job, report, &recorded, now).await? {
                 Some(moved) => {
                     moved_track = Some(moved);
                     self.grow_quota(&mut tx, &worker).await?;
@@ -210,6 +212,7 @@ impl Store {
         &self,
         tx: &mut Tx<'_>,
         job: &JobRecord,
+        report: &Report,
         verdict: &Recorded,
         now: i64,
     ) -> Result<Option<Snapshot>, StoreError> {
@@ -223,6 +226,8 @@ impl Store {
         if moved != 1 {
             return Ok(None);
         }
+        // Read before the new chain entry: what is on the chain now is what came earlier.
+        let credit = credit_in(tx, job, report).await?;
         let seq: i64 = sqlx::query("SELECT MAX(seq) AS m FROM chain WHERE track = $1")
             .bind(&job.track)
             .fetch_one(&mut **tx)
@@ -246,6 +251,7 @@ impl Store {
             to: job.candidate.clone(),
             submission_id: job.submission_id,
             verdict_seq: verdict.seq,
+            credit: Some(credit),
         };
         self.append(tx, &job.track, now, event).await?;
         snapshot_in(tx, &job.track).await
@@ -306,6 +312,42 @@ impl Store {
         }
         Ok(out)
     }
+}
+
+/// The credit of the head move `job`'s verdict makes (`domain::credit`): its submitter, the
+/// idea its claim named with the idea's author, and whether an earlier chain commit's
+/// submission made the same change.
+async fn credit_in(
+    tx: &mut Tx<'_>,
+    job: &JobRecord,
+    report: &Report,
+) -> Result<Credit, StoreError> {
+    let row = sqlx::query(
+        "SELECT s.worker, s.idea_id, i.author, EXISTS (SELECT 1 FROM chain c \
+         JOIN submissions e ON e.id = c.submission_id \
+         WHERE c.track = s.track AND e.diff_hash = s.diff_hash AND e.id <> s.id) AS on_chain \
+         FROM submissions s LEFT JOIN ideas i ON i.id = s.idea_id AND i.track = s.track \
+         WHERE s.id = $1",
+    )
+    .bind(job.submission_id)
+    .fetch_one(&mut **tx)
+    .await?;
+    let goal = track_in(tx, &job.track).await?.rule.goal;
+    let finder: String = row.try_get("worker")?;
+    let named = match (
+        row.try_get::<Option<i64>, _>("idea_id")?,
+        row.try_get::<Option<String>, _>("author")?,
+    ) {
+        (Some(id), Some(author)) => Some(CreditedIdea { id, author }),
+        _ => None,
+    };
+    Ok(credit::credit(credit::Move {
+        finder: &finder,
+        measurements: &report.measurements,
+        goal,
+        named_idea: named.as_ref(),
+        diff_on_chain: row.try_get("on_chain")?,
+    }))
 }
 
 /// Refuses a report on a job already decided, never leased to `verifier`, or given back by

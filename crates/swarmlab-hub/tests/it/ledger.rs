@@ -74,7 +74,7 @@ async fn a_track_added_after_its_verifiers_enrols_them_before_any_report() {
     let kinds: Vec<&str> = events(&text)
         .iter()
         .map(|(_, e)| match e {
-            EventBody::TrackCreated { format: 2, .. } => "track_created",
+            EventBody::TrackCreated { format: 3, .. } => "track_created",
             EventBody::VerifierEnrolled { .. } => "verifier_enrolled",
             _ => "other",
         })

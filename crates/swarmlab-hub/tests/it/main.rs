@@ -4,6 +4,7 @@ mod canaries;
 mod chain;
 mod convergence;
 mod cost;
+mod credit;
 mod dashboard;
 mod demo;
 mod http;

@@ -88,6 +88,7 @@ async fn anyone_reads_the_public_record_and_a_cache_may_keep_it() {
         "/api/v1/tracks/toy/ideas",
         "/api/v1/tracks/toy/noise",
         "/api/v1/tracks/toy/activity",
+        "/api/v1/tracks/toy/credit",
         "/api/v1/tracks/toy/ledger",
     ] {
         let r = anyone.get(path);
@@ -99,6 +100,25 @@ async fn anyone_reads_the_public_record_and_a_cache_may_keep_it() {
     let ledger = anyone.get("/api/v1/tracks/toy/ledger").body;
     let report = swarmlab_hub::audit(&ledger, &demo.hub.public_key()).unwrap();
     assert_eq!(report.head_moves, 11);
+    assert_eq!((report.credited, report.credited_to_ideas), (11, 3));
+    // The credit anyone reads is each head move's as its ledger entry records it.
+    let credit = anyone.get("/api/v1/tracks/toy/credit").json();
+    let moves = credit["head_moves"].as_array().expect("head moves");
+    let recorded: Vec<serde_json::Value> = ledger
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|e| e["event"]["kind"] == "head_move")
+        .map(|e| e["event"]["credit"].clone())
+        .collect();
+    let served: Vec<serde_json::Value> = moves.iter().map(|m| m["credit"].clone()).collect();
+    assert_eq!(served, recorded);
+    let ideas: u64 = credit["parties"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["ideas_credited"].as_u64().unwrap())
+        .sum();
+    assert_eq!(ideas, 3, "{credit}");
 
     // The head's code stays with identities; an answer to one is private.
     assert_eq!(anyone.get("/api/v1/tracks/toy/bundle").status, 401);

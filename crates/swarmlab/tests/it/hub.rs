@@ -96,7 +96,7 @@ fn ledger(
         reruns: 3,
         max_reruns: None,
     };
-    let events = [
+    let events = vec![
         EventBody::TrackCreated {
             baseline: "b0".into(),
             metric: "loss".into(),
@@ -122,6 +122,11 @@ fn ledger(
             prior: Vec::new(),
         },
     ];
+    sealed(hub, events)
+}
+
+/// `events` as the lines of track `t`'s ledger, sealed with `hub`.
+fn sealed(hub: &signing::SigningKey, events: Vec<EventBody>) -> String {
     let mut out = String::new();
     let mut prev: Option<(u64, String)> = None;
     for event in events {
@@ -160,6 +165,74 @@ fn audit_counts_the_verifier_signatures_it_checked_and_names_an_altered_report()
     let out = swarmlab(&["audit", path_str, "--key", &key], None).fails_with(1);
     assert!(
         out.stderr.contains("line 3: the report of `v1` does not verify against the key enrolled at line 2: it was forged or altered after signing"),
+        "{out}"
+    );
+}
+
+#[test]
+fn audit_counts_credited_head_moves_and_names_an_altered_credit() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, v1) = (
+        signing::signing_key(&[1; 32]),
+        signing::signing_key(&[2; 32]),
+    );
+    let key = signing::public_key_hex(&hub);
+    let path = dir.path().join("ledger.jsonl");
+    let path_str = path.to_str().unwrap();
+    // The verdict's ledger with the submission before it and the head move after it.
+    let with_move = |finder: &str| {
+        let mut events: Vec<EventBody> = ledger(&hub, &v1, 0.5, 0.5)
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<swarmlab_proto::LedgerEntry>(l)
+                    .unwrap()
+                    .event
+            })
+            .collect();
+        events.insert(
+            2,
+            EventBody::Submission {
+                submission_id: 1,
+                worker: "w1".into(),
+                parent: "b0".into(),
+                commit: "c1".into(),
+                diff_hash: "00000000000000d1".into(),
+                status: "queued".into(),
+                reason: None,
+                claim_signature: String::new(),
+                idea_id: Some(3),
+            },
+        );
+        events.push(EventBody::HeadMove {
+            from: "b0".into(),
+            to: "c1".into(),
+            submission_id: 1,
+            verdict_seq: 3,
+            credit: Some(swarmlab_proto::Credit {
+                finder: finder.into(),
+                verifiers: vec!["v1".into()],
+                // The head's mean less the candidate's.
+                gain: (1.0 + 1.01 + 0.99) / 3.0 - (0.5 + 0.51 + 0.49) / 3.0,
+                idea: Some(swarmlab_proto::CreditedIdea {
+                    id: 3,
+                    author: "a".into(),
+                }),
+            }),
+        });
+        sealed(&hub, events)
+    };
+    std::fs::write(&path, with_move("w1")).unwrap();
+    let out = swarmlab(&["audit", path_str, "--key", &key], None).success();
+    assert!(
+        out.stdout.contains(
+            "(1 submissions, 1 verdicts, 1 head moves (1 credited, 1 to an idea), 0 promotions)"
+        ),
+        "{out}"
+    );
+    std::fs::write(&path, with_move("w2")).unwrap();
+    let out = swarmlab(&["audit", path_str, "--key", &key], None).fails_with(1);
+    assert!(
+        out.stderr.contains("line 5: the head move's credit does not match the ledger: it credits `w2` with finding it, but submission 1 was made by `w1`"),
         "{out}"
     );
 }

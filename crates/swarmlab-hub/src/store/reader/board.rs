@@ -1,14 +1,16 @@
 //! A track's three leaderboards, best first: contributors (by the verified gain of their
-//! accepted commits), idea authors (by the gain of the commits their ideas led to) and
-//! verifiers (by verdicts given). What was accepted and what it brought comes from the
-//! verdict series already in memory; the boards are kept until the ledger or the ideas grow.
+//! head moves), idea authors (by the gain of the moves credited to their ideas) and
+//! verifiers (by verdicts given). The numbers are the track's credit (`credit.rs`, the same
+//! that `GET tracks/{track}/credit` answers), from the verdict series already in memory;
+//! the boards are kept until the ledger or the ideas grow.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use sqlx::Row;
+use swarmlab_proto::PartyCredit;
 
 use super::super::views::{AuthorRow, ContributorRow, Leaderboard, Party, VerifierRow};
-use super::cache::Series;
+use super::credit::Tally;
 use super::{count, Reader, StoreError};
 
 /// Rows per leaderboard.
@@ -16,49 +18,6 @@ const LEADERS: usize = 50;
 
 /// The ledger's length and the last idea's id: the boards change only when one does.
 pub(super) type BoardKey = (i64, i64);
-
-/// What the verdict series says about each party.
-#[derive(Default)]
-struct Tally<'s> {
-    /// Per worker: accepted submissions and their summed gain.
-    accepted: HashMap<&'s str, (u64, f64)>,
-    /// Per idea author: the ideas that led to an accepted commit, and their summed gain.
-    fruitful: HashMap<&'s str, (HashSet<i64>, f64)>,
-    verifiers: HashMap<&'s str, VerifierRow>,
-}
-
-impl<'s> Tally<'s> {
-    fn of(series: &'s Series) -> Tally<'s> {
-        let mut tally = Tally::default();
-        for m in &series.measured {
-            let v = tally
-                .verifiers
-                .entry(m.verifier.as_str())
-                .or_insert_with(|| VerifierRow {
-                    party: Party::unnamed(&m.verifier),
-                    verdicts: 0,
-                    accepted: 0,
-                    rejected: 0,
-                });
-            v.verdicts += 1;
-            if !m.point.kept {
-                v.rejected += 1;
-                continue;
-            }
-            v.accepted += 1;
-            let g = m.gain.unwrap_or(0.0);
-            let w = tally.accepted.entry(m.worker.as_str()).or_default();
-            w.0 += 1;
-            w.1 += g;
-            if let Some((idea, author)) = &m.idea {
-                let a = tally.fruitful.entry(author.as_str()).or_default();
-                a.0.insert(*idea);
-                a.1 += g;
-            }
-        }
-        tally
-    }
-}
 
 impl Reader {
     /// A track's leaderboards, from the cache while the ledger and the ideas stand still.
@@ -82,7 +41,16 @@ impl Reader {
         }
         let series = self.series(&row).await?;
         let tally = Tally::of(&series);
-        let mut verifiers: Vec<VerifierRow> = tally.verifiers.into_values().collect();
+        let mut verifiers: Vec<VerifierRow> = tally
+            .verdicts
+            .iter()
+            .map(|(id, (accepted, rejected))| VerifierRow {
+                party: Party::unnamed(id),
+                verdicts: accepted + rejected,
+                accepted: *accepted,
+                rejected: *rejected,
+            })
+            .collect();
         verifiers.sort_by(|a, b| {
             b.verdicts
                 .cmp(&a.verdicts)
@@ -90,8 +58,8 @@ impl Reader {
         });
         verifiers.truncate(LEADERS);
         let board = Leaderboard {
-            contributors: self.contributors(track, &tally.accepted).await?,
-            authors: self.authors(track, &tally.fruitful).await?,
+            contributors: self.contributors(track, &tally.parties).await?,
+            authors: self.authors(track, &tally.parties).await?,
             verifiers,
         };
         let board = self.named(board).await?;
@@ -106,7 +74,7 @@ impl Reader {
     async fn contributors(
         &self,
         track: &str,
-        accepted: &HashMap<&str, (u64, f64)>,
+        credited: &HashMap<String, PartyCredit>,
     ) -> Result<Vec<ContributorRow>, StoreError> {
         let mut contributors = sqlx::query(
             "SELECT worker, COUNT(*) AS n FROM submissions WHERE track = $1 GROUP BY worker",
@@ -117,7 +85,9 @@ impl Reader {
         .iter()
         .map(|r| {
             let id: String = r.try_get("worker")?;
-            let (n, gain) = accepted.get(id.as_str()).copied().unwrap_or_default();
+            let (n, gain) = credited
+                .get(&id)
+                .map_or((0, 0.0), |p| (p.improvements, p.gain));
             Ok(ContributorRow {
                 party: Party::unnamed(&id),
                 submissions: count(r, "n")?,
@@ -140,7 +110,7 @@ impl Reader {
     async fn authors(
         &self,
         track: &str,
-        fruitful: &HashMap<&str, (HashSet<i64>, f64)>,
+        credited: &HashMap<String, PartyCredit>,
     ) -> Result<Vec<AuthorRow>, StoreError> {
         let mut authors =
             sqlx::query("SELECT author, COUNT(*) AS n FROM ideas WHERE track = $1 GROUP BY author")
@@ -150,9 +120,9 @@ impl Reader {
                 .iter()
                 .map(|r| {
                     let id: String = r.try_get("author")?;
-                    let (ideas, gain) = fruitful
-                        .get(id.as_str())
-                        .map_or((0, 0.0), |(set, g)| (set.len() as u64, *g));
+                    let (ideas, gain) = credited
+                        .get(&id)
+                        .map_or((0, 0.0), |p| (p.ideas_credited, p.idea_gain));
                     Ok(AuthorRow {
                         party: Party::unnamed(&id),
                         ideas: count(r, "n")?,

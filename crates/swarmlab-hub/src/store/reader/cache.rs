@@ -9,7 +9,10 @@ use std::sync::Arc;
 use serde::Deserialize;
 use sqlx::Row;
 
+use swarmlab_proto::{Credit, CreditedIdea};
+
 use super::{corrupt, measurements, Reader, TrackRow, CHUNK};
+use crate::domain::credit;
 use crate::store::views::{mean_sigma, LedgerRef, Point};
 use crate::store::StoreError;
 
@@ -24,12 +27,12 @@ pub(super) struct Series {
 #[derive(Clone)]
 pub(super) struct Measured {
     pub(super) point: Point,
+    pub(super) verdict_id: i64,
+    pub(super) submission_id: i64,
     pub(super) verifier: String,
-    pub(super) worker: String,
-    /// The idea the submission tried, and its author.
-    pub(super) idea: Option<(i64, String)>,
-    /// For kept points: the verified improvement over the head it was measured against.
-    pub(super) gain: Option<f64>,
+    /// For kept points: who the move is credited to (`domain::credit`), as its ledger entry
+    /// records it.
+    pub(super) credit: Option<Credit>,
 }
 
 /// Where each submission's entries are in a track's ledger.
@@ -94,10 +97,13 @@ impl Reader {
             // job of the track, so catching up costs what is new.
             let rows = sqlx::query(
                 "SELECT v.id, v.submission_id, v.decision, v.verifier, v.measurements, v.at_ms, \
-                 j.candidate, j.base, c.seq AS chain_seq, s.worker, s.idea_id, i.author \
+                 j.candidate, j.base, c.seq AS chain_seq, s.worker, s.idea_id, i.author, \
+                 CASE WHEN c.seq IS NULL THEN 0 ELSE EXISTS (SELECT 1 FROM chain e \
+                 JOIN submissions es ON es.id = e.submission_id WHERE e.track = j.track \
+                 AND e.seq < c.seq AND es.diff_hash = s.diff_hash AND es.id <> s.id) END AS on_chain \
                  FROM verdicts v CROSS JOIN jobs j \
                  JOIN submissions s ON s.id = v.submission_id \
-                 LEFT JOIN ideas i ON i.id = s.idea_id \
+                 LEFT JOIN ideas i ON i.id = s.idea_id AND i.track = s.track \
                  LEFT JOIN chain c ON c.track = j.track AND c.commit_id = j.candidate \
                  AND c.submission_id = v.submission_id \
                  WHERE j.id = v.job_id AND j.track = $1 AND v.id > $2 ORDER BY v.id LIMIT $3",
@@ -126,6 +132,24 @@ impl Reader {
                 }
                 let id: i64 = row.try_get("id")?;
                 last = id;
+                let named = match (
+                    row.try_get::<Option<i64>, _>("idea_id")?,
+                    row.try_get::<Option<String>, _>("author")?,
+                ) {
+                    (Some(id), Some(author)) => Some(CreditedIdea { id, author }),
+                    _ => None,
+                };
+                let finder: String = row.try_get("worker")?;
+                let diff_on_chain: bool = row.try_get("on_chain")?;
+                let credit = kept.then(|| {
+                    credit::credit(credit::Move {
+                        finder: &finder,
+                        measurements: &m,
+                        goal: track.goal,
+                        named_idea: named.as_ref(),
+                        diff_on_chain,
+                    })
+                });
                 more.push(Measured {
                     point: Point {
                         x: 0,
@@ -137,19 +161,10 @@ impl Reader {
                         at_ms: row.try_get("at_ms")?,
                         label: None,
                     },
+                    verdict_id: id,
+                    submission_id: row.try_get("submission_id")?,
                     verifier: row.try_get("verifier")?,
-                    worker: row.try_get("worker")?,
-                    idea: match (
-                        row.try_get::<Option<i64>, _>("idea_id")?,
-                        row.try_get::<Option<String>, _>("author")?,
-                    ) {
-                        (Some(id), Some(author)) => Some((id, author)),
-                        _ => None,
-                    },
-                    gain: match (kept, candidate, head) {
-                        (true, Some(c), Some(h)) => Some(track.goal.gain(h, c.0)),
-                        _ => None,
-                    },
+                    credit,
                 });
             }
             let mut all = self

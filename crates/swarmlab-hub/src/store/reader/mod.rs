@@ -1,7 +1,7 @@
 //! [`Reader`]: the dashboard's reads on the hub's database ([`Views`] for the hub), on
 //! query-only connections of its own. It holds no key and cannot write: every change goes
 //! through the store's writer. Its queries are the concerns' files beside this one
-//! (`summary`, `chain`, `ideas`, `board`, `submissions`).
+//! (`summary`, `chain`, `ideas`, `board`, `credit`, `submissions`).
 //!
 //! Reads go through their own small pool, so a page never waits behind the single writer
 //! (WAL lets readers and the writer work at once). Two things would cost a scan per page at
@@ -13,6 +13,7 @@
 mod board;
 mod cache;
 mod chain;
+mod credit;
 mod ideas;
 mod submissions;
 mod summary;

@@ -184,6 +184,13 @@ fn table() -> Table {
     )
     .add(
         "get",
+        "/api/v1/tracks/{track}/credit",
+        Access::Read,
+        "Who the track's head moves are credited to: per identity the improvements found and their verified gain, the verifications done and the ideas credited; and each head move's credit",
+        get(credit),
+    )
+    .add(
+        "get",
         "/api/v1/tracks/{track}/activity",
         Access::Read,
         "What the verifiers and workers of the track are doing now",

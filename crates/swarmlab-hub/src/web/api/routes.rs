@@ -10,8 +10,8 @@ use swarmlab_proto::{
     ActivityReport, AddCanaryRequest, AddTrackRequest, CanaryInfo, ClientActivity,
     CreateIdentityRequest, HeadNoise, HubInfo, IdeaInfo, IdentityInfo, IdentityToken, Invite,
     InviteRequest, JobLease, LeaseDeadline, NewIdea, PromoteRequest, PromotionInfo,
-    RegisterRequest, ReportRequest, ReportResponse, Role, SubmissionInfo, SubmitRequest, TrackInfo,
-    API_VERSION,
+    RegisterRequest, ReportRequest, ReportResponse, Role, SubmissionInfo, SubmitRequest,
+    TrackCredit, TrackInfo, API_VERSION,
 };
 
 use super::caller::{Anonymous, Caller, ReadCaller};
@@ -187,6 +187,14 @@ pub async fn noise(
     Path(track): Path<String>,
 ) -> ApiResult<Vec<HeadNoise>> {
     Ok(Json(s.hub.noise(&track).await?))
+}
+
+pub async fn credit(
+    _: ReadCaller,
+    State(s): State<AppState>,
+    Path(track): Path<String>,
+) -> ApiResult<TrackCredit> {
+    Ok(Json(s.hub.credit(&track).await?))
 }
 
 pub async fn activities(

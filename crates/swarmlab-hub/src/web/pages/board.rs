@@ -1,6 +1,7 @@
 //! `/tracks/{track}/leaderboard`: who moved the track — workers by the verified
-//! improvement their accepted commits brought, idea authors by what their ideas led to,
-//! and verifiers by the verdicts they reached.
+//! improvement their head moves brought, idea authors by the moves credited to their ideas,
+//! and verifiers by the verdicts they reached: the track's credit (`domain::credit`), the
+//! numbers `GET /api/v1/tracks/{track}/credit` serves.
 
 use std::sync::Arc;
 
@@ -63,8 +64,11 @@ pub async fn leaderboard(
         format_args!(
             "<div class=\"head\"><div><h1>Leaderboard of {name}</h1><p>Improvement is the verified gain in \
              {metric} ({goal} is better) of accepted commits: the verifier's measurement of the head minus \
-             its measurement of the candidate.</p></div></div><div data-live=\"board\">",
+             its measurement of the candidate. A head move's idea is credited when the submission \
+             named it and its change was not already on the chain. The same numbers are served as \
+             JSON at <code>{api}</code>.</p></div></div><div data-live=\"board\">",
             name = esc(&name),
+            api = esc(&format!("/api/v1/tracks/{}/credit", url(&name))),
             metric = esc(&s.metric),
             goal = match s.goal {
                 swarmlab_core::Goal::Minimize => "lower",
@@ -91,7 +95,7 @@ pub async fn leaderboard(
     ));
     body.push_str(&table(
         "Ideas",
-        &["Author", "Improvement", "Led to a commit", "Ideas"],
+        &["Author", "Improvement", "Credited", "Ideas"],
         board
             .authors
             .iter()
