@@ -45,3 +45,4 @@ pub mod submission;
 pub mod sweep;
 pub mod track;
 pub mod track_import;
+pub mod verify_cost;

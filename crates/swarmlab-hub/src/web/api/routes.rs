@@ -11,7 +11,7 @@ use swarmlab_proto::{
     CreateIdentityRequest, HeadNoise, HubInfo, IdeaInfo, IdentityInfo, IdentityToken, Invite,
     InviteRequest, JobLease, LeaseDeadline, NewIdea, PromoteRequest, PromotionInfo,
     RegisterRequest, ReportRequest, ReportResponse, Role, SubmissionInfo, SubmitRequest, TrackInfo,
-    API_VERSION,
+    VerificationCost, API_VERSION,
 };
 
 use super::caller::{Anonymous, Caller, ReadCaller};
@@ -187,6 +187,14 @@ pub async fn noise(
     Path(track): Path<String>,
 ) -> ApiResult<Vec<HeadNoise>> {
     Ok(Json(s.hub.noise(&track).await?))
+}
+
+pub async fn cost(
+    _: ReadCaller,
+    State(s): State<AppState>,
+    Path(track): Path<String>,
+) -> ApiResult<VerificationCost> {
+    Ok(Json(s.hub.verification_cost(&track).await?))
 }
 
 pub async fn activities(
