@@ -22,6 +22,9 @@ pub struct Candidate<'a> {
     pub metrics: BTreeMap<String, f64>,
     pub idea_id: Option<i64>,
     pub log: &'a [u8],
+    /// Wall seconds of the submitter's experiments since its previous submission, when it
+    /// kept count (`swarmlab work` does).
+    pub spent_s: Option<f64>,
 }
 
 impl Candidate<'_> {
@@ -42,6 +45,7 @@ impl Candidate<'_> {
             idea_id: self.idea_id,
             worker_id: worker_id.to_string(),
             nonce: random_hex::<16>()?,
+            spent_s: self.spent_s,
         };
         let log = &self.log[self.log.len().saturating_sub(MAX_LOG_BYTES)..];
         let request = SubmitRequest {

@@ -76,6 +76,25 @@ struct Round {
     idle: bool,
     /// The worker has said that it is idle on this head (it says it once per head).
     said_idle: bool,
+    /// The session's experiment wall seconds already counted into [`Spent`].
+    counted_s: f64,
+}
+
+/// Wall seconds of the worker's experiments since its last submission: what it tells the
+/// hub its search cost (`spent_s` in the claim), so that the hub can weigh verification
+/// against it.
+#[derive(Debug, Default)]
+struct Spent {
+    seconds: f64,
+}
+
+impl Spent {
+    /// Counts what `round`'s session ran since the last count.
+    fn count(&mut self, round: &mut Round) {
+        let total = round.session.wall_seconds();
+        self.seconds += (total - round.counted_s).max(0.0);
+        round.counted_s = total;
+    }
 }
 
 pub fn work(options: WorkOptions, cancel: Cancel) -> Result<Stop, ClientError> {
@@ -99,6 +118,7 @@ pub fn work(options: WorkOptions, cancel: Cancel) -> Result<Stop, ClientError> {
     let mut following: Vec<i64> = Vec::new();
     let mut done = 0u64;
     let mut idle = Idle::new();
+    let mut spent = Spent::default();
     let beacon = Beacon::start(&client, Speaker::Worker);
     loop {
         if cancel.is_cancelled() {
@@ -143,6 +163,7 @@ pub fn work(options: WorkOptions, cancel: Cancel) -> Result<Stop, ClientError> {
             experiments: Some(1),
             duration: None,
         })?;
+        spent.count(r);
         match stop {
             Stop::Interrupted => return Ok(Stop::Interrupted),
             Stop::NothingToPropose => {
@@ -160,8 +181,18 @@ pub fn work(options: WorkOptions, cancel: Cancel) -> Result<Stop, ClientError> {
         let best = r.session.best().cloned();
         if let Some(best) = best.filter(|b| b.index > 0 && !waiting && clears_min_delta(r, b)) {
             if r.submitted.as_ref() != Some(&best.commit) {
-                match submit(&options, &client, &mirror, &key, &worker_id, r, &best) {
+                match submit(
+                    &options,
+                    &client,
+                    &mirror,
+                    &key,
+                    &worker_id,
+                    r,
+                    &best,
+                    spent.seconds,
+                ) {
                     Ok(Some(info)) => {
+                        spent.seconds = 0.0;
                         r.submitted = Some(best.commit.clone());
                         r.pending = Some(info.id);
                         following.push(info.id);
@@ -216,6 +247,8 @@ fn start_round(
         .iter()
         .find(|e| e.commit == track.head)
         .map_or(track.chain.len() as i64 - 1, |e| e.seq);
+    // What the branch held before this session (a resumed round) was counted when it ran.
+    let counted_s = session.wall_seconds();
     let mut round = Round {
         head: track.head.clone(),
         seq,
@@ -226,6 +259,7 @@ fn start_round(
         pending: None,
         idle: false,
         said_idle: false,
+        counted_s,
     };
     lease_idea(options, client, &mut round);
     Ok(round)
@@ -339,8 +373,10 @@ fn clears_min_delta(round: &Round, best: &Record) -> bool {
     }
 }
 
-/// Submits `best` as one commit on the head. `None` when the hub is not taking it now
-/// (over quota): the next improvement will be offered again.
+/// Submits `best` as one commit on the head, saying that the search behind it took
+/// `spent_s` seconds of experiments. `None` when the hub is not taking it now (over quota):
+/// the next improvement will be offered again.
+#[allow(clippy::too_many_arguments)]
 fn submit(
     options: &WorkOptions,
     client: &HubClient,
@@ -349,6 +385,7 @@ fn submit(
     worker_id: &str,
     round: &Round,
     best: &Record,
+    spent_s: f64,
 ) -> Result<Option<SubmissionInfo>, ClientError> {
     let spec = round.session.spec();
     let commit = mirror.squash(&best.commit, &round.head, &best.description)?;
@@ -364,6 +401,7 @@ fn submit(
         metrics,
         idea_id: round.idea.as_ref().map(|i| i.id),
         log: &log,
+        spent_s: Some(spent_s),
     };
     let baseline = round.session.baseline_metric();
     match candidate.submit(client, mirror, key, worker_id) {

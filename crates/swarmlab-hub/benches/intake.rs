@@ -387,6 +387,7 @@ async fn main() {
                 idea_id: None,
                 worker_id: worker.id.clone(),
                 nonce: format!("bench-{nonce}"),
+                spent_s: None,
             };
             let signature = sign(&key, &claim);
             let req = SubmitRequest {

@@ -237,6 +237,7 @@ async fn seed(data_dir: &Path, baseline: &str, chain: &[String], scale: Scale, k
             idea_id: (id % 5 == 0).then_some((id % scale.ideas.max(1)) as i64 + 1),
             worker_id: worker.clone(),
             nonce: format!("n{id}"),
+            spent_s: None,
         };
         let queued = status != "invalid";
         sqlx::query("INSERT INTO submissions (id, track, worker, idea_id, parent, commit_id, candidate, base, diff_hash, claim_json, signature, log, status, reason, received_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, '', 'loss: 0.8', $11, $12, $13)")

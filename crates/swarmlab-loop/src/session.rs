@@ -662,6 +662,12 @@ impl Session {
         &self.spec
     }
 
+    /// Wall seconds of every experiment of this branch, those read back when it opened
+    /// included: the device time the search has spent on it.
+    pub fn wall_seconds(&self) -> f64 {
+        self.records.iter().map(|r| r.wall_seconds).sum()
+    }
+
     fn next_index(&self) -> u64 {
         self.records.iter().map(|r| r.index + 1).max().unwrap_or(0)
     }

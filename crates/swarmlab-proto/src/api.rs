@@ -156,6 +156,34 @@ pub struct HeadNoise {
     pub sd: Option<f64>,
 }
 
+/// `GET /api/v1/tracks/{track}/cost`: what verification has cost the track, in device-seconds
+/// (wall seconds of runs), against the accepted commits it bought and the search the workers
+/// said they spent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VerificationCost {
+    pub track: String,
+    /// Verdicts reached on the track (re-checks included: they cost as much).
+    pub verdicts: u64,
+    /// Of those, the verdicts whose reports say how long their runs took.
+    pub measured_verdicts: u64,
+    /// Wall seconds of every run, head and candidate, of the measured verdicts' reports.
+    pub verifier_s: f64,
+    /// Commits the chain gained after the baseline.
+    pub accepted: u64,
+    /// `verifier_s` per accepted commit; `None` before the first.
+    pub verifier_s_per_accepted: Option<f64>,
+    /// `verifier_s` per measured verdict: the expected cost of verifying one more submission
+    /// (what the quota charges); `None` before the first.
+    pub verifier_s_per_verdict: Option<f64>,
+    /// Submissions whose workers said what their search cost (`spent_s` in the claim).
+    pub reported_submissions: u64,
+    /// What those workers said, together: wall seconds of their experiments.
+    pub worker_s: f64,
+    /// `verifier_s / (verifier_s + worker_s)`: the verifiers' share of all device-seconds;
+    /// `None` until a worker has said what it spent.
+    pub verifier_share: Option<f64>,
+}
+
 /// `POST /api/v1/tracks/{track}/ideas`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NewIdea {

@@ -47,6 +47,7 @@ pub fn claim(parent: &str, commit: &str, worker_id: &str) -> Claim {
         idea_id: None,
         worker_id: worker_id.into(),
         nonce: format!("nonce-{commit}"),
+        spent_s: None,
     }
 }
 

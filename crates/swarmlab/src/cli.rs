@@ -324,6 +324,14 @@ pub struct DemoArgs {
     /// "400steps" or "1000000tokens" (default for tinygpt: 300steps)
     #[arg(long, value_parser = parse_budget)]
     pub budget: Option<Budget>,
+    /// Pairs of reruns the verifier starts each job with (the track's `[verify] reruns`, at
+    /// least 2): fewer is cheaper verification
+    #[arg(long, value_parser = clap::value_parser!(u32).range(2..))]
+    pub reruns: Option<u32>,
+    /// The most pairs of reruns a promising candidate may get (the track's
+    /// `[verify] max_reruns`)
+    #[arg(long, value_parser = clap::value_parser!(u32).range(2..))]
+    pub max_reruns: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

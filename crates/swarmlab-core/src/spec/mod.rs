@@ -12,6 +12,7 @@ mod knob;
 mod place;
 mod raw;
 mod unknown;
+mod verify_setting;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -26,6 +27,7 @@ pub use eval::{CommandEval, DataSource, Eval, EvalMode, LogitsEval, Serve};
 pub use knob::{Domain, Knob, KnobPlace, Scale};
 pub use place::Place;
 pub use unknown::{suggest, Warning};
+pub use verify_setting::set_verify;
 
 use crate::Goal;
 

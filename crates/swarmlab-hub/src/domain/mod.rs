@@ -47,3 +47,4 @@ pub mod submission;
 pub mod sweep;
 pub mod track;
 pub mod track_import;
+pub mod verify_cost;

@@ -1,5 +1,6 @@
-//! Submissions: a worker's signed claim with a git bundle and its run log. A worker with as
-//! many submissions waiting for verification as its quota allows is refused first (429).
+//! Submissions: a worker's signed claim with a git bundle and its run log. A worker whose
+//! waiting submissions, this one with them, would cost the verifiers more device-seconds
+//! than its quota allows is refused first (429).
 //! Intake runs before anything else (see `intake.rs`); a submission that passes is
 //! queued for verification, rebased onto the head first when its parent is a recent
 //! ancestor. Pending content is never shown to other workers.
@@ -85,7 +86,7 @@ impl Hub {
         require(caller, Action::Submit)?;
         let track = self.track(track_name).await?;
         // Refused before intake does any work; the store checks again as it records.
-        let quota = self.store.quota(&caller.id).await?;
+        let quota = self.store.quota(&caller.id, &track.name).await?;
         quota.check().map_err(HubError::Quota)?;
         let (intake, diff_hash) = match self.intake(caller, &track, &req).await? {
             Judged::Refused(reason) => (reason.into(), String::new()),

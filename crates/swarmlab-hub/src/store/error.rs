@@ -16,7 +16,8 @@ pub enum StoreError {
     Conflict(String),
     #[error("{0}")]
     Forbidden(String),
-    /// The worker has as many submissions waiting for verification as its quota allows.
+    /// Verifying the worker's waiting submissions and this one would cost more than its quota
+    /// allows.
     #[error("{0}")]
     Quota(String),
     /// The hub's signing key is not a key, or none could be made.

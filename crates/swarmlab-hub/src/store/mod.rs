@@ -2,7 +2,7 @@
 //! writes. [`Store`] has a method per state transition, each one database transaction with
 //! its ledger entry inside it; its methods live beside their SQL, one file per concern
 //! (`identities`, `invites`, `tracks`, `ideas`, `heartbeats`, `sweep`, `submissions`, `jobs`,
-//! `verdicts`, `faults`, `quotas`, `canaries`, `standing`, `promotions`, `ledger`, and
+//! `verdicts`, `faults`, `quotas`, `costs`, `canaries`, `standing`, `promotions`, `ledger`, and
 //! `roster`, the verifiers each track's ledger has enrolled).
 //!
 //! The hub's signing key lives here only (`key.rs`): a ledger entry is sealed and appended
@@ -31,6 +31,7 @@
 mod backlog;
 mod canaries;
 mod columns;
+mod costs;
 mod error;
 mod faults;
 mod heartbeats;

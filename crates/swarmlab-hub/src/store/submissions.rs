@@ -195,7 +195,7 @@ impl Store {
             return Ok((IntakeReason::Duplicate.into(), false));
         }
         // Checked before intake too; this one holds against concurrent submissions.
-        let quota = self.quota_in(tx, &new.worker).await?;
+        let quota = self.quota_in(tx, &new.worker, &new.track).await?;
         quota.check().map_err(StoreError::Quota)?;
         Ok((new.intake.clone(), false))
     }

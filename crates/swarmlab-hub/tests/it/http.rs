@@ -120,6 +120,7 @@ async fn the_openapi_document_lists_every_route_and_every_route_exists() {
         ("get", "/api/v1/tracks/{track}/ledger"),
         ("get", "/api/v1/tracks/{track}/noise"),
         ("get", "/api/v1/tracks/{track}/credit"),
+        ("get", "/api/v1/tracks/{track}/cost"),
         ("get", "/api/v1/tracks/{track}/ideas"),
         ("post", "/api/v1/tracks/{track}/ideas"),
         ("post", "/api/v1/tracks/{track}/ideas/lease"),

@@ -19,3 +19,4 @@ mod public;
 mod quotas;
 mod registration;
 mod support;
+mod verification_cost;

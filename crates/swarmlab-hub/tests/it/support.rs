@@ -13,7 +13,7 @@ use swarmlab_proto::{
 };
 use swarmlab_testkit::bundle::{self, Candidate};
 use swarmlab_testkit::git::Repo;
-use swarmlab_testkit::hub::{Member, Seed};
+use swarmlab_testkit::hub::{Member, Seed, SeededHub, Served};
 
 /// A change to make in a candidate.
 pub enum Edit<'a> {
@@ -43,6 +43,17 @@ impl Fixture {
     pub async fn with(adjust: impl FnOnce(&mut HubConfig)) -> Fixture {
         let clock = Arc::new(ManualClock::new(1_000_000));
         let seeded = Seed::new().clock(clock.clone()).config(adjust).open().await;
+        Fixture::of(seeded, clock).await
+    }
+
+    /// The fixture's hub behind a server on loopback.
+    pub async fn served() -> (Fixture, Served) {
+        let clock = Arc::new(ManualClock::new(1_000_000));
+        let (seeded, served) = Seed::new().clock(clock.clone()).serve().await;
+        (Fixture::of(seeded, clock).await, served)
+    }
+
+    async fn of(seeded: SeededHub, clock: Arc<ManualClock>) -> Fixture {
         let w2 = seeded.member("worker-2", Role::Worker, 2).await;
         let v2 = seeded.member("verifier-4", Role::Verifier, 4).await;
         Fixture {

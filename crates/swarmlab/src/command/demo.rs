@@ -62,6 +62,7 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<i32> {
     let name = track.name();
     let repo = root.join("tracks").join(name);
     track.write(&repo)?;
+    verify_rule(&repo, args)?;
     let build_dir = swarmlab_loop::load_track(&repo)?.run.build_dir;
     let admin = seed(&hub, &repo, &verifier)?;
     let url = hub.url();
@@ -120,6 +121,31 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<i32> {
     } else {
         0
     })
+}
+
+/// Sets the track's `[verify]` reruns as `--reruns` and `--max-reruns` ask, committed on
+/// the baseline the hub starts from.
+fn verify_rule(repo: &Path, args: &DemoArgs) -> anyhow::Result<()> {
+    let settings = [("reruns", args.reruns), ("max_reruns", args.max_reruns)];
+    if settings.iter().all(|(_, v)| v.is_none()) {
+        return Ok(());
+    }
+    let path = repo.join(swarmlab_core::spec::SPEC_FILE);
+    let mut text = std::fs::read_to_string(&path)
+        .with_context(|| format!("failed to read {}", path.display()))?;
+    let mut said = Vec::new();
+    for (key, value) in settings {
+        if let Some(v) = value {
+            text = swarmlab_core::spec::set_verify(&text, key, &v.to_string());
+            said.push(format!("{key} = {v}"));
+        }
+    }
+    std::fs::write(&path, text).with_context(|| format!("failed to write {}", path.display()))?;
+    swarmlab_core::GitStore::open(repo)?.commit_paths(
+        &[swarmlab_core::spec::SPEC_FILE.to_string()],
+        &format!("demo: verify with {}", said.join(", ")),
+    )?;
+    Ok(())
 }
 
 /// A hub on `listen` whose data lives under `root`.
@@ -228,6 +254,7 @@ fn finish(
     watched: Watched,
 ) -> anyhow::Result<()> {
     let info = hub.block_on(hub.hub().track_info(name))?;
+    let cost = hub.block_on(hub.hub().verification_cost(name))?;
     let ledger = hub.block_on(hub.hub().ledger_text(name))?;
     let key = hub.hub().public_key_hex();
     let audit = swarmlab_hub::audit(&ledger, &hub.hub().public_key());
@@ -246,6 +273,10 @@ fn finish(
         first.map_or("none".into(), |t| format!("after {:.0}s", t.as_secs_f64()))
     );
     println!("verdicts: {}", audit.verdicts_line());
+    println!("verification: {}", cost_line(&cost));
+    let cost_path = root.join(format!("cost-{name}.json"));
+    std::fs::write(&cost_path, serde_json::to_vec_pretty(&cost)?)
+        .with_context(|| format!("failed to write {}", cost_path.display()))?;
     println!(
         "ledger: {} audits: {}; {}",
         path.display(),
@@ -264,4 +295,27 @@ fn finish(
         );
     }
     Ok(())
+}
+
+/// `7.5 device-seconds per accepted commit (30.0 s over 6 verdicts); 8.1% of all
+/// device-seconds (340.0 s of search reported)`.
+fn cost_line(c: &swarmlab_proto::VerificationCost) -> String {
+    let per = c.verifier_s_per_accepted.map_or_else(
+        || "no accepted commit".to_string(),
+        |s| format!("{s:.1} device-seconds per accepted commit"),
+    );
+    let share = c.verifier_share.map_or_else(
+        || "no worker said what its search cost".to_string(),
+        |s| {
+            format!(
+                "{:.1}% of all device-seconds ({:.1} s of search reported)",
+                s * 100.0,
+                c.worker_s
+            )
+        },
+    );
+    format!(
+        "{per} ({:.1} s over {} verdicts); {share}",
+        c.verifier_s, c.verdicts
+    )
 }

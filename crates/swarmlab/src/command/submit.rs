@@ -48,6 +48,8 @@ pub fn submit(args: &SubmitArgs) -> anyhow::Result<i32> {
         metrics,
         idea_id: args.idea,
         log: &log,
+        // A hand-made submission has no count of the search behind it.
+        spent_s: None,
     };
     let mut info = candidate.submit(&client, &mirror, &identity.key()?, &worker_id)?;
     print(&info);

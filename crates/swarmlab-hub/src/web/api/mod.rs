@@ -191,6 +191,13 @@ fn table() -> Table {
     )
     .add(
         "get",
+        "/api/v1/tracks/{track}/cost",
+        Access::Read,
+        "What verification has cost the track: verifier device-seconds, per accepted commit, and their share of all device-seconds",
+        get(cost),
+    )
+    .add(
+        "get",
         "/api/v1/tracks/{track}/activity",
         Access::Read,
         "What the verifiers and workers of the track are doing now",

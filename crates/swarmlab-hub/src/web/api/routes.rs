@@ -11,7 +11,7 @@ use swarmlab_proto::{
     CreateIdentityRequest, HeadNoise, HubInfo, IdeaInfo, IdentityInfo, IdentityToken, Invite,
     InviteRequest, JobLease, LeaseDeadline, NewIdea, PromoteRequest, PromotionInfo,
     RegisterRequest, ReportRequest, ReportResponse, Role, SubmissionInfo, SubmitRequest,
-    TrackCredit, TrackInfo, API_VERSION,
+    TrackCredit, TrackInfo, VerificationCost, API_VERSION,
 };
 
 use super::caller::{Anonymous, Caller, ReadCaller};
@@ -195,6 +195,14 @@ pub async fn credit(
     Path(track): Path<String>,
 ) -> ApiResult<TrackCredit> {
     Ok(Json(s.hub.credit(&track).await?))
+}
+
+pub async fn cost(
+    _: ReadCaller,
+    State(s): State<AppState>,
+    Path(track): Path<String>,
+) -> ApiResult<VerificationCost> {
+    Ok(Json(s.hub.verification_cost(&track).await?))
 }
 
 pub async fn activities(

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use swarmlab_core::short;
-use swarmlab_proto::{ClientActivity, Role};
+use swarmlab_proto::{ClientActivity, Role, VerificationCost};
 
 use super::super::chart::{progress, ChartSpec};
 use super::super::html::{elapsed, esc, put, url, value};
@@ -57,6 +57,7 @@ pub async fn track(
     );
     body.push_str(&stats(s));
     if let Some(hub) = &web.hub {
+        body.push_str(&cost_tiles(&hub.verification_cost(&name).await?));
         let converged = hub.convergence(&name).await?;
         body.push_str(&activity(
             &name,
@@ -126,6 +127,45 @@ pub async fn track(
             .body(body)
             .render(),
     ))
+}
+
+/// What verification has cost the track: verifier device-seconds per accepted commit, and
+/// the verifiers' share of all device-seconds (once a worker has said what it spent).
+fn cost_tiles(c: &VerificationCost) -> String {
+    let mut out = String::from("<dl class=\"stats\" data-live=\"cost\">");
+    let per_commit = match c.verifier_s_per_accepted {
+        Some(s) => format!(
+            "{s:.1} s <small>verifier device-seconds per accepted commit ({total:.1} s over {n} verdict{plural})</small>",
+            total = c.verifier_s,
+            n = c.verdicts,
+            plural = if c.verdicts == 1 { "" } else { "s" },
+        ),
+        None => format!(
+            "— <small>no accepted commit yet ({:.1} s of verification so far)</small>",
+            c.verifier_s
+        ),
+    };
+    let share = match c.verifier_share {
+        Some(share) => format!(
+            "{pct:.1}% <small>of all device-seconds ({worker:.1} s of search reported by {n} submission{plural})</small>",
+            pct = share * 100.0,
+            worker = c.worker_s,
+            n = c.reported_submissions,
+            plural = if c.reported_submissions == 1 { "" } else { "s" },
+        ),
+        None => "— <small>no worker has said what its search cost</small>".to_string(),
+    };
+    for (label, html) in [
+        ("Verification cost", per_commit),
+        ("Verifiers' share", share),
+    ] {
+        put(
+            &mut out,
+            format_args!("<div class=\"stat\"><dt>{label}</dt><dd>{html}</dd></div>"),
+        );
+    }
+    out.push_str("</dl>");
+    out
 }
 
 /// What the verifiers and workers of the track say they are doing, and for how long (the
