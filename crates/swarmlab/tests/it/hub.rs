@@ -119,6 +119,7 @@ fn ledger(
             rule,
             measurements: m,
             verifier_signature: signature,
+            prior: Vec::new(),
         },
     ];
     let mut out = String::new();
