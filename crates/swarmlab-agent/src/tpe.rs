@@ -2,10 +2,10 @@
 //! model-based search that learns where good settings lie from every experiment so far.
 //!
 //! After a few experiments drawn at random, each proposal splits the experiments that ran
-//! into the best [`GAMMA`] share by the metric and the rest (failures count among the rest),
-//! fits per knob a density `l(x)` to the good ones' values and `g(x)` to the others', in the
-//! knob's normalised space ([`parzen`]), draws [`CANDIDATES`] values from `l` and keeps the
-//! one with the highest `l(x) / g(x)`. Knobs are modelled independently, so that choice is
+//! into the best [`GAMMA`] share by the metric (at most [`GOOD_MAX`]) and the rest (failures
+//! count among the rest), fits per knob a density `l(x)` to the good ones' values and `g(x)`
+//! to the others', in the knob's normalised space ([`parzen`]), draws [`CANDIDATES`] values
+//! from `l` and keeps the one with the highest `l(x) / g(x)`. Knobs are modelled independently, so that choice is
 //! made knob by knob: together they are the candidate combination with the highest ratio of
 //! the product densities.
 //!
@@ -26,9 +26,11 @@ mod parzen;
 use parzen::{Categorical, Parzen};
 
 /// Experiments (the baseline included) drawn uniformly before the model is used.
-pub const STARTUP: usize = 10;
-/// The share of the experiments that ran that counts as good.
-pub const GAMMA: f64 = 0.25;
+pub const STARTUP: usize = 8;
+/// The share of the measured experiments that counts as good, rounded up...
+pub const GAMMA: f64 = 0.15;
+/// ... and at most this many: past it, a larger good group only blurs `l(x)`.
+pub const GOOD_MAX: usize = 25;
 /// Values drawn from `l` per knob and proposal, of which the best `l / g` is kept.
 pub const CANDIDATES: usize = 24;
 
@@ -71,8 +73,8 @@ impl Proposer for TpeProposer {
     }
 }
 
-/// The experiments that ran, split into the best [`GAMMA`] share by the metric (at least one)
-/// and the rest, failures among the rest. Ties keep the earlier experiment first.
+/// The experiments that ran, split into the best [`GAMMA`] share by the metric (at least one,
+/// at most [`GOOD_MAX`]) and the rest, failures among the rest. Ties keep the earlier experiment first.
 fn split<'a>(
     seen: &'a [(&Record, Settings)],
     goal: Goal,
@@ -88,7 +90,9 @@ fn split<'a>(
         };
         better.then(a.1.cmp(&b.1))
     });
-    let n_good = ((GAMMA * measured.len() as f64).ceil() as usize).clamp(1, measured.len());
+    let n_good = ((GAMMA * measured.len() as f64).ceil() as usize)
+        .min(GOOD_MAX)
+        .clamp(1, measured.len());
     let good = measured[..n_good].iter().map(|m| m.2).collect();
     let mut bad: Vec<&Settings> = measured[n_good..].iter().map(|m| m.2).collect();
     bad.extend(
