@@ -29,8 +29,8 @@ fn closed(dir: &std::path::Path, milestones: &[u64]) -> Vec<f64> {
         .map(|&n| {
             let best = records
                 .iter()
-                .filter(|r| r["index"].as_u64().is_some_and(|i| i <= n) && r["status"] == "keep")
-                .last()
+                .rev()
+                .find(|r| r["index"].as_u64().is_some_and(|i| i <= n) && r["status"] == "keep")
                 .expect("the baseline is kept");
             (baseline - true_loss(best)) / (baseline - FLOOR)
         })
@@ -87,7 +87,8 @@ fn main() {
     for m in &milestones {
         print!("  {:>28}", format!("after {m}: median, mean ± se"));
     }
-    println!("  {:>16}", "seeds > sweep");
+    let last = milestones.len() - 1;
+    println!("  {:>16}", format!("> sweep at {}", milestones[last]));
     for (p, proposer) in PROPOSERS.iter().enumerate() {
         print!("  {proposer:<8}");
         for k in 0..milestones.len() {
@@ -96,7 +97,6 @@ fn main() {
             let median = toy::median(&mut column);
             print!("  {:>28}", format!("{median:.3}, {mean:.3} ± {error:.3}"));
         }
-        let last = milestones.len() - 1;
         let wins = (0..seeds as usize)
             .filter(|&s| shares[p][s][last] > shares[0][s][last])
             .count();
