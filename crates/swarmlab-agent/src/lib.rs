@@ -6,6 +6,7 @@
 mod chat;
 pub mod command;
 pub mod edits;
+mod knobs;
 pub mod memory;
 pub mod openai;
 pub mod preset;
@@ -14,12 +15,14 @@ mod proposer;
 mod rng;
 mod script;
 pub mod sweep;
+pub mod tpe;
 
 pub use command::CommandProposer;
 pub use openai::{OpenAiConfig, OpenAiProposer};
 pub use preset::{Preset, PresetError};
-pub use proposer::{Context, Proposal, ProposeError, Proposer};
+pub use proposer::{Context, Proposal, ProposeError, Proposer, DESCRIPTION_CHARS};
 pub use rng::Rng;
 pub use script::ScriptProposer;
 pub use swarmlab_core::usage::{Prices, Usage};
 pub use sweep::SweepProposer;
+pub use tpe::TpeProposer;

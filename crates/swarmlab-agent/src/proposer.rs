@@ -23,6 +23,10 @@ pub struct Context<'a> {
     pub idea: Option<&'a str>,
 }
 
+/// The most characters of a description the loop records: it keeps the first line of a
+/// [`Proposal::Change`]'s description, cut to this length.
+pub const DESCRIPTION_CHARS: usize = 200;
+
 /// The result of asking for a change.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Proposal {

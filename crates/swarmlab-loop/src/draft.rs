@@ -2,7 +2,7 @@
 //! anything runs. The same code drafts in the track itself and, when pipelining, in the
 //! side worktree while an experiment runs.
 
-use swarmlab_agent::{Context, Proposal, Proposer};
+use swarmlab_agent::{Context, Proposal, Proposer, DESCRIPTION_CHARS};
 use swarmlab_core::usage::Usage;
 use swarmlab_core::{GitStore, Record, TrackSpec};
 use swarmlab_runner::Cancel;
@@ -117,7 +117,7 @@ pub fn draft(
     })
 }
 
-/// The first non-empty line, at most 200 characters.
+/// The first non-empty line, at most [`DESCRIPTION_CHARS`] characters.
 fn one_line(text: &str) -> String {
     let line = text
         .lines()
@@ -127,6 +127,6 @@ fn one_line(text: &str) -> String {
     if line.is_empty() {
         "(no description)".into()
     } else {
-        line.chars().take(200).collect()
+        line.chars().take(DESCRIPTION_CHARS).collect()
     }
 }

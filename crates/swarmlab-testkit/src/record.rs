@@ -55,6 +55,12 @@ impl RecordBuilder {
         self
     }
 
+    /// The best commit the proposal started from.
+    pub fn parent(mut self, parent: &str) -> Self {
+        self.record.parent = parent.into();
+        self
+    }
+
     pub fn status(mut self, status: Status) -> Self {
         self.record.status = status;
         self

@@ -22,7 +22,7 @@ use swarmlab_testkit::git::Repo;
 const TRAIN_SECONDS: f64 = 3.0;
 /// Runs per throughput measurement, the baseline included.
 const RUNS: u64 = 16;
-/// Experiments per search, as in `sweep_vs_random`.
+/// Experiments per search.
 const SEARCH_EXPERIMENTS: &str = "50";
 
 const SPEC: &str = r#"

@@ -513,6 +513,9 @@ pub enum ProposerName {
     Sweep,
     /// Draw every knob uniformly at random (a baseline for comparisons)
     Random,
+    /// Turn the track's [knobs] where a Tree-structured Parzen Estimator, fitted to every
+    /// experiment so far, expects better results (no LLM)
+    Tpe,
     /// Run a shell command that edits the files; its last output line is the description
     Script,
     /// Run a coding agent (Claude Code, Codex, aider, Gemini CLI, or any command), see --agent

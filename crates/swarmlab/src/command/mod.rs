@@ -19,7 +19,7 @@ use anyhow::{bail, Context};
 use swarmlab_agent::sweep::Strategy;
 use swarmlab_agent::{
     command, preset, CommandProposer, OpenAiConfig, OpenAiProposer, Prices, Proposer,
-    ScriptProposer, SweepProposer,
+    ScriptProposer, SweepProposer, TpeProposer,
 };
 use swarmlab_core::TrackSpec;
 use swarmlab_runner::{Cancel, SandboxConfig};
@@ -75,6 +75,7 @@ pub fn proposer(
     Ok(match args.name {
         ProposerName::Sweep => Box::new(SweepProposer::new(Strategy::Evolution)),
         ProposerName::Random => Box::new(SweepProposer::new(Strategy::Random)),
+        ProposerName::Tpe => Box::new(TpeProposer::new()),
         ProposerName::Script => {
             Box::new(ScriptProposer::new(args.script.clone().unwrap_or_default()))
         }

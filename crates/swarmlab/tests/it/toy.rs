@@ -89,3 +89,52 @@ fn a_duplicate_proposal_is_skipped_and_the_sweep_moves_on() {
     hashes.dedup();
     assert_eq!(hashes.len(), kept_and_measured, "a duplicate ran");
 }
+
+/// The `(status, description)` of every experiment after the baseline.
+fn outcomes(track: &Track) -> Vec<(String, String)> {
+    track
+        .records()
+        .iter()
+        .skip(1)
+        .map(|r| {
+            let text = |key: &str| r[key].as_str().expect("a string").to_string();
+            (text("status"), text("description"))
+        })
+        .collect()
+}
+
+#[test]
+fn the_tpe_proposer_improves_on_the_baseline_and_resumes_where_it_stopped() {
+    let track = Track::toy();
+    let run = ["run", "--proposer", "tpe", "--seed", "5", "--experiments"];
+    track.swarmlab(&[&run[..], &["20"]].concat()).success();
+
+    let records = track.records();
+    assert_eq!(records.len(), 21);
+    assert_eq!(track.tsv().len(), 1 + 21, "a header and a row per record");
+    let true_loss = |r: &serde_json::Value| r["metrics"]["true_loss"].as_f64().expect("printed");
+    let kept: Vec<_> = records.iter().filter(|r| r["status"] == "keep").collect();
+    let best = kept.last().expect("the baseline is kept");
+    assert!(
+        true_loss(best) < true_loss(&records[0]) - 0.1,
+        "tpe kept nothing clearly better than the baseline: {best}"
+    );
+    // Each experiment started from the best before it and says which knobs it turned.
+    let mut parent = records[0]["commit"].clone();
+    for record in &records[1..] {
+        assert_eq!(record["proposer"], "tpe");
+        assert_eq!(record["parent"], parent, "{record}");
+        let description = record["description"].as_str().expect("a description");
+        assert!(description.contains(" -> "), "{description}");
+        if record["status"] == "keep" {
+            parent = record["commit"].clone();
+        }
+    }
+    assert_eq!(track.tip(), parent.as_str().expect("a commit"));
+
+    // Stopped after 8 and run again, it proposes what the uninterrupted run did.
+    let resumed = Track::toy();
+    resumed.swarmlab(&[&run[..], &["8"]].concat()).success();
+    resumed.swarmlab(&[&run[..], &["12"]].concat()).success();
+    assert_eq!(outcomes(&resumed), outcomes(&track));
+}

@@ -1,8 +1,8 @@
-//! Ideas the knob-turning proposer can follow: an idea written as knob settings
-//! (`lr = 0.02, width = 128`) is tried as written instead of a random step. Settings are
-//! separated by commas, semicolons or lines, each `name = value` (or `name: value`,
-//! `name -> value`); an idea with no such setting is free text for an agent, and the sweep
-//! steps as usual.
+//! Ideas the knob-turning proposers can follow: an idea written as knob settings
+//! (`lr = 0.02, width = 128`) is tried as written instead of the strategy's own choice.
+//! Settings are separated by commas, semicolons or lines, each `name = value` (or
+//! `name: value`, `name -> value`); an idea with no such setting is free text for an agent,
+//! and the strategy chooses as usual.
 
 use std::sync::OnceLock;
 
