@@ -74,9 +74,12 @@ impl Contest {
         experiments: u64,
         seed: u64,
     ) -> Result<Contest, ContestError> {
-        let program_file = spec.program.clone().ok_or_else(|| ContestError::NoProgram {
-            dir: spec.root.clone(),
-        })?;
+        let program_file = spec
+            .program
+            .clone()
+            .ok_or_else(|| ContestError::NoProgram {
+                dir: spec.root.clone(),
+            })?;
         if runs == 0 || experiments == 0 {
             return Err(ContestError::Input(
                 "--runs and --experiments must be 1 or more".into(),
@@ -277,11 +280,17 @@ impl Contest {
             };
             git.run(&args).map_err(LoopError::from)?;
         }
-        let path = self.spec.root.join(&self.program_file);
-        if !fresh || std::fs::read_to_string(&path).ok().as_deref() == Some(&program.text) {
+        if !fresh {
             return Ok(());
         }
+        // Written and committed when it differs from the commit, which also finishes a write
+        // that a kill left uncommitted.
+        let path = self.spec.root.join(&self.program_file);
         std::fs::write(&path, &program.text).map_err(LoopError::io("write", &path))?;
+        let dirty = git.dirty_tracked().map_err(LoopError::from)?;
+        if !dirty.contains(&self.program_file) {
+            return Ok(());
+        }
         git.commit_paths(
             std::slice::from_ref(&self.program_file),
             &format!("contest: program {}", program.name),

@@ -63,10 +63,10 @@ pub fn standings(entries: &[Entry], goal: Goal) -> Vec<Standing> {
     let mut out: Vec<Standing> = entries.iter().map(|e| standing(e, goal)).collect();
     // Programs with no result rank last; ties keep the order given.
     out.sort_by(|a, b| match (a.mean_best, b.mean_best) {
-        (Some(x), Some(y)) => goal.gain(y, x).partial_cmp(&0.0).map_or(
-            std::cmp::Ordering::Equal,
-            std::cmp::Ordering::reverse,
-        ),
+        (Some(x), Some(y)) => goal
+            .gain(y, x)
+            .partial_cmp(&0.0)
+            .map_or(std::cmp::Ordering::Equal, std::cmp::Ordering::reverse),
         (Some(_), None) => std::cmp::Ordering::Less,
         (None, Some(_)) => std::cmp::Ordering::Greater,
         (None, None) => std::cmp::Ordering::Equal,
@@ -181,6 +181,15 @@ fn cell(value: Option<f64>) -> String {
     value.map_or("—".into(), format_value)
 }
 
+/// Seconds as `42.1 s`, or hours as `3.25 h` from an hour on.
+fn device_time(seconds: f64) -> String {
+    if seconds < 3600.0 {
+        format!("{seconds:.1} s")
+    } else {
+        format!("{:.2} h", seconds / 3600.0)
+    }
+}
+
 /// `contest.md`: the ranking table, what it means, and every run's best.
 pub fn contest_markdown(standings: &[Standing], metric: &str, goal: Goal, title: &str) -> String {
     let mut out = format!("# {title}\n\n");
@@ -192,7 +201,7 @@ pub fn contest_markdown(standings: &[Standing], metric: &str, goal: Goal, title:
     );
     let _ = writeln!(
         out,
-        "| rank | program | mean best | 95% interval | gain / device-hour | device-hours | experiments | ahead of the next |"
+        "| rank | program | mean best | 95% interval | gain / device-hour | device time | experiments | ahead of the next |"
     );
     let _ = writeln!(out, "|---|---|---|---|---|---|---|---|");
     for (i, s) in standings.iter().enumerate() {
@@ -203,7 +212,7 @@ pub fn contest_markdown(standings: &[Standing], metric: &str, goal: Goal, title:
         };
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {:.4} | {} | {ahead} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {ahead} |",
             s.rank,
             s.program,
             cell(s.mean_best),
@@ -213,7 +222,7 @@ pub fn contest_markdown(standings: &[Standing], metric: &str, goal: Goal, title:
                 format_value(hi)
             )),
             cell(s.mean_gain_per_hour),
-            s.device_seconds / 3600.0,
+            device_time(s.device_seconds),
             s.experiments,
         );
     }

@@ -77,9 +77,15 @@ mod tests {
         let again = dir.path().join("other/plain.md");
         std::fs::write(&again, "x").expect("write");
         let err = Program::read_all(&[&b, &again]).unwrap_err();
-        assert!(err.to_string().contains("two programs are named `plain`"), "{err}");
+        assert!(
+            err.to_string().contains("two programs are named `plain`"),
+            "{err}"
+        );
         let odd = write("a b.md");
-        assert!(matches!(Program::read_all(&[&a, &odd]), Err(ContestError::Input(_))));
+        assert!(matches!(
+            Program::read_all(&[&a, &odd]),
+            Err(ContestError::Input(_))
+        ));
         let missing = dir.path().join("missing.md");
         assert!(matches!(
             Program::read_all(&[&a, &missing]),
