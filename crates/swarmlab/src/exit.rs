@@ -129,6 +129,11 @@ mod tests {
         let no_spec = SpecError::NoSpec { dir: "/x".into() };
         assert_eq!(code_of(&no_spec.into()), INVALID_TRACK);
         assert_eq!(code_of(&ClientError::NoToken.into()), FAILURE);
+        assert_eq!(code_of(&ContestError::Input("x".into()).into()), USAGE);
+        let none = ContestError::NoProgram { dir: "/x".into() };
+        assert_eq!(code_of(&none.into()), INVALID_TRACK);
+        let dirty = ContestError::Loop(LoopError::RepositoryState("dirty".into()));
+        assert_eq!(code_of(&dirty.into()), REPOSITORY_STATE);
     }
 
     #[test]
