@@ -10,6 +10,8 @@
 //!   `worktree` drafts the next change in a side worktree while an experiment runs.
 //! - [`measure`] runs one experiment through the runner and is the only place where a run
 //!   becomes a status; `pending` is the journal of the experiment in flight.
+//! - [`Contest`] runs several program files against each other, each in runs that are
+//!   ordinary sessions on branches of their own, and writes their standings.
 //! - [`report`] writes `progress.svg` and `summary.md`; [`load_track`] reads a track's spec.
 //! - [`LoopError`] is every failure of the loop itself (a failed experiment is a record);
 //!   exit codes are the binary's to decide.
@@ -18,6 +20,7 @@
 //! (`swarmlab-client` builds on it, not the other way round), and it never parses a command
 //! line.
 
+mod contest;
 mod device;
 mod draft;
 mod error;
@@ -30,6 +33,7 @@ mod status;
 mod track;
 mod worktree;
 
+pub use contest::{Contest, ContestError, ContestReport, Program, CONTEST_DIR};
 pub use device::{assign, Device};
 pub use error::{one_line, LoopError};
 pub use measure::{measure, run_spec, Measurement};

@@ -9,8 +9,9 @@ const EXIT_CODES: &str = "\
 Exit codes:
   0    success
   1    failure (the error message says which)
-  2    wrong usage of the command line (a bad flag or value, a bad --tag, no such track folder)
-  3    the track spec (swarmlab.toml) is missing or invalid
+  2    wrong usage of the command line (a bad flag or value, a bad --tag, no such track folder,
+       a missing or same-named program file of a contest)
+  3    the track spec (swarmlab.toml) is missing or invalid (or names no program for a contest)
   4    the repository is not in a state swarmlab may work in (dirty tree, not a repository)
   5    the proposer cannot work: the agent is missing or its flags disagree with its --help,
        the model API refuses, or proposals in a row failed
@@ -33,6 +34,9 @@ pub enum Command {
     Run(Box<RunArgs>),
     /// Write progress.svg and summary.md from a track's results
     Report(ReportArgs),
+    /// Run program files against each other: for each, R runs of N experiments from the same
+    /// baseline on branches of their own, then a ranking with confidence intervals
+    Contest(Box<ContestArgs>),
     /// Inspect tracks
     Track {
         #[command(subcommand)]
@@ -464,7 +468,36 @@ pub struct RunArgs {
     pub devices: Option<String>,
 }
 
-/// Which proposer makes each change, and its settings (`run` and `work`).
+#[derive(Debug, Args)]
+pub struct ContestArgs {
+    /// The track's folder (a git repository with swarmlab.toml at its root and a
+    /// `[track] program` file)
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+    /// The program files that compete, two or more; each is copied over the track's program
+    /// on its runs' branches and named by its file name without `.md`
+    #[arg(long, num_args = 2.., required = true, value_name = "FILE")]
+    pub programs: Vec<PathBuf>,
+    /// Independent runs of each program; run r of every program uses the same seed
+    #[arg(long, value_name = "R", value_parser = parse_positive)]
+    pub runs: u32,
+    /// Experiments in each run (the baseline not counted)
+    #[arg(long, short = 'n', value_name = "N", value_parser = parse_positive)]
+    pub experiments: u32,
+    /// Seed of run 1 (run r uses SEED + r - 1)
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Override the track's budget: a duration ("20s"), "400steps" or "1000000tokens"
+    #[arg(long, value_parser = parse_budget)]
+    pub budget: Option<Budget>,
+    /// Skip the track's setup step
+    #[arg(long)]
+    pub no_setup: bool,
+    #[command(flatten)]
+    pub proposer: ProposerArgs,
+}
+
+/// Which proposer makes each change, and its settings (`run`, `work` and `contest`).
 #[derive(Debug, Args)]
 pub struct ProposerArgs {
     /// Which proposer makes the next change
@@ -543,6 +576,16 @@ pub struct ReportArgs {
     /// compare-TAG1-TAG2.md)
     #[arg(long, num_args = 2, value_names = ["TAG1", "TAG2"], conflicts_with_all = ["tag", "serve"])]
     pub compare: Vec<String>,
+}
+
+/// A count of runs or experiments for a contest: a whole number, 1 or more.
+fn parse_positive(text: &str) -> Result<u32, String> {
+    match text.trim().parse::<u32>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!(
+            "`{text}` is not a count: give a whole number, 1 or more"
+        )),
+    }
 }
 
 /// A device list that reads (`cpu` is split by --parallel later).

@@ -4,8 +4,8 @@
 //! |---|---|
 //! | 0 | success |
 //! | 1 | failure (an error message says which) |
-//! | 2 | wrong usage of the command line (clap's own errors, a bad `--tag`, a track folder that does not exist) |
-//! | 3 | the track spec (`swarmlab.toml`) is missing or invalid |
+//! | 2 | wrong usage of the command line (clap's own errors, a bad `--tag`, a track folder that does not exist, a contest's missing or same-named program files) |
+//! | 3 | the track spec (`swarmlab.toml`) is missing or invalid (or names no program for a contest) |
 //! | 4 | the repository is not in a state swarmlab may work in (dirty tree, not a repository) |
 //! | 5 | the proposer cannot work: the agent is missing or its flags disagree with its `--help`, the model API refuses, or proposals in a row failed (none ran) |
 //! | 130 | stopped by Ctrl-C or SIGTERM after cleaning up |
@@ -16,7 +16,7 @@
 
 use swarmlab_agent::{PresetError, ProposeError};
 use swarmlab_core::{GitError, SpecError};
-use swarmlab_loop::LoopError;
+use swarmlab_loop::{ContestError, LoopError};
 
 pub const FAILURE: i32 = 1;
 /// The code clap exits with for its own usage errors; ours match it.
@@ -29,6 +29,11 @@ pub const INTERRUPTED: i32 = 130;
 /// The exit code an error maps to.
 pub fn code_of(error: &anyhow::Error) -> i32 {
     for cause in error.chain() {
+        match cause.downcast_ref::<ContestError>() {
+            Some(ContestError::Input(_) | ContestError::ProgramFile { .. }) => return USAGE,
+            Some(ContestError::NoProgram { .. }) => return INVALID_TRACK,
+            _ => {}
+        }
         if let Some(spec) = cause.downcast_ref::<SpecError>() {
             return match spec {
                 SpecError::NoFolder { .. } => USAGE,
@@ -124,6 +129,11 @@ mod tests {
         let no_spec = SpecError::NoSpec { dir: "/x".into() };
         assert_eq!(code_of(&no_spec.into()), INVALID_TRACK);
         assert_eq!(code_of(&ClientError::NoToken.into()), FAILURE);
+        assert_eq!(code_of(&ContestError::Input("x".into()).into()), USAGE);
+        let none = ContestError::NoProgram { dir: "/x".into() };
+        assert_eq!(code_of(&none.into()), INVALID_TRACK);
+        let dirty = ContestError::Loop(LoopError::RepositoryState("dirty".into()));
+        assert_eq!(code_of(&dirty.into()), REPOSITORY_STATE);
     }
 
     #[test]

@@ -12,12 +12,12 @@ use super::scale::{Axis, Ticks};
 use super::{format_delta, format_relative, format_value};
 use crate::{Goal, Record};
 
-const WIDTH: f64 = 760.0;
-const HEIGHT: f64 = 420.0;
-const LEFT: f64 = 78.0;
-const RIGHT: f64 = 24.0;
-const TOP: f64 = 64.0;
-const BOTTOM: f64 = 50.0;
+pub(super) const WIDTH: f64 = 760.0;
+pub(super) const HEIGHT: f64 = 420.0;
+pub(super) const LEFT: f64 = 78.0;
+pub(super) const RIGHT: f64 = 24.0;
+pub(super) const TOP: f64 = 64.0;
+pub(super) const BOTTOM: f64 = 50.0;
 /// One colour per run, told apart by people with the common colour blindnesses.
 const COLOURS: [&str; 2] = ["#1f77b4", "#e66100"];
 
@@ -278,7 +278,7 @@ fn write_legend(out: &mut String, runs: &[Run], facts: &[Facts]) {
 }
 
 /// The grid, the ticks and the axes' names.
-fn write_axes(out: &mut String, x: &Axis, y: &Axis, metric: &str) {
+pub(super) fn write_axes(out: &mut String, x: &Axis, y: &Axis, metric: &str) {
     let (lo, hi, last) = (y.lo, y.hi, x.hi);
     let ticks = Ticks::new(lo, hi, 6, 0.0);
     for v in &ticks.values {
@@ -354,7 +354,7 @@ fn write_runs(out: &mut String, runs: &[Run], facts: &[Facts], x: &Axis, y: &Axi
     }
 }
 
-fn escape(text: &str) -> String {
+pub(super) fn escape(text: &str) -> String {
     text.chars()
         .map(|c| match c {
             '&' => "&amp;".to_string(),

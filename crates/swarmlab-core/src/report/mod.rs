@@ -1,5 +1,6 @@
 //! `swarmlab report`'s two artefacts: `progress.svg`, the autoresearch progress chart, and a
-//! markdown summary of a branch's experiments; the comparison of two runs (`--compare`); and
+//! markdown summary of a branch's experiments; the comparison of two runs (`--compare`); the
+//! standings of a contest of programs (`swarmlab contest`); and
 //! the [`chart`] that draws every progress chart, `progress.svg` and the dashboard's alike.
 //!
 //! All are pure functions of their input: nothing here reads `results.jsonl` or writes files,
@@ -7,12 +8,14 @@
 
 pub mod chart;
 mod compare;
+mod contest;
 mod history;
 mod progress;
 mod scale;
 mod summary;
 
 pub use compare::{compare_markdown, compare_svg, compare_table, Run};
+pub use contest::{contest_markdown, contest_svg, standings, Entry, Standing};
 pub use progress::progress_svg;
 pub use summary::summary_markdown;
 

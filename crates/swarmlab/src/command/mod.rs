@@ -5,6 +5,7 @@
 
 mod audit;
 mod check;
+mod contest;
 mod demo;
 mod hub;
 mod init;
@@ -32,6 +33,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Init(args) => init::init(&args).map(|()| 0),
         Command::Run(args) => run::run(&args),
         Command::Report(args) => report::report(&args),
+        Command::Contest(args) => contest::contest(&args),
         Command::Track {
             command: TrackCommand::Check { dir },
         } => check::check(&dir).map(|()| 0),

@@ -18,6 +18,7 @@ mod autoresearch;
 mod budget;
 mod canaries;
 mod check;
+mod contest;
 mod dashboard;
 mod errors;
 mod failures;
