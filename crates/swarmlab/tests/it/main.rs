@@ -19,6 +19,7 @@ mod budget;
 mod canaries;
 mod check;
 mod dashboard;
+mod deploy;
 mod errors;
 mod failures;
 mod gpu;
