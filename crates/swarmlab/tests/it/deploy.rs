@@ -309,10 +309,14 @@ fn a_slurm_worker_array_and_verifier_grow_a_local_hubs_chain() {
     std::fs::write(verifiers.join("v0.token"), token).unwrap();
 
     let state_str = state.to_str().unwrap();
+    // The workers run in a "node-local" folder, their identities kept on the shared one.
+    let local = dir.path().join("local");
+    let local_str = local.to_str().unwrap();
     let env = [
         ("SWARMLAB_HUB", url.as_str()),
         ("SWARMLAB_TRACK", "toy"),
         ("SWARMLAB_STATE", state_str),
+        ("SWARMLAB_LOCAL", local_str),
         ("SWARMLAB_BIN", BIN),
         ("SWARMLAB_GPU", "none"),
     ];
@@ -357,10 +361,64 @@ fn a_slurm_worker_array_and_verifier_grow_a_local_hubs_chain() {
         logs_text()
     );
     // Each array task keeps its own identity on the shared folder.
-    for task in 0..2 {
-        let identity = state.join(format!("workers/toy-{task}/identity.json"));
-        assert!(identity.exists(), "no {}", identity.display());
-    }
+    let identity_id = |path: &Path| -> String {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let identity: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+        identity["identity_id"].as_str().unwrap_or_default().to_string()
+    };
+    let shared = state.join("workers/toy-0/identity.json");
+    let shared_ids = || -> Vec<String> {
+        (0..2)
+            .map(|task| identity_id(&state.join(format!("workers/toy-{task}/identity.json"))))
+            .collect()
+    };
+    // The scripts copy a new identity to the shared folder within 5 seconds.
+    poll_until(Duration::from_secs(30), || {
+        std::thread::sleep(Duration::from_millis(200));
+        shared_ids().iter().all(|id| !id.is_empty())
+    });
+    let ids = shared_ids();
+    assert!(
+        !ids[0].is_empty() && !ids[1].is_empty() && ids[0] != ids[1],
+        "each task registers once, as itself: {ids:?}\n{}",
+        logs_text()
+    );
+
+    // Task 0 requeued as on preemption, onto a node without its local folder: it comes
+    // back as the same worker, from the identity on the shared folder.
+    let task0 = local.join("swarmlab-worker-toy-0");
+    let task = format!("{}_0", workers.0);
+    let scontrol = |args: &[&str]| {
+        let status = Command::new("scontrol").args(args).status().unwrap();
+        assert!(status.success(), "scontrol {args:?} failed");
+    };
+    scontrol(&["requeuehold", &task]);
+    let held = poll_until(Duration::from_secs(120), || {
+        std::thread::sleep(Duration::from_millis(200));
+        let job = Command::new("scontrol")
+            .args(["show", "job", &task])
+            .output()
+            .unwrap();
+        let job = String::from_utf8_lossy(&job.stdout);
+        job.contains("JobState=PENDING") && job.contains("Restarts=1")
+    });
+    assert!(held, "task 0 was not requeued");
+    std::fs::remove_dir_all(&task0).unwrap();
+    scontrol(&["release", &task]);
+    // slurmctld holds a requeued job back for a while (its begin time); start it now.
+    scontrol(&["update", &format!("jobid={task}"), "StartTime=now"]);
+    let back = poll_until(Duration::from_secs(120), || {
+        std::thread::sleep(Duration::from_millis(200));
+        !identity_id(&task0.join("identity.json")).is_empty()
+    });
+    assert!(back, "task 0 did not start again\n{}", logs_text());
+    assert_eq!(identity_id(&task0.join("identity.json")), ids[0]);
+    assert_eq!(identity_id(&shared), ids[0]);
+
+    // The verifier's reports were sandboxed: an unsandboxed one says so in the ledger.
+    let ledger = as_admin.get("/api/v1/tracks/toy/ledger").body;
+    assert!(ledger.contains("\"verdict\""), "{ledger}");
+    assert!(!ledger.contains("unsandboxed"), "{ledger}");
     drop(workers);
     drop(verifier);
 }
