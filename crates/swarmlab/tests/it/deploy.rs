@@ -74,7 +74,9 @@ fn sbatch_options(file: &str, script: &str) -> Result<Vec<SbatchOption>, String>
             }
             let word = rest.trim();
             let Some(long) = word.strip_prefix("--") else {
-                return Err(format!("{at}: `{word}` is not a long option (--name=value)"));
+                return Err(format!(
+                    "{at}: `{word}` is not a long option (--name=value)"
+                ));
             };
             let (name, value) = match long.split_once('=') {
                 Some((name, value)) => (name, Some(value.to_string())),
@@ -87,7 +89,11 @@ fn sbatch_options(file: &str, script: &str) -> Result<Vec<SbatchOption>, String>
             if *takes_value != value.is_some() {
                 return Err(format!(
                     "{at}: `--{name}` {}",
-                    if *takes_value { "needs =VALUE" } else { "takes no value" }
+                    if *takes_value {
+                        "needs =VALUE"
+                    } else {
+                        "takes no value"
+                    }
                 ));
             }
             options.push(SbatchOption {
@@ -118,7 +124,10 @@ fn the_slurm_scripts_parse_and_ask_for_an_array_a_gpu_per_task_and_requeue() {
         let script = std::fs::read_to_string(&path).unwrap();
         let options = sbatch_options(name, &script).unwrap_or_else(|e| panic!("{e}"));
         assert!(option(&options, "array").is_some(), "{name}: no --array");
-        assert!(option(&options, "requeue").is_some(), "{name}: no --requeue");
+        assert!(
+            option(&options, "requeue").is_some(),
+            "{name}: no --requeue"
+        );
         let gres = option(&options, "gres").and_then(|o| o.value.as_deref());
         assert_eq!(gres, Some("gpu:1"), "{name}: one GPU per task");
         assert!(
@@ -296,7 +305,11 @@ fn a_slurm_worker_array_and_verifier_grow_a_local_hubs_chain() {
     let admin = swarmlab(&["hub", "admin-token", "--data-dir", data_str], None).success();
     let admin = admin.stdout.trim().to_string();
     let repo_str = repo.to_str().unwrap();
-    swarmlab(&["hub", "add-track", "--data-dir", data_str, repo_str], None).success();
+    swarmlab(
+        &["hub", "add-track", "--data-dir", data_str, repo_str],
+        None,
+    )
+    .success();
     let address = free_address();
     let url = format!("http://{address}");
     let _hub = HubProcess::start(&data, &address);
@@ -331,11 +344,7 @@ fn a_slurm_worker_array_and_verifier_grow_a_local_hubs_chain() {
     let mut verifier_args = vec!["--array=0", verifier_output.as_str()];
     verifier_args.extend(small);
     let slurm = root().join("deploy/slurm");
-    let verifier = SlurmJob(sbatch(
-        &slurm.join("verifier.sbatch"),
-        &verifier_args,
-        &env,
-    ));
+    let verifier = SlurmJob(sbatch(&slurm.join("verifier.sbatch"), &verifier_args, &env));
     let workers = SlurmJob(sbatch(&slurm.join("worker.sbatch"), &worker_args, &env));
 
     let as_admin = client(&address, &admin);
@@ -364,7 +373,10 @@ fn a_slurm_worker_array_and_verifier_grow_a_local_hubs_chain() {
     let identity_id = |path: &Path| -> String {
         let text = std::fs::read_to_string(path).unwrap_or_default();
         let identity: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
-        identity["identity_id"].as_str().unwrap_or_default().to_string()
+        identity["identity_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
     };
     let shared = state.join("workers/toy-0/identity.json");
     let shared_ids = || -> Vec<String> {
@@ -421,4 +433,78 @@ fn a_slurm_worker_array_and_verifier_grow_a_local_hubs_chain() {
     assert!(!ledger.contains("unsandboxed"), "{ledger}");
     drop(workers);
     drop(verifier);
+}
+
+#[test]
+fn a_live_hubs_sqlite_backup_with_its_key_and_tracks_restores_the_same_hub() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("hub");
+    let data_str = data.to_str().unwrap();
+    let repo = dir.path().join("toy");
+    swarmlab(&["init", "--track", "toy", repo.to_str().unwrap()], None).success();
+    let admin = swarmlab(&["hub", "admin-token", "--data-dir", data_str], None).success();
+    let admin = admin.stdout.trim().to_string();
+    let repo_str = repo.to_str().unwrap();
+    swarmlab(
+        &["hub", "add-track", "--data-dir", data_str, repo_str],
+        None,
+    )
+    .success();
+    let address = free_address();
+    let _live = HubProcess::start(&data, &address);
+    let live = client(&address, &admin);
+    let added = live.post_json(
+        "/api/v1/tracks/toy/ideas",
+        &serde_json::json!({ "text": "written while the hub runs" }),
+    );
+    assert_eq!(added.status, 200, "{}", added.body);
+
+    // docs/deploy.md, "Backups": the database with sqlite3's online backup while the hub
+    // runs, then the track repositories and hub.key.
+    let restored = dir.path().join("restored");
+    std::fs::create_dir(&restored).unwrap();
+    let backup = restored.join("hub.db");
+    let out = Command::new("sqlite3")
+        .arg(data.join("hub.db"))
+        .arg(format!(".backup '{}'", backup.display()))
+        .output()
+        .expect("sqlite3 is installed (.ci/run installs it)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let copied = Command::new("cp")
+        .arg("-a")
+        .arg(data.join("tracks"))
+        .arg(data.join("hub.key"))
+        .arg(&restored)
+        .status()
+        .unwrap();
+    assert!(copied.success());
+
+    let restored_address = free_address();
+    let _restored = HubProcess::start(&restored, &restored_address);
+    let restored = client(&restored_address, &admin);
+    let ideas = restored.get("/api/v1/tracks/toy/ideas");
+    assert!(
+        ideas.body.contains("written while the hub runs"),
+        "the idea written before the backup is missing: {}",
+        ideas.body
+    );
+    let ledger = |hub: &swarmlab_testkit::http::Client| hub.get("/api/v1/tracks/toy/ledger").body;
+    assert_eq!(ledger(&restored), ledger(&live));
+    let key =
+        |hub: &swarmlab_testkit::http::Client| hub.get("/api/v1/hub").json()["public_key"].clone();
+    assert_eq!(
+        key(&restored),
+        key(&live),
+        "the restored hub signs with another key"
+    );
+    let bundle = restored.get("/api/v1/tracks/toy/bundle");
+    assert_eq!(
+        bundle.status, 200,
+        "the restored track repository: {}",
+        bundle.body
+    );
 }
