@@ -20,6 +20,7 @@ mod canaries;
 mod check;
 mod contest;
 mod dashboard;
+mod deploy;
 mod errors;
 mod failures;
 mod gpu;
