@@ -213,8 +213,20 @@ pub fn compare_svg(runs: &[Run], metric: &str, goal: Goal, title: &str) -> Strin
         .iter()
         .flat_map(|f| f.steps.iter().map(|(_, b)| *b))
         .collect();
-    let lo = bests.iter().copied().fold(f64::INFINITY, f64::min);
-    let hi = bests.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let (x, y) = frame(last, &bests);
+    let mut out = open_svg(title);
+    write_legend(&mut out, runs, &facts);
+    write_axes(&mut out, &x, &y, metric);
+    write_runs(&mut out, runs, &facts, &x, &y);
+    let _ = writeln!(out, "</svg>");
+    out
+}
+
+/// The axes of a chart of running bests: experiments 0 to `last` across, `values` up (higher
+/// values up, as progress.svg draws them), with a margin.
+pub(super) fn frame(last: u64, values: &[f64]) -> (Axis, Axis) {
+    let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let (lo, hi) = if lo.is_finite() {
         let margin = ((hi - lo) * 0.08).max(lo.abs() * 1e-6).max(1e-12);
         (lo - margin, hi + margin)
@@ -227,13 +239,17 @@ pub fn compare_svg(runs: &[Run], metric: &str, goal: Goal, title: &str) -> Strin
         px_lo: LEFT,
         px_hi: WIDTH - RIGHT,
     };
-    // Higher values up, as progress.svg draws them.
     let y = Axis {
         lo,
         hi,
         px_lo: HEIGHT - BOTTOM,
         px_hi: TOP,
     };
+    (x, y)
+}
+
+/// The start of a chart's SVG: the document, a white ground and the title.
+pub(super) fn open_svg(title: &str) -> String {
     let mut out = String::new();
     let _ = writeln!(out, r#"<?xml version="1.0" encoding="UTF-8"?>"#);
     let _ = writeln!(
@@ -250,10 +266,6 @@ pub fn compare_svg(runs: &[Run], metric: &str, goal: Goal, title: &str) -> Strin
         r##"<text x="{LEFT}" y="24" font-size="15" font-weight="bold" fill="#222222">{}</text>"##,
         escape(title)
     );
-    write_legend(&mut out, runs, &facts);
-    write_axes(&mut out, &x, &y, metric);
-    write_runs(&mut out, runs, &facts, &x, &y);
-    let _ = writeln!(out, "</svg>");
     out
 }
 

@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use super::{running_best, Entry};
-use crate::report::compare::{escape, write_axes, BOTTOM, HEIGHT, LEFT, RIGHT, TOP, WIDTH};
+use crate::report::compare::{escape, frame, open_svg, write_axes, LEFT};
 use crate::report::scale::Axis;
 use crate::Goal;
 
@@ -27,33 +27,8 @@ pub fn contest_svg(entries: &[Entry], metric: &str, goal: Goal, title: &str) -> 
         .unwrap_or(0)
         .max(1);
     let values: Vec<f64> = lines.iter().flatten().flatten().map(|(_, v)| *v).collect();
-    let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
-    let hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let (lo, hi) = if lo.is_finite() {
-        let margin = ((hi - lo) * 0.08).max(lo.abs() * 1e-6).max(1e-12);
-        (lo - margin, hi + margin)
-    } else {
-        (0.0, 1.0)
-    };
-    let x = Axis {
-        lo: 0.0,
-        hi: last as f64,
-        px_lo: LEFT,
-        px_hi: WIDTH - RIGHT,
-    };
-    let y = Axis {
-        lo,
-        hi,
-        px_lo: HEIGHT - BOTTOM,
-        px_hi: TOP,
-    };
-    let mut out = String::new();
-    let _ = writeln!(out, r#"<?xml version="1.0" encoding="UTF-8"?>"#);
-    let _ = writeln!(
-        out,
-        r##"<svg xmlns="http://www.w3.org/2000/svg" version="1.1" width="{WIDTH}" height="{HEIGHT}" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{0}" font-family="Helvetica, Arial, sans-serif" font-size="12"><rect width="{WIDTH}" height="{HEIGHT}" fill="#ffffff"/><text x="{LEFT}" y="24" font-size="15" font-weight="bold" fill="#222222">{0}</text>"##,
-        escape(title)
-    );
+    let (x, y) = frame(last, &values);
+    let mut out = open_svg(title);
     write_axes(&mut out, &x, &y, metric);
     let mut legend_x = LEFT;
     for (i, (entry, runs)) in entries.iter().zip(&lines).enumerate() {
