@@ -584,7 +584,7 @@ fn check_backing<'e>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::ledger::seal;
+    use crate::domain::test_ledger::{head_move, sealed};
     use swarmlab_core::Goal;
     use swarmlab_proto::signing::SigningKey;
     use swarmlab_proto::Measurements;
@@ -645,35 +645,6 @@ mod tests {
             // (`roster.rs` tests the checks).
             format: 1,
         }
-    }
-
-    fn head_move(verdict_seq: u64) -> EventBody {
-        EventBody::HeadMove {
-            from: "b0".into(),
-            to: "c1".into(),
-            submission_id: 1,
-            verdict_seq,
-            credit: None,
-        }
-    }
-
-    /// `events` as ledger lines, sealed in order.
-    fn sealed(key: &SigningKey, events: Vec<EventBody>) -> String {
-        let mut out = String::new();
-        let mut prev: Option<(u64, String)> = None;
-        for event in events {
-            let e = seal(
-                key,
-                "t",
-                prev.as_ref().map(|(s, h)| (*s, h.as_str())),
-                5,
-                event,
-            );
-            out.push_str(&e.to_line());
-            out.push('\n');
-            prev = Some((e.seq, e.hash));
-        }
-        out
     }
 
     #[test]

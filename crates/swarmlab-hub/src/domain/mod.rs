@@ -45,6 +45,8 @@ pub mod scratch;
 pub mod stats;
 pub mod submission;
 pub mod sweep;
+#[cfg(test)]
+mod test_ledger;
 pub mod track;
 pub mod track_import;
 pub mod verify_cost;

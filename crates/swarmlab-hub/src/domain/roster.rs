@@ -152,7 +152,7 @@ mod tests {
 
     use super::*;
     use crate::domain::audit::{audit, AuditReport};
-    use crate::domain::ledger::seal;
+    use crate::domain::test_ledger::{head_move, sealed};
     use swarmlab_core::Goal;
     use swarmlab_proto::signing::SigningKey;
     use swarmlab_proto::{EventBody, Rule, RunOutcome, SignedFault};
@@ -252,37 +252,9 @@ mod tests {
         }
     }
 
-    fn sealed(events: Vec<EventBody>) -> String {
-        let hub = signing::signing_key(&HUB);
-        let mut out = String::new();
-        let mut prev: Option<(u64, String)> = None;
-        for event in events {
-            let e = seal(
-                &hub,
-                "t",
-                prev.as_ref().map(|(s, h)| (*s, h.as_str())),
-                5,
-                event,
-            );
-            out.push_str(&e.to_line());
-            out.push('\n');
-            prev = Some((e.seq, e.hash));
-        }
-        out
-    }
-
     fn audited(events: Vec<EventBody>) -> Result<AuditReport, AuditError> {
-        audit(&sealed(events), &signing::signing_key(&HUB).verifying_key())
-    }
-
-    fn head_move(verdict_seq: u64) -> EventBody {
-        EventBody::HeadMove {
-            from: "b0".into(),
-            to: "c1".into(),
-            submission_id: 1,
-            verdict_seq,
-            credit: None,
-        }
+        let hub = signing::signing_key(&HUB);
+        audit(&sealed(&hub, events), &hub.verifying_key())
     }
 
     #[test]
