@@ -15,6 +15,7 @@ use super::clock::Clock;
 use super::config::HubConfig;
 use super::error::HubError;
 use super::event::{Events, HubEvent};
+use super::scratch::DiskSweep;
 use crate::store::{Reader, Store};
 
 /// The hub: state, code and time.
@@ -27,6 +28,8 @@ pub struct Hub {
     events: Events,
     /// What each verifier says it is doing, for the pages (in memory only).
     pub(crate) activities: Activities,
+    /// When the sweep last looked for leftovers on disk.
+    pub(crate) disk_sweep: DiskSweep,
 }
 
 impl Hub {
@@ -55,6 +58,7 @@ impl Hub {
             reader: Arc::new(reader),
             events: Events::default(),
             activities: Activities::default(),
+            disk_sweep: DiskSweep::default(),
         })
     }
 

@@ -6,6 +6,7 @@
 //! packs (`tmp_*`) and the lock files that would refuse every later update of a ref.
 
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
 use super::config::HubConfig;
@@ -64,6 +65,29 @@ fn remove(path: &Path) {
             let _ = std::fs::remove_file(path);
         }
         Err(_) => {}
+    }
+}
+
+/// When the periodic sweep last walked the disk, by the hub's clock. A leftover counts only
+/// once it is `scratch_max_age` old, so walking the scratch folder and every track's
+/// repository (every loose object's folder) on each tick of the sweep would read the same
+/// entries again and again for nothing: a walk every quarter of that age is enough.
+#[derive(Debug, Default)]
+pub(crate) struct DiskSweep {
+    last_ms: Mutex<Option<i64>>,
+}
+
+impl DiskSweep {
+    /// Whether a walk is due at `now_ms` when one is due every `every`; if so, it counts
+    /// as taken from now.
+    pub(crate) fn due(&self, now_ms: i64, every: Duration) -> bool {
+        let every = i64::try_from(every.as_millis()).unwrap_or(i64::MAX);
+        let mut last = self.last_ms.lock().unwrap_or_else(|e| e.into_inner());
+        let due = last.is_none_or(|at| now_ms.saturating_sub(at) >= every);
+        if due {
+            *last = Some(now_ms);
+        }
+        due
     }
 }
 

@@ -2,12 +2,13 @@
 //! expire costs its holder one from its quota; an expired canary job ends), winners that
 //! lost the race for the head are rebased and queued again, jobs that enough verifiers
 //! faulted on as the rule stands now end `unverifiable`, and scratch files and git's
-//! temporaries older than any request keeps one are removed. The server runs it on a timer,
-//! and clears both when it starts.
+//! temporaries older than any request keeps one are removed (the disk is walked once every
+//! quarter of that age, not on every tick). The server runs it on a timer, and clears both
+//! when it starts.
 
 use super::error::HubError;
 use super::event::{EventKind, HubEvent};
-use super::hub::Hub;
+use super::hub::{blocking, Hub};
 use super::scratch::{sweep_git_temporaries, sweep_scratch};
 
 /// What a sweep returned to the queues.
@@ -33,9 +34,16 @@ impl Hub {
                 self.publish(HubEvent::new(EventKind::Verdict, &track).about(submission));
             }
         }
-        let age = Some(self.config.scratch_max_age());
-        sweep_scratch(&self.config, age);
-        sweep_git_temporaries(&self.config, age);
+        let age = self.config.scratch_max_age();
+        if self.disk_sweep.due(self.now(), age / 4) {
+            let config = self.config.clone();
+            blocking(move || {
+                sweep_scratch(&config, Some(age));
+                sweep_git_temporaries(&config, Some(age));
+                Ok(())
+            })
+            .await?;
+        }
         Ok(swept)
     }
 

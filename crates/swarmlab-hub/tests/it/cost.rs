@@ -196,7 +196,21 @@ async fn what_a_killed_git_left_in_a_tracks_repository_is_swept_at_start_and_whe
     let present = |p: &Path| p.exists();
     assert!(!present(&half_object));
     assert!(present(&half_pack) && present(&ref_lock));
+    // The disk is walked once every quarter of the age, not on every tick.
+    let aged_pack = Command::new("touch")
+        .args(["-d", "3 hours ago"])
+        .arg(&half_pack)
+        .status()
+        .unwrap();
+    assert!(aged_pack.success());
+    f.hub.sweep().await.unwrap();
+    assert!(present(&half_pack));
+    let quarter = f.hub.config().scratch_max_age() / 4;
+    f.clock.advance(i64::try_from(quarter.as_millis()).unwrap());
+    f.hub.sweep().await.unwrap();
+    assert!(!present(&half_pack) && present(&ref_lock));
     // A hub that starts serving the folder takes everything, and the repository is whole.
+    std::fs::write(&half_pack, "x").unwrap();
     let mut config = f.hub.config().clone();
     config.listen = "127.0.0.1:0".into();
     let server = swarmlab_hub::Server::bind(config, f.clock.clone())
