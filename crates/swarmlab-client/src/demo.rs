@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use swarmlab_core::spec::Budget;
-use swarmlab_core::FileError;
+use swarmlab_core::spec::{self, Budget};
+use swarmlab_core::{FileError, GitStore};
 use swarmlab_runner::{Cancel, SandboxConfig};
 
 use crate::build::{snapshot, Snapshot};
@@ -37,6 +37,38 @@ pub fn prepare_root(root: &Path) -> Result<PathBuf, ClientError> {
     }
     std::fs::create_dir_all(root.join("logs")).map_err(FileError::at("create", root))?;
     Ok(std::path::absolute(root).map_err(FileError::at("resolve", root))?)
+}
+
+/// Sets the track's `[verify]` settings that have a value (`reruns`, `max_reruns`, as the
+/// flags ask), committed on the baseline the hub starts from; nothing when none has one.
+pub fn set_verify(repo: &Path, settings: &[(&str, Option<u32>)]) -> Result<(), ClientError> {
+    if settings.iter().all(|(_, v)| v.is_none()) {
+        return Ok(());
+    }
+    let path = repo.join(spec::SPEC_FILE);
+    let mut text = std::fs::read_to_string(&path).map_err(FileError::at("read", &path))?;
+    let mut said = Vec::new();
+    for (key, value) in settings {
+        if let Some(v) = value {
+            text = spec::set_verify(&text, key, &v.to_string());
+            said.push(format!("{key} = {v}"));
+        }
+    }
+    std::fs::write(&path, text).map_err(FileError::at("write", &path))?;
+    GitStore::open(repo)?.commit_paths(
+        &[spec::SPEC_FILE.to_string()],
+        &format!("demo: verify with {}", said.join(", ")),
+    )?;
+    Ok(())
+}
+
+/// Where to look, a line each: the API, the dashboard, the admin's token, the demo's folder.
+pub fn banner(url: &str, track: &str, admin: &str, root: &Path) -> String {
+    let root = root.display();
+    format!(
+        "  hub       {url}/api/v1/tracks/{track}\n  dashboard {url}/tracks/{track}\n  \
+         admin     token {admin}\n  state     {root} (logs in {root}/logs)\nCtrl-C stops the swarm."
+    )
 }
 
 /// The verifier's folder, its sandbox tested there: `root/verifier`, or where the sandbox's

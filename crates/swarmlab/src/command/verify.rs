@@ -94,10 +94,7 @@ pub fn verify(args: VerifyArgs) -> anyhow::Result<i32> {
             verifier(dir.clone(), env, gpu_nodes, class)?
         }
     };
-    Ok(match stop {
-        Stop::Interrupted => crate::exit::INTERRUPTED,
-        _ => 0,
-    })
+    Ok(crate::exit::of_stop(stop))
 }
 
 /// The sandbox every run goes through, once its self-test passed in `dir`; `None` when off.

@@ -95,8 +95,5 @@ pub fn work(args: WorkArgs) -> anyhow::Result<i32> {
             worker(dir.clone(), name.clone(), invite.clone(), env)?
         }
     };
-    Ok(match stop {
-        Stop::Interrupted => crate::exit::INTERRUPTED,
-        _ => 0,
-    })
+    Ok(crate::exit::of_stop(stop))
 }
