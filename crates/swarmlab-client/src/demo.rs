@@ -24,9 +24,21 @@ const WORKER_NICENESS: &str = "10";
 /// How often the demo says what the verifier is doing while it builds.
 const PROGRESS: Duration = Duration::from_secs(30);
 
+/// Ideas the demo seeds the queue with, so that workers have something to lease.
+pub const IDEAS: &[&str] = &[
+    "a wider model with a little more regularisation",
+    "warm up longer and raise the learning rate",
+    "shallower and wider",
+];
+
 /// An empty folder for the demo's state, with its `logs`, made absolute (children run
-/// elsewhere).
-pub fn prepare_root(root: &Path) -> Result<PathBuf, ClientError> {
+/// elsewhere): `dir`, or a new one in the temporary folder.
+pub fn prepare_root(dir: Option<&Path>) -> Result<PathBuf, ClientError> {
+    let root = match dir {
+        Some(dir) => dir.to_path_buf(),
+        None => std::env::temp_dir().join(format!("swarmlab-demo-{}", random_hex::<4>()?)),
+    };
+    let root = root.as_path();
     if root.exists()
         && std::fs::read_dir(root)
             .map_err(FileError::at("read", root))?
@@ -190,5 +202,55 @@ impl Children<'_> {
             ),
         }
         built
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn git(dir: &Path, args: &[&str]) {
+        let status = Command::new("git")
+            .args([
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@t",
+                "-c",
+                "commit.gpgsign=false",
+            ])
+            .args(args)
+            .current_dir(dir)
+            .status()
+            .unwrap();
+        assert!(status.success(), "git {args:?}");
+    }
+
+    #[test]
+    fn the_verify_settings_given_are_committed_and_none_given_touches_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = dir.path();
+        set_verify(&repo.join("absent"), &[("reruns", None)]).unwrap();
+        let missing = set_verify(&repo.join("absent"), &[("reruns", Some(2))]).unwrap_err();
+        assert!(matches!(missing, ClientError::Io(_)), "{missing}");
+        std::fs::write(repo.join(spec::SPEC_FILE), "[verify]\nreruns = 3\n").unwrap();
+        git(repo, &["init", "-q"]);
+        git(repo, &["add", "."]);
+        git(repo, &["commit", "-qm", "base"]);
+        set_verify(repo, &[("reruns", Some(2)), ("max_reruns", None)]).unwrap();
+        let text = std::fs::read_to_string(repo.join(spec::SPEC_FILE)).unwrap();
+        assert!(
+            text.contains("reruns = 2") && !text.contains("reruns = 3"),
+            "{text}"
+        );
+        let log = Command::new("git")
+            .args(["log", "-1", "--format=%s"])
+            .current_dir(repo)
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&log.stdout).trim(),
+            "demo: verify with reruns = 2"
+        );
     }
 }

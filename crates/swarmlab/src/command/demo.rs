@@ -17,9 +17,7 @@ use std::time::Instant;
 use anyhow::Context;
 use swarmlab_client::demo::{self, Children};
 use swarmlab_client::identity::IdentityFile;
-use swarmlab_client::random_hex;
 use swarmlab_client::swarm::{Swarm, Watch, Watched};
-use swarmlab_core::spec::Budget;
 use swarmlab_hub::{EmbeddedHub, HubConfig, Seed};
 use swarmlab_proto::Role;
 use swarmlab_runner::SandboxConfig;
@@ -27,24 +25,9 @@ use swarmlab_tracks::Embedded;
 
 use crate::cli::{DemoArgs, DemoTrack, SandboxMode};
 
-/// tinygpt's budget in the demo: short runs, the same work however loaded the machine is, so
-/// that head and candidate reruns differ by the change alone.
-const TINYGPT_BUDGET: Budget = Budget::Steps(300);
-
-/// Ideas the demo seeds the queue with, so that workers have something to lease.
-const IDEAS: &[&str] = &[
-    "a wider model with a little more regularisation",
-    "warm up longer and raise the learning rate",
-    "shallower and wider",
-];
-
 pub fn demo(args: &DemoArgs) -> anyhow::Result<i32> {
     let cancel = crate::interrupt::install();
-    let root = match &args.dir {
-        Some(dir) => dir.clone(),
-        None => std::env::temp_dir().join(format!("swarmlab-demo-{}", random_hex::<4>()?)),
-    };
-    let root = demo::prepare_root(&root)?;
+    let root = demo::prepare_root(args.dir.as_deref())?;
     let verifier = match args.sandbox {
         SandboxMode::On => verifier_dir(&root, &args.bwrap)?,
         SandboxMode::Off => root.join("verifier"),
@@ -53,10 +36,7 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<i32> {
         DemoTrack::Toy => Embedded::Toy,
         DemoTrack::Tinygpt => Embedded::Tinygpt,
     };
-    let budget = args.budget.or(match track {
-        Embedded::Tinygpt => Some(TINYGPT_BUDGET),
-        _ => None,
-    });
+    let budget = args.budget.or(track.demo_budget());
     let hub = start_hub(&root, &args.listen)?;
     let name = track.name();
     let repo = root.join("tracks").join(name);
@@ -159,7 +139,7 @@ fn seed(hub: &EmbeddedHub, repo: &Path, verifier_dir: &Path) -> anyhow::Result<S
     let mut verifier = IdentityFile::generate(hub.url(), Role::Verifier)?;
     let seeded = hub.seed(&Seed {
         repo,
-        ideas: IDEAS,
+        ideas: demo::IDEAS,
         tag: "demo",
         admin: "demo-admin",
         verifier_name: "verifier-1",
