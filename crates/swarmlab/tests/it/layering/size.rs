@@ -1,7 +1,8 @@
 //! The size rules of the workspace (crates/README.md): the binary's `src` stays under
 //! [`BINARY_LINES`] lines (it is glue; logic goes into the library crates), and no function
 //! in a crate's `src` runs over [`FUNCTION_LINES`] lines, counted from its `fn` line to its
-//! closing brace. Tests are exempt: `#[cfg(test)]` items and everything under `tests/`.
+//! closing brace. Tests are exempt: `#[cfg(test)]` items (and the files of modules declared
+//! so) and everything under `tests/`.
 //!
 //! The scan is brace matching over the text with comments, strings and character literals
 //! blanked out; it does not parse Rust and must not grow into a parser.
@@ -194,6 +195,40 @@ fn long_functions(text: &str, limit: usize) -> Vec<(String, usize, usize)> {
     long
 }
 
+/// The files of the modules that `file` (text `text`) declares for tests alone
+/// (`#[cfg(test)] mod tests;`): `tests.rs` beside it, or a `tests/` folder of them.
+fn test_module_files(file: &Path, text: &str) -> Vec<PathBuf> {
+    let code = code_lines(text);
+    let stem = file
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or_default();
+    let dir = match stem {
+        "mod" | "lib" | "main" => file.parent().expect("a file has a folder").to_path_buf(),
+        _ => file.with_extension(""),
+    };
+    let mut files = Vec::new();
+    for (i, line) in code.iter().enumerate() {
+        if line.trim() != "#[cfg(test)]" {
+            continue;
+        }
+        let next = code[i + 1..]
+            .iter()
+            .map(|l| l.trim())
+            .find(|l| !l.is_empty());
+        let declared = next.and_then(|l| l.strip_suffix(';')).and_then(|l| {
+            l.split_whitespace()
+                .skip_while(|w| w.starts_with("pub"))
+                .nth(1)
+        });
+        if let Some(name) = declared {
+            files.push(dir.join(format!("{name}.rs")));
+            files.push(dir.join(name));
+        }
+    }
+    files
+}
+
 #[test]
 fn the_binary_stays_under_its_line_cap() {
     let src = crates_dir().join("swarmlab").join("src");
@@ -215,9 +250,21 @@ fn the_binary_stays_under_its_line_cap() {
 #[test]
 fn no_function_outside_tests_runs_over_its_line_cap() {
     let crates = crates_dir();
+    let files = rust_files(&crates);
+    let tests_only: Vec<PathBuf> = files
+        .iter()
+        .flat_map(|f| test_module_files(f, &std::fs::read_to_string(f).unwrap()))
+        .collect();
+    assert!(
+        !tests_only.is_empty(),
+        "the scan sees `#[cfg(test)] mod tests;`"
+    );
     let mut long = Vec::new();
     let mut seen = 0;
-    for file in rust_files(&crates) {
+    for file in files {
+        if tests_only.iter().any(|t| file.starts_with(t)) {
+            continue;
+        }
         let relative = file.strip_prefix(&crates).unwrap();
         let name = relative.to_string_lossy().replace('\\', "/");
         if name.split('/').nth(1) != Some("src") {
@@ -260,4 +307,19 @@ fn the_function_scan_counts_code_and_skips_tests_strings_and_comments() {
     );
     assert_eq!(long[0].1, 1);
     assert!(long_functions(&text, FUNCTION_LINES + 2).is_empty());
+    let declared = "#[cfg(test)]\nmod tests;\nmod shipped;\n";
+    assert_eq!(
+        test_module_files(Path::new("/c/src/sweep.rs"), declared),
+        [
+            Path::new("/c/src/sweep/tests.rs"),
+            Path::new("/c/src/sweep/tests")
+        ]
+    );
+    assert_eq!(
+        test_module_files(Path::new("/c/src/spec/mod.rs"), declared),
+        [
+            Path::new("/c/src/spec/tests.rs"),
+            Path::new("/c/src/spec/tests")
+        ]
+    );
 }
