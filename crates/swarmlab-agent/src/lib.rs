@@ -4,6 +4,7 @@
 //! A proposer never commits, runs experiments or decides what is kept.
 
 mod chat;
+pub mod choice;
 pub mod command;
 pub mod edits;
 mod knobs;
@@ -17,6 +18,7 @@ mod script;
 pub mod sweep;
 pub mod tpe;
 
+pub use choice::{Choice, ChoiceError};
 pub use command::CommandProposer;
 pub use openai::{OpenAiConfig, OpenAiProposer};
 pub use preset::{Preset, PresetError};

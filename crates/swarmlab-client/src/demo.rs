@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use swarmlab_core::spec::Budget;
-use swarmlab_core::FileError;
+use swarmlab_core::spec::{self, Budget};
+use swarmlab_core::{FileError, GitStore};
 use swarmlab_runner::{Cancel, SandboxConfig};
 
 use crate::build::{snapshot, Snapshot};
@@ -24,9 +24,21 @@ const WORKER_NICENESS: &str = "10";
 /// How often the demo says what the verifier is doing while it builds.
 const PROGRESS: Duration = Duration::from_secs(30);
 
+/// Ideas the demo seeds the queue with, so that workers have something to lease.
+pub const IDEAS: &[&str] = &[
+    "a wider model with a little more regularisation",
+    "warm up longer and raise the learning rate",
+    "shallower and wider",
+];
+
 /// An empty folder for the demo's state, with its `logs`, made absolute (children run
-/// elsewhere).
-pub fn prepare_root(root: &Path) -> Result<PathBuf, ClientError> {
+/// elsewhere): `dir`, or a new one in the temporary folder.
+pub fn prepare_root(dir: Option<&Path>) -> Result<PathBuf, ClientError> {
+    let root = match dir {
+        Some(dir) => dir.to_path_buf(),
+        None => std::env::temp_dir().join(format!("swarmlab-demo-{}", random_hex::<4>()?)),
+    };
+    let root = root.as_path();
     if root.exists()
         && std::fs::read_dir(root)
             .map_err(FileError::at("read", root))?
@@ -37,6 +49,38 @@ pub fn prepare_root(root: &Path) -> Result<PathBuf, ClientError> {
     }
     std::fs::create_dir_all(root.join("logs")).map_err(FileError::at("create", root))?;
     Ok(std::path::absolute(root).map_err(FileError::at("resolve", root))?)
+}
+
+/// Sets the track's `[verify]` settings that have a value (`reruns`, `max_reruns`, as the
+/// flags ask), committed on the baseline the hub starts from; nothing when none has one.
+pub fn set_verify(repo: &Path, settings: &[(&str, Option<u32>)]) -> Result<(), ClientError> {
+    if settings.iter().all(|(_, v)| v.is_none()) {
+        return Ok(());
+    }
+    let path = repo.join(spec::SPEC_FILE);
+    let mut text = std::fs::read_to_string(&path).map_err(FileError::at("read", &path))?;
+    let mut said = Vec::new();
+    for (key, value) in settings {
+        if let Some(v) = value {
+            text = spec::set_verify(&text, key, &v.to_string());
+            said.push(format!("{key} = {v}"));
+        }
+    }
+    std::fs::write(&path, text).map_err(FileError::at("write", &path))?;
+    GitStore::open(repo)?.commit_paths(
+        &[spec::SPEC_FILE.to_string()],
+        &format!("demo: verify with {}", said.join(", ")),
+    )?;
+    Ok(())
+}
+
+/// Where to look, a line each: the API, the dashboard, the admin's token, the demo's folder.
+pub fn banner(url: &str, track: &str, admin: &str, root: &Path) -> String {
+    let root = root.display();
+    format!(
+        "  hub       {url}/api/v1/tracks/{track}\n  dashboard {url}/tracks/{track}\n  \
+         admin     token {admin}\n  state     {root} (logs in {root}/logs)\nCtrl-C stops the swarm."
+    )
 }
 
 /// The verifier's folder, its sandbox tested there: `root/verifier`, or where the sandbox's
@@ -158,5 +202,55 @@ impl Children<'_> {
             ),
         }
         built
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn git(dir: &Path, args: &[&str]) {
+        let status = Command::new("git")
+            .args([
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@t",
+                "-c",
+                "commit.gpgsign=false",
+            ])
+            .args(args)
+            .current_dir(dir)
+            .status()
+            .unwrap();
+        assert!(status.success(), "git {args:?}");
+    }
+
+    #[test]
+    fn the_verify_settings_given_are_committed_and_none_given_touches_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = dir.path();
+        set_verify(&repo.join("absent"), &[("reruns", None)]).unwrap();
+        let missing = set_verify(&repo.join("absent"), &[("reruns", Some(2))]).unwrap_err();
+        assert!(matches!(missing, ClientError::Io(_)), "{missing}");
+        std::fs::write(repo.join(spec::SPEC_FILE), "[verify]\nreruns = 3\n").unwrap();
+        git(repo, &["init", "-q"]);
+        git(repo, &["add", "."]);
+        git(repo, &["commit", "-qm", "base"]);
+        set_verify(repo, &[("reruns", Some(2)), ("max_reruns", None)]).unwrap();
+        let text = std::fs::read_to_string(repo.join(spec::SPEC_FILE)).unwrap();
+        assert!(
+            text.contains("reruns = 2") && !text.contains("reruns = 3"),
+            "{text}"
+        );
+        let log = Command::new("git")
+            .args(["log", "-1", "--format=%s"])
+            .current_dir(repo)
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&log.stdout).trim(),
+            "demo: verify with reruns = 2"
+        );
     }
 }

@@ -33,6 +33,16 @@ pub struct Placement {
 }
 
 impl Placement {
+    /// Places one piece of work on each device of `list` (`--devices`, see
+    /// [`Device::parse_list`]), as [`Placement::of`] does.
+    pub fn list(list: &str) -> Result<Vec<Placement>, ClientError> {
+        let devices = Device::parse_list(list, None).map_err(ClientError::Devices)?;
+        Ok(devices
+            .iter()
+            .map(Placement::of)
+            .collect::<Result<_, _>>()?)
+    }
+
     /// Places work on `device`: a CUDA device must be a GPU the driver lists.
     pub fn of(device: &Device) -> Result<Placement, GpuError> {
         let slug: String = device
@@ -165,6 +175,17 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_list_places_each_device_and_one_that_does_not_read_is_refused() {
+        let placements = Placement::list("cpu:0-1/1").unwrap();
+        let slugs: Vec<&str> = placements.iter().map(|p| p.slug.as_str()).collect();
+        assert_eq!(slugs, ["cpu-0", "cpu-1"]);
+        assert!(matches!(
+            Placement::list("cpu:3-1"),
+            Err(ClientError::Devices(_))
+        ));
+    }
 
     #[test]
     fn cpu_cores_are_placed_with_a_thread_count_and_no_nodes() {

@@ -15,6 +15,7 @@ use swarmlab_loop::LoopError;
 use swarmlab_runner::{Ending, RunError};
 
 use crate::client::HubError;
+use crate::gpu::GpuError;
 
 /// What building a proposer may fail with: the binary's own error, whatever it is.
 pub type ProposerError = Box<dyn std::error::Error + Send + Sync>;
@@ -38,6 +39,11 @@ pub enum ClientError {
     /// A file or folder of the client's own.
     #[error(transparent)]
     Io(#[from] FileError),
+    /// A device list (`--devices`) that does not read.
+    #[error("{0}")]
+    Devices(String),
+    #[error("{0}")]
+    Gpu(#[from] GpuError),
     /// A trusted helper (git, cp, rustc) could not be started.
     #[error("failed to run {program}")]
     Spawn {

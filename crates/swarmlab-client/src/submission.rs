@@ -1,16 +1,38 @@
 //! [`Candidate`]: one commit on a chain commit, sent to the hub as a signed claim with a git
-//! bundle and the run's log. Shared by `swarmlab work` and `swarmlab submit`.
+//! bundle and the run's log, and the wait for its verdict. Shared by `swarmlab work` and
+//! `swarmlab submit`.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use swarmlab_proto::{signing, Claim, SigningKey, SubmissionInfo, SubmitRequest};
+use swarmlab_runner::Cancel;
 
 use crate::client::HubClient;
 use crate::mirror::Mirror;
-use crate::{random_hex, ClientError};
+use crate::{pause, random_hex, ClientError};
+
+/// How often [`await_verdict`] asks the hub.
+const POLL: Duration = Duration::from_millis(500);
 
 /// The most of a run log a submission carries (its tail).
 const MAX_LOG_BYTES: usize = 1 << 20;
+
+/// Follows submission `info` until its verdict (`accepted`, `rejected` or `invalid`), asking
+/// the hub every half second; `None` when `cancel` stops the wait first.
+pub fn await_verdict(
+    client: &HubClient,
+    mut info: SubmissionInfo,
+    cancel: &Cancel,
+) -> Result<Option<SubmissionInfo>, ClientError> {
+    while !matches!(info.status.as_str(), "accepted" | "rejected" | "invalid") {
+        if pause(cancel, POLL) {
+            return Ok(None);
+        }
+        info = client.get(&format!("submissions/{}", info.id))?;
+    }
+    Ok(Some(info))
+}
 
 pub struct Candidate<'a> {
     pub track: &'a str,

@@ -175,40 +175,62 @@ pub fn work(options: WorkOptions, cancel: Cancel) -> Result<Stop, ClientError> {
         }
         done += 1;
         r.on_idea += 1;
-        // One submission in flight per worker: an improvement found meanwhile waits for its
-        // verdict and is offered then, so the verifiers see the best, not every step to it.
-        let waiting = r.pending.is_some_and(|id| following.contains(&id));
-        let best = r.session.best().cloned();
-        if let Some(best) = best.filter(|b| b.index > 0 && !waiting && clears_min_delta(r, b)) {
-            if r.submitted.as_ref() != Some(&best.commit) {
-                match submit(
-                    &options,
-                    &client,
-                    &mirror,
-                    &key,
-                    &worker_id,
-                    r,
-                    &best,
-                    spent.seconds,
-                ) {
-                    Ok(Some(info)) => {
-                        spent.seconds = 0.0;
-                        r.submitted = Some(best.commit.clone());
-                        r.pending = Some(info.id);
-                        following.push(info.id);
-                        // The hub marks an idea done when a submission tries it.
-                        if r.idea.take().is_some() {
-                            lease_idea(&options, &client, r);
-                        }
-                    }
-                    Ok(None) => {}
-                    Err(e) if e.is_interrupted() => return Ok(Stop::Interrupted),
-                    Err(e) => return Err(e),
-                }
-            }
+        let offered = offer_best(
+            (&options, &client, &mirror),
+            (&key, &worker_id),
+            r,
+            &mut spent,
+            &mut following,
+        );
+        match offered {
+            Err(e) if e.is_interrupted() => return Ok(Stop::Interrupted),
+            Err(e) => return Err(e),
+            Ok(()) => {}
         }
         keep_idea(&options, &client, r);
     }
+}
+
+/// Submits the round's best when it clears the track's `min_delta`, was not submitted yet,
+/// and no submission of this worker waits for its verdict: one submission in flight per
+/// worker, so that an improvement found meanwhile is offered after that verdict and the
+/// verifiers see the best, not every step to it.
+fn offer_best(
+    (options, client, mirror): (&WorkOptions, &HubClient, &Mirror),
+    (key, worker_id): (&swarmlab_proto::SigningKey, &str),
+    r: &mut Round,
+    spent: &mut Spent,
+    following: &mut Vec<i64>,
+) -> Result<(), ClientError> {
+    let waiting = r.pending.is_some_and(|id| following.contains(&id));
+    let best = r.session.best().cloned();
+    let Some(best) = best.filter(|b| b.index > 0 && !waiting && clears_min_delta(r, b)) else {
+        return Ok(());
+    };
+    if r.submitted.as_ref() == Some(&best.commit) {
+        return Ok(());
+    }
+    let submitted = submit(
+        options,
+        client,
+        mirror,
+        key,
+        worker_id,
+        r,
+        &best,
+        spent.seconds,
+    )?;
+    if let Some(info) = submitted {
+        spent.seconds = 0.0;
+        r.submitted = Some(best.commit.clone());
+        r.pending = Some(info.id);
+        following.push(info.id);
+        // The hub marks an idea done when a submission tries it.
+        if r.idea.take().is_some() {
+            lease_idea(options, client, r);
+        }
+    }
+    Ok(())
 }
 
 /// Syncs the head, checks it out and opens a session on a branch of its own.

@@ -30,5 +30,5 @@ pub use domain::event::{EventKind, HubEvent};
 pub use domain::hub::Hub;
 pub use domain::identity::Identity;
 pub use domain::roles::Reader;
-pub use web::embedded::{EmbeddedHub, Seed, Seeded};
+pub use web::embedded::{Closing, EmbeddedHub, Seed, Seeded};
 pub use web::server::{serve, Server};

@@ -48,10 +48,25 @@ struct State {
 
 /// The files a finished contest wrote, and its table.
 pub struct ContestReport {
+    /// What `contest.md` says: the standings' table.
+    pub text: String,
     pub markdown: PathBuf,
     pub svg: PathBuf,
     pub json: PathBuf,
     pub standings: Vec<Standing>,
+}
+
+impl ContestReport {
+    /// What a finished contest says: the standings, then the files it wrote.
+    pub fn summary(&self) -> String {
+        format!(
+            "{}\nwrote {}, {} and {}",
+            self.text,
+            self.markdown.display(),
+            self.svg.display(),
+            self.json.display()
+        )
+    }
 }
 
 /// One contest on one track.
@@ -209,8 +224,10 @@ impl Contest {
             "seed": self.seed,
             "standings": table,
         });
+        let text = contest_markdown(&table, metric, goal, &title);
         Ok(ContestReport {
-            markdown: write("contest.md", contest_markdown(&table, metric, goal, &title))?,
+            markdown: write("contest.md", text.clone())?,
+            text,
             svg: write("contest.svg", contest_svg(&entries, metric, goal, &title))?,
             json: write(
                 "contest.json",

@@ -27,6 +27,13 @@ pub enum LoopError {
     Tag(String),
     #[error("the repository has no commit yet; commit the track first")]
     NoCommit,
+    /// A run to compare has no results in the track's log; `tags` lists those that have.
+    #[error("no results of branch swarmlab/{tag} in {}; the tags with results: {tags}", dir.display())]
+    NoResults {
+        tag: String,
+        dir: PathBuf,
+        tags: String,
+    },
     #[error("{0}")]
     Git(#[from] GitError),
     #[error("{0}")]

@@ -184,6 +184,31 @@ pub struct VerificationCost {
     pub verifier_share: Option<f64>,
 }
 
+impl VerificationCost {
+    /// What verification cost, in one line: `7.5 device-seconds per accepted commit (30.0 s
+    /// over 6 verdicts); 8.1% of all device-seconds (340.0 s of search reported)`.
+    pub fn line(&self) -> String {
+        let per = self.verifier_s_per_accepted.map_or_else(
+            || "no accepted commit".to_string(),
+            |s| format!("{s:.1} device-seconds per accepted commit"),
+        );
+        let share = self.verifier_share.map_or_else(
+            || "no worker said what its search cost".to_string(),
+            |s| {
+                format!(
+                    "{:.1}% of all device-seconds ({:.1} s of search reported)",
+                    s * 100.0,
+                    self.worker_s
+                )
+            },
+        );
+        format!(
+            "{per} ({:.1} s over {} verdicts); {share}",
+            self.verifier_s, self.verdicts
+        )
+    }
+}
+
 /// `POST /api/v1/tracks/{track}/ideas`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NewIdea {
@@ -405,4 +430,42 @@ pub struct ErrorBody {
     /// A stable machine-readable code, e.g. `unauthorized`.
     pub error: String,
     pub message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cost() -> VerificationCost {
+        VerificationCost {
+            track: "toy".into(),
+            verdicts: 6,
+            measured_verdicts: 6,
+            verifier_s: 30.0,
+            accepted: 4,
+            verifier_s_per_accepted: Some(7.5),
+            verifier_s_per_verdict: Some(5.0),
+            reported_submissions: 6,
+            worker_s: 340.0,
+            verifier_share: Some(0.081),
+        }
+    }
+
+    #[test]
+    fn the_cost_line_says_per_commit_and_share_or_why_not() {
+        assert_eq!(
+            cost().line(),
+            "7.5 device-seconds per accepted commit (30.0 s over 6 verdicts); \
+             8.1% of all device-seconds (340.0 s of search reported)"
+        );
+        let none = VerificationCost {
+            verifier_s_per_accepted: None,
+            verifier_share: None,
+            ..cost()
+        };
+        assert_eq!(
+            none.line(),
+            "no accepted commit (30.0 s over 6 verdicts); no worker said what its search cost"
+        );
+    }
 }

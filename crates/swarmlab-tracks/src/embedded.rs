@@ -5,6 +5,7 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
+use swarmlab_core::spec::Budget;
 use swarmlab_core::{FileError, GitStore};
 
 use crate::TrackError;
@@ -35,6 +36,13 @@ pub enum Embedded {
 }
 
 impl Embedded {
+    /// The budget of a run in `swarmlab demo`, where the demo sets one: tinygpt's short runs,
+    /// the same work however loaded the machine is, so that head and candidate reruns differ
+    /// by the change alone.
+    pub fn demo_budget(self) -> Option<Budget> {
+        (self == Embedded::Tinygpt).then_some(Budget::Steps(300))
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Embedded::Tinygpt => "tinygpt",

@@ -16,7 +16,7 @@
 
 use swarmlab_agent::{PresetError, ProposeError};
 use swarmlab_core::{GitError, SpecError};
-use swarmlab_loop::{ContestError, LoopError};
+use swarmlab_loop::{ContestError, LoopError, Stop};
 
 pub const FAILURE: i32 = 1;
 /// The code clap exits with for its own usage errors; ours match it.
@@ -25,6 +25,14 @@ pub const INVALID_TRACK: i32 = 3;
 pub const REPOSITORY_STATE: i32 = 4;
 pub const PROPOSER: i32 = 5;
 pub const INTERRUPTED: i32 = 130;
+
+/// The code of a command that stopped as `stop` says: [`INTERRUPTED`] or success.
+pub fn of_stop(stop: Stop) -> i32 {
+    match stop {
+        Stop::Interrupted => INTERRUPTED,
+        _ => 0,
+    }
+}
 
 /// The exit code an error maps to.
 pub fn code_of(error: &anyhow::Error) -> i32 {

@@ -1,5 +1,6 @@
 //! Ctrl-C and SIGTERM: the first asks the loop to stop (the experiment in flight is killed and
-//! logged as interrupted); the second exits at once.
+//! logged as interrupted); the second exits at once. A server instead stops at the first,
+//! through [`signalled`].
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
@@ -29,4 +30,19 @@ pub fn install() -> Cancel {
         libc::signal(libc::SIGTERM, handler);
     }
     cancel
+}
+
+/// Ends at the first Ctrl-C or SIGTERM: a server's shutdown. It listens from the call on (in
+/// a runtime), so a signal sent right after is not missed.
+pub fn signalled() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    use anyhow::Context;
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut interrupt = signal(SignalKind::interrupt()).context("failed to listen for Ctrl-C")?;
+    let mut terminate = signal(SignalKind::terminate()).context("failed to listen for SIGTERM")?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
+    })
 }

@@ -17,7 +17,7 @@ use std::collections::HashMap;
 
 use swarmlab_proto::ledger::GENESIS;
 use swarmlab_proto::signing::{self, VerifyingKey};
-use swarmlab_proto::{EventBody, LedgerEntry, Rule, RunOutcome, SignedFault};
+use swarmlab_proto::{EventBody, LedgerEntry, Measurements, Rule, RunOutcome, SignedFault};
 
 use super::acceptance::{decide, Context, Decision, Pairing};
 use super::prior::Prior;
@@ -326,28 +326,9 @@ impl Auditor<'_> {
                     ..
                 },
                 _,
-            ) => {
-                // The canary report that suspends it was made in good standing.
-                if &measurements.verifier_id != verifier {
-                    return Err(AuditError::Standing {
-                        line,
-                        verifier: verifier.clone(),
-                        why: "is suspended on another verifier's report".into(),
-                    });
-                }
-                self.signed(line, measurements, verifier_signature)?;
-                self.roster.suspend(line, verifier)?;
-                self.report.suspensions += 1;
-            }
+            ) => self.suspension(line, verifier, measurements, verifier_signature)?,
             (EventBody::Unverifiable { after, faults, .. }, _) => {
-                check_faults(*after, faults).map_err(|why| AuditError::UnbackedUnverifiable {
-                    line,
-                    why: why.to_string(),
-                })?;
-                for fault in faults {
-                    self.signed(line, &fault.measurements, &fault.verifier_signature)?;
-                }
-                self.report.unverifiable += 1;
+                self.unverifiable(line, *after, faults)?;
             }
             (
                 EventBody::Verdict {
@@ -360,15 +341,7 @@ impl Auditor<'_> {
                 _,
             ) => {
                 self.signed(line, measurements, verifier_signature)?;
-                self.verdict_seqs.insert(*verdict_id, entry.seq);
-                self.report.verdicts += 1;
-                if decision == "accept" {
-                    self.report.accepted += 1;
-                } else {
-                    self.report.rejected += 1;
-                }
-                self.report.reruns += measurements.reruns() as u64;
-                self.verdicts.insert(entry.seq, entry.clone());
+                self.verdict(*verdict_id, decision == "accept", measurements, &entry);
             }
             (
                 EventBody::HeadMove {
@@ -393,6 +366,64 @@ impl Auditor<'_> {
         self.prev_hash = entry.hash;
         self.report.entries += 1;
         Ok(())
+    }
+
+    /// A verifier suspended on a canary report, which it made in good standing.
+    fn suspension(
+        &mut self,
+        line: usize,
+        verifier: &str,
+        measurements: &Measurements,
+        verifier_signature: &str,
+    ) -> Result<(), AuditError> {
+        if measurements.verifier_id != verifier {
+            return Err(AuditError::Standing {
+                line,
+                verifier: verifier.to_string(),
+                why: "is suspended on another verifier's report".into(),
+            });
+        }
+        self.signed(line, measurements, verifier_signature)?;
+        self.roster.suspend(line, verifier)?;
+        self.report.suspensions += 1;
+        Ok(())
+    }
+
+    /// A submission given up as unverifiable: its faults back it and each is signed.
+    fn unverifiable(
+        &mut self,
+        line: usize,
+        after: u32,
+        faults: &[SignedFault],
+    ) -> Result<(), AuditError> {
+        check_faults(after, faults).map_err(|why| AuditError::UnbackedUnverifiable {
+            line,
+            why: why.to_string(),
+        })?;
+        for fault in faults {
+            self.signed(line, &fault.measurements, &fault.verifier_signature)?;
+        }
+        self.report.unverifiable += 1;
+        Ok(())
+    }
+
+    /// Counts a verdict (its report already checked) and keeps it for the head moves.
+    fn verdict(
+        &mut self,
+        verdict_id: i64,
+        accepted: bool,
+        measurements: &Measurements,
+        entry: &LedgerEntry,
+    ) {
+        self.verdict_seqs.insert(verdict_id, entry.seq);
+        self.report.verdicts += 1;
+        if accepted {
+            self.report.accepted += 1;
+        } else {
+            self.report.rejected += 1;
+        }
+        self.report.reruns += measurements.reruns() as u64;
+        self.verdicts.insert(entry.seq, entry.clone());
     }
 
     /// Checks one verifier report that entry `line` counts, and counts it.

@@ -118,6 +118,17 @@ impl RegistrationMode {
             RegistrationMode::Closed => "closed",
         }
     }
+
+    /// Why invite codes go unasked for under this mode, to say beside codes just made;
+    /// `None` under `invite`.
+    pub fn unasked_invites(self) -> Option<String> {
+        (self != RegistrationMode::Invite).then(|| {
+            format!(
+                "this hub's registration is `{}`, not `invite`: set registration.mode = \"invite\" for codes to be asked for",
+                self.as_str()
+            )
+        })
+    }
 }
 
 /// Canaries (`POST /api/v1/canaries`): submissions whose right verdict is known, handed to

@@ -4,6 +4,8 @@
 //! identities). How often one address may register is the web layer's, which knows
 //! addresses; what a new identity may then ask of verifiers is its quota's (`quota.rs`).
 
+use std::time::Duration;
+
 use swarmlab_proto::{IdentityToken, Invite, Role};
 
 use super::config::RegistrationMode;
@@ -53,5 +55,24 @@ impl Hub {
             .create_invite(&token_hash(&code), by, expires_ms, self.now())
             .await?;
         Ok(Invite { code, expires_ms })
+    }
+
+    /// `count` fresh invite codes made by `by`, each good for one registration, until
+    /// `expires` from now if given (`swarmlab hub invite`).
+    pub async fn create_invites(
+        &self,
+        by: &str,
+        count: u32,
+        expires: Option<Duration>,
+    ) -> Result<Vec<Invite>, HubError> {
+        let expires_ms = expires.map(|after| {
+            let after = i64::try_from(after.as_millis()).unwrap_or(i64::MAX);
+            self.now().saturating_add(after)
+        });
+        let mut codes = Vec::new();
+        for _ in 0..count {
+            codes.push(self.create_invite(by, expires_ms).await?);
+        }
+        Ok(codes)
     }
 }

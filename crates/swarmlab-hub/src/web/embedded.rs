@@ -8,15 +8,17 @@
 use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
-use swarmlab_proto::{AddTrackRequest, IdentityToken, NewIdea, Role};
+use swarmlab_core::short;
+use swarmlab_proto::{AddTrackRequest, IdentityToken, NewIdea, Role, TrackInfo, VerificationCost};
 use tokio::runtime::Runtime;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use super::server::Server;
 use crate::domain::clock::SystemClock;
-use crate::{Hub, HubConfig, HubError};
+use crate::{audit, AuditError, AuditReport, Hub, HubConfig, HubError};
 
 /// A hub serving from a runtime of its own until [`EmbeddedHub::stop`].
 pub struct EmbeddedHub {
@@ -120,9 +122,85 @@ impl EmbeddedHub {
         })
     }
 
+    /// What the verifiers of `track` are doing, in one line.
+    pub fn activity_line(&self, track: &str) -> String {
+        let now = self.hub.now();
+        match self.block_on(self.hub.activities(track)) {
+            Ok(all) if !all.is_empty() => all
+                .iter()
+                .map(|a| a.line(now))
+                .collect::<Vec<_>>()
+                .join("; "),
+            _ => "the verifier is starting".into(),
+        }
+    }
+
+    /// The line that says `track` has converged ([`Hub::convergence`]) once at least
+    /// `workers` workers have nothing left to propose on its head; `None` before.
+    pub fn converged_line(&self, track: &str, workers: usize) -> Result<Option<String>, HubError> {
+        let Some(c) = self.block_on(self.hub.convergence(track))? else {
+            return Ok(None);
+        };
+        if c.workers < workers {
+            return Ok(None);
+        }
+        let at = c.value.map_or_else(
+            || format!("head {}", short(&c.head)),
+            |v| format!("{} {v:.6}", c.metric),
+        );
+        Ok(Some(format!(
+            "the {track} track has converged at {at} (#{}): add an idea on {}/tracks/{track}/ideas or press Ctrl-C",
+            c.seq, self.url
+        )))
+    }
+
+    /// Stops serving, after reading what the hub leaves of `track`.
+    pub fn close(self, track: &str) -> Result<Closing, HubError> {
+        let info = self.block_on(self.hub.track_info(track))?;
+        let cost = self.block_on(self.hub.verification_cost(track))?;
+        let ledger = self.block_on(self.hub.ledger_text(track))?;
+        let key = self.hub.public_key_hex();
+        let audit = audit(&ledger, &self.hub.public_key());
+        self.stop();
+        Ok(Closing {
+            info,
+            cost,
+            ledger,
+            key,
+            audit,
+        })
+    }
+
     /// Stops serving and waits for in-flight requests.
     pub fn stop(self) {
         let _ = self.stop.send(());
         let _ = self.runtime.block_on(self.serving);
+    }
+}
+
+/// What a closed [`EmbeddedHub`] leaves of a track: its chain, what verification cost, its
+/// ledger exported and the audit of that ledger against the hub's key.
+pub struct Closing {
+    pub info: TrackInfo,
+    pub cost: VerificationCost,
+    pub ledger: String,
+    /// The hub's public key (hex), for the reader to audit the ledger again.
+    pub key: String,
+    pub audit: Result<AuditReport, AuditError>,
+}
+
+impl Closing {
+    /// The chain in one line: `3 commits after the baseline abc1234 (head def5678) in 95s;
+    /// first verified commit after 40s`, from the `baseline` it started at, `elapsed` since
+    /// then and when the `first` commit was verified.
+    pub fn chain_line(&self, baseline: &str, elapsed: Duration, first: Option<Duration>) -> String {
+        format!(
+            "{} commits after the baseline {} (head {}) in {:.0}s; first verified commit {}",
+            self.info.chain.len().saturating_sub(1),
+            short(baseline),
+            short(&self.info.head),
+            elapsed.as_secs_f64(),
+            first.map_or("none".into(), |t| format!("after {:.0}s", t.as_secs_f64()))
+        )
     }
 }

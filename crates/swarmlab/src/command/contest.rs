@@ -26,19 +26,9 @@ pub fn contest(args: &ContestArgs) -> anyhow::Result<i32> {
         &cancel,
         !args.no_setup,
     )?;
-    let report = contest.report()?;
-    println!("{}", std::fs::read_to_string(&report.markdown)?);
-    println!(
-        "wrote {}, {} and {}",
-        report.markdown.display(),
-        report.svg.display(),
-        report.json.display()
-    );
-    Ok(match stop {
-        Stop::Interrupted => {
-            eprintln!("contest stopped; run the same command again to go on where it stopped");
-            crate::exit::INTERRUPTED
-        }
-        _ => 0,
-    })
+    println!("{}", contest.report()?.summary());
+    if stop == Stop::Interrupted {
+        eprintln!("contest stopped; run the same command again to go on where it stopped");
+    }
+    Ok(crate::exit::of_stop(stop))
 }

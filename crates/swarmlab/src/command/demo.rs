@@ -17,10 +17,7 @@ use std::time::Instant;
 use anyhow::Context;
 use swarmlab_client::demo::{self, Children};
 use swarmlab_client::identity::IdentityFile;
-use swarmlab_client::random_hex;
 use swarmlab_client::swarm::{Swarm, Watch, Watched};
-use swarmlab_core::short;
-use swarmlab_core::spec::Budget;
 use swarmlab_hub::{EmbeddedHub, HubConfig, Seed};
 use swarmlab_proto::Role;
 use swarmlab_runner::SandboxConfig;
@@ -28,24 +25,9 @@ use swarmlab_tracks::Embedded;
 
 use crate::cli::{DemoArgs, DemoTrack, SandboxMode};
 
-/// tinygpt's budget in the demo: short runs, the same work however loaded the machine is, so
-/// that head and candidate reruns differ by the change alone.
-const TINYGPT_BUDGET: Budget = Budget::Steps(300);
-
-/// Ideas the demo seeds the queue with, so that workers have something to lease.
-const IDEAS: &[&str] = &[
-    "a wider model with a little more regularisation",
-    "warm up longer and raise the learning rate",
-    "shallower and wider",
-];
-
 pub fn demo(args: &DemoArgs) -> anyhow::Result<i32> {
     let cancel = crate::interrupt::install();
-    let root = match &args.dir {
-        Some(dir) => dir.clone(),
-        None => std::env::temp_dir().join(format!("swarmlab-demo-{}", random_hex::<4>()?)),
-    };
-    let root = demo::prepare_root(&root)?;
+    let root = demo::prepare_root(args.dir.as_deref())?;
     let verifier = match args.sandbox {
         SandboxMode::On => verifier_dir(&root, &args.bwrap)?,
         SandboxMode::Off => root.join("verifier"),
@@ -54,15 +36,13 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<i32> {
         DemoTrack::Toy => Embedded::Toy,
         DemoTrack::Tinygpt => Embedded::Tinygpt,
     };
-    let budget = args.budget.or(match track {
-        Embedded::Tinygpt => Some(TINYGPT_BUDGET),
-        _ => None,
-    });
+    let budget = args.budget.or(track.demo_budget());
     let hub = start_hub(&root, &args.listen)?;
     let name = track.name();
     let repo = root.join("tracks").join(name);
     track.write(&repo)?;
-    verify_rule(&repo, args)?;
+    let settings = [("reruns", args.reruns), ("max_reruns", args.max_reruns)];
+    demo::set_verify(&repo, &settings)?;
     let build_dir = swarmlab_loop::load_track(&repo)?.run.build_dir;
     let admin = seed(&hub, &repo, &verifier)?;
     let url = hub.url();
@@ -71,7 +51,7 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<i32> {
         "swarmlab demo: {} workers and a verifier on the {name} track{per_run}",
         args.workers
     );
-    banner(url, name, &admin, &root);
+    println!("{}", demo::banner(url, name, &admin, &root));
     let started = Instant::now();
     let me = std::env::current_exe().context("failed to find the swarmlab binary")?;
     let children = Children {
@@ -92,7 +72,7 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<i32> {
     let snapshot = match &build_dir {
         Some(build_dir) => {
             let over = || args.for_.is_some_and(|d| started.elapsed() >= d);
-            let activity = || activity(&hub, name);
+            let activity = || hub.activity_line(name);
             children.wait_for_build(&mut swarm, build_dir, (&cancel, started), over, activity)
         }
         None => None,
@@ -111,7 +91,7 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<i32> {
     };
     let track_info = || hub.block_on(hub.hub().track_info(name));
     let baseline = track_info()?.baseline;
-    let converged = || converged(&hub, name, args.workers);
+    let converged = || hub.converged_line(name, args.workers as usize);
     let watched = swarm.watch(&watch, &cancel, track_info, converged)?;
     println!("stopping the workers and the verifier...");
     swarm.stop();
@@ -121,31 +101,6 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<i32> {
     } else {
         0
     })
-}
-
-/// Sets the track's `[verify]` reruns as `--reruns` and `--max-reruns` ask, committed on
-/// the baseline the hub starts from.
-fn verify_rule(repo: &Path, args: &DemoArgs) -> anyhow::Result<()> {
-    let settings = [("reruns", args.reruns), ("max_reruns", args.max_reruns)];
-    if settings.iter().all(|(_, v)| v.is_none()) {
-        return Ok(());
-    }
-    let path = repo.join(swarmlab_core::spec::SPEC_FILE);
-    let mut text = std::fs::read_to_string(&path)
-        .with_context(|| format!("failed to read {}", path.display()))?;
-    let mut said = Vec::new();
-    for (key, value) in settings {
-        if let Some(v) = value {
-            text = swarmlab_core::spec::set_verify(&text, key, &v.to_string());
-            said.push(format!("{key} = {v}"));
-        }
-    }
-    std::fs::write(&path, text).with_context(|| format!("failed to write {}", path.display()))?;
-    swarmlab_core::GitStore::open(repo)?.commit_paths(
-        &[swarmlab_core::spec::SPEC_FILE.to_string()],
-        &format!("demo: verify with {}", said.join(", ")),
-    )?;
-    Ok(())
 }
 
 /// A hub on `listen` whose data lives under `root`.
@@ -158,53 +113,6 @@ fn start_hub(root: &Path, listen: &str) -> anyhow::Result<EmbeddedHub> {
     EmbeddedHub::start(config).with_context(|| {
         format!("failed to start the hub on {listen} (`--listen 127.0.0.1:0` picks a free port)")
     })
-}
-
-/// Where to look: the API, the dashboard, the admin's token, the demo's folder.
-fn banner(url: &str, name: &str, admin: &str, root: &Path) {
-    println!("  hub       {url}/api/v1/tracks/{name}");
-    println!("  dashboard {url}/tracks/{name}");
-    println!("  admin     token {admin}");
-    let root = root.display();
-    println!("  state     {root} (logs in {root}/logs)");
-    println!("Ctrl-C stops the swarm.");
-}
-
-/// What the verifiers of `track` are doing, in one line.
-fn activity(hub: &EmbeddedHub, track: &str) -> String {
-    let now = hub.hub().now();
-    match hub.block_on(hub.hub().activities(track)) {
-        Ok(all) if !all.is_empty() => all
-            .iter()
-            .map(|a| a.line(now))
-            .collect::<Vec<_>>()
-            .join("; "),
-        _ => "the verifier is starting".into(),
-    }
-}
-
-/// The line that says the swarm has converged: every one of the demo's `workers` has
-/// nothing left to propose on the head and nothing waits (the hub's `convergence`).
-fn converged(
-    hub: &EmbeddedHub,
-    track: &str,
-    workers: u32,
-) -> Result<Option<String>, swarmlab_hub::HubError> {
-    let Some(c) = hub.block_on(hub.hub().convergence(track))? else {
-        return Ok(None);
-    };
-    if c.workers < workers as usize {
-        return Ok(None);
-    }
-    let at = c.value.map_or_else(
-        || format!("head {}", short(&c.head)),
-        |v| format!("{} {v:.6}", c.metric),
-    );
-    Ok(Some(format!(
-        "the {track} track has converged at {at} (#{}): add an idea on {}/tracks/{track}/ideas or press Ctrl-C",
-        c.seq,
-        hub.url()
-    )))
 }
 
 /// The verifier's folder, its sandbox tested there ([`demo::verifier_dir`]).
@@ -231,7 +139,7 @@ fn seed(hub: &EmbeddedHub, repo: &Path, verifier_dir: &Path) -> anyhow::Result<S
     let mut verifier = IdentityFile::generate(hub.url(), Role::Verifier)?;
     let seeded = hub.seed(&Seed {
         repo,
-        ideas: IDEAS,
+        ideas: demo::IDEAS,
         tag: "demo",
         admin: "demo-admin",
         verifier_name: "verifier-1",
@@ -253,39 +161,26 @@ fn finish(
     (baseline, started): (&str, Instant),
     watched: Watched,
 ) -> anyhow::Result<()> {
-    let info = hub.block_on(hub.hub().track_info(name))?;
-    let cost = hub.block_on(hub.hub().verification_cost(name))?;
-    let ledger = hub.block_on(hub.hub().ledger_text(name))?;
-    let key = hub.hub().public_key_hex();
-    let audit = swarmlab_hub::audit(&ledger, &hub.hub().public_key());
-    hub.stop();
+    let closing = hub.close(name)?;
     let path = root.join(format!("ledger-{name}.jsonl"));
-    std::fs::write(&path, &ledger)
+    std::fs::write(&path, &closing.ledger)
         .with_context(|| format!("failed to write {}", path.display()))?;
-    let audit = audit.context("the demo's own ledger does not audit")?;
-    let first = watched.first_commit;
-    println!(
-        "chain: {} commits after the baseline {} (head {}) in {:.0}s; first verified commit {}",
-        info.chain.len().saturating_sub(1),
-        short(baseline),
-        short(&info.head),
-        started.elapsed().as_secs_f64(),
-        first.map_or("none".into(), |t| format!("after {:.0}s", t.as_secs_f64()))
-    );
+    let chain = closing.chain_line(baseline, started.elapsed(), watched.first_commit);
+    let audit = (closing.audit).context("the demo's own ledger does not audit")?;
+    println!("chain: {chain}");
     println!("verdicts: {}", audit.verdicts_line());
-    println!("verification: {}", cost_line(&cost));
+    println!("verification: {}", closing.cost.line());
     let cost_path = root.join(format!("cost-{name}.json"));
-    std::fs::write(&cost_path, serde_json::to_vec_pretty(&cost)?)
+    std::fs::write(&cost_path, serde_json::to_vec_pretty(&closing.cost)?)
         .with_context(|| format!("failed to write {}", cost_path.display()))?;
+    let (ledger, counts) = (path.display(), audit.counts());
     println!(
-        "ledger: {} audits: {}; {}",
-        path.display(),
-        audit.counts(),
+        "ledger: {ledger} audits: {counts}; {}",
         audit.signatures_line()
     );
     println!(
-        "check it yourself: swarmlab audit {} --key {key}",
-        path.display()
+        "check it yourself: swarmlab audit {ledger} --key {}",
+        closing.key
     );
     if let Some(child) = watched.ended {
         let log = root.join("logs").join(format!("{child}.log"));
@@ -295,27 +190,4 @@ fn finish(
         );
     }
     Ok(())
-}
-
-/// `7.5 device-seconds per accepted commit (30.0 s over 6 verdicts); 8.1% of all
-/// device-seconds (340.0 s of search reported)`.
-fn cost_line(c: &swarmlab_proto::VerificationCost) -> String {
-    let per = c.verifier_s_per_accepted.map_or_else(
-        || "no accepted commit".to_string(),
-        |s| format!("{s:.1} device-seconds per accepted commit"),
-    );
-    let share = c.verifier_share.map_or_else(
-        || "no worker said what its search cost".to_string(),
-        |s| {
-            format!(
-                "{:.1}% of all device-seconds ({:.1} s of search reported)",
-                s * 100.0,
-                c.worker_s
-            )
-        },
-    );
-    format!(
-        "{per} ({:.1} s over {} verdicts); {share}",
-        c.verifier_s, c.verdicts
-    )
 }

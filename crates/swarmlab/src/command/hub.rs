@@ -5,19 +5,15 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
-use swarmlab_hub::{Hub, HubConfig, HubError, RegistrationMode, Server, SystemClock};
+use swarmlab_hub::{Hub, HubConfig, HubError, Server, SystemClock};
 use tokio::runtime::Runtime;
-use tokio::signal::unix::{signal, SignalKind};
 
 use swarmlab_proto::{AddCanaryRequest, AddTrackRequest, Role};
 
 use crate::cli::{HubArgs, HubCommand, RoleName};
 
 pub fn hub(command: HubCommand) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("failed to start the async runtime")?;
+    let runtime = super::runtime()?;
     match command {
         HubCommand::Serve(args) => serve(&runtime, &args),
         HubCommand::AdminToken { hub, name } => admin_token(&runtime, &hub, &name),
@@ -62,23 +58,13 @@ fn serve(runtime: &Runtime, args: &HubArgs) -> anyhow::Result<()> {
         let server = Server::bind(config, Arc::new(SystemClock)).await?;
         // Listen for Ctrl-C and SIGTERM before saying we serve, so that a signal
         // sent right after that line stops the hub cleanly.
-        let mut interrupt =
-            signal(SignalKind::interrupt()).context("failed to listen for Ctrl-C")?;
-        let mut terminate =
-            signal(SignalKind::terminate()).context("failed to listen for SIGTERM")?;
+        let stopped = crate::interrupt::signalled()?;
         eprintln!(
             "hub: serving http://{}/api/v1 (data in {}); Ctrl-C stops it",
             server.local_addr()?,
             data_dir.display()
         );
-        server
-            .run(async move {
-                tokio::select! {
-                    _ = interrupt.recv() => {}
-                    _ = terminate.recv() => {}
-                }
-            })
-            .await?;
+        server.run(stopped).await?;
         anyhow::Ok(())
     })?;
     eprintln!("hub: stopped");
@@ -164,33 +150,18 @@ fn invite(
     expires: Option<std::time::Duration>,
 ) -> anyhow::Result<()> {
     let config = config(args)?;
-    let mode = config.registration_mode();
+    let unasked = config.registration_mode().unasked_invites();
     let codes = with_hub(runtime, config, async |hub| {
-        let expires_ms = expires.map(|after| {
-            let after = i64::try_from(after.as_millis()).unwrap_or(i64::MAX);
-            hub.now().saturating_add(after)
-        });
-        let mut codes = Vec::new();
-        for _ in 0..count {
-            codes.push(hub.create_invite("hub-cli", expires_ms).await?);
-        }
-        Ok(codes)
+        hub.create_invites("hub-cli", count, expires).await
     })?;
     for invite in &codes {
         println!("{}", invite.code);
     }
-    let unasked = if mode == RegistrationMode::Invite {
-        String::new()
-    } else {
-        format!(
-            "; this hub's registration is `{}`, not `invite`: set registration.mode = \"invite\" for codes to be asked for",
-            mode.as_str()
-        )
-    };
     eprintln!(
-        "{} invite code{} made; each registers one worker (`swarmlab work --invite CODE`){unasked}",
+        "{} invite code{} made; each registers one worker (`swarmlab work --invite CODE`){}",
         codes.len(),
         if codes.len() == 1 { "" } else { "s" },
+        unasked.map_or(String::new(), |why| format!("; {why}")),
     );
     Ok(())
 }

@@ -16,12 +16,9 @@ mod submit;
 mod verify;
 mod work;
 
-use anyhow::{bail, Context};
-use swarmlab_agent::sweep::Strategy;
-use swarmlab_agent::{
-    command, preset, CommandProposer, OpenAiConfig, OpenAiProposer, Prices, Proposer,
-    ScriptProposer, SweepProposer, TpeProposer,
-};
+use anyhow::Context;
+use swarmlab_agent::choice::{agent_log_dir, Kind};
+use swarmlab_agent::{Choice, OpenAiConfig, Prices, Proposer};
 use swarmlab_core::TrackSpec;
 use swarmlab_runner::{Cancel, SandboxConfig};
 
@@ -62,8 +59,13 @@ pub fn sandbox_template(bwrap: &std::path::Path, uid: u32) -> anyhow::Result<San
     Ok(config)
 }
 
-/// Agent logs and prompts go here, inside the track (excluded from git).
-const AGENT_LOG_DIR: &str = ".swarmlab/agent";
+/// The async runtime of a command that serves or opens a hub.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("failed to start the async runtime")
+}
 
 /// The proposer the flags name, logging into the track's agent folder.
 pub fn proposer(
@@ -71,68 +73,17 @@ pub fn proposer(
     spec: &TrackSpec,
     cancel: &Cancel,
 ) -> anyhow::Result<Box<dyn Proposer>> {
-    // Absolute, so that drafts made in the side worktree log beside the others.
-    let log_dir = std::path::absolute(spec.root.join(AGENT_LOG_DIR))
-        .with_context(|| format!("failed to resolve {}", spec.root.display()))?;
-    Ok(match args.name {
-        ProposerName::Sweep => Box::new(SweepProposer::new(Strategy::Evolution)),
-        ProposerName::Random => Box::new(SweepProposer::new(Strategy::Random)),
-        ProposerName::Tpe => Box::new(TpeProposer::new()),
-        ProposerName::Script => {
-            Box::new(ScriptProposer::new(args.script.clone().unwrap_or_default()))
-        }
-        ProposerName::Command => {
-            let agent = args.agent.as_deref().unwrap_or_default();
-            let preset = preset::find(agent);
-            let argv = match preset {
-                Some(preset) => preset.argv(),
-                None => command::split_words(agent)
-                    .with_context(|| format!("cannot read --agent `{agent}`"))?,
-            };
-            if argv.is_empty() {
-                bail!(
-                    "--agent is empty; name a preset ({}) or give a command line",
-                    preset_names()
-                );
-            }
-            let proposer = CommandProposer::new(argv, &log_dir, args.agent_timeout)?
-                .with_cancel(cancel.clone())
-                .with_grace(spec.run.grace)
-                .with_stalls(preset.map_or(&[], |p| p.stalls));
-            Box::new(proposer)
-        }
-        ProposerName::Openai => {
-            let mut config = OpenAiConfig::new(args.model.clone().unwrap_or_default());
-            config.base_url = args.base_url.clone();
-            config.api_key_env = args.api_key_env.clone();
-            config.retries = args.api_retries;
-            config.log_dir = Some(log_dir);
-            if let (Some(input), Some(output)) = (args.price_in, args.price_out) {
-                config.prices = Some(Prices {
-                    input_per_million: input,
-                    output_per_million: output,
-                });
-            }
-            Box::new(OpenAiProposer::new(config)?)
-        }
-    })
+    Ok(choice(args).build(&spec.root, spec.run.grace, cancel)?)
 }
 
 /// When `--agent` names a preset, checks it against the installed CLI's `--help` (run in
 /// `dir`, its output kept in `dir`'s agent log folder) before any experiment runs, and says
 /// which version will work.
 pub fn check_agent(args: &ProposerArgs, dir: &std::path::Path) -> anyhow::Result<()> {
-    let Some(preset) = args
-        .agent
-        .as_deref()
-        .filter(|_| args.name == ProposerName::Command)
-        .and_then(preset::find)
-    else {
+    let Some(preset) = choice(args).preset() else {
         return Ok(());
     };
-    let log_dir = std::path::absolute(dir.join(AGENT_LOG_DIR))
-        .with_context(|| format!("failed to resolve {}", dir.display()))?;
-    let checked = preset.check(dir, &log_dir)?;
+    let checked = preset.check(dir, &agent_log_dir(dir)?)?;
     eprintln!(
         "agent: {} preset, installed {}; its flags are listed by `{}`",
         preset.name,
@@ -142,10 +93,31 @@ pub fn check_agent(args: &ProposerArgs, dir: &std::path::Path) -> anyhow::Result
     Ok(())
 }
 
-fn preset_names() -> String {
-    preset::PRESETS
-        .iter()
-        .map(|p| p.name)
-        .collect::<Vec<_>>()
-        .join(", ")
+/// The flags as the agent crate's [`Choice`].
+fn choice(args: &ProposerArgs) -> Choice {
+    let mut openai = OpenAiConfig::new(args.model.clone().unwrap_or_default());
+    openai.base_url = args.base_url.clone();
+    openai.api_key_env = args.api_key_env.clone();
+    openai.retries = args.api_retries;
+    if let (Some(input), Some(output)) = (args.price_in, args.price_out) {
+        openai.prices = Some(Prices {
+            input_per_million: input,
+            output_per_million: output,
+        });
+    }
+    let kind = match args.name {
+        ProposerName::Sweep => Kind::Sweep,
+        ProposerName::Random => Kind::Random,
+        ProposerName::Tpe => Kind::Tpe,
+        ProposerName::Script => Kind::Script,
+        ProposerName::Command => Kind::Command,
+        ProposerName::Openai => Kind::Openai,
+    };
+    Choice {
+        kind,
+        script: args.script.clone(),
+        agent: args.agent.clone(),
+        agent_timeout: args.agent_timeout,
+        openai,
+    }
 }

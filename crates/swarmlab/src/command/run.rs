@@ -66,8 +66,5 @@ pub fn run(args: &RunArgs) -> anyhow::Result<i32> {
         stop => stop?,
     };
     session.print_summary(stop);
-    Ok(match stop {
-        Stop::Interrupted => crate::exit::INTERRUPTED,
-        _ => 0,
-    })
+    Ok(crate::exit::of_stop(stop))
 }

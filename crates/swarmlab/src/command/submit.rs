@@ -2,14 +2,12 @@
 //! `--wait` follow it to its verdict. The commit's parent must be on the track's chain.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use anyhow::Context;
 use swarmlab_client::client::HubClient;
 use swarmlab_client::identity::IdentityFile;
 use swarmlab_client::mirror::Mirror;
-use swarmlab_client::pause;
-use swarmlab_client::submission::Candidate;
+use swarmlab_client::submission::{await_verdict, Candidate};
 use swarmlab_proto::{SubmissionInfo, TrackInfo};
 
 use crate::cli::SubmitArgs;
@@ -51,16 +49,13 @@ pub fn submit(args: &SubmitArgs) -> anyhow::Result<i32> {
         // A hand-made submission has no count of the search behind it.
         spent_s: None,
     };
-    let mut info = candidate.submit(&client, &mirror, &identity.key()?, &worker_id)?;
+    let info = candidate.submit(&client, &mirror, &identity.key()?, &worker_id)?;
     print(&info);
     if args.wait {
-        while !matches!(info.status.as_str(), "accepted" | "rejected" | "invalid") {
-            if pause(&cancel, Duration::from_millis(500)) {
-                return Ok(crate::exit::INTERRUPTED);
-            }
-            info = client.get(&format!("submissions/{}", info.id))?;
+        match await_verdict(&client, info, &cancel)? {
+            Some(info) => print(&info),
+            None => return Ok(crate::exit::INTERRUPTED),
         }
-        print(&info);
     }
     Ok(0)
 }

@@ -14,7 +14,7 @@ use swarmlab_client::verifier::{
     hardware_class, test_sandbox_in, verify as run_verifier, VerifyOptions,
 };
 use swarmlab_client::ClientError;
-use swarmlab_loop::{Device, Stop};
+use swarmlab_loop::Stop;
 use swarmlab_runner::SandboxConfig;
 
 use crate::cli::{SandboxMode, VerifyArgs};
@@ -24,17 +24,11 @@ pub fn verify(args: VerifyArgs) -> anyhow::Result<i32> {
     let dir = std::path::absolute(&args.dir)
         .with_context(|| format!("failed to resolve {}", args.dir.display()))?;
     // Where each verifier runs, settled before anything starts: a missing GPU stops here.
-    let placements = match &args.device_list {
-        Some(list) => {
-            let placements = Device::parse_list(list, None)
-                .map_err(anyhow::Error::msg)?
-                .iter()
-                .map(Placement::of)
-                .collect::<Result<Vec<_>, _>>()?;
-            Some(placements)
-        }
-        None => None,
-    };
+    let placements = args
+        .device_list
+        .as_deref()
+        .map(Placement::list)
+        .transpose()?;
     let gpu = args.gpu.map(Gpu::find).transpose()?;
     let gpu_nodes = match &gpu {
         Some(gpu) => gpu.nodes(Path::new("/dev"))?,
@@ -94,10 +88,7 @@ pub fn verify(args: VerifyArgs) -> anyhow::Result<i32> {
             verifier(dir.clone(), env, gpu_nodes, class)?
         }
     };
-    Ok(match stop {
-        Stop::Interrupted => crate::exit::INTERRUPTED,
-        _ => 0,
-    })
+    Ok(crate::exit::of_stop(stop))
 }
 
 /// The sandbox every run goes through, once its self-test passed in `dir`; `None` when off.

@@ -11,7 +11,7 @@ use swarmlab_client::devices::{each, hand_out_invites, Placement};
 use swarmlab_client::gpu::Gpu;
 use swarmlab_client::worker::{work as run_worker, WorkOptions};
 use swarmlab_client::ClientError;
-use swarmlab_loop::{Device, Stop};
+use swarmlab_loop::Stop;
 
 use crate::cli::WorkArgs;
 
@@ -56,11 +56,7 @@ pub fn work(args: WorkArgs) -> anyhow::Result<i32> {
         };
     let stop = match devices {
         Some(list) => {
-            let placements = Device::parse_list(&list, None)
-                .map_err(anyhow::Error::msg)?
-                .iter()
-                .map(Placement::of)
-                .collect::<Result<Vec<_>, _>>()?;
+            let placements = Placement::list(&list)?;
             let dirs: Vec<PathBuf> = placements.iter().map(|p| dir.join(&p.slug)).collect();
             let invites = hand_out_invites(&dirs, invite.as_deref())?;
             for placement in &placements {
@@ -95,8 +91,5 @@ pub fn work(args: WorkArgs) -> anyhow::Result<i32> {
             worker(dir.clone(), name.clone(), invite.clone(), env)?
         }
     };
-    Ok(match stop {
-        Stop::Interrupted => crate::exit::INTERRUPTED,
-        _ => 0,
-    })
+    Ok(crate::exit::of_stop(stop))
 }

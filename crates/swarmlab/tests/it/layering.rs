@@ -2,7 +2,10 @@
 //! resolves: what each crate may never reach through its normal and build dependencies, however
 //! indirectly. Dev-dependencies (test doubles, fixtures) are not part of what a crate ships and
 //! are not followed. The graph is the host platform's: offline, cargo has no other platform's
-//! crates to resolve.
+//! crates to resolve. The size rules (the binary's line cap, the longest function) are
+//! [`size`]'s.
+
+mod size;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::process::Command;

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde::Deserialize;
+use sqlx::sqlite::SqliteRow;
 use sqlx::Row;
 
 use swarmlab_proto::{Credit, CreditedIdea};
@@ -121,51 +122,12 @@ impl Reader {
             let mut baseline_value = None;
             let mut last = cached.last_verdict;
             for row in &rows {
-                let m = measurements(&row.try_get::<String, _>("measurements")?)?;
-                let base: String = row.try_get("base")?;
-                let chain_seq: Option<i64> = row.try_get("chain_seq")?;
-                let kept = row.try_get::<String, _>("decision")? == "accept" && chain_seq.is_some();
-                let candidate = mean_sigma(&m.candidate);
-                let head = mean_sigma(&m.head).map(|h| h.0);
-                if base == track.baseline && baseline_value.is_none() {
-                    baseline_value = head;
+                let (measured, baseline_head) = measured(row, track)?;
+                if baseline_value.is_none() {
+                    baseline_value = baseline_head;
                 }
-                let id: i64 = row.try_get("id")?;
-                last = id;
-                let named = match (
-                    row.try_get::<Option<i64>, _>("idea_id")?,
-                    row.try_get::<Option<String>, _>("author")?,
-                ) {
-                    (Some(id), Some(author)) => Some(CreditedIdea { id, author }),
-                    _ => None,
-                };
-                let finder: String = row.try_get("worker")?;
-                let diff_on_chain: bool = row.try_get("on_chain")?;
-                let credit = kept.then(|| {
-                    credit::credit(credit::Move {
-                        finder: &finder,
-                        measurements: &m,
-                        goal: track.goal,
-                        named_idea: named.as_ref(),
-                        diff_on_chain,
-                    })
-                });
-                more.push(Measured {
-                    point: Point {
-                        x: 0,
-                        value: candidate.map(|c| c.0),
-                        sigma: candidate.and_then(|c| c.1),
-                        kept,
-                        chain_seq,
-                        commit: row.try_get("candidate")?,
-                        at_ms: row.try_get("at_ms")?,
-                        label: None,
-                    },
-                    verdict_id: id,
-                    submission_id: row.try_get("submission_id")?,
-                    verifier: row.try_get("verifier")?,
-                    credit,
-                });
+                last = measured.verdict_id;
+                more.push(measured);
             }
             let mut all = self
                 .series
@@ -280,4 +242,51 @@ pub(super) fn ledger_ref(e: &Indexed) -> LedgerRef {
         kind: e.kind,
         hash: e.hash.clone(),
     }
+}
+
+/// One verdict of the series as its chart point, with who the move is credited to when it
+/// was kept; beside it, the head's mean when the verdict measured against the baseline.
+fn measured(row: &SqliteRow, track: &TrackRow) -> Result<(Measured, Option<f64>), StoreError> {
+    let m = measurements(&row.try_get::<String, _>("measurements")?)?;
+    let base: String = row.try_get("base")?;
+    let chain_seq: Option<i64> = row.try_get("chain_seq")?;
+    let kept = row.try_get::<String, _>("decision")? == "accept" && chain_seq.is_some();
+    let candidate = mean_sigma(&m.candidate);
+    let head = mean_sigma(&m.head).map(|h| h.0);
+    let baseline_head = if base == track.baseline { head } else { None };
+    let named = match (
+        row.try_get::<Option<i64>, _>("idea_id")?,
+        row.try_get::<Option<String>, _>("author")?,
+    ) {
+        (Some(id), Some(author)) => Some(CreditedIdea { id, author }),
+        _ => None,
+    };
+    let finder: String = row.try_get("worker")?;
+    let diff_on_chain: bool = row.try_get("on_chain")?;
+    let credit = kept.then(|| {
+        credit::credit(credit::Move {
+            finder: &finder,
+            measurements: &m,
+            goal: track.goal,
+            named_idea: named.as_ref(),
+            diff_on_chain,
+        })
+    });
+    let measured = Measured {
+        point: Point {
+            x: 0,
+            value: candidate.map(|c| c.0),
+            sigma: candidate.and_then(|c| c.1),
+            kept,
+            chain_seq,
+            commit: row.try_get("candidate")?,
+            at_ms: row.try_get("at_ms")?,
+            label: None,
+        },
+        verdict_id: row.try_get("id")?,
+        submission_id: row.try_get("submission_id")?,
+        verifier: row.try_get("verifier")?,
+        credit,
+    };
+    Ok((measured, baseline_head))
 }

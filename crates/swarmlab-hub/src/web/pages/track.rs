@@ -17,7 +17,7 @@ use super::{
     chain_table, describe_rows, entry_href, experiment_href, label_points, stats, track_href,
 };
 use crate::domain::convergence::Convergence;
-use crate::store::views::{Paging, Point};
+use crate::store::views::{Paging, Point, Progress};
 
 /// Chain entries listed under the chart.
 const LATEST: u32 = 8;
@@ -66,42 +66,7 @@ pub async fn track(
             now,
         ));
     }
-    let href = |p: &Point| {
-        if s.local {
-            Some(experiment_href(&name, p.x))
-        } else {
-            p.chain_seq.map(|seq| entry_href(&name, seq))
-        }
-    };
-    let x_noun = if s.local {
-        "experiment"
-    } else {
-        "verification"
-    };
-    let svg = progress(
-        &progress_data.points,
-        &ChartSpec {
-            metric: &s.metric,
-            goal: s.goal,
-            x_noun,
-            reference: progress_data.reference.as_ref(),
-            point_href: &href,
-        },
-    );
-    put(
-        &mut body,
-        format_args!(
-            "<figure class=\"progress\" data-live=\"chart\">{svg}<figcaption>\
-             <span class=\"key kept\">on the chain</span><span class=\"key rejected\">{not_kept}</span>\
-             <span class=\"key step\">the chain's best</span><span class=\"key failed\">crashed or timed out</span>{reference}\
-             </figcaption></figure>",
-            not_kept = if s.local { "discarded" } else { "not on the chain" },
-            reference = progress_data.reference.as_ref().map_or(String::new(), |r| format!(
-                "<span class=\"key reference\">{}</span>",
-                esc(&r.label)
-            )),
-        ),
-    );
+    body.push_str(&chart_figure(&name, &progress_data));
     put(
         &mut body,
         format_args!(
@@ -127,6 +92,50 @@ pub async fn track(
             .body(body)
             .render(),
     ))
+}
+
+/// The progress chart of every verified measurement (of every experiment, on a local run)
+/// with its key; a point links to its chain entry (its experiment).
+fn chart_figure(name: &str, progress_data: &Progress) -> String {
+    let s = &progress_data.summary;
+    let href = |p: &Point| {
+        if s.local {
+            Some(experiment_href(name, p.x))
+        } else {
+            p.chain_seq.map(|seq| entry_href(name, seq))
+        }
+    };
+    let x_noun = if s.local {
+        "experiment"
+    } else {
+        "verification"
+    };
+    let svg = progress(
+        &progress_data.points,
+        &ChartSpec {
+            metric: &s.metric,
+            goal: s.goal,
+            x_noun,
+            reference: progress_data.reference.as_ref(),
+            point_href: &href,
+        },
+    );
+    let mut out = String::new();
+    put(
+        &mut out,
+        format_args!(
+            "<figure class=\"progress\" data-live=\"chart\">{svg}<figcaption>\
+             <span class=\"key kept\">on the chain</span><span class=\"key rejected\">{not_kept}</span>\
+             <span class=\"key step\">the chain's best</span><span class=\"key failed\">crashed or timed out</span>{reference}\
+             </figcaption></figure>",
+            not_kept = if s.local { "discarded" } else { "not on the chain" },
+            reference = progress_data.reference.as_ref().map_or(String::new(), |r| format!(
+                "<span class=\"key reference\">{}</span>",
+                esc(&r.label)
+            )),
+        ),
+    );
+    out
 }
 
 /// What verification has cost the track: verifier device-seconds per accepted commit, and
