@@ -499,12 +499,12 @@ pub struct ContestArgs {
     /// that the writer drafts; a variant that wins clearly is committed (docs/contest.md)
     #[arg(long, value_name = "ROUNDS", value_parser = parse_positive, conflicts_with = "programs")]
     pub evolve: Option<u32>,
-    /// Variants the writer drafts each round
-    #[arg(long, value_name = "K", value_parser = parse_positive, default_value_t = 2, requires = "evolve")]
-    pub variants: u32,
+    /// Variants the writer drafts each round [default: 2]
+    #[arg(long, value_name = "K", value_parser = parse_positive, conflicts_with = "programs")]
+    pub variants: Option<u32>,
     /// Who drafts the variants: script, command or openai, with that proposer's flags
     /// (default: the --proposer)
-    #[arg(long, value_enum, requires = "evolve")]
+    #[arg(long, value_enum, conflicts_with = "programs")]
     pub writer: Option<ProposerName>,
     /// The shell command of a script writer, run in a folder with the program and WRITER.md
     #[arg(long, required_if_eq("writer", "script"))]

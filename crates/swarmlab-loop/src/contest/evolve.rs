@@ -445,3 +445,48 @@ fn write<T: Serialize>(path: &Path, value: &T) -> Result<(), ContestError> {
 fn contest_error<E: From<ContestError>>(error: impl Into<LoopError>) -> E {
     E::from(ContestError::Loop(error.into()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_torn_state_file_is_read_as_missing_and_written_whole() {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let path = dir.path().join("round-1").join(OUTCOME);
+        assert!(read::<Outcome>(&path).expect("no file").is_none());
+        std::fs::create_dir_all(path.parent().expect("a folder")).expect("mkdir");
+        std::fs::write(&path, r#"{"kept": "evolve-r1-v1", "com"#).expect("write");
+        assert!(read::<Outcome>(&path).expect("a torn file").is_none());
+        let outcome = Outcome {
+            kept: None,
+            commit: None,
+            line: "the champion stays".into(),
+        };
+        write(&path, &outcome).expect("written");
+        let back = read::<Outcome>(&path).expect("read").expect("whole");
+        assert_eq!(back.line, "the champion stays");
+        assert!(!path.with_extension("json.part").exists());
+    }
+
+    #[test]
+    fn going_home_refuses_uncommitted_changes() {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        std::fs::write(dir.path().join("program.md"), "Be careful.\n").expect("write");
+        let git = GitStore::init(dir.path(), "start").expect("a repository");
+        let home = git.current_branch().expect("git").expect("a branch");
+        git.run(&["checkout", "--quiet", "-b", "swarmlab/contest-x-1"])
+            .expect("a run branch");
+        std::fs::write(dir.path().join("program.md"), "Edited.\n").expect("write");
+        let err = go_home(&git, &home).unwrap_err();
+        assert!(
+            matches!(err, ContestError::Loop(LoopError::RepositoryState(_))),
+            "{err}"
+        );
+        assert!(err.to_string().contains("program.md"), "{err}");
+        git.run(&["checkout", "--quiet", "--", "program.md"])
+            .expect("restored");
+        go_home(&git, &home).expect("a clean tree goes home");
+        assert_eq!(git.current_branch().expect("git"), Some(home));
+    }
+}

@@ -31,7 +31,7 @@ pub fn evolve(args: &ContestArgs) -> anyhow::Result<i32> {
     let evolution = Evolution::new(
         spec.clone(),
         args.evolve.unwrap_or(1),
-        args.variants,
+        args.variants.unwrap_or(2),
         args.runs,
         u64::from(args.experiments),
         args.seed,

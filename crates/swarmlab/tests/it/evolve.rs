@@ -263,7 +263,7 @@ fn an_openai_writer_sees_the_standings_and_its_winning_variant_is_committed() {
 #[test]
 fn bad_evolve_input_is_refused_with_the_usage_code() {
     let (track, scripts) = setup(WRITER);
-    let cases: [(&[&str], &str); 4] = [
+    let cases: [(&[&str], &str); 6] = [
         (
             &["--evolve", "1", "--writer", "sweep"],
             "the writer of --evolve edits",
@@ -275,6 +275,14 @@ fn bad_evolve_input_is_refused_with_the_usage_code() {
         ),
         (
             &["--evolve", "1", "--programs", "a.md", "b.md"],
+            "cannot be used with",
+        ),
+        (
+            &["--programs", "a.md", "b.md", "--variants", "3"],
+            "cannot be used with",
+        ),
+        (
+            &["--programs", "a.md", "b.md", "--writer", "openai"],
             "cannot be used with",
         ),
     ];
