@@ -507,7 +507,7 @@ pub struct ContestArgs {
     #[arg(long, value_enum, conflicts_with = "programs")]
     pub writer: Option<ProposerName>,
     /// The shell command of a script writer, run in a folder with the program and WRITER.md
-    #[arg(long, required_if_eq("writer", "script"))]
+    #[arg(long, required_if_eq("writer", "script"), conflicts_with = "programs")]
     pub writer_script: Option<String>,
 }
 
