@@ -16,10 +16,14 @@
 //! the branch the contest started on are kept in `.swarmlab/contest/state.json`.
 //!
 //! It decides nothing about keeping or measuring (the session does) nor about statistics
-//! (`swarmlab_core::report`'s contest does).
+//! (`swarmlab_core::report`'s contest does). Rounds of contests between a champion and
+//! variants that a writer drafts are [`Evolution`] (`contest/evolve.rs`).
 
+mod brief;
 mod error;
+mod evolve;
 mod program;
+mod writer;
 
 use std::path::PathBuf;
 
@@ -30,6 +34,7 @@ use swarmlab_core::{GitStore, Record, ResultsLog, Status, TrackSpec};
 use swarmlab_runner::Cancel;
 
 pub use error::ContestError;
+pub use evolve::{Evolution, EVOLVE_DIR};
 pub use program::Program;
 
 use crate::{Limits, LoopError, Session, Stop};
@@ -45,6 +50,9 @@ struct State {
     /// The branch checked out when the contest started, checked out again when it ends.
     branch: Option<String>,
 }
+
+/// Every program's runs' records: program by program, run 1 first.
+pub(crate) type Runs = Vec<Vec<Vec<Record>>>;
 
 /// The files a finished contest wrote, and its table.
 pub struct ContestReport {
@@ -72,6 +80,8 @@ impl ContestReport {
 /// One contest on one track.
 pub struct Contest {
     spec: TrackSpec,
+    /// The folder, relative to the track, of the state and the report.
+    dir: String,
     program_file: String,
     programs: Vec<Program>,
     runs: u32,
@@ -102,12 +112,25 @@ impl Contest {
         }
         Ok(Contest {
             spec,
+            dir: CONTEST_DIR.to_string(),
             program_file,
             programs,
             runs,
             experiments,
             seed,
         })
+    }
+
+    /// Keeps the state and writes the report in `dir` (relative to the track) instead of
+    /// [`CONTEST_DIR`].
+    pub fn with_dir(mut self, dir: impl Into<String>) -> Contest {
+        self.dir = dir.into();
+        self
+    }
+
+    /// The programs, in the order given.
+    pub fn programs(&self) -> &[Program] {
+        &self.programs
     }
 
     /// The tag of run `r` (from 1) of `program`: its branch is `swarmlab/<tag>`.
@@ -169,12 +192,12 @@ impl Contest {
         Ok(Stop::Limit)
     }
 
-    /// Writes `contest.md`, `contest.svg` and `contest.json` under the contest folder from
-    /// every run's records so far.
-    pub fn report(&self) -> Result<ContestReport, ContestError> {
+    /// Every program's runs' records so far (program by program, run 1 first), and the
+    /// standings they give.
+    pub(crate) fn results(&self) -> Result<(Runs, Vec<Standing>), ContestError> {
         let log = ResultsLog::new(&self.spec.root, &self.spec.metric.name);
         let records = log.read().map_err(LoopError::from)?;
-        let runs: Vec<Vec<Vec<Record>>> = self
+        let runs: Runs = self
             .programs
             .iter()
             .map(|p| {
@@ -190,17 +213,27 @@ impl Contest {
                     .collect()
             })
             .collect();
-        let entries: Vec<Entry> = self
-            .programs
+        let table = standings(&self.entries(&runs), self.spec.metric.goal);
+        Ok((runs, table))
+    }
+
+    fn entries<'a>(&'a self, runs: &'a [Vec<Vec<Record>>]) -> Vec<Entry<'a>> {
+        self.programs
             .iter()
-            .zip(&runs)
+            .zip(runs)
             .map(|(p, runs)| Entry {
                 name: &p.name,
                 runs: runs.iter().map(Vec::as_slice).collect(),
             })
-            .collect();
+            .collect()
+    }
+
+    /// Writes `contest.md`, `contest.svg` and `contest.json` under the contest folder from
+    /// every run's records so far.
+    pub fn report(&self) -> Result<ContestReport, ContestError> {
+        let (runs, table) = self.results()?;
+        let entries = self.entries(&runs);
         let (metric, goal) = (&self.spec.metric.name, self.spec.metric.goal);
-        let table = standings(&entries, goal);
         let title = format!(
             "{}: contest of {} programs, {} runs of {} experiments",
             self.spec.name,
@@ -208,7 +241,7 @@ impl Contest {
             self.runs,
             self.experiments
         );
-        let dir = self.spec.root.join(CONTEST_DIR);
+        let dir = self.spec.root.join(&self.dir);
         std::fs::create_dir_all(&dir).map_err(LoopError::io("create", &dir))?;
         let write = |name: &str, text: String| -> Result<PathBuf, ContestError> {
             let path = dir.join(name);
@@ -239,14 +272,8 @@ impl Contest {
 
     /// The saved state, or a new one from HEAD when no run of this contest has a branch yet.
     fn state(&self, git: &GitStore) -> Result<State, ContestError> {
-        let path = self.spec.root.join(CONTEST_DIR).join("state.json");
-        let started = self.programs.iter().any(|p| {
-            (1..=self.runs).any(|r| {
-                let branch = format!("refs/heads/swarmlab/{}", Contest::tag(p, r));
-                git.resolve(&branch).ok().flatten().is_some()
-            })
-        });
-        if started {
+        let path = self.spec.root.join(&self.dir).join("state.json");
+        if self.started(git) {
             if let Ok(text) = std::fs::read_to_string(&path) {
                 if let Ok(state) = serde_json::from_str(&text) {
                     return Ok(state);
@@ -265,6 +292,16 @@ impl Contest {
         let text = serde_json::to_string(&state).expect("the state serialises");
         std::fs::write(&path, text).map_err(LoopError::io("write", &path))?;
         Ok(state)
+    }
+
+    /// Whether any run of this contest has a branch yet.
+    pub(crate) fn started(&self, git: &GitStore) -> bool {
+        self.programs.iter().any(|p| {
+            (1..=self.runs).any(|r| {
+                let branch = format!("refs/heads/swarmlab/{}", Contest::tag(p, r));
+                git.resolve(&branch).ok().flatten().is_some()
+            })
+        })
     }
 
     /// Checks out the run's branch (made at `base` the first time) and, before its

@@ -11,7 +11,9 @@
 //! - [`measure`] runs one experiment through the runner and is the only place where a run
 //!   becomes a status; `pending` is the journal of the experiment in flight.
 //! - [`Contest`] runs several program files against each other, each in runs that are
-//!   ordinary sessions on branches of their own, and writes their standings.
+//!   ordinary sessions on branches of their own, and writes their standings; [`Evolution`]
+//!   runs rounds of them between a champion program and variants a writer drafts, keeping a
+//!   clear winner as a commit.
 //! - [`report`] writes `progress.svg` and `summary.md`; [`load_track`] reads a track's spec.
 //! - [`LoopError`] is every failure of the loop itself (a failed experiment is a record);
 //!   exit codes are the binary's to decide.
@@ -33,7 +35,9 @@ mod status;
 mod track;
 mod worktree;
 
-pub use contest::{Contest, ContestError, ContestReport, Program, CONTEST_DIR};
+pub use contest::{
+    Contest, ContestError, ContestReport, Evolution, Program, CONTEST_DIR, EVOLVE_DIR,
+};
 pub use device::{assign, Device};
 pub use error::{one_line, LoopError};
 pub use measure::{measure, run_spec, Measurement};

@@ -476,7 +476,7 @@ pub struct ContestArgs {
     pub dir: PathBuf,
     /// The program files that compete, two or more; each is copied over the track's program
     /// on its runs' branches and named by its file name without `.md`
-    #[arg(long, num_args = 2.., required = true, value_name = "FILE")]
+    #[arg(long, num_args = 2.., required_unless_present = "evolve", value_name = "FILE")]
     pub programs: Vec<PathBuf>,
     /// Independent runs of each program; run r of every program uses the same seed
     #[arg(long, value_name = "R", value_parser = parse_positive)]
@@ -495,10 +495,24 @@ pub struct ContestArgs {
     pub no_setup: bool,
     #[command(flatten)]
     pub proposer: ProposerArgs,
+    /// Instead of --programs: ROUNDS rounds of the track's program against variants of it
+    /// that the writer drafts; a variant that wins clearly is committed (docs/contest.md)
+    #[arg(long, value_name = "ROUNDS", value_parser = parse_positive, conflicts_with = "programs")]
+    pub evolve: Option<u32>,
+    /// Variants the writer drafts each round [default: 2]
+    #[arg(long, value_name = "K", value_parser = parse_positive, conflicts_with = "programs")]
+    pub variants: Option<u32>,
+    /// Who drafts the variants: script, command or openai, with that proposer's flags
+    /// (default: the --proposer)
+    #[arg(long, value_enum, conflicts_with = "programs")]
+    pub writer: Option<ProposerName>,
+    /// The shell command of a script writer, run in a folder with the program and WRITER.md
+    #[arg(long, required_if_eq("writer", "script"), conflicts_with = "programs")]
+    pub writer_script: Option<String>,
 }
 
 /// Which proposer makes each change, and its settings (`run`, `work` and `contest`).
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct ProposerArgs {
     /// Which proposer makes the next change
     #[arg(long = "proposer", id = "proposer", value_enum, default_value_t = ProposerName::Sweep)]

@@ -21,7 +21,7 @@ pub use summary::summary_markdown;
 
 /// A metric value as both artefacts print it: six decimals like results.tsv, or scientific
 /// notation when six decimals would hide it or the number is huge.
-fn format_value(value: f64) -> String {
+pub fn format_value(value: f64) -> String {
     if value == 0.0 || (1e-5..1e9).contains(&value.abs()) {
         format!("{value:.6}")
     } else {

@@ -3,10 +3,12 @@
 
 use std::path::Path;
 
+use serde::{Deserialize, Serialize};
+
 use super::ContestError;
 
 /// One program of a contest: its name and the text copied over the track's program.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Program {
     pub name: String,
     pub text: String,

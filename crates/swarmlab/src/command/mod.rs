@@ -7,6 +7,7 @@ mod audit;
 mod check;
 mod contest;
 mod demo;
+mod evolve;
 mod hub;
 mod init;
 mod report;
@@ -30,6 +31,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Init(args) => init::init(&args).map(|()| 0),
         Command::Run(args) => run::run(&args),
         Command::Report(args) => report::report(&args),
+        Command::Contest(args) if args.evolve.is_some() => evolve::evolve(&args),
         Command::Contest(args) => contest::contest(&args),
         Command::Track {
             command: TrackCommand::Check { dir },

@@ -10,12 +10,12 @@ use crate::harness::{poll_until, swarmlab, Track};
 
 /// Sets the toy's lr near its optimum (0.01) when the program says "lower the lr", and to a
 /// worse value otherwise; each experiment number gives a different change.
-const PROPOSER: &str = r#"if grep -qi "lower the lr" program.md; then v="0.0${SWARMLAB_INDEX}1"; else v="0.000${SWARMLAB_INDEX}5"; fi
+pub(crate) const PROPOSER: &str = r#"if grep -qi "lower the lr" program.md; then v="0.0${SWARMLAB_INDEX}1"; else v="0.000${SWARMLAB_INDEX}5"; fi
 sleep "${CONTEST_SLEEP:-0}"
 sed -i "s/^lr = .*/lr = $v/" params.txt
 echo "lr $v""#;
 
-const GOOD: &str = "Lower the lr: it is far too high.\n";
+pub(crate) const GOOD: &str = "Lower the lr: it is far too high.\n";
 const VAGUE: &str = "Try whatever seems best.\n";
 
 /// The toy track, the proposer script and two program files (name, text) beside it, outside

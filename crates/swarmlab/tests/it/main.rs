@@ -22,6 +22,7 @@ mod contest;
 mod dashboard;
 mod deploy;
 mod errors;
+mod evolve;
 mod failures;
 mod gpu;
 mod layering;
