@@ -19,15 +19,32 @@ use crate::{
 /// Agent logs and prompts go here, inside the track (excluded from git).
 pub const AGENT_LOG_DIR: &str = ".swarmlab/agent";
 
-/// Which proposer makes each change.
+/// Which proposer makes each change (the value of the binary's `--proposer`: these doc
+/// lines are its help).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum Kind {
+    /// Turn the track's [knobs] with a (1+1)-evolution strategy (no LLM)
     Sweep,
+    /// Draw every knob uniformly at random (a baseline for comparisons)
     Random,
+    /// Turn the track's [knobs] where a Tree-structured Parzen Estimator, fitted to every
+    /// experiment so far, expects better results (no LLM)
     Tpe,
+    /// Run a shell command that edits the files; its last output line is the description
     Script,
+    /// Run a coding agent (Claude Code, Codex, aider, Gemini CLI, or any command), see --agent
     Command,
+    /// Ask a model behind an OpenAI-compatible chat API for search/replace edits, see --model
     Openai,
+}
+
+impl Kind {
+    /// Whether it edits text as it is told (an agent, a model), so that a proposal takes
+    /// long enough to be worth drafting beside the run before it.
+    pub fn is_slow(self) -> bool {
+        matches!(self, Kind::Command | Kind::Openai)
+    }
 }
 
 /// A proposer and its settings, as `--proposer` and the flags beside it give them.
@@ -67,6 +84,16 @@ pub enum ChoiceError {
 }
 
 impl Choice {
+    /// Whether it can write a file as it is told (a program for a contest), as a script, an
+    /// agent or a model can and the knob proposers cannot.
+    pub fn writes_text(&self) -> bool {
+        match self.kind {
+            Kind::Script => self.script.is_some(),
+            Kind::Command | Kind::Openai => true,
+            Kind::Sweep | Kind::Random | Kind::Tpe => false,
+        }
+    }
+
     /// The preset the command proposer's agent names, if it names one.
     pub fn preset(&self) -> Option<&'static Preset> {
         let agent = self.agent.as_deref().filter(|_| self.kind == Kind::Command);

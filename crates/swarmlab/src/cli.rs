@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use swarmlab_agent::choice::Kind;
 use swarmlab_core::spec::Budget;
 
 const EXIT_CODES: &str = "\
@@ -505,7 +506,7 @@ pub struct ContestArgs {
     /// Who drafts the variants: script, command or openai, with that proposer's flags
     /// (default: the --proposer)
     #[arg(long, value_enum, conflicts_with = "programs")]
-    pub writer: Option<ProposerName>,
+    pub writer: Option<Kind>,
     /// The shell command of a script writer, run in a folder with the program and WRITER.md
     #[arg(long, required_if_eq("writer", "script"), conflicts_with = "programs")]
     pub writer_script: Option<String>,
@@ -515,8 +516,8 @@ pub struct ContestArgs {
 #[derive(Debug, Clone, Args)]
 pub struct ProposerArgs {
     /// Which proposer makes the next change
-    #[arg(long = "proposer", id = "proposer", value_enum, default_value_t = ProposerName::Sweep)]
-    pub name: ProposerName,
+    #[arg(long = "proposer", id = "proposer", value_enum, default_value_t = Kind::Sweep)]
+    pub name: Kind,
     /// The shell command of the script proposer
     #[arg(long, required_if_eq("proposer", "script"))]
     pub script: Option<String>,
@@ -552,23 +553,6 @@ pub enum Pipeline {
     Auto,
     On,
     Off,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ProposerName {
-    /// Turn the track's [knobs] with a (1+1)-evolution strategy (no LLM)
-    Sweep,
-    /// Draw every knob uniformly at random (a baseline for comparisons)
-    Random,
-    /// Turn the track's [knobs] where a Tree-structured Parzen Estimator, fitted to every
-    /// experiment so far, expects better results (no LLM)
-    Tpe,
-    /// Run a shell command that edits the files; its last output line is the description
-    Script,
-    /// Run a coding agent (Claude Code, Codex, aider, Gemini CLI, or any command), see --agent
-    Command,
-    /// Ask a model behind an OpenAI-compatible chat API for search/replace edits, see --model
-    Openai,
 }
 
 #[derive(Debug, Args)]

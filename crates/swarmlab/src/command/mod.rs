@@ -7,7 +7,6 @@ mod audit;
 mod check;
 mod contest;
 mod demo;
-mod evolve;
 mod hub;
 mod init;
 mod report;
@@ -18,12 +17,12 @@ mod verify;
 mod work;
 
 use anyhow::Context;
-use swarmlab_agent::choice::{agent_log_dir, Kind};
+use swarmlab_agent::choice::agent_log_dir;
 use swarmlab_agent::{Choice, OpenAiConfig, Prices, Proposer};
 use swarmlab_core::TrackSpec;
 use swarmlab_runner::{Cancel, SandboxConfig};
 
-use crate::cli::{Cli, Command, ProposerArgs, ProposerName, SandboxCommand, TrackCommand};
+use crate::cli::{Cli, Command, ProposerArgs, SandboxCommand, TrackCommand};
 
 /// Runs a parsed command line and returns the exit code.
 pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
@@ -31,7 +30,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Init(args) => init::init(&args).map(|()| 0),
         Command::Run(args) => run::run(&args),
         Command::Report(args) => report::report(&args),
-        Command::Contest(args) if args.evolve.is_some() => evolve::evolve(&args),
+        Command::Contest(args) if args.evolve.is_some() => contest::evolve(&args),
         Command::Contest(args) => contest::contest(&args),
         Command::Track {
             command: TrackCommand::Check { dir },
@@ -96,7 +95,7 @@ pub fn check_agent(args: &ProposerArgs, dir: &std::path::Path) -> anyhow::Result
 }
 
 /// The flags as the agent crate's [`Choice`].
-fn choice(args: &ProposerArgs) -> Choice {
+pub fn choice(args: &ProposerArgs) -> Choice {
     let mut openai = OpenAiConfig::new(args.model.clone().unwrap_or_default());
     openai.base_url = args.base_url.clone();
     openai.api_key_env = args.api_key_env.clone();
@@ -107,16 +106,8 @@ fn choice(args: &ProposerArgs) -> Choice {
             output_per_million: output,
         });
     }
-    let kind = match args.name {
-        ProposerName::Sweep => Kind::Sweep,
-        ProposerName::Random => Kind::Random,
-        ProposerName::Tpe => Kind::Tpe,
-        ProposerName::Script => Kind::Script,
-        ProposerName::Command => Kind::Command,
-        ProposerName::Openai => Kind::Openai,
-    };
     Choice {
-        kind,
+        kind: args.name,
         script: args.script.clone(),
         agent: args.agent.clone(),
         agent_timeout: args.agent_timeout,

@@ -4,7 +4,7 @@
 use anyhow::Context;
 use swarmlab_loop::{assign, load_track, Device, Limits, LoopError, Session, Stop};
 
-use crate::cli::{Pipeline, ProposerName, RunArgs};
+use crate::cli::{Pipeline, RunArgs};
 
 pub fn run(args: &RunArgs) -> anyhow::Result<i32> {
     let mut spec = load_track(&args.dir)?;
@@ -40,10 +40,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<i32> {
     };
     let mut session = Session::open(spec, &args.tag, args.seed, proposer, cancel)?;
     session.set_idea(args.idea.clone());
-    let slow_proposer = matches!(
-        args.proposer.name,
-        ProposerName::Command | ProposerName::Openai
-    );
+    let slow_proposer = args.proposer.name.is_slow();
     if slots.is_none()
         && (args.pipeline == Pipeline::On || (args.pipeline == Pipeline::Auto && slow_proposer))
     {
