@@ -6,6 +6,7 @@
 mod chat;
 pub mod command;
 pub mod edits;
+pub mod ideas;
 mod knobs;
 pub mod memory;
 pub mod openai;
