@@ -24,6 +24,7 @@ mod deploy;
 mod errors;
 mod failures;
 mod gpu;
+mod ideas;
 mod layering;
 mod liveness;
 mod parallel;
