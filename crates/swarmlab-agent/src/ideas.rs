@@ -21,6 +21,9 @@ pub use library::{Library, Passage, Skipped};
 
 /// The most characters of passages sent in one request; more passages go in more requests.
 const BATCH_CHARS: usize = 24_000;
+/// The most ideas of the history the prompt lists (the latest); repeats of older ones are
+/// still dropped.
+const HISTORY_SHOWN: usize = 100;
 
 const SYSTEM: &str = "You are a research scientist proposing experiments that could improve a \
 program against one metric. You build only on the passages you are given, you cite exactly \
@@ -184,7 +187,11 @@ pub fn prompt(brief: &str, passages: &[Passage], earlier: &[Earlier], wanted: us
     if earlier.is_empty() {
         text.push_str("No ideas have been tried yet.\n");
     }
-    for idea in earlier {
+    let hidden = earlier.len().saturating_sub(HISTORY_SHOWN);
+    if hidden > 0 {
+        text.push_str(&format!("({hidden} older ideas are not shown.)\n"));
+    }
+    for idea in &earlier[hidden..] {
         text.push_str(&format!(
             "- #{} ({}): {}\n",
             idea.id,
@@ -365,5 +372,16 @@ mod tests {
         assert!(text.contains("[p1] from a.txt:\nDeeper is better."));
         assert!(text.contains("up to 3 new ideas"));
         assert!(text.contains("\"passage_id\""));
+
+        let long: Vec<Earlier> = (1..=HISTORY_SHOWN as i64 + 3)
+            .map(|id| Earlier {
+                id,
+                text: format!("idea {id}"),
+                fate: Fate::Queued,
+            })
+            .collect();
+        let text = prompt("toy", &[], &long, 1);
+        assert!(text.contains("(3 older ideas are not shown.)"));
+        assert!(!text.contains("- #3 (queued)") && text.contains("- #4 (queued)"));
     }
 }
