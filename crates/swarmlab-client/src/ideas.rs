@@ -7,8 +7,6 @@
 //! It talks to the hub only through [`HubClient`]; it never parses a command line or prints.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
-
 use swarmlab_agent::ideas::{self, Earlier, Fate, Generation, IdeaConfig, IdeaError, Library};
 use swarmlab_proto::{IdeaInfo, IdeaSource, NewIdea, TrackInfo};
 
@@ -27,7 +25,8 @@ pub enum IdeasError {
 pub struct IdeaRun<'a> {
     pub client: &'a HubClient,
     pub track: &'a str,
-    pub sources: &'a [PathBuf],
+    /// The documents read (`Library::read`), their skipped files already reported.
+    pub library: &'a Library,
     pub config: IdeaConfig,
     /// Print, do not post.
     pub dry_run: bool,
@@ -36,10 +35,6 @@ pub struct IdeaRun<'a> {
 /// What a run did.
 #[derive(Debug, Default)]
 pub struct IdeaReport {
-    /// Files skipped, with why.
-    pub skipped: Vec<ideas::Skipped>,
-    pub documents: usize,
-    pub passages: usize,
     /// Ideas of the track's history the model was shown.
     pub history: usize,
     pub generation: Generation,
@@ -48,13 +43,12 @@ pub struct IdeaReport {
 }
 
 impl IdeaRun<'_> {
-    /// Reads the sources and the history, asks the model, posts what is kept.
+    /// Reads the track's history, asks the model, posts what is kept.
     pub fn run(self) -> Result<IdeaReport, IdeasError> {
-        let library = Library::read(self.sources)?;
         let track: TrackInfo = self.client.get(&format!("tracks/{}", self.track))?;
         let queue: Vec<IdeaInfo> = self.client.get(&format!("tracks/{}/ideas", self.track))?;
         let earlier = history(&track, &queue);
-        let generation = ideas::generate(&self.config, &brief(&track), &library, &earlier)?;
+        let generation = ideas::generate(&self.config, &brief(&track), self.library, &earlier)?;
         let mut posted = Vec::new();
         if !self.dry_run {
             for idea in &generation.ideas {
@@ -73,9 +67,6 @@ impl IdeaRun<'_> {
             }
         }
         Ok(IdeaReport {
-            skipped: library.skipped,
-            documents: library.documents,
-            passages: library.passages.len(),
             history: earlier.len(),
             generation,
             posted,

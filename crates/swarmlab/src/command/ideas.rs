@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use swarmlab_agent::ideas::IdeaConfig;
+use swarmlab_agent::ideas::{IdeaConfig, Library};
 use swarmlab_agent::OpenAiConfig;
 use swarmlab_client::client::HubClient;
 use swarmlab_client::ideas::IdeaRun;
@@ -15,6 +15,10 @@ use crate::cli::IdeasArgs;
 const HUB_PATIENCE: Duration = Duration::from_secs(10);
 
 pub fn ideas(args: &IdeasArgs) -> anyhow::Result<()> {
+    let library = Library::read(&args.sources)?;
+    for skipped in &library.skipped {
+        eprintln!("skipped {}: {}", skipped.path.display(), skipped.reason);
+    }
     let cancel = crate::interrupt::install();
     let client = HubClient::new(&args.hub, args.token.clone(), cancel).with_patience(HUB_PATIENCE);
     let mut model = OpenAiConfig::new(args.model.clone());
@@ -25,17 +29,16 @@ pub fn ideas(args: &IdeasArgs) -> anyhow::Result<()> {
     let report = IdeaRun {
         client: &client,
         track: &args.track,
-        sources: &args.sources,
+        library: &library,
         config,
         dry_run: args.dry_run,
     }
     .run()?;
-    for skipped in &report.skipped {
-        eprintln!("skipped {}: {}", skipped.path.display(), skipped.reason);
-    }
     eprintln!(
         "read {} documents ({} passages) and {} ideas of the track's history",
-        report.documents, report.passages, report.history
+        library.documents,
+        library.passages.len(),
+        report.history
     );
     for dropped in &report.generation.dropped {
         eprintln!("dropped \"{}\": {}", dropped.text, dropped.reason);
