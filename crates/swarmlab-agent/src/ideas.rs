@@ -345,6 +345,8 @@ mod tests {
             (fresh.passage_id.as_str(), fresh.document.as_str()),
             ("p1", "a.txt")
         );
+        let blank = judge(&proposed("  "), &passages, &earlier, &[], 0.6);
+        assert_eq!(blank.unwrap_err(), "it has no text");
         let again = judge(
             &proposed("halve the rotary base"),
             &passages,

@@ -239,13 +239,20 @@ mod tests {
         fs::write(dir.path().join(".git/HEAD"), "ref: x").unwrap();
         fs::write(dir.path().join("main.rs"), "fn main() {}").unwrap();
         fs::write(dir.path().join("broken.pdf"), "%PDF-1.4 nothing more").unwrap();
+        fs::write(dir.path().join("latin1.txt"), [b'c', 0xe9, b'!']).unwrap();
+        fs::write(dir.path().join("empty.md"), "  \n").unwrap();
         let library = Library::read(&[dir.path().to_path_buf()]).unwrap();
         assert_eq!(library.documents, 2);
         let ids: Vec<&str> = library.passages.iter().map(|p| p.id.as_str()).collect();
         assert_eq!(ids, ["p1", "p2"]);
         assert!(library.passages[1].document.ends_with("notes.txt"));
-        assert_eq!(library.skipped.len(), 1);
-        assert!(library.skipped[0].reason.contains("not a readable PDF"));
+        let reasons: Vec<&str> = library.skipped.iter().map(|s| s.reason.as_str()).collect();
+        assert_eq!(reasons.len(), 3, "{reasons:?}");
+        assert!(reasons[0].contains("not a readable PDF"), "{reasons:?}");
+        assert_eq!(
+            reasons[1..],
+            ["no text in it", "not UTF-8 text (nor a PDF)"]
+        );
     }
 
     /// A one-page PDF saying `line`, in a standard font.
