@@ -7,6 +7,7 @@ mod chat;
 pub mod choice;
 pub mod command;
 pub mod edits;
+pub mod ideas;
 mod knobs;
 pub mod memory;
 pub mod openai;

@@ -94,32 +94,7 @@ impl OpenAiProposer {
     /// A proposer for `config`, reading the API key from `config.api_key_env` now. A missing
     /// key is refused only for the default (OpenAI) base URL; an empty model always is.
     pub fn new(config: OpenAiConfig) -> Result<OpenAiProposer, ProposeError> {
-        if config.model.trim().is_empty() {
-            return Err(ProposeError::Unusable(
-                "the openai proposer needs a model name (--model)".into(),
-            ));
-        }
-        let api_key = std::env::var(&config.api_key_env)
-            .ok()
-            .filter(|k| !k.trim().is_empty());
-        if api_key.is_none() && config.base_url.trim_end_matches('/') == DEFAULT_BASE_URL {
-            return Err(ProposeError::Unusable(format!(
-                "${} is not set; the OpenAI API needs a key (for a local server give its --base-url)",
-                config.api_key_env
-            )));
-        }
-        let client = ChatClient::new(ClientParts {
-            base_url: &config.base_url,
-            model: &config.model,
-            api_key,
-            key_env: &config.api_key_env,
-            timeout: config.timeout,
-            retries: config.retries,
-            backoff: config.backoff,
-            max_tokens: config.max_tokens,
-            temperature: config.temperature,
-            prices: config.prices,
-        });
+        let client = chat_client(&config)?;
         Ok(OpenAiProposer {
             client,
             repair_turns: config.repair_turns,
@@ -193,6 +168,37 @@ impl OpenAiProposer {
             )
         });
     }
+}
+
+/// The chat client `config` describes, reading the API key from `config.api_key_env` now. A
+/// missing key is refused only for the default (OpenAI) base URL; an empty model always is.
+pub(crate) fn chat_client(config: &OpenAiConfig) -> Result<ChatClient, ProposeError> {
+    if config.model.trim().is_empty() {
+        return Err(ProposeError::Unusable(
+            "a chat model is needed: name one with --model".into(),
+        ));
+    }
+    let api_key = std::env::var(&config.api_key_env)
+        .ok()
+        .filter(|k| !k.trim().is_empty());
+    if api_key.is_none() && config.base_url.trim_end_matches('/') == DEFAULT_BASE_URL {
+        return Err(ProposeError::Unusable(format!(
+            "${} is not set; the OpenAI API needs a key (for a local server give its --base-url)",
+            config.api_key_env
+        )));
+    }
+    Ok(ChatClient::new(ClientParts {
+        base_url: &config.base_url,
+        model: &config.model,
+        api_key,
+        key_env: &config.api_key_env,
+        timeout: config.timeout,
+        retries: config.retries,
+        backoff: config.backoff,
+        max_tokens: config.max_tokens,
+        temperature: config.temperature,
+        prices: config.prices,
+    }))
 }
 
 /// What the model is told after a failed answer. Nothing was applied, so it resends all.

@@ -54,6 +54,9 @@ pub struct HubClient {
     token: Option<String>,
     agent: ureq::Agent,
     cancel: Cancel,
+    /// How long faults are retried before [`HubError::Unreachable`] is returned; `None`:
+    /// until cancelled (a worker outlives a hub's restart).
+    patience: Option<Duration>,
 }
 
 impl HubClient {
@@ -68,6 +71,15 @@ impl HubClient {
             token,
             agent,
             cancel,
+            patience: None,
+        }
+    }
+
+    /// A client that gives up on faults after `patience`: for a command a person waits on.
+    pub fn with_patience(&self, patience: Duration) -> HubClient {
+        HubClient {
+            patience: Some(patience),
+            ..self.clone()
         }
     }
 
@@ -118,9 +130,12 @@ impl HubClient {
     /// reported on stderr with the wait before the next try.
     fn call(&self, method: &str, path: &str, body: Option<&[u8]>) -> Result<Vec<u8>, HubError> {
         let mut wait = Duration::from_millis(250);
+        let start = std::time::Instant::now();
         loop {
             match self.once(method, path, body) {
-                Err(HubError::Unreachable { what, message }) => {
+                Err(HubError::Unreachable { what, message })
+                    if self.patience.is_none_or(|p| start.elapsed() + wait <= p) =>
+                {
                     eprintln!(
                         "hub: {method} {what} failed ({message}); retrying in {:.1}s",
                         wait.as_secs_f64()

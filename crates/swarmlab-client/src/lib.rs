@@ -1,7 +1,8 @@
 //! The swarm's clients of a hub: `swarmlab work` ([`worker`], an untrusted worker running the
 //! local loop against a hub's verified head), `swarmlab submit` ([`submission`], one signed
 //! candidate), `swarmlab verify` ([`verifier`], a trusted verifier re-running candidates in
-//! the sandbox), the GPU either hands its runs ([`gpu`]), one of either per device from one
+//! the sandbox), `swarmlab ideas` ([`ideas`], ideas drawn from documents, posted with their
+//! sources), the GPU either hands its runs ([`gpu`]), one of either per device from one
 //! process ([`devices`]), and the child processes `swarmlab demo` runs them as ([`process`],
 //! [`swarm`]).
 //!
@@ -21,6 +22,7 @@ pub mod devices;
 mod error;
 pub mod evaluate;
 pub mod gpu;
+pub mod ideas;
 pub mod identity;
 pub mod lease;
 pub mod mirror;

@@ -9,6 +9,7 @@ pub mod diff_hash;
 pub mod file_error;
 pub mod git;
 pub mod goal;
+pub mod likeness;
 pub mod metric;
 pub mod record;
 pub mod report;

@@ -403,6 +403,7 @@ fn main() {
                     i % 13
                 ),
                 tags: vec![topics[i % topics.len()].into()],
+                source: None,
             };
             hub.add_idea(&author, TRACK, &idea).await.unwrap();
         }

@@ -215,6 +215,19 @@ pub struct NewIdea {
     pub text: String,
     #[serde(default)]
     pub tags: Vec<String>,
+    /// Where the idea came from, when it was drawn from a document.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<IdeaSource>,
+}
+
+/// The provenance of an idea: the document it was drawn from and the passage it cites,
+/// quoted. `swarmlab ideas` posts only ideas whose passage it found in the document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdeaSource {
+    /// The document, as the poster named it (a path, a URL, `track history`).
+    pub document: String,
+    /// The passage the idea rests on, quoted from the document.
+    pub passage: String,
 }
 
 /// An idea in a track's queue.
@@ -234,6 +247,9 @@ pub struct IdeaInfo {
     pub similarity: Option<f64>,
     /// Submissions that tried this idea.
     pub submissions: Vec<i64>,
+    /// Where the idea came from, when its poster said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<IdeaSource>,
 }
 
 /// A lease's new deadline (idea or job heartbeat).

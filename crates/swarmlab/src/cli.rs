@@ -56,6 +56,9 @@ pub enum Command {
     Verify(VerifyArgs),
     /// A hub, two workers and a verifier on loopback, showing the chain grow (Ctrl-C stops)
     Demo(DemoArgs),
+    /// Propose ideas for a hub's queue from documents (text, markdown, PDF, a repository's
+    /// docs) and the track's history, each posted with the passage it cites
+    Ideas(Box<IdeasArgs>),
     /// Check a hub's exported ledger offline: hashes, signatures, and every head move
     Audit(AuditArgs),
     /// The sandbox that verifiers run untrusted code in
@@ -223,6 +226,37 @@ pub struct SubmitArgs {
     /// Follow the submission until its verdict
     #[arg(long)]
     pub wait: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct IdeasArgs {
+    /// The hub's address, e.g. http://127.0.0.1:7878
+    #[arg(long, env = "SWARMLAB_HUB")]
+    pub hub: String,
+    /// The track whose queue the ideas go to
+    #[arg(long)]
+    pub track: String,
+    /// A bearer token of any identity of the hub (not needed with --dry-run)
+    #[arg(long, env = "SWARMLAB_TOKEN", required_unless_present = "dry_run")]
+    pub token: Option<String>,
+    /// Files (.txt, .md, .pdf) or folders of them, e.g. a folder of papers or a repository
+    #[arg(long, num_args = 1.., required = true)]
+    pub sources: Vec<PathBuf>,
+    /// The chat model that proposes the ideas
+    #[arg(long)]
+    pub model: String,
+    /// Base URL of an OpenAI-compatible API (a local llama.cpp, vLLM or Ollama server works)
+    #[arg(long, default_value = swarmlab_agent::openai::DEFAULT_BASE_URL)]
+    pub base_url: String,
+    /// The environment variable holding the API key
+    #[arg(long, default_value = swarmlab_agent::openai::DEFAULT_KEY_ENV)]
+    pub api_key_env: String,
+    /// The most ideas to post
+    #[arg(long, default_value_t = 10)]
+    pub max_ideas: usize,
+    /// Print the ideas without posting them
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Args)]

@@ -264,7 +264,7 @@ impl Default for HubConfig {
             sweep_interval: Duration::from_secs(10),
             stale_depth: 8,
             unverifiable_after: 3,
-            idea_similarity: 0.6,
+            idea_similarity: swarmlab_core::likeness::DEFAULT_THRESHOLD,
             rate_limit: RateLimitConfig::default(),
             public_read: true,
             anonymous: AnonymousConfig::default(),

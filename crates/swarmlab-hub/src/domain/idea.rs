@@ -1,11 +1,9 @@
 //! The idea queue: anyone signed in adds ideas, workers lease them. Its lifecycle is
 //! `open → leased(worker, deadline) → done`; heartbeats push the deadline back and an expired
 //! lease returns the idea to `open` (and costs its holder one from its quota). A new idea
-//! that nearly repeats an earlier one is flagged, by Jaccard similarity of word shingles.
+//! that nearly repeats an earlier one is flagged, by the rule of `swarmlab_core::likeness`.
 
-use std::collections::BTreeSet;
-
-use swarmlab_proto::{IdeaInfo, LeaseDeadline, NewIdea};
+use swarmlab_proto::{IdeaInfo, IdeaSource, LeaseDeadline, NewIdea};
 
 use super::error::HubError;
 use super::event::{EventKind, HubEvent};
@@ -13,44 +11,17 @@ use super::hub::Hub;
 use super::identity::Identity;
 use super::roles::{may_see_submission, require, Action, Reader};
 
-/// Words per shingle.
-const SHINGLE: usize = 2;
-
-/// The set of word shingles of a text, lowercased, punctuation stripped. A text shorter
-/// than a shingle yields its words.
-pub fn shingles(text: &str) -> BTreeSet<String> {
-    let words: Vec<String> = text
-        .split(|c: char| !c.is_alphanumeric() && c != '.' && c != '-')
-        .map(|w| w.trim_matches('.').to_lowercase())
-        .filter(|w| !w.is_empty())
-        .collect();
-    if words.len() < SHINGLE {
-        return words.into_iter().collect();
+/// A source names its document (at most 1000 characters) and quotes a passage (at most 4000).
+fn check_source(source: &IdeaSource) -> Result<(), HubError> {
+    let document = source.document.trim();
+    let passage = source.passage.trim();
+    if document.is_empty() || document.len() > 1_000 || passage.is_empty() || passage.len() > 4_000
+    {
+        return Err(HubError::BadRequest(
+            "an idea's source names its document (1 to 1000 characters) and quotes a passage (1 to 4000)".into(),
+        ));
     }
-    words.windows(SHINGLE).map(|w| w.join(" ")).collect()
-}
-
-/// |A ∩ B| / |A ∪ B|; 0 for two empty sets.
-pub fn jaccard(a: &BTreeSet<String>, b: &BTreeSet<String>) -> f64 {
-    let union = a.union(b).count();
-    if union == 0 {
-        return 0.0;
-    }
-    a.intersection(b).count() as f64 / union as f64
-}
-
-/// The most similar earlier idea at or above `threshold`, as (id, similarity).
-pub fn nearest_duplicate<'a>(
-    text: &str,
-    earlier: impl IntoIterator<Item = (i64, &'a str)>,
-    threshold: f64,
-) -> Option<(i64, f64)> {
-    let mine = shingles(text);
-    earlier
-        .into_iter()
-        .map(|(id, other)| (id, jaccard(&mine, &shingles(other))))
-        .filter(|(_, s)| *s >= threshold)
-        .max_by(|a, b| a.1.total_cmp(&b.1))
+    Ok(())
 }
 
 impl Hub {
@@ -67,12 +38,18 @@ impl Hub {
                 "an idea is 1 to 10000 characters of text".into(),
             ));
         }
+        if let Some(source) = &idea.source {
+            check_source(source)?;
+        }
+        let idea = NewIdea {
+            text: text.to_string(),
+            ..idea.clone()
+        };
         let info = self
             .store
             .add_idea(
                 track,
-                text,
-                &idea.tags,
+                &idea,
                 &caller.id,
                 self.config.idea_similarity,
                 self.now(),
@@ -151,25 +128,5 @@ impl Hub {
     pub async fn finish_idea(&self, caller: &Identity, id: i64) -> Result<(), HubError> {
         require(caller, Action::FinishIdea)?;
         Ok(self.store.finish_idea(id, &caller.id, self.now()).await?)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_reworded_idea_is_flagged_and_a_different_one_is_not() {
-        let earlier = [
-            (1, "Increase the learning rate warmup to 500 steps"),
-            (2, "Replace layer norm with RMSNorm in every block"),
-        ];
-        let dup = nearest_duplicate(
-            "increase the learning rate warmup to 500 steps.",
-            earlier,
-            0.6,
-        );
-        assert_eq!(dup.map(|d| d.0), Some(1));
-        assert!(nearest_duplicate("Use rotary position embeddings", earlier, 0.6).is_none());
     }
 }

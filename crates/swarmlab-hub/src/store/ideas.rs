@@ -4,13 +4,13 @@
 
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Executor, Row, Sqlite};
-use swarmlab_proto::IdeaInfo;
+use swarmlab_proto::{IdeaInfo, IdeaSource, NewIdea};
 
 use super::columns::{json_list, next_id, to_json};
 use super::heartbeats::Leased;
 use super::tracks::track_in;
 use super::{Store, StoreError};
-use crate::domain::idea;
+use swarmlab_core::likeness;
 
 /// Which of the submissions that tried an idea it lists, by each one's worker and status:
 /// the reader's business, which the domain decides (`domain::roles`).
@@ -44,6 +44,7 @@ fn ideas_from(rows: &[SqliteRow], listed: Listed) -> Result<Vec<IdeaInfo>, Store
                 duplicate_of: row.try_get("duplicate_of")?,
                 similarity: row.try_get("similarity")?,
                 submissions: Vec::new(),
+                source: source_from(row.try_get("source")?)?,
             });
         }
         if let (Some(idea), Some(submission)) =
@@ -57,6 +58,13 @@ fn ideas_from(rows: &[SqliteRow], listed: Listed) -> Result<Vec<IdeaInfo>, Store
         }
     }
     Ok(out)
+}
+
+/// The `source` column: an [`IdeaSource`] as JSON, or NULL.
+fn source_from(column: Option<String>) -> Result<Option<IdeaSource>, StoreError> {
+    column
+        .map(|json| serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(e.to_string())))
+        .transpose()
 }
 
 async fn idea_on<'e>(
@@ -75,12 +83,12 @@ async fn idea_on<'e>(
 const NEXT_IDEA: &str = "SELECT id, state, lease_holder FROM ideas WHERE track = $1 AND (state = 'open' OR (state = 'leased' AND lease_deadline_ms <= $2)) ORDER BY id LIMIT 1";
 
 impl Store {
-    /// Adds an idea, flagged when it nearly repeats an earlier one (`threshold`).
+    /// Adds `idea` (its text already checked), flagged when it nearly repeats an earlier one
+    /// (`threshold`).
     pub async fn add_idea(
         &self,
         track: &str,
-        text: &str,
-        tags: &[String],
+        idea: &NewIdea,
         author: &str,
         threshold: f64,
         now: i64,
@@ -95,31 +103,32 @@ impl Store {
                 .iter()
                 .map(|r| Ok((r.try_get("id")?, r.try_get("text")?)))
                 .collect::<Result<_, StoreError>>()?;
-        let dup = idea::nearest_duplicate(
-            text,
+        let dup = likeness::nearest_duplicate(
+            &idea.text,
             earlier.iter().map(|(id, t)| (*id, t.as_str())),
             threshold,
         );
         let id = next_id(&mut tx, "idea").await?;
         sqlx::query(
-            "INSERT INTO ideas (id, track, text, tags, author, state, duplicate_of, similarity, created_ms) VALUES ($1, $2, $3, $4, $5, 'open', $6, $7, $8)",
+            "INSERT INTO ideas (id, track, text, tags, author, state, duplicate_of, similarity, created_ms, source) VALUES ($1, $2, $3, $4, $5, 'open', $6, $7, $8, $9)",
         )
         .bind(id)
         .bind(track)
-        .bind(text)
-        .bind(to_json(&tags))
+        .bind(&idea.text)
+        .bind(to_json(&idea.tags))
         .bind(author)
         .bind(dup.map(|d| d.0))
         .bind(dup.map(|d| d.1))
         .bind(now)
+        .bind(idea.source.as_ref().map(to_json))
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
         Ok(IdeaInfo {
             id,
             track: track.to_string(),
-            text: text.to_string(),
-            tags: tags.to_vec(),
+            text: idea.text.clone(),
+            tags: idea.tags.clone(),
             author: author.to_string(),
             state: "open".into(),
             lease_holder: None,
@@ -127,6 +136,7 @@ impl Store {
             duplicate_of: dup.map(|d| d.0),
             similarity: dup.map(|d| d.1),
             submissions: Vec::new(),
+            source: idea.source.clone(),
         })
     }
 

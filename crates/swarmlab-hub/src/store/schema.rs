@@ -22,6 +22,7 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
         9,
         include_str!("../../migrations/0009_ledger_verifiers.sql"),
     ),
+    (10, include_str!("../../migrations/0010_idea_sources.sql")),
 ];
 
 /// Applies the migrations not applied yet, in one transaction.

@@ -240,6 +240,8 @@ pub struct IdeaRow {
     pub tried: u64,
     pub accepted: u64,
     pub created_ms: i64,
+    /// The document and passage the idea was drawn from, when its poster said.
+    pub source: Option<swarmlab_proto::IdeaSource>,
 }
 
 /// A worker's standing on a track.

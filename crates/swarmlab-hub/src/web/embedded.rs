@@ -103,6 +103,7 @@ impl EmbeddedHub {
                 let idea = NewIdea {
                     text: text.to_string(),
                     tags: vec![seed.tag.into()],
+                    source: None,
                 };
                 self.hub.add_idea(&caller, &info.name, &idea).await?;
             }

@@ -25,6 +25,7 @@ async fn held_idea(f: &Fixture) -> i64 {
             &NewIdea {
                 text: "widen the model to 96".into(),
                 tags: Vec::new(),
+                source: None,
             },
         )
         .await

@@ -142,6 +142,7 @@ impl Demo {
                 &swarmlab_proto::NewIdea {
                     text: text.into(),
                     tags: vec!["architecture".into()],
+                    source: None,
                 },
             )
             .await

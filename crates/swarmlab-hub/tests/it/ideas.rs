@@ -7,6 +7,7 @@ fn idea(text: &str) -> NewIdea {
     NewIdea {
         text: text.into(),
         tags: vec!["lr".into()],
+        source: None,
     }
 }
 
@@ -162,4 +163,39 @@ async fn heartbeats_sent_at_once_each_get_their_own_answer() {
             Err(e) => panic!("idea {id}: {e}"),
         }
     }
+}
+
+#[tokio::test]
+async fn an_idea_keeps_its_source_and_a_bad_source_is_refused() {
+    let f = Fixture::new().await;
+    let source = swarmlab_proto::IdeaSource {
+        document: "papers/warmup.txt".into(),
+        passage: "a longer warmup stabilises small models".into(),
+    };
+    let sourced = NewIdea {
+        source: Some(source.clone()),
+        ..idea("lengthen the warmup")
+    };
+    let added = f
+        .hub
+        .add_idea(&f.w1.identity, "toy", &sourced)
+        .await
+        .unwrap();
+    assert_eq!(added.source.as_ref(), Some(&source));
+    let read = f.hub.idea(&f.w2.identity, added.id).await.unwrap();
+    assert_eq!(read.source, Some(source));
+    let listed = f.hub.ideas(&f.w2.identity, "toy").await.unwrap();
+    assert_eq!(listed[0].source, read.source);
+
+    let unquoted = NewIdea {
+        source: Some(swarmlab_proto::IdeaSource {
+            document: "papers/warmup.txt".into(),
+            passage: "  ".into(),
+        }),
+        ..idea("shorten the warmup")
+    };
+    assert!(matches!(
+        f.hub.add_idea(&f.w1.identity, "toy", &unquoted).await,
+        Err(HubError::BadRequest(_))
+    ));
 }

@@ -103,6 +103,7 @@ async fn false_claims_and_expired_leases_shrink_the_quota_but_never_below_one() 
     let idea = |text: &str| NewIdea {
         text: text.into(),
         tags: Vec::new(),
+        source: None,
     };
     for text in ["halve the width", "double the depth"] {
         f.hub

@@ -8,6 +8,7 @@ mod check;
 mod contest;
 mod demo;
 mod hub;
+mod ideas;
 mod init;
 mod report;
 mod run;
@@ -36,6 +37,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             command: TrackCommand::Check { dir },
         } => check::check(&dir).map(|()| 0),
         Command::Hub { command } => hub::hub(command).map(|()| 0),
+        Command::Ideas(args) => ideas::ideas(&args).map(|()| 0),
         Command::Audit(args) => audit::audit(&args).map(|()| 0),
         Command::Work(args) => work::work(*args),
         Command::Submit(args) => submit::submit(&args),

@@ -16,17 +16,18 @@ use crate::harness::{poll_until, swarmlab, BIN};
 use crate::hubs::free_address;
 
 /// A hub served by the binary from `data` with `config`, a toy track and an admin.
-struct Served {
+pub(crate) struct Served {
     child: Child,
-    address: String,
-    url: String,
-    admin: String,
+    pub(crate) address: String,
+    pub(crate) url: String,
+    /// The admin's bearer token.
+    pub(crate) admin: String,
     data: String,
     repo: std::path::PathBuf,
 }
 
 impl Served {
-    fn start(dir: &Path, config: &str) -> Served {
+    pub(crate) fn start(dir: &Path, config: &str) -> Served {
         let data = dir.join("hub");
         let data_str = data.to_str().unwrap().to_string();
         let repo = dir.join("toy");

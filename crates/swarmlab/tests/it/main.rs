@@ -25,6 +25,7 @@ mod errors;
 mod evolve;
 mod failures;
 mod gpu;
+mod ideas;
 mod layering;
 mod liveness;
 mod parallel;

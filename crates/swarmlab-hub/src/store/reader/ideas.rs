@@ -36,7 +36,7 @@ impl Reader {
         let (per_page, offset) = limit(paging);
         let rows = sqlx::query(
             "SELECT i.id, i.text, i.tags, i.author, ai.name AS author_name, i.state, \
-             i.lease_holder, li.name AS holder_name, i.duplicate_of, i.similarity, i.created_ms, \
+             i.lease_holder, li.name AS holder_name, i.duplicate_of, i.similarity, i.created_ms, i.source, \
              (SELECT COUNT(*) FROM submissions s WHERE s.idea_id = i.id) AS tried, \
              (SELECT COUNT(*) FROM submissions s WHERE s.idea_id = i.id AND s.status = 'accepted') AS accepted \
              FROM ideas i \
@@ -67,6 +67,10 @@ impl Reader {
                     tried: count(r, "tried")?,
                     accepted: count(r, "accepted")?,
                     created_ms: r.try_get("created_ms")?,
+                    source: r
+                        .try_get::<Option<String>, _>("source")?
+                        .map(|json| serde_json::from_str(&json).map_err(corrupt))
+                        .transpose()?,
                 })
             })
             .collect::<Result<_, StoreError>>()?;

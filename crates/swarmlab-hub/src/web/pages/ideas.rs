@@ -101,6 +101,7 @@ pub async fn add_idea(
             &NewIdea {
                 text: form.get("text").to_string(),
                 tags,
+                source: None,
             },
         )
         .await?;
@@ -182,6 +183,16 @@ fn idea_table(items: &[IdeaRow], now: i64) -> String {
                     format_args!(
                         "<span class=\"hint\">near duplicate of <a href=\"#idea-{dup}\">#{dup}</a> ({:.0}% alike)</span>",
                         sim * 100.0
+                    ),
+                );
+            }
+            if let Some(source) = &idea.source {
+                put(
+                    &mut notes,
+                    format_args!(
+                        "<blockquote class=\"idea-source\">{}<footer>from <cite>{}</cite></footer></blockquote>",
+                        esc(&source.passage),
+                        esc(&source.document)
                     ),
                 );
             }
