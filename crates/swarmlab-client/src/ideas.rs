@@ -42,6 +42,49 @@ pub struct IdeaReport {
     pub posted: Vec<IdeaInfo>,
 }
 
+impl IdeaReport {
+    /// Each idea kept, with its id on the hub (or `dry run`) and its source: the command's
+    /// output.
+    pub fn listing(&self) -> String {
+        let mut out = String::new();
+        for (i, idea) in self.generation.ideas.iter().enumerate() {
+            let id = self
+                .posted
+                .get(i)
+                .map_or("dry run".to_string(), |p| format!("#{}", p.id));
+            out.push_str(&format!(
+                "{id}: {}\n    from {} [{}]: \"{}\"\n",
+                idea.text, idea.document, idea.passage_id, idea.quote
+            ));
+        }
+        out
+    }
+
+    /// What was read, each idea dropped and why, and how many were kept: the command's
+    /// progress lines.
+    pub fn tally(&self, library: &Library, dry_run: bool) -> String {
+        let mut out = format!(
+            "read {} documents ({} passages) and {} ideas of the track's history\n",
+            library.documents,
+            library.passages.len(),
+            self.history
+        );
+        for dropped in &self.generation.dropped {
+            out.push_str(&format!(
+                "dropped \"{}\": {}\n",
+                dropped.text, dropped.reason
+            ));
+        }
+        let verb = if dry_run { "proposed" } else { "posted" };
+        out.push_str(&format!(
+            "{verb} {} ideas, dropped {}",
+            self.generation.ideas.len(),
+            self.generation.dropped.len()
+        ));
+        out
+    }
+}
+
 impl IdeaRun<'_> {
     /// Reads the track's history, asks the model, posts what is kept.
     pub fn run(self) -> Result<IdeaReport, IdeasError> {

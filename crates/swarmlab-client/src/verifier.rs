@@ -17,10 +17,12 @@
 //! This file holds the verifier's loop, its warm-up and its enrolment; one job's phases are in
 //! `job`, the trees it starts from in `trees`, the load of each run in `load`, its signed
 //! report in `report` (details scrubbed of local paths by `scrub`), what it tells the pages
-//! through the crate's `beacon`, the self-test in its own folder at start in `sandbox`.
+//! through the crate's `beacon`, the self-test in its own folder at start in `sandbox`, and
+//! where the verifiers of one command run (one folder, a GPU, or one per device) in `placed`.
 
 mod job;
 mod load;
+pub mod placed;
 mod report;
 mod sandbox;
 mod scrub;

@@ -2,9 +2,11 @@
 
 use std::path::PathBuf;
 
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use swarmlab_agent::choice::Kind;
 use swarmlab_core::spec::Budget;
+use swarmlab_proto::Role;
 
 const EXIT_CODES: &str = "\
 Exit codes:
@@ -95,8 +97,9 @@ pub enum HubCommand {
         #[command(flatten)]
         hub: HubArgs,
         /// What the identity may do
-        #[arg(long, value_enum)]
-        role: RoleName,
+        #[arg(long, value_parser = PossibleValuesParser::new(["worker", "verifier", "admin"])
+            .map(|role| Role::parse(&role).expect("clap allows only the roles listed")))]
+        role: Role,
         /// A name shown on the leaderboard
         #[arg(long)]
         name: String,
@@ -137,13 +140,6 @@ pub enum HubCommand {
         /// The verifier's identity id
         verifier: String,
     },
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum RoleName {
-    Worker,
-    Verifier,
-    Admin,
 }
 
 #[derive(Debug, Args)]

@@ -6,7 +6,7 @@
 //! calls an admin would make.
 
 use std::future::Future;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -203,5 +203,39 @@ impl Closing {
             elapsed.as_secs_f64(),
             first.map_or("none".into(), |t| format!("after {:.0}s", t.as_secs_f64()))
         )
+    }
+
+    /// Writes the ledger (`ledger-TRACK.jsonl`) and the cost of verification
+    /// (`cost-TRACK.json`) into `dir`; returns the ledger's path.
+    pub fn save(&self, dir: &Path, track: &str) -> Result<PathBuf, HubError> {
+        let write = |path: PathBuf, bytes: &[u8]| {
+            std::fs::write(&path, bytes)
+                .map_err(|e| HubError::io(format!("failed to write {}", path.display()), e))
+                .map(|()| path)
+        };
+        let cost = serde_json::to_vec_pretty(&self.cost)
+            .map_err(|e| HubError::Internal(format!("failed to encode the cost: {e}")))?;
+        write(dir.join(format!("cost-{track}.json")), &cost)?;
+        write(
+            dir.join(format!("ledger-{track}.jsonl")),
+            self.ledger.as_bytes(),
+        )
+    }
+
+    /// What the swarm did, one line each: the `chain`, the verdicts, what they cost, the
+    /// ledger saved at `ledger` and its audit, and how to repeat the audit; the audit's error
+    /// when the ledger does not audit.
+    pub fn summary(self, chain: &str, ledger: &Path) -> Result<String, AuditError> {
+        let audit = self.audit?;
+        let ledger = ledger.display();
+        Ok(format!(
+            "chain: {chain}\nverdicts: {}\nverification: {}\nledger: {ledger} audits: {}; {}\n\
+             check it yourself: swarmlab audit {ledger} --key {}",
+            audit.verdicts_line(),
+            self.cost.line(),
+            audit.counts(),
+            audit.signatures_line(),
+            self.key
+        ))
     }
 }

@@ -162,25 +162,12 @@ fn finish(
     watched: Watched,
 ) -> anyhow::Result<()> {
     let closing = hub.close(name)?;
-    let path = root.join(format!("ledger-{name}.jsonl"));
-    std::fs::write(&path, &closing.ledger)
-        .with_context(|| format!("failed to write {}", path.display()))?;
+    let ledger = closing.save(root, name)?;
     let chain = closing.chain_line(baseline, started.elapsed(), watched.first_commit);
-    let audit = (closing.audit).context("the demo's own ledger does not audit")?;
-    println!("chain: {chain}");
-    println!("verdicts: {}", audit.verdicts_line());
-    println!("verification: {}", closing.cost.line());
-    let cost_path = root.join(format!("cost-{name}.json"));
-    std::fs::write(&cost_path, serde_json::to_vec_pretty(&closing.cost)?)
-        .with_context(|| format!("failed to write {}", cost_path.display()))?;
-    let (ledger, counts) = (path.display(), audit.counts());
+    let summary = closing.summary(&chain, &ledger);
     println!(
-        "ledger: {ledger} audits: {counts}; {}",
-        audit.signatures_line()
-    );
-    println!(
-        "check it yourself: swarmlab audit {ledger} --key {}",
-        closing.key
+        "{}",
+        summary.context("the demo's own ledger does not audit")?
     );
     if let Some(child) = watched.ended {
         let log = root.join("logs").join(format!("{child}.log"));

@@ -8,9 +8,9 @@ use anyhow::Context;
 use swarmlab_hub::{Hub, HubConfig, HubError, Server, SystemClock};
 use tokio::runtime::Runtime;
 
-use swarmlab_proto::{AddCanaryRequest, AddTrackRequest, Role};
+use swarmlab_proto::{AddCanaryRequest, AddTrackRequest, IdentityToken, Role};
 
-use crate::cli::{HubArgs, HubCommand, RoleName};
+use crate::cli::{HubArgs, HubCommand};
 
 pub fn hub(command: HubCommand) -> anyhow::Result<()> {
     let runtime = super::runtime()?;
@@ -75,12 +75,18 @@ fn admin_token(runtime: &Runtime, args: &HubArgs, name: &str) -> anyhow::Result<
     let token = with_hub(runtime, config(args)?, async |hub| {
         hub.bootstrap_admin(name).await
     })?;
+    print_token(Role::Admin, name, &token);
+    Ok(())
+}
+
+/// Prints a new identity's token (on stdout, for scripts) and what it is.
+fn print_token(role: Role, name: &str, token: &IdentityToken) {
     println!("{}", token.token);
     eprintln!(
-        "admin `{name}` created ({}); keep the token: it is stored only as a hash",
+        "{} `{name}` created ({}); keep the token: it is stored only as a hash",
+        role.as_str(),
         token.identity_id
     );
-    Ok(())
 }
 
 fn add_track(
@@ -108,25 +114,15 @@ fn add_track(
 fn add_identity(
     runtime: &Runtime,
     args: &HubArgs,
-    role: RoleName,
+    role: Role,
     name: &str,
     public_key: Option<String>,
 ) -> anyhow::Result<()> {
     let config = config(args)?;
-    let role = match role {
-        RoleName::Worker => Role::Worker,
-        RoleName::Verifier => Role::Verifier,
-        RoleName::Admin => Role::Admin,
-    };
     let token = with_hub(runtime, config, async |hub| {
         hub.create_identity(name, role, public_key).await
     })?;
-    println!("{}", token.token);
-    eprintln!(
-        "{} `{name}` created ({}); keep the token: it is stored only as a hash",
-        role.as_str(),
-        token.identity_id
-    );
+    print_token(role, name, &token);
     Ok(())
 }
 

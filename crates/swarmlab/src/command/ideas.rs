@@ -34,31 +34,7 @@ pub fn ideas(args: &IdeasArgs) -> anyhow::Result<()> {
         dry_run: args.dry_run,
     }
     .run()?;
-    eprintln!(
-        "read {} documents ({} passages) and {} ideas of the track's history",
-        library.documents,
-        library.passages.len(),
-        report.history
-    );
-    for dropped in &report.generation.dropped {
-        eprintln!("dropped \"{}\": {}", dropped.text, dropped.reason);
-    }
-    for (i, idea) in report.generation.ideas.iter().enumerate() {
-        let id = report
-            .posted
-            .get(i)
-            .map_or("dry run".to_string(), |p| format!("#{}", p.id));
-        println!("{id}: {}", idea.text);
-        println!(
-            "    from {} [{}]: \"{}\"",
-            idea.document, idea.passage_id, idea.quote
-        );
-    }
-    let verb = if args.dry_run { "proposed" } else { "posted" };
-    eprintln!(
-        "{verb} {} ideas, dropped {}",
-        report.generation.ideas.len(),
-        report.generation.dropped.len()
-    );
+    print!("{}", report.listing());
+    eprintln!("{}", report.tally(&library, args.dry_run));
     Ok(())
 }

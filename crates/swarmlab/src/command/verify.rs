@@ -5,16 +5,11 @@
 //! told otherwise, reports its model as the hardware class; `--devices LIST` runs one
 //! verifier per device, one job each, as one identity ([`swarmlab_client::devices`]).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::Context;
-use swarmlab_client::devices::{each, share_identity, Placement};
-use swarmlab_client::gpu::Gpu;
-use swarmlab_client::verifier::{
-    hardware_class, test_sandbox_in, verify as run_verifier, VerifyOptions,
-};
-use swarmlab_client::ClientError;
-use swarmlab_loop::Stop;
+use swarmlab_client::verifier::placed::{verify_placed, Place};
+use swarmlab_client::verifier::{test_sandbox_in, VerifyOptions};
 use swarmlab_runner::SandboxConfig;
 
 use crate::cli::{SandboxMode, VerifyArgs};
@@ -23,72 +18,26 @@ pub fn verify(args: VerifyArgs) -> anyhow::Result<i32> {
     let cancel = crate::interrupt::install();
     let dir = std::path::absolute(&args.dir)
         .with_context(|| format!("failed to resolve {}", args.dir.display()))?;
-    // Where each verifier runs, settled before anything starts: a missing GPU stops here.
-    let placements = args
-        .device_list
-        .as_deref()
-        .map(Placement::list)
-        .transpose()?;
-    let gpu = args.gpu.map(Gpu::find).transpose()?;
-    let gpu_nodes = match &gpu {
-        Some(gpu) => gpu.nodes(Path::new("/dev"))?,
-        None => Vec::new(),
+    let place = match args.device_list.as_deref() {
+        Some(list) => Place::each(list)?,
+        None => Place::one(args.gpu)?,
     };
-    let sandbox = sandbox(&args, &dir)?;
-    // One verifier on `dir`, its runs handed `env` and the sandbox binding `nodes`.
-    let verifier =
-        |dir: PathBuf, env: Vec<(String, String)>, nodes: Vec<PathBuf>, class: String| {
-            let mut sandbox = sandbox.clone();
-            if let Some(config) = sandbox.as_mut() {
-                config.devices = args.devices.iter().cloned().chain(nodes).collect();
-            }
-            let options = VerifyOptions {
-                hub: args.hub.clone(),
-                dir,
-                token: args.token.clone(),
-                hardware_class: args.hardware_class.clone().unwrap_or(class),
-                env,
-                sandbox,
-                jobs: args.jobs,
-                budget: args.budget,
-                warm: args.warm.clone(),
-                python: args.python.clone(),
-            };
-            run_verifier(options, cancel.clone())
-        };
-    let stop = match placements {
-        Some(placements) => {
-            let dirs: Vec<PathBuf> = placements.iter().map(|p| dir.join(&p.slug)).collect();
-            share_identity(&dir, &args.hub, &dirs)?;
-            for placement in &placements {
-                eprintln!("verifier {}: runs on {}", placement.slug, placement.device);
-            }
-            each(
-                placements,
-                |placement: Placement| -> Result<Stop, ClientError> {
-                    let class = placement
-                        .hardware_class
-                        .clone()
-                        .unwrap_or_else(hardware_class);
-                    verifier(
-                        dir.join(&placement.slug),
-                        placement.env,
-                        placement.nodes,
-                        class,
-                    )
-                },
-            )?
-        }
-        None => {
-            let class = gpu
-                .as_ref()
-                .map(Gpu::hardware_class)
-                .unwrap_or_else(hardware_class);
-            let env = gpu.as_ref().map(Gpu::env).unwrap_or_default();
-            verifier(dir.clone(), env, gpu_nodes, class)?
-        }
+    let options = VerifyOptions {
+        hub: args.hub.clone(),
+        sandbox: sandbox(&args, &dir)?,
+        dir,
+        token: args.token.clone(),
+        hardware_class: String::new(),
+        env: Vec::new(),
+        jobs: args.jobs,
+        budget: args.budget,
+        warm: args.warm.clone(),
+        python: args.python.clone(),
     };
-    Ok(crate::exit::of_stop(stop))
+    let class = args.hardware_class.as_deref();
+    Ok(crate::exit::of_stop(verify_placed(
+        &options, place, class, &cancel,
+    )?))
 }
 
 /// The sandbox every run goes through, once its self-test passed in `dir`; `None` when off.
@@ -103,6 +52,7 @@ fn sandbox(args: &VerifyArgs, dir: &Path) -> anyhow::Result<Option<SandboxConfig
     test_sandbox_in(dir, &config).context(
         "the verifier will not run untrusted code without its sandbox (see `swarmlab sandbox check --dir`; --sandbox off runs trusted code only)",
     )?;
+    config.devices = args.devices.clone();
     config.memory_bytes = args.memory_mb << 20;
     config.fsize_bytes = args.file_mb << 20;
     Ok(Some(config))
