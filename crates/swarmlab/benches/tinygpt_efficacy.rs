@@ -133,7 +133,7 @@ fn column(
             toy::run(&dir, &args);
             let before = records.len();
             records = toy::records(&dir);
-            let best = records.iter().filter(|r| r["status"] == "keep").next_back();
+            let best = records.iter().rfind(|r| r["status"] == "keep");
             eprintln!(
                 "{name} seed {seed}: {:?} (experiments, cost), best kept val_bpb {:?}",
                 spent(&records),
