@@ -9,6 +9,7 @@
 mod pace;
 mod parallel;
 mod recovery;
+mod screen;
 mod setup;
 mod summary;
 
@@ -27,6 +28,7 @@ use crate::pending::Pending;
 use crate::status::{is_baseline, Counts, Progress, StatusLine};
 use crate::worktree::{adopt, Prepared, Worktree};
 use crate::{one_line, LoopError};
+use screen::Screened;
 
 /// Where swarmlab keeps run logs and its journal, inside the track (excluded from git).
 const STATE_DIR: &str = ".swarmlab";
@@ -78,6 +80,8 @@ pub struct Session {
     status: StatusLine,
     /// Devices a parallel run took out after they failed again and again, and why.
     retired: Vec<String>,
+    /// The fraction of the budget every change is first screened at (`--screen`).
+    screen: Option<f64>,
 }
 
 impl Session {
@@ -130,6 +134,7 @@ impl Session {
             pace: pace::Pace::default(),
             status: StatusLine::new(),
             retired: Vec::new(),
+            screen: None,
         };
         session.enter_branch()?;
         session.records_at_open = session.records.len();
@@ -173,6 +178,12 @@ impl Session {
     /// An idea handed to every proposal (`swarmlab run --idea`).
     pub fn set_idea(&mut self, idea: Option<String>) {
         self.idea = idea;
+    }
+
+    /// Screens every change at `fraction` of the budget first and runs in full only the
+    /// promoted ones (successive halving, [`screen`]); sequential runs only.
+    pub fn set_screen(&mut self, fraction: Option<f64>) {
+        self.screen = fraction;
     }
 
     /// The loop. Runs the baseline when this branch has no kept experiment yet.
@@ -250,6 +261,7 @@ impl Session {
             "baseline",
             &pending.marker,
             draft_next.then_some(head.as_str()),
+            None,
         )?;
         let status = measurement.failure.unwrap_or(Status::Keep);
         let record = Record {
@@ -321,13 +333,29 @@ impl Session {
         let Some((commit, hash)) = self.commit_new(index, &best, &touched, &message)? else {
             return Ok((Turn::Skipped, None));
         };
-        let (measurement, next) = self.measure_and_prepare(
-            index,
-            &description,
-            &pending.marker,
-            draft_next.then_some(best.commit.as_str()),
-        )?;
-        let status = self.keep_or_discard(&measurement, 0.0, best.metric);
+        let (mut screened, mut screened_out) = (None, None);
+        if let Some(fraction) = self.screen {
+            let (verdict, measurement) =
+                self.screened(index, &description, &pending.marker, fraction)?;
+            if matches!(verdict, Screened::Out(_)) {
+                screened_out = Some(measurement);
+            }
+            screened = Some(verdict);
+        }
+        let (measurement, next) = match screened_out {
+            Some(measurement) => (measurement, None),
+            None => self.measure_and_prepare(
+                index,
+                &description,
+                &pending.marker,
+                draft_next.then_some(best.commit.as_str()),
+                None,
+            )?,
+        };
+        let status = match &screened {
+            Some(Screened::Out(_)) if measurement.failure.is_none() => Status::Discard,
+            _ => self.keep_or_discard(&measurement, 0.0, best.metric),
+        };
         if status != Status::Keep {
             self.undo(&best.commit, &touched)?;
             self.git.keep_ref(
@@ -343,6 +371,9 @@ impl Session {
             usage,
             ..self.measured_record(index, &commit, &best.commit, &proposer, &measurement)
         };
+        if let Some(screened) = &screened {
+            self.note_screen(&mut record, screened);
+        }
         if status == Status::Interrupted {
             record.note = Some("stopped by the user while running; the change was dropped".into());
         }
@@ -424,16 +455,31 @@ impl Session {
 
     /// Runs experiment `index`; when pipelining and given `draft_from`, drafts the next change
     /// from that commit in the side worktree at the same time.
+    /// With `screen`, a screening run at that fraction of the budget, in the run folder's
+    /// `screen`.
     fn measure_and_prepare(
         &mut self,
         index: u64,
         description: &str,
         marker: &str,
         draft_from: Option<&str>,
+        screen: Option<f64>,
     ) -> Result<(Measurement, Option<Prepared>), LoopError> {
         let seed = self.experiment_seed(index);
-        let run_dir = self.run_dir(index);
-        let budget = self.spec.run.budget.to_string();
+        let mut run_dir = self.run_dir(index);
+        let mut screening_spec = None;
+        if let Some(fraction) = screen {
+            let mut spec = self.spec.clone();
+            spec.run.budget = spec.run.budget.scaled(fraction);
+            screening_spec = Some(spec);
+            run_dir = run_dir.join("screen");
+        }
+        let budget = screening_spec
+            .as_ref()
+            .unwrap_or(&self.spec)
+            .run
+            .budget
+            .to_string();
         let baseline = self.best_record().is_none();
         let typical = pace::typical_run(&self.records);
         let mut progress = Progress {
@@ -460,7 +506,8 @@ impl Session {
         });
         let proposer = &mut *self.proposer;
         let status = &mut self.status;
-        let (spec, cancel, worktree) = (&self.spec, &self.cancel, self.worktree.as_ref());
+        let spec = screening_spec.as_ref().unwrap_or(&self.spec);
+        let (cancel, worktree) = (&self.cancel, self.worktree.as_ref());
         let (measurement, prepared) = std::thread::scope(|scope| {
             let drafting = worktree.zip(request.as_ref()).map(|(worktree, request)| {
                 scope.spawn(move || worktree.prepare(proposer, request))

@@ -1,4 +1,4 @@
-//! Builds the tinygpt track, and a variant of it with one edit to its editable model, for the
+//! Builds the tinygpt track, and a variant of it with one edit to an editable file, for the
 //! tests and benches that need a real model (swarmlab-eval's logits tests and bench,
 //! swarmlab-runner's sandbox bench).
 //!
@@ -71,6 +71,12 @@ pub fn tinygpt() -> PathBuf {
 /// A tinygpt whose `src/model.rs` has `from` replaced by `to` and `append` added at its end,
 /// as a proposal might edit it; its binary is `tinygpt-NAME`.
 pub fn variant(name: &str, from: &str, to: &str, append: &str) -> PathBuf {
+    variant_of(name, "src/model.rs", from, to, append)
+}
+
+/// A tinygpt whose editable `file` (`src/model.rs`, `src/train.rs`) has `from` replaced by
+/// `to` and `append` added at its end; its binary is `tinygpt-NAME`.
+pub fn variant_of(name: &str, file: &str, from: &str, to: &str, append: &str) -> PathBuf {
     let dir = target().join("variants").join(name);
     let package = format!("tinygpt-{name}");
     for sub in ["src", ".cargo"] {
@@ -90,14 +96,11 @@ pub fn variant(name: &str, from: &str, to: &str, append: &str) -> PathBuf {
             &text.replace("name = \"tinygpt\"", &format!("name = \"{package}\"")),
         );
     }
-    let model = std::fs::read_to_string(Path::new(TRACK).join("src/model.rs")).unwrap();
-    assert!(
-        model.contains(from),
-        "the model no longer contains {from:?}"
-    );
+    let source = std::fs::read_to_string(Path::new(TRACK).join(file)).unwrap();
+    assert!(source.contains(from), "{file} no longer contains {from:?}");
     write_if_changed(
-        &dir.join("src/model.rs"),
-        &format!("{}{append}", model.replace(from, to)),
+        &dir.join(file),
+        &format!("{}{append}", source.replace(from, to)),
     );
     build(&dir, &package)
 }

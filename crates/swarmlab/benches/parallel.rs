@@ -11,6 +11,7 @@
 //! `cargo bench -p swarmlab --bench parallel [-- SEEDS]`
 
 #[path = "support/toy.rs"]
+#[allow(dead_code)] // each bench uses its own part of the support module
 mod toy;
 
 use std::path::{Path, PathBuf};

@@ -8,6 +8,7 @@
 //! `cargo bench -p swarmlab --bench proposers [-- SEEDS [EXPERIMENTS]]`
 
 #[path = "support/toy.rs"]
+#[allow(dead_code)] // each bench uses its own part of the support module
 mod toy;
 
 const PROPOSERS: [&str; 3] = ["sweep", "random", "tpe"];
@@ -35,13 +36,6 @@ fn closed(dir: &std::path::Path, milestones: &[u64]) -> Vec<f64> {
             (baseline - true_loss(best)) / (baseline - FLOOR)
         })
         .collect()
-}
-
-fn mean_and_error(values: &[f64]) -> (f64, f64) {
-    let n = values.len() as f64;
-    let mean = values.iter().sum::<f64>() / n;
-    let variance = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
-    (mean, (variance / n).sqrt())
 }
 
 fn main() {
@@ -93,7 +87,7 @@ fn main() {
         print!("  {proposer:<8}");
         for k in 0..milestones.len() {
             let mut column: Vec<f64> = shares[p].iter().map(|s| s[k]).collect();
-            let (mean, error) = mean_and_error(&column);
+            let (mean, error) = toy::mean_and_error(&column);
             let median = toy::median(&mut column);
             print!("  {:>28}", format!("{median:.3}, {mean:.3} ± {error:.3}"));
         }

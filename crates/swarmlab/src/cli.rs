@@ -484,6 +484,10 @@ pub struct RunArgs {
     /// margin), "400steps" or "1000000tokens"
     #[arg(long, value_parser = parse_budget)]
     pub budget: Option<Budget>,
+    /// Successive halving: run every change first at this fraction of the budget (0.25) and
+    /// in full only when that screen is among the best third so far (docs/agents.md)
+    #[arg(long, value_name = "FRACTION", value_parser = parse_fraction, conflicts_with_all = ["parallel", "devices"])]
+    pub screen: Option<f64>,
     /// Skip the track's setup step
     #[arg(long)]
     pub no_setup: bool,
@@ -612,6 +616,15 @@ fn parse_positive(text: &str) -> Result<u32, String> {
         Ok(n) if n > 0 => Ok(n),
         _ => Err(format!(
             "`{text}` is not a count: give a whole number, 1 or more"
+        )),
+    }
+}
+
+fn parse_fraction(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(f) if f > 0.0 && f < 1.0 => Ok(f),
+        _ => Err(format!(
+            "`{text}` is not a fraction of the budget: give a number between 0 and 1, e.g. 0.25"
         )),
     }
 }

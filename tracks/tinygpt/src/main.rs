@@ -7,7 +7,9 @@
 //!   tinygpt tokens [--holdout-seed N]          (the validation text on stdout)
 //! Environment: SWARMLAB_BUDGET_SECONDS | SWARMLAB_BUDGET_STEPS | SWARMLAB_BUDGET_TOKENS,
 //! SWARMLAB_SEED (default 1337), SWARMLAB_RUN_DIR (checkpoint directory), SWARMLAB_EVAL_SEED
-//! (the holdout seed of `tokens` when no flag gives one), RAYON_NUM_THREADS.
+//! (the holdout seed of `tokens` when no flag gives one), RAYON_NUM_THREADS, TINYGPT_KNOBS_FROM
+//! (a copy of `src/train.rs` whose constants replace the compiled ones: swarmlab's efficacy
+//! bench alone sets it, see `train.rs`).
 //! Exit codes: 0 success (also when training diverged: the summary then says `val_bpb: nan`),
 //! 1 runtime failure, 2 usage error.
 mod budget;
@@ -163,6 +165,7 @@ fn eval_seed(args: &Args) -> Result<Option<u64>, String> {
 }
 
 fn run(args: Args, started: Instant) -> Result<(), String> {
+    train::use_knobs_from_env()?;
     let checkpoint = args.checkpoint.clone().unwrap_or_else(default_checkpoint);
     if args.command == "tokens" {
         let text = data::validation_text(&data::Language::new(), eval_seed(&args)?);

@@ -1,9 +1,15 @@
 //! Hyperparameters, optimizer (AdamW), learning-rate schedule and the training loop.
 //!
-//! Editable. `main.rs` relies on `train`, `load` and `Trained`; the training loop must ask
-//! `budget.done` before every step and stop when it says so.
+//! Editable. `main.rs` relies on `train`, `load`, `Trained` and `use_knobs_from_env`; the
+//! training loop must ask `budget.done` before every step and stop when it says so.
+//!
+//! The code reads the constants below through [`knobs`]. They are the values a run uses,
+//! unless `TINYGPT_KNOBS_FROM` names a copy of this file: then the `pub const` lines of that
+//! copy apply instead. That is the road of swarmlab's efficacy bench alone, which builds the
+//! track once and runs a hundred configurations; a run gives exactly the same result whether
+//! a value is compiled in or read from the copy. Nothing else sets the variable.
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 use candle_core::{bail, CpuStorage, Device, InplaceOp2, Layout, Result, Tensor, Var};
 
@@ -34,30 +40,147 @@ pub const GRAD_CLIP: f64 = 1.0;
 /// Progress lines are printed this often.
 const LOG_EVERY: usize = 100;
 
-pub fn config() -> Config {
-    Config {
+/// The variable that names a copy of this file whose constants replace the compiled ones.
+pub const KNOBS_FROM_VAR: &str = "TINYGPT_KNOBS_FROM";
+
+/// The values of the `pub const`s above, as one run uses them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Knobs {
+    pub n_embd: usize,
+    pub n_layer: usize,
+    pub n_head: usize,
+    pub context: usize,
+    pub batch_size: usize,
+    pub lr: f64,
+    pub warmup_steps: usize,
+    pub warmdown_fraction: f64,
+    pub final_lr_fraction: f64,
+    pub weight_decay: f64,
+    pub beta1: f64,
+    pub beta2: f64,
+    pub adam_eps: f64,
+    pub grad_clip: f64,
+}
+
+impl Knobs {
+    /// The constants compiled in.
+    pub const COMPILED: Knobs = Knobs {
         n_embd: N_EMBD,
         n_layer: N_LAYER,
         n_head: N_HEAD,
         context: CONTEXT,
+        batch_size: BATCH_SIZE,
+        lr: LR,
+        warmup_steps: WARMUP_STEPS,
+        warmdown_fraction: WARMDOWN_FRACTION,
+        final_lr_fraction: FINAL_LR_FRACTION,
+        weight_decay: WEIGHT_DECAY,
+        beta1: BETA1,
+        beta2: BETA2,
+        adam_eps: ADAM_EPS,
+        grad_clip: GRAD_CLIP,
+    };
+
+    /// The values of the `pub const NAME: TYPE = VALUE;` lines of `source` (a copy of this
+    /// file). Every constant must be there, once, with a value of its type.
+    pub fn from_source(source: &str) -> std::result::Result<Knobs, String> {
+        let mut values = std::collections::HashMap::new();
+        for line in source.lines() {
+            let Some(rest) = line.trim().strip_prefix("pub const ") else {
+                continue;
+            };
+            let (Some((name, _)), Some((_, value))) = (rest.split_once(':'), rest.split_once('='))
+            else {
+                continue;
+            };
+            let value = value.trim().trim_end_matches(';').trim();
+            if values.insert(name.trim(), value).is_some() {
+                return Err(format!("constant {} is declared twice", name.trim()));
+            }
+        }
+        let text = |name: &str| {
+            values
+                .get(name)
+                .copied()
+                .ok_or_else(|| format!("constant {name} is missing"))
+        };
+        let int = |name: &str| -> std::result::Result<usize, String> {
+            let v = text(name)?;
+            v.parse()
+                .map_err(|_| format!("constant {name} = {v} is not a whole number"))
+        };
+        let real = |name: &str| -> std::result::Result<f64, String> {
+            let v = text(name)?;
+            v.parse()
+                .map_err(|_| format!("constant {name} = {v} is not a number"))
+        };
+        Ok(Knobs {
+            n_embd: int("N_EMBD")?,
+            n_layer: int("N_LAYER")?,
+            n_head: int("N_HEAD")?,
+            context: int("CONTEXT")?,
+            batch_size: int("BATCH_SIZE")?,
+            lr: real("LR")?,
+            warmup_steps: int("WARMUP_STEPS")?,
+            warmdown_fraction: real("WARMDOWN_FRACTION")?,
+            final_lr_fraction: real("FINAL_LR_FRACTION")?,
+            weight_decay: real("WEIGHT_DECAY")?,
+            beta1: real("BETA1")?,
+            beta2: real("BETA2")?,
+            adam_eps: real("ADAM_EPS")?,
+            grad_clip: real("GRAD_CLIP")?,
+        })
+    }
+}
+
+static KNOBS: OnceLock<Knobs> = OnceLock::new();
+
+/// The values this run uses: the compiled constants unless [`use_knobs_from_env`] read others.
+pub fn knobs() -> &'static Knobs {
+    KNOBS.get_or_init(|| Knobs::COMPILED)
+}
+
+/// Reads the copy that `TINYGPT_KNOBS_FROM` names, if it is set; called once, first thing.
+pub fn use_knobs_from_env() -> std::result::Result<(), String> {
+    let Some(path) = std::env::var_os(KNOBS_FROM_VAR).filter(|p| !p.is_empty()) else {
+        return Ok(());
+    };
+    let path = std::path::PathBuf::from(path);
+    let source = std::fs::read_to_string(&path)
+        .map_err(|e| format!("failed to read {KNOBS_FROM_VAR}={}: {e}", path.display()))?;
+    let knobs = Knobs::from_source(&source)
+        .map_err(|e| format!("in {KNOBS_FROM_VAR}={}: {e}", path.display()))?;
+    KNOBS
+        .set(knobs)
+        .map_err(|_| "the knobs were read before the override".to_string())
+}
+
+pub fn config() -> Config {
+    let k = knobs();
+    Config {
+        n_embd: k.n_embd,
+        n_layer: k.n_layer,
+        n_head: k.n_head,
+        context: k.context,
     }
 }
 
 /// Learning rate after `step` steps with `progress` of the budget used.
 fn learning_rate(step: usize, progress: f64) -> f64 {
-    let warmup = if WARMUP_STEPS == 0 {
+    let k = knobs();
+    let warmup = if k.warmup_steps == 0 {
         1.0
     } else {
-        ((step + 1) as f64 / WARMUP_STEPS as f64).min(1.0)
+        ((step + 1) as f64 / k.warmup_steps as f64).min(1.0)
     };
-    let decay_start = 1.0 - WARMDOWN_FRACTION;
+    let decay_start = 1.0 - k.warmdown_fraction;
     let decay = if progress <= decay_start {
         1.0
     } else {
-        let f = (progress - decay_start) / WARMDOWN_FRACTION;
-        1.0 - f * (1.0 - FINAL_LR_FRACTION)
+        let f = (progress - decay_start) / k.warmdown_fraction;
+        1.0 - f * (1.0 - k.final_lr_fraction)
     };
-    LR * warmup * decay
+    k.lr * warmup * decay
 }
 
 /// One AdamW update of one parameter, in place, fused into a single pass.
@@ -94,8 +217,9 @@ impl InplaceOp2 for AdamStep<'_> {
             .lock()
             .expect("optimizer state is never poisoned");
         let (m, v) = &mut *state;
-        let (b1, b2) = (BETA1 as f32, BETA2 as f32);
-        let eps = ADAM_EPS as f32;
+        let k = knobs();
+        let (b1, b2) = (k.beta1 as f32, k.beta2 as f32);
+        let eps = k.adam_eps as f32;
         let decay = 1.0 - self.lr * self.weight_decay;
         for (((p, &g), m), v) in p[p0..p1]
             .iter_mut()
@@ -152,8 +276,9 @@ impl AdamW {
             grad_list.push(g);
         }
         let norm = sq.sqrt();
-        let grad_scale = if norm > GRAD_CLIP {
-            (GRAD_CLIP / norm) as f32
+        let k = knobs();
+        let grad_scale = if norm > k.grad_clip {
+            (k.grad_clip / norm) as f32
         } else {
             1.0
         };
@@ -162,9 +287,9 @@ impl AdamW {
             let op = AdamStep {
                 state,
                 lr: lr as f32,
-                weight_decay: if *decays { WEIGHT_DECAY as f32 } else { 0.0 },
-                bias1: 1.0 - (BETA1 as f32).powi(self.t),
-                bias2: 1.0 - (BETA2 as f32).powi(self.t),
+                weight_decay: if *decays { k.weight_decay as f32 } else { 0.0 },
+                bias1: 1.0 - (k.beta1 as f32).powi(self.t),
+                bias2: 1.0 - (k.beta2 as f32).powi(self.t),
                 grad_scale,
             };
             var.as_tensor().inplace_op2(g, &op)?;
@@ -175,27 +300,28 @@ impl AdamW {
 
 /// A random batch of (inputs, targets), each (BATCH_SIZE, CONTEXT) u32.
 fn batch(text: &[u8], rng: &mut Rng) -> Result<(Tensor, Tensor)> {
-    if text.len() <= CONTEXT + 1 {
+    let (batch_size, context) = (knobs().batch_size, knobs().context);
+    if text.len() <= context + 1 {
         bail!(
             "training text of {} bytes is shorter than the context",
             text.len()
         );
     }
-    let mut x = Vec::with_capacity(BATCH_SIZE * CONTEXT);
-    let mut y = Vec::with_capacity(BATCH_SIZE * CONTEXT);
-    for _ in 0..BATCH_SIZE {
-        let start = rng.below(text.len() - CONTEXT - 1);
-        x.extend(text[start..start + CONTEXT].iter().map(|&b| b as u32));
+    let mut x = Vec::with_capacity(batch_size * context);
+    let mut y = Vec::with_capacity(batch_size * context);
+    for _ in 0..batch_size {
+        let start = rng.below(text.len() - context - 1);
+        x.extend(text[start..start + context].iter().map(|&b| b as u32));
         y.extend(
-            text[start + 1..start + CONTEXT + 1]
+            text[start + 1..start + context + 1]
                 .iter()
                 .map(|&b| b as u32),
         );
     }
     let dev = &Device::Cpu;
     Ok((
-        Tensor::from_vec(x, (BATCH_SIZE, CONTEXT), dev)?,
-        Tensor::from_vec(y, (BATCH_SIZE, CONTEXT), dev)?,
+        Tensor::from_vec(x, (batch_size, context), dev)?,
+        Tensor::from_vec(y, (batch_size, context), dev)?,
     ))
 }
 
@@ -237,7 +363,7 @@ pub fn train(text: &[u8], budget: &Budget, seed: u64) -> Result<Trained> {
         }
         opt.step(&loss, lr)?;
         steps += 1;
-        tokens += BATCH_SIZE * CONTEXT;
+        tokens += knobs().batch_size * knobs().context;
         smoothed = if smoothed.is_nan() {
             value
         } else {
@@ -265,4 +391,52 @@ pub fn load(path: &Path) -> Result<Gpt> {
     let model = Gpt::new(config(), &mut Rng::new(0))?;
     model.load_weights(path)?;
     Ok(model)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Knobs;
+
+    const SOURCE: &str = include_str!("train.rs");
+
+    #[test]
+    fn this_file_reads_back_as_the_compiled_constants() {
+        assert_eq!(Knobs::from_source(SOURCE), Ok(Knobs::COMPILED));
+    }
+
+    /// A `pub const` line, written so that the track's knob patterns never match this file's
+    /// tests.
+    fn line(name: &str, value: &str) -> String {
+        let ty = if name == "LR" { "f64" } else { "usize" };
+        format!("{} {name}: {ty} = {value};", "pub const")
+    }
+
+    #[test]
+    fn an_edited_copy_gives_the_edited_values() {
+        let edited = SOURCE
+            .replace(&line("LR", "0.006"), &line("LR", "0.0123"))
+            .replace(&line("N_LAYER", "1"), &line("N_LAYER", "3"));
+        let knobs = Knobs::from_source(&edited).unwrap();
+        assert_eq!((knobs.lr, knobs.n_layer), (0.0123, 3));
+        assert_eq!(knobs.n_embd, Knobs::COMPILED.n_embd);
+    }
+
+    #[test]
+    fn a_missing_a_duplicate_or_a_bad_constant_is_an_error() {
+        let missing = SOURCE.replace("pub const BETA2", "const BETA2");
+        assert_eq!(
+            Knobs::from_source(&missing),
+            Err("constant BETA2 is missing".to_string())
+        );
+        let twice = format!("{SOURCE}\n{}\n", line("LR", "0.1"));
+        assert_eq!(
+            Knobs::from_source(&twice),
+            Err("constant LR is declared twice".to_string())
+        );
+        let bad = SOURCE.replace("N_EMBD: usize = 128", "N_EMBD: usize = 12.5");
+        assert_eq!(
+            Knobs::from_source(&bad),
+            Err("constant N_EMBD = 12.5 is not a whole number".to_string())
+        );
+    }
 }

@@ -33,6 +33,17 @@ impl Budget {
         }
     }
 
+    /// `fraction` (in (0, 1]) of this budget, at least one step, token or millisecond: the
+    /// budget of a screening run (successive halving, docs/agents.md).
+    pub fn scaled(&self, fraction: f64) -> Budget {
+        let part = |n: u64| ((n as f64 * fraction).round() as u64).max(1);
+        match self {
+            Budget::Time(d) => Budget::Time(d.mul_f64(fraction).max(Duration::from_millis(1))),
+            Budget::Steps(n) => Budget::Steps(part(*n)),
+            Budget::Tokens(n) => Budget::Tokens(part(*n)),
+        }
+    }
+
     /// The wall-clock part of the budget, when it is one.
     pub fn time(&self) -> Option<Duration> {
         match self {
@@ -113,6 +124,21 @@ mod tests {
         assert!(parse("-3steps").is_err());
         let err = parse("soon").unwrap_err();
         assert!(err.contains("`soon` is not a budget"), "{err}");
+    }
+
+    #[test]
+    fn a_scaled_budget_keeps_its_kind_and_never_reaches_zero() {
+        assert_eq!(Budget::Steps(200).scaled(0.25), Budget::Steps(50));
+        assert_eq!(Budget::Tokens(1000).scaled(0.5), Budget::Tokens(500));
+        assert_eq!(
+            Budget::Time(Duration::from_secs(60)).scaled(0.25),
+            Budget::Time(Duration::from_secs(15))
+        );
+        assert_eq!(Budget::Steps(3).scaled(0.01), Budget::Steps(1));
+        assert_eq!(
+            Budget::Time(Duration::from_secs(1)).scaled(1e-9),
+            Budget::Time(Duration::from_millis(1))
+        );
     }
 
     #[test]

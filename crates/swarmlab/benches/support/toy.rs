@@ -1,4 +1,5 @@
-//! Shared by the benches: a fresh toy track made by the real binary, and reading its results.
+//! Shared by the benches: a fresh track made by the real binary (the toy unless named),
+//! reading its results, and the few statistics their tables print.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -7,9 +8,14 @@ pub const SWARMLAB: &str = env!("CARGO_BIN_EXE_swarmlab");
 
 /// `swarmlab init --track toy` into a new folder under `parent`.
 pub fn init(parent: &Path, name: &str) -> PathBuf {
+    init_track(parent, name, "toy")
+}
+
+/// `swarmlab init --track TRACK` into a new folder under `parent`.
+pub fn init_track(parent: &Path, name: &str, track: &str) -> PathBuf {
     let dir = parent.join(name);
     let status = Command::new(SWARMLAB)
-        .args(["init", "--track", "toy"])
+        .args(["init", "--track", track])
         .arg(&dir)
         .stdout(std::process::Stdio::null())
         .status()
@@ -50,4 +56,12 @@ pub fn median(values: &mut [f64]) -> f64 {
     } else {
         (values[n / 2 - 1] + values[n / 2]) / 2.0
     }
+}
+
+/// The mean of `values` and its standard error.
+pub fn mean_and_error(values: &[f64]) -> (f64, f64) {
+    let n = values.len() as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    let variance = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
+    (mean, (variance / n).sqrt())
 }

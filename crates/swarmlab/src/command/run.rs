@@ -40,6 +40,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<i32> {
     };
     let mut session = Session::open(spec, &args.tag, args.seed, proposer, cancel)?;
     session.set_idea(args.idea.clone());
+    session.set_screen(args.screen);
     let slow_proposer = args.proposer.name.is_slow();
     if slots.is_none()
         && (args.pipeline == Pipeline::On || (args.pipeline == Pipeline::Auto && slow_proposer))

@@ -102,3 +102,78 @@ fn the_tracks_own_tests_pass_in_release() {
     );
     assert!(stdout.contains("test result: ok"), "{stdout}");
 }
+
+/// The road of the efficacy bench: one build of tinygpt, whose constants a copy of
+/// `src/train.rs` named by `TINYGPT_KNOBS_FROM` replaces. A run of the pristine build with an
+/// edited copy must give exactly the val_bpb of a build of the edit.
+#[test]
+fn knobs_read_from_a_copy_train_exactly_as_a_build_of_the_edit() {
+    use swarmlab_testkit::tinygpt;
+    let (from, to) = (
+        "pub const LR: f64 = 0.006;\npub const WARMUP_STEPS: usize = 50;",
+        "pub const LR: f64 = 0.0021;\npub const WARMUP_STEPS: usize = 3;",
+    );
+    let edited = tinygpt::variant_of("lr-edit", "src/train.rs", from, to, "");
+    let pristine = tinygpt::tinygpt();
+    let tmp = tempfile::tempdir().unwrap();
+    let source = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tracks/tinygpt/src/train.rs"),
+    )
+    .unwrap();
+    let copy = tmp.path().join("train.rs");
+    std::fs::write(&copy, source.replace(from, to)).unwrap();
+    let val_bpb = |binary: &Path, knobs: Option<&Path>| -> String {
+        let mut command = Command::new(binary);
+        command
+            .arg("train")
+            .env("SWARMLAB_BUDGET_STEPS", "20")
+            .env("SWARMLAB_SEED", "3")
+            .env("SWARMLAB_RUN_DIR", tmp.path())
+            .env("RAYON_NUM_THREADS", "2")
+            .env_remove("SWARMLAB_BUDGET_SECONDS")
+            .env_remove("SWARMLAB_BUDGET_TOKENS")
+            .env_remove("TINYGPT_KNOBS_FROM");
+        if let Some(path) = knobs {
+            command.env("TINYGPT_KNOBS_FROM", path);
+        }
+        let out = command.stdin(Stdio::null()).output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "{stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let line = stdout.lines().find(|l| l.starts_with("val_bpb: "));
+        line.unwrap_or_else(|| panic!("no val_bpb in {stdout}"))
+            .to_string()
+    };
+    let built = val_bpb(&edited, None);
+    assert_eq!(val_bpb(&pristine, Some(&copy)), built);
+    assert_ne!(
+        val_bpb(&pristine, None),
+        built,
+        "the edit changes the result"
+    );
+
+    // A copy that cannot be read, or lacks a constant, is an error, never the defaults.
+    let broken = tmp.path().join("broken.rs");
+    std::fs::write(&broken, source.replace("pub const BETA1", "const BETA1")).unwrap();
+    for (path, says) in [
+        (
+            tmp.path().join("absent.rs"),
+            "failed to read TINYGPT_KNOBS_FROM",
+        ),
+        (broken, "constant BETA1 is missing"),
+    ] {
+        let out = Command::new(&pristine)
+            .arg("train")
+            .env("SWARMLAB_BUDGET_STEPS", "1")
+            .env("TINYGPT_KNOBS_FROM", &path)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains(says), "{stderr}");
+    }
+}

@@ -138,3 +138,80 @@ fn the_tpe_proposer_improves_on_the_baseline_and_resumes_where_it_stopped() {
     resumed.swarmlab(&[&run[..], &["12"]].concat()).success();
     assert_eq!(outcomes(&resumed), outcomes(&track));
 }
+
+#[test]
+fn screening_runs_only_promoted_changes_in_full_and_resumes_alike() {
+    let track = Track::toy();
+    let run = [
+        "run",
+        "--proposer",
+        "tpe",
+        "--seed",
+        "5",
+        "--screen",
+        "0.5",
+        "-n",
+    ];
+    track.swarmlab(&[&run[..], &["12"]].concat()).success();
+
+    let records = track.records();
+    assert_eq!(records.len(), 13);
+    assert!(
+        records[0]["metrics"].get("screen_loss").is_none(),
+        "the baseline runs in full"
+    );
+    let mut screens = Vec::new();
+    for record in &records[1..] {
+        let screen = record["metrics"]["screen_loss"].as_f64();
+        let screen = screen.unwrap_or_else(|| panic!("no screen in {record}"));
+        // Promoted exactly when among the best third of the screens so far, ties included.
+        let ahead = screens.iter().filter(|&&s| s < screen).count();
+        let promoted = ahead < (screens.len() + 1).div_ceil(3);
+        screens.push(screen);
+        if promoted {
+            assert!(record["metric"].as_f64().is_some(), "{record}");
+            assert!(record["metrics"]["loss"].as_f64().is_some(), "{record}");
+        } else {
+            assert_eq!(record["status"], "discard", "{record}");
+            assert!(record["metric"].is_null(), "{record}");
+            let note = record["note"].as_str().expect("a note");
+            assert!(note.starts_with("screened out: loss "), "{note}");
+            assert!(note.contains("at 50% of the budget"), "{note}");
+            let log = record["log"].as_str().expect("a log");
+            assert!(log.ends_with("/screen/run.log"), "{log}");
+            assert!(track.path(log).exists(), "{log}");
+        }
+    }
+    let full = records[1..]
+        .iter()
+        .filter(|r| !r["metric"].is_null())
+        .count();
+    assert!((1..12).contains(&full), "{full} of 12 promoted");
+
+    // Stopped after 5 and run again, it screens and promotes what the uninterrupted run did.
+    let resumed = Track::toy();
+    resumed.swarmlab(&[&run[..], &["5"]].concat()).success();
+    resumed.swarmlab(&[&run[..], &["7"]].concat()).success();
+    assert_eq!(outcomes(&resumed), outcomes(&track));
+    let notes = |t: &Track| -> Vec<serde_json::Value> {
+        t.records().iter().map(|r| r["note"].clone()).collect()
+    };
+    assert_eq!(notes(&resumed), notes(&track));
+}
+
+#[test]
+fn a_screen_outside_zero_to_one_or_beside_parallel_runs_is_refused() {
+    let track = Track::toy();
+    for bad in ["0", "1", "1.5", "-0.2", "half"] {
+        let out = track.swarmlab(&["run", "-n", "1", &format!("--screen={bad}")]);
+        assert_eq!(out.code, 2, "{out}");
+        assert!(
+            out.stderr.contains("is not a fraction of the budget"),
+            "{out}"
+        );
+    }
+    let out = track.swarmlab(&["run", "-n", "1", "--screen", "0.5", "--parallel", "2"]);
+    assert_eq!(out.code, 2, "{out}");
+    assert!(out.stderr.contains("cannot be used with"), "{out}");
+    assert!(!track.path("results.jsonl").exists(), "nothing ran");
+}
