@@ -1,13 +1,15 @@
-//! Fused CPU kernels with hand-written backward passes, as candle custom ops.
+//! Fused CPU kernels with hand-written backward passes: plain functions on slices (which the
+//! training pass in `model/pass.rs` calls) and the same kernels as candle custom ops (which
+//! `Gpt::forward` uses, and which the tests check against finite differences).
 //!
 //! Editable (model code). candle 0.11's fast CPU layer norm, `softmax_last_dim` and `rms_norm`
 //! silently stop gradients, and its element-wise and broadcast kernels dominate the step time
 //! of a model this small, so the model's non-matmul work lives here: token+position
-//! embedding, layer norm, tanh-GELU, causal self-attention and softmax cross-entropy. Each
-//! kernel expects contiguous f32 input, splits work over rayon in fixed blocks and reduces in
-//! a fixed order, so results do not depend on scheduling. The tests check every backward pass
-//! against finite differences.
-use std::mem::MaybeUninit;
+//! embedding, layer norm, tanh-GELU, causal self-attention and softmax cross-entropy; also a
+//! matrix multiply straight through `gemm` and the node that ties a loss computed outside
+//! candle's graph back into its autograd. Each kernel expects contiguous f32 input, splits
+//! work over rayon in fixed blocks and reduces in a fixed order, so results do not depend on
+//! scheduling. Nothing here keeps state between calls beyond one op's stash for its backward.
 use std::sync::{Arc, Mutex};
 
 use candle_core::{
@@ -128,19 +130,6 @@ fn softmax_in_place(x: &mut [f32]) -> (f32, f32) {
         *v *= inv;
     }
     (max, sum)
-}
-
-/// A vector of `n` floats whose chunks of `chunk` elements are written in parallel by `f`
-/// (chunk index, chunk), without zero-filling first. `f` must write every element.
-fn par_fill(n: usize, chunk: usize, f: impl Fn(usize, &mut [MaybeUninit<f32>]) + Sync) -> Vec<f32> {
-    let mut v: Vec<f32> = Vec::with_capacity(n);
-    v.spare_capacity_mut()[..n]
-        .par_chunks_mut(chunk)
-        .enumerate()
-        .for_each(|(i, c)| f(i, c));
-    // SAFETY: the contract of `f` is that it initialises every element of its chunk.
-    unsafe { v.set_len(n) };
-    v
 }
 
 /// Sums equally long partial vectors in order (deterministic).
@@ -432,28 +421,31 @@ struct Gelu;
 /// Elements per parallel task of element-wise kernels.
 const ELEM_BLOCK: usize = 8192;
 
-/// GELU of every element of `x`.
+/// GELU of every element of `x`, into `out` (same length).
 // 0.5·x·(1 + tanh(u)) = x·sigmoid(2u) with u = k(x + c·x³).
-pub(crate) fn gelu_rows(x: &[f32]) -> Vec<f32> {
-    par_fill(x.len(), ELEM_BLOCK, |i, o| {
-        for (o, &x) in o.iter_mut().zip(&x[i * ELEM_BLOCK..]) {
-            let u2 = 2.0 * GELU_K * x * GELU_C.mul_add(x * x, 1.0);
-            o.write(x / (1.0 + fast_exp(-u2)));
-        }
-    })
+pub(crate) fn gelu_rows(x: &[f32], out: &mut [f32]) {
+    out.par_chunks_mut(ELEM_BLOCK)
+        .zip(x.par_chunks(ELEM_BLOCK))
+        .for_each(|(o, x)| {
+            for (o, &x) in o.iter_mut().zip(x) {
+                let u2 = 2.0 * GELU_K * x * GELU_C.mul_add(x * x, 1.0);
+                *o = x / (1.0 + fast_exp(-u2));
+            }
+        });
 }
 
-/// Gradient of [`gelu_rows`] at `x` for the output gradient `g`.
-pub(crate) fn gelu_backward(x: &[f32], g: &[f32]) -> Vec<f32> {
-    par_fill(x.len(), ELEM_BLOCK, |i, d| {
-        let (x, g) = (&x[i * ELEM_BLOCK..], &g[i * ELEM_BLOCK..]);
-        for ((d, &x), &g) in d.iter_mut().zip(x).zip(g) {
-            let u2 = 2.0 * GELU_K * x * GELU_C.mul_add(x * x, 1.0);
-            let s = 1.0 / (1.0 + fast_exp(-u2));
-            let du2 = 2.0 * GELU_K * (3.0 * GELU_C).mul_add(x * x, 1.0);
-            d.write(g * (s + x * s * (1.0 - s) * du2));
-        }
-    })
+/// Gradient of [`gelu_rows`] at `x` for the output gradient `g`, into `dx`.
+pub(crate) fn gelu_backward(x: &[f32], g: &[f32], dx: &mut [f32]) {
+    dx.par_chunks_mut(ELEM_BLOCK)
+        .zip(x.par_chunks(ELEM_BLOCK).zip(g.par_chunks(ELEM_BLOCK)))
+        .for_each(|(d, (x, g))| {
+            for ((d, &x), &g) in d.iter_mut().zip(x).zip(g) {
+                let u2 = 2.0 * GELU_K * x * GELU_C.mul_add(x * x, 1.0);
+                let s = 1.0 / (1.0 + fast_exp(-u2));
+                let du2 = 2.0 * GELU_K * (3.0 * GELU_C).mul_add(x * x, 1.0);
+                *d = g * (s + x * s * (1.0 - s) * du2);
+            }
+        });
 }
 
 impl CustomOp1 for Gelu {
@@ -462,12 +454,20 @@ impl CustomOp1 for Gelu {
     }
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
-        let out = gelu_rows(f32s(s, l)?);
+        let x = f32s(s, l)?;
+        let mut out = vec![0.0f32; x.len()];
+        gelu_rows(x, &mut out);
         Ok((CpuStorage::F32(out), l.shape().clone()))
     }
 
     fn bwd(&self, x: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
-        let dx = with_f32(x, |x| with_f32(grad, |g| Ok(gelu_backward(x, g))))?;
+        let dx = with_f32(x, |x| {
+            with_f32(grad, |g| {
+                let mut dx = vec![0.0f32; x.len()];
+                gelu_backward(x, g, &mut dx);
+                Ok(dx)
+            })
+        })?;
         Ok(Some(tensor(dx, x.dims())?))
     }
 }
@@ -637,18 +637,19 @@ pub(crate) fn attention_forward(
         });
 }
 
-/// Gradient (B*T, 3C) of [`attention_forward`]'s input for the output gradient `g` (B*T, C).
+/// Adds the gradient (B*T, 3C) of [`attention_forward`]'s input for the output gradient `g`
+/// (B*T, C) to `dqkv` (zeros, for the gradient alone).
 pub(crate) fn attention_backward(
     s: AttentionShape,
     qkv: &[f32],
     probs: &[f32],
     g: &[f32],
-) -> Vec<f32> {
+    dqkv: &mut [f32],
+) {
     let (t, h, d) = (s.time, s.heads, s.head_dim);
     let (c, tp) = (h * d, s.padded());
     let width = 3 * c;
     let scale = 1.0 / (d as f32).sqrt();
-    let mut dqkv = vec![0.0f32; s.batch * t * width];
     dqkv.par_chunks_mut(t * width)
         .enumerate()
         .for_each(|(b, dqkv)| {
@@ -683,7 +684,6 @@ pub(crate) fn attention_backward(
                 }
             }
         });
-    dqkv
 }
 
 impl CustomOp1 for CausalAttention {
@@ -716,7 +716,11 @@ impl CustomOp1 for CausalAttention {
             bail!("attention backward before forward");
         }
         let dqkv = with_f32(qkv, |qkv| {
-            with_f32(grad, |g| Ok(attention_backward(shape, qkv, &probs, g)))
+            with_f32(grad, |g| {
+                let mut dqkv = vec![0.0f32; rows * width];
+                attention_backward(shape, qkv, &probs, g, &mut dqkv);
+                Ok(dqkv)
+            })
         })?;
         Ok(Some(tensor(dqkv, &[rows, width])?))
     }

@@ -7,8 +7,10 @@
 //! second thread pool that competes with rayon for the cores. Matrix products go straight to
 //! `gemm` with transposes as strides and residual adds folded into the product. A change to
 //! the architecture in `model.rs` must be made here too: a test checks that the loss and every
-//! gradient agree with candle's autograd over the separate ops. It must not keep state between
-//! steps: one `Pass` is one step.
+//! gradient agree with candle's autograd over the separate ops. One `Pass` is one step; the
+//! only thing kept between steps is spare memory (`scratch`), never values that are read.
+use std::sync::Mutex;
+
 use candle_core::{bail, Result};
 
 use super::Config;
@@ -64,9 +66,52 @@ pub(super) struct Pass {
     pub loss: f64,
 }
 
+/// Buffers of earlier steps, so that a step neither zero-fills nor page-faults memory that
+/// it is about to overwrite in full.
+static SPARE: Mutex<Vec<Vec<f32>>> = Mutex::new(Vec::new());
+
+/// At most this many spare buffers are kept.
+const MAX_SPARE: usize = 256;
+
+/// A buffer of `len` values with unspecified contents (left by an earlier step): only for
+/// outputs that are written in full before they are read.
+fn scratch(len: usize) -> Vec<f32> {
+    let found = {
+        let mut spare = SPARE.lock().expect("spare buffers are never poisoned");
+        let best = spare
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| v.capacity() >= len)
+            .min_by_key(|(_, v)| v.capacity())
+            .map(|(i, _)| i);
+        best.map(|i| spare.swap_remove(i))
+    };
+    let mut v = found.unwrap_or_else(|| Vec::with_capacity(len));
+    v.resize(len, 0.0);
+    v
+}
+
+/// A buffer of `len` zeros.
+fn zeroed(len: usize) -> Vec<f32> {
+    let mut v = scratch(len);
+    v.fill(0.0);
+    v
+}
+
+/// Gives buffers back for later steps.
+fn recycle(buffers: impl IntoIterator<Item = Vec<f32>>) {
+    let mut spare = SPARE.lock().expect("spare buffers are never poisoned");
+    for v in buffers {
+        if spare.len() < MAX_SPARE && v.capacity() > 0 {
+            spare.push(v);
+        }
+    }
+}
+
 /// `x` with `a · w` added, where `a` is (rows, k) and `w` (k, cols).
 fn residual(x: &[f32], a: &[f32], w: &[f32], rows: usize, k: usize) -> Result<Vec<f32>> {
-    let mut out = x.to_vec();
+    let mut out = scratch(x.len());
+    out.copy_from_slice(x);
     let cols = x.len() / rows.max(1);
     ops::matmul(
         MatRef::new(a, rows, k),
@@ -79,7 +124,7 @@ fn residual(x: &[f32], a: &[f32], w: &[f32], rows: usize, k: usize) -> Result<Ve
 
 /// `a · w` for `a` (rows, k) and `w` (k, cols).
 fn linear(a: &[f32], w: &[f32], rows: usize, k: usize, cols: usize) -> Result<Vec<f32>> {
-    let mut out = vec![0.0f32; rows * cols];
+    let mut out = scratch(rows * cols);
     ops::matmul(
         MatRef::new(a, rows, k),
         MatRef::new(w, k, cols),
@@ -99,15 +144,15 @@ fn linear_backward(
     cols: usize,
 ) -> Result<(Vec<f32>, Vec<f32>)> {
     let (d, w_ref) = (MatRef::new(d, rows, cols), MatRef::new(w, k, cols));
-    let mut da = vec![0.0f32; rows * k];
+    let mut da = scratch(rows * k);
     ops::matmul(d, w_ref.t(), &mut da, false)?;
-    let mut dw = vec![0.0f32; k * cols];
+    let mut dw = scratch(k * cols);
     ops::matmul(MatRef::new(a, rows, k).t(), d, &mut dw, false)?;
     Ok((da, dw))
 }
 
 fn layer_norm(x: &[f32], w: &[f32], b: &[f32]) -> Vec<f32> {
-    let mut out = vec![0.0f32; x.len()];
+    let mut out = scratch(x.len());
     ops::layer_norm_rows(x, w, b, LN_EPS, &mut out);
     out
 }
@@ -176,7 +221,7 @@ impl Pass {
             loss: 0.0,
         };
         let (n, c) = (pass.ids.len(), cfg.n_embd);
-        let mut x = vec![0.0f32; n * c];
+        let mut x = scratch(n * c);
         ops::embed_rows(&pass.ids, time, &pass.weights[0], &pass.weights[1], &mut x)?;
         for l in 0..cfg.n_layer {
             let tape = pass.block_forward(l, x)?;
@@ -186,8 +231,9 @@ impl Pass {
         let (lnf_w, lnf_b, head) = pass.head();
         let h_final = layer_norm(&x, lnf_w, lnf_b);
         let logits = linear(&h_final, head, n, c, VOCAB)?;
-        let mut probs = vec![0.0f32; n * VOCAB];
+        let mut probs = scratch(n * VOCAB);
         pass.loss = ops::cross_entropy_rows(&logits, &pass.targets, &mut probs);
+        recycle([logits]);
         pass.x_final = x;
         pass.h_final = h_final;
         pass.probs = probs;
@@ -201,13 +247,15 @@ impl Pass {
         let h1 = layer_norm(&x, w.ln1_w, w.ln1_b);
         let qkv = linear(&h1, w.w_qkv, n, c, 3 * c)?;
         let shape = self.attention_shape();
-        let mut y = vec![0.0f32; n * c];
-        let mut probs = vec![0.0f32; shape.probs_len()];
+        let mut y = scratch(n * c);
+        // Only the causal part of each row is written and read.
+        let mut probs = scratch(shape.probs_len());
         ops::attention_forward(shape, &qkv, &mut y, &mut probs);
         let x_mid = residual(&x, &y, w.w_proj, n, c)?;
         let h2 = layer_norm(&x_mid, w.ln2_w, w.ln2_b);
         let f = linear(&h2, w.w_fc, n, c, 4 * c)?;
-        let g = ops::gelu_rows(&f);
+        let mut g = scratch(f.len());
+        ops::gelu_rows(&f, &mut g);
         Ok(BlockTape {
             x_in: x,
             h1,
@@ -230,9 +278,10 @@ impl Pass {
         ops::cross_entropy_backward(&mut dlogits, &self.targets, scale / n as f32);
         let (lnf_w, _, head) = self.head();
         let (dh, dhead) = linear_backward(&self.h_final, head, &dlogits, n, c, VOCAB)?;
-        let mut dx = vec![0.0f32; n * c];
+        let mut dx = scratch(n * c);
         let (dlnf_w, dlnf_b) =
             ops::layer_norm_backward(&self.x_final, lnf_w, &dh, LN_EPS, &mut dx, false);
+        recycle([dlogits, dh]);
         (grads[last - 2], grads[last - 1], grads[last]) = (dlnf_w, dlnf_b, dhead);
         for l in (0..self.cfg.n_layer).rev() {
             let block_grads = self.block_backward(l, &mut dx)?;
@@ -243,6 +292,7 @@ impl Pass {
         let (dwte, dwpe) =
             ops::embed_backward(&self.ids, self.time, &dx, VOCAB, self.cfg.context, c);
         (grads[0], grads[1]) = (dwte, dwpe);
+        recycle([dx]);
         Ok(grads)
     }
 
@@ -252,17 +302,37 @@ impl Pass {
         let (n, c) = (self.ids.len(), self.cfg.n_embd);
         let (w, tape) = (self.block(l), &self.blocks[l]);
         let (dg, dw_out) = linear_backward(&tape.g, w.w_out, dx, n, 4 * c, c)?;
-        let df = ops::gelu_backward(&tape.f, &dg);
+        let mut df = scratch(dg.len());
+        ops::gelu_backward(&tape.f, &dg, &mut df);
         let (dh2, dw_fc) = linear_backward(&tape.h2, w.w_fc, &df, n, c, 4 * c)?;
         let (dln2_w, dln2_b) =
             ops::layer_norm_backward(&tape.x_mid, w.ln2_w, &dh2, LN_EPS, dx, true);
         let (dy, dw_proj) = linear_backward(&tape.y, w.w_proj, dx, n, c, c)?;
-        let dqkv = ops::attention_backward(self.attention_shape(), &tape.qkv, &tape.probs, &dy);
+        let mut dqkv = zeroed(tape.qkv.len());
+        let shape = self.attention_shape();
+        ops::attention_backward(shape, &tape.qkv, &tape.probs, &dy, &mut dqkv);
         let (dh1, dw_qkv) = linear_backward(&tape.h1, w.w_qkv, &dqkv, n, c, 3 * c)?;
         let (dln1_w, dln1_b) =
             ops::layer_norm_backward(&tape.x_in, w.ln1_w, &dh1, LN_EPS, dx, true);
+        recycle([dg, df, dh2, dy, dqkv, dh1]);
         Ok(vec![
             dln1_w, dln1_b, dw_qkv, dw_proj, dln2_w, dln2_b, dw_fc, dw_out,
         ])
+    }
+}
+
+impl Drop for Pass {
+    fn drop(&mut self) {
+        let blocks = std::mem::take(&mut self.blocks);
+        recycle(
+            blocks
+                .into_iter()
+                .flat_map(|b| [b.x_in, b.h1, b.qkv, b.probs, b.y, b.x_mid, b.h2, b.f, b.g]),
+        );
+        recycle([
+            std::mem::take(&mut self.x_final),
+            std::mem::take(&mut self.h_final),
+            std::mem::take(&mut self.probs),
+        ]);
     }
 }
