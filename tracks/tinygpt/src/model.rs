@@ -5,6 +5,8 @@
 //! untied output head, no biases in the linear layers. Activations are kept as 2-D
 //! (batch*time, width) matrices so every linear layer is one plain matmul. Weights are
 //! initialised from the track's seeded RNG (candle's CPU device cannot be seeded).
+//! `forward` (for evaluation) runs through candle's graph of the ops in `ops.rs`; `loss` (for
+//! training) runs the same network through `model/pass.rs`, which must be kept in step.
 //!
 //! `main.rs` and `eval.rs` rely on: `Gpt::new`, `Gpt::save`, `Gpt::load_weights`,
 //! `Gpt::num_params` and the `LanguageModel` implementation.
@@ -15,9 +17,9 @@ use candle_core::{bail, Device, Result, Tensor, Var};
 
 use crate::eval::{LanguageModel, VOCAB};
 use crate::ops;
+use crate::rng::Rng;
 
 mod pass;
-use crate::rng::Rng;
 use pass::Pass;
 
 /// Shape of the network.
