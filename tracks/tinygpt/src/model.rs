@@ -5,6 +5,8 @@
 //! untied output head, no biases in the linear layers. Activations are kept as 2-D
 //! (batch*time, width) matrices so every linear layer is one plain matmul. Weights are
 //! initialised from the track's seeded RNG (candle's CPU device cannot be seeded).
+//! `forward` (for evaluation) runs through candle's graph of the ops in `ops.rs`; `loss` (for
+//! training) runs the same network through `model/pass.rs`, which must be kept in step.
 //!
 //! `main.rs` and `eval.rs` rely on: `Gpt::new`, `Gpt::save`, `Gpt::load_weights`,
 //! `Gpt::num_params` and the `LanguageModel` implementation.
@@ -16,6 +18,9 @@ use candle_core::{bail, Device, Result, Tensor, Var};
 use crate::eval::{LanguageModel, VOCAB};
 use crate::ops;
 use crate::rng::Rng;
+
+mod pass;
+use pass::Pass;
 
 /// Shape of the network.
 #[derive(Clone, Copy, Debug)]
@@ -154,8 +159,51 @@ impl Gpt {
         h.matmul(&self.w_head)
     }
 
-    /// Mean cross-entropy (nats) of predicting `targets` (B, T) from `ids` (B, T).
+    /// Mean cross-entropy (nats) of predicting `targets` (B, T) from `ids` (B, T), computed
+    /// by the fused training pass (`model/pass.rs`); its `backward()` gives every parameter its
+    /// gradient.
     pub fn loss(&self, ids: &Tensor, targets: &Tensor) -> Result<Tensor> {
+        let (b, t) = ids.dims2()?;
+        if targets.dims2()? != (b, t) {
+            bail!("targets {:?} do not match ids ({b}, {t})", targets.dims());
+        }
+        if t > self.cfg.context {
+            bail!(
+                "input of {t} positions exceeds the context of {}",
+                self.cfg.context
+            );
+        }
+        let params: Vec<Tensor> = self
+            .params
+            .iter()
+            .map(|(_, v)| v.as_tensor().clone())
+            .collect();
+        let weights = params
+            .iter()
+            .map(|p| p.flatten_all()?.to_vec1::<f32>())
+            .collect::<Result<Vec<_>>>()?;
+        let ids = ids.flatten_all()?.to_vec1::<u32>()?;
+        let targets = targets.flatten_all()?.to_vec1::<u32>()?;
+        let pass = Pass::forward(self.cfg, weights, ids, targets, t)?;
+        let value = pass.loss as f32;
+        let shapes: Vec<Vec<usize>> = params.iter().map(|p| p.dims().to_vec()).collect();
+        ops::routed_loss(
+            value,
+            &params,
+            Box::new(move |g| {
+                pass.backward(g)?
+                    .into_iter()
+                    .zip(&shapes)
+                    .map(|(d, shape)| Tensor::from_vec(d, shape.as_slice(), &Device::Cpu))
+                    .collect()
+            }),
+        )
+    }
+
+    /// The reference loss through candle's graph of the separate fused ops, which the
+    /// training pass must match.
+    #[cfg(test)]
+    pub fn reference_loss(&self, ids: &Tensor, targets: &Tensor) -> Result<Tensor> {
         ops::cross_entropy(&self.forward(ids)?, &targets.flatten_all()?)
     }
 
@@ -199,5 +247,101 @@ impl LanguageModel for Gpt {
 
     fn logits(&self, ids: &Tensor) -> Result<Tensor> {
         self.forward(ids)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Loss and every parameter's gradient of `loss_fn`, in `Gpt::params` order.
+    fn loss_and_grads(
+        model: &Gpt,
+        loss_fn: impl Fn(&Gpt) -> Result<Tensor>,
+    ) -> (f32, Vec<Vec<f32>>) {
+        let loss = loss_fn(model).unwrap();
+        let grads = loss.backward().unwrap();
+        let flat = model
+            .params()
+            .iter()
+            .map(|(name, v)| {
+                let g = grads
+                    .get(v.as_tensor())
+                    .unwrap_or_else(|| panic!("no gradient for {name}"));
+                assert_eq!(g.dims(), v.dims(), "gradient of {name} has the wrong shape");
+                g.flatten_all().unwrap().to_vec1::<f32>().unwrap()
+            })
+            .collect();
+        (loss.to_scalar::<f32>().unwrap(), flat)
+    }
+
+    #[test]
+    fn training_pass_matches_autograd_over_the_separate_ops() {
+        let cfg = Config {
+            n_embd: 16,
+            n_layer: 2,
+            n_head: 2,
+            context: 8,
+        };
+        let mut rng = Rng::new(11);
+        let model = Gpt::new(cfg, &mut rng).unwrap();
+        // Move the layer norms off their identity initialisation so their gradients matter.
+        for (name, v) in model.params() {
+            if name.contains("ln") {
+                let data: Vec<f32> = (0..v.elem_count())
+                    .map(|_| 1.0 + 0.3 * rng.normal() as f32)
+                    .collect();
+                v.set(&Tensor::from_vec(data, v.dims(), &Device::Cpu).unwrap())
+                    .unwrap();
+            }
+        }
+        // Fewer positions than the context, as a short batch would have.
+        let (b, t) = (3, 6);
+        let ids: Vec<u32> = (0..b * t).map(|_| rng.below(VOCAB) as u32).collect();
+        let targets: Vec<u32> = (0..b * t).map(|_| rng.below(VOCAB) as u32).collect();
+        let ids = Tensor::from_vec(ids, (b, t), &Device::Cpu).unwrap();
+        let targets = Tensor::from_vec(targets, (b, t), &Device::Cpu).unwrap();
+        let (fused, fused_grads) = loss_and_grads(&model, |m| m.loss(&ids, &targets));
+        let (reference, reference_grads) =
+            loss_and_grads(&model, |m| m.reference_loss(&ids, &targets));
+        assert!(
+            (fused - reference).abs() < 1e-5,
+            "loss {fused} vs {reference}"
+        );
+        for ((name, _), (a, b)) in model
+            .params()
+            .iter()
+            .zip(fused_grads.iter().zip(&reference_grads))
+        {
+            let scale = b.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+            assert!(scale > 0.0, "{name} has a zero gradient");
+            let diff = a
+                .iter()
+                .zip(b)
+                .fold(0.0f32, |m, (x, y)| m.max((x - y).abs()));
+            assert!(
+                diff <= 1e-4 * scale,
+                "{name}: gradients differ by {diff} (largest {scale})"
+            );
+        }
+    }
+
+    #[test]
+    fn training_pass_rejects_mismatched_targets_and_long_inputs() {
+        let cfg = Config {
+            n_embd: 8,
+            n_layer: 1,
+            n_head: 2,
+            context: 4,
+        };
+        let model = Gpt::new(cfg, &mut Rng::new(1)).unwrap();
+        let ids = Tensor::zeros((2, 4), candle_core::DType::U32, &Device::Cpu).unwrap();
+        let short = Tensor::zeros((2, 3), candle_core::DType::U32, &Device::Cpu).unwrap();
+        assert!(model.loss(&ids, &short).is_err());
+        let long = Tensor::zeros((1, 5), candle_core::DType::U32, &Device::Cpu).unwrap();
+        assert!(model.loss(&long, &long).is_err());
+        let bad = Tensor::full(300u32, (2, 4), &Device::Cpu).unwrap();
+        assert!(model.loss(&ids, &bad).is_err());
+        assert!(model.loss(&bad, &ids).is_err(), "token ids out of range");
     }
 }
