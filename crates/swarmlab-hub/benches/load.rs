@@ -1,6 +1,7 @@
 //! Load benchmark for the hub's HTTP API.
 //!
-//! Starts a hub in-process on 127.0.0.1:0 (testkit's seeded hub: SQLite in a temp dir, the
+//! Starts a hub in-process on 127.0.0.1:0 (testkit's seeded hub: SQLite in a temp dir, or a
+//! fresh PostgreSQL database on the server of `SWARMLAB_TEST_DATABASE_URL` when set, the
 //! system clock, the default configuration, one track from a temp git repository), creates N
 //! worker identities (each with its own ed25519 key and token), seeds ideas, leases some of
 //! them, prepares signed submissions, then drives a mixed open-loop load at a target rate from
@@ -346,6 +347,7 @@ fn main() {
             .config(|c| {
                 *c = HubConfig {
                     data_dir: c.data_dir.clone(),
+                    database_url: c.database_url.clone(),
                     listen: c.listen.clone(),
                     ..HubConfig::default()
                 }

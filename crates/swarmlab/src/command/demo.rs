@@ -58,7 +58,7 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<i32> {
         Embedded::Tinygpt => Some(TINYGPT_BUDGET),
         _ => None,
     });
-    let hub = start_hub(&root, &args.listen)?;
+    let hub = start_hub(&root, &args.listen, args.database_url.clone())?;
     let name = track.name();
     let repo = root.join("tracks").join(name);
     track.write(&repo)?;
@@ -149,9 +149,14 @@ fn verify_rule(repo: &Path, args: &DemoArgs) -> anyhow::Result<()> {
 }
 
 /// A hub on `listen` whose data lives under `root`.
-fn start_hub(root: &Path, listen: &str) -> anyhow::Result<EmbeddedHub> {
+fn start_hub(
+    root: &Path,
+    listen: &str,
+    database_url: Option<String>,
+) -> anyhow::Result<EmbeddedHub> {
     let config = HubConfig {
         data_dir: root.join("hub"),
+        database_url,
         listen: listen.to_string(),
         ..HubConfig::default()
     };
