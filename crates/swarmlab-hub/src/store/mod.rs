@@ -1,33 +1,33 @@
-//! The store: the hub's state in one database, SQLite (WAL mode) or PostgreSQL, and the
-//! only place that writes. [`Store`] has a method per state transition, each one database transaction with
-//! its ledger entry inside it; its methods live beside their SQL, one file per concern
-//! (`identities`, `invites`, `tracks`, `ideas`, `heartbeats`, `sweep`, `submissions`, `jobs`,
-//! `verdicts`, `faults`, `quotas`, `costs`, `canaries`, `standing`, `promotions`, `ledger`, and
-//! `roster`, the verifiers each track's ledger has enrolled).
+//! The store: the hub's state in one database, SQLite (WAL mode) or PostgreSQL, and the only
+//! place that writes. [`Store`] has a method per state transition, each one database
+//! transaction with its ledger entry inside it; its methods live beside their SQL, one file per
+//! concern (`identities`, `invites`, `tracks`, `ideas`, `heartbeats`, `sweep`, `submissions`,
+//! `jobs`, `verdicts`, `faults`, `quotas`, `costs`, `canaries`, `standing`, `promotions`,
+//! `ledger`, and `roster`, the verifiers each track's ledger has enrolled).
 //!
 //! The hub's signing key lives here only (`key.rs`): a ledger entry is sealed and appended
 //! inside the transaction of the change it records (`ledger.rs`), so no other road writes a
-//! ledger line. The store records what the domain decided and decides nothing itself: where
-//! a rule must see the state inside the transaction (what a verdict does to its submission,
-//! a worker's quota, a near-duplicate idea) it calls the domain's pure rule with what it
-//! found and records the answer. The dashboard's side, [`Reader`], opens query-only
-//! connections and holds no key.
+//! ledger line. The store records what the domain decided and decides nothing itself: where a
+//! rule must see the state inside the transaction (what a verdict does to its submission, a
+//! worker's quota, a near-duplicate idea) it calls the domain's pure rule with what it found
+//! and records the answer. The dashboard's side, [`Reader`], opens query-only connections and
+//! holds no key.
 //!
 //! One connection writes: SQLite has one writer at a time anyway, and a deferred transaction
 //! that reads and then writes could otherwise fail to upgrade its lock; on PostgreSQL, where
-//! several hub processes may share the database, each transition also takes one advisory
-//! lock ([`Store::begin`]), and its commit is a notice to the others (`notices.rs`). Every state transition, and every read inside
-//! one, runs on it. Reads outside a transition run on a few read-only connections beside it
-//! (WAL lets readers and the writer proceed together), each one statement or one read
-//! transaction, so each sees one committed state. Identities are cached by token hash
-//! (`identities.rs`) and tracks with their chains (`tracks.rs`), and heartbeats that queue up
-//! for the writer are committed together (`heartbeats.rs`).
+//! several hub processes may share the database, each transition also takes one advisory lock
+//! ([`Store::begin`]), and its commit is a notice to the others (`notices.rs`). Every state
+//! transition, and every read inside one, runs on it. Reads outside a transition run on a few
+//! read-only connections beside it (WAL lets readers and the writer proceed together), each one
+//! statement or one read transaction, so each sees one committed state. Identities are cached
+//! by token hash (`identities.rs`) and tracks with their chains (`tracks.rs`), and heartbeats
+//! that queue up for the writer are committed together (`heartbeats.rs`).
 //!
-//! One code path serves both databases, through sqlx's `Any` driver: the SQL is portable
-//! (`$n` placeholders, `ON CONFLICT`, `RETURNING`, counters rather than autoincrement,
-//! booleans read through `columns::flag`), and so are the migrations (`schema.rs`). The
-//! few statements spelt two ways (JSON arrays read as tables) match on [`Dialect`], which
-//! `database.rs` derives from the URL; nothing outside `store/` names a backend.
+//! One code path serves both databases, through sqlx's `Any` driver: the SQL is portable (`$n`
+//! placeholders, `ON CONFLICT`, `RETURNING`, counters rather than autoincrement, booleans read
+//! through `columns::flag`), and so are the migrations (`schema.rs`). The few statements spelt
+//! two ways (JSON arrays read as tables) match on [`Dialect`], which `database.rs` derives from
+//! the URL; nothing outside `store/` names a backend.
 
 mod backlog;
 mod canaries;
