@@ -1,6 +1,7 @@
 //! Load benchmark for the hub's HTTP API.
 //!
-//! Starts a hub in-process on 127.0.0.1:0 (testkit's seeded hub: SQLite in a temp dir, the
+//! Starts a hub in-process on 127.0.0.1:0 (testkit's seeded hub: SQLite in a temp dir, or a
+//! fresh PostgreSQL database on the server of `SWARMLAB_TEST_DATABASE_URL` when set, the
 //! system clock, the default configuration, one track from a temp git repository), creates N
 //! worker identities (each with its own ed25519 key and token), seeds ideas, leases some of
 //! them, prepares signed submissions, then drives a mixed open-loop load at a target rate from
@@ -8,8 +9,11 @@
 //!
 //! ```sh
 //! cargo bench -p swarmlab-hub --bench load -- [--workers N] [--rate R] [--seconds S] \
-//!     [--ideas I] [--connections C]
+//!     [--ideas I] [--connections C] [--hubs H]
 //! ```
+//!
+//! `--hubs 2` serves a second hub on the same database and data folder (PostgreSQL only: it
+//! stands for a second process behind a load balancer) and spreads the connections over both.
 //!
 //! Run without `--bench` (as `cargo test --benches` does) it does a one-second smoke run.
 //! All traffic goes to 127.0.0.1; the run is bounded in requests and time and stops by itself.
@@ -66,6 +70,7 @@ struct Args {
     seconds: f64,
     ideas: usize,
     connections: usize,
+    hubs: usize,
 }
 
 fn parse_args() -> Args {
@@ -78,6 +83,7 @@ fn parse_args() -> Args {
             seconds: 20.0,
             ideas: 500,
             connections: 64,
+            hubs: 1,
         }
     } else {
         Args {
@@ -86,6 +92,7 @@ fn parse_args() -> Args {
             seconds: 1.0,
             ideas: 40,
             connections: 8,
+            hubs: 1,
         }
     };
     let mut it = raw.iter();
@@ -102,6 +109,7 @@ fn parse_args() -> Args {
             "--seconds" => args.seconds = value("--seconds").min(600.0),
             "--ideas" => args.ideas = value("--ideas") as usize,
             "--connections" => args.connections = value("--connections") as usize,
+            "--hubs" => args.hubs = (value("--hubs") as usize).clamp(1, 8),
             _ => {} // `--bench` and anything else cargo passes
         }
     }
@@ -346,6 +354,7 @@ fn main() {
             .config(|c| {
                 *c = HubConfig {
                     data_dir: c.data_dir.clone(),
+                    database_url: c.database_url.clone(),
                     listen: c.listen.clone(),
                     ..HubConfig::default()
                 }
@@ -430,6 +439,27 @@ fn main() {
         setup.elapsed().as_secs_f64()
     );
 
+    // More hubs on the same database and folder, as more processes behind a balancer.
+    let mut more = Vec::new();
+    for _ in 1..args.hubs {
+        let config = hub.config().clone();
+        let server = server_rt
+            .block_on(swarmlab_hub::Server::bind(
+                config,
+                Arc::new(swarmlab_hub::SystemClock),
+            ))
+            .expect("another hub opens on the same database");
+        let at = server.local_addr().expect("a bound address");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = server_rt.spawn(server.run(async {
+            let _ = stopped.await;
+        }));
+        more.push((at, stop, task));
+    }
+    let addrs: Vec<SocketAddr> = std::iter::once(addr)
+        .chain(more.iter().map(|(at, _, _)| *at))
+        .collect();
+
     let shared = Arc::new(Shared {
         workers,
         held: Mutex::new(held),
@@ -440,7 +470,8 @@ fn main() {
     let threads: Vec<_> = (0..args.connections)
         .map(|t| {
             let (args, shared) = (args.clone(), shared.clone());
-            std::thread::spawn(move || client(t, args, addr, shared, start))
+            let at = addrs[t % addrs.len()];
+            std::thread::spawn(move || client(t, args, at, shared, start))
         })
         .collect();
     // Each thread ends with its schedule; a request that hangs times out.
@@ -453,6 +484,10 @@ fn main() {
         .zip(cpu_before)
         .map(|(after, before)| after - before);
 
+    for (_, stop, task) in more {
+        let _ = stop.send(());
+        let _ = server_rt.block_on(task);
+    }
     server_rt.block_on(served.stop());
     drop((hub, seeded));
     server_rt.shutdown_timeout(Duration::from_secs(2));

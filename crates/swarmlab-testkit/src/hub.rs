@@ -37,11 +37,13 @@ pub fn track_repo(dir: &Path, spec: &str) -> Repo {
     )
 }
 
-/// The configuration tests run a hub with: data in `data_dir`, a free loopback port, small
-/// files (4 KiB), idea leases of a minute and job leases of ten.
+/// The configuration tests run a hub with: data in `data_dir` (and a fresh database of its
+/// own on the server of `SWARMLAB_TEST_DATABASE_URL` when that is set), a free loopback port,
+/// small files (4 KiB), idea leases of a minute and job leases of ten.
 pub fn test_config(data_dir: &Path) -> HubConfig {
     HubConfig {
         data_dir: data_dir.to_path_buf(),
+        database_url: crate::database::fresh_url(),
         listen: "127.0.0.1:0".into(),
         max_file_bytes: 4096,
         idea_lease: Duration::from_secs(60),

@@ -15,6 +15,8 @@
 pub mod agent_cli;
 #[cfg(feature = "hub")]
 pub mod bundle;
+#[cfg(feature = "hub")]
+pub mod database;
 pub mod git;
 pub mod http;
 #[cfg(feature = "hub")]

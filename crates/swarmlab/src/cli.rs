@@ -339,6 +339,9 @@ pub struct DemoArgs {
     /// The hub's address
     #[arg(long, default_value = "127.0.0.1:7878")]
     pub listen: String,
+    /// The hub's database (default: a SQLite file in the demo's folder), as `hub serve`
+    #[arg(long, env = "SWARMLAB_DATABASE_URL")]
+    pub database_url: Option<String>,
     /// How many workers to start
     #[arg(long, default_value_t = 2)]
     pub workers: u32,
@@ -385,6 +388,10 @@ pub struct HubArgs {
     /// Where the hub keeps its database, key and track repositories
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
+    /// The hub's database: sqlite://PATH (default: hub.db in the data folder) or
+    /// postgres://USER:PASSWORD@HOST:PORT/NAME
+    #[arg(long, env = "SWARMLAB_DATABASE_URL")]
+    pub database_url: Option<String>,
     /// The address to listen on, e.g. 127.0.0.1:7878
     #[arg(long)]
     pub listen: Option<String>,

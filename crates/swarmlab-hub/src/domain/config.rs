@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
+use crate::store::{Database, StoreError};
+
 /// Prefix of the environment variables that override the file.
 pub const ENV_PREFIX: &str = "SWARMLAB_HUB_";
 
@@ -14,8 +16,12 @@ pub const ENV_PREFIX: &str = "SWARMLAB_HUB_";
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct HubConfig {
-    /// Holds `hub.db`, `hub.key` and a git repository per track.
+    /// Holds `hub.key`, a git repository per track and, unless `database_url` names
+    /// another database, `hub.db`.
     pub data_dir: PathBuf,
+    /// The database holding the hub's state: `sqlite://PATH` or
+    /// `postgres://USER:PASSWORD@HOST:PORT/NAME`; unset, `hub.db` in `data_dir`.
+    pub database_url: Option<String>,
     /// `host:port` to listen on; port 0 picks a free one.
     pub listen: String,
     /// `false` closes self-registration whatever `registration.mode` says (the older
@@ -249,6 +255,7 @@ impl Default for HubConfig {
     fn default() -> Self {
         HubConfig {
             data_dir: PathBuf::from("swarmlab-hub"),
+            database_url: None,
             listen: "127.0.0.1:7878".to_string(),
             open_registration: true,
             registration: RegistrationConfig::default(),
@@ -289,6 +296,7 @@ pub enum ConfigError {
 /// Environment variable (after the prefix) → key in the TOML document.
 const ENV_KEYS: &[(&str, &[&str])] = &[
     ("DATA_DIR", &["data_dir"]),
+    ("DATABASE_URL", &["database_url"]),
     ("LISTEN", &["listen"]),
     ("OPEN_REGISTRATION", &["open_registration"]),
     ("REGISTRATION_MODE", &["registration", "mode"]),
@@ -391,9 +399,9 @@ impl HubConfig {
             .map_err(|e: toml::de::Error| invalid(origin, e.message().to_string()))
     }
 
-    /// The SQLite database file.
-    pub fn database_path(&self) -> PathBuf {
-        self.data_dir.join("hub.db")
+    /// The database the hub keeps its state in; an error names a URL that cannot be one.
+    pub fn database(&self) -> Result<Database, StoreError> {
+        Database::resolve(self.database_url.as_deref(), &self.data_dir)
     }
 
     /// The hub's secret signing key.
@@ -445,6 +453,26 @@ mod tests {
         assert_eq!(config.rate_limit.burst, 3);
         assert_eq!(config.rate_limit.per_second, 0.5);
         assert_eq!(config.data_dir, PathBuf::from("/var/lib/hub"));
+    }
+
+    #[test]
+    fn the_database_is_hub_db_unless_the_file_or_the_environment_names_one() {
+        let none = HubConfig::from_sources(Some("data_dir = \"/d\"\n"), "t", |_| None).unwrap();
+        assert_eq!(none.database().unwrap().display_url(), "sqlite:///d/hub.db");
+        let text = "database_url = \"postgres://hub:secret@db:5432/hub\"\n";
+        let file = HubConfig::from_sources(Some(text), "t", |_| None).unwrap();
+        assert_eq!(
+            file.database().unwrap().display_url(),
+            "postgres://hub:***@db:5432/hub"
+        );
+        let env = HubConfig::from_sources(Some(text), "t", |k| {
+            (k == "SWARMLAB_HUB_DATABASE_URL").then(|| "sqlite:///srv/hub.db".into())
+        })
+        .unwrap();
+        assert_eq!(
+            env.database().unwrap().display_url(),
+            "sqlite:///srv/hub.db"
+        );
     }
 
     #[test]

@@ -3,14 +3,14 @@
 //! the details reads them with its own permissions. Nobody listening is fine; a slow
 //! listener misses events and is told so (it then reloads).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
 /// How many events a slow listener may fall behind before it is told it lagged.
 const CAPACITY: usize = 256;
 
 /// What kind of change an event announces.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
     /// A track was added.
@@ -51,7 +51,7 @@ impl EventKind {
 }
 
 /// One change on a track (or on the hub, for [`EventKind::Closing`]).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HubEvent {
     pub kind: EventKind,
     /// Empty for hub-wide events.

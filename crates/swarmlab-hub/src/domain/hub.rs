@@ -14,7 +14,7 @@ use super::activity::Activities;
 use super::clock::Clock;
 use super::config::HubConfig;
 use super::error::HubError;
-use super::event::{Events, HubEvent};
+use super::event::{EventKind, Events, HubEvent};
 use super::scratch::DiskSweep;
 use crate::store::{Reader, Store};
 
@@ -43,20 +43,25 @@ impl Hub {
             std::fs::create_dir_all(&dir)
                 .map_err(|e| HubError::io(format!("failed to create {}", dir.display()), e))?;
         }
-        let store = Store::open(&config.database_path(), &config.key_path())
+        let database = config.database()?;
+        let store = Store::open(&database, &config.key_path())
             .await?
             .with_quotas(config.quota)
             .with_unverifiable_after(config.unverifiable_after)
             .with_recheck_window(config.canary.recheck_window);
         // A database from before verifier keys were in the ledgers catches up here.
         store.enroll_missing_verifiers(clock.now_ms()).await?;
-        let reader = Reader::open(&config.database_path()).await?;
+        let reader = Reader::open(&database).await?;
+        let events = Events::default();
+        if let Some(foreign) = store.foreign_events() {
+            tokio::spawn(relay(foreign, events.clone()));
+        }
         Ok(Hub {
             config,
             store,
             clock,
             reader: Arc::new(reader),
-            events: Events::default(),
+            events,
             activities: Activities::default(),
             disk_sweep: DiskSweep::default(),
         })
@@ -82,7 +87,14 @@ impl Hub {
         &self.events
     }
 
+    /// Sends `event` to this process's listeners and, through the store, to those of other
+    /// hub processes on the same database (all but `closing`, which is this process's own).
     pub(crate) fn publish(&self, event: HubEvent) {
+        if event.kind != EventKind::Closing {
+            if let Ok(json) = serde_json::to_string(&event) {
+                self.store.announce(json);
+            }
+        }
         self.events.publish(event);
     }
 
@@ -137,4 +149,21 @@ pub(crate) fn random_bytes<const N: usize>() -> Result<[u8; N], HubError> {
     getrandom::getrandom(&mut out)
         .map_err(|e| HubError::Internal(format!("no randomness available: {e}")))?;
     Ok(out)
+}
+
+/// Passes the events other hub processes announce to this one's listeners, until the store
+/// that hears them is dropped.
+async fn relay(mut foreign: tokio::sync::broadcast::Receiver<String>, events: Events) {
+    use tokio::sync::broadcast::error::RecvError;
+    loop {
+        match foreign.recv().await {
+            Ok(json) => {
+                if let Ok(event) = serde_json::from_str::<HubEvent>(&json) {
+                    events.publish(event);
+                }
+            }
+            Err(RecvError::Lagged(_)) => {}
+            Err(RecvError::Closed) => return,
+        }
+    }
 }

@@ -3,8 +3,8 @@
 //! measurements decide one the other way (`acceptance::canary_passed`) is suspended in the
 //! same transaction (`standing.rs`), with a ledger entry that says so.
 
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Executor, Row, Sqlite};
+use sqlx::any::AnyRow;
+use sqlx::{Any, Executor, Row};
 use swarmlab_proto::{CanaryInfo, EventBody, JobLease};
 
 use super::columns::{next_id, to_json};
@@ -21,7 +21,7 @@ fn expect_from(text: &str) -> Result<Expect, StoreError> {
     Expect::parse(text).ok_or_else(|| StoreError::Corrupt(format!("canary expects `{text}`")))
 }
 
-fn canary_from(row: &SqliteRow) -> Result<Canary, StoreError> {
+fn canary_from(row: &AnyRow) -> Result<Canary, StoreError> {
     Ok(Canary {
         id: row.try_get("id")?,
         track: row.try_get("track")?,
@@ -32,7 +32,7 @@ fn canary_from(row: &SqliteRow) -> Result<Canary, StoreError> {
     })
 }
 
-fn info_from(row: &SqliteRow) -> Result<CanaryInfo, StoreError> {
+fn info_from(row: &AnyRow) -> Result<CanaryInfo, StoreError> {
     let count = |name: &str| -> Result<u32, StoreError> {
         Ok(u32::try_from(row.try_get::<i64, _>(name)?).unwrap_or(u32::MAX))
     };
@@ -55,12 +55,13 @@ const INFO: &str = "SELECT c.*, \
 
 /// A canary job as a job: what a verifier may fetch and report on.
 pub(super) async fn canary_job<'e>(
-    db: impl Executor<'e, Database = Sqlite>,
+    db: impl Executor<'e, Database = Any>,
     job_id: i64,
 ) -> Result<Option<JobRecord>, StoreError> {
     // The columns of a job's row: a canary job is never a re-check.
     let row = sqlx::query(
-        "SELECT j.*, c.submission_id, CAST(NULL AS BIGINT) AS recheck_of \
+        "SELECT j.id, j.canary_id, j.track, j.candidate, j.base, j.state, j.verifier, j.lease_deadline_ms, \
+         c.submission_id, CAST(NULL AS BIGINT) AS recheck_of \
          FROM canary_jobs j JOIN canaries c ON c.id = j.canary_id WHERE j.id = $1",
     )
     .bind(job_id)
@@ -95,7 +96,7 @@ impl Store {
         by: &str,
         now: i64,
     ) -> Result<CanaryInfo, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         // Only a submission that was verified has a candidate and a base a verifier can run.
         let row = sqlx::query(
             "SELECT s.track, s.candidate, s.base FROM submissions s \
@@ -188,7 +189,7 @@ impl Store {
         deadline: i64,
         next: u32,
     ) -> Result<JobLease, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         refuse_suspended(&mut tx, verifier).await?;
         let id = next_id(&mut tx, "job").await?;
         sqlx::query(
@@ -233,7 +234,7 @@ impl Store {
         now: i64,
     ) -> Result<ReportOutcome, StoreError> {
         let row = sqlx::query(
-            "SELECT j.*, c.expect FROM canary_jobs j JOIN canaries c ON c.id = j.canary_id WHERE j.id = $1",
+            "SELECT j.verifier, j.state, c.expect FROM canary_jobs j JOIN canaries c ON c.id = j.canary_id WHERE j.id = $1",
         )
         .bind(report.job_id)
         .fetch_optional(&mut *tx)

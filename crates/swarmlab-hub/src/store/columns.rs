@@ -2,6 +2,7 @@
 //! autoincrement), unsigned sequence numbers in signed columns, lists and records as JSON
 //! text.
 
+use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::{StoreError, Tx};
@@ -13,6 +14,14 @@ pub(super) async fn next_id(tx: &mut Tx<'_>, counter: &str) -> Result<i64, Store
         .fetch_one(&mut **tx)
         .await?;
     Ok(row.try_get("value")?)
+}
+
+/// A yes-or-no column: a boolean where the database has them, 0 or 1 where it has not.
+pub(super) fn flag(row: &AnyRow, column: &str) -> Result<bool, StoreError> {
+    match row.try_get::<bool, _>(column) {
+        Ok(b) => Ok(b),
+        Err(_) => Ok(row.try_get::<i64, _>(column)? != 0),
+    }
 }
 
 pub(super) fn to_u64(v: i64) -> Result<u64, StoreError> {

@@ -3,11 +3,11 @@
 //! workers' claims gave; and the price of verifying one more submission on a track, which
 //! the quota charges (`quotas.rs`). Reads only.
 
-use sqlx::{Row, SqliteConnection};
+use sqlx::{AnyConnection, Row};
 use swarmlab_proto::Measurements;
 
 use super::tracks::track_from;
-use super::{Store, StoreError};
+use super::{Dialect, Store, StoreError};
 use crate::domain::verify_cost::{run_duration, tally, CostInputs, Price};
 
 /// The measured verdicts a price is the mean of, the latest first: the price follows what a
@@ -16,7 +16,7 @@ const PRICE_WINDOW: i64 = 200;
 
 /// The measurements of the latest `limit` verdicts on `track` (all of them when `None`).
 async fn reports(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     track: &str,
     limit: Option<i64>,
 ) -> Result<Vec<Measurements>, StoreError> {
@@ -25,7 +25,7 @@ async fn reports(
          WHERE j.track = $1 ORDER BY v.id DESC LIMIT $2",
     )
     .bind(track)
-    .bind(limit.unwrap_or(-1))
+    .bind(limit.unwrap_or(i64::MAX))
     .fetch_all(&mut *conn)
     .await?;
     rows.iter()
@@ -40,7 +40,8 @@ async fn reports(
 
 /// Everything [`tally`] needs of `track`.
 async fn inputs_on(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
+    dialect: Dialect,
     track: &str,
     limit: Option<i64>,
 ) -> Result<CostInputs, StoreError> {
@@ -50,10 +51,14 @@ async fn inputs_on(
         .fetch_one(&mut *conn)
         .await?
         .try_get("n")?;
-    let spent = sqlx::query(
-        "SELECT json_extract(claim_json, '$.spent_s') AS s FROM submissions \
-         WHERE track = $1 AND json_extract(claim_json, '$.spent_s') IS NOT NULL",
-    )
+    let spent_s = match dialect {
+        Dialect::Sqlite => "json_extract(claim_json, '$.spent_s')",
+        Dialect::Postgres => "(claim_json::jsonb ->> 'spent_s')",
+    };
+    let spent = sqlx::query(&format!(
+        "SELECT CAST({spent_s} AS DOUBLE PRECISION) AS s FROM submissions \
+         WHERE track = $1 AND {spent_s} IS NOT NULL"
+    ))
     .bind(track)
     .fetch_all(&mut *conn)
     .await?
@@ -70,7 +75,8 @@ async fn inputs_on(
 
 /// What verifying one more submission on `track` is expected to cost.
 pub(super) async fn price_on(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
+    dialect: Dialect,
     track: &str,
 ) -> Result<Price, StoreError> {
     let row = sqlx::query("SELECT * FROM tracks WHERE name = $1")
@@ -79,7 +85,10 @@ pub(super) async fn price_on(
         .await?
         .ok_or_else(|| StoreError::NotFound(format!("track `{track}`")))?;
     let record = track_from(&row)?;
-    let recent = tally(track, &inputs_on(conn, track, Some(PRICE_WINDOW)).await?);
+    let recent = tally(
+        track,
+        &inputs_on(conn, dialect, track, Some(PRICE_WINDOW)).await?,
+    );
     Ok(Price::of(
         &recent,
         &record.rule,
@@ -91,6 +100,6 @@ impl Store {
     /// What the verification cost of `track` is computed from, every verdict counted.
     pub async fn cost_inputs(&self, track: &str) -> Result<CostInputs, StoreError> {
         let mut conn = self.reader.acquire().await?;
-        inputs_on(&mut conn, track, None).await
+        inputs_on(&mut conn, self.dialect, track, None).await
     }
 }

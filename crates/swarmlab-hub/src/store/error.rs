@@ -8,6 +8,12 @@
 pub enum StoreError {
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
+    /// The database URL names no database the hub can open.
+    #[error("bad database URL {0}")]
+    Url(String),
+    /// The database did not answer (down, wrong host or port, refused credentials).
+    #[error("cannot reach the database at {url}: {source}")]
+    Unreachable { url: String, source: sqlx::Error },
     #[error("corrupt row: {0}")]
     Corrupt(String),
     #[error("{0} not found")]

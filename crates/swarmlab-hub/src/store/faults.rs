@@ -40,7 +40,7 @@ impl Store {
     /// Ends every open job that enough distinct verifiers faulted on, as the rule stands
     /// now. Returns the submissions whose jobs ended.
     pub async fn give_up_due(&self, now: i64) -> Result<Vec<i64>, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let rows = sqlx::query(
             "SELECT j.* FROM jobs j WHERE j.state = 'open' AND EXISTS \
              (SELECT 1 FROM job_leases l WHERE l.job_id = j.id AND l.outcome = 'fault') ORDER BY j.id",

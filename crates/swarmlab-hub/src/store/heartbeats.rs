@@ -8,10 +8,10 @@
 
 use std::collections::HashSet;
 
-use sqlx::{Row, SqlitePool};
+use sqlx::{AnyPool, Row};
 use tokio::sync::{mpsc, oneshot};
 
-use super::StoreError;
+use super::{Dialect, StoreError};
 
 /// What a lease can be held on.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -58,9 +58,9 @@ const BATCH: usize = 256;
 
 impl Heartbeats {
     /// Starts the task that commits heartbeats on `writer`.
-    pub(super) fn start(writer: SqlitePool) -> Heartbeats {
+    pub(super) fn start(writer: AnyPool, dialect: Dialect) -> Heartbeats {
         let (queue, beats) = mpsc::unbounded_channel();
-        tokio::spawn(drain(writer, beats));
+        tokio::spawn(drain(writer, dialect, beats));
         Heartbeats(queue)
     }
 
@@ -68,7 +68,7 @@ impl Heartbeats {
     /// or has expired.
     pub(super) async fn extend(
         &self,
-        writer: &SqlitePool,
+        writer: &AnyPool,
         what: Leased,
         id: i64,
         holder: &str,
@@ -106,7 +106,7 @@ impl Heartbeats {
 
 /// Extends one lease; whether it was live and the holder's.
 async fn extend_one(
-    writer: &SqlitePool,
+    writer: &AnyPool,
     what: Leased,
     id: i64,
     holder: &str,
@@ -128,7 +128,7 @@ async fn extend_one(
     Ok(done == 1)
 }
 
-async fn drain(writer: SqlitePool, mut beats: mpsc::UnboundedReceiver<Beat>) {
+async fn drain(writer: AnyPool, dialect: Dialect, mut beats: mpsc::UnboundedReceiver<Beat>) {
     // A beat for a lease already in this batch waits for the next one, so that each lease
     // is extended by one beat per statement, with that beat's own clock and deadline.
     let mut next: Vec<Beat> = Vec::new();
@@ -162,20 +162,28 @@ async fn drain(writer: SqlitePool, mut beats: mpsc::UnboundedReceiver<Beat>) {
                 batch.into_iter().partition(|b| b.what == what);
             batch = rest;
             if !mine.is_empty() {
-                commit(&writer, what, mine).await;
+                commit(&writer, dialect, what, mine).await;
             }
         }
     }
 }
 
 /// Extends the leases of `beats` (one kind, distinct ids) in one statement and answers each.
-async fn commit(writer: &SqlitePool, what: Leased, beats: Vec<Beat>) {
+async fn commit(writer: &AnyPool, dialect: Dialect, what: Leased, beats: Vec<Beat>) {
     let (table, holder_column) = what.table_and_holder();
+    let batch = match dialect {
+        Dialect::Sqlite => {
+            "SELECT json_extract(value, '$[0]') AS id, json_extract(value, '$[1]') AS holder, \
+             json_extract(value, '$[2]') AS now_ms, json_extract(value, '$[3]') AS deadline \
+             FROM json_each($1)"
+        }
+        Dialect::Postgres => {
+            "SELECT (e->>0)::BIGINT AS id, e->>1 AS holder, (e->>2)::BIGINT AS now_ms, \
+             (e->>3)::BIGINT AS deadline FROM jsonb_array_elements($1::jsonb) AS e"
+        }
+    };
     let sql = format!(
-        "UPDATE {table} SET lease_deadline_ms = b.deadline FROM \
-         (SELECT json_extract(value, '$[0]') AS id, json_extract(value, '$[1]') AS holder, \
-         json_extract(value, '$[2]') AS now_ms, json_extract(value, '$[3]') AS deadline \
-         FROM json_each($1)) AS b \
+        "UPDATE {table} SET lease_deadline_ms = b.deadline FROM ({batch}) AS b \
          WHERE {table}.id = b.id AND {table}.state = 'leased' AND {table}.{holder_column} = b.holder \
          AND {table}.lease_deadline_ms > b.now_ms RETURNING {table}.id"
     );

@@ -2,8 +2,8 @@
 //! lease and finishing. Heartbeats are committed in batches (`heartbeats.rs`); expiry is the
 //! sweep's (`sweep.rs`).
 
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Executor, Row, Sqlite};
+use sqlx::any::AnyRow;
+use sqlx::{Any, Executor, Row};
 use swarmlab_proto::{IdeaInfo, IdeaSource, NewIdea};
 
 use super::columns::{json_list, next_id, to_json};
@@ -27,7 +27,7 @@ fn select_ideas(filter: &str) -> String {
 
 /// Folds the rows of [`select_ideas`] into ideas, each listing the submissions `listed`
 /// lets through.
-fn ideas_from(rows: &[SqliteRow], listed: Listed) -> Result<Vec<IdeaInfo>, StoreError> {
+fn ideas_from(rows: &[AnyRow], listed: Listed) -> Result<Vec<IdeaInfo>, StoreError> {
     let mut out: Vec<IdeaInfo> = Vec::new();
     for row in rows {
         let id: i64 = row.try_get("id")?;
@@ -68,7 +68,7 @@ fn source_from(column: Option<String>) -> Result<Option<IdeaSource>, StoreError>
 }
 
 async fn idea_on<'e>(
-    db: impl Executor<'e, Database = Sqlite>,
+    db: impl Executor<'e, Database = Any>,
     id: i64,
     listed: Listed<'_>,
 ) -> Result<Option<IdeaInfo>, StoreError> {
@@ -93,7 +93,7 @@ impl Store {
         threshold: f64,
         now: i64,
     ) -> Result<IdeaInfo, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         track_in(&mut tx, track).await?;
         let earlier: Vec<(i64, String)> =
             sqlx::query("SELECT id, text FROM ideas WHERE track = $1 ORDER BY id")
@@ -121,6 +121,10 @@ impl Store {
         .bind(dup.map(|d| d.1))
         .bind(now)
         .bind(idea.source.as_ref().map(to_json))
+        // A statement kept prepared would fix the type of `similarity` by its first binding,
+        // and `Any` gives a missing f64 the type of an f32 (sqlx 0.8): prepared afresh, a
+        // NULL and a value both fit.
+        .persistent(false)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -178,7 +182,7 @@ impl Store {
         if any.is_none() {
             return Ok(None);
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let Some(next) = sqlx::query(NEXT_IDEA)
             .bind(track)
             .bind(now)

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::sync::RwLock;
 
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 use sqlx::Row;
 use swarmlab_proto::Role;
 
@@ -38,7 +38,7 @@ impl TokenCache {
     }
 }
 
-fn identity_from(row: &SqliteRow) -> Result<Identity, StoreError> {
+fn identity_from(row: &AnyRow) -> Result<Identity, StoreError> {
     let role: String = row.try_get("role")?;
     Ok(Identity {
         id: row.try_get("id")?,
@@ -78,7 +78,7 @@ impl Store {
         token_sha256: &str,
         now: i64,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         insert_identity(&mut tx, identity, token_sha256, now).await?;
         if identity.role == Role::Verifier {
             self.enroll_verifiers(&mut tx, now).await?;

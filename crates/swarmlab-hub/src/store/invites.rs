@@ -36,7 +36,7 @@ impl Store {
         code_sha256: &str,
         now: i64,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let used = sqlx::query(
             "UPDATE invites SET used_by = $1, used_ms = $2 \
              WHERE code_sha256 = $3 AND used_by IS NULL AND (expires_ms IS NULL OR expires_ms > $2)",

@@ -4,7 +4,7 @@
 //! live apart, in `canaries.rs`, but share the jobs' ids, so reading a job or extending its
 //! lease looks there too: a verifier must not tell the two apart.
 
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 use sqlx::Row;
 use swarmlab_proto::JobLease;
 
@@ -18,7 +18,7 @@ use crate::domain::acceptance::{reruns_asked, reruns_cap};
 use crate::domain::job::JobRecord;
 use crate::domain::track::TrackRecord;
 
-pub(super) fn job_from(row: &SqliteRow) -> Result<JobRecord, StoreError> {
+pub(super) fn job_from(row: &AnyRow) -> Result<JobRecord, StoreError> {
     Ok(JobRecord {
         id: row.try_get("id")?,
         submission_id: row.try_get("submission_id")?,
@@ -94,7 +94,7 @@ impl Store {
         now: i64,
         deadline: i64,
     ) -> Result<Option<JobLease>, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         refuse_suspended(&mut tx, verifier).await?;
         let row = sqlx::query(NEXT_JOB)
             .bind(now)

@@ -16,7 +16,7 @@ impl Store {
         by: &str,
         now: i64,
     ) -> Result<LedgerEntry, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let seq = i64::try_from(chain_seq).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let on_chain =
             sqlx::query("SELECT seq FROM chain WHERE track = $1 AND seq = $2 AND commit_id = $3")

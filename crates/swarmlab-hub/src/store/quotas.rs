@@ -4,10 +4,11 @@
 //! worker's current cap (no row: the initial one), changed in the transaction of the verdict
 //! or the lease expiry that changes it.
 
-use sqlx::{Row, SqliteConnection};
+use sqlx::{AnyConnection, Row};
 
+use super::columns::flag;
 use super::costs::price_on;
-use super::{Store, StoreError, Tx};
+use super::{Dialect, Store, StoreError, Tx};
 use crate::domain::config::QuotaConfig;
 use crate::domain::quota::{Pool, Quota};
 
@@ -16,7 +17,8 @@ use crate::domain::quota::{Pool, Quota};
 /// priced for one more submission on `track` (waiting submissions are few: quotas bound
 /// them, so pricing each of their tracks is a handful of reads).
 async fn quota_on(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
+    dialect: Dialect,
     rule: &QuotaConfig,
     worker: &str,
     track: &str,
@@ -32,7 +34,7 @@ async fn quota_on(
     .await?;
     let count = |n: i64| u32::try_from(n).unwrap_or(u32::MAX);
     let cap: Option<i64> = row.try_get("cap")?;
-    let proven: bool = row.try_get("proven")?;
+    let proven = flag(&row, "proven")?;
     let pooled: i64 = row.try_get("pooled")?;
     let by_track = sqlx::query(
         "SELECT track, COUNT(*) AS n FROM submissions WHERE worker = $1 \
@@ -46,7 +48,7 @@ async fn quota_on(
         let on: String = row.try_get("track")?;
         let n = count(row.try_get("n")?);
         waiting = waiting.saturating_add(n);
-        waiting_s += f64::from(n) * price_on(conn, &on).await?.seconds;
+        waiting_s += f64::from(n) * price_on(conn, dialect, &on).await?.seconds;
     }
     let unproven = (!proven && rule.unproven_pool > 0).then(|| Pool {
         waiting: count(pooled),
@@ -56,7 +58,7 @@ async fn quota_on(
         waiting,
         waiting_s,
         cap: cap.map_or(rule.start(), |c| u32::try_from(c).unwrap_or(1)),
-        price: price_on(conn, track).await?,
+        price: price_on(conn, dialect, track).await?,
         unproven,
     })
 }
@@ -66,7 +68,7 @@ impl Store {
     /// priced for one more submission on `track`.
     pub async fn quota(&self, worker: &str, track: &str) -> Result<Quota, StoreError> {
         let mut conn = self.reader.acquire().await?;
-        quota_on(&mut conn, &self.quota, worker, track).await
+        quota_on(&mut conn, self.dialect, &self.quota, worker, track).await
     }
 
     /// The quota as `tx` sees it.
@@ -76,7 +78,7 @@ impl Store {
         worker: &str,
         track: &str,
     ) -> Result<Quota, StoreError> {
-        quota_on(tx, &self.quota, worker, track).await
+        quota_on(tx, self.dialect, &self.quota, worker, track).await
     }
 
     /// A worker's cap as `tx` sees it (no row: the initial one).

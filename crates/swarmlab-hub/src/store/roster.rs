@@ -75,7 +75,7 @@ impl Store {
     /// Enrols every verifier in good standing in every track's ledger that lacks it: what a
     /// hub opening on a database from before verifier keys were recorded catches up on.
     pub async fn enroll_missing_verifiers(&self, now: i64) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         self.enroll_verifiers(&mut tx, now).await?;
         tx.commit().await?;
         Ok(())
@@ -103,7 +103,8 @@ mod tests {
     #[tokio::test]
     async fn a_database_from_before_verifier_keys_enrols_its_verifiers_in_good_standing() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("hub.db"), &dir.path().join("hub.key"))
+        let database = crate::store::Database::resolve(None, dir.path()).unwrap();
+        let store = Store::open(&database, &dir.path().join("hub.key"))
             .await
             .unwrap();
         let track = TrackRecord {

@@ -1,9 +1,15 @@
 //! The schema: portable SQL migrations, applied in order, each once, and recorded in
-//! `schema_migrations`. A second backend runs the same files.
+//! `schema_migrations`. Both dialects run the same files. Several hubs opening one
+//! PostgreSQL database at once take turns: the first applies what is pending, the others
+//! then find it applied.
 
-use sqlx::SqlitePool;
+use sqlx::AnyPool;
 
-use super::StoreError;
+use super::{Dialect, StoreError};
+
+/// The key of the PostgreSQL advisory lock held while migrating (any constant will do; it
+/// spells "swarmlab" in ASCII).
+const MIGRATION_LOCK: i64 = 0x7377_6172_6d6c_6162;
 
 /// The schema, in order; each applied once, recorded in `schema_migrations`.
 pub const MIGRATIONS: &[(i64, &str)] = &[
@@ -26,8 +32,14 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
 ];
 
 /// Applies the migrations not applied yet, in one transaction.
-pub(super) async fn migrate(writer: &SqlitePool) -> Result<(), StoreError> {
+pub(super) async fn migrate(writer: &AnyPool, dialect: Dialect) -> Result<(), StoreError> {
     let mut tx = writer.begin().await?;
+    if dialect == Dialect::Postgres {
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(MIGRATION_LOCK)
+            .execute(&mut *tx)
+            .await?;
+    }
     sqlx::query(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_ms BIGINT NOT NULL)",
     )

@@ -124,7 +124,7 @@ impl Store {
     /// Lifts a verifier's suspension, with a `verifier_reinstated` entry in every track's
     /// ledger that enrolled it, and its enrolment in those created while it was suspended.
     pub async fn reinstate(&self, verifier: &str, now: i64) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let done = sqlx::query(
             "UPDATE verifier_standing SET suspended_ms = NULL, suspended_reason = NULL \
          WHERE verifier = $1 AND suspended_ms IS NOT NULL",

@@ -1,7 +1,7 @@
 //! Submissions: recording one after intake (replay and duplicate checks inside the
 //! transaction), reading, re-queueing after a rebase, and ending one outside a verdict.
 
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 use sqlx::Row;
 use swarmlab_proto::{Claim, EventBody, Measurements, SubmissionInfo};
 
@@ -13,7 +13,7 @@ use crate::domain::intake::Intake;
 use crate::domain::intake_reason::IntakeReason;
 use crate::domain::submission::NewSubmission;
 
-pub(super) fn submission_from(row: &SqliteRow) -> Result<SubmissionInfo, StoreError> {
+pub(super) fn submission_from(row: &AnyRow) -> Result<SubmissionInfo, StoreError> {
     Ok(SubmissionInfo {
         id: row.try_get("id")?,
         track: row.try_get("track")?,
@@ -97,7 +97,7 @@ impl Store {
         new: &NewSubmission,
         now: i64,
     ) -> Result<SubmissionInfo, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         track_in(&mut tx, &new.track).await?;
         let (intake, replay) = self.final_intake(&mut tx, new).await?;
         let (status, reason, candidate, base) = match &intake {
@@ -260,7 +260,7 @@ impl Store {
         base: &str,
         now: i64,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let sub = submission_in(&mut tx, submission_id).await?;
         if sub.status != "reverify" {
             return Err(StoreError::Conflict(format!(
@@ -288,7 +288,7 @@ impl Store {
         reason: IntakeReason,
         now: i64,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let sub = submission_in(&mut tx, submission_id).await?;
         if matches!(sub.status.as_str(), "accepted" | "rejected" | "invalid") {
             return Err(StoreError::Conflict(format!(

@@ -11,7 +11,7 @@ use crate::domain::sweep::Swept;
 impl Store {
     /// Returns expired idea and job leases to their queues.
     pub async fn sweep(&self, now: i64) -> Result<Swept, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         // Each idea lease let expire costs its holder one from its quota.
         let expired = sqlx::query(
             "SELECT lease_holder, COUNT(*) AS n FROM ideas WHERE state = 'leased' AND lease_deadline_ms <= $1 AND lease_holder IS NOT NULL GROUP BY lease_holder",

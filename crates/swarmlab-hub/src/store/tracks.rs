@@ -6,12 +6,15 @@
 //! with the longer chain is the newer, and a copy only ever replaces an older one: a reader
 //! that loaded a track just before a head move cannot put the old state back. A transition
 //! that changes a track must append to its chain and hand the new state to the cache after
-//! it commits ([`snapshot_in`], [`TrackCache::put`]).
+//! it commits ([`snapshot_in`], [`TrackCache::put`]). Another hub process on the same
+//! database may move a head too: its notice (`notices.rs`) makes this one forget every
+//! track, and a copy read before that forgetting is not kept (the cache's generation).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 use sqlx::Row;
 use swarmlab_core::Goal;
 use swarmlab_proto::{ChainEntry, EventBody, Rule};
@@ -28,18 +31,38 @@ pub(super) struct Snapshot {
 
 /// The latest snapshot of each track read so far.
 #[derive(Default)]
-pub(super) struct TrackCache(RwLock<HashMap<String, Arc<Snapshot>>>);
+pub(super) struct TrackCache {
+    map: RwLock<HashMap<String, Arc<Snapshot>>>,
+    /// How many times everything was forgotten; a copy read before the last time is stale.
+    generation: AtomicU64,
+}
 
 impl TrackCache {
     fn get(&self, name: &str) -> Option<Arc<Snapshot>> {
         // A poisoned lock only means a panic elsewhere mid-insert; the map itself is whole.
-        let map = self.0.read().unwrap_or_else(|p| p.into_inner());
+        let map = self.map.read().unwrap_or_else(|p| p.into_inner());
         map.get(name).cloned()
     }
 
-    /// Keeps `snapshot` unless the copy held is as new; returns the copy now held.
-    pub(super) fn put(&self, snapshot: Snapshot) -> Arc<Snapshot> {
-        let mut map = self.0.write().unwrap_or_else(|p| p.into_inner());
+    /// The generation to hand [`TrackCache::put`] with a copy read from now on.
+    pub(super) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
+    }
+
+    /// Forgets every track: another process changed one.
+    pub(super) fn forget_all(&self) {
+        let mut map = self.map.write().unwrap_or_else(|p| p.into_inner());
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        map.clear();
+    }
+
+    /// Keeps `snapshot`, read in `generation`, unless the copy held is as new or the cache
+    /// forgot everything since it was read; returns the copy now held (or `snapshot`).
+    pub(super) fn put(&self, snapshot: Snapshot, generation: u64) -> Arc<Snapshot> {
+        let mut map = self.map.write().unwrap_or_else(|p| p.into_inner());
+        if self.generation.load(Ordering::SeqCst) != generation {
+            return Arc::new(snapshot);
+        }
         match map.get(&snapshot.record.name) {
             Some(held) if held.chain.len() >= snapshot.chain.len() => held.clone(),
             _ => {
@@ -76,7 +99,7 @@ pub(super) async fn snapshot_in(
     }))
 }
 
-fn chain_entry_from(row: &SqliteRow) -> Result<ChainEntry, StoreError> {
+fn chain_entry_from(row: &AnyRow) -> Result<ChainEntry, StoreError> {
     Ok(ChainEntry {
         seq: row.try_get("seq")?,
         commit: row.try_get("commit_id")?,
@@ -86,7 +109,7 @@ fn chain_entry_from(row: &SqliteRow) -> Result<ChainEntry, StoreError> {
     })
 }
 
-pub(super) fn track_from(row: &SqliteRow) -> Result<TrackRecord, StoreError> {
+pub(super) fn track_from(row: &AnyRow) -> Result<TrackRecord, StoreError> {
     let goal = match row.try_get::<String, _>("goal")?.as_str() {
         "minimize" => Goal::Minimize,
         "maximize" => Goal::Maximize,
@@ -127,7 +150,7 @@ impl Store {
     /// Adds a track with its head at the baseline, and the ledger's first entry followed by
     /// the enrolment of every verifier in good standing.
     pub async fn create_track(&self, track: &TrackRecord, now: i64) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let exists = sqlx::query("SELECT name FROM tracks WHERE name = $1")
             .bind(&track.name)
             .fetch_optional(&mut *tx)
@@ -171,9 +194,11 @@ impl Store {
         // The new ledger knows every verifier before any report reaches it.
         self.enroll_verifiers(&mut tx, now).await?;
         let created = snapshot_in(&mut tx, &track.name).await?;
+        // Held until the commit, the write lock keeps other processes' changes after it.
+        let generation = self.tracks.generation();
         tx.commit().await?;
         if let Some(created) = created {
-            self.tracks.put(created);
+            self.tracks.put(created, generation);
         }
         Ok(())
     }
@@ -220,9 +245,10 @@ impl Store {
         if let Some(hit) = self.tracks.get(name) {
             return Ok(Some(hit));
         }
+        let generation = self.tracks.generation();
         let mut tx = self.reader.begin().await?;
         let loaded = snapshot_in(&mut tx, name).await?;
         tx.commit().await?;
-        Ok(loaded.map(|snapshot| self.tracks.put(snapshot)))
+        Ok(loaded.map(|snapshot| self.tracks.put(snapshot, generation)))
     }
 }

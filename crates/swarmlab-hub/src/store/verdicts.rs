@@ -9,11 +9,11 @@
 use sqlx::Row;
 use swarmlab_proto::{Credit, CreditedIdea, EventBody, Measurements};
 
-use super::columns::{next_id, to_json};
+use super::columns::{flag, next_id, to_json};
 use super::jobs::job_from;
 use super::standing::refuse_suspended;
 use super::tracks::{snapshot_in, track_in, Snapshot};
-use super::{Store, StoreError, Tx};
+use super::{Dialect, Store, StoreError, Tx};
 use crate::domain::acceptance::{effect, Effect, Judgement, Verdict};
 use crate::domain::credit;
 use crate::domain::job::JobRecord;
@@ -33,7 +33,7 @@ impl Store {
         report: &Report,
         now: i64,
     ) -> Result<ReportOutcome, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         refuse_suspended(&mut tx, &report.verifier).await?;
         let job = sqlx::query("SELECT * FROM jobs WHERE id = $1")
             .bind(report.job_id)
@@ -130,9 +130,11 @@ impl Store {
                 }
             },
         };
+        // Held until the commit, the write lock keeps other processes' changes after it.
+        let generation = self.tracks.generation();
         tx.commit().await?;
         if let Some(moved) = moved_track {
-            self.tracks.put(moved);
+            self.tracks.put(moved, generation);
         }
         Ok(outcome)
     }
@@ -162,6 +164,8 @@ impl Store {
         .bind(verdict.p_value())
         .bind(to_json(&report.measurements))
         .bind(now)
+        // `p_value` may be missing: prepared afresh, as `ideas.rs` says.
+        .persistent(false)
         .execute(&mut **tx)
         .await?;
         // The head's reruns measure the base this job was verified against, whatever the head
@@ -173,10 +177,16 @@ impl Store {
             .copied()
             .filter(|v| v.is_finite())
             .collect();
-        sqlx::query(
-            "INSERT INTO head_measurements (track, commit_id, hardware_class, verdict_id, rerun, value) \
-             SELECT $1, $2, $3, $4, key, value FROM json_each($5)",
-        )
+        let reruns = match self.dialect {
+            Dialect::Sqlite => "SELECT $1, $2, $3, $4, key, value FROM json_each($5)",
+            Dialect::Postgres => {
+                "SELECT $1, $2, $3, $4, n - 1, CAST(v AS DOUBLE PRECISION) \
+                 FROM jsonb_array_elements_text($5::jsonb) WITH ORDINALITY AS h (v, n)"
+            }
+        };
+        sqlx::query(&format!(
+            "INSERT INTO head_measurements (track, commit_id, hardware_class, verdict_id, rerun, value) {reruns}"
+        ))
         .bind(&job.track)
         .bind(&job.base)
         .bind(&report.measurements.hardware_class)
@@ -346,7 +356,7 @@ async fn credit_in(
         measurements: &report.measurements,
         goal,
         named_idea: named.as_ref(),
-        diff_on_chain: row.try_get("on_chain")?,
+        diff_on_chain: flag(&row, "on_chain")?,
     }))
 }
 

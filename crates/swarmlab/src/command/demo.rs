@@ -37,7 +37,7 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<i32> {
         DemoTrack::Tinygpt => Embedded::Tinygpt,
     };
     let budget = args.budget.or(track.demo_budget());
-    let hub = start_hub(&root, &args.listen)?;
+    let hub = start_hub(&root, &args.listen, args.database_url.clone())?;
     let name = track.name();
     let repo = root.join("tracks").join(name);
     track.write(&repo)?;
@@ -104,9 +104,14 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<i32> {
 }
 
 /// A hub on `listen` whose data lives under `root`.
-fn start_hub(root: &Path, listen: &str) -> anyhow::Result<EmbeddedHub> {
+fn start_hub(
+    root: &Path,
+    listen: &str,
+    database_url: Option<String>,
+) -> anyhow::Result<EmbeddedHub> {
     let config = HubConfig {
         data_dir: root.join("hub"),
+        database_url,
         listen: listen.to_string(),
         ..HubConfig::default()
     };

@@ -191,5 +191,8 @@ fn config(args: &HubArgs) -> anyhow::Result<HubConfig> {
     if let Some(listen) = &args.listen {
         config.listen = listen.clone();
     }
+    if let Some(url) = &args.database_url {
+        config.database_url = Some(url.clone());
+    }
     Ok(config)
 }

@@ -10,7 +10,7 @@ use swarmlab_hub::domain::ledger::seal;
 use swarmlab_proto::{signing, EventBody, Measurements, Rule, RunOutcome};
 use swarmlab_testkit::http::Client;
 
-use crate::harness::{send, swarmlab, BIN};
+use crate::harness::{send, swarmlab, swarmlab_with_env, BIN};
 
 #[test]
 fn the_hub_serves_its_api_and_stops_on_ctrl_c() {
@@ -52,6 +52,37 @@ fn the_hub_serves_its_api_and_stops_on_ctrl_c() {
     send(hub.id() as i32, libc::SIGINT);
     let status = hub.wait().unwrap();
     assert!(status.success(), "the hub did not stop cleanly: {status}");
+}
+
+#[test]
+fn a_database_url_from_the_flag_or_the_environment_that_names_no_database_stops_the_hub() {
+    let data = tempfile::tempdir().unwrap();
+    let data_dir = data.path().to_str().unwrap();
+    let flag = swarmlab(
+        &[
+            "hub",
+            "serve",
+            "--data-dir",
+            data_dir,
+            "--database-url",
+            "mysql://root:hunter2@db/hub",
+        ],
+        None,
+    )
+    .fails_with(1);
+    assert!(
+        flag.stderr
+            .contains("bad database URL mysql://root:***@db/hub"),
+        "{flag}"
+    );
+    assert!(!flag.stderr.contains("hunter2"), "{flag}");
+    let env = swarmlab_with_env(
+        &["hub", "serve", "--data-dir", data_dir],
+        None,
+        &[("SWARMLAB_DATABASE_URL", "oracle://db/hub")],
+    )
+    .fails_with(1);
+    assert!(env.stderr.contains("unsupported scheme `oracle`"), "{env}");
 }
 
 #[test]

@@ -8,6 +8,7 @@ mod idle;
 
 mod hub;
 mod hub_liveness;
+mod hub_processes;
 
 mod agent_clis;
 mod agents;

@@ -7,13 +7,14 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde::Deserialize;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use swarmlab_proto::{Credit, CreditedIdea};
 
 use super::{corrupt, measurements, Reader, TrackRow, CHUNK};
 use crate::domain::credit;
+use crate::store::columns::flag;
 use crate::store::views::{mean_sigma, LedgerRef, Point};
 use crate::store::StoreError;
 
@@ -99,9 +100,9 @@ impl Reader {
             let rows = sqlx::query(
                 "SELECT v.id, v.submission_id, v.decision, v.verifier, v.measurements, v.at_ms, \
                  j.candidate, j.base, c.seq AS chain_seq, s.worker, s.idea_id, i.author, \
-                 CASE WHEN c.seq IS NULL THEN 0 ELSE EXISTS (SELECT 1 FROM chain e \
+                 (c.seq IS NOT NULL AND EXISTS (SELECT 1 FROM chain e \
                  JOIN submissions es ON es.id = e.submission_id WHERE e.track = j.track \
-                 AND e.seq < c.seq AND es.diff_hash = s.diff_hash AND es.id <> s.id) END AS on_chain \
+                 AND e.seq < c.seq AND es.diff_hash = s.diff_hash AND es.id <> s.id)) AS on_chain \
                  FROM verdicts v CROSS JOIN jobs j \
                  JOIN submissions s ON s.id = v.submission_id \
                  LEFT JOIN ideas i ON i.id = s.idea_id AND i.track = s.track \
@@ -246,7 +247,7 @@ pub(super) fn ledger_ref(e: &Indexed) -> LedgerRef {
 
 /// One verdict of the series as its chart point, with who the move is credited to when it
 /// was kept; beside it, the head's mean when the verdict measured against the baseline.
-fn measured(row: &SqliteRow, track: &TrackRow) -> Result<(Measured, Option<f64>), StoreError> {
+fn measured(row: &AnyRow, track: &TrackRow) -> Result<(Measured, Option<f64>), StoreError> {
     let m = measurements(&row.try_get::<String, _>("measurements")?)?;
     let base: String = row.try_get("base")?;
     let chain_seq: Option<i64> = row.try_get("chain_seq")?;
@@ -262,7 +263,7 @@ fn measured(row: &SqliteRow, track: &TrackRow) -> Result<(Measured, Option<f64>)
         _ => None,
     };
     let finder: String = row.try_get("worker")?;
-    let diff_on_chain: bool = row.try_get("on_chain")?;
+    let diff_on_chain = flag(row, "on_chain")?;
     let credit = kept.then(|| {
         credit::credit(credit::Move {
             finder: &finder,

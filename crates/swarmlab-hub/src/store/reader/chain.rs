@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::super::views::{mean_sigma, ChainRow, LedgerRef, VerdictView};
@@ -116,7 +116,7 @@ impl Reader {
 /// A verdict from a row with `verifier`, `verifier_name`, `decision`, `reason`, `p_value`,
 /// `measurements` and `verdict_at` columns.
 pub(super) fn verdict_view(
-    row: &SqliteRow,
+    row: &AnyRow,
     id: i64,
     entries: &[Indexed],
 ) -> Result<VerdictView, StoreError> {

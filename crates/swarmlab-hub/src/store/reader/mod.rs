@@ -19,14 +19,11 @@ mod submissions;
 mod summary;
 
 use std::collections::HashMap;
-use std::path::Path;
-use std::str::FromStr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions, SqliteRow};
-use sqlx::{Row, SqlitePool};
+use sqlx::any::AnyRow;
+use sqlx::{AnyPool, Row};
 use swarmlab_core::Goal;
 use swarmlab_proto::Measurements;
 
@@ -34,7 +31,7 @@ use super::views::{
     ChainRow, IdeaCounts, IdeaRow, Leaderboard, Paged, Paging, Party, Point, Progress, Reference,
     SubmissionFilter, SubmissionRow, SubmissionView, TrackSummary, Views,
 };
-use super::StoreError;
+use super::{database, Database, StoreError};
 use cache::{LedgerIndex, Series};
 
 /// Rows fetched per round when a cache catches up.
@@ -42,7 +39,7 @@ const CHUNK: i64 = 5_000;
 
 /// The dashboard's side of the hub's database.
 pub struct Reader {
-    read: SqlitePool,
+    read: AnyPool,
     series: Mutex<HashMap<String, Arc<Series>>>,
     ledger: Mutex<HashMap<String, LedgerIndex>>,
     /// Each track's leaderboards, with what they were made at.
@@ -63,12 +60,12 @@ fn corrupt(e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(e.to_string())
 }
 
-fn count(row: &SqliteRow, column: &str) -> Result<u64, StoreError> {
+fn count(row: &AnyRow, column: &str) -> Result<u64, StoreError> {
     let n: i64 = row.try_get(column)?;
     Ok(u64::try_from(n).unwrap_or(0))
 }
 
-fn party(row: &SqliteRow, id: &str, name: &str) -> Result<Option<Party>, StoreError> {
+fn party(row: &AnyRow, id: &str, name: &str) -> Result<Option<Party>, StoreError> {
     let Some(id) = row.try_get::<Option<String>, _>(id)? else {
         return Ok(None);
     };
@@ -106,16 +103,10 @@ pub fn spec_reference(spec_toml: &str) -> Option<Reference> {
 }
 
 impl Reader {
-    /// Opens query-only connections to the database at `path`.
-    pub async fn open(path: &Path) -> Result<Reader, StoreError> {
-        let options = SqliteConnectOptions::from_str("sqlite:")?
-            .filename(path)
-            .busy_timeout(Duration::from_secs(10))
-            .pragma("query_only", "ON");
-        let read = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options)
-            .await?;
+    /// Opens query-only connections to `database`.
+    pub async fn open(database: &Database) -> Result<Reader, StoreError> {
+        database::install_drivers();
+        let read = database.connect_reader(4)?;
         Ok(Reader {
             read,
             series: Mutex::new(HashMap::new()),
