@@ -3,8 +3,8 @@
 //! create databases), each gets a database of its own on that server, made with `psql`,
 //! so that the hub's whole suite runs on either backend unchanged.
 //!
-//! It creates databases and never drops them: the server is a throwaway one (`.ci/run`
-//! starts it in a temporary folder). A server that cannot be reached fails the test; it
+//! It creates databases and never drops them: the server is a throwaway one
+//! ([`crate::postgres::Cluster`], in a temporary folder). A server that cannot be reached fails the test; it
 //! never falls back to SQLite.
 
 use std::process::Command;

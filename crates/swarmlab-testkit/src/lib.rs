@@ -5,7 +5,7 @@
 //! behind features, the `Record` builder ([`record`], feature `record`), a scratch folder
 //! with `sh -c` run specs ([`scratch`]) and its sandboxed kind ([`sandbox`]) (both feature
 //! `runner`), a worker's bundle and signed claim ([`bundle`]) and a seeded hub ([`hub`])
-//! (both feature `hub`).
+//! (both feature `hub`), and a throwaway PostgreSQL server ([`postgres`]).
 //!
 //! It is a dev-dependency only: no crate ships it, and none may reach it through a normal
 //! dependency (checked by `crates/swarmlab/tests/it/layering.rs`). A crate's own unit tests
@@ -22,6 +22,7 @@ pub mod http;
 #[cfg(feature = "hub")]
 pub mod hub;
 pub mod openai;
+pub mod postgres;
 pub mod pygpt;
 #[cfg(feature = "record")]
 pub mod record;

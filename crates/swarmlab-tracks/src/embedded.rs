@@ -26,12 +26,17 @@ mod generated {
     include!(concat!(env!("OUT_DIR"), "/tracks.rs"));
 }
 
-/// A track compiled in.
+/// A track compiled in (the value of the binary's `init --track`: these doc lines are its
+/// help).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum Embedded {
+    /// A byte-level GPT trained on the CPU (the default)
     Tinygpt,
+    /// A fast synthetic track: a known noisy function of its knobs
     Toy,
-    /// The files `swarmlab init --track autoresearch` adds to a clone of autoresearch.
+    /// Put an existing clone of karpathy/autoresearch on a hub, as one commit: the trusted
+    /// hook and the budget in prepare.py, swarmlab.toml and the verifier's files (GPU)
     Autoresearch,
 }
 

@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use swarmlab_agent::choice::Kind;
 use swarmlab_core::spec::Budget;
 use swarmlab_proto::Role;
+use swarmlab_tracks::Embedded;
 
 const EXIT_CODES: &str = "\
 Exit codes:
@@ -330,9 +331,11 @@ pub enum SandboxMode {
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// Which embedded track the swarm works on
-    #[arg(long, value_enum, default_value_t = DemoTrack::Toy)]
-    pub track: DemoTrack,
+    /// Which embedded track the swarm works on: toy (fast and synthetic: the chain grows
+    /// within a minute) or tinygpt (the byte-level GPT: builds first, each run takes its budget)
+    #[arg(long, default_value = "toy", value_parser = PossibleValuesParser::new(["toy", "tinygpt"])
+        .map(|name| Embedded::from_str(&name, true).expect("clap allows only the tracks listed")))]
+    pub track: Embedded,
     /// Where the hub, workers and verifier keep their state (default: a new temporary folder)
     #[arg(long)]
     pub dir: Option<PathBuf>,
@@ -370,14 +373,6 @@ pub struct DemoArgs {
     /// `[verify] max_reruns`)
     #[arg(long, value_parser = clap::value_parser!(u32).range(2..))]
     pub max_reruns: Option<u32>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum DemoTrack {
-    /// The fast synthetic track: the chain grows within a minute
-    Toy,
-    /// The byte-level GPT (builds first; each run takes its budget)
-    Tinygpt,
 }
 
 #[derive(Debug, Args)]
@@ -443,22 +438,11 @@ pub struct InitArgs {
     #[arg(default_value = "tinygpt")]
     pub dir: PathBuf,
     /// Which embedded track to write
-    #[arg(long, value_enum, default_value_t = TrackName::Tinygpt)]
-    pub track: TrackName,
+    #[arg(long, value_enum, default_value_t = Embedded::Tinygpt)]
+    pub track: Embedded,
     /// Only write a fully commented swarmlab.toml into DIR (an existing repository)
     #[arg(long, conflicts_with = "track")]
     pub spec_only: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum TrackName {
-    /// A byte-level GPT trained on the CPU (the default)
-    Tinygpt,
-    /// A fast synthetic track: a known noisy function of its knobs
-    Toy,
-    /// Put an existing clone of karpathy/autoresearch on a hub, as one commit: the trusted
-    /// hook and the budget in prepare.py, swarmlab.toml and the verifier's files (GPU)
-    Autoresearch,
 }
 
 #[derive(Debug, Args)]

@@ -16,6 +16,7 @@ mod ledger;
 mod liveness;
 mod local;
 mod noise;
+mod postgres;
 mod processes;
 mod public;
 mod quotas;

@@ -21,9 +21,8 @@ use swarmlab_client::swarm::{Swarm, Watch, Watched};
 use swarmlab_hub::{EmbeddedHub, HubConfig, Seed};
 use swarmlab_proto::Role;
 use swarmlab_runner::SandboxConfig;
-use swarmlab_tracks::Embedded;
 
-use crate::cli::{DemoArgs, DemoTrack, SandboxMode};
+use crate::cli::{DemoArgs, SandboxMode};
 
 pub fn demo(args: &DemoArgs) -> anyhow::Result<i32> {
     let cancel = crate::interrupt::install();
@@ -32,10 +31,7 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<i32> {
         SandboxMode::On => verifier_dir(&root, &args.bwrap)?,
         SandboxMode::Off => root.join("verifier"),
     };
-    let track = match args.track {
-        DemoTrack::Toy => Embedded::Toy,
-        DemoTrack::Tinygpt => Embedded::Tinygpt,
-    };
+    let track = args.track;
     let budget = args.budget.or(track.demo_budget());
     let hub = start_hub(&root, &args.listen, args.database_url.clone())?;
     let name = track.name();

@@ -4,20 +4,19 @@
 use std::path::Path;
 
 use swarmlab_loop::load_track;
-use swarmlab_tracks::autoresearch;
+use swarmlab_tracks::{autoresearch, Embedded};
 
-use crate::cli::{InitArgs, TrackName};
+use crate::cli::InitArgs;
 
 pub fn init(args: &InitArgs) -> anyhow::Result<()> {
     let dir = &args.dir;
     if args.spec_only {
         return write_spec(dir);
     }
-    let track = match args.track {
-        TrackName::Autoresearch => return place_autoresearch(dir),
-        TrackName::Tinygpt => swarmlab_tracks::Embedded::Tinygpt,
-        TrackName::Toy => swarmlab_tracks::Embedded::Toy,
-    };
+    let track = args.track;
+    if track == Embedded::Autoresearch {
+        return place_autoresearch(dir);
+    }
     track.write_new(dir)?;
     let files = track.files();
     let name = track.name();

@@ -2,7 +2,8 @@
 //! killed (SIGKILL) while both take ideas: every idea either process acknowledged is there
 //! once, the survivor goes on serving, and the ledger audits. Runs where
 //! `SWARMLAB_TEST_DATABASE_URL` names a PostgreSQL server whose user may create databases
-//! (`.ci/run` starts one); elsewhere there is nothing to run it on.
+//! or else on a throwaway cluster of its own (`swarmlab_testkit::postgres`); where
+//! PostgreSQL is not installed it skips, unless `SWARMLAB_TEST_POSTGRES=required`.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -12,13 +13,22 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use swarmlab_testkit::postgres::Cluster;
 
 use crate::harness::{send, swarmlab};
 use crate::hubs::{client, free_address};
 
-/// A fresh database on the test server, or `None` without one.
-fn fresh_database() -> Option<String> {
-    let server = std::env::var("SWARMLAB_TEST_DATABASE_URL").ok()?;
+/// A fresh database on the test server (`SWARMLAB_TEST_DATABASE_URL`, else a throwaway
+/// cluster kept alive by the guard), or `None` where PostgreSQL is not installed.
+fn fresh_database() -> Option<(Option<Cluster>, String)> {
+    let (cluster, server) = match std::env::var("SWARMLAB_TEST_DATABASE_URL") {
+        Ok(server) => (None, server),
+        Err(_) => {
+            let cluster = Cluster::start()?;
+            let url = cluster.url.clone();
+            (Some(cluster), url)
+        }
+    };
     let name = format!("swarmlab_processes_{}", std::process::id());
     let out = Command::new("psql")
         .args([server.as_str(), "-q", "-c"])
@@ -31,7 +41,7 @@ fn fresh_database() -> Option<String> {
         String::from_utf8_lossy(&out.stderr)
     );
     let (base, _) = server.rsplit_once('/').unwrap();
-    Some(format!("{base}/{name}"))
+    Some((cluster, format!("{base}/{name}")))
 }
 
 /// A hub process, its address, and its stderr (kept open: a hub that writes to a closed pipe
@@ -54,7 +64,7 @@ fn serve(data: &str, database: &str) -> (Child, String, BufReader<ChildStderr>) 
 
 #[test]
 fn a_hub_process_killed_under_load_loses_nothing_another_acknowledged_or_it_did() {
-    let Some(database) = fresh_database() else {
+    let Some((_cluster, database)) = fresh_database() else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
