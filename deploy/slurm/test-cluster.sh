@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A one-node Slurm cluster on loopback for the opt-in test of the scripts
+# A one-node Slurm cluster on loopback for the test of the scripts (.ci/run starts it)
 # (SWARMLAB_TEST_SLURM=1, crates/swarmlab/tests/it/deploy.rs). Debian's slurm-wlm and munge,
 # run as root; nothing of it is meant for a real cluster: no GPUs, no cgroups, root jobs.
 #

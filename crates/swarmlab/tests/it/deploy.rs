@@ -1,8 +1,9 @@
 //! The deployment files under `deploy/` (docs/deploy.md): the Slurm scripts parse with bash
 //! and carry only `#SBATCH` options sbatch knows, where sbatch reads them; the Kubernetes
 //! manifests validate against the Kubernetes schemas (`kubernetes-validate` from PyPI); and,
-//! opt-in with `SWARMLAB_TEST_SLURM=1` on a machine with a running Slurm cluster, a worker
-//! array and a verifier submitted with the scripts grow a local hub's toy chain.
+//! with `SWARMLAB_TEST_SLURM=1` on a machine with a running Slurm cluster (`.ci/run` starts
+//! one with `deploy/slurm/test-cluster.sh`), a worker array and a verifier submitted with the
+//! scripts grow a local hub's toy chain.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
