@@ -89,6 +89,14 @@ pub struct Contest {
     seed: u64,
 }
 
+/// The track's program file, which every contest copies over: a track without one cannot
+/// have a contest.
+fn program_file(spec: &TrackSpec) -> Result<String, ContestError> {
+    spec.program.clone().ok_or_else(|| ContestError::NoProgram {
+        dir: spec.root.clone(),
+    })
+}
+
 impl Contest {
     /// Checks the input: the track names a program file, and there is at least one run of
     /// at least one experiment.
@@ -99,12 +107,7 @@ impl Contest {
         experiments: u64,
         seed: u64,
     ) -> Result<Contest, ContestError> {
-        let program_file = spec
-            .program
-            .clone()
-            .ok_or_else(|| ContestError::NoProgram {
-                dir: spec.root.clone(),
-            })?;
+        let program_file = program_file(&spec)?;
         if runs == 0 || experiments == 0 {
             return Err(ContestError::Input(
                 "--runs and --experiments must be 1 or more".into(),

@@ -82,26 +82,30 @@ impl Cluster {
         Some(cluster)
     }
 
-    /// Runs one of the server's programs, as `postgres` when this is root; panics with its
-    /// output when it fails.
-    fn run(&self, program: &str, args: &[&str]) {
+    /// One of the server's programs, to run as `postgres` when this is root.
+    fn command(&self, program: &str) -> Command {
         let program = self.bin.join(program);
         let mut command = if self.as_postgres {
             let mut c = Command::new("runuser");
-            c.args(["-u", "postgres", "--"]).arg(&program);
+            c.args(["-u", "postgres", "--"]).arg(program);
             c
         } else {
-            Command::new(&program)
+            Command::new(program)
         };
-        let out = command
+        command.current_dir(&self.dir);
+        command
+    }
+
+    /// Runs one of the server's programs; panics with its output when it fails.
+    fn run(&self, program: &str, args: &[&str]) {
+        let out = self
+            .command(program)
             .args(args)
-            .current_dir(&self.dir)
             .output()
-            .unwrap_or_else(|e| panic!("failed to run {}: {e}", program.display()));
+            .unwrap_or_else(|e| panic!("failed to run {program}: {e}"));
         assert!(
             out.status.success(),
-            "{} failed: {}{}",
-            program.display(),
+            "{program} failed: {}{}",
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
@@ -111,17 +115,8 @@ impl Cluster {
 impl Drop for Cluster {
     fn drop(&mut self) {
         let data = self.dir.join("data");
-        let program = self.bin.join("pg_ctl");
-        let mut command = if self.as_postgres {
-            let mut c = Command::new("runuser");
-            c.args(["-u", "postgres", "--"]).arg(&program);
-            c
-        } else {
-            Command::new(&program)
-        };
-        let _ = command
-            .args(["-D", path(&data), "-m", "immediate", "stop"])
-            .output();
+        let stop = ["-D", path(&data), "-m", "immediate", "stop"];
+        let _ = self.command("pg_ctl").args(stop).output();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

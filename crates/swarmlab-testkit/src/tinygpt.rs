@@ -80,14 +80,7 @@ pub fn variant_of(name: &str, file: &str, from: &str, to: &str, append: &str) ->
     let dir = target().join("variants").join(name);
     let package = format!("tinygpt-{name}");
     for sub in ["src", ".cargo"] {
-        std::fs::create_dir_all(dir.join(sub)).unwrap();
-        for entry in std::fs::read_dir(Path::new(TRACK).join(sub)).unwrap() {
-            let entry = entry.unwrap();
-            write_if_changed(
-                &dir.join(sub).join(entry.file_name()),
-                &std::fs::read_to_string(entry.path()).unwrap(),
-            );
-        }
+        copy_tree(&Path::new(TRACK).join(sub), &dir.join(sub));
     }
     for file in ["Cargo.toml", "Cargo.lock"] {
         let text = std::fs::read_to_string(Path::new(TRACK).join(file)).unwrap();
@@ -103,6 +96,21 @@ pub fn variant_of(name: &str, file: &str, from: &str, to: &str, append: &str) ->
         &format!("{}{append}", source.replace(from, to)),
     );
     build(&dir, &package)
+}
+
+/// Copies the folder `from` to `to`, subfolders included (`src/model/`), with
+/// [`write_if_changed`].
+pub fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            write_if_changed(&target, &std::fs::read_to_string(entry.path()).unwrap());
+        }
+    }
 }
 
 /// Keeps the modification time of unchanged files, so that cargo rebuilds only what changed.

@@ -77,23 +77,5 @@ fn main() {
         "share of the baseline's distance to the floor closed, in true loss, on the noisy toy track (noise sigma 0.01): {seeds} seeds, {:.0} s",
         started.elapsed().as_secs_f64()
     );
-    print!("  {:<8}", "proposer");
-    for m in &milestones {
-        print!("  {:>28}", format!("after {m}: median, mean ± se"));
-    }
-    let last = milestones.len() - 1;
-    println!("  {:>16}", format!("> sweep at {}", milestones[last]));
-    for (p, proposer) in PROPOSERS.iter().enumerate() {
-        print!("  {proposer:<8}");
-        for k in 0..milestones.len() {
-            let mut column: Vec<f64> = shares[p].iter().map(|s| s[k]).collect();
-            let (mean, error) = toy::mean_and_error(&column);
-            let median = toy::median(&mut column);
-            print!("  {:>28}", format!("{median:.3}, {mean:.3} ± {error:.3}"));
-        }
-        let wins = (0..seeds as usize)
-            .filter(|&s| shares[p][s][last] > shares[0][s][last])
-            .count();
-        println!("  {:>16}", format!("{wins} of {seeds}"));
-    }
+    toy::print_shares(&PROPOSERS, &shares, &milestones);
 }

@@ -203,23 +203,5 @@ fn main() {
         "share of the baseline's distance to the entropy floor closed, in val_bpb, on tinygpt at {steps} steps: {seeds} seeds, best val_bpb {best:.4}, {:.0} s",
         started.elapsed().as_secs_f64()
     );
-    print!("  {:<10}", "proposer");
-    for m in &milestones {
-        print!("  {:>28}", format!("after {m}: median, mean ± se"));
-    }
-    let last = milestones.len() - 1;
-    println!("  {:>16}", format!("> sweep at {}", milestones[last]));
-    for (p, (proposer, _)) in PROPOSERS.iter().enumerate() {
-        print!("  {proposer:<10}");
-        for k in 0..milestones.len() {
-            let mut column: Vec<f64> = shares[p].iter().map(|s| s[k]).collect();
-            let (mean, error) = toy::mean_and_error(&column);
-            let median = toy::median(&mut column);
-            print!("  {:>28}", format!("{median:.3}, {mean:.3} ± {error:.3}"));
-        }
-        let wins = (0..seeds as usize)
-            .filter(|&s| shares[p][s][last] > shares[0][s][last])
-            .count();
-        println!("  {:>16}", format!("{wins} of {seeds}"));
-    }
+    toy::print_shares(&PROPOSERS.map(|(name, _)| name), &shares, &milestones);
 }

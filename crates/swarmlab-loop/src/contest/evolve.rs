@@ -86,12 +86,7 @@ impl Evolution {
         experiments: u64,
         seed: u64,
     ) -> Result<Evolution, ContestError> {
-        let program_file = spec
-            .program
-            .clone()
-            .ok_or_else(|| ContestError::NoProgram {
-                dir: spec.root.clone(),
-            })?;
+        let program_file = super::program_file(&spec)?;
         if rounds == 0 || variants == 0 || runs == 0 || experiments == 0 {
             return Err(ContestError::Input(
                 "--evolve, --variants, --runs and --experiments must be 1 or more".into(),

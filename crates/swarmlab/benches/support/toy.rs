@@ -65,3 +65,30 @@ pub fn mean_and_error(values: &[f64]) -> (f64, f64) {
     let variance = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
     (mean, (variance / n).sqrt())
 }
+
+/// The efficacy table: for each proposer (the sweep first) and milestone, the share closed
+/// as median, mean and its standard error over the seeds, and on how many seeds it beats the
+/// sweep at the last milestone. `shares[proposer][seed][milestone]`.
+pub fn print_shares(proposers: &[&str], shares: &[Vec<Vec<f64>>], milestones: &[u64]) {
+    let width = proposers.iter().map(|p| p.len()).max().unwrap_or(8).max(8);
+    print!("  {:<width$}", "proposer");
+    for m in milestones {
+        print!("  {:>28}", format!("after {m}: median, mean ± se"));
+    }
+    let last = milestones.len() - 1;
+    println!("  {:>16}", format!("> sweep at {}", milestones[last]));
+    for (p, proposer) in proposers.iter().enumerate() {
+        print!("  {proposer:<width$}");
+        for k in 0..milestones.len() {
+            let mut column: Vec<f64> = shares[p].iter().map(|s| s[k]).collect();
+            let (mean, error) = mean_and_error(&column);
+            let median = median(&mut column);
+            print!("  {:>28}", format!("{median:.3}, {mean:.3} ± {error:.3}"));
+        }
+        let seeds = shares[p].len();
+        let wins = (0..seeds)
+            .filter(|&s| shares[p][s][last] > shares[0][s][last])
+            .count();
+        println!("  {:>16}", format!("{wins} of {seeds}"));
+    }
+}

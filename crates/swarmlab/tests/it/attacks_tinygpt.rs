@@ -44,11 +44,7 @@ fn test_spec() -> String {
 /// Copies the track's sources (not its build) into `repo`, with the test's spec.
 pub fn fill(repo: &Path) {
     for sub in ["src", ".cargo"] {
-        std::fs::create_dir_all(repo.join(sub)).unwrap();
-        for entry in std::fs::read_dir(Path::new(TRACK).join(sub)).unwrap() {
-            let entry = entry.unwrap();
-            std::fs::copy(entry.path(), repo.join(sub).join(entry.file_name())).unwrap();
-        }
+        swarmlab_testkit::tinygpt::copy_tree(&Path::new(TRACK).join(sub), &repo.join(sub));
     }
     for file in ["Cargo.toml", "Cargo.lock", "program.md", ".gitignore"] {
         std::fs::copy(Path::new(TRACK).join(file), repo.join(file)).unwrap();
