@@ -138,14 +138,7 @@ impl Evolution {
                     line: format!("round {round}: no variant to run; the champion stays"),
                 }
             } else {
-                let contest = Contest::new(
-                    self.spec.clone(),
-                    programs,
-                    self.runs,
-                    self.experiments,
-                    self.seed,
-                )?
-                .with_dir(self.relative(round));
+                let contest = self.contest(round, programs)?;
                 if !contest.started(&git) {
                     go_home(&git, &home)?;
                 }
@@ -186,6 +179,18 @@ impl Evolution {
             },
         )?;
         Ok(branch)
+    }
+
+    /// Round `round`'s contest of `programs`, under the evolution's rules, in its folder.
+    fn contest(&self, round: u32, programs: Vec<Program>) -> Result<Contest, ContestError> {
+        let contest = Contest::new(
+            self.spec.clone(),
+            programs,
+            self.runs,
+            self.experiments,
+            self.seed,
+        )?;
+        Ok(contest.with_dir(self.relative(round)))
     }
 
     fn relative(&self, round: u32) -> String {
@@ -270,14 +275,7 @@ impl Evolution {
                 continue;
             }
             let kept = read::<Outcome>(&folder.join(OUTCOME))?.and_then(|o| o.kept);
-            let contest = Contest::new(
-                self.spec.clone(),
-                programs,
-                self.runs,
-                self.experiments,
-                self.seed,
-            )?
-            .with_dir(self.relative(earlier));
+            let contest = self.contest(earlier, programs)?;
             let (runs, standings) = contest.results()?;
             return Ok(Some(Finished {
                 round: earlier,
